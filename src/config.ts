@@ -1,0 +1,92 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isMap, parseDocument, type Document } from 'yaml';
+import { configError } from './errors.js';
+import { writeFileAtomicSync } from './fsutil.js';
+
+/**
+ * `.reg/config.yaml` (tracked, shared by the team) and `.reg/config.local.yaml` (gitignored:
+ * per-user settings and secrets). The local file wins key by key.
+ */
+export type ConfigData = Record<string, unknown>;
+
+export const CONFIG_FILE = 'config.yaml';
+export const LOCAL_CONFIG_FILE = 'config.local.yaml';
+
+export interface LoadedConfig {
+  /** The merged view (repo config overlaid with local config). */
+  data: ConfigData;
+  repo: ConfigData;
+  local: ConfigData;
+}
+
+export function readConfigFile(path: string): ConfigData {
+  if (!existsSync(path)) return {};
+  const doc = parseConfigDocument(path);
+  const value = doc.toJS() as unknown;
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw configError('config.shape', `${path}:1: the config must be a YAML mapping`, { hint: 'see the README section "Configuration"' });
+  }
+  return value as ConfigData;
+}
+
+export function parseConfigDocument(path: string): Document.Parsed {
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const pos = e.linePos?.[0];
+    throw configError('config.yaml', `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: invalid YAML: ${e.message.split('\n')[0]}`, {
+      hint: 'fix the file by hand (it is YAML) or restore it with git',
+    });
+  }
+  return doc;
+}
+
+export function loadConfig(regDir: string): LoadedConfig {
+  const repo = readConfigFile(join(regDir, CONFIG_FILE));
+  const local = readConfigFile(join(regDir, LOCAL_CONFIG_FILE));
+  return { repo, local, data: deepMerge(repo, local) };
+}
+
+export function deepMerge(base: ConfigData, over: ConfigData): ConfigData {
+  const out: ConfigData = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(b) && isPlainObject(v) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Reads `a.b.c` from a config object. */
+export function getPath(data: ConfigData, path: readonly string[]): unknown {
+  let cur: unknown = data;
+  for (const key of path) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[key];
+  }
+  return cur;
+}
+
+/**
+ * Sets (or with `undefined` deletes) a value in a config file, keeping comments and key order.
+ */
+export function setConfigValue(path: string, keyPath: readonly string[], value: unknown): void {
+  const doc = parseConfigDocument(path);
+  if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as never;
+  if (value === undefined) doc.deleteIn(keyPath);
+  else doc.setIn(keyPath, value);
+  writeFileAtomicSync(path, doc.toString({ indentSeq: false, lineWidth: 0 }));
+}
+
+export function configString(data: ConfigData, path: readonly string[], file: string): string | undefined {
+  const v = getPath(data, path);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  throw configError('config.type', `${file}: ${path.join('.')} must be a string`, { hint: `set it with: reg config ${path.join('.')} VALUE` });
+}

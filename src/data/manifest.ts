@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { configError } from '../errors.js';
+
+/** One file of a directory output: its path inside the directory ('/'-separated) and its md5. */
+export interface ManifestEntry {
+  relpath: string;
+  md5: string;
+}
+
+/** Byte-wise UTF-8 order (= Unicode code point order), which is what DVC sorts by. */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(i);
+    if (ca === cb) continue;
+    // Only surrogates (astral characters) disagree between UTF-16 and code-point order.
+    const sa = ca >= 0xd800 && ca <= 0xdfff;
+    const sb = cb >= 0xd800 && cb <= 0xdfff;
+    if (sa === sb) return ca - cb;
+    return sa ? 1 : -1;
+  }
+  return a.length - b.length;
+}
+
+export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
+  return entries.sort((x, y) => compareCodePoints(x.relpath, y.relpath));
+}
+
+const SHORT_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\b': '\\b',
+  '\f': '\\f',
+};
+
+/** Python's json.dumps(ensure_ascii=True) string encoding. */
+export function pythonJsonString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const ch = s[i]!;
+    const code = s.charCodeAt(i);
+    const short = SHORT_ESCAPES[ch];
+    if (short !== undefined) out += short;
+    else if (code >= 0x20 && code <= 0x7e) out += ch;
+    else out += '\\u' + code.toString(16).padStart(4, '0');
+  }
+  return out + '"';
+}
+
+/** The exact `.dir` object bytes DVC writes: entries sorted, `", "` and `": "` separators. */
+export function serializeManifest(entries: readonly ManifestEntry[]): Buffer {
+  const sorted = [...entries].sort((x, y) => compareCodePoints(x.relpath, y.relpath));
+  const parts = sorted.map((e) => `{"md5": ${pythonJsonString(e.md5)}, "relpath": ${pythonJsonString(e.relpath)}}`);
+  return Buffer.from('[' + parts.join(', ') + ']', 'ascii');
+}
+
+export function md5Hex(bytes: Buffer | string): string {
+  return createHash('md5').update(bytes).digest('hex');
+}
+
+export function manifestOid(bytes: Buffer): string {
+  return md5Hex(bytes) + '.dir';
+}
+
+export function buildManifest(entries: readonly ManifestEntry[]): { bytes: Buffer; oid: string } {
+  const bytes = serializeManifest(entries);
+  return { bytes, oid: manifestOid(bytes) };
+}
+
+/** Reads any JSON manifest DVC accepts (whitespace, extra keys); the hash is read from `md5`. */
+export function parseManifest(bytes: Buffer | string, source = '.dir object'): ManifestEntry[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
+  } catch (err) {
+    throw configError('manifest.invalid-json', `${source} is not valid JSON: ${(err as Error).message}`, {
+      hint: 'the object is corrupt; remove it from the cache and fetch it again (reg fetch)',
+    });
+  }
+  if (!Array.isArray(parsed)) {
+    throw configError('manifest.not-a-list', `${source} is not a JSON list of entries`);
+  }
+  return parsed.map((raw, i) => {
+    const e = raw as Record<string, unknown>;
+    if (typeof e !== 'object' || e === null || typeof e.relpath !== 'string' || typeof e.md5 !== 'string') {
+      throw configError('manifest.bad-entry', `${source}: entry ${i} lacks a string "md5" or "relpath"`);
+    }
+    if (!isSafeRelpath(e.relpath)) {
+      throw configError('manifest.unsafe-path', `${source}: entry ${i} has an unsafe relpath ${JSON.stringify(e.relpath)}`, {
+        hint: 'a manifest may only name paths inside its directory',
+      });
+    }
+    return { relpath: e.relpath, md5: e.md5.toLowerCase() };
+  });
+}
+
+/** A relpath that stays inside its directory: no absolute path, no `..`, no empty segment. */
+export function isSafeRelpath(p: string): boolean {
+  if (p === '' || p.startsWith('/') || p.includes('\0')) return false;
+  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}

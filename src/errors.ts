@@ -1,0 +1,76 @@
+/**
+ * Every failure reg reports is a RegError: a stable machine `code`, the process exit code
+ * the CLI maps it to, a message saying what happened and a hint saying how to fix it.
+ */
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  config: 3,
+  transfer: 4,
+  policy: 5,
+  integrity: 6,
+  conflict: 7,
+  interrupted: 130,
+} as const;
+export type ExitCodeName = keyof typeof ExitCode;
+
+export const EXIT_CODE_TABLE: ReadonlyArray<{ code: number; name: ExitCodeName; meaning: string }> = [
+  { code: 0, name: 'ok', meaning: 'success' },
+  { code: 1, name: 'failed', meaning: 'the operation failed (I/O error, unexpected state)' },
+  { code: 2, name: 'usage', meaning: 'bad command line: unknown option, bad target, path outside the repo' },
+  { code: 3, name: 'config', meaning: 'not a reg repository, bad config, malformed pointer or manifest' },
+  { code: 4, name: 'transfer', meaning: 'a push/fetch/pull did not complete (some objects failed)' },
+  { code: 5, name: 'policy', meaning: 'a registry rule refused the action (reg check, hooks)' },
+  { code: 6, name: 'integrity', meaning: 'data does not match its hash (corrupt object or cache)' },
+  { code: 7, name: 'conflict', meaning: 'refused to destroy bytes that exist nowhere else (use --force)' },
+  { code: 130, name: 'interrupted', meaning: 'interrupted by a signal (Ctrl-C)' },
+];
+
+export interface RegErrorOptions {
+  hint?: string;
+  details?: unknown;
+  cause?: unknown;
+}
+
+export class RegError extends Error {
+  readonly code: string;
+  readonly exit: ExitCodeName;
+  readonly hint: string | undefined;
+  readonly details: unknown;
+
+  constructor(code: string, exit: ExitCodeName, message: string, options: RegErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RegError';
+    this.code = code;
+    this.exit = exit;
+    this.hint = options.hint;
+    this.details = options.details;
+  }
+
+  get exitCode(): number {
+    return ExitCode[this.exit];
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, hint: this.hint, details: this.details };
+  }
+}
+
+export const usageError = (code: string, message: string, opts?: RegErrorOptions) =>
+  new RegError(code, 'usage', message, opts);
+export const configError = (code: string, message: string, opts?: RegErrorOptions) =>
+  new RegError(code, 'config', message, opts);
+export const integrityError = (code: string, message: string, opts?: RegErrorOptions) =>
+  new RegError(code, 'integrity', message, opts);
+
+export function isRegError(err: unknown): err is RegError {
+  return err instanceof RegError;
+}
+
+/** Node's errno code of an error, if it has one (ENOENT, EEXIST, ...). */
+export function errnoCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof (err as { code: unknown }).code === 'string'
+    ? (err as { code: string }).code
+    : undefined;
+}

@@ -1,0 +1,77 @@
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { loadConfig, configString, type LoadedConfig, CONFIG_FILE } from './config.js';
+import type { Context } from './context.js';
+import { RegError, usageError } from './errors.js';
+import { GitPort } from './git/git.js';
+import { Cache, parseLinkTypes, type LinkType } from './store/cache.js';
+
+export const REG_DIR = '.reg';
+
+export interface Repo {
+  root: string;
+  regDir: string;
+  config: LoadedConfig;
+  cache: Cache;
+  git: GitPort;
+  /** `.reg/tmp/stat`: the per-output stat caches. */
+  statDir: string;
+  linkTypes: LinkType[];
+}
+
+/** The nearest ancestor of `start` holding `.git` (a directory, or a file for worktrees/submodules). */
+export function findGitRoot(start: string): string | undefined {
+  let dir = resolve(start);
+  for (;;) {
+    if (existsSync(join(dir, '.git'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+export function requireGitRoot(ctx: Context): string {
+  const root = findGitRoot(ctx.cwd);
+  if (root === undefined) {
+    throw new RegError('repo.not-git', 'config', `${ctx.cwd} is not inside a Git work tree`, { hint: 'run `git init` first (reg keeps its pointers in Git)' });
+  }
+  return root;
+}
+
+export function openRepo(ctx: Context): Repo {
+  const root = requireGitRoot(ctx);
+  const regDir = join(root, REG_DIR);
+  if (!existsSync(join(regDir, CONFIG_FILE)) && !existsSync(regDir)) {
+    throw new RegError('repo.not-reg', 'config', `${root} is not a reg repository (no ${REG_DIR}/ directory)`, { hint: 'run `reg init` at the top of the Git repository' });
+  }
+  const config = loadConfig(regDir);
+  const cacheDirSetting = configString(config.data, ['cache', 'dir'], join(regDir, CONFIG_FILE));
+  const cacheRoot = cacheDirSetting ? resolve(regDir, cacheDirSetting) : join(regDir, 'cache');
+  return {
+    root,
+    regDir,
+    config,
+    cache: new Cache(cacheRoot),
+    git: new GitPort(root),
+    statDir: join(regDir, 'tmp', 'stat'),
+    linkTypes: parseLinkTypes(configString(config.data, ['cache', 'type'], join(regDir, CONFIG_FILE)), `${join(regDir, CONFIG_FILE)}: cache.type`),
+  };
+}
+
+/** `abs` relative to the repo root with '/' separators; refuses paths outside the repo. */
+export function repoRelative(repo: { root: string }, abs: string, shownAs = abs): string {
+  const rel = relative(repo.root, abs);
+  if (rel === '' ) return '';
+  if (rel.startsWith('..') || resolve(repo.root, rel) !== resolve(abs)) {
+    throw usageError('target.outside-repo', `${shownAs} is outside the repository ${repo.root}`, { hint: 'reg only tracks data inside its Git work tree' });
+  }
+  return rel.split(sep).join('/');
+}
+
+export function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { CHUNK_SIZE, updateHash } from '../data/hash.js';
+
+/** One file to hash; with `cacheRoot` its bytes are also stored as `files/md5/XX/REST` in one read pass. */
+export interface HashTask {
+  abs: string;
+  legacy: boolean;
+  cacheRoot?: string;
+}
+
+export type HashOutcome = { md5: string; size: number; stored: boolean } | { error: string; code?: string };
+
+export function objectPathIn(cacheRoot: string, oid: string, legacy = false): string {
+  return legacy ? join(cacheRoot, oid.slice(0, 2), oid.slice(2)) : join(cacheRoot, 'files', 'md5', oid.slice(0, 2), oid.slice(2));
+}
+
+/**
+ * Hashes a file and, when asked, copies it into the cache while hashing: the object's bytes are by
+ * construction the bytes that were hashed, even if the file changes underneath us.
+ */
+export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void): HashOutcome {
+  let fd = -1;
+  let out = -1;
+  let tmp: string | undefined;
+  try {
+    fd = openSync(task.abs, 'r');
+    if (task.cacheRoot !== undefined) {
+      mkdirSync(task.cacheRoot, { recursive: true });
+      tmp = join(task.cacheRoot, `.${randomBytes(8).toString('hex')}.tmp`);
+      out = openSync(tmp, 'wx', 0o644);
+    }
+    const hash = createHash('md5');
+    let size = 0;
+    for (;;) {
+      let filled = 0;
+      while (filled < buffer.length) {
+        const n = readSync(fd, buffer, filled, buffer.length - filled, null);
+        if (n === 0) break;
+        filled += n;
+      }
+      if (filled === 0) break;
+      const chunk = buffer.subarray(0, filled);
+      updateHash(hash, chunk, task.legacy);
+      if (out !== -1) {
+        let written = 0;
+        while (written < filled) written += writeSync(out, chunk, written, filled - written);
+      }
+      size += filled;
+      onBytes?.(filled);
+      if (filled < CHUNK_SIZE) break;
+    }
+    const md5 = hash.digest('hex');
+    let stored = false;
+    if (out !== -1 && tmp !== undefined) {
+      fsyncSync(out);
+      closeSync(out);
+      out = -1;
+      const target = objectPathIn(task.cacheRoot!, md5);
+      if (existsSync(target)) {
+        rmSync(tmp, { force: true });
+      } else {
+        mkdirSync(dirname(target), { recursive: true });
+        chmodSync(tmp, 0o444);
+        renameSync(tmp, target);
+        stored = true;
+      }
+      tmp = undefined;
+    }
+    return { md5, size, stored };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { error: `${task.abs}: ${e.message}`, code: e.code };
+  } finally {
+    if (fd !== -1) closeSync(fd);
+    if (out !== -1) closeSync(out);
+    if (tmp !== undefined) rmSync(tmp, { force: true });
+  }
+}

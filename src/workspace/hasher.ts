@@ -1,0 +1,86 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { CHUNK_SIZE } from '../data/hash.js';
+import { RegError } from '../errors.js';
+import { runHashTask, type HashOutcome, type HashTask } from './hash-task.js';
+
+export interface HashProgress {
+  (files: number, bytes: number): void;
+}
+
+const BATCH_FILES = 256;
+const BATCH_BYTES = 64 * CHUNK_SIZE;
+/** Below this much work, spawning workers costs more than it saves. */
+const INLINE_MAX_FILES = 64;
+const INLINE_MAX_BYTES = 16 * CHUNK_SIZE;
+
+export interface SizedTask extends HashTask {
+  size: number;
+}
+
+/**
+ * Hashes files on all cores: batches of small files (or single big files) go to worker threads
+ * that use synchronous I/O with one reused buffer. Results come back in task order.
+ */
+export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashProgress, jobs = availableParallelism()): Promise<HashOutcome[]> {
+  const totalBytes = tasks.reduce((s, t) => s + t.size, 0);
+  if (tasks.length === 0) return [];
+  if (jobs <= 1 || (tasks.length <= INLINE_MAX_FILES && totalBytes <= INLINE_MAX_BYTES)) {
+    const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
+    return tasks.map((t) => {
+      const r = runHashTask(t, buffer, (n) => onProgress?.(0, n));
+      onProgress?.(1, 0);
+      return r;
+    });
+  }
+  const batches: Array<{ start: number; tasks: HashTask[] }> = [];
+  let current: { start: number; tasks: HashTask[] } = { start: 0, tasks: [] };
+  let currentBytes = 0;
+  tasks.forEach((t, i) => {
+    if (current.tasks.length > 0 && (current.tasks.length >= BATCH_FILES || currentBytes + t.size > BATCH_BYTES)) {
+      batches.push(current);
+      current = { start: i, tasks: [] };
+      currentBytes = 0;
+    }
+    current.tasks.push({ abs: t.abs, legacy: t.legacy, cacheRoot: t.cacheRoot });
+    currentBytes += t.size;
+  });
+  batches.push(current);
+
+  const results: HashOutcome[] = new Array(tasks.length);
+  const workerCount = Math.min(jobs, batches.length);
+  const workers = Array.from({ length: workerCount }, () => new Worker(new URL('./hash-worker.js', import.meta.url)));
+  let nextBatch = 0;
+  try {
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve, reject) => {
+            let active: { id: number; start: number; count: number } | undefined;
+            const dispatch = () => {
+              if (nextBatch >= batches.length) {
+                resolve();
+                return;
+              }
+              const id = nextBatch++;
+              const batch = batches[id]!;
+              active = { id, start: batch.start, count: batch.tasks.length };
+              worker.postMessage({ id, tasks: batch.tasks });
+            };
+            worker.on('message', (msg: { id: number; bytes: number; results?: HashOutcome[] }) => {
+              if (msg.bytes > 0) onProgress?.(0, msg.bytes);
+              if (!msg.results || !active) return;
+              msg.results.forEach((r, k) => (results[active!.start + k] = r));
+              onProgress?.(active.count, 0);
+              dispatch();
+            });
+            worker.on('error', (err) => reject(new RegError('hash.worker', 'failed', `hashing worker failed: ${err.message}`, { cause: err })));
+            dispatch();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return results;
+}
