@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { init } from '../../ops/init.js';
+import type { CommandModule } from '../command.js';
+
+export const initCommand: CommandModule = {
+  register(program, run) {
+    program
+      .command('init')
+      .description('set up reg in the current Git repository (idempotent)')
+      .option('--from-dvc', 'also import remotes from .dvc/config (secrets from .dvc/config.local go to .reg/config.local.yaml)')
+      .action(async (opts: { fromDvc?: boolean }, cmd: Command) =>
+        run(cmd, (ctx) => init(ctx, { fromDvc: opts.fromDvc }), (r, out) => {
+          out.line(r.alreadyInitialized ? `reg already initialized in ${r.root}` : `initialized reg in ${r.root}`);
+          for (const f of r.created) out.line(`  created ${f}`);
+          for (const remote of r.importedRemotes) {
+            out.line(`  imported remote ${remote.name} (${remote.options.join(', ')}${remote.localOptions.length ? `; local: ${remote.localOptions.join(', ')}` : ''})`);
+            if (remote.skipped.length) out.note(`  skipped DVC options for ${remote.name}: ${remote.skipped.join(', ')}`);
+          }
+        }),
+      );
+  },
+};

@@ -1,0 +1,78 @@
+import { Command, CommanderError } from 'commander';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { Context } from '../context.js';
+import { ExitCode, RegError, isRegError } from '../errors.js';
+import type { GlobalOptions, Runner } from './command.js';
+import { commands } from './commands/index.js';
+import { jsonStringify, makeOutput } from './output.js';
+import { makeProgressSink } from './progress.js';
+
+const VERSION = '0.1.0';
+
+/** Builds the program, runs it, and returns the exit code: the only place that decides one. */
+export async function main(argv: string[]): Promise<number> {
+  let exit = 0;
+  const abort = new AbortController();
+  const onSigint = () => abort.abort(new RegError('interrupted', 'interrupted', 'interrupted'));
+  process.once('SIGINT', onSigint);
+
+  const program = new Command();
+  program
+    .name('reg')
+    .description('A Git repository as a data and model registry (DVC 3 compatible).')
+    .version(VERSION, '--version')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('-q, --quiet', 'no progress or notes on stderr')
+    .option('-v, --verbose', 'more detail (file lists, debug logs)')
+    .option('-C, --cwd <dir>', 'run as if started in <dir>')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+
+  const run: Runner = async (command, op, render, exitCode) => {
+    const g = command.optsWithGlobals<GlobalOptions>();
+    const out = makeOutput({ json: Boolean(g.json), quiet: Boolean(g.quiet), verbose: Boolean(g.verbose) }, process.stdout, process.stderr);
+    const ctx: Context = {
+      cwd: resolve(g.cwd ?? process.cwd()),
+      env: process.env,
+      progress: makeProgressSink({ tty: Boolean(process.stderr.isTTY), quiet: out.quiet, json: out.json, verbose: out.verbose }, process.stderr),
+      signal: abort.signal,
+      cores: availableParallelism(),
+    };
+    const result = await op(ctx);
+    if (out.json) process.stdout.write(jsonStringify(result) + '\n');
+    else render(result, out);
+    exit = exitCode?.(result) ?? 0;
+  };
+
+  for (const module of commands) module.register(program, run);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    exit = reportError(err, argv.includes('--json'));
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  return exit;
+}
+
+function reportError(err: unknown, json: boolean): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    if (json) process.stdout.write(jsonStringify({ error: { code: `usage.${err.code.replace('commander.', '')}`, message: err.message } }) + '\n');
+    return ExitCode.usage;
+  }
+  if (isRegError(err)) {
+    if (json) process.stdout.write(jsonStringify({ error: err.toJSON() }) + '\n');
+    process.stderr.write(`reg: error: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  if (json) process.stdout.write(jsonStringify({ error: { code: 'internal', message: e?.message ?? String(err) } }) + '\n');
+  process.stderr.write(`reg: internal error: ${e?.stack ?? String(err)}\n`);
+  process.stderr.write('  hint: this is a bug in reg; please report it with the command you ran\n');
+  return ExitCode.failed;
+}

@@ -1,0 +1,167 @@
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Context } from '../context.js';
+import { addGitignoreLine, gitignoreLine } from '../data/gitignore.js';
+import { isLegacy, parsePointer, serializePointer, updatePointerText, type PointerOutput } from '../data/pointer.js';
+import { RegError, usageError } from '../errors.js';
+import { writeFileAtomicSync } from '../fsutil.js';
+import { REG_DIR, openRepo, repoRelative, type Repo } from '../repo.js';
+import { allOutputs, POINTER_SUFFIX, type TrackedOutput } from './outputs.js';
+import { linkWorkspaceToCache } from './link.js';
+import { scanWorkspace } from './scan.js';
+
+export interface AddOptions {
+  targets: string[];
+}
+
+export interface AddedOutput {
+  path: string;
+  pointer: string;
+  oid: string;
+  size: number;
+  nfiles?: number;
+  /** True when the pointer was created or its content changed. */
+  changed: boolean;
+  hashedFiles: number;
+  hashedBytes: number;
+  /** Objects newly written to the cache. */
+  storedObjects: number;
+}
+
+export interface AddResult {
+  outputs: AddedOutput[];
+  gitignores: string[];
+}
+
+interface PlannedAdd {
+  target: string;
+  dataAbs: string;
+  dataRel: string;
+  pointerAbs: string;
+}
+
+/** Hashes data into the cache and writes its `.dvc` pointer and `.gitignore` line. */
+export async function add(ctx: Context, options: AddOptions): Promise<AddResult> {
+  if (options.targets.length === 0) throw usageError('add.no-targets', 'nothing to add', { hint: 'name a file or directory: reg add raw_datasets/x' });
+  const repo = openRepo(ctx);
+  const planned = await planAdds(repo, ctx, options.targets);
+  const outputs: AddedOutput[] = [];
+  const gitignores = new Set<string>();
+  for (const p of planned) {
+    ctx.signal?.throwIfAborted();
+    outputs.push(await addOne(repo, ctx, p));
+    const gi = join(dirname(p.dataAbs), '.gitignore');
+    const text = existsSync(gi) ? readFileSync(gi, 'utf8') : '';
+    const next = addGitignoreLine(text, gitignoreLine(basename(p.dataAbs)));
+    if (next !== text) {
+      writeFileAtomicSync(gi, next);
+    }
+    gitignores.add(repoRelative(repo, gi));
+  }
+  return { outputs, gitignores: [...gitignores] };
+}
+
+async function planAdds(repo: Repo, ctx: Context, targets: string[]): Promise<PlannedAdd[]> {
+  const existing = await allOutputs(repo);
+  const planned: PlannedAdd[] = [];
+  for (const target of targets) {
+    let abs = resolve(ctx.cwd, target.replace(/\/+$/, ''));
+    if (abs.endsWith(POINTER_SUFFIX) && existsSync(abs) && lstatSync(abs).isFile()) {
+      const own = existing.find((o) => o.pointerAbs === abs);
+      if (own) abs = own.dataAbs;
+    }
+    const rel = repoRelative(repo, abs, target);
+    if (rel === '') throw usageError('add.repo-root', 'cannot add the repository root itself', { hint: 'add a directory inside it, e.g. raw_datasets/x' });
+    if (rel === REG_DIR || rel.startsWith(REG_DIR + '/') || rel === '.git' || rel.startsWith('.git/') || rel === '.dvc' || rel.startsWith('.dvc/')) {
+      throw usageError('add.internal-path', `${target} is inside reg's or Git's own directory`, { hint: 'add your data, not .reg/, .dvc/ or .git/' });
+    }
+    if (!existsSync(abs)) throw usageError('add.missing', `${target} does not exist`, { hint: 'check the path (it is relative to the current directory)' });
+    if (rel.includes('\uFFFD')) throw usageError('add.non-utf8-name', `${target}: the path is not valid UTF-8`, { hint: 'rename it to a UTF-8 name' });
+    if (rel.endsWith(POINTER_SUFFIX)) throw usageError('add.pointer', `${target} is a pointer file`, { hint: 'add the data it describes instead' });
+    const pointerAbs = abs + POINTER_SUFFIX;
+    assertNoOverlap(target, rel, existing, planned);
+    planned.push({ target, dataAbs: abs, dataRel: rel, pointerAbs });
+  }
+  const tracked = await repo.git.trackedUnder(planned.map((p) => p.dataRel));
+  if (tracked.length > 0) {
+    const shown = tracked.slice(0, 5).join(', ') + (tracked.length > 5 ? `, ... (${tracked.length} files)` : '');
+    throw usageError('add.git-tracked', `Git already tracks ${shown}`, {
+      hint: `stop tracking it in Git first: git rm -r --cached ${planned.find((p) => tracked.some((t) => t === p.dataRel || t.startsWith(p.dataRel + '/')))?.dataRel ?? ''}`,
+    });
+  }
+  return planned;
+}
+
+function assertNoOverlap(target: string, rel: string, existing: TrackedOutput[], planned: PlannedAdd[]): void {
+  const others = [
+    ...existing.filter((o) => o.dataRel !== rel).map((o) => ({ rel: o.dataRel, via: o.pointerRel })),
+    ...planned.map((p) => ({ rel: p.dataRel, via: `another argument (${p.target})` })),
+  ];
+  for (const o of others) {
+    if (o.rel === rel) throw usageError('add.duplicate', `${target} is named twice`, { hint: 'name each path once' });
+    if (rel.startsWith(o.rel + '/')) {
+      throw usageError('add.overlap', `${target} is inside ${o.rel}, which is already tracked by ${o.via}`, {
+        hint: `re-add the whole output instead: reg add ${o.rel}`,
+      });
+    }
+    if (o.rel.startsWith(rel + '/')) {
+      throw usageError('add.overlap', `${target} contains ${o.rel}, which is already tracked by ${o.via}`, {
+        hint: `outputs may not overlap; remove ${o.via} first or add a different directory`,
+      });
+    }
+  }
+}
+
+async function addOne(repo: Repo, ctx: Context, p: PlannedAdd): Promise<AddedOutput> {
+  const oldText = existsSync(p.pointerAbs) ? readFileSync(p.pointerAbs, 'utf8') : undefined;
+  const pointerRel = repoRelative(repo, p.pointerAbs);
+  if (oldText !== undefined) {
+    const unchanged = await unchangedLegacyOutput(repo, ctx, p, oldText, pointerRel);
+    if (unchanged) return unchanged;
+  }
+  const state = await scanWorkspace(repo, ctx, p.dataAbs, p.dataRel, { legacy: false, store: true, label: p.dataRel });
+  if (!state.exists || state.oid === undefined) throw new RegError('add.vanished', 'failed', `${p.target} disappeared while adding it`);
+  if (state.isDir) repo.cache.insertBytes(state.oid, state.manifest!);
+  const next: PointerOutput = {
+    md5: state.oid,
+    size: state.size,
+    ...(state.isDir ? { nfiles: state.nfiles } : {}),
+    ...(state.isexec ? { isexec: true } : {}),
+    hash: 'md5',
+    path: basename(p.dataAbs),
+  };
+  const text = oldText === undefined ? serializePointer(next) : updatePointerText(oldText, next, pointerRel);
+  const changed = text !== oldText;
+  if (changed) writeFileAtomicSync(p.pointerAbs, text);
+  await linkWorkspaceToCache(repo, p.dataRel, state);
+  return {
+    path: p.dataRel,
+    pointer: pointerRel,
+    oid: state.oid,
+    size: state.size,
+    ...(state.isDir ? { nfiles: state.nfiles } : {}),
+    changed,
+    hashedFiles: state.hashedFiles,
+    hashedBytes: state.hashedBytes,
+    storedObjects: state.storedObjects,
+  };
+}
+
+/** DVC keeps a legacy (DVC 2) pointer byte-identical when its data has not changed; so do we. */
+async function unchangedLegacyOutput(repo: Repo, ctx: Context, p: PlannedAdd, oldText: string, pointerRel: string): Promise<AddedOutput | undefined> {
+  const old = parsePointer(oldText, pointerRel).outs[0];
+  if (!old || !isLegacy(old) || old.md5 === undefined) return undefined;
+  const state = await scanWorkspace(repo, ctx, p.dataAbs, p.dataRel, { legacy: true, store: false, label: p.dataRel });
+  if (state.oid !== old.md5) return undefined;
+  return {
+    path: p.dataRel,
+    pointer: pointerRel,
+    oid: old.md5,
+    size: state.size,
+    ...(state.isDir ? { nfiles: state.nfiles } : {}),
+    changed: false,
+    hashedFiles: state.hashedFiles,
+    hashedBytes: state.hashedBytes,
+    storedObjects: 0,
+  };
+}

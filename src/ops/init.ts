@@ -1,0 +1,63 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG_FILE, LOCAL_CONFIG_FILE, setConfigValue } from '../config.js';
+import type { Context } from '../context.js';
+import { configError } from '../errors.js';
+import { writeFileAtomicSync } from '../fsutil.js';
+import { REG_DIR, requireGitRoot } from '../repo.js';
+import { importDvcRemotes, type ImportedRemote } from './dvc-config.js';
+
+export interface InitOptions {
+  fromDvc?: boolean;
+}
+
+export interface InitResult {
+  root: string;
+  regDir: string;
+  created: string[];
+  alreadyInitialized: boolean;
+  importedRemotes: ImportedRemote[];
+}
+
+const DEFAULT_CONFIG = `# reg configuration, tracked in Git and shared by the team.
+# Per-user settings and secrets go in config.local.yaml (gitignored): reg remote modify --local ...
+core: {}
+cache:
+  # Link types tried in order when filling the workspace from the cache: reflink, hardlink, symlink, copy.
+  type: reflink,copy
+remotes: {}
+`;
+
+const REG_GITIGNORE = '/cache\n/tmp\n/config.local.yaml\n/stash\n';
+
+/** Creates `.reg/` (config, .gitignore). Idempotent: existing files are left alone. */
+export async function init(ctx: Context, options: InitOptions = {}): Promise<InitResult> {
+  const root = requireGitRoot(ctx);
+  const regDir = join(root, REG_DIR);
+  const alreadyInitialized = existsSync(join(regDir, CONFIG_FILE));
+  const created: string[] = [];
+  mkdirSync(regDir, { recursive: true });
+  if (!alreadyInitialized) {
+    writeFileAtomicSync(join(regDir, CONFIG_FILE), DEFAULT_CONFIG);
+    created.push(`${REG_DIR}/${CONFIG_FILE}`);
+  }
+  const gitignore = join(regDir, '.gitignore');
+  const current = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
+  const missing = REG_GITIGNORE.split('\n').filter((l) => l && !current.split(/\r?\n/).includes(l));
+  if (missing.length > 0) {
+    writeFileSync(gitignore, current + (current && !current.endsWith('\n') ? '\n' : '') + missing.join('\n') + '\n');
+    created.push(`${REG_DIR}/.gitignore`);
+  }
+  let importedRemotes: ImportedRemote[] = [];
+  if (options.fromDvc) {
+    if (!existsSync(join(root, '.dvc'))) {
+      throw configError('init.no-dvc', `--from-dvc: ${root} has no .dvc/ directory`, { hint: 'run it at the top of a DVC repository, or drop --from-dvc' });
+    }
+    importedRemotes = importDvcRemotes(root, join(regDir, CONFIG_FILE), join(regDir, LOCAL_CONFIG_FILE));
+    if (existsSync(join(root, '.dvc', 'cache'))) {
+      // Reuse DVC's cache in place: same layout, nothing to copy.
+      setConfigValue(join(regDir, LOCAL_CONFIG_FILE), ['cache', 'dir'], '../.dvc/cache');
+    }
+  }
+  return { root, regDir, created, alreadyInitialized, importedRemotes };
+}

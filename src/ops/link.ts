@@ -1,0 +1,30 @@
+import { lstatSync, statSync } from 'node:fs';
+import { mapLimit } from '../fsutil.js';
+import type { Repo } from '../repo.js';
+import { StatCache } from '../workspace/stat-cache.js';
+import { fileFromStats } from '../workspace/walk.js';
+import type { WorkspaceState } from './scan.js';
+
+export const FILE_JOBS = 16;
+
+/**
+ * With hardlink/symlink cache types, replaces freshly added workspace files by links to their
+ * read-only cache objects, so data is stored once and an edit cannot corrupt the cache.
+ * With reflink/copy the workspace keeps its own writable files.
+ */
+export async function linkWorkspaceToCache(repo: Repo, dataRel: string, state: WorkspaceState): Promise<void> {
+  const first = repo.linkTypes[0];
+  if (first !== 'hardlink' && first !== 'symlink') return;
+  const relinked = await mapLimit(state.files, FILE_JOBS, async (f) => {
+    const object = repo.cache.objectPath(f.md5);
+    if (first === 'hardlink' && statSync(object, { throwIfNoEntry: false })?.ino === f.ino) return undefined;
+    await repo.cache.materialize(f.md5, false, f.abs, repo.linkTypes);
+    return f;
+  });
+  // The links are new inodes: remember their stat so the next status does not re-hash them.
+  const statCache = StatCache.load(repo.statDir, dataRel, false);
+  for (const f of relinked) {
+    if (f) statCache.record(fileFromStats(f.relpath, f.abs, (first === 'symlink' ? statSync : lstatSync)(f.abs, { bigint: true })), f.md5);
+  }
+  statCache.save();
+}

@@ -1,0 +1,141 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from '../context.js';
+import { buildManifest, type ManifestEntry } from '../data/manifest.js';
+import { RegError, errnoCode } from '../errors.js';
+import type { Repo } from '../repo.js';
+import { hashMany, type SizedTask } from '../workspace/hasher.js';
+import { StatCache } from '../workspace/stat-cache.js';
+import { fileFromStats, walkTree, type WalkedFile } from '../workspace/walk.js';
+
+/** What is in the workspace at an output's path, hashed. */
+export interface WorkspaceState {
+  exists: boolean;
+  isDir: boolean;
+  /** Files with their md5, in walk order. */
+  files: Array<WalkedFile & { md5: string }>;
+  /** The oid the output would get if added now (dir oid for directories). */
+  oid?: string;
+  manifest?: Buffer;
+  size: number;
+  nfiles: number;
+  hashedFiles: number;
+  hashedBytes: number;
+  storedObjects: number;
+  isexec: boolean;
+}
+
+export interface ScanOptions {
+  legacy: boolean;
+  /** Also copy newly hashed files into the cache (add). */
+  store: boolean;
+  label: string;
+}
+
+/**
+ * Hashes an output's files, reusing the stat cache so unchanged files are never read again.
+ * With `store`, new bytes are copied into the cache in the same read pass.
+ */
+export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, dataRel: string, opts: ScanOptions): Promise<WorkspaceState> {
+  let rootStat;
+  try {
+    rootStat = statSync(dataAbs, { bigint: true });
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return emptyState(false);
+    throw err;
+  }
+  const isDir = rootStat.isDirectory();
+  if (!isDir && !rootStat.isFile()) {
+    throw new RegError('scan.special-file', 'usage', `${dataRel} is neither a regular file nor a directory`, { hint: 'reg tracks files and directories only' });
+  }
+  const walked: WalkedFile[] = isDir ? walkTree(dataAbs) : [fileFromStats('', dataAbs, rootStat)];
+  const statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
+  const md5s: Array<string | undefined> = walked.map((f) => statCache.lookup(f));
+  const todo: SizedTask[] = [];
+  const todoIndex: number[] = [];
+  walked.forEach((f, i) => {
+    const known = md5s[i];
+    if (known !== undefined && (!opts.store || repo.cache.has(known, opts.legacy))) return;
+    todo.push({ abs: f.abs, legacy: opts.legacy, size: f.size, cacheRoot: opts.store ? repo.cache.root : undefined });
+    todoIndex.push(i);
+  });
+  const phase = 'hash';
+  const totalBytes = todo.reduce((s, t) => s + t.size, 0);
+  let storedObjects = 0;
+  if (todo.length > 0) {
+    ctx.progress({ type: 'start', phase, label: `${opts.store ? 'adding' : 'hashing'} ${dataRel}`, total: todo.length, totalBytes });
+    try {
+      const results = await hashMany(todo, (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), ctx.cores);
+      results.forEach((r, k) => {
+        const i = todoIndex[k]!;
+        if ('error' in r) {
+          throw new RegError('scan.read', 'failed', `cannot read ${join(dataRel, walked[i]!.relpath)}: ${r.error}`, {
+            hint: r.code === 'EACCES' ? 'fix the file permissions' : undefined,
+          });
+        }
+        if (r.stored) storedObjects++;
+        // The stat recorded is the one taken before hashing: a file changed meanwhile gets a new
+        // mtime and is simply hashed again next time.
+        md5s[i] = r.md5;
+      });
+    } finally {
+      ctx.progress({ type: 'end', phase });
+    }
+  }
+  const files = walked.map((f, i) => ({ ...f, md5: md5s[i]! }));
+  for (const f of files) statCache.record(f, f.md5);
+  statCache.retainOnly(new Set(files.map((f) => f.relpath)));
+  statCache.save();
+
+  const size = files.reduce((s, f) => s + f.size, 0);
+  const state: WorkspaceState = {
+    ...emptyState(true),
+    isDir,
+    files,
+    size,
+    nfiles: files.length,
+    hashedFiles: todo.length,
+    hashedBytes: totalBytes,
+    storedObjects,
+    isexec: !isDir && (rootStat.mode & 0o111n) !== 0n,
+  };
+  if (isDir) {
+    const entries: ManifestEntry[] = files.map((f) => ({ relpath: f.relpath, md5: f.md5 }));
+    const built = buildManifest(entries);
+    state.oid = built.oid;
+    state.manifest = built.bytes;
+  } else {
+    state.oid = files[0]!.md5;
+  }
+  return state;
+}
+
+function emptyState(exists: boolean): WorkspaceState {
+  return { exists, isDir: false, files: [], size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, storedObjects: 0, isexec: false };
+}
+
+/**
+ * The set of oids present in a cache root's `files/md5` (or legacy) layout, read with 256
+ * readdirs instead of one stat per object.
+ */
+export function listCacheOids(cacheRoot: string, legacy = false): Set<string> {
+  const base = legacy ? cacheRoot : join(cacheRoot, 'files', 'md5');
+  const oids = new Set<string>();
+  let prefixes: string[];
+  try {
+    prefixes = readdirSync(base);
+  } catch {
+    return oids;
+  }
+  for (const p of prefixes) {
+    if (p.length !== 2) continue;
+    let names: string[];
+    try {
+      names = readdirSync(join(base, p));
+    } catch {
+      continue;
+    }
+    for (const n of names) if (!n.endsWith('.tmp') && !n.startsWith('.')) oids.add(p + n);
+  }
+  return oids;
+}
