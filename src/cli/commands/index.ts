@@ -1,9 +1,15 @@
 import type { CommandModule } from '../command.js';
 import { addCommand } from './add.js';
+import { checkoutCommand } from './checkout.js';
 import { initCommand } from './init.js';
+import { stashCommand } from './stash.js';
+import { statusCommand } from './status.js';
 
 /** Every command, in the order `reg --help` lists them. One file per command. */
 export const commands: CommandModule[] = [
   initCommand,
   addCommand,
+  statusCommand,
+  checkoutCommand,
+  stashCommand,
 ];

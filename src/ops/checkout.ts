@@ -1,0 +1,186 @@
+import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { rm, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Context } from '../context.js';
+import type { ManifestEntry } from '../data/manifest.js';
+import { RegError } from '../errors.js';
+import { mapLimit } from '../fsutil.js';
+import { openRepo, type Repo } from '../repo.js';
+import type { LinkType } from '../store/cache.js';
+import { StatCache } from '../workspace/stat-cache.js';
+import { fileFromStats } from '../workspace/walk.js';
+import { FILE_JOBS } from './link.js';
+import { resolveOutputs, type TrackedOutput } from './outputs.js';
+import { scanWorkspace } from './scan.js';
+import { saveToStash, type StashRecord } from './stash.js';
+import { CacheIndex } from './status.js';
+
+export interface CheckoutOptions {
+  targets: string[];
+  /** Overwrite/remove workspace bytes that exist nowhere else (they are saved to a stash first). */
+  force?: boolean;
+  /** Re-create every file from the cache with the configured link type, even unchanged ones. */
+  relink?: boolean;
+}
+
+export interface CheckoutOutput {
+  path: string;
+  pointer: string;
+  action: 'restored' | 'unchanged' | 'skipped';
+  reason?: string;
+  written: number;
+  removed: number;
+  unchanged: number;
+  linkTypes: LinkType[];
+}
+
+export interface CheckoutResult {
+  outputs: CheckoutOutput[];
+  /** Workspace bytes that --force overwrote, saved in the cache first. */
+  stash?: StashRecord;
+}
+
+/** A workspace file checkout would overwrite or delete whose bytes are not in the cache. */
+export interface AtRiskFile {
+  path: string;
+  abs: string;
+  size: number;
+  reason: 'modified' | 'not-in-pointer' | 'replaced';
+}
+
+interface Plan {
+  o: TrackedOutput;
+  entries: ManifestEntry[];
+  write: ManifestEntry[];
+  remove: string[];
+  /** The workspace path holds the wrong kind (file vs directory) and must go first. */
+  replaceRoot: boolean;
+  unchanged: number;
+  skipped?: string;
+}
+
+/**
+ * Makes workspace data match the pointers: restores missing/changed files from the cache and
+ * removes files the manifest does not list. Refuses (changing nothing) if that would destroy
+ * bytes that are not in the cache, unless `force`, which first saves them to a stash.
+ */
+export async function checkout(ctx: Context, options: CheckoutOptions): Promise<CheckoutResult> {
+  const repo = openRepo(ctx);
+  const outputs = await resolveOutputs(repo, ctx, options.targets);
+  const cacheIndex = new CacheIndex(repo);
+  const plans: Plan[] = [];
+  const atRisk: AtRiskFile[] = [];
+  const notInCache: string[] = [];
+  for (const o of outputs) {
+    ctx.signal?.throwIfAborted();
+    plans.push(await planOutput(repo, ctx, o, cacheIndex, Boolean(options.relink), atRisk, notInCache));
+  }
+  if (notInCache.length > 0) {
+    throw new RegError('checkout.not-in-cache', 'failed', `${notInCache.length === 1 ? 'this output is' : 'these outputs are'} not (fully) in the cache: ${notInCache.join(', ')}`, {
+      hint: 'download the data first with `reg pull` (or `reg fetch`); nothing was changed',
+      details: { outputs: notInCache },
+    });
+  }
+  let stash: StashRecord | undefined;
+  if (atRisk.length > 0) {
+    if (!options.force) {
+      const list = atRisk.slice(0, 20).map((f) => `  ${f.path} (${f.reason})`).join('\n');
+      throw new RegError('checkout.would-lose-data', 'conflict', `checkout would destroy changes that exist nowhere else:\n${list}${atRisk.length > 20 ? `\n  ... and ${atRisk.length - 20} more` : ''}`, {
+        hint: 'save them with `reg add` first, or re-run with --force (the changed files are then stashed in the cache and can be restored with `reg stash apply`)',
+        details: { files: atRisk.map(({ path, size, reason }) => ({ path, size, reason })) },
+      });
+    }
+    stash = await saveToStash(repo, ctx, atRisk, 'checkout --force');
+  }
+  const results: CheckoutOutput[] = [];
+  for (const plan of plans) results.push(await applyPlan(repo, ctx, plan));
+  return { outputs: results, ...(stash ? { stash } : {}) };
+}
+
+async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: CacheIndex, relink: boolean, atRisk: AtRiskFile[], notInCache: string[]): Promise<Plan> {
+  const empty: Plan = { o, entries: [], write: [], remove: [], replaceRoot: false, unchanged: 0 };
+  const oid = o.out.md5;
+  if (oid === undefined) return { ...empty, skipped: 'the pointer has no hash yet (run reg add)' };
+  if (!cacheIndex.has(oid, o.legacy)) {
+    notInCache.push(o.dataRel);
+    return empty;
+  }
+  const entries: ManifestEntry[] = o.isDir ? repo.cache.readManifest(oid, o.legacy) : [{ relpath: '', md5: oid }];
+  const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel });
+  const inCache = (md5: string) => cacheIndex.has(md5, o.legacy);
+  const shown = (rel: string) => (rel === '' ? o.dataRel : `${o.dataRel}/${rel}`);
+  const plan: Plan = { ...empty, entries };
+  if (ws.exists && ws.isDir !== o.isDir) {
+    plan.replaceRoot = true;
+    for (const f of ws.files) if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'replaced' });
+    plan.write = entries;
+  } else {
+    const current = new Map(ws.files.map((f) => [f.relpath, f]));
+    for (const e of entries) {
+      const f = current.get(e.relpath);
+      if (f === undefined) plan.write.push(e);
+      else if (f.md5 !== e.md5) {
+        plan.write.push(e);
+        if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'modified' });
+      } else if (relink) plan.write.push(e);
+      else plan.unchanged++;
+      current.delete(e.relpath);
+    }
+    for (const f of current.values()) {
+      plan.remove.push(f.relpath);
+      if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'not-in-pointer' });
+    }
+  }
+  const missingObjects = plan.write.filter((e) => !inCache(e.md5));
+  if (missingObjects.length > 0) notInCache.push(`${o.dataRel} (${missingObjects.length} objects)`);
+  return plan;
+}
+
+async function applyPlan(repo: Repo, ctx: Context, plan: Plan): Promise<CheckoutOutput> {
+  const { o } = plan;
+  const base = { path: o.dataRel, pointer: o.pointerRel, linkTypes: repo.linkTypes };
+  if (plan.skipped) return { ...base, action: 'skipped', reason: plan.skipped, written: 0, removed: 0, unchanged: 0 };
+  if (plan.replaceRoot) await rm(o.dataAbs, { recursive: true, force: true });
+  const abs = (rel: string) => (rel === '' ? o.dataAbs : join(o.dataAbs, rel));
+  await mapLimit(plan.remove, FILE_JOBS, (rel) => unlink(abs(rel)));
+  removeEmptyDirs(o.dataAbs, plan.remove);
+  const phase = 'checkout';
+  if (plan.write.length > 0) ctx.progress({ type: 'start', phase, label: `checking out ${o.dataRel}`, total: plan.write.length });
+  const statCache = StatCache.load(repo.statDir, o.dataRel, o.legacy);
+  try {
+    await mapLimit(plan.write, FILE_JOBS, async (e) => {
+      ctx.signal?.throwIfAborted();
+      const target = abs(e.relpath);
+      await repo.cache.materialize(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec));
+      // stat (not lstat) as the walk does: a symlink's identity is its target's.
+      statCache.record(fileFromStats(e.relpath, target, statSync(target, { bigint: true })), e.md5);
+      ctx.progress({ type: 'advance', phase, done: 1 });
+    });
+  } finally {
+    statCache.save();
+    if (plan.write.length > 0) ctx.progress({ type: 'end', phase });
+  }
+  if (o.isDir) mkdirSync(o.dataAbs, { recursive: true });
+  const changed = plan.write.length > 0 || plan.remove.length > 0 || plan.replaceRoot;
+  return { ...base, action: changed ? 'restored' : 'unchanged', written: plan.write.length, removed: plan.remove.length, unchanged: plan.unchanged };
+}
+
+/** Removes directories left empty by deleting files (deepest first), never the output root. */
+function removeEmptyDirs(root: string, removedRelpaths: string[]): void {
+  const dirs = new Set<string>();
+  for (const rel of removedRelpaths) {
+    let d = dirname(rel);
+    while (d !== '.' && d !== '') {
+      dirs.add(d);
+      d = dirname(d);
+    }
+  }
+  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
+    const abs = join(root, d);
+    try {
+      if (readdirSync(abs).length === 0) rmdirSync(abs);
+    } catch {
+      // already gone or not empty
+    }
+  }
+}
