@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isMap, parseDocument, type Document } from 'yaml';
+import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { configError } from './errors.js';
 import { writeFileAtomicSync } from './fsutil.js';
 
@@ -33,11 +33,12 @@ export function readConfigFile(path: string): ConfigData {
 
 export function parseConfigDocument(path: string): Document.Parsed {
   const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    const pos = e.linePos?.[0];
-    throw configError('config.yaml', `${path}${pos ? `:${pos.line}:${pos.col}` : ''}: invalid YAML: ${e.message.split('\n')[0]}`, {
+    const pos = lines.linePos(e.pos[0]);
+    throw configError('config.yaml', `${path}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`, {
       hint: 'fix the file by hand (it is YAML) or restore it with git',
     });
   }

@@ -58,8 +58,8 @@ export function parsePointer(text: string, file = 'pointer.dvc'): Pointer {
   const hint = 'fix the YAML by hand or restore it with `git checkout -- <file>`';
   if (doc.errors.length > 0) {
     const first = doc.errors[0]!;
-    const pos = first.linePos?.[0];
-    const where = pos ? `${file}:${pos.line}:${pos.col}` : file;
+    const pos = lines.linePos(first.pos[0]);
+    const where = `${file}:${pos.line}:${pos.col}`;
     throw configError('pointer.yaml', `${where}: invalid YAML: ${first.message.split('\n')[0]}`, { hint });
   }
   const root = doc.contents;
