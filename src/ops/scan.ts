@@ -5,7 +5,7 @@ import { buildManifest, type ManifestEntry } from '../data/manifest.js';
 import { RegError, errnoCode } from '../errors.js';
 import type { Repo } from '../repo.js';
 import { hashMany, type SizedTask } from '../workspace/hasher.js';
-import { StatCache } from '../workspace/stat-cache.js';
+import { StatCache, nowNs } from '../workspace/stat-cache.js';
 import { fileFromStats, walkTree, type WalkedFile } from '../workspace/walk.js';
 
 /** What is in the workspace at an output's path, hashed. */
@@ -37,6 +37,7 @@ export interface ScanOptions {
  * With `store`, new bytes are copied into the cache in the same read pass.
  */
 export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, dataRel: string, opts: ScanOptions): Promise<WorkspaceState> {
+  const checkedAt = nowNs();
   let rootStat;
   try {
     rootStat = statSync(dataAbs, { bigint: true });
@@ -83,7 +84,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     }
   }
   const files = walked.map((f, i) => ({ ...f, md5: md5s[i]! }));
-  for (const f of files) statCache.record(f, f.md5);
+  for (const f of files) statCache.record(f, f.md5, checkedAt);
   statCache.retainOnly(new Set(files.map((f) => f.relpath)));
   statCache.save();
 

@@ -24,6 +24,8 @@ export interface OutputStatus {
   missingObjects: number;
   /** For directories: which files differ from the pointer's version (when its manifest is cached). */
   changes?: FileChanges;
+  /** Files whose content had to be read (stat cache misses). */
+  hashedFiles: number;
 }
 
 export interface StatusOptions {
@@ -75,13 +77,14 @@ export class CacheIndex {
 }
 
 async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: CacheIndex): Promise<OutputStatus> {
-  const base = { path: o.dataRel, pointer: o.pointerRel, legacy: o.legacy };
+  const base = { path: o.dataRel, pointer: o.pointerRel, legacy: o.legacy, hashedFiles: 0 };
   if (o.out.md5 === undefined) {
-    return { ...base, state: 'not-committed', inCache: false, missingObjects: 0 };
+    return { ...base, state: 'not-committed', inCache: false, missingObjects: 0, hashedFiles: 0 };
   }
   const { missing, manifest } = cacheIndex.missing(o);
   const inCache = missing === 0;
   const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel });
+  base.hashedFiles = ws.hashedFiles;
   if (!ws.exists) return { ...base, state: 'missing', inCache, missingObjects: missing };
   if (ws.oid === o.out.md5) return { ...base, state: inCache ? 'up-to-date' : 'not-in-cache', inCache, missingObjects: missing };
   return { ...base, state: 'modified', inCache, missingObjects: missing, changes: diffFiles(o, ws, manifest) };

@@ -1,0 +1,74 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REG_BIN = join(PROJECT_ROOT, 'bin', 'reg.js');
+
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'reg tests',
+  GIT_AUTHOR_EMAIL: 'tests@example.org',
+  GIT_COMMITTER_NAME: 'reg tests',
+  GIT_COMMITTER_EMAIL: 'tests@example.org',
+  GIT_CONFIG_NOSYSTEM: '1',
+};
+
+export function tempDir(prefix = 'reg-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, env: { ...process.env, ...GIT_ENV }, encoding: 'utf8' });
+}
+
+/** A fresh Git repository in a temp dir (not yet `reg init`ed). */
+export function makeGitRepo(): string {
+  const dir = tempDir();
+  git(dir, 'init', '-q', '-b', 'main');
+  git(dir, 'config', 'user.name', 'reg tests');
+  git(dir, 'config', 'user.email', 'tests@example.org');
+  return dir;
+}
+
+/** Writes files given as { 'a/b.txt': 'content' } under root. */
+export function writeTree(root: string, files: Record<string, string | Buffer>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    const abs = join(root, rel);
+    mkdirSync(dirname(abs), { recursive: true });
+    writeFileSync(abs, content);
+  }
+}
+
+export function removeDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawns the built CLI (`node bin/reg.js`) and collects its output. */
+export function reg(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [REG_BIN, ...args], { cwd, env: { ...process.env, ...GIT_ENV, ...options.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    if (options.input !== undefined) child.stdin.end(options.input);
+    else child.stdin.end();
+  });
+}
+
+/** Like reg() but fails the test with the CLI's stderr when the exit code differs. */
+export async function regOk(cwd: string, args: string[], options: { env?: Record<string, string> } = {}): Promise<CliResult> {
+  const r = await reg(cwd, args, options);
+  if (r.code !== 0) throw new Error(`reg ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
