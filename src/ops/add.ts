@@ -121,7 +121,7 @@ async function addOne(repo: Repo, ctx: Context, p: PlannedAdd): Promise<AddedOut
   }
   const state = await scanWorkspace(repo, ctx, p.dataAbs, p.dataRel, { legacy: false, store: true, label: p.dataRel });
   if (!state.exists || state.oid === undefined) throw new RegError('add.vanished', 'failed', `${p.target} disappeared while adding it`);
-  if (state.isDir) repo.cache.insertBytes(state.oid, state.manifest!);
+  if (state.isDir && !repo.cache.has(state.oid)) repo.cache.insertBytes(state.oid, state.manifestBytes());
   const next: PointerOutput = {
     md5: state.oid,
     size: state.size,

@@ -153,7 +153,7 @@ async function applyPlan(repo: Repo, ctx: Context, plan: Plan): Promise<Checkout
       const target = abs(e.relpath);
       await repo.cache.materialize(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec));
       // stat (not lstat) as the walk does: a symlink's identity is its target's.
-      statCache.record(fileFromStats(e.relpath, target, statSync(target, { bigint: true })), e.md5);
+      statCache.record(fileFromStats(e.relpath, target, statSync(target)), e.md5);
       ctx.progress({ type: 'advance', phase, done: 1 });
     });
   } finally {

@@ -24,7 +24,7 @@ export async function linkWorkspaceToCache(repo: Repo, dataRel: string, state: W
   // The links are new inodes: remember their stat so the next status does not re-hash them.
   const statCache = StatCache.load(repo.statDir, dataRel, false);
   for (const f of relinked) {
-    if (f) statCache.record(fileFromStats(f.relpath, f.abs, (first === 'symlink' ? statSync : lstatSync)(f.abs, { bigint: true })), f.md5);
+    if (f) statCache.record(fileFromStats(f.relpath, f.abs, (first === 'symlink' ? statSync : lstatSync)(f.abs)), f.md5);
   }
   statCache.save();
 }

@@ -1,11 +1,11 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
-import { buildManifest, type ManifestEntry } from '../data/manifest.js';
+import { buildManifest, manifestOid, type ManifestEntry } from '../data/manifest.js';
 import { RegError, errnoCode } from '../errors.js';
 import type { Repo } from '../repo.js';
 import { hashMany, type SizedTask } from '../workspace/hasher.js';
-import { StatCache, nowNs } from '../workspace/stat-cache.js';
+import { StatCache } from '../workspace/stat-cache.js';
 import { fileFromStats, walkTree, type WalkedFile } from '../workspace/walk.js';
 
 /** What is in the workspace at an output's path, hashed. */
@@ -16,7 +16,8 @@ export interface WorkspaceState {
   files: Array<WalkedFile & { md5: string }>;
   /** The oid the output would get if added now (dir oid for directories). */
   oid?: string;
-  manifest?: Buffer;
+  /** The canonical `.dir` bytes (directories only); built on demand. */
+  manifestBytes(): Buffer;
   size: number;
   nfiles: number;
   hashedFiles: number;
@@ -37,10 +38,10 @@ export interface ScanOptions {
  * With `store`, new bytes are copied into the cache in the same read pass.
  */
 export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, dataRel: string, opts: ScanOptions): Promise<WorkspaceState> {
-  const checkedAt = nowNs();
+  const checkedAt = Date.now();
   let rootStat;
   try {
-    rootStat = statSync(dataAbs, { bigint: true });
+    rootStat = statSync(dataAbs);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return emptyState(false);
     throw err;
@@ -51,15 +52,17 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   }
   const walked: WalkedFile[] = isDir ? walkTree(dataAbs) : [fileFromStats('', dataAbs, rootStat)];
   const statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
-  const md5s: Array<string | undefined> = walked.map((f) => statCache.lookup(f));
   const todo: SizedTask[] = [];
-  const todoIndex: number[] = [];
-  walked.forEach((f, i) => {
-    const known = md5s[i];
-    if (known !== undefined && (!opts.store || repo.cache.has(known, opts.legacy))) return;
+  const todoFiles: WalkedFile[] = [];
+  for (const f of walked) {
+    const known = statCache.lookup(f);
+    if (known !== undefined && (!opts.store || repo.cache.has(known, opts.legacy))) {
+      f.md5 = known;
+      continue;
+    }
     todo.push({ abs: f.abs, legacy: opts.legacy, size: f.size, cacheRoot: opts.store ? repo.cache.root : undefined });
-    todoIndex.push(i);
-  });
+    todoFiles.push(f);
+  }
   const phase = 'hash';
   const totalBytes = todo.reduce((s, t) => s + t.size, 0);
   let storedObjects = 0;
@@ -68,51 +71,55 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     try {
       const results = await hashMany(todo, (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), ctx.cores);
       results.forEach((r, k) => {
-        const i = todoIndex[k]!;
+        const f = todoFiles[k]!;
         if ('error' in r) {
-          throw new RegError('scan.read', 'failed', `cannot read ${join(dataRel, walked[i]!.relpath)}: ${r.error}`, {
+          throw new RegError('scan.read', 'failed', `cannot read ${f.relpath === '' ? dataRel : `${dataRel}/${f.relpath}`}: ${r.error}`, {
             hint: r.code === 'EACCES' ? 'fix the file permissions' : undefined,
           });
         }
         if (r.stored) storedObjects++;
         // The stat recorded is the one taken before hashing: a file changed meanwhile gets a new
         // mtime and is simply hashed again next time.
-        md5s[i] = r.md5;
+        f.md5 = r.md5;
+        statCache.record(f, r.md5, checkedAt);
       });
     } finally {
       ctx.progress({ type: 'end', phase });
     }
   }
-  const files = walked.map((f, i) => ({ ...f, md5: md5s[i]! }));
-  for (const f of files) statCache.record(f, f.md5, checkedAt);
-  statCache.retainOnly(new Set(files.map((f) => f.relpath)));
-  statCache.save();
+  const files = walked as Array<WalkedFile & { md5: string }>;
+  if (statCache.size !== files.length) statCache.retainOnly(new Set(files.map((f) => f.relpath)));
 
-  const size = files.reduce((s, f) => s + f.size, 0);
-  const state: WorkspaceState = {
-    ...emptyState(true),
+  let size = 0;
+  for (const f of files) size += f.size;
+  let manifest: Buffer | undefined;
+  const manifestBytes = (): Buffer => (manifest ??= buildManifest(files.map((f): ManifestEntry => ({ relpath: f.relpath, md5: f.md5 }))).bytes);
+  let oid: string;
+  if (isDir) {
+    const remembered = todo.length === 0 ? statCache.treeOid() : undefined;
+    oid = remembered ?? manifestOid(manifestBytes());
+    statCache.rememberTree(oid);
+  } else {
+    oid = files[0]!.md5;
+  }
+  statCache.save();
+  return {
+    exists: true,
     isDir,
     files,
+    oid,
+    manifestBytes,
     size,
     nfiles: files.length,
     hashedFiles: todo.length,
     hashedBytes: totalBytes,
     storedObjects,
-    isexec: !isDir && (rootStat.mode & 0o111n) !== 0n,
+    isexec: !isDir && (rootStat.mode & 0o111) !== 0,
   };
-  if (isDir) {
-    const entries: ManifestEntry[] = files.map((f) => ({ relpath: f.relpath, md5: f.md5 }));
-    const built = buildManifest(entries);
-    state.oid = built.oid;
-    state.manifest = built.bytes;
-  } else {
-    state.oid = files[0]!.md5;
-  }
-  return state;
 }
 
 function emptyState(exists: boolean): WorkspaceState {
-  return { exists, isDir: false, files: [], size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, storedObjects: 0, isexec: false };
+  return { exists, isDir: false, files: [], manifestBytes: () => Buffer.from('[]'), size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, storedObjects: 0, isexec: false };
 }
 
 /**

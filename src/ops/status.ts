@@ -72,22 +72,32 @@ export class CacheIndex {
     if (!o.isDir) return { missing: 0 };
     const manifest = this.repo.cache.readManifest(oid, o.legacy);
     const missing = new Set(manifest.filter((e) => !this.has(e.md5, o.legacy)).map((e) => e.md5)).size;
+    if (missing === 0) this.repo.cache.markComplete(oid);
     return { missing, manifest };
+  }
+  /** Like missing(), but trusts a completeness mark left by an earlier full check (no manifest read). */
+  missingCount(o: TrackedOutput): number {
+    const oid = o.out.md5;
+    if (oid !== undefined && o.isDir && this.repo.cache.isMarkedComplete(oid, o.legacy)) return 0;
+    return this.missing(o).missing;
   }
 }
 
 async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: CacheIndex): Promise<OutputStatus> {
   const base = { path: o.dataRel, pointer: o.pointerRel, legacy: o.legacy, hashedFiles: 0 };
   if (o.out.md5 === undefined) {
-    return { ...base, state: 'not-committed', inCache: false, missingObjects: 0, hashedFiles: 0 };
+    return { ...base, state: 'not-committed', inCache: false, missingObjects: 0 };
   }
-  const { missing, manifest } = cacheIndex.missing(o);
-  const inCache = missing === 0;
   const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel });
   base.hashedFiles = ws.hashedFiles;
-  if (!ws.exists) return { ...base, state: 'missing', inCache, missingObjects: missing };
-  if (ws.oid === o.out.md5) return { ...base, state: inCache ? 'up-to-date' : 'not-in-cache', inCache, missingObjects: missing };
-  return { ...base, state: 'modified', inCache, missingObjects: missing, changes: diffFiles(o, ws, manifest) };
+  if (!ws.exists || ws.oid === o.out.md5) {
+    const missing = cacheIndex.missingCount(o);
+    const inCache = missing === 0;
+    const state: OutputState = !ws.exists ? 'missing' : inCache ? 'up-to-date' : 'not-in-cache';
+    return { ...base, state, inCache, missingObjects: missing };
+  }
+  const { missing, manifest } = cacheIndex.missing(o);
+  return { ...base, state: 'modified', inCache: missing === 0, missingObjects: missing, changes: diffFiles(o, ws, manifest) };
 }
 
 export function diffFiles(o: TrackedOutput, ws: WorkspaceState, manifest: ManifestEntry[] | undefined): FileChanges | undefined {

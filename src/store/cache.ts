@@ -115,6 +115,20 @@ export class Cache {
     });
   }
 
+  /**
+   * A directory whose manifest and every member object were seen in the cache gets a mark, so the
+   * next status need not read the manifest again. Marks live inside the cache: deleting the cache
+   * deletes them too.
+   */
+  markComplete(oid: string): void {
+    const mark = join(this.root, '.complete', oid);
+    if (!existsSync(mark)) writeFileAtomicSync(mark, '');
+  }
+
+  isMarkedComplete(oid: string, legacy = false): boolean {
+    return existsSync(join(this.root, '.complete', oid)) && this.has(oid, legacy);
+  }
+
   /** Re-hashes an object and deletes it when it does not match its name. */
   async verify(oid: string, legacy = false): Promise<boolean> {
     const path = this.locate(oid, legacy);

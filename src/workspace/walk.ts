@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, statSync, type BigIntStats, type Dirent } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { RegError, errnoCode, usageError } from '../errors.js';
 
@@ -8,8 +8,11 @@ export interface WalkedFile {
   abs: string;
   ino: number;
   size: number;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
+  /** Milliseconds with sub-ms fraction (number stats are ~2x cheaper to get than bigint ones). */
+  mtimeMs: number;
+  ctimeMs: number;
+  /** Filled in once known. */
+  md5?: string;
   mode: number;
 }
 
@@ -21,15 +24,15 @@ export interface WalkOptions {
   ignored?: (relpath: string) => boolean;
 }
 
-export function fileFromStats(relpath: string, abs: string, st: BigIntStats): WalkedFile {
+export function fileFromStats(relpath: string, abs: string, st: Stats): WalkedFile {
   return {
     relpath,
     abs,
-    ino: Number(st.ino),
-    size: Number(st.size),
-    mtimeNs: st.mtimeNs,
-    ctimeNs: st.ctimeNs,
-    mode: Number(st.mode),
+    ino: st.ino,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    ctimeMs: st.ctimeMs,
+    mode: st.mode,
   };
 }
 
@@ -66,13 +69,13 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
           });
         }
         if (options.ignored?.(relpath)) continue;
-        out.push(fileFromStats(relpath, abs, lstatSync(abs, { bigint: true })));
+        out.push(fileFromStats(relpath, abs, lstatSync(abs)));
         continue;
       }
       if (entry.isSymbolicLink()) {
-        let st: BigIntStats;
+        let st: Stats;
         try {
-          st = statSync(abs, { bigint: true });
+          st = statSync(abs);
         } catch (err) {
           if (errnoCode(err) === 'ENOENT') {
             throw usageError('add.dangling-symlink', `${abs} is a symlink to a missing file`, { hint: 'remove the link or restore its target' });
