@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
 import { buildManifest, manifestOid, type ManifestEntry } from '../data/manifest.js';
@@ -67,6 +67,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   const totalBytes = todo.reduce((s, t) => s + t.size, 0);
   let storedObjects = 0;
   if (todo.length > 0) {
+    if (opts.store) mkdirSync(repo.cache.root, { recursive: true });
     ctx.progress({ type: 'start', phase, label: `${opts.store ? 'adding' : 'hashing'} ${dataRel}`, total: todo.length, totalBytes });
     try {
       const results = await hashMany(todo, (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), ctx.cores);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CHUNK_SIZE, updateHash } from '../data/hash.js';
@@ -17,6 +17,17 @@ export function objectPathIn(cacheRoot: string, oid: string, legacy = false): st
   return legacy ? join(cacheRoot, oid.slice(0, 2), oid.slice(2)) : join(cacheRoot, 'files', 'md5', oid.slice(0, 2), oid.slice(2));
 }
 
+/** Renames, creating the `XX/` prefix directory only when it is missing. */
+function renameIntoPlace(tmp: string, target: string): void {
+  try {
+    renameSync(tmp, target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dirname(target), { recursive: true });
+    renameSync(tmp, target);
+  }
+}
+
 /**
  * Hashes a file and, when asked, copies it into the cache while hashing: the object's bytes are by
  * construction the bytes that were hashed, even if the file changes underneath us.
@@ -28,9 +39,9 @@ export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number
   try {
     fd = openSync(task.abs, 'r');
     if (task.cacheRoot !== undefined) {
-      mkdirSync(task.cacheRoot, { recursive: true });
       tmp = join(task.cacheRoot, `.${randomBytes(8).toString('hex')}.tmp`);
-      out = openSync(tmp, 'wx', 0o644);
+      // Created read-only (0444, what DVC expects of cache objects); the open fd can still write.
+      out = openSync(tmp, 'wx', 0o444);
     }
     const hash = createHash('md5');
     let size = 0;
@@ -55,16 +66,15 @@ export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number
     const md5 = hash.digest('hex');
     let stored = false;
     if (out !== -1 && tmp !== undefined) {
-      fsyncSync(out);
+      // No fsync per object (git does not either by default): the rename keeps the cache
+      // consistent for every reader; `reg` verifies objects before they leave the machine.
       closeSync(out);
       out = -1;
       const target = objectPathIn(task.cacheRoot!, md5);
       if (existsSync(target)) {
         rmSync(tmp, { force: true });
       } else {
-        mkdirSync(dirname(target), { recursive: true });
-        chmodSync(tmp, 0o444);
-        renameSync(tmp, target);
+        renameIntoPlace(tmp, target);
         stored = true;
       }
       tmp = undefined;
