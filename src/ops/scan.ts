@@ -89,7 +89,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     }
   }
   const files = walked as Array<WalkedFile & { md5: string }>;
-  if (statCache.size !== files.length) statCache.retainOnly(new Set(files.map((f) => f.relpath)));
+  statCache.retainOnly(files.map((f) => f.relpath));
 
   let size = 0;
   for (const f of files) size += f.size;
@@ -97,9 +97,9 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   const manifestBytes = (): Buffer => (manifest ??= buildManifest(files.map((f): ManifestEntry => ({ relpath: f.relpath, md5: f.md5 }))).bytes);
   let oid: string;
   if (isDir) {
-    const remembered = todo.length === 0 ? statCache.treeOid() : undefined;
+    const remembered = todo.length === 0 ? statCache.treeOid(files.length) : undefined;
     oid = remembered ?? manifestOid(manifestBytes());
-    statCache.rememberTree(oid);
+    statCache.rememberTree(oid, files.length);
   } else {
     oid = files[0]!.md5;
   }

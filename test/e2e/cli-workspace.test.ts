@@ -36,9 +36,11 @@ describe('reg CLI, one machine', () => {
     const added = await regOk(repo, ['add', 'raw_datasets/mnist']);
     expect(added.stdout).toMatch(/^added raw_datasets\/mnist \(40 files, .*\) -> raw_datasets\/mnist\.dvc$/m);
     expect(added.stderr).toContain('git add raw_datasets/mnist.dvc raw_datasets/.gitignore');
-    git(repo, 'add', 'raw_datasets/mnist.dvc', 'raw_datasets/.gitignore', '.reg');
+    git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'mnist v1');
     expect(git(repo, 'status', '--porcelain')).toBe('');
+    // the data itself is ignored by Git: only the pointer and the .gitignore line were committed
+    expect(git(repo, 'ls-files', 'raw_datasets/mnist')).toBe('');
     expect((await regOk(repo, ['status'])).stdout).toBe('raw_datasets/mnist: up to date\n');
     rmSync(join(repo, 'raw_datasets/mnist'), { recursive: true });
     const st = await regOk(repo, ['status']);
