@@ -1,7 +1,11 @@
 import type { CommandModule } from '../command.js';
 import { addCommand } from './add.js';
 import { checkoutCommand } from './checkout.js';
+import { fetchCommand } from './fetch.js';
 import { initCommand } from './init.js';
+import { pullCommand } from './pull.js';
+import { pushCommand } from './push.js';
+import { remoteCommand } from './remote.js';
 import { stashCommand } from './stash.js';
 import { statusCommand } from './status.js';
 
@@ -12,4 +16,8 @@ export const commands: CommandModule[] = [
   statusCommand,
   checkoutCommand,
   stashCommand,
+  remoteCommand,
+  pushCommand,
+  fetchCommand,
+  pullCommand,
 ];

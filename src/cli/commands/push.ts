@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { push } from '../../ops/push.js';
+import type { CommandModule } from '../command.js';
+import { formatBytes, plural } from '../output.js';
+import { parseJobs } from '../jobs.js';
+
+export const pushCommand: CommandModule = {
+  register(program, run) {
+    program
+      .command('push')
+      .description('upload the objects of tracked data that the remote lacks (directory manifests last)')
+      .argument('[targets...]', 'data paths, .dvc files or directories (default: everything)')
+      .option('-r, --remote <name>', 'remote to push to (default: core.remote)')
+      .option('-j, --jobs <n>', 'parallel transfers (default: remote option jobs, else 4 x CPU cores)', parseJobs)
+      .option('--dry-run', 'show what would be uploaded, upload nothing')
+      .action(async (targets: string[], opts: { remote?: string; jobs?: number; dryRun?: boolean }, cmd: Command) =>
+        run(cmd, (ctx) => push(ctx, { targets, remote: opts.remote, jobs: opts.jobs, dryRun: opts.dryRun }), (r, out) => {
+          if (out.verbose || r.dryRun) {
+            for (const o of r.outputs) {
+              if (o.state === 'pushed' || (r.dryRun && o.objects > 0)) out.line(`${r.dryRun ? 'would push' : 'pushed'} ${o.path}: ${plural(o.objects, 'object')}, ${formatBytes(o.bytes)}`);
+              else if (out.verbose) out.line(`${o.state} ${o.path}`);
+            }
+          }
+          const where = r.remotes.join(', ') || 'no remote';
+          if (r.dryRun) out.line(`dry run: would push ${plural(r.pushed, 'object')} (${formatBytes(r.bytes)}) to ${where}; ${r.skipped} already there`);
+          else if (r.pushed === 0) out.line(`everything is up to date on ${where} (${plural(r.skipped, 'object')} already there)`);
+          else out.line(`pushed ${plural(r.pushed, 'object')} (${formatBytes(r.bytes)}) to ${where}; ${r.skipped} already there`);
+        }),
+      );
+  },
+};

@@ -1,0 +1,38 @@
+import type { Context } from '../context.js';
+import type { Backend } from '../store/backend.js';
+import type { RetryPolicy } from '../store/transfer.js';
+import { checkout, type CheckoutResult } from './checkout.js';
+import { fetchError, fetchObjects, type FetchResult } from './fetch.js';
+
+export interface PullOptions {
+  targets: string[];
+  remote?: string;
+  jobs?: number;
+  /** Passed to checkout: overwrite local changes (they are stashed first). */
+  force?: boolean;
+  retry?: RetryPolicy;
+  wrapBackend?: (backend: Backend) => Backend;
+}
+
+export interface PullResult extends FetchResult {
+  checkout: CheckoutResult;
+}
+
+/**
+ * fetch + checkout. Outputs whose objects all arrived (verified) are checked out; if anything
+ * failed, the others are left untouched in the workspace and the fetch error is thrown after.
+ */
+export async function pull(ctx: Context, options: PullOptions): Promise<PullResult> {
+  const { result, secrets, outputs } = await fetchObjects(ctx, options);
+  const failedPaths = new Set(result.outputs.filter((o) => o.state === 'failed').map((o) => o.pointer));
+  const complete = outputs.filter((o) => o.out.md5 !== undefined && !failedPaths.has(o.pointerRel));
+  let checkoutResult: CheckoutResult = { outputs: [] };
+  if (complete.length > 0) {
+    const targets = failedPaths.size === 0 ? options.targets : complete.map((o) => o.pointerAbs);
+    checkoutResult = await checkout(ctx, { targets, force: options.force });
+  }
+  if (result.failures.length > 0) {
+    throw fetchError('pull', result, secrets, { ...result, checkout: checkoutResult });
+  }
+  return { ...result, checkout: checkoutResult };
+}

@@ -1,0 +1,71 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * A place that stores bytes under '/'-separated keys: a local directory or an S3 prefix.
+ * Backends move bytes only; which keys exist and what the bytes must hash to is decided by
+ * the oid-addressed layer above (object-store.ts).
+ */
+export interface ObjectInfo {
+  /** Key relative to the backend root ('/'-separated). */
+  key: string;
+  /** Byte size; listings of directory remotes leave it out (it would cost one stat per object). */
+  size?: number;
+}
+
+export interface PutOptions {
+  signal?: AbortSignal;
+  /** Called with the number of bytes sent since the last call (progress). */
+  onBytes?: (n: number) => void;
+}
+
+export interface GetOptions {
+  signal?: AbortSignal;
+}
+
+export interface ListOptions {
+  /** Stop after this many keys (used to estimate the remote size cheaply). */
+  limit?: number;
+  signal?: AbortSignal;
+}
+
+export interface Backend {
+  /** Human-readable location with secrets removed (for messages). */
+  readonly description: string;
+  /**
+   * Key-prefix length worth listing in parallel (3 for object stores, 2 for directories),
+   * the same constants DVC uses (dvc-compat.md §5.3).
+   */
+  readonly traversePrefixLen: number;
+  /** True for backends where one existence check is a network round trip. */
+  readonly remote: boolean;
+
+  exists(key: string, options?: GetOptions): Promise<boolean>;
+  /** Size of the object, or undefined when it does not exist. */
+  head(key: string, options?: GetOptions): Promise<ObjectInfo | undefined>;
+  /**
+   * Every object whose key starts with `prefix` (a plain string prefix, not a directory:
+   * `files/md5/00/0` lists the keys of oids starting `000`), page by page.
+   */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo[]>;
+  /** A stream of the object's bytes; rejects with a NotFoundError when it does not exist. */
+  get(key: string, options?: GetOptions): Promise<{ body: Readable; size?: number }>;
+  /** Stores a file's bytes under `key`, atomically (readers never see a partial object). */
+  putFile(key: string, path: string, size: number, options?: PutOptions): Promise<void>;
+  putBytes(key: string, bytes: Buffer, options?: PutOptions): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Releases sockets etc. */
+  close(): void;
+}
+
+/** The object does not exist on the backend (not retriable). */
+export class NotFoundError extends Error {
+  readonly notFound = true;
+  constructor(readonly key: string, where: string) {
+    super(`${key} does not exist in ${where}`);
+    this.name = 'NotFoundError';
+  }
+}
+
+export function isNotFound(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { notFound?: unknown }).notFound === true;
+}

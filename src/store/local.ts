@@ -1,0 +1,149 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { errnoCode } from '../errors.js';
+import { tempPathFor } from '../fsutil.js';
+import { NotFoundError, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+
+const PAGE = 1000;
+
+/**
+ * A directory remote (local disk, NAS mount): objects are plain files, published by writing a
+ * temp file in the target directory and renaming it, then made read-only (0444) like DVC does.
+ */
+export class LocalBackend implements Backend {
+  readonly traversePrefixLen = 2;
+  readonly remote = false;
+  readonly description: string;
+
+  constructor(readonly root: string) {
+    this.description = root;
+  }
+
+  private pathOf(key: string): string {
+    return join(this.root, ...key.split('/'));
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return (await this.head(key)) !== undefined;
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const s = await stat(this.pathOf(key));
+      return s.isFile() ? { key, size: s.size } : undefined;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo[]> {
+    // `prefix` is a string prefix: split it into the directory to read and a name prefix.
+    const cut = prefix.lastIndexOf('/');
+    const dirKey = cut === -1 ? '' : prefix.slice(0, cut);
+    const namePrefix = cut === -1 ? prefix : prefix.slice(cut + 1);
+    let count = 0;
+    let page: ObjectInfo[] = [];
+    const limit = options.limit ?? Infinity;
+    // Depth-first walk, names sorted so listings are deterministic.
+    const stack: Array<{ key: string; filter: string }> = [{ key: dirKey, filter: namePrefix }];
+    while (stack.length > 0) {
+      options.signal?.throwIfAborted();
+      const { key, filter } = stack.pop()!;
+      let entries;
+      try {
+        entries = await readdir(key === '' ? this.root : this.pathOf(key), { withFileTypes: true });
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') continue;
+        throw err;
+      }
+      entries.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
+      const files: ObjectInfo[] = [];
+      for (const e of entries) {
+        if (!e.name.startsWith(filter) || e.name.endsWith('.tmp')) continue;
+        const childKey = key === '' ? e.name : `${key}/${e.name}`;
+        if (e.isDirectory()) stack.push({ key: childKey, filter: '' });
+        else if (e.isFile()) files.push({ key: childKey });
+      }
+      for (const f of files.reverse()) {
+        page.push(f);
+        count++;
+        if (page.length >= PAGE) {
+          yield page;
+          page = [];
+        }
+        if (count >= limit) {
+          if (page.length > 0) yield page;
+          return;
+        }
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
+  async get(key: string, options: GetOptions = {}) {
+    const path = this.pathOf(key);
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw new NotFoundError(key, this.description);
+      throw err;
+    }
+    return { body: createReadStream(path, { highWaterMark: 1 << 20, signal: options.signal }), size };
+  }
+
+  async putFile(key: string, path: string, _size: number, options: PutOptions = {}): Promise<void> {
+    await this.publish(key, async (tmp) => {
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          options.onBytes?.(chunk.length);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), counter, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal: options.signal });
+    });
+  }
+
+  async putBytes(key: string, bytes: Buffer, options: PutOptions = {}): Promise<void> {
+    await this.publish(key, async (tmp) => {
+      const h = await open(tmp, 'wx', 0o644);
+      try {
+        await h.writeFile(bytes);
+      } finally {
+        await h.close();
+      }
+      options.onBytes?.(bytes.length);
+    });
+  }
+
+  private async publish(key: string, write: (tmp: string) => Promise<void>): Promise<void> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = tempPathFor(target);
+    try {
+      await write(tmp);
+      // fsync before rename: a crash must not leave a published object with missing bytes.
+      const h = await open(tmp, 'r');
+      try {
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+      await chmod(tmp, 0o444).catch(() => undefined);
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  close(): void {}
+}

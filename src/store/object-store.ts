@@ -1,0 +1,216 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CHUNK_SIZE, updateHash } from '../data/hash.js';
+import { integrityError } from '../errors.js';
+import { mapLimit, tempPathFor } from '../fsutil.js';
+import type { Backend } from './backend.js';
+import type { Cache } from './cache.js';
+
+/** One content-addressed object: its oid and which layout it lives in (DVC 3 or legacy DVC 2). */
+export interface ObjRef {
+  oid: string;
+  legacy: boolean;
+}
+
+const MODERN_BASE = 'files/md5/';
+const KEY_RE = /^[0-9a-f]{2}\/[0-9a-f]{30}(\.dir)?$/;
+
+/** `files/md5/XX/REST` for DVC 3 objects, `XX/REST` for legacy ones (dvc-compat.md §5.1). */
+export function objectKey(oid: string, legacy: boolean): string {
+  return `${legacy ? '' : MODERN_BASE}${oid.slice(0, 2)}/${oid.slice(2)}`;
+}
+
+export function refKey(ref: ObjRef): string {
+  return objectKey(ref.oid, ref.legacy);
+}
+
+// dvc-objects constants (dvc-compat.md §5.3).
+const LIST_PAGE = 1000;
+const TRAVERSE_WEIGHT_MULTIPLIER = 5;
+const TRAVERSE_THRESHOLD_SIZE = 500_000;
+
+export interface QueryOptions {
+  jobs: number;
+  signal?: AbortSignal;
+  /** Called once per remote request (listing page or existence check). */
+  onRequest?: () => void;
+}
+
+export interface QueryStats {
+  strategy: 'none' | 'head' | 'list';
+  requests: number;
+}
+
+/**
+ * The oid-addressed view of a backend, used for remotes: where an object lives, which of a set
+ * of objects are missing (cheaply), uploads, and verified downloads into the cache.
+ */
+export class ObjectStore {
+  lastQuery: QueryStats = { strategy: 'none', requests: 0 };
+
+  constructor(readonly backend: Backend) {}
+
+  get description(): string {
+    return this.backend.description;
+  }
+
+  has(ref: ObjRef, signal?: AbortSignal): Promise<boolean> {
+    return this.backend.exists(refKey(ref), { signal });
+  }
+
+  /**
+   * Keys of the wanted objects that the remote lacks. Chooses between per-object existence
+   * checks and listing by comparing the estimated remote size with the number of wanted objects,
+   * the way DVC does (§5.3), so a small push to a huge remote and a huge push to a small one
+   * both stay cheap.
+   */
+  async missing(refs: readonly ObjRef[], options: QueryOptions): Promise<Set<string>> {
+    const stats: QueryStats = { strategy: 'none', requests: 0 };
+    const count = () => {
+      stats.requests++;
+      options.onRequest?.();
+    };
+    const missing = new Set<string>();
+    for (const legacy of [false, true]) {
+      const keys = [...new Set(refs.filter((r) => r.legacy === legacy).map(refKey))];
+      if (keys.length === 0) continue;
+      for (const k of await this.missingIn(legacy ? '' : MODERN_BASE, keys, options, stats, count)) missing.add(k);
+    }
+    this.lastQuery = stats;
+    return missing;
+  }
+
+  private async missingIn(base: string, keys: string[], options: QueryOptions, stats: QueryStats, count: () => void): Promise<string[]> {
+    const head = async (candidates: string[]) => {
+      stats.strategy = stats.strategy === 'list' ? 'list' : 'head';
+      const present = await mapLimit(candidates, options.jobs, async (k) => {
+        const ok = await this.backend.exists(k, { signal: options.signal });
+        count();
+        return ok;
+      });
+      return candidates.filter((_, i) => !present[i]);
+    };
+    if (keys.length === 1) return head(keys);
+    const prefixLen = this.backend.traversePrefixLen;
+    const buckets = 16 ** prefixLen;
+    // Estimate the remote size from the keys of oids starting with `0` x prefixLen.
+    const estimatePrefix = `${base}00/${'0'.repeat(prefixLen - 2)}`;
+    const limit = Math.ceil(Math.max(TRAVERSE_THRESHOLD_SIZE, (keys.length / TRAVERSE_WEIGHT_MULTIPLIER) * LIST_PAGE) / buckets);
+    const seen = new Set<string>();
+    for await (const page of this.backend.list(estimatePrefix, { limit, signal: options.signal })) {
+      count();
+      for (const o of page) seen.add(o.key);
+    }
+    const remoteSize = Math.max(1, seen.size) * buckets;
+    const pages = remoteSize / LIST_PAGE;
+    const weight = remoteSize > TRAVERSE_THRESHOLD_SIZE ? pages * TRAVERSE_WEIGHT_MULTIPLIER : pages;
+    if (keys.length < weight) return head(keys.filter((k) => !seen.has(k)));
+
+    stats.strategy = 'list';
+    const listed = new Set<string>();
+    const listAll = async (prefix: string) => {
+      for await (const page of this.backend.list(prefix, { signal: options.signal })) {
+        count();
+        for (const o of page) {
+          const rel = o.key.slice(base.length);
+          if (KEY_RE.test(rel)) listed.add(o.key);
+        }
+      }
+    };
+    if (pages < 256 / options.jobs && base !== '') {
+      await listAll(base);
+    } else {
+      // 256 two-hex-char prefixes in parallel (legacy remotes always: the root also holds files/).
+      const prefixes = Array.from({ length: 256 }, (_, i) => `${base}${i.toString(16).padStart(2, '0')}/`);
+      await mapLimit(prefixes, options.jobs, listAll);
+    }
+    return keys.filter((k) => !listed.has(k));
+  }
+
+  async upload(ref: ObjRef, localPath: string, size: number, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<void> {
+    await this.backend.putFile(refKey(ref), localPath, size, { onBytes, signal });
+  }
+
+  async uploadBytes(ref: ObjRef, bytes: Buffer, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<void> {
+    await this.backend.putBytes(refKey(ref), bytes, { onBytes, signal });
+  }
+
+  /**
+   * Downloads an object into the cache: streamed to a temp file next to its final place, hashed
+   * on the way (legacy file objects with the dos2unix rule over 1 MiB chunks, manifests and
+   * DVC 3 objects with plain md5), renamed into place only when the hash matches the oid, then
+   * made read-only. A mismatch is an integrity error naming the remote key; nothing is kept.
+   */
+  async download(ref: ObjRef, cache: Cache, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<{ path: string; size: number }> {
+    const key = refKey(ref);
+    const target = cache.objectPath(ref.oid, ref.legacy);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = tempPathFor(target);
+    const isDir = ref.oid.endsWith('.dir');
+    const hasher = new HashingTap(ref.legacy && !isDir, onBytes);
+    try {
+      const { body } = await this.backend.get(key, { signal });
+      await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
+      const md5 = hasher.digest();
+      const expected = ref.oid.replace(/\.dir$/, '');
+      if (md5 !== expected) {
+        throw integrityError('remote.corrupt-object', `object ${key} on ${this.description} is corrupt: its content hashes to ${md5}, not ${expected}`, {
+          hint: 'the copy on the remote is damaged; push it again from a machine whose cache has it (reg push), or remove it from the remote',
+          details: { key, expected, actual: md5, remote: this.description },
+        });
+      }
+      await chmod(tmp, 0o444).catch(() => undefined);
+      await rename(tmp, target);
+      return { path: target, size: hasher.size };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+}
+
+/** Pass-through stream that hashes what flows by; legacy hashing sees exact 1 MiB chunks. */
+class HashingTap extends Transform {
+  private readonly hash: Hash = createHash('md5');
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  size = 0;
+
+  constructor(private readonly legacy: boolean, private readonly onBytes?: (n: number) => void) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    this.onBytes?.(chunk.length);
+    if (!this.legacy) this.hash.update(chunk);
+    else {
+      this.pending.push(chunk);
+      this.pendingLen += chunk.length;
+      if (this.pendingLen >= CHUNK_SIZE) {
+        let all = Buffer.concat(this.pending, this.pendingLen);
+        while (all.length >= CHUNK_SIZE) {
+          updateHash(this.hash, all.subarray(0, CHUNK_SIZE), true);
+          all = all.subarray(CHUNK_SIZE);
+        }
+        this.pending = all.length > 0 ? [Buffer.from(all)] : [];
+        this.pendingLen = all.length;
+      }
+    }
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.legacy && this.pendingLen > 0) updateHash(this.hash, Buffer.concat(this.pending, this.pendingLen), true);
+    this.pending = [];
+    cb();
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}

@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { Readable, Transform } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  type PutObjectCommandInput,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { integrityError } from '../errors.js';
+import { NotFoundError, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+
+export type ChecksumMode = 'when_required' | 'when_supported';
+
+export interface S3Options {
+  bucket: string;
+  /** Key prefix without leading or trailing slash ('' for the bucket root). */
+  prefix: string;
+  endpointUrl?: string;
+  region?: string;
+  profile?: string;
+  pathStyle?: boolean;
+  checksums: ChecksumMode;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  credentialPath?: string;
+  configPath?: string;
+  /** false disables TLS verification; a string is a CA bundle path. */
+  sslVerify?: boolean | string;
+  sse?: string;
+  sseKmsKeyId?: string;
+  acl?: string;
+  /** Seconds. */
+  readTimeout?: number;
+  connectTimeout?: number;
+  /** Sockets to keep open (the transfer concurrency). */
+  maxSockets: number;
+  /** SDK attempts per request for requests whose body can be replayed. */
+  maxAttempts?: number;
+}
+
+/** Objects up to this size are sent from memory (the SDK can replay them on retry). */
+export const BUFFERED_PUT_MAX = 1 << 20;
+/** Above this size, multipart upload (lib-storage) with bounded part buffers. */
+export const MULTIPART_THRESHOLD = 64 << 20;
+export const PART_SIZE = 16 << 20;
+const PART_QUEUE = 2;
+
+/** `s3://bucket/some/prefix` -> bucket and prefix. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!m || m[1] === '') throw new Error(`not an s3:// URL: ${url}`);
+  return { bucket: m[1]!, prefix: m[2]!.replace(/^\/+|\/+$/g, '') };
+}
+
+/**
+ * S3 (and S3-compatible) backend over @aws-sdk/client-s3. Two clients share one socket pool:
+ * one with SDK retries for replayable requests (HEAD, LIST, GET, buffered PUT, multipart parts)
+ * and one without, for streamed single-part PUTs whose body cannot be replayed (the transfer
+ * queue retries those from the start of the file).
+ */
+export class S3Backend implements Backend {
+  readonly traversePrefixLen = 3;
+  readonly remote = true;
+  readonly description: string;
+  private readonly client: S3Client;
+  private readonly streamClient: S3Client;
+  private readonly verifyEtag: boolean;
+
+  constructor(readonly options: S3Options, credentialProvider?: S3ClientConfig['credentials']) {
+    this.description = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}${options.endpointUrl ? ` (${options.endpointUrl})` : ''}`;
+    const agentOptions = { keepAlive: true, maxSockets: Math.max(8, options.maxSockets) };
+    const httpsAgent = new HttpsAgent({
+      ...agentOptions,
+      ...(options.sslVerify === false ? { rejectUnauthorized: false } : {}),
+      ...(typeof options.sslVerify === 'string' ? { ca: readFileSync(options.sslVerify) } : {}),
+    });
+    const base: S3ClientConfig = {
+      region: options.region,
+      endpoint: options.endpointUrl,
+      forcePathStyle: options.pathStyle ?? false,
+      followRegionRedirects: options.region === undefined,
+      requestChecksumCalculation: options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+      responseChecksumValidation: options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+      requestHandler: {
+        httpAgent: new HttpAgent(agentOptions),
+        httpsAgent,
+        connectionTimeout: (options.connectTimeout ?? 10) * 1000,
+        requestTimeout: (options.readTimeout ?? 60) * 1000,
+      },
+      ...(credentialProvider ? { credentials: credentialProvider } : options.profile ? { profile: options.profile } : {}),
+    };
+    this.client = new S3Client({ ...base, maxAttempts: options.maxAttempts ?? 8, retryMode: 'standard' });
+    this.streamClient = new S3Client({ ...base, maxAttempts: 1 });
+    // SSE-KMS / SSE-C objects have ETags that are not the MD5 of the body.
+    this.verifyEtag = options.sse !== 'aws:kms' && options.sseKmsKeyId === undefined;
+  }
+
+  private fullKey(key: string): string {
+    return this.options.prefix ? `${this.options.prefix}/${key}` : key;
+  }
+
+  private relKey(full: string): string {
+    return this.options.prefix ? full.slice(this.options.prefix.length + 1) : full;
+  }
+
+  async exists(key: string, options: GetOptions = {}): Promise<boolean> {
+    return (await this.head(key, options)) !== undefined;
+  }
+
+  async head(key: string, options: GetOptions = {}): Promise<ObjectInfo | undefined> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
+      return { key, size: r.ContentLength ?? 0 };
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo[]> {
+    // No Delimiter: some S3-compatible servers drop prefixes that only hold sub-prefixes.
+    let token: string | undefined;
+    let count = 0;
+    const limit = options.limit ?? Infinity;
+    do {
+      const r = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.options.bucket,
+          Prefix: this.fullKey(prefix),
+          ContinuationToken: token,
+          MaxKeys: Math.min(1000, Math.max(1, limit - count)),
+        }),
+        { abortSignal: options.signal },
+      );
+      const page = (r.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ key: this.relKey(o.Key!), size: o.Size ?? 0 }));
+      count += page.length;
+      if (page.length > 0) yield page;
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token !== undefined && count < limit);
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<{ body: Readable; size?: number }> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
+      if (!(r.Body instanceof Readable)) throw new Error(`unexpected response body type for ${key}`);
+      return { body: r.Body, size: r.ContentLength };
+    } catch (err) {
+      if (isS3NotFound(err)) throw new NotFoundError(key, this.description);
+      throw err;
+    }
+  }
+
+  private putParams(key: string): PutObjectCommandInput {
+    const o = this.options;
+    return {
+      Bucket: o.bucket,
+      Key: this.fullKey(key),
+      ...(o.sse ? { ServerSideEncryption: o.sse as PutObjectCommandInput['ServerSideEncryption'] } : {}),
+      ...(o.sseKmsKeyId ? { SSEKMSKeyId: o.sseKmsKeyId } : {}),
+      ...(o.acl ? { ACL: o.acl as PutObjectCommandInput['ACL'] } : {}),
+    };
+  }
+
+  async putBytes(key: string, bytes: Buffer, options: PutOptions = {}): Promise<void> {
+    const r = await this.client.send(new PutObjectCommand({ ...this.putParams(key), Body: bytes, ContentLength: bytes.length }), { abortSignal: options.signal });
+    options.onBytes?.(bytes.length);
+    this.checkEtag(key, r.ETag, createHash('md5').update(bytes).digest('hex'));
+  }
+
+  async putFile(key: string, path: string, size: number, options: PutOptions = {}): Promise<void> {
+    if (size <= BUFFERED_PUT_MAX) {
+      await this.putBytes(key, await readFile(path), options);
+      return;
+    }
+    if (size <= MULTIPART_THRESHOLD) {
+      // Streamed single PUT: hash the bytes as they go out and compare with the returned ETag,
+      // which catches servers that store the body differently from what was sent.
+      const hash = createHash('md5');
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          options.onBytes?.(chunk.length);
+          cb(null, chunk);
+        },
+      });
+      const file = createReadStream(path, { highWaterMark: 1 << 20 });
+      file.on('error', (err) => tap.destroy(err));
+      file.pipe(tap);
+      try {
+        const r = await this.streamClient.send(new PutObjectCommand({ ...this.putParams(key), Body: tap, ContentLength: size }), { abortSignal: options.signal });
+        this.checkEtag(key, r.ETag, hash.digest('hex'));
+      } finally {
+        file.destroy();
+        tap.destroy();
+      }
+      return;
+    }
+    // Multipart: parts are buffered (PART_SIZE x PART_QUEUE per upload) so the SDK can retry them.
+    // Multipart ETags are not MD5s; nothing is compared here.
+    const upload = new Upload({
+      client: this.client,
+      params: { ...this.putParams(key), Body: createReadStream(path, { highWaterMark: 1 << 20 }) },
+      partSize: PART_SIZE,
+      queueSize: PART_QUEUE,
+      leavePartsOnError: false,
+    });
+    let loaded = 0;
+    upload.on('httpUploadProgress', (p) => {
+      if (p.loaded !== undefined && p.loaded > loaded) {
+        options.onBytes?.(p.loaded - loaded);
+        loaded = p.loaded;
+      }
+    });
+    const onAbort = () => void upload.abort().catch(() => undefined);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private checkEtag(key: string, etag: string | undefined, expected: string): void {
+    if (!this.verifyEtag || etag === undefined) return;
+    const clean = etag.replace(/"/g, '').toLowerCase();
+    if (!/^[0-9a-f]{32}$/.test(clean)) return;
+    if (clean !== expected) {
+      throw integrityError('s3.etag-mismatch', `${this.description}: the server stored different bytes for ${this.fullKey(key)} (ETag ${clean}, sent md5 ${expected})`, {
+        hint: this.options.checksums === 'when_supported'
+          ? 'this S3-compatible server mishandles AWS checksum trailers; run: reg remote modify <name> checksums when_required'
+          : 'the object on the remote is corrupt; re-run the push (it overwrites the object)',
+        details: { key: this.fullKey(key), etag: clean, md5: expected },
+      });
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }));
+  }
+
+  close(): void {
+    this.client.destroy();
+    this.streamClient.destroy();
+  }
+}
+
+function isS3NotFound(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
+}
