@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_FILE, LOCAL_CONFIG_FILE, setConfigValue } from '../config.js';
+import { CONFIG_FILE, LOCAL_CONFIG_FILE, loadConfig, setConfigValue } from '../config.js';
+import { registryPolicy, type AreaMode } from '../policy/areas.js';
+import { ensureAreaLayout, ensureRegistryConfig } from '../policy/layout.js';
 import type { Context } from '../context.js';
 import { configError } from '../errors.js';
 import { writeFileAtomicSync } from '../fsutil.js';
@@ -9,6 +11,8 @@ import { importDvcRemotes, type ImportedRemote } from './dvc-config.js';
 
 export interface InitOptions {
   fromDvc?: boolean;
+  /** Write the default registry layout (areas config, area dirs, card templates, .gitignores). Default true. */
+  areas?: boolean;
 }
 
 export interface InitResult {
@@ -17,6 +21,8 @@ export interface InitResult {
   created: string[];
   alreadyInitialized: boolean;
   importedRemotes: ImportedRemote[];
+  /** The registry areas configured after init (empty with `areas: false` and no `areas:` config). */
+  areas: Array<{ name: string; mode: AreaMode }>;
 }
 
 const DEFAULT_CONFIG = `# reg configuration, tracked in Git and shared by the team.
@@ -59,5 +65,13 @@ export async function init(ctx: Context, options: InitOptions = {}): Promise<Ini
       setConfigValue(join(regDir, LOCAL_CONFIG_FILE), ['cache', 'dir'], '../.dvc/cache');
     }
   }
-  return { root, regDir, created, alreadyInitialized, importedRemotes };
+  let areas: InitResult['areas'] = [];
+  if (options.areas !== false) {
+    const configPath = join(regDir, CONFIG_FILE);
+    if (ensureRegistryConfig(configPath) && alreadyInitialized) created.push(`${REG_DIR}/${CONFIG_FILE} (areas)`);
+    const config = loadConfig(regDir).data;
+    created.push(...ensureAreaLayout(root, config));
+    areas = registryPolicy(config).areas.map((a) => ({ name: a.name, mode: a.mode }));
+  }
+  return { root, regDir, created, alreadyInitialized, importedRemotes, areas };
 }

@@ -7,11 +7,16 @@ export const initCommand: CommandModule = {
     program
       .command('init')
       .description('set up reg in the current Git repository (idempotent)')
+      .option('--no-areas', 'do not create the registry layout (areas config, area directories, card templates)')
       .option('--from-dvc', 'also import remotes from .dvc/config (secrets from .dvc/config.local go to .reg/config.local.yaml)')
-      .action(async (opts: { fromDvc?: boolean }, cmd: Command) =>
-        run(cmd, (ctx) => init(ctx, { fromDvc: opts.fromDvc }), (r, out) => {
+      .action(async (opts: { fromDvc?: boolean; areas?: boolean }, cmd: Command) =>
+        run(cmd, (ctx) => init(ctx, { fromDvc: opts.fromDvc, areas: opts.areas }), (r, out) => {
           out.line(r.alreadyInitialized ? `reg already initialized in ${r.root}` : `initialized reg in ${r.root}`);
           for (const f of r.created) out.line(`  created ${f}`);
+          if (r.areas.length > 0 && !r.alreadyInitialized) {
+            out.line(`  areas: ${r.areas.map((a) => `${a.name} (${a.mode})`).join(', ')}`);
+            out.note('next: reg new <area>/<name> to start an entry; reg hooks install to enforce cards on commit');
+          }
           for (const remote of r.importedRemotes) {
             out.line(`  imported remote ${remote.name} (${remote.options.join(', ')}${remote.localOptions.length ? `; local: ${remote.localOptions.join(', ')}` : ''})`);
             if (remote.skipped.length) out.note(`  skipped DVC options for ${remote.name}: ${remote.skipped.join(', ')}`);

@@ -1,0 +1,211 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG_FILE } from '../config.js';
+import type { Context } from '../context.js';
+import { parsePointer } from '../data/pointer.js';
+import { isRegError } from '../errors.js';
+import { areaOf, classifyAreaChild, type Area } from '../policy/areas.js';
+import { validateCard } from '../policy/cards.js';
+import { checkName } from '../policy/naming.js';
+import { findSecrets } from '../policy/secrets.js';
+import { REG_DIR, openRepo, type Repo } from '../repo.js';
+import { blobSizes, gitText, stagedPaths } from './gitread.js';
+import { scanRegistry, type ScannedEntry } from './registry-scan.js';
+
+export type Severity = 'error' | 'warning';
+
+/** Rules `reg check` applies; stable names for --json consumers. */
+export type CheckRule =
+  | 'entry-without-card'
+  | 'card-not-committed'
+  | 'card-without-entry'
+  | 'card-header'
+  | 'card-front-matter'
+  | 'card-field'
+  | 'pointer-invalid'
+  | 'pointer-path'
+  | 'pointer-not-committed'
+  | 'naming'
+  | 'data-not-tracked'
+  | 'data-in-git'
+  | 'large-file'
+  | 'secret-in-config'
+  | 'template-missing'
+  | 'area-missing';
+
+export interface Finding {
+  severity: Severity;
+  rule: CheckRule;
+  /** Repo-relative file the finding is about. */
+  file: string;
+  line?: number;
+  area?: string;
+  entry?: string;
+  message: string;
+  /** How to fix it. */
+  fix: string;
+}
+
+export interface CheckOptions {
+  /** Check what is staged for the next commit (index content of cards and pointers). */
+  staged?: boolean;
+}
+
+export interface CheckResult {
+  staged: boolean;
+  areas: number;
+  entries: number;
+  findings: Finding[];
+  errors: number;
+  warnings: number;
+  /** No errors (warnings allowed). */
+  ok: boolean;
+}
+
+/**
+ * Lints the registry: every entry has a valid card, every card an entry, names follow the rules,
+ * pointers parse, no data or large files are in Git inside areas, no secrets in the tracked config.
+ */
+export async function check(ctx: Context, options: CheckOptions = {}): Promise<CheckResult> {
+  const repo = openRepo(ctx);
+  const staged = Boolean(options.staged);
+  const stagedList = staged ? await stagedPaths(repo.root) : undefined;
+  const scan = await scanRegistry(repo, { staged, stagedPaths: stagedList });
+  const findings: Finding[] = [];
+  const add = (f: Finding) => findings.push(f);
+
+  for (const area of scan.missingAreas) {
+    add({ severity: 'warning', rule: 'area-missing', file: area.name, area: area.name, message: `area directory ${area.name}/ does not exist`, fix: 'run `reg init` to create it (or remove the area from .reg/config.yaml)' });
+  }
+  for (const area of scan.policy.areas) {
+    if (scan.missingAreas.includes(area)) continue;
+    if (!existsSync(join(repo.root, ...area.template.split('/')))) {
+      add({ severity: 'warning', rule: 'template-missing', file: area.template, area: area.name, message: `the card template ${area.template} is missing`, fix: 'run `reg init` to restore the default template' });
+    }
+  }
+  for (const e of scan.entries) checkEntry(e, staged, add);
+  await checkGitFiles(repo, scan.entries, scan.gitFiles, scan.policy.areas, staged, add);
+  await checkSecrets(repo, staged, stagedList, add);
+
+  const order = (f: Finding) => (f.severity === 'error' ? 0 : 1);
+  findings.sort((a, b) => a.file.localeCompare(b.file) || order(a) - order(b) || a.rule.localeCompare(b.rule));
+  const errors = findings.filter((f) => f.severity === 'error').length;
+  return {
+    staged,
+    areas: scan.policy.areas.length,
+    entries: scan.entries.length,
+    findings,
+    errors,
+    warnings: findings.length - errors,
+    ok: errors === 0,
+  };
+}
+
+function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void): void {
+  const { area, name } = e;
+  const base = { area: area.name, entry: name };
+  const versioned = area.mode === 'versioned';
+  const hasPointer = e.pointerText !== undefined;
+  const hasEntry = versioned ? hasPointer || e.dataOnDisk || e.pointerOnlyOnDisk : e.dataOnDisk;
+  const hasCard = e.cardText !== undefined;
+
+  for (const p of checkName(name, area.rules.naming)) {
+    add({ ...base, severity: p.severity, rule: 'naming', file: e.path, message: p.message, fix: p.fix });
+  }
+
+  if (!hasCard && hasEntry) {
+    const severity: Severity = area.rules.card === 'required' ? 'error' : 'warning';
+    if (e.cardOnlyOnDisk) {
+      add({ ...base, severity, rule: 'card-not-committed', file: e.cardRel, message: `the card of ${e.path} is not staged`, fix: `git add ${e.cardRel}` });
+    } else {
+      add({ ...base, severity, rule: 'entry-without-card', file: e.cardRel, message: `${e.path} has no card${severity === 'warning' ? ' (needed to promote it out of this local area)' : ''}`, fix: `reg new ${e.path} (creates ${e.cardRel} from ${area.template}), then fill it in` });
+    }
+  }
+  if (hasCard && !hasEntry) {
+    if (versioned) {
+      add({ ...base, severity: 'error', rule: 'card-without-entry', file: e.cardRel, message: `card ${e.cardRel} has no entry (no ${e.pointerRel}${staged ? ' staged' : ''})`, fix: `track the data with \`reg add ${e.path}\` and git add ${e.pointerRel}, or delete the card if the entry is gone` });
+    } else {
+      add({ ...base, severity: 'warning', rule: 'card-without-entry', file: e.cardRel, message: `card ${e.cardRel} has no data at ${e.path} on this machine`, fix: area.mode === 'synced' ? `get it with \`reg sync pull ${e.path}\`, or delete the card if the entry is gone` : `delete the card if the entry is gone` });
+    }
+  }
+  if (hasCard) {
+    for (const p of validateCard(e.cardText!, name, area.rules.requiredFields)) {
+      const fix =
+        p.rule === 'card-header' ? `make the first line after the front matter exactly "# Card: ${name}"`
+        : p.rule === 'card-field' ? `set "${p.field}: <value>" in the YAML front matter (between the --- lines at the top) of ${e.cardRel}`
+        : `fix the front matter of ${e.cardRel} (a YAML mapping between two --- lines at the very top)`;
+      add({ ...base, severity: 'error', rule: p.rule, file: e.cardRel, ...('line' in p && p.line !== undefined ? { line: p.line } : {}), message: p.message, fix });
+    }
+  }
+  if (versioned) {
+    if (hasPointer) {
+      try {
+        const pointer = parsePointer(e.pointerText!, e.pointerRel);
+        const out = pointer.outs[0];
+        if (pointer.outs.length !== 1 || out === undefined || out.path.replace(/\/+$/, '') !== name) {
+          add({ ...base, severity: 'error', rule: 'pointer-path', file: e.pointerRel, message: `${e.pointerRel} must describe exactly one output with path "${name}"${out ? ` (it says "${out.path}")` : ''}`, fix: `re-create it: reg add ${e.path}` });
+        }
+      } catch (err) {
+        if (!isRegError(err)) throw err;
+        add({ ...base, severity: 'error', rule: 'pointer-invalid', file: e.pointerRel, message: err.message, fix: err.hint ?? `restore it with git checkout -- ${e.pointerRel}, or re-create it with reg add ${e.path}` });
+      }
+    } else if (e.pointerOnlyOnDisk && staged) {
+      add({ ...base, severity: 'warning', rule: 'pointer-not-committed', file: e.pointerRel, message: `${e.pointerRel} exists but is not staged`, fix: `git add ${e.pointerRel}` });
+    } else if (e.dataOnDisk) {
+      add({ ...base, severity: 'warning', rule: 'data-not-tracked', file: e.path, message: `${e.path} is not tracked yet (no ${e.pointerRel})`, fix: `reg add ${e.path}` });
+    }
+  }
+}
+
+async function checkGitFiles(repo: Repo, entries: ScannedEntry[], files: Array<{ path: string; oid: string }>, areas: Area[], staged: boolean, add: (f: Finding) => void): Promise<void> {
+  if (files.length === 0) return;
+  const sizes = await blobSizes(repo.root, files.map((f) => f.oid));
+  const pointerNames = new Set(entries.filter((e) => e.pointerText !== undefined || e.pointerOnlyOnDisk).map((e) => e.path));
+  const verb = staged ? 'staged into Git' : 'tracked by Git';
+  for (const f of files) {
+    const hit = areaOf(areas, f.path);
+    if (!hit) continue;
+    const { area, rest } = hit;
+    const top = rest.split('/')[0]!;
+    const kind = rest.includes('/') ? 'data' : classifyAreaChild(rest);
+    const size = sizes.get(f.oid) ?? 0;
+    const unstage = staged ? `git rm --cached ${f.path}` : `git rm --cached ${f.path} && git commit`;
+    if (kind === 'data') {
+      if (area.mode !== 'versioned') {
+        add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} is entry data ${verb}, but ${area.name} is a ${area.mode} area (its data never goes into Git)`, fix: `${unstage}${area.mode === 'synced' ? `; share it with: reg sync push ${area.name}/${top}` : ''}` });
+        continue;
+      }
+      if (pointerNames.has(`${area.name}/${top}`)) {
+        add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} belongs to ${area.name}/${top}, which ${area.name}/${top}.dvc tracks; its bytes must not be ${verb}`, fix: `${unstage} (the .dvc pointer already records it)` });
+        continue;
+      }
+    }
+    if (size >= area.rules.largeFileBytes) {
+      add({ severity: 'error', rule: 'large-file', file: f.path, area: area.name, entry: kind === 'data' ? top : undefined, message: `${f.path} (${size} bytes) is ${verb}; files of ${area.rules.largeFileBytes} bytes or more inside an area must not go into Git`, fix: `${unstage}, then ${area.mode === 'versioned' ? `reg add ${area.name}/${top}` : `reg sync push ${area.name}/${top}`}` });
+    }
+  }
+}
+
+async function checkSecrets(repo: Repo, staged: boolean, stagedList: string[] | undefined, add: (f: Finding) => void): Promise<void> {
+  const rel = `${REG_DIR}/${CONFIG_FILE}`;
+  let text: string | undefined;
+  if (staged) {
+    if (!stagedList!.includes(rel)) return;
+    text = await gitText(repo.root, ['show', `:${rel}`]).catch(() => undefined);
+  } else {
+    const abs = join(repo.regDir, CONFIG_FILE);
+    if (!existsSync(abs)) return;
+    text = readFileSync(abs, 'utf8');
+  }
+  if (text === undefined) return;
+  for (const hit of findSecrets(text)) {
+    add({
+      severity: 'error',
+      rule: 'secret-in-config',
+      file: rel,
+      line: hit.line,
+      message: `${rel}:${hit.line}: ${hit.what}; this file is shared through Git`,
+      fix: `move it to .reg/config.local.yaml (gitignored), e.g. reg remote modify --local <remote> <key> <value>, and rotate the key if it was ever pushed`,
+    });
+  }
+}

@@ -1,0 +1,71 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Context } from '../context.js';
+import { RegError, usageError } from '../errors.js';
+import { writeFileAtomicSync } from '../fsutil.js';
+import { areaOf, registryPolicy, type AreaMode } from '../policy/areas.js';
+import { cardFileName, renderTemplate } from '../policy/cards.js';
+import { shippedTemplate } from '../policy/layout.js';
+import { checkName } from '../policy/naming.js';
+import { openRepo, repoRelative } from '../repo.js';
+
+export interface NewEntryOptions {
+  /** `<area>/<name>` (relative to the current directory). */
+  target: string;
+  /** Create the card even when the name breaks the naming rule. */
+  force?: boolean;
+}
+
+export interface NewEntryResult {
+  area: string;
+  mode: AreaMode;
+  name: string;
+  /** Repo-relative entry path. */
+  path: string;
+  /** Repo-relative card path. */
+  card: string;
+  createdDir: boolean;
+  createdCard: boolean;
+  warnings: string[];
+  /** Suggested next commands. */
+  next: string[];
+}
+
+/** Starts a registry entry: creates `<area>/<name>/` and `<area>/<name>.card.md` from the area's template. */
+export async function newEntry(ctx: Context, options: NewEntryOptions): Promise<NewEntryResult> {
+  const repo = openRepo(ctx);
+  const { areas } = registryPolicy(repo.config.data);
+  if (areas.length === 0) throw usageError('new.no-areas', 'no registry areas are configured', { hint: 'run `reg init` to write the default layout, or add `areas:` to .reg/config.yaml' });
+  const rel = repoRelative(repo, resolve(ctx.cwd, options.target.replace(/\/+$/, '')), options.target);
+  const hit = areaOf(areas, rel);
+  if (!hit || hit.rest === '' || hit.rest.includes('/')) {
+    throw usageError('new.bad-target', `${options.target} is not <area>/<name>`, { hint: `areas: ${areas.map((a) => a.name).join(', ')}; e.g. reg new ${areas[0]!.name}/my-entry` });
+  }
+  const { area, rest: name } = hit;
+  if (name.endsWith('.card.md') || name.endsWith('.dvc') || name.startsWith('.') || name === 'template.card.md') {
+    throw usageError('new.bad-name', `${name} is not an entry name`, { hint: 'name the entry, not its card or pointer: reg new raw_datasets/ocr-pages' });
+  }
+  const warnings: string[] = [];
+  for (const p of checkName(name, area.rules.naming)) {
+    if (p.severity === 'error' && !options.force) throw new RegError('new.naming', 'policy', p.message, { hint: `${p.fix} (or pass --force)` });
+    warnings.push(`${p.message}: ${p.fix}`);
+  }
+  const entryAbs = join(repo.root, ...rel.split('/'));
+  const cardRel = `${area.name}/${cardFileName(name)}`;
+  const cardAbs = join(repo.root, ...cardRel.split('/'));
+  const createdDir = !existsSync(entryAbs);
+  if (createdDir) mkdirSync(entryAbs, { recursive: true });
+  let createdCard = false;
+  if (!existsSync(cardAbs)) {
+    const templateAbs = join(repo.root, ...area.template.split('/'));
+    const template = existsSync(templateAbs) ? readFileSync(templateAbs, 'utf8') : shippedTemplate(area);
+    if (!existsSync(templateAbs)) warnings.push(`${area.template} does not exist; used the built-in template (restore it with: reg init)`);
+    writeFileAtomicSync(cardAbs, renderTemplate(template, { name, area: area.name, date: new Date().toISOString().slice(0, 10) }));
+    createdCard = true;
+  }
+  const next: string[] = [`edit ${cardRel}`];
+  if (area.mode === 'versioned') next.push(`put the data in ${rel}/ then: reg add ${rel}`, `git add ${cardRel} ${rel}.dvc ${area.name}/.gitignore && git commit`);
+  else if (area.mode === 'synced') next.push(`put the data in ${rel}/ then: reg sync push ${rel}`, `git add ${cardRel} && git commit`);
+  else next.push(`put the data in ${rel}/ (it stays on this machine)`);
+  return { area: area.name, mode: area.mode, name, path: rel, card: cardRel, createdDir, createdCard, warnings, next };
+}

@@ -1,0 +1,132 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { areaOf, classifyAreaChild, entryNameOf, registryPolicy, CARD_SUFFIX, POINTER_SUFFIX, type Area, type RegistryPolicy } from '../policy/areas.js';
+import type { Repo } from '../repo.js';
+import { indexEntries, readBlobs, type IndexEntry } from './gitread.js';
+
+/** One entry of an area as seen on disk and (optionally) in the index. */
+export interface ScannedEntry {
+  area: Area;
+  name: string;
+  /** `<area>/<name>` */
+  path: string;
+  cardRel: string;
+  /** The card as it would be committed (index with `staged`, else disk); undefined when absent. */
+  cardText?: string;
+  /** The card exists on disk but not in the index (staged mode only). */
+  cardOnlyOnDisk: boolean;
+  pointerRel: string;
+  pointerText?: string;
+  pointerOnlyOnDisk: boolean;
+  /** The entry's data exists in the workspace (dir or file). */
+  dataOnDisk: boolean;
+}
+
+export interface RegistryScan {
+  policy: RegistryPolicy;
+  entries: ScannedEntry[];
+  /** Index entries inside areas (all tracked files, or only the staged ones with `staged`). */
+  gitFiles: IndexEntry[];
+  /** Areas whose directory does not exist. */
+  missingAreas: Area[];
+}
+
+function diskChildren(dir: string): Array<{ name: string; isDir: boolean }> {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).map((d) => ({ name: d.name, isDir: d.isDirectory() || (d.isSymbolicLink() && isDir(join(dir, d.name))) }));
+  } catch {
+    return [];
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Lists every area's entries: names come from data on disk, pointers and cards (disk, plus the
+ * index in staged mode). Card and pointer texts are read from the index in staged mode.
+ */
+export async function scanRegistry(repo: Repo, options: { staged?: boolean; stagedPaths?: readonly string[] } = {}): Promise<RegistryScan> {
+  const policy = registryPolicy(repo.config.data);
+  const staged = Boolean(options.staged);
+  const areaNames = policy.areas.map((a) => a.name);
+  const tracked = await indexEntries(repo.root, areaNames);
+  const indexByPath = new Map(tracked.map((e) => [e.path, e]));
+  const entries: ScannedEntry[] = [];
+  const missingAreas: Area[] = [];
+  const wantBlobs: string[] = [];
+  for (const area of policy.areas) {
+    const dir = join(repo.root, ...area.name.split('/'));
+    if (!existsSync(dir)) missingAreas.push(area);
+    const names = new Map<string, { data: boolean }>();
+    const note = (child: string, data: boolean) => {
+      const n = entryNameOf(child);
+      if (n === undefined || n === '') return;
+      const cur = names.get(n) ?? { data: false };
+      cur.data ||= data;
+      names.set(n, cur);
+    };
+    for (const c of diskChildren(dir)) {
+      const kind = classifyAreaChild(c.name);
+      if (kind === 'card' || kind === 'pointer' || kind === 'data') note(c.name, kind === 'data');
+    }
+    if (staged) {
+      for (const e of tracked) {
+        const hit = areaOf([area], e.path);
+        if (!hit || hit.rest.includes('/')) continue;
+        const kind = classifyAreaChild(hit.rest);
+        if (kind === 'card' || kind === 'pointer') note(hit.rest, false);
+      }
+    }
+    for (const [name, info] of [...names].sort((a, b) => a[0].localeCompare(b[0]))) {
+      const cardRel = `${area.name}/${name}${CARD_SUFFIX}`;
+      const pointerRel = `${area.name}/${name}${POINTER_SUFFIX}`;
+      const e: ScannedEntry = {
+        area,
+        name,
+        path: `${area.name}/${name}`,
+        cardRel,
+        cardOnlyOnDisk: false,
+        pointerRel,
+        pointerOnlyOnDisk: false,
+        dataOnDisk: info.data,
+      };
+      for (const [rel, key] of [[cardRel, 'card'], [pointerRel, 'pointer']] as const) {
+        const abs = join(repo.root, ...rel.split('/'));
+        const inIndex = indexByPath.get(rel);
+        if (staged) {
+          if (inIndex) wantBlobs.push(inIndex.oid);
+          else if (existsSync(abs)) {
+            if (key === 'card') e.cardOnlyOnDisk = true;
+            else e.pointerOnlyOnDisk = true;
+          }
+        } else if (existsSync(abs) && !isDir(abs)) {
+          const text = readFileSync(abs, 'utf8');
+          if (key === 'card') e.cardText = text;
+          else e.pointerText = text;
+        }
+      }
+      entries.push(e);
+    }
+  }
+  if (staged) {
+    const blobs = await readBlobs(repo.root, wantBlobs);
+    for (const e of entries) {
+      const c = indexByPath.get(e.cardRel);
+      if (c) e.cardText = blobs.get(c.oid)?.toString('utf8');
+      const p = indexByPath.get(e.pointerRel);
+      if (p) e.pointerText = blobs.get(p.oid)?.toString('utf8');
+    }
+  }
+  let gitFiles = tracked;
+  if (staged) {
+    const stagedSet = new Set(options.stagedPaths ?? []);
+    gitFiles = tracked.filter((t) => stagedSet.has(t.path));
+  }
+  return { policy, entries, gitFiles, missingAreas };
+}

@@ -1,0 +1,230 @@
+import { configError } from '../errors.js';
+import { getPath, isPlainObject, type ConfigData } from '../config.js';
+
+/**
+ * Registry areas: top-level directories with a mode each.
+ *  - versioned: content-addressed, a `.dvc` pointer per entry in Git (`reg add`);
+ *  - synced:    mirrored unversioned to `<remote>/<prefix>/<entry>/...` (`reg sync`);
+ *  - local:     gitignored, never leaves the machine.
+ * Everything here is pure: it reads a config object and returns plain values.
+ */
+export type AreaMode = 'versioned' | 'synced' | 'local';
+export const AREA_MODES: readonly AreaMode[] = ['versioned', 'synced', 'local'];
+
+export interface NamingRule {
+  /** Regex (JavaScript syntax) every entry name must match. */
+  pattern: string;
+  /** Words that give a warning when they appear in a name (e.g. "dataset": the area already says it). */
+  warnWords: string[];
+}
+
+export interface AreaRules {
+  /** Front-matter fields every card of the area must set to a non-empty value. */
+  requiredFields: string[];
+  naming: NamingRule;
+  /** Files at least this big staged into Git inside an area are refused (bytes). */
+  largeFileBytes: number;
+  /** `required`: an entry without a card is an error; `optional`: a warning. */
+  card: 'required' | 'optional';
+}
+
+export interface Area {
+  /** Repo-relative directory ('/'-separated), also its name in the config. */
+  name: string;
+  mode: AreaMode;
+  /** Synced areas: key prefix on the remote (default: the area name). */
+  prefix: string;
+  /** Synced areas: remote name (default: the default remote). */
+  remote?: string;
+  /** Repo-relative path of the card template. */
+  template: string;
+  rules: AreaRules;
+}
+
+export const CARD_SUFFIX = '.card.md';
+export const TEMPLATE_FILE = 'template.card.md';
+export const POINTER_SUFFIX = '.dvc';
+export const DEFAULT_NAME_PATTERN = '^[a-z0-9]+(-[a-z0-9]+)*$';
+export const DEFAULT_LARGE_FILE_BYTES = 10 * 1024 * 1024;
+
+export const DEFAULT_RULES: AreaRules = {
+  requiredFields: [],
+  naming: { pattern: DEFAULT_NAME_PATTERN, warnWords: ['dataset'] },
+  largeFileBytes: DEFAULT_LARGE_FILE_BYTES,
+  card: 'required',
+};
+
+/** The default layout `reg init` writes (also used when the config has no `areas:`... only by init). */
+export const DEFAULT_AREAS: ReadonlyArray<{ name: string; mode: AreaMode; requiredFields?: string[]; card?: 'optional' }> = [
+  { name: 'raw_datasets', mode: 'versioned', requiredFields: ['license', 'source', 'owner'] },
+  { name: 'processed_datasets', mode: 'synced' },
+  { name: 'champion_models', mode: 'synced' },
+  { name: 'training_results', mode: 'synced' },
+  { name: 'experiments', mode: 'local', card: 'optional' },
+];
+
+export interface RegistryPolicy {
+  areas: Area[];
+  /** `hooks.pre-push`: upload missing objects (push) or only refuse (check). */
+  prePush: 'push' | 'check';
+}
+
+const FILE = '.reg/config.yaml';
+
+/** Parses `10MB`, `512k`, `1.5 GiB`, or a plain byte count. */
+export function parseSize(value: unknown, where: string): number {
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
+  const m = typeof value === 'string' ? /^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(value) : null;
+  if (!m) throw configError('config.size', `${FILE}: ${where} must be a size like 10MB or 1048576, got ${JSON.stringify(value)}`, { hint: 'use a number of bytes or a suffix: KB, MB, GB' });
+  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(m[1]) * mult);
+}
+
+function stringList(value: unknown, where: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (typeof value === 'string') return value.split(',').map((s) => s.trim()).filter(Boolean);
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return value as string[];
+  throw configError('config.type', `${FILE}: ${where} must be a list of strings`, { hint: `e.g. ${where.split('.').pop()}: [license, source]` });
+}
+
+function parseRules(raw: unknown, base: AreaRules, where: string): AreaRules {
+  if (raw === undefined || raw === null) return base;
+  if (!isPlainObject(raw)) throw configError('config.type', `${FILE}: ${where} must be a mapping`, { hint: 'see docs/registry.md, "Configuration"' });
+  const rules: AreaRules = { ...base, naming: { ...base.naming } };
+  if ('required-fields' in raw) rules.requiredFields = stringList(raw['required-fields'], `${where}.required-fields`);
+  if ('large-file-threshold' in raw) rules.largeFileBytes = parseSize(raw['large-file-threshold'], `${where}.large-file-threshold`);
+  if ('card' in raw) {
+    const c = raw.card;
+    if (c !== 'required' && c !== 'optional') throw configError('config.type', `${FILE}: ${where}.card must be required or optional`, { hint: `${where}.card: required` });
+    rules.card = c;
+  }
+  if ('naming' in raw) {
+    const n = raw.naming;
+    if (!isPlainObject(n)) throw configError('config.type', `${FILE}: ${where}.naming must be a mapping (pattern, warn-words)`, { hint: `naming: { pattern: '${DEFAULT_NAME_PATTERN}' }` });
+    if (n.pattern !== undefined) {
+      if (typeof n.pattern !== 'string') throw configError('config.type', `${FILE}: ${where}.naming.pattern must be a string`, { hint: 'quote the regex' });
+      try {
+        new RegExp(n.pattern);
+      } catch (err) {
+        throw configError('config.regex', `${FILE}: ${where}.naming.pattern is not a valid regex: ${(err as Error).message}`, { hint: `the default is '${DEFAULT_NAME_PATTERN}'` });
+      }
+      rules.naming.pattern = n.pattern;
+    }
+    if (n['warn-words'] !== undefined) rules.naming.warnWords = stringList(n['warn-words'], `${where}.naming.warn-words`);
+  }
+  return rules;
+}
+
+/** Validates an area path: relative, '/'-separated, inside the repo, not reg's or git's own dirs. */
+export function normalizeAreaName(name: string): string {
+  const n = name.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
+  const bad = n === '' || n.startsWith('/') || n.split('/').some((p) => p === '' || p === '.' || p === '..') || /^(\.git|\.reg|\.dvc)(\/|$)/.test(n);
+  if (bad) throw configError('config.area-name', `${FILE}: area "${name}" must be a relative directory inside the repository`, { hint: 'e.g. areas: { raw_datasets: { mode: versioned } }' });
+  return n;
+}
+
+/** Reads the registry policy (`areas:`, `rules:`, `hooks:`) from the merged config. */
+export function registryPolicy(config: ConfigData): RegistryPolicy {
+  const globalRules = parseRules(getPath(config, ['rules']), DEFAULT_RULES, 'rules');
+  const rawAreas = getPath(config, ['areas']);
+  const areas: Area[] = [];
+  if (rawAreas !== undefined && rawAreas !== null) {
+    if (!isPlainObject(rawAreas)) throw configError('config.type', `${FILE}: areas must be a mapping of directory -> { mode: versioned | synced | local }`, { hint: 'see docs/registry.md' });
+    for (const [key, value] of Object.entries(rawAreas)) {
+      const name = normalizeAreaName(key);
+      const spec = typeof value === 'string' ? { mode: value } : value ?? {};
+      if (!isPlainObject(spec)) throw configError('config.type', `${FILE}: areas.${key} must be a mapping`, { hint: `areas: { ${key}: { mode: synced } }` });
+      const mode = spec.mode ?? 'versioned';
+      if (typeof mode !== 'string' || !(AREA_MODES as readonly string[]).includes(mode)) {
+        throw configError('config.area-mode', `${FILE}: areas.${key}.mode must be one of ${AREA_MODES.join(', ')}, got ${JSON.stringify(mode)}`, { hint: `areas.${key}.mode: synced` });
+      }
+      const prefix = spec.prefix === undefined || spec.prefix === null ? name : String(spec.prefix).replace(/^\/+|\/+$/g, '');
+      const template = spec.template === undefined || spec.template === null ? `${name}/${TEMPLATE_FILE}` : String(spec.template);
+      const remote = spec.remote === undefined || spec.remote === null ? undefined : String(spec.remote);
+      const rules = parseRules(spec.rules ?? pickRuleKeys(spec), globalRules, `areas.${key}`);
+      areas.push({ name, mode: mode as AreaMode, prefix, template, rules, ...(remote !== undefined ? { remote } : {}) });
+    }
+  }
+  areas.sort((a, b) => b.name.length - a.name.length || a.name.localeCompare(b.name));
+  for (const a of areas) {
+    const parent = areas.find((b) => b !== a && a.name.startsWith(b.name + '/'));
+    if (parent) throw configError('config.area-nested', `${FILE}: area ${a.name} is inside area ${parent.name}`, { hint: 'areas may not be nested' });
+  }
+  areas.sort((a, b) => a.name.localeCompare(b.name));
+  const prePush = getPath(config, ['hooks', 'pre-push']) ?? 'push';
+  if (prePush !== 'push' && prePush !== 'check') throw configError('config.type', `${FILE}: hooks.pre-push must be push or check, got ${JSON.stringify(prePush)}`, { hint: 'hooks: { pre-push: check }' });
+  return { areas, prePush };
+}
+
+/** Rule keys may also sit directly under the area (`areas.x.required-fields`). */
+function pickRuleKeys(spec: Record<string, unknown>): Record<string, unknown> | undefined {
+  const keys = ['required-fields', 'naming', 'large-file-threshold', 'card'];
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k in spec) out[k] = spec[k];
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** The area a repo-relative path is in, with the rest of the path ('' for the area dir itself). */
+export function areaOf(areas: readonly Area[], rel: string): { area: Area; rest: string } | undefined {
+  for (const area of areas) {
+    if (rel === area.name) return { area, rest: '' };
+    if (rel.startsWith(area.name + '/')) return { area, rest: rel.slice(area.name.length + 1) };
+  }
+  return undefined;
+}
+
+/** What a file directly in an area directory is. */
+export type AreaFileKind = 'template' | 'gitignore' | 'card' | 'pointer' | 'hidden' | 'doc' | 'data';
+
+export function classifyAreaChild(name: string): AreaFileKind {
+  if (name === TEMPLATE_FILE) return 'template';
+  if (name === '.gitignore') return 'gitignore';
+  if (name.endsWith(CARD_SUFFIX)) return 'card';
+  if (name.endsWith(POINTER_SUFFIX)) return 'pointer';
+  if (name.startsWith('.')) return 'hidden';
+  // README.md, NOTES.md...: documentation about the area itself, not an entry.
+  if (/\.md$/i.test(name)) return 'doc';
+  return 'data';
+}
+
+/** The entry name a top-level child of an area stands for (`x.card.md` -> x, `x.dvc` -> x, `x` -> x). */
+export function entryNameOf(child: string): string | undefined {
+  switch (classifyAreaChild(child)) {
+    case 'card':
+      return child.slice(0, -CARD_SUFFIX.length);
+    case 'pointer':
+      return child.slice(0, -POINTER_SUFFIX.length);
+    case 'data':
+      return child;
+    default:
+      return undefined;
+  }
+}
+
+export const AREA_GITIGNORE_MARKER = '# reg: area';
+
+/**
+ * The area-level `.gitignore`. Synced and local areas ignore everything but cards, the template
+ * and the .gitignore itself; versioned areas start with the header only (`reg add` appends `/name`).
+ */
+export function areaGitignore(mode: AreaMode): string {
+  if (mode === 'versioned') {
+    return `${AREA_GITIGNORE_MARKER} (versioned). Data is tracked by .dvc pointers; \`reg add\` appends one /name line per entry.\n`;
+  }
+  return [
+    `${AREA_GITIGNORE_MARKER} (${mode}). Entry data never goes into Git; only cards are committed.`,
+    '/*',
+    '!/.gitignore',
+    '!/template.card.md',
+    '!/*.card.md',
+    '',
+  ].join('\n');
+}
+
+/** Adds the lines of `wanted` missing from `current` (keeps user lines). Returns undefined when nothing is missing. */
+export function mergeGitignore(current: string, wanted: string): string | undefined {
+  const have = new Set(current.split(/\r?\n/).map((l) => l.trim()));
+  const missing = wanted.split('\n').filter((l) => l.trim() !== '' && !have.has(l.trim()));
+  if (missing.length === 0) return undefined;
+  return current + (current && !current.endsWith('\n') ? '\n' : '') + missing.join('\n') + '\n';
+}

@@ -1,0 +1,107 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { add } from '../../dist/ops/add.js';
+import { check } from '../../dist/ops/check.js';
+import { init } from '../../dist/ops/init.js';
+import { newEntry } from '../../dist/ops/new.js';
+import { setConfigValue } from '../../dist/config.js';
+import { makeContext } from '../../dist/context.js';
+import { git, makeGitRepo, removeDir, writeTree } from '../helpers/repo.js';
+
+let repo: string;
+const ctx = () => makeContext({ cwd: repo });
+const goodRaw = (name: string) => `---\nlicense: CC-BY-4.0\nsource: https://example.org/${name}\nowner: ana\n---\n# Card: ${name}\n\nOCR pages.\n`;
+const card = (name: string) => `# Card: ${name}\n`;
+
+beforeEach(async () => {
+  repo = makeGitRepo();
+  await init(ctx());
+  setConfigValue(join(repo, '.reg/config.yaml'), ['areas', 'raw_datasets', 'large-file-threshold'], '1KB');
+});
+afterEach(() => removeDir(repo));
+
+async function buildMixedRegistry(): Promise<void> {
+  writeTree(repo, {
+    'raw_datasets/good/a.txt': 'a',
+    'raw_datasets/good.card.md': goodRaw('good'),
+    'raw_datasets/no-card/a.txt': 'b',
+    'raw_datasets/orphan.card.md': goodRaw('orphan'),
+    'raw_datasets/bad-header/a.txt': 'c',
+    'raw_datasets/bad-header.card.md': goodRaw('bad-header').replace('# Card: bad-header', '# bad-header'),
+    'raw_datasets/no-license/a.txt': 'd',
+    'raw_datasets/no-license.card.md': goodRaw('no-license').replace('license: CC-BY-4.0', 'license:'),
+    'raw_datasets/broken.card.md': goodRaw('broken'),
+    'raw_datasets/README.md': 'x'.repeat(2048),
+    'processed_datasets/Bad_Name/part-0.parquet': 'p',
+    'processed_datasets/Bad_Name.card.md': card('Bad_Name'),
+    'processed_datasets/tokenized-dataset/part-0.parquet': 'q',
+    'processed_datasets/tokenized-dataset.card.md': card('tokenized-dataset'),
+    'processed_datasets/gone.card.md': card('gone'),
+    'champion_models/bart-base/model.bin': 'm',
+    'champion_models/bart-base.card.md': card('bart-base'),
+    'experiments/run-1/log.txt': 'l',
+  });
+  await add(ctx(), { targets: ['raw_datasets/good', 'raw_datasets/no-card', 'raw_datasets/bad-header', 'raw_datasets/no-license'] });
+  writeFileSync(join(repo, 'raw_datasets/broken.dvc'), 'outs:\n- md5: nothex\n  path: broken\n');
+  setConfigValue(join(repo, '.reg/config.yaml'), ['remotes', 'origin'], { url: 's3://bucket/x', 'secret-access-key': 'hunter2' });
+  git(repo, 'add', '-A');
+  git(repo, 'add', '-f', 'processed_datasets/tokenized-dataset/part-0.parquet');
+}
+
+const summary = (r: { findings: Array<{ severity: string; rule: string; file: string }> }) => r.findings.map((f) => `${f.severity} ${f.rule} ${f.file}`);
+
+describe('reg check', () => {
+  it('a fresh registry is clean', async () => {
+    const r = await check(ctx());
+    expect(r.findings).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.areas).toBe(5);
+  });
+
+  it('gives exactly the expected findings on a mix of good and bad entries', async () => {
+    await buildMixedRegistry();
+    const r = await check(ctx());
+    expect(summary(r)).toEqual([
+      'error secret-in-config .reg/config.yaml',
+      'warning entry-without-card experiments/run-1.card.md',
+      'error naming processed_datasets/Bad_Name',
+      'warning card-without-entry processed_datasets/gone.card.md',
+      'warning naming processed_datasets/tokenized-dataset',
+      'error data-in-git processed_datasets/tokenized-dataset/part-0.parquet',
+      'error card-header raw_datasets/bad-header.card.md',
+      'error pointer-invalid raw_datasets/broken.dvc',
+      'error entry-without-card raw_datasets/no-card.card.md',
+      'error card-field raw_datasets/no-license.card.md',
+      'error card-without-entry raw_datasets/orphan.card.md',
+      'error large-file raw_datasets/README.md',
+    ]);
+    expect(r.findings.find((f) => f.rule === 'secret-in-config')!.line).toBeGreaterThan(1);
+    for (const f of r.findings) {
+      expect(f.fix.length).toBeGreaterThan(5);
+      expect(f.message.length).toBeGreaterThan(5);
+    }
+    expect(r.ok).toBe(false);
+  });
+
+  it('--staged reads cards from the index and flags cards not staged', async () => {
+    await newEntry(ctx(), { target: 'raw_datasets/ocr-pages' });
+    writeTree(repo, { 'raw_datasets/ocr-pages/p1.txt': 'page', 'raw_datasets/ocr-pages.card.md': goodRaw('ocr-pages') });
+    await add(ctx(), { targets: ['raw_datasets/ocr-pages'] });
+    git(repo, 'add', 'raw_datasets/ocr-pages.dvc', 'raw_datasets/.gitignore');
+    expect(summary(await check(ctx(), { staged: true }))).toEqual(['error card-not-committed raw_datasets/ocr-pages.card.md']);
+    // The staged card is what counts, not the fixed one on disk.
+    writeFileSync(join(repo, 'raw_datasets/ocr-pages.card.md'), '# Card: wrong\n');
+    git(repo, 'add', 'raw_datasets/ocr-pages.card.md');
+    writeFileSync(join(repo, 'raw_datasets/ocr-pages.card.md'), goodRaw('ocr-pages'));
+    expect(summary(await check(ctx(), { staged: true }))).toEqual([
+      'error card-field raw_datasets/ocr-pages.card.md',
+      'error card-field raw_datasets/ocr-pages.card.md',
+      'error card-field raw_datasets/ocr-pages.card.md',
+      'error card-header raw_datasets/ocr-pages.card.md',
+    ]);
+    expect((await check(ctx())).ok).toBe(true);
+    git(repo, 'add', 'raw_datasets/ocr-pages.card.md');
+    expect((await check(ctx(), { staged: true })).findings).toEqual([]);
+  });
+});
