@@ -90,7 +90,7 @@ export interface PushPlan {
  * directories that are missing, with one batched query (listing or per-object checks, whichever
  * is cheaper).
  */
-export async function planPush(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], remote: OpenedRemote): Promise<PushPlan> {
+export async function planPush(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], remote: OpenedRemote, retry?: RetryPolicy): Promise<PushPlan> {
   const store = remote.store;
   const phase = 'remote-query';
   let requests = 0;
@@ -103,7 +103,7 @@ export async function planPush(repo: Repo, ctx: Context, outputs: readonly Track
   try {
     const tops = outputs.filter((o) => o.out.md5 !== undefined);
     const topRefs = tops.map((o) => ({ oid: o.out.md5!, legacy: o.legacy }));
-    const topMissing = await store.missing(topRefs, { jobs: remote.jobs, signal: ctx.signal, onRequest });
+    const topMissing = await store.missing(topRefs, { jobs: remote.jobs, signal: ctx.signal, onRequest, retry });
     strategy = store.lastQuery.strategy;
     const plans: OutputPlan[] = [];
     const objects = new Map<string, PlannedObject>();
@@ -138,7 +138,7 @@ export async function planPush(repo: Repo, ctx: Context, outputs: readonly Track
       dirMembers.set(key, { plan, members });
     }
     // Members of missing directories and missing single files, asked in one batch.
-    const memberMissing = memberRefs.size > 0 ? await store.missing([...memberRefs.values()], { jobs: remote.jobs, signal: ctx.signal, onRequest }) : new Set<string>();
+    const memberMissing = memberRefs.size > 0 ? await store.missing([...memberRefs.values()], { jobs: remote.jobs, signal: ctx.signal, onRequest, retry }) : new Set<string>();
     if (memberRefs.size > 0 && store.lastQuery.strategy === 'list') strategy = 'list';
     else if (memberRefs.size > 0 && strategy === 'none') strategy = store.lastQuery.strategy;
     for (const [dirKey, { plan, members }] of dirMembers) {
@@ -201,7 +201,7 @@ export async function push(ctx: Context, options: PushOptions): Promise<PushResu
 }
 
 async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], remote: OpenedRemote, options: PushOptions, result: PushResult): Promise<void> {
-  const plan = await planPush(repo, ctx, outputs, remote);
+  const plan = await planPush(repo, ctx, outputs, remote, options.retry);
   result.skipped += plan.skipped;
   result.query = { strategy: plan.query.strategy === 'none' ? result.query.strategy : plan.query.strategy, requests: result.query.requests + plan.query.requests };
   const failures: TransferFailure[] = [];

@@ -9,6 +9,7 @@ import { integrityError } from '../errors.js';
 import { mapLimit, tempPathFor } from '../fsutil.js';
 import type { Backend } from './backend.js';
 import type { Cache } from './cache.js';
+import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './transfer.js';
 
 /** One content-addressed object: its oid and which layout it lives in (DVC 3 or legacy DVC 2). */
 export interface ObjRef {
@@ -38,6 +39,8 @@ export interface QueryOptions {
   signal?: AbortSignal;
   /** Called once per remote request (listing page or existence check). */
   onRequest?: () => void;
+  /** Retries of transient failures for each check / each prefix listing. */
+  retry?: RetryPolicy;
 }
 
 export interface QueryStats {
@@ -85,10 +88,11 @@ export class ObjectStore {
   }
 
   private async missingIn(base: string, keys: string[], options: QueryOptions, stats: QueryStats, count: () => void): Promise<string[]> {
+    const retry = options.retry ?? DEFAULT_RETRY;
     const head = async (candidates: string[]) => {
       stats.strategy = stats.strategy === 'list' ? 'list' : 'head';
       const present = await mapLimit(candidates, options.jobs, async (k) => {
-        const ok = await this.backend.exists(k, { signal: options.signal });
+        const ok = await withRetry(() => this.backend.exists(k, { signal: options.signal }), retry, options.signal);
         count();
         return ok;
       });
@@ -101,10 +105,13 @@ export class ObjectStore {
     const estimatePrefix = `${base}00/${'0'.repeat(prefixLen - 2)}`;
     const limit = Math.ceil(Math.max(TRAVERSE_THRESHOLD_SIZE, (keys.length / TRAVERSE_WEIGHT_MULTIPLIER) * LIST_PAGE) / buckets);
     const seen = new Set<string>();
-    for await (const page of this.backend.list(estimatePrefix, { limit, signal: options.signal })) {
-      count();
-      for (const o of page) seen.add(o.key);
-    }
+    await withRetry(async () => {
+      seen.clear();
+      for await (const page of this.backend.list(estimatePrefix, { limit, signal: options.signal })) {
+        count();
+        for (const o of page) seen.add(o.key);
+      }
+    }, retry, options.signal);
     const remoteSize = Math.max(1, seen.size) * buckets;
     const pages = remoteSize / LIST_PAGE;
     const weight = remoteSize > TRAVERSE_THRESHOLD_SIZE ? pages * TRAVERSE_WEIGHT_MULTIPLIER : pages;
@@ -112,15 +119,17 @@ export class ObjectStore {
 
     stats.strategy = 'list';
     const listed = new Set<string>();
-    const listAll = async (prefix: string) => {
-      for await (const page of this.backend.list(prefix, { signal: options.signal })) {
-        count();
-        for (const o of page) {
-          const rel = o.key.slice(base.length);
-          if (KEY_RE.test(rel)) listed.add(o.key);
+    // A listing that fails part-way is restarted (keys already seen stay seen: they exist).
+    const listAll = (prefix: string) =>
+      withRetry(async () => {
+        for await (const page of this.backend.list(prefix, { signal: options.signal })) {
+          count();
+          for (const o of page) {
+            const rel = o.key.slice(base.length);
+            if (KEY_RE.test(rel)) listed.add(o.key);
+          }
         }
-      }
-    };
+      }, retry, options.signal);
     if (pages < 256 / options.jobs && base !== '') {
       await listAll(base);
     } else {

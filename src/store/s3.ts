@@ -44,6 +44,10 @@ export interface S3Options {
   maxSockets: number;
   /** SDK attempts per request for requests whose body can be replayed. */
   maxAttempts?: number;
+  /** Bytes above which uploads are multipart (default MULTIPART_THRESHOLD). */
+  multipartThreshold?: number;
+  /** Multipart part size (default PART_SIZE; S3 needs at least 5 MiB). */
+  partSize?: number;
 }
 
 /** Objects up to this size are sent from memory (the SDK can replay them on retry). */
@@ -180,7 +184,7 @@ export class S3Backend implements Backend {
       await this.putBytes(key, await readFile(path), options);
       return;
     }
-    if (size <= MULTIPART_THRESHOLD) {
+    if (size <= (this.options.multipartThreshold ?? MULTIPART_THRESHOLD)) {
       // Streamed single PUT: hash the bytes as they go out and compare with the returned ETag,
       // which catches servers that store the body differently from what was sent.
       const hash = createHash('md5');
@@ -208,7 +212,7 @@ export class S3Backend implements Backend {
     const upload = new Upload({
       client: this.client,
       params: { ...this.putParams(key), Body: createReadStream(path, { highWaterMark: 1 << 20 }) },
-      partSize: PART_SIZE,
+      partSize: this.options.partSize ?? PART_SIZE,
       queueSize: PART_QUEUE,
       leavePartsOnError: false,
     });

@@ -1,0 +1,23 @@
+// Runs s3rver in its own process (started with --openssl-legacy-provider, which its
+// paginated listings need on Node 17+). Prints {"port": N} on stdout once listening;
+// exits when stdin closes (so the server dies with the test process).
+'use strict';
+const S3rver = require('s3rver');
+
+const [directory, ...buckets] = process.argv.slice(2);
+const server = new S3rver({
+  address: '127.0.0.1',
+  port: 0,
+  directory,
+  silent: true,
+  configureBuckets: buckets.map((name) => ({ name })),
+});
+server.run().then(
+  (addr) => process.stdout.write(JSON.stringify({ port: addr.port }) + '\n'),
+  (err) => {
+    process.stderr.write(String(err && err.stack ? err.stack : err) + '\n');
+    process.exit(1);
+  },
+);
+process.stdin.on('end', () => server.close(() => process.exit(0)));
+process.stdin.resume();

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+export interface S3Server {
+  endpoint: string;
+  bucket: string;
+  /** The directory s3rver stores objects in (tests may corrupt files there). */
+  directory: string;
+  /** Credentials s3rver accepts, as environment variables for the SDK / the CLI. */
+  env: Record<string, string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts s3rver on 127.0.0.1 on a free port, with a temp directory and one bucket, in a child
+ * process started with --openssl-legacy-provider (its paginated ListObjectsV2 answers 500 on
+ * Node 17+ without it).
+ */
+export async function startS3Server(bucket = 'test-bucket'): Promise<S3Server> {
+  const directory = mkdtempSync(join(tmpdir(), 'reg-s3rver-'));
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', join(HERE, 's3rver-child.cjs'), directory, bucket], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl !== -1) resolve((JSON.parse(out.slice(0, nl)) as { port: number }).port);
+    });
+    child.on('exit', (code) => reject(new Error(`s3rver exited with ${code}: ${stderr}`)));
+    setTimeout(() => reject(new Error(`s3rver did not start in 15 s: ${stderr}`)), 15_000).unref();
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  return {
+    endpoint,
+    bucket,
+    directory,
+    env: {
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: join(directory, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(directory, 'no-aws-credentials'),
+    },
+    async stop() {
+      await new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.stdin.end();
+        setTimeout(() => child.kill('SIGKILL'), 3000).unref();
+      });
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,269 @@
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { add } from '../../dist/ops/add.js';
+import { init } from '../../dist/ops/init.js';
+import { push } from '../../dist/ops/push.js';
+import { fetch } from '../../dist/ops/fetch.js';
+import { pull } from '../../dist/ops/pull.js';
+import { remoteStatus } from '../../dist/ops/remote-status.js';
+import { remoteAdd, remoteList, remoteModify, remoteRemove, remoteDefault } from '../../dist/ops/remote.js';
+import { makeContext, type Context } from '../../dist/context.js';
+import { RegError } from '../../dist/errors.js';
+import { FlakyBackend } from '../../dist/store/flaky.js';
+import type { Backend } from '../../dist/store/backend.js';
+import { git, makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+
+const FAST_RETRY = { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 };
+
+let repoA: string;
+let repoB: string;
+let remoteDir: string;
+const ctxA = (extra: Partial<Context> = {}) => makeContext({ cwd: repoA, ...extra });
+const ctxB = (extra: Partial<Context> = {}) => makeContext({ cwd: repoB, ...extra });
+
+async function expectRegError(p: Promise<unknown>, code: string, exit?: number): Promise<RegError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(RegError);
+    expect((err as RegError).code, (err as Error).message).toBe(code);
+    if (exit !== undefined) expect((err as RegError).exitCode).toBe(exit);
+    return err as RegError;
+  }
+  throw new Error(`expected RegError ${code}, but the operation succeeded`);
+}
+
+function filesUnder(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name), rel + e.name + '/');
+      else out.push(rel + e.name);
+    }
+  };
+  walk(root, '');
+  return out.sort();
+}
+
+/** Every `.dir` manifest on the remote must have all of its files there (dvc-compat §5.2). */
+function assertManifestsComplete(root: string): number {
+  let checked = 0;
+  for (const key of filesUnder(root)) {
+    if (!key.endsWith('.dir')) continue;
+    const entries = JSON.parse(readFileSync(join(root, key), 'utf8')) as Array<{ md5: string }>;
+    const base = key.startsWith('files/md5/') ? 'files/md5/' : '';
+    for (const e of entries) expect(existsSync(join(root, base, e.md5.slice(0, 2), e.md5.slice(2))), `${key} lists ${e.md5}`).toBe(true);
+    checked++;
+  }
+  return checked;
+}
+
+function dataset(n: number): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (let i = 0; i < n; i++) files[`data/part-${i}.csv`] = `row ${i}\n`.repeat(1 + (i % 7));
+  files['data/nested/deep/readme.txt'] = 'nested\n';
+  files['data/empty'] = '';
+  return files;
+}
+
+beforeEach(async () => {
+  repoA = makeGitRepo();
+  remoteDir = tempDir('reg-remote-');
+  await init(ctxA());
+  writeTree(repoA, { ...dataset(60), 'model.bin': Buffer.alloc(3 << 20, 7) });
+  await add(ctxA(), { targets: ['data', 'model.bin'] });
+  await remoteAdd(ctxA(), { name: 'store', url: remoteDir, default: true });
+  git(repoA, 'add', '-A');
+  git(repoA, 'commit', '-qm', 'data');
+  repoB = tempDir('reg-clone-');
+  git(repoB, 'clone', '-q', repoA, '.');
+});
+afterEach(() => {
+  removeDir(repoA);
+  removeDir(repoB);
+  removeDir(remoteDir);
+});
+
+describe('push / fetch / pull through a directory remote', () => {
+  it('pushes in the DVC layout, then a second push is a no-op with one check per dataset', async () => {
+    const r = await push(ctxA(), { targets: [] });
+    // 61 distinct file contents... count what the cache holds instead of guessing.
+    const cacheObjects = filesUnder(join(repoA, '.reg', 'cache', 'files', 'md5'));
+    expect(r.pushed).toBe(cacheObjects.length);
+    expect(r.failed).toBe(0);
+    expect(r.outputs.map((o) => o.state)).toEqual(['pushed', 'pushed']);
+    const remote = filesUnder(join(remoteDir, 'files', 'md5'));
+    expect(remote).toEqual(cacheObjects);
+    for (const k of remote) {
+      expect(readFileSync(join(remoteDir, 'files', 'md5', k)).equals(readFileSync(join(repoA, '.reg', 'cache', 'files', 'md5', k))), k).toBe(true);
+      expect(statSync(join(remoteDir, 'files', 'md5', k)).mode & 0o777).toBe(0o444);
+    }
+    expect(assertManifestsComplete(remoteDir)).toBe(1);
+
+    const again = await push(ctxA(), { targets: [] });
+    expect(again.pushed).toBe(0);
+    expect(again.outputs.map((o) => o.state)).toEqual(['up-to-date', 'up-to-date']);
+    // Two outputs: one estimate listing plus at most one check each, never a member listing.
+    expect(again.query.requests).toBeLessThanOrEqual(3);
+  });
+
+  it('--dry-run sends nothing', async () => {
+    const r = await push(ctxA(), { targets: [], dryRun: true });
+    expect(r.dryRun).toBe(true);
+    expect(r.pushed).toBeGreaterThan(60);
+    expect(filesUnder(remoteDir)).toEqual([]);
+  });
+
+  it('a clone fetches into the cache only, then pull makes the workspace byte-identical', async () => {
+    await push(ctxA(), { targets: [] });
+    const f = await fetch(ctxB(), { targets: ['data'] });
+    expect(f.failed).toBe(0);
+    expect(f.fetched).toBeGreaterThan(60);
+    expect(existsSync(join(repoB, 'data'))).toBe(false);
+    for (const k of filesUnder(join(repoB, '.reg', 'cache'))) {
+      expect(k.endsWith('.tmp')).toBe(false);
+      expect(statSync(join(repoB, '.reg', 'cache', k)).mode & 0o777).toBe(0o444);
+    }
+    const p = await pull(ctxB(), { targets: [] });
+    expect(p.failed).toBe(0);
+    for (const rel of [...filesUnder(join(repoA, 'data')).map((f) => `data/${f}`), 'model.bin']) {
+      expect(readFileSync(join(repoB, rel)).equals(readFileSync(join(repoA, rel))), rel).toBe(true);
+    }
+    const again = await pull(ctxB(), { targets: [] });
+    expect(again.fetched).toBe(0);
+  });
+
+  it('remoteStatus reports per output what is missing, then pushed', async () => {
+    const before = await remoteStatus(ctxA(), { targets: [] });
+    expect(before.outputs.map((o) => o.state)).toEqual(['not-pushed', 'not-pushed']);
+    const model = before.outputs.find((o) => o.path === 'model.bin')!;
+    expect(model.missingObjects).toBe(1);
+    expect(model.missingBytes).toBe(3 << 20);
+    await push(ctxA(), { targets: ['model.bin'] });
+    const after = await remoteStatus(ctxA(), { targets: [] });
+    expect(after.outputs.find((o) => o.path === 'model.bin')!.state).toBe('pushed');
+    expect(after.outputs.find((o) => o.path === 'data')!.state).toBe('not-pushed');
+    expect(after.summary.pushed).toBe(1);
+  });
+
+  it('a corrupt object on the remote is an integrity error naming it; nothing corrupt enters the cache or workspace', async () => {
+    await push(ctxA(), { targets: [] });
+    const md5 = readFileSync(join(repoA, 'model.bin.dvc'), 'utf8').match(/md5: ([0-9a-f]{32})/)![1]!;
+    const key = `files/md5/${md5.slice(0, 2)}/${md5.slice(2)}`;
+    chmodSync(join(remoteDir, key), 0o644);
+    writeFileSync(join(remoteDir, key), Buffer.alloc(3 << 20, 8));
+    const err = await expectRegError(pull(ctxB(), { targets: ['model.bin'] }), 'pull.integrity', 6);
+    expect(err.message).toContain(key);
+    expect(existsSync(join(repoB, 'model.bin'))).toBe(false);
+    expect(filesUnder(join(repoB, '.reg', 'cache')).filter((k) => k.includes(md5.slice(2)) || k.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('an object missing on the remote is a transfer error (exit 4)', async () => {
+    await push(ctxA(), { targets: ['model.bin'] });
+    await expectRegError(fetch(ctxB(), { targets: ['data'] }), 'fetch.incomplete', 4);
+  });
+});
+
+describe('failures and retries', () => {
+  it('retries injected 503s, timeouts and connection resets (~20%) until push and fetch succeed', async () => {
+    let flaky: FlakyBackend | undefined;
+    const wrap = (b: Backend) => (flaky = new FlakyBackend(b, { failureRate: 0.2, seed: 7 }));
+    const r = await push(ctxA(), { targets: [], retry: FAST_RETRY, jobs: 8, wrapBackend: wrap });
+    expect(r.failed).toBe(0);
+    expect(flaky!.stats.injected).toBeGreaterThan(5);
+    assertManifestsComplete(remoteDir);
+    expect(filesUnder(join(remoteDir, 'files', 'md5'))).toEqual(filesUnder(join(repoA, '.reg', 'cache', 'files', 'md5')));
+
+    const p = await pull(ctxB(), { targets: [], retry: FAST_RETRY, jobs: 8, wrapBackend: (b) => (flaky = new FlakyBackend(b, { failureRate: 0.2, seed: 11 })) });
+    expect(p.failed).toBe(0);
+    expect(flaky!.stats.injected).toBeGreaterThan(5);
+    expect(readFileSync(join(repoB, 'data', 'part-5.csv'), 'utf8')).toBe(readFileSync(join(repoA, 'data', 'part-5.csv'), 'utf8'));
+  });
+
+  it('a push that dies part-way lists what failed, leaves no incomplete manifest, and a re-run sends only the rest', async () => {
+    const wrap = (b: Backend) => new FlakyBackend(b, { failureRate: 0, failPutsAfter: 10 });
+    const err = await expectRegError(push(ctxA(), { targets: [], retry: FAST_RETRY, wrapBackend: wrap }), 'push.incomplete', 4);
+    const details = err.details as { pushed: number; failed: number; failures: Array<{ key: string; error: string }> };
+    // The 10th successful upload cuts the connection; uploads already in flight may still land.
+    expect(details.pushed).toBeGreaterThanOrEqual(10);
+    expect(details.pushed).toBe(filesUnder(remoteDir).length);
+    expect(details.failures.length).toBe(details.failed);
+    expect(details.failures.some((f) => f.key.endsWith('.dir') && /files failed/.test(f.error))).toBe(true);
+    expect(err.message).toMatch(/files\/md5\/[0-9a-f]{2}\//);
+    expect(filesUnder(remoteDir).filter((k) => k.endsWith('.dir'))).toEqual([]);
+    expect(assertManifestsComplete(remoteDir)).toBe(0);
+
+    const total = filesUnder(join(repoA, '.reg', 'cache', 'files', 'md5')).length;
+    const rerun = await push(ctxA(), { targets: [] });
+    expect(rerun.pushed).toBe(total - details.pushed);
+    expect(assertManifestsComplete(remoteDir)).toBe(1);
+  });
+
+  it('an aborted push (Ctrl-C after N objects) never leaves a manifest without its files', async () => {
+    const controller = new AbortController();
+    const wrap = (b: Backend) => new FlakyBackend(b, { failureRate: 0, failPutsAfter: 25, onPutLimit: () => controller.abort(new RegError('interrupted', 'interrupted', 'interrupted')) });
+    await expectRegError(push(ctxA({ signal: controller.signal }), { targets: [], jobs: 4, wrapBackend: wrap }), 'interrupted', 130);
+    assertManifestsComplete(remoteDir);
+    const r = await push(ctxA(), { targets: [] });
+    expect(r.failed).toBe(0);
+    expect(assertManifestsComplete(remoteDir)).toBe(1);
+  });
+
+  it('objects missing from the local cache fail the push and block their manifest', async () => {
+    const cacheRoot = join(repoA, '.reg', 'cache', 'files', 'md5');
+    const victim = filesUnder(cacheRoot).find((k) => !k.endsWith('.dir'))!;
+    removeDir(join(cacheRoot, victim));
+    const err = await expectRegError(push(ctxA(), { targets: ['data'] }), 'push.incomplete', 4);
+    expect(err.message).toContain('not in the local cache');
+    expect(filesUnder(remoteDir).some((k) => k.endsWith('.dir'))).toBe(false);
+  });
+});
+
+describe('remote configuration', () => {
+  it('adds, modifies, lists (redacted), sets default and removes remotes', async () => {
+    await remoteAdd(ctxA(), { name: 'Origin', url: 's3://team-bucket/registry' });
+    await remoteModify(ctxA(), { name: 'origin', option: 'endpoint-url', value: 'https://s3.example.org' });
+    await remoteModify(ctxA(), { name: 'origin', option: 'path-style', value: 'true' });
+    await remoteModify(ctxA(), { name: 'origin', option: 'profile', value: 'sso-dev', local: true });
+    await remoteModify(ctxA(), { name: 'origin', option: 'secret-access-key', value: 'SuperSecretValue123', local: true });
+    await expectRegError(remoteModify(ctxA(), { name: 'origin', option: 'secret-access-key', value: 'x' }), 'remote.secret-not-local', 3);
+    await expectRegError(remoteModify(ctxA(), { name: 'origin', option: 'colour', value: 'x' }), 'remote.unknown-option', 2);
+    await expectRegError(remoteModify(ctxA(), { name: 'origin', option: 'checksums', value: 'sometimes' }), 'remote.bad-value', 2);
+    const cfg = readFileSync(join(repoA, '.reg', 'config.yaml'), 'utf8');
+    expect(cfg).toContain('origin:');
+    expect(cfg).toContain('endpoint-url: https://s3.example.org');
+    expect(cfg).toContain('path-style: true');
+    expect(cfg).not.toContain('sso-dev');
+    expect(readFileSync(join(repoA, '.reg', 'config.local.yaml'), 'utf8')).toContain('profile: sso-dev');
+    const list = await remoteList(ctxA());
+    expect(JSON.stringify(list)).not.toContain('SuperSecretValue123');
+    expect(list.remotes.find((r) => r.name === 'origin')!.options['secret-access-key']).toBe('***');
+    expect(list.default).toBe('store');
+    await remoteDefault(ctxA(), { name: 'origin' });
+    expect((await remoteDefault(ctxA(), {})).default).toBe('origin');
+    await remoteRemove(ctxA(), { name: 'origin' });
+    expect((await remoteList(ctxA())).remotes.map((r) => r.name)).toEqual(['store']);
+    expect((await remoteDefault(ctxA(), {})).default).toBeUndefined();
+  });
+
+  it('stores relative directory remotes relative to .reg/ and resolves them from there', async () => {
+    mkdirSync(join(repoA, 'sub'));
+    const r = await remoteAdd(makeContext({ cwd: join(repoA, 'sub') }), { name: 'rel', url: '../../rel-remote-' + process.pid });
+    expect(r.value).toBe('../../rel-remote-' + process.pid);
+    const p = await push(ctxA(), { targets: ['model.bin'], remote: 'rel' });
+    expect(p.pushed).toBe(1);
+    const where = join(repoA, '..', 'rel-remote-' + process.pid);
+    expect(filesUnder(where).length).toBe(1);
+    removeDir(where);
+  });
+
+  it('refuses to use remotes while credentials sit in the tracked config', async () => {
+    writeFileSync(join(repoA, '.reg', 'config.yaml'), readFileSync(join(repoA, '.reg', 'config.yaml'), 'utf8').replace(/(\n  store:\n)/, '$1    secret-access-key: LeakedKey999\n'));
+    const err = await expectRegError(push(ctxA(), { targets: [] }), 'config.secret-in-tracked-file', 3);
+    expect(err.message).toContain('.reg/config.yaml');
+    expect(err.message).not.toContain('LeakedKey999');
+    expect(err.hint).toContain('--local');
+  });
+});
