@@ -176,7 +176,7 @@ export class S3Backend implements Backend {
   async putBytes(key: string, bytes: Buffer, options: PutOptions = {}): Promise<void> {
     const r = await this.client.send(new PutObjectCommand({ ...this.putParams(key), Body: bytes, ContentLength: bytes.length }), { abortSignal: options.signal });
     options.onBytes?.(bytes.length);
-    this.checkEtag(key, r.ETag, createHash('md5').update(bytes).digest('hex'));
+    await this.checkEtag(key, r.ETag, createHash('md5').update(bytes).digest('hex'));
   }
 
   async putFile(key: string, path: string, size: number, options: PutOptions = {}): Promise<void> {
@@ -200,7 +200,7 @@ export class S3Backend implements Backend {
       file.pipe(tap);
       try {
         const r = await this.streamClient.send(new PutObjectCommand({ ...this.putParams(key), Body: tap, ContentLength: size }), { abortSignal: options.signal });
-        this.checkEtag(key, r.ETag, hash.digest('hex'));
+        await this.checkEtag(key, r.ETag, hash.digest('hex'));
       } finally {
         file.destroy();
         tap.destroy();
@@ -232,12 +232,17 @@ export class S3Backend implements Backend {
     }
   }
 
-  private checkEtag(key: string, etag: string | undefined, expected: string): void {
+  /**
+   * A single-part ETag is the MD5 of the stored bytes: if it differs from what was sent, the
+   * object is removed again (so a later push does not take it as present) and the upload fails.
+   */
+  private async checkEtag(key: string, etag: string | undefined, expected: string): Promise<void> {
     if (!this.verifyEtag || etag === undefined) return;
     const clean = etag.replace(/"/g, '').toLowerCase();
     if (!/^[0-9a-f]{32}$/.test(clean)) return;
     if (clean !== expected) {
-      throw integrityError('s3.etag-mismatch', `${this.description}: the server stored different bytes for ${this.fullKey(key)} (ETag ${clean}, sent md5 ${expected})`, {
+      const removed = await this.delete(key).then(() => true, () => false);
+      throw integrityError('s3.etag-mismatch', `${this.description}: the server stored different bytes for ${this.fullKey(key)} (ETag ${clean}, sent md5 ${expected}); ${removed ? 'the bad object was deleted' : 'deleting the bad object failed too: delete it by hand'}`, {
         hint: this.options.checksums === 'when_supported'
           ? 'this S3-compatible server mishandles AWS checksum trailers; run: reg remote modify <name> checksums when_required'
           : 'the object on the remote is corrupt; re-run the push (it overwrites the object)',
