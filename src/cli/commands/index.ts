@@ -1,6 +1,10 @@
 import type { CommandModule } from '../command.js';
 import { addCommand } from './add.js';
 import { checkoutCommand } from './checkout.js';
+import { checkCommand } from './check.js';
+import { newCommand } from './new.js';
+import { hooksCommand } from './hooks.js';
+import { hookCommand } from './hook.js';
 import { fetchCommand } from './fetch.js';
 import { initCommand } from './init.js';
 import { pullCommand } from './pull.js';
@@ -16,6 +20,10 @@ export const commands: CommandModule[] = [
   statusCommand,
   checkoutCommand,
   stashCommand,
+  newCommand,
+  checkCommand,
+  hooksCommand,
+  hookCommand,
   remoteCommand,
   pushCommand,
   fetchCommand,
