@@ -5,6 +5,7 @@ import { checkCommand } from './check.js';
 import { newCommand } from './new.js';
 import { hooksCommand } from './hooks.js';
 import { hookCommand } from './hook.js';
+import { syncCommand } from './sync.js';
 import { fetchCommand } from './fetch.js';
 import { initCommand } from './init.js';
 import { pullCommand } from './pull.js';
@@ -24,6 +25,7 @@ export const commands: CommandModule[] = [
   checkCommand,
   hooksCommand,
   hookCommand,
+  syncCommand,
   remoteCommand,
   pushCommand,
   fetchCommand,

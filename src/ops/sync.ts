@@ -1,0 +1,529 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Context } from '../context.js';
+import { isSafeRelpath } from '../data/manifest.js';
+import { RegError, usageError } from '../errors.js';
+import { tempPathFor, writeFileAtomicSync } from '../fsutil.js';
+import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../policy/areas.js';
+import { openRepo, repoRelative, type Repo } from '../repo.js';
+import { isNotFound, type Backend } from '../store/backend.js';
+import { runTransfers, type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
+import { openRemote, resolveRemoteName, type OpenedRemote } from './remote.js';
+import { scanWorkspace } from './scan.js';
+
+/**
+ * Unversioned, content-aware mirroring of synced areas: `<area>/<name>/...` <-> `<remote>/<prefix>/<name>/...`.
+ *
+ * - Content-aware: files are compared by md5 (the stat cache avoids re-reading unchanged files);
+ *   an unchanged file is never sent again.
+ * - Each entry has a manifest on the remote, `<prefix>/<name>/.reg-sync.json` (relpath -> md5, size),
+ *   written last, and this workspace keeps what it last saw in `.reg/tmp/sync/<remote>/<area>/<name>.json`.
+ *   The overwrite guard compares the two with one GET: a push refuses to overwrite an entry someone
+ *   else changed since this workspace last synced it, a pull refuses to overwrite local edits,
+ *   unless `force`.
+ * - `delete` removes files that exist only on the destination, and only when asked.
+ */
+export const SYNC_MANIFEST = '.reg-sync.json';
+export const SYNC_FORMAT = 'reg-sync/1';
+
+export interface SyncFile {
+  md5: string;
+  size: number;
+}
+export type SyncFiles = Record<string, SyncFile>;
+
+export interface SyncManifest {
+  format: string;
+  entry: string;
+  files: SyncFiles;
+  updatedAt?: string;
+}
+
+export interface SyncState {
+  remote: string;
+  key: string;
+  /** The remote content as of the last sync (what the manifest said, or what was sent/received). */
+  files: SyncFiles;
+  syncedAt: string;
+}
+
+export interface SyncOptions {
+  direction: 'push' | 'pull';
+  /** Synced areas or `<area>/<name>` entries; empty = every synced area. */
+  targets: string[];
+  dryRun?: boolean;
+  /** Remove destination files that no longer exist at the source. */
+  delete?: boolean;
+  /** Overwrite even when the destination changed since the last sync. */
+  force?: boolean;
+  /** Remote name (default: the area's `remote:`, else core.remote). */
+  remote?: string;
+  jobs?: number;
+  retry?: RetryPolicy;
+  wrapBackend?: (backend: Backend) => Backend;
+}
+
+export type SyncEntryState = 'up-to-date' | 'synced' | 'would-sync';
+
+export interface SyncEntryResult {
+  entry: string;
+  remote: string;
+  /** Key prefix of the entry on the remote. */
+  key: string;
+  state: SyncEntryState;
+  /** Relpaths sent (push) or received (pull); with dryRun: that would be. */
+  transferred: string[];
+  deleted: string[];
+  unchanged: number;
+  bytes: number;
+}
+
+export interface SyncConflict {
+  entry: string;
+  reason: string;
+  files: string[];
+}
+
+export interface SyncResult {
+  direction: 'push' | 'pull';
+  dryRun: boolean;
+  entries: SyncEntryResult[];
+  transferred: number;
+  deleted: number;
+  bytes: number;
+}
+
+interface EntryRef {
+  area: Area;
+  name: string;
+  rel: string;
+  abs: string;
+  /** Named on the command line (an error when it does not exist), not found by listing an area. */
+  explicit: boolean;
+}
+
+interface Planned {
+  ref: EntryRef;
+  remote: OpenedRemote;
+  base: string;
+  local: Map<string, SyncFile & { abs: string }>;
+  remoteFiles: SyncFiles;
+  /** Relpaths whose remote md5 is unknown (remote without a manifest). */
+  remoteUnknown: Set<string>;
+  manifestMissing: boolean;
+  transfer: string[];
+  remove: string[];
+  unchanged: number;
+  conflict?: SyncConflict;
+}
+
+const joinKey = (...parts: string[]) => parts.filter((p) => p !== '').join('/');
+
+export function stateFile(repo: Repo, remote: string, entryRel: string): string {
+  return join(repo.regDir, 'tmp', 'sync', remote, ...entryRel.split('/')) + '.json';
+}
+
+function readState(repo: Repo, remote: string, entryRel: string): SyncState | undefined {
+  const p = stateFile(repo, remote, entryRel);
+  if (!existsSync(p)) return undefined;
+  try {
+    return JSON.parse(readFileSync(p, 'utf8')) as SyncState;
+  } catch {
+    return undefined;
+  }
+}
+
+export function sameFiles(a: SyncFiles, b: SyncFiles): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => b[k] !== undefined && b[k]!.md5 === a[k]!.md5 && b[k]!.size === a[k]!.size);
+}
+
+export function serializeSyncManifest(entry: string, files: SyncFiles, now: Date): Buffer {
+  const sorted: SyncFiles = {};
+  for (const k of Object.keys(files).sort()) sorted[k] = { md5: files[k]!.md5, size: files[k]!.size };
+  return Buffer.from(JSON.stringify({ format: SYNC_FORMAT, entry, updatedAt: now.toISOString(), files: sorted }, null, 1) + '\n');
+}
+
+export function parseSyncManifest(bytes: Buffer, where: string): SyncManifest {
+  let m: SyncManifest;
+  try {
+    m = JSON.parse(bytes.toString('utf8')) as SyncManifest;
+  } catch {
+    throw new RegError('sync.bad-manifest', 'integrity', `${where} is not valid JSON`, { hint: 'delete it on the remote and push again with --force' });
+  }
+  if (typeof m !== 'object' || m === null || typeof m.files !== 'object' || m.files === null) {
+    throw new RegError('sync.bad-manifest', 'integrity', `${where} has no "files" map`, { hint: 'delete it on the remote and push again with --force' });
+  }
+  for (const [rp, f] of Object.entries(m.files)) {
+    if (!isSafeRelpath(rp) || typeof f?.md5 !== 'string' || !/^[0-9a-f]{32}$/.test(f.md5) || typeof f.size !== 'number') {
+      throw new RegError('sync.bad-manifest', 'integrity', `${where}: bad entry ${JSON.stringify(rp)}`, { hint: 'delete it on the remote and push again with --force' });
+    }
+  }
+  return m;
+}
+
+async function readAll(backend: Backend, key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+  try {
+    const { body } = await backend.get(key, { signal });
+    const chunks: Buffer[] = [];
+    for await (const c of body) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Entries to sync: named entries, or every entry of the named (or all) synced areas. */
+async function resolveEntries(repo: Repo, ctx: Context, areas: Area[], targets: string[], direction: 'push' | 'pull', remoteFor: (a: Area) => OpenedRemote): Promise<EntryRef[]> {
+  const synced = areas.filter((a) => a.mode === 'synced');
+  if (synced.length === 0) throw usageError('sync.no-areas', 'no synced areas are configured', { hint: 'add one to .reg/config.yaml: areas: { processed_datasets: { mode: synced } }' });
+  const out = new Map<string, EntryRef>();
+  const addEntry = (area: Area, name: string, explicit: boolean) => {
+    const rel = `${area.name}/${name}`;
+    if (!out.has(rel)) out.set(rel, { area, name, rel, abs: join(repo.root, ...rel.split('/')), explicit });
+  };
+  const wholeAreas: Area[] = [];
+  if (targets.length === 0) wholeAreas.push(...synced);
+  for (const t of targets) {
+    const rel = repoRelative(repo, resolve(ctx.cwd, t.replace(/\/+$/, '')), t);
+    const hit = areaOf(areas, rel);
+    if (!hit) throw usageError('sync.not-in-area', `${t} is not inside a registry area`, { hint: `synced areas: ${synced.map((a) => a.name).join(', ')}` });
+    if (hit.area.mode !== 'synced') {
+      throw usageError('sync.not-synced', `${t} is in ${hit.area.name}, a ${hit.area.mode} area`, {
+        hint: hit.area.mode === 'versioned' ? `use reg push / reg pull for versioned data` : 'local areas never leave this machine; move the entry to a synced area to share it',
+      });
+    }
+    if (hit.rest === '') wholeAreas.push(hit.area);
+    else if (hit.rest.includes('/')) throw usageError('sync.inside-entry', `${t} is inside entry ${hit.area.name}/${hit.rest.split('/')[0]}`, { hint: `sync the whole entry: reg sync ${direction} ${hit.area.name}/${hit.rest.split('/')[0]}` });
+    else addEntry(hit.area, hit.rest, true);
+  }
+  for (const area of wholeAreas) {
+    const dir = join(repo.root, ...area.name.split('/'));
+    const names = new Set<string>();
+    if (existsSync(dir)) {
+      for (const d of readdirSync(dir, { withFileTypes: true })) {
+        const kind = classifyAreaChild(d.name);
+        if (kind === 'data' && d.isDirectory()) names.add(d.name);
+        if (kind === 'card' && direction === 'pull') names.add(d.name.slice(0, -'.card.md'.length));
+      }
+    }
+    if (direction === 'pull') {
+      // Entries that exist only on the remote: their manifests.
+      const remote = remoteFor(area);
+      const prefix = joinKey(area.prefix) + (area.prefix ? '/' : '');
+      for await (const page of remote.store.backend.list(prefix, { signal: ctx.signal })) {
+        for (const o of page) {
+          const rest = o.key.slice(prefix.length).split('/');
+          if (rest.length === 2 && rest[1] === SYNC_MANIFEST) names.add(rest[0]!);
+        }
+      }
+    }
+    for (const n of [...names].sort()) addEntry(area, n, false);
+  }
+  return [...out.values()];
+}
+
+async function localFiles(repo: Repo, ctx: Context, ref: EntryRef): Promise<Map<string, SyncFile & { abs: string }> | undefined> {
+  if (!existsSync(ref.abs)) return undefined;
+  if (!statSync(ref.abs).isDirectory()) {
+    throw usageError('sync.not-a-directory', `${ref.rel} is a file; synced entries are directories`, { hint: `move it into a directory: ${ref.rel}/` });
+  }
+  const ws = await scanWorkspace(repo, ctx, ref.abs, ref.rel, { legacy: false, store: false, label: ref.rel });
+  const map = new Map<string, SyncFile & { abs: string }>();
+  for (const f of ws.files) if (f.relpath !== SYNC_MANIFEST) map.set(f.relpath, { md5: f.md5, size: f.size, abs: f.abs });
+  return map;
+}
+
+async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: OpenedRemote, options: SyncOptions): Promise<Planned | undefined> {
+  const backend = remote.store.backend;
+  const base = joinKey(ref.area.prefix, ref.name);
+  const local = await localFiles(repo, ctx, ref);
+  const manifestBytes = await readAll(backend, `${base}/${SYNC_MANIFEST}`, ctx.signal);
+  const manifest = manifestBytes ? parseSyncManifest(manifestBytes, `${backend.description}: ${base}/${SYNC_MANIFEST}`) : undefined;
+  const state = readState(repo, remote.name, ref.rel);
+  let remoteFiles: SyncFiles = {};
+  const remoteUnknown = new Set<string>();
+  const listed = new Map<string, number | undefined>();
+  if (manifest) remoteFiles = manifest.files;
+  else {
+    // No manifest: a layout made by another tool (aws s3 sync) or an interrupted first push.
+    for await (const page of backend.list(`${base}/`, { signal: ctx.signal })) {
+      for (const o of page) {
+        const rp = o.key.slice(base.length + 1);
+        if (rp === SYNC_MANIFEST || !isSafeRelpath(rp)) continue;
+        listed.set(rp, o.size ?? (await backend.head(o.key))?.size);
+      }
+    }
+    for (const [rp, size] of listed) {
+      const known = state?.files[rp];
+      if (known && (size === undefined || known.size === size)) remoteFiles[rp] = known;
+      else {
+        remoteFiles[rp] = { md5: '', size: size ?? -1 };
+        remoteUnknown.add(rp);
+      }
+    }
+  }
+  const onRemote = Object.keys(remoteFiles).length > 0 || manifest !== undefined;
+  if (options.direction === 'push' && local === undefined) {
+    if (ref.explicit) throw usageError('sync.no-local-data', `${ref.rel} does not exist`, { hint: `put the entry's files in ${ref.rel}/ (or get them: reg sync pull ${ref.rel})` });
+    return undefined;
+  }
+  if (options.direction === 'pull' && !onRemote) {
+    if (ref.explicit) throw usageError('sync.not-on-remote', `${ref.rel} is not on remote ${remote.name} (nothing under ${backend.description} ${base}/)`, { hint: `push it first: reg sync push ${ref.rel}` });
+    return undefined;
+  }
+  const plan: Planned = { ref, remote, base, local: local ?? new Map(), remoteFiles, remoteUnknown, manifestMissing: manifest === undefined, transfer: [], remove: [], unchanged: 0 };
+  const localMap = plan.local;
+  if (options.direction === 'push') {
+    for (const [rp, f] of localMap) {
+      const r = remoteFiles[rp];
+      if (r && !remoteUnknown.has(rp) && r.md5 === f.md5 && r.size === f.size) plan.unchanged++;
+      else plan.transfer.push(rp);
+    }
+    if (options.delete) for (const rp of Object.keys(remoteFiles)) if (!localMap.has(rp)) plan.remove.push(rp);
+    // Guard: would we overwrite or delete remote content this workspace has not seen?
+    const touched = [...plan.transfer.filter((rp) => remoteFiles[rp] !== undefined), ...plan.remove];
+    // A touched file is unseen when its remote version is not the one this workspace last synced.
+    const unseen = touched.filter((rp) => {
+      const seen = state?.files[rp];
+      const now = remoteFiles[rp];
+      return !seen || !now || remoteUnknown.has(rp) || seen.md5 !== now.md5 || seen.size !== now.size;
+    });
+    if (unseen.length > 0) {
+      plan.conflict = {
+        entry: ref.rel,
+        reason: state
+          ? `the remote copy changed since this workspace last synced it (${state.syncedAt})`
+          : manifest
+            ? 'the remote copy was pushed from another workspace and this one never synced it'
+            : 'the remote has files that reg did not sync (no manifest)',
+        files: unseen.sort(),
+      };
+    }
+  } else {
+    for (const [rp, r] of Object.entries(remoteFiles)) {
+      const l = localMap.get(rp);
+      const knownSame = l && !remoteUnknown.has(rp) && l.md5 === r.md5 && l.size === r.size;
+      const unknownButSeen = l && remoteUnknown.has(rp) && state?.files[rp]?.md5 === l.md5 && (r.size < 0 || r.size === l.size);
+      if (knownSame || unknownButSeen) plan.unchanged++;
+      else plan.transfer.push(rp);
+    }
+    if (options.delete) for (const rp of localMap.keys()) if (remoteFiles[rp] === undefined) plan.remove.push(rp);
+    // Guard: would we overwrite or delete local edits made since the last sync?
+    const touched = [...plan.transfer.filter((rp) => localMap.has(rp)), ...plan.remove];
+    const edited = touched.filter((rp) => {
+      const l = localMap.get(rp)!;
+      const seen = state?.files[rp];
+      return !seen || seen.md5 !== l.md5;
+    });
+    if (edited.length > 0) {
+      plan.conflict = {
+        entry: ref.rel,
+        reason: state ? 'local files changed since the last sync would be overwritten or deleted' : 'local files that were never synced would be overwritten or deleted',
+        files: edited.sort(),
+      };
+    }
+  }
+  plan.transfer.sort();
+  plan.remove.sort();
+  return plan;
+}
+
+/** Downloads one object into `target` (temp + rename), returning its md5; verifies when `expect` is known. */
+async function download(backend: Backend, key: string, target: string, expect: string | undefined, onBytes: (n: number) => void, signal?: AbortSignal): Promise<SyncFile> {
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  const hash = createHash('md5');
+  let size = 0;
+  try {
+    const { body } = await backend.get(key, { signal });
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        onBytes(chunk.length);
+        cb(null, chunk);
+      },
+    });
+    await pipeline(body, counter, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
+    const md5 = hash.digest('hex');
+    if (expect !== undefined && expect !== '' && md5 !== expect) {
+      throw new RegError('sync.integrity', 'integrity', `${key}: downloaded bytes hash to ${md5}, the remote manifest says ${expect}`, { hint: 'someone changed the file without updating the manifest; push it again from a good copy' });
+    }
+    await rm(target, { force: true, recursive: false }).catch(() => undefined);
+    await rename(tmp, target);
+    return { md5, size };
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: SyncOptions, result: SyncResult, row: SyncEntryResult): Promise<void> {
+  const backend = plan.remote.store.backend;
+  const phase = `sync-${options.direction}`;
+  const failures: TransferFailure[] = [];
+  const received = new Map<string, SyncFile>();
+  const tasks: TransferTask[] = plan.transfer.map((rp) => {
+    const key = `${plan.base}/${rp}`;
+    if (options.direction === 'push') {
+      const f = plan.local.get(rp)!;
+      return { key, size: f.size, run: (onBytes, signal) => backend.putFile(key, f.abs, f.size, { onBytes, signal }) };
+    }
+    const r = plan.remoteFiles[rp]!;
+    return {
+      key,
+      size: Math.max(0, r.size),
+      run: async (onBytes, signal) => {
+        received.set(rp, await download(backend, key, join(plan.ref.abs, ...rp.split('/')), plan.remoteUnknown.has(rp) ? undefined : r.md5, onBytes, signal));
+      },
+    };
+  });
+  if (tasks.length > 0) {
+    ctx.progress({ type: 'start', phase, label: `${options.direction === 'push' ? 'sending' : 'receiving'} ${plan.ref.rel}`, total: tasks.length, totalBytes: tasks.reduce((s, t) => s + t.size, 0) });
+    try {
+      const outcome = await runTransfers(tasks, {
+        jobs: plan.remote.jobs,
+        retry: options.retry,
+        signal: ctx.signal,
+        onBytes: (n) => ctx.progress({ type: 'advance', phase, bytes: n }),
+        onDone: () => ctx.progress({ type: 'advance', phase, done: 1 }),
+      });
+      failures.push(...outcome.failed);
+      row.bytes += outcome.bytes;
+    } finally {
+      ctx.progress({ type: 'end', phase });
+    }
+  }
+  if (failures.length > 0) {
+    throw new RegError('sync.transfer-failed', failures.some((f) => f.integrity) ? 'integrity' : 'transfer', `sync ${options.direction} of ${plan.ref.rel}: ${failures.length} of ${tasks.length} files failed:\n${failures.slice(0, 20).map((f) => `  ${f.key}: ${f.error}`).join('\n')}`, {
+      hint: `run the same command again: files already transferred are not sent twice${options.direction === 'push' ? ' (the remote manifest was not updated)' : ''}`,
+      details: failures,
+    });
+  }
+  for (const rp of plan.remove) {
+    if (options.direction === 'push') await backend.delete(`${plan.base}/${rp}`);
+    else await unlink(join(plan.ref.abs, ...rp.split('/'))).catch(() => undefined);
+  }
+  let files: SyncFiles;
+  if (options.direction === 'push') {
+    files = {};
+    for (const [rp, f] of plan.local) files[rp] = { md5: f.md5, size: f.size };
+    if (!options.delete) for (const [rp, f] of Object.entries(plan.remoteFiles)) if (!files[rp] && !plan.remoteUnknown.has(rp)) files[rp] = f;
+    const unknownKept = [...plan.remoteUnknown].filter((rp) => !files[rp] && !plan.remove.includes(rp));
+    if (unknownKept.length === 0 || !plan.manifestMissing) {
+      await backend.putBytes(`${plan.base}/${SYNC_MANIFEST}`, serializeSyncManifest(plan.ref.rel, files, new Date()));
+    }
+  } else {
+    files = {};
+    // Local files the remote no longer has, unchanged since they were last synced, stay known as
+    // synced copies (so a later `pull --delete` may remove them without --force).
+    const previous = readState(repo, plan.remote.name, plan.ref.rel);
+    for (const [rp, l] of plan.local) {
+      if (plan.remove.includes(rp) || plan.remoteFiles[rp] !== undefined) continue;
+      if (previous?.files[rp]?.md5 === l.md5) files[rp] = previous.files[rp]!;
+    }
+    for (const [rp, r] of Object.entries(plan.remoteFiles)) {
+      const got = received.get(rp);
+      if (got) files[rp] = got;
+      else if (!plan.remoteUnknown.has(rp)) files[rp] = r;
+      else {
+        const l = plan.local.get(rp);
+        if (l) files[rp] = { md5: l.md5, size: l.size };
+      }
+    }
+  }
+  writeFileAtomicSync(stateFile(repo, plan.remote.name, plan.ref.rel), JSON.stringify({ remote: plan.remote.name, key: plan.base, files, syncedAt: new Date().toISOString() } satisfies SyncState, null, 1) + '\n');
+  result.transferred += plan.transfer.length;
+  result.deleted += plan.remove.length;
+  result.bytes += row.bytes;
+}
+
+/**
+ * `reg sync push|pull`: plans every entry first (hash local files, one GET of each remote
+ * manifest), refuses as a whole if any entry would clobber unseen changes (unless `force`),
+ * then transfers only files whose md5 differs, in parallel, and writes each manifest last.
+ */
+export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResult> {
+  const repo = openRepo(ctx);
+  const { areas } = registryPolicy(repo.config.data);
+  const remotes = new Map<string, OpenedRemote>();
+  const remoteFor = (area: Area): OpenedRemote => {
+    const name = resolveRemoteName(repo, options.remote ?? area.remote);
+    let r = remotes.get(name);
+    if (!r) {
+      r = openRemote(repo, ctx, { remote: name, jobs: options.jobs, wrapBackend: options.wrapBackend });
+      remotes.set(name, r);
+    }
+    return r;
+  };
+  const result: SyncResult = { direction: options.direction, dryRun: Boolean(options.dryRun), entries: [], transferred: 0, deleted: 0, bytes: 0 };
+  try {
+    const refs = await resolveEntries(repo, ctx, areas, options.targets, options.direction, remoteFor);
+    const plans: Planned[] = [];
+    ctx.progress({ type: 'start', phase: 'sync-plan', label: 'comparing with the remote', total: refs.length });
+    try {
+      for (const ref of refs) {
+        ctx.signal?.throwIfAborted();
+        const p = await planEntry(repo, ctx, ref, remoteFor(ref.area), options);
+        if (p) plans.push(p);
+        ctx.progress({ type: 'advance', phase: 'sync-plan', done: 1 });
+      }
+    } finally {
+      ctx.progress({ type: 'end', phase: 'sync-plan' });
+    }
+    const conflicts = plans.map((p) => p.conflict).filter((c): c is SyncConflict => c !== undefined);
+    if (conflicts.length > 0 && !options.force) {
+      const lines = conflicts.map((c) => `  ${c.entry}: ${c.reason}: ${c.files.slice(0, 5).join(', ')}${c.files.length > 5 ? `, ... (${c.files.length} files)` : ''}`).join('\n');
+      throw new RegError('sync.conflict', 'conflict', `sync ${options.direction} refused, nothing was transferred:\n${lines}`, {
+        hint: options.direction === 'push'
+          ? `get the other copy first (reg sync pull ${conflicts[0]!.entry}), or overwrite it with --force`
+          : `save your local changes elsewhere (or push them: reg sync push ${conflicts[0]!.entry}), or overwrite them with --force`,
+        details: conflicts,
+      });
+    }
+    for (const plan of plans) {
+      const row: SyncEntryResult = {
+        entry: plan.ref.rel,
+        remote: plan.remote.name,
+        key: plan.base,
+        state: 'up-to-date',
+        transferred: plan.transfer,
+        deleted: plan.remove,
+        unchanged: plan.unchanged,
+        bytes: 0,
+      };
+      const work = plan.transfer.length > 0 || plan.remove.length > 0;
+      if (options.dryRun) {
+        row.state = work ? 'would-sync' : 'up-to-date';
+        row.bytes = plan.transfer.reduce((s, rp) => s + Math.max(0, (options.direction === 'push' ? plan.local.get(rp)?.size : plan.remoteFiles[rp]?.size) ?? 0), 0);
+        result.transferred += plan.transfer.length;
+        result.deleted += plan.remove.length;
+        result.bytes += row.bytes;
+      } else if (work || plan.manifestMissing || plan.conflict) {
+        await executePlan(repo, ctx, plan, options, result, row);
+        row.state = work ? 'synced' : 'up-to-date';
+      } else {
+        // Already identical: remember that, so the guard knows this workspace has seen it.
+        // The state records what the remote holds now (not what is local), so --delete later knows it saw them.
+        const files = Object.fromEntries(Object.entries(plan.remoteFiles).filter(([rp]) => !plan.remoteUnknown.has(rp)));
+        writeFileAtomicSync(stateFile(repo, plan.remote.name, plan.ref.rel), JSON.stringify({ remote: plan.remote.name, key: plan.base, files, syncedAt: new Date().toISOString() } satisfies SyncState, null, 1) + '\n');
+      }
+      result.entries.push(row);
+    }
+    return result;
+  } finally {
+    for (const r of remotes.values()) r.close();
+  }
+}
+
+/** What this workspace knows about a synced entry without asking the remote (for the overview). */
+export function lastSyncState(repo: Repo, remote: string, entryRel: string): SyncState | undefined {
+  return readState(repo, remote, entryRel);
+}
