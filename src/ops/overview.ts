@@ -1,0 +1,194 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Context } from '../context.js';
+import { parsePointer } from '../data/pointer.js';
+import { isRegError } from '../errors.js';
+import type { AreaMode } from '../policy/areas.js';
+import { openRepo, type Repo } from '../repo.js';
+import { check, type Finding } from './check.js';
+import { scanRegistry, type ScannedEntry } from './registry-scan.js';
+import { remoteStatus } from './remote-status.js';
+import { resolveRemoteName } from './remote.js';
+import { scanWorkspace } from './scan.js';
+import { status } from './status.js';
+import { lastSyncState, sameFiles, sync, type SyncFiles } from './sync.js';
+
+/**
+ * The data state of an entry:
+ *  - up-to-date   versioned: workspace matches the pointer; synced: matches the last sync
+ *  - modified     versioned: workspace differs from the pointer (reg add); synced: changed since the last sync (reg sync push)
+ *  - not-pushed   versioned: (with `remote`) the pointer's data is not on the remote; synced: never synced from here
+ *  - missing      no data in the workspace (reg checkout / reg pull / reg sync pull)
+ *  - not-tracked  versioned area: data without a .dvc pointer yet (reg add)
+ *  - local        local area: data present (it never leaves this machine)
+ */
+export type EntryDataState = 'up-to-date' | 'modified' | 'not-pushed' | 'missing' | 'not-tracked' | 'local';
+
+export interface OverviewEntry {
+  name: string;
+  /** `<area>/<name>` */
+  path: string;
+  card: {
+    path: string;
+    exists: boolean;
+    /** Present and valid (header, front matter, required fields). */
+    ok: boolean;
+    /** What `reg check` says is wrong with the card (empty when ok). */
+    problems: string[];
+  };
+  data: EntryDataState;
+  /** A short explanation or next step. */
+  detail?: string;
+}
+
+export interface OverviewArea {
+  name: string;
+  mode: AreaMode;
+  entries: OverviewEntry[];
+}
+
+export interface RegistryOverview {
+  areas: OverviewArea[];
+  summary: {
+    entries: number;
+    cardsOk: number;
+    byState: Record<EntryDataState, number>;
+  };
+  /** Registry-wide findings not tied to an entry (secrets in the config, data in Git...), errors only. */
+  problems: Finding[];
+}
+
+export interface OverviewOptions {
+  /** Also ask the remote: versioned data not pushed, synced entries changed remotely. Default false (offline). */
+  remote?: boolean;
+}
+
+const CARD_RULES = new Set(['entry-without-card', 'card-not-committed', 'card-header', 'card-front-matter', 'card-field']);
+
+/** `reg status` with no targets: per area and entry, whether the card is ok and the data's state. */
+export async function registryOverview(ctx: Context, options: OverviewOptions = {}): Promise<RegistryOverview> {
+  const repo = openRepo(ctx);
+  const scan = await scanRegistry(repo);
+  const findings = (await check(ctx)).findings;
+  const byEntry = new Map<string, Finding[]>();
+  for (const f of findings) {
+    if (f.area === undefined || f.entry === undefined) continue;
+    const k = `${f.area}/${f.entry}`;
+    byEntry.set(k, [...(byEntry.get(k) ?? []), f]);
+  }
+  const versioned = await versionedStates(repo, ctx, scan.entries.filter((e) => e.area.mode === 'versioned'), Boolean(options.remote));
+  const areas: OverviewArea[] = scan.policy.areas.map((a) => ({ name: a.name, mode: a.mode, entries: [] }));
+  for (const e of scan.entries) {
+    const cardFindings = (byEntry.get(e.path) ?? []).filter((f) => CARD_RULES.has(f.rule) && f.severity === 'error');
+    const exists = e.cardText !== undefined;
+    let data: { state: EntryDataState; detail?: string };
+    if (e.area.mode === 'versioned') data = versioned.get(e.path) ?? { state: 'missing' };
+    else if (e.area.mode === 'local') data = e.dataOnDisk ? { state: 'local' } : { state: 'missing', detail: 'no data on this machine' };
+    else data = await syncedState(repo, ctx, e, Boolean(options.remote));
+    areas
+      .find((a) => a.name === e.area.name)!
+      .entries.push({
+        name: e.name,
+        path: e.path,
+        card: { path: e.cardRel, exists, ok: exists && cardFindings.length === 0, problems: cardFindings.map((f) => f.message) },
+        data: data.state,
+        ...(data.detail ? { detail: data.detail } : {}),
+      });
+  }
+  const byState: Record<EntryDataState, number> = { 'up-to-date': 0, modified: 0, 'not-pushed': 0, missing: 0, 'not-tracked': 0, local: 0 };
+  let cardsOk = 0;
+  let total = 0;
+  for (const a of areas) {
+    for (const e of a.entries) {
+      total++;
+      byState[e.data]++;
+      if (e.card.ok) cardsOk++;
+    }
+  }
+  const problems = findings.filter((f) => f.severity === 'error' && f.entry === undefined);
+  return { areas, summary: { entries: total, cardsOk, byState }, problems };
+}
+
+async function versionedStates(repo: Repo, ctx: Context, entries: ScannedEntry[], remote: boolean): Promise<Map<string, { state: EntryDataState; detail?: string }>> {
+  const out = new Map<string, { state: EntryDataState; detail?: string }>();
+  const pointers: string[] = [];
+  for (const e of entries) {
+    if (e.pointerText === undefined) {
+      out.set(e.path, e.dataOnDisk ? { state: 'not-tracked', detail: `reg add ${e.path}` } : { state: 'missing', detail: 'no data and no pointer' });
+      continue;
+    }
+    try {
+      const p = parsePointer(e.pointerText, e.pointerRel);
+      if (p.outs.length !== 1) throw new Error('multi');
+      pointers.push(e.pointerRel);
+    } catch {
+      out.set(e.path, { state: 'missing', detail: `${e.pointerRel} is not a valid pointer (reg check)` });
+    }
+  }
+  if (pointers.length === 0) return out;
+  const st = await status(ctx, { targets: pointers.map((p) => join(repo.root, p)) });
+  const pathOf = (pointer: string) => pointer.replace(/\.dvc$/, '');
+  for (const s of st.outputs) {
+    const key = pathOf(s.pointer);
+    switch (s.state) {
+      case 'up-to-date':
+      case 'not-in-cache':
+        out.set(key, { state: 'up-to-date' });
+        break;
+      case 'modified':
+        out.set(key, { state: 'modified', detail: `changed since ${s.pointer} was written (reg add ${s.path})` });
+        break;
+      case 'missing':
+        out.set(key, { state: 'missing', detail: s.inCache ? `reg checkout ${s.path}` : `reg pull ${s.path}` });
+        break;
+      case 'not-committed':
+        out.set(key, { state: 'not-tracked', detail: `reg add ${s.path}` });
+        break;
+    }
+  }
+  if (remote) {
+    try {
+      const rs = await remoteStatus(ctx, { targets: pointers.map((p) => join(repo.root, p)) });
+      for (const r of rs.outputs) {
+        const key = pathOf(r.pointer);
+        if (r.state === 'not-pushed' && out.get(key)?.state !== 'modified') out.set(key, { state: 'not-pushed', detail: `reg push ${r.path}` });
+      }
+    } catch (err) {
+      if (!isRegError(err)) throw err;
+      ctx.progress({ type: 'log', level: 'warn', message: `could not ask the remote: ${err.message}` });
+    }
+  }
+  return out;
+}
+
+async function syncedState(repo: Repo, ctx: Context, e: ScannedEntry, remote: boolean): Promise<{ state: EntryDataState; detail?: string }> {
+  const abs = join(repo.root, ...e.path.split('/'));
+  let remoteName: string;
+  try {
+    remoteName = resolveRemoteName(repo, e.area.remote);
+  } catch {
+    return existsSync(abs) ? { state: 'not-pushed', detail: 'no remote configured (reg remote add NAME URL --default)' } : { state: 'missing' };
+  }
+  const state = lastSyncState(repo, remoteName, e.path);
+  if (!existsSync(abs) || !statSync(abs).isDirectory()) {
+    return { state: 'missing', detail: `reg sync pull ${e.path}` };
+  }
+  if (remote) {
+    try {
+      const r = await sync(ctx, { direction: 'push', targets: [e.path], dryRun: true });
+      const row = r.entries[0];
+      if (row && row.transferred.length === 0 && row.deleted.length === 0) return state ? { state: 'up-to-date' } : { state: 'up-to-date', detail: 'identical to the remote' };
+    } catch (err) {
+      if (!isRegError(err)) throw err;
+      if (err.code === 'sync.conflict') return { state: 'modified', detail: `the remote copy changed too (reg sync pull ${e.path}, or push --force)` };
+    }
+  }
+  if (!state) return { state: 'not-pushed', detail: `reg sync push ${e.path}` };
+  const ws = await scanWorkspace(repo, ctx, abs, e.path, { legacy: false, store: false, label: e.path });
+  const local: SyncFiles = {};
+  for (const f of ws.files) if (f.relpath !== '.reg-sync.json') local[f.relpath] = { md5: f.md5, size: f.size };
+  if (sameFiles(local, state.files)) return { state: 'up-to-date' };
+  const changed = Object.keys(local).some((rp) => state.files[rp]?.md5 !== local[rp]!.md5);
+  if (changed) return { state: 'modified', detail: `changed since the last sync (reg sync push ${e.path})` };
+  return { state: 'up-to-date', detail: `some files are only on the remote (reg sync pull ${e.path})` };
+}
