@@ -1,15 +1,15 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Transform, Writable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CHUNK_SIZE, updateHash } from '../data/hash.js';
 import { integrityError } from '../errors.js';
 import { mapLimit, tempPathFor } from '../fsutil.js';
 import type { Backend } from './backend.js';
 import type { Cache } from './cache.js';
-import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './transfer.js';
+import { DEFAULT_RETRY, fanOutSignal, withRetry, type RetryPolicy } from './transfer.js';
 
 /** One content-addressed object: its oid and which layout it lives in (DVC 3 or legacy DVC 2). */
 export interface ObjRef {
@@ -18,6 +18,8 @@ export interface ObjRef {
 }
 
 const MODERN_BASE = 'files/md5/';
+/** Objects up to this size are downloaded through memory. */
+const SMALL_OBJECT = 1 << 20;
 const KEY_RE = /^[0-9a-f]{2}\/[0-9a-f]{30}(\.dir)?$/;
 
 /** `files/md5/XX/REST` for DVC 3 objects, `XX/REST` for legacy ones (dvc-compat.md §5.1). */
@@ -54,6 +56,7 @@ export interface QueryStats {
  */
 export class ObjectStore {
   lastQuery: QueryStats = { strategy: 'none', requests: 0 };
+  private readonly madeDirs = new Set<string>();
 
   constructor(readonly backend: Backend) {}
 
@@ -71,7 +74,16 @@ export class ObjectStore {
    * the way DVC does (§5.3), so a small push to a huge remote and a huge push to a small one
    * both stay cheap.
    */
-  async missing(refs: readonly ObjRef[], options: QueryOptions): Promise<Set<string>> {
+  async missing(refs: readonly ObjRef[], parentOptions: QueryOptions): Promise<Set<string>> {
+    const fan = fanOutSignal(parentOptions.signal);
+    try {
+      return await this.missingAll(refs, { ...parentOptions, signal: fan.signal });
+    } finally {
+      fan.dispose();
+    }
+  }
+
+  private async missingAll(refs: readonly ObjRef[], options: QueryOptions): Promise<Set<string>> {
     const stats: QueryStats = { strategy: 'none', requests: 0 };
     const count = () => {
       stats.requests++;
@@ -157,27 +169,42 @@ export class ObjectStore {
   async download(ref: ObjRef, cache: Cache, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<{ path: string; size: number }> {
     const key = refKey(ref);
     const target = cache.objectPath(ref.oid, ref.legacy);
-    await mkdir(dirname(target), { recursive: true });
+    const dir = dirname(target);
+    if (!this.madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.madeDirs.add(dir);
+    }
     const tmp = tempPathFor(target);
     const isDir = ref.oid.endsWith('.dir');
     const hasher = new HashingTap(ref.legacy && !isDir, onBytes);
     try {
-      const { body } = await this.backend.get(key, { signal });
-      await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
-      const md5 = hasher.digest();
-      const expected = ref.oid.replace(/\.dir$/, '');
-      if (md5 !== expected) {
-        throw integrityError('remote.corrupt-object', `object ${key} on ${this.description} is corrupt: its content hashes to ${md5}, not ${expected}`, {
-          hint: 'the copy on the remote is damaged; push it again from a machine whose cache has it (reg push), or remove it from the remote',
-          details: { key, expected, actual: md5, remote: this.description },
-        });
+      const { body, size } = await this.backend.get(key, { signal });
+      if (size !== undefined && size <= SMALL_OBJECT) {
+        // Small objects: hash in memory, one write (no stream plumbing per object).
+        const chunks: Buffer[] = [];
+        await pipeline(body, hasher, new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }), { signal });
+        this.check(ref, key, hasher.digest());
+        await writeFile(tmp, Buffer.concat(chunks), { flag: 'wx', mode: 0o444 });
+      } else {
+        await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
+        this.check(ref, key, hasher.digest());
+        await chmod(tmp, 0o444).catch(() => undefined);
       }
-      await chmod(tmp, 0o444).catch(() => undefined);
       await rename(tmp, target);
       return { path: target, size: hasher.size };
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
+    }
+  }
+
+  private check(ref: ObjRef, key: string, md5: string): void {
+    const expected = ref.oid.replace(/\.dir$/, '');
+    if (md5 !== expected) {
+      throw integrityError('remote.corrupt-object', `object ${key} on ${this.description} is corrupt: its content hashes to ${md5}, not ${expected}`, {
+        hint: 'the copy on the remote is damaged; push it again from a machine whose cache has it (reg push), or remove it from the remote',
+        details: { key, expected, actual: md5, remote: this.description },
+      });
     }
   }
 }

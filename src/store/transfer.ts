@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { RegError, errnoCode, isRegError } from '../errors.js';
 import { isNotFound } from './backend.js';
 
@@ -72,6 +73,20 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * A signal that follows `parent` but takes any number of listeners: every in-flight request
+ * and stream registers one, far more than Node's default warning threshold of 10.
+ */
+export function fanOutSignal(parent: AbortSignal | undefined): { signal: AbortSignal | undefined; dispose(): void } {
+  if (parent === undefined) return { signal: undefined, dispose() {} };
+  const child = new AbortController();
+  setMaxListeners(0, child.signal);
+  const onAbort = () => child.abort(parent.reason);
+  if (parent.aborted) child.abort(parent.reason);
+  else parent.addEventListener('abort', onAbort, { once: true });
+  return { signal: child.signal, dispose: () => parent.removeEventListener('abort', onAbort) };
+}
+
 /** Runs `fn` until it succeeds, fails with a non-retriable error, or runs out of attempts. */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy, signal?: AbortSignal, onRetry?: (err: unknown, attempt: number) => void): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -125,7 +140,16 @@ export interface TransferOptions {
  * succeeded; a dependent task whose requirement failed is reported as failed, never run.
  * Individual failures do not stop the queue (the result lists them); an abort does.
  */
-export async function runTransfers(tasks: readonly TransferTask[], options: TransferOptions): Promise<TransferOutcome> {
+export async function runTransfers(tasks: readonly TransferTask[], parentOptions: TransferOptions): Promise<TransferOutcome> {
+  const fan = fanOutSignal(parentOptions.signal);
+  try {
+    return await runAll(tasks, { ...parentOptions, signal: fan.signal });
+  } finally {
+    fan.dispose();
+  }
+}
+
+async function runAll(tasks: readonly TransferTask[], options: TransferOptions): Promise<TransferOutcome> {
   const outcome: TransferOutcome = { done: [], failed: [], bytes: 0 };
   const failedKeys = new Set<string>();
   const independent = tasks.filter((t) => !t.requires || t.requires.length === 0);
