@@ -77,18 +77,20 @@ export async function commitsBeingPushed(root: string, gitRemote: string, update
   return [...commits];
 }
 
-/** `.dvc` files added or modified by each commit, with their blob ids. */
+/** `.dvc` files added or modified by each commit, with their blob ids (one `git diff-tree --stdin`). */
 async function pointersIn(root: string, commits: string[]): Promise<Array<{ commit: string; path: string; blob: string }>> {
   const out: Array<{ commit: string; path: string; blob: string }> = [];
-  for (const c of commits) {
-    const raw = await gitText(root, ['diff-tree', '-r', '--root', '--no-commit-id', '--no-renames', '-z', '--diff-filter=AM', c]);
-    const parts = raw.split('\0');
-    for (let i = 0; i + 1 < parts.length; i += 2) {
-      const meta = parts[i]!.split(' ');
-      const path = parts[i + 1]!;
+  if (commits.length === 0) return out;
+  const raw = await gitText(root, ['diff-tree', '--stdin', '-r', '--root', '--no-renames', '-z', '--diff-filter=AM'], commits.join('\n') + '\n');
+  const tokens = raw.split('\0');
+  let commit = '';
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (t.startsWith(':')) {
+      const path = tokens[++i] ?? '';
       if (!path.endsWith(POINTER_SUFFIX) || path.startsWith('.dvc/') || path.startsWith('.reg/')) continue;
-      out.push({ commit: c, path, blob: meta[3]! });
-    }
+      out.push({ commit, path, blob: t.split(' ')[3]! });
+    } else if (t.trim() !== '') commit = t.trim();
   }
   return out;
 }

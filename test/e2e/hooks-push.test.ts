@@ -109,4 +109,19 @@ describe('pre-push hook + real git push', () => {
     expect(p.stderr).toContain('raw_datasets/mnist.dvc');
     expect(p.stderr).toContain('not in the local cache');
   });
+
+  it('a chained pre-existing pre-push hook gets the same stdin and runs first', async () => {
+    await regOk(repo, ['hooks', 'uninstall']);
+    const hooks = join(repo, '.git/hooks');
+    writeFileSync(join(hooks, 'pre-push'), `#!/bin/sh\ncat > "${join(repo, 'seen-refs.txt')}"\necho "$1" >> "${join(repo, 'seen-refs.txt')}"\n`);
+    chmodSync(join(hooks, 'pre-push'), 0o755);
+    expect((await regOk(repo, ['hooks', 'install'])).stdout).toContain('pre-push: chained');
+    await commitDataset('mnist', { 'a.txt': 'alpha' });
+    const p = gitRun(repo, 'push', '-q', 'origin', 'main');
+    expect(p.code, p.stderr).toBe(0);
+    const seen = readFileSync(join(repo, 'seen-refs.txt'), 'utf8');
+    expect(seen).toMatch(/^refs\/heads\/main [0-9a-f]{40} refs\/heads\/main 0{40}\n/);
+    expect(seen.trim().endsWith('origin')).toBe(true);
+    expect(filesUnder(store).length).toBeGreaterThan(0);
+  });
 });
