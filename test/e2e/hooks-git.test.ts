@@ -150,4 +150,36 @@ describe('reg hooks + real git commit', () => {
     expect(readFileSync(join(repo, 'raw_datasets/mnist/a.txt'), 'utf8')).toBe('unsaved work');
     expect(gitOk(repo, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe('v2');
   });
+
+  it('post-merge updates data the merge changed; pre-commit works on the first commit of a repository', async () => {
+    await regOk(repo, ['hooks', 'install']);
+    writeTree(repo, { 'raw_datasets/mnist/a.txt': 'v1', 'raw_datasets/mnist.card.md': goodCard('mnist') });
+    await regOk(repo, ['add', 'raw_datasets/mnist']);
+    gitOk(repo, 'add', '-A');
+    gitOk(repo, 'commit', '-qm', 'v1');
+    gitOk(repo, 'checkout', '-q', '-b', 'feature');
+    writeTree(repo, { 'raw_datasets/mnist/a.txt': 'v2' });
+    await regOk(repo, ['add', 'raw_datasets/mnist']);
+    gitOk(repo, 'commit', '-qam', 'v2');
+    gitOk(repo, 'checkout', '-q', 'main');
+    expect(readFileSync(join(repo, 'raw_datasets/mnist/a.txt'), 'utf8')).toBe('v1');
+    const m = gitRun(repo, ['merge', '-q', '--ff-only', 'feature']);
+    expect(m.code).toBe(0);
+    expect(m.stderr).toContain('updated data for raw_datasets/mnist.dvc');
+    expect(readFileSync(join(repo, 'raw_datasets/mnist/a.txt'), 'utf8')).toBe('v2');
+
+    const fresh = makeGitRepo();
+    try {
+      await regOk(fresh, ['init']);
+      await regOk(fresh, ['hooks', 'install', 'pre-commit']);
+      writeTree(fresh, { 'raw_datasets/x/a.txt': 'a' });
+      await regOk(fresh, ['add', 'raw_datasets/x']);
+      gitOk(fresh, 'add', '-A');
+      const c = gitRun(fresh, ['commit', '-qm', 'first']);
+      expect(c.code).not.toBe(0);
+      expect(c.stderr).toContain('raw_datasets/x.card.md');
+    } finally {
+      removeDir(fresh);
+    }
+  });
 });

@@ -14,6 +14,16 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** post-checkout's exit status becomes git checkout's: turn any failure into a warning. */
+async function neverFail(hook: PostUpdateResult['hook'], p: Promise<PostUpdateResult>): Promise<PostUpdateResult> {
+  try {
+    return await p;
+  } catch (err) {
+    const e = err as Error & { hint?: string };
+    return { hook, pointers: [], updated: [], unchanged: [], skipped: [{ pointer: '(all)', reason: e?.message ?? String(err), ...(e?.hint ? { hint: e.hint } : {}) }] };
+  }
+}
+
 function renderPostUpdate(r: PostUpdateResult, out: Output): void {
   for (const p of r.updated) out.note(`reg: updated data for ${p}`);
   for (const s of r.skipped) out.note(`reg: warning: left ${s.pointer} as it is: ${s.reason}${s.hint ? `\n  hint: ${s.hint}` : ''}`);
@@ -67,13 +77,13 @@ export const hookCommand: CommandModule = {
             );
           }
           case 'post-checkout':
-            return run(cmd, (ctx) => postCheckoutHook(ctx, {
+            return run(cmd, (ctx) => neverFail('post-checkout', postCheckoutHook(ctx, {
                   prev: args[0] ?? process.env.PRE_COMMIT_FROM_REF ?? '',
                   next: args[1] ?? process.env.PRE_COMMIT_TO_REF ?? 'HEAD',
                   branchCheckout: (args[2] ?? process.env.PRE_COMMIT_CHECKOUT_TYPE) === '1',
-                }), renderPostUpdate, () => 0);
+                })), renderPostUpdate, () => 0);
           case 'post-merge':
-            return run(cmd, (ctx) => postMergeHook(ctx), renderPostUpdate, () => 0);
+            return run(cmd, (ctx) => neverFail('post-merge', postMergeHook(ctx)), renderPostUpdate, () => 0);
           default:
             throw usageError('hook.unknown', `unknown hook ${name}`, { hint: 'reg hook pre-commit | pre-push | post-checkout | post-merge' });
         }
