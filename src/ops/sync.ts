@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -409,7 +409,17 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
   }
   for (const rp of plan.remove) {
     if (options.direction === 'push') await backend.delete(`${plan.base}/${rp}`);
-    else await unlink(join(plan.ref.abs, ...rp.split('/'))).catch(() => undefined);
+    else {
+      await unlink(join(plan.ref.abs, ...rp.split('/'))).catch(() => undefined);
+      // Remove directories the deletion left empty (never the entry itself).
+      const parts = rp.split('/').slice(0, -1);
+      while (parts.length > 0) {
+        const dir = join(plan.ref.abs, ...parts);
+        if (readdirSync(dir).length > 0) break;
+        await rmdir(dir).catch(() => undefined);
+        parts.pop();
+      }
+    }
   }
   let files: SyncFiles;
   if (options.direction === 'push') {

@@ -116,6 +116,13 @@ describe('reg sync through a directory remote', () => {
     expect(filesUnder(join(b, ENTRY))).toEqual({ 'a.txt': 'alphb', 'sub/b.txt': 'beta' });
     expect((await pull(b, { delete: true })).entries[0]).toMatchObject({ deleted: ['a.txt'] });
     expect(filesUnder(join(b, ENTRY))).toEqual({ 'sub/b.txt': 'beta' });
+    // a file removed from the remote leaves no empty directory behind
+    rmSync(join(a, ENTRY, 'sub/b.txt'));
+    writeTree(a, { [`${ENTRY}/c.txt`]: 'c' });
+    await push(a, { delete: true });
+    await pull(b, { delete: true });
+    expect(filesUnder(join(b, ENTRY))).toEqual({ 'c.txt': 'c' });
+    expect(existsSync(join(b, ENTRY, 'sub'))).toBe(false);
   });
 
   it('syncs whole areas, discovers remote-only entries on pull, adopts a layout made without reg', async () => {
