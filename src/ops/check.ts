@@ -109,7 +109,9 @@ function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void)
   const hasEntry = versioned ? hasPointer || e.dataOnDisk || e.pointerOnlyOnDisk : e.dataOnDisk;
   const hasCard = e.cardText !== undefined;
 
-  for (const p of checkName(name, area.rules.naming)) {
+  // File entries (raw_datasets/labels.csv) are named by their stem: the extension is not part of the rule.
+  const ruleName = e.isFile ? name.replace(/(?<=.)\.[A-Za-z0-9]+$/, '') : name;
+  for (const p of checkName(ruleName, area.rules.naming)) {
     add({ ...base, severity: p.severity, rule: 'naming', file: e.path, message: p.message, fix: p.fix });
   }
 

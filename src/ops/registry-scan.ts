@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { areaOf, classifyAreaChild, entryNameOf, registryPolicy, CARD_SUFFIX, POINTER_SUFFIX, type Area, type RegistryPolicy } from '../policy/areas.js';
+import { parsePointer } from '../data/pointer.js';
 import type { Repo } from '../repo.js';
 import { indexEntries, readBlobs, type IndexEntry } from './gitread.js';
 
@@ -20,6 +21,8 @@ export interface ScannedEntry {
   pointerOnlyOnDisk: boolean;
   /** The entry's data exists in the workspace (dir or file). */
   dataOnDisk: boolean;
+  /** The entry's data is a single file (on disk, or per its pointer's md5). */
+  isFile: boolean;
 }
 
 export interface RegistryScan {
@@ -63,17 +66,18 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
   for (const area of policy.areas) {
     const dir = join(repo.root, ...area.name.split('/'));
     if (!existsSync(dir)) missingAreas.push(area);
-    const names = new Map<string, { data: boolean }>();
-    const note = (child: string, data: boolean) => {
+    const names = new Map<string, { data: boolean; file: boolean }>();
+    const note = (child: string, data: boolean, file = false) => {
       const n = entryNameOf(child);
       if (n === undefined || n === '') return;
-      const cur = names.get(n) ?? { data: false };
+      const cur = names.get(n) ?? { data: false, file: false };
       cur.data ||= data;
+      cur.file ||= data && file;
       names.set(n, cur);
     };
     for (const c of diskChildren(dir)) {
       const kind = classifyAreaChild(c.name);
-      if (kind === 'card' || kind === 'pointer' || kind === 'data') note(c.name, kind === 'data');
+      if (kind === 'card' || kind === 'pointer' || kind === 'data') note(c.name, kind === 'data', !c.isDir);
     }
     if (staged) {
       for (const e of tracked) {
@@ -95,6 +99,7 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
         pointerRel,
         pointerOnlyOnDisk: false,
         dataOnDisk: info.data,
+        isFile: info.file,
       };
       for (const [rel, key] of [[cardRel, 'card'], [pointerRel, 'pointer']] as const) {
         const abs = join(repo.root, ...rel.split('/'));
@@ -121,6 +126,16 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
       if (c) e.cardText = blobs.get(c.oid)?.toString('utf8');
       const p = indexByPath.get(e.pointerRel);
       if (p) e.pointerText = blobs.get(p.oid)?.toString('utf8');
+    }
+  }
+  // A pointer to a single file (md5 without .dir) makes a file entry even when the data is absent.
+  for (const e of entries) {
+    if (e.isFile || e.dataOnDisk || e.pointerText === undefined) continue;
+    try {
+      const md5 = parsePointer(e.pointerText, e.pointerRel).outs[0]?.md5;
+      if (md5 !== undefined && !md5.endsWith('.dir')) e.isFile = true;
+    } catch {
+      // reg check reports invalid pointers
     }
   }
   let gitFiles = tracked;

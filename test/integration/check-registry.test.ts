@@ -84,6 +84,17 @@ describe('reg check', () => {
     expect(r.ok).toBe(false);
   });
 
+  it('names file entries by their stem', async () => {
+    writeTree(repo, {
+      'raw_datasets/labels.csv': 'a,b\n',
+      'raw_datasets/labels.csv.card.md': goodRaw('labels.csv'),
+      'raw_datasets/Bad_Labels.csv': 'a,b\n',
+      'raw_datasets/Bad_Labels.csv.card.md': goodRaw('Bad_Labels.csv'),
+    });
+    await add(ctx(), { targets: ['raw_datasets/labels.csv', 'raw_datasets/Bad_Labels.csv'] });
+    expect(summary(await check(ctx()))).toEqual(['error naming raw_datasets/Bad_Labels.csv']);
+  });
+
   it('--staged reads cards from the index and flags cards not staged', async () => {
     await newEntry(ctx(), { target: 'raw_datasets/ocr-pages' });
     writeTree(repo, { 'raw_datasets/ocr-pages/p1.txt': 'page', 'raw_datasets/ocr-pages.card.md': goodRaw('ocr-pages') });
