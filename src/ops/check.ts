@@ -25,6 +25,7 @@ export type CheckRule =
   | 'pointer-invalid'
   | 'pointer-path'
   | 'pointer-not-committed'
+  | 'pointer-in-unversioned-area'
   | 'naming'
   | 'data-not-tracked'
   | 'data-in-git'
@@ -138,6 +139,9 @@ function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void)
         : `fix the front matter of ${e.cardRel} (a YAML mapping between two --- lines at the very top)`;
       add({ ...base, severity: 'error', rule: p.rule, file: e.cardRel, ...('line' in p && p.line !== undefined ? { line: p.line } : {}), message: p.message, fix });
     }
+  }
+  if (!versioned && hasPointer) {
+    add({ ...base, severity: 'error', rule: 'pointer-in-unversioned-area', file: e.pointerRel, message: `${area.name} is a ${area.mode} area, but ${e.pointerRel} versions ${e.path} like a versioned entry`, fix: area.mode === 'synced' ? `git rm --cached ${e.pointerRel} and delete it; share the data with reg sync push ${e.path} (or move the entry to a versioned area)` : `git rm --cached ${e.pointerRel} and delete it (local areas never leave this machine)` });
   }
   if (versioned) {
     if (hasPointer) {

@@ -40,6 +40,7 @@ async function buildMixedRegistry(): Promise<void> {
     'processed_datasets/gone.card.md': card('gone'),
     'champion_models/bart-base/model.bin': 'm',
     'champion_models/bart-base.card.md': card('bart-base'),
+    'champion_models/bart-base.dvc': 'outs:\n- md5: 0123456789abcdef0123456789abcdef\n  path: bart-base\n',
     'experiments/run-1/log.txt': 'l',
   });
   await add(ctx(), { targets: ['raw_datasets/good', 'raw_datasets/no-card', 'raw_datasets/bad-header', 'raw_datasets/no-license'] });
@@ -64,6 +65,7 @@ describe('reg check', () => {
     const r = await check(ctx());
     expect(summary(r)).toEqual([
       'error secret-in-config .reg/config.yaml',
+      'error pointer-in-unversioned-area champion_models/bart-base.dvc',
       'warning entry-without-card experiments/run-1.card.md',
       'error naming processed_datasets/Bad_Name',
       'warning card-without-entry processed_datasets/gone.card.md',
