@@ -185,9 +185,11 @@ async function checkGitFiles(repo: Repo, entries: ScannedEntry[], files: Array<{
         add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} belongs to ${area.name}/${top}, which ${area.name}/${top}.dvc tracks; its bytes must not be ${verb}`, fix: `${unstage} (the .dvc pointer already records it)` });
         continue;
       }
+      add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} is entry data ${verb}; ${area.name} is versioned, so data goes into the cache and only its .dvc pointer into Git`, fix: `${staged ? `git rm -r --cached ${area.name}/${top}` : `git rm -r --cached ${area.name}/${top} && git commit`}, then reg add ${area.name}/${top}` });
+      continue;
     }
     if (size >= area.rules.largeFileBytes) {
-      add({ severity: 'error', rule: 'large-file', file: f.path, area: area.name, entry: kind === 'data' ? top : undefined, message: `${f.path} (${size} bytes) is ${verb}; files of ${area.rules.largeFileBytes} bytes or more inside an area must not go into Git`, fix: `${unstage}, then ${area.mode === 'versioned' ? `reg add ${area.name}/${top}` : `reg sync push ${area.name}/${top}`}` });
+      add({ severity: 'error', rule: 'large-file', file: f.path, area: area.name, message: `${f.path} (${size} bytes) is ${verb}; files of ${area.rules.largeFileBytes} bytes or more inside an area must not go into Git`, fix: `${unstage}; keep big files out of Git (make them an entry: ${area.mode === 'versioned' ? 'reg add' : area.mode === 'synced' ? 'reg sync push' : 'local data'}), or raise ${`areas.${area.name}.large-file-threshold`} in .reg/config.yaml` });
     }
   }
 }
