@@ -176,20 +176,18 @@ async function checkGitFiles(repo: Repo, entries: ScannedEntry[], files: Array<{
     const kind = rest.includes('/') ? 'data' : classifyAreaChild(rest);
     const size = sizes.get(f.oid) ?? 0;
     const unstage = staged ? `git rm --cached ${f.path}` : `git rm --cached ${f.path} && git commit`;
-    if (kind === 'data') {
-      if (area.mode !== 'versioned') {
-        add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} is entry data ${verb}, but ${area.name} is a ${area.mode} area (its data never goes into Git)`, fix: `${unstage}${area.mode === 'synced' ? `; share it with: reg sync push ${area.name}/${top}` : ''}` });
-        continue;
-      }
-      if (pointerNames.has(`${area.name}/${top}`)) {
-        add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} belongs to ${area.name}/${top}, which ${area.name}/${top}.dvc tracks; its bytes must not be ${verb}`, fix: `${unstage} (the .dvc pointer already records it)` });
-        continue;
-      }
-      add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} is entry data ${verb}; ${area.name} is versioned, so data goes into the cache and only its .dvc pointer into Git`, fix: `${staged ? `git rm -r --cached ${area.name}/${top}` : `git rm -r --cached ${area.name}/${top} && git commit`}, then reg add ${area.name}/${top}` });
-      continue;
-    }
+    const entryOf = kind === 'data' ? { entry: top } : {};
     if (size >= area.rules.largeFileBytes) {
-      add({ severity: 'error', rule: 'large-file', file: f.path, area: area.name, message: `${f.path} (${size} bytes) is ${verb}; files of ${area.rules.largeFileBytes} bytes or more inside an area must not go into Git`, fix: `${unstage}; keep big files out of Git (make them an entry: ${area.mode === 'versioned' ? 'reg add' : area.mode === 'synced' ? 'reg sync push' : 'local data'}), or raise ${`areas.${area.name}.large-file-threshold`} in .reg/config.yaml` });
+      const how = area.mode === 'versioned' ? `reg add ${area.name}/${top}` : area.mode === 'synced' ? `reg sync push ${area.name}/${top}` : 'keep it local';
+      add({ severity: 'error', rule: 'large-file', file: f.path, area: area.name, ...entryOf, message: `${f.path} (${size} bytes) is ${verb}; files of ${area.rules.largeFileBytes} bytes or more inside an area must not go into Git`, fix: `${unstage}, then ${kind === 'data' ? how : 'keep big files out of Git (make them a registry entry)'}; the limit is large-file-threshold in .reg/config.yaml` });
+    }
+    if (kind !== 'data') continue;
+    if (area.mode !== 'versioned') {
+      add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} is entry data ${verb}, but ${area.name} is a ${area.mode} area (its data never goes into Git)`, fix: `${unstage}${area.mode === 'synced' ? `; share it with: reg sync push ${area.name}/${top}` : ''}` });
+    } else if (pointerNames.has(`${area.name}/${top}`)) {
+      add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} belongs to ${area.name}/${top}, which ${area.name}/${top}.dvc tracks; its bytes must not be ${verb}`, fix: `${unstage} (the .dvc pointer already records it)` });
+    } else {
+      add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} is entry data ${verb}; ${area.name} is versioned, so data goes into the cache and only its .dvc pointer into Git`, fix: `${staged ? `git rm -r --cached ${area.name}/${top}` : `git rm -r --cached ${area.name}/${top} && git commit`}, then reg add ${area.name}/${top}` });
     }
   }
 }
