@@ -7,10 +7,10 @@ import type { AreaMode } from '../policy/areas.js';
 import { openRepo, type Repo } from '../repo.js';
 import { check, type Finding } from './check.js';
 import { scanRegistry, type ScannedEntry } from './registry-scan.js';
-import { remoteStatus } from './remote-status.js';
+import { remoteStatus, type RemoteStatusResult } from './remote-status.js';
 import { resolveRemoteName } from './remote.js';
 import { scanWorkspace } from './scan.js';
-import { status } from './status.js';
+import { status, type StatusResult } from './status.js';
 import { lastSyncState, sameFiles, sync, type SyncFiles } from './sync.js';
 
 /**
@@ -61,6 +61,10 @@ export interface RegistryOverview {
 export interface OverviewOptions {
   /** Also ask the remote: versioned data not pushed, synced entries changed remotely. Default false (offline). */
   remote?: boolean;
+  /** A status of (at least) the versioned entries' pointers already computed by the caller: reused, not recomputed. */
+  statusResult?: StatusResult;
+  /** Likewise for the remote state. */
+  remoteStatusResult?: RemoteStatusResult;
 }
 
 const CARD_RULES = new Set(['entry-without-card', 'card-not-committed', 'card-header', 'card-front-matter', 'card-field']);
@@ -76,7 +80,7 @@ export async function registryOverview(ctx: Context, options: OverviewOptions = 
     const k = `${f.area}/${f.entry}`;
     byEntry.set(k, [...(byEntry.get(k) ?? []), f]);
   }
-  const versioned = await versionedStates(repo, ctx, scan.entries.filter((e) => e.area.mode === 'versioned'), Boolean(options.remote));
+  const versioned = await versionedStates(repo, ctx, scan.entries.filter((e) => e.area.mode === 'versioned'), Boolean(options.remote), options);
   const areas: OverviewArea[] = scan.policy.areas.map((a) => ({ name: a.name, mode: a.mode, entries: [] }));
   for (const e of scan.entries) {
     const cardFindings = (byEntry.get(e.path) ?? []).filter((f) => CARD_RULES.has(f.rule) && f.severity === 'error');
@@ -109,7 +113,13 @@ export async function registryOverview(ctx: Context, options: OverviewOptions = 
   return { areas, summary: { entries: total, cardsOk, byState }, problems };
 }
 
-async function versionedStates(repo: Repo, ctx: Context, entries: ScannedEntry[], remote: boolean): Promise<Map<string, { state: EntryDataState; detail?: string }>> {
+async function versionedStates(
+  repo: Repo,
+  ctx: Context,
+  entries: ScannedEntry[],
+  remote: boolean,
+  known: Pick<OverviewOptions, 'statusResult' | 'remoteStatusResult'>,
+): Promise<Map<string, { state: EntryDataState; detail?: string }>> {
   const out = new Map<string, { state: EntryDataState; detail?: string }>();
   const pointers: string[] = [];
   for (const e of entries) {
@@ -126,9 +136,11 @@ async function versionedStates(repo: Repo, ctx: Context, entries: ScannedEntry[]
     }
   }
   if (pointers.length === 0) return out;
-  const st = await status(ctx, { targets: pointers.map((p) => join(repo.root, p)) });
+  const wanted = new Set(pointers);
+  const st = known.statusResult ?? (await status(ctx, { targets: pointers.map((p) => join(repo.root, p)) }));
   const pathOf = (pointer: string) => pointer.replace(/\.dvc$/, '');
   for (const s of st.outputs) {
+    if (!wanted.has(s.pointer)) continue;
     const key = pathOf(s.pointer);
     switch (s.state) {
       case 'up-to-date':
@@ -148,8 +160,9 @@ async function versionedStates(repo: Repo, ctx: Context, entries: ScannedEntry[]
   }
   if (remote) {
     try {
-      const rs = await remoteStatus(ctx, { targets: pointers.map((p) => join(repo.root, p)) });
+      const rs = known.remoteStatusResult ?? (await remoteStatus(ctx, { targets: pointers.map((p) => join(repo.root, p)) }));
       for (const r of rs.outputs) {
+        if (!wanted.has(r.pointer)) continue;
         const key = pathOf(r.pointer);
         if (r.state === 'not-pushed' && out.get(key)?.state !== 'modified') out.set(key, { state: 'not-pushed', detail: `reg push ${r.path}` });
       }

@@ -9,7 +9,8 @@ import { REG_DIR, openRepo, type Repo } from '../repo.js';
 import type { Backend } from '../store/backend.js';
 import { LocalBackend } from '../store/local.js';
 import { ObjectStore } from '../store/object-store.js';
-import { S3Backend, parseS3Url, type ChecksumMode } from '../store/s3.js';
+import { parseS3Url, type ChecksumMode } from '../store/s3-config.js';
+import { LazyS3Backend } from '../store/s3-lazy.js';
 
 /**
  * Remotes: `remotes.NAME.*` in `.reg/config.yaml` (shared) and `.reg/config.local.yaml`
@@ -445,7 +446,7 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
     const profile = str('profile') ?? env.AWS_PROFILE;
     const credentialPath = str('credential-path');
     const configPath = str('config-path');
-    let credentials: ConstructorParameters<typeof S3Backend>[1];
+    let credentials: ConstructorParameters<typeof LazyS3Backend>[1];
     if (accessKeyId && secretAccessKey) credentials = { accessKeyId, secretAccessKey, ...(str('session-token') ? { sessionToken: str('session-token')! } : {}) };
     else if (str('profile') === undefined && credentialPath === undefined && configPath === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
       credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
@@ -455,7 +456,7 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
     if (accessKeyId) secrets.push(accessKeyId);
     const sslVerify = opts['ssl-verify'] === undefined ? undefined : typeof opts['ssl-verify'] === 'boolean' ? opts['ssl-verify'] : String(opts['ssl-verify']).toLowerCase() === 'false' ? false : String(opts['ssl-verify']).toLowerCase() === 'true' ? true : resolve(repo.regDir, String(opts['ssl-verify']));
     const region = str('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (endpointUrl !== undefined ? 'us-east-1' : undefined);
-    backend = new S3Backend(
+    backend = new LazyS3Backend(
       {
         bucket,
         prefix,

@@ -17,38 +17,8 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { integrityError } from '../errors.js';
 import { NotFoundError, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
-
-export type ChecksumMode = 'when_required' | 'when_supported';
-
-export interface S3Options {
-  bucket: string;
-  /** Key prefix without leading or trailing slash ('' for the bucket root). */
-  prefix: string;
-  endpointUrl?: string;
-  region?: string;
-  profile?: string;
-  pathStyle?: boolean;
-  checksums: ChecksumMode;
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  credentialPath?: string;
-  configPath?: string;
-  /** false disables TLS verification; a string is a CA bundle path. */
-  sslVerify?: boolean | string;
-  sse?: string;
-  sseKmsKeyId?: string;
-  acl?: string;
-  /** Seconds. */
-  readTimeout?: number;
-  connectTimeout?: number;
-  /** Sockets to keep open (the transfer concurrency). */
-  maxSockets: number;
-  /** SDK attempts per request for requests whose body can be replayed. */
-  maxAttempts?: number;
-  /** Bytes above which uploads are multipart (default MULTIPART_THRESHOLD). */
-  multipartThreshold?: number;
-  /** Multipart part size (default PART_SIZE; S3 needs at least 5 MiB). */
-  partSize?: number;
-}
+import { type ChecksumMode, type S3Options } from './s3-config.js';
+export { parseS3Url, type ChecksumMode, type S3Options } from './s3-config.js';
 
 /** Objects up to this size are sent from memory (the SDK can replay them on retry). */
 export const BUFFERED_PUT_MAX = 1 << 20;
@@ -56,13 +26,6 @@ export const BUFFERED_PUT_MAX = 1 << 20;
 export const MULTIPART_THRESHOLD = 64 << 20;
 export const PART_SIZE = 16 << 20;
 const PART_QUEUE = 2;
-
-/** `s3://bucket/some/prefix` -> bucket and prefix. */
-export function parseS3Url(url: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m || m[1] === '') throw new Error(`not an s3:// URL: ${url}`);
-  return { bucket: m[1]!, prefix: m[2]!.replace(/^\/+|\/+$/g, '') };
-}
 
 /**
  * S3 (and S3-compatible) backend over @aws-sdk/client-s3. Two clients share one socket pool:

@@ -49,7 +49,12 @@ export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashPro
 
   const results: HashOutcome[] = new Array(tasks.length);
   const workerCount = Math.min(jobs, batches.length);
-  const workers = Array.from({ length: workerCount }, () => new Worker(new URL('./hash-worker.js', import.meta.url)));
+  // Small heaps: a worker holds one 1 MiB buffer and a batch of paths; V8's default young
+  // generation per isolate would otherwise add tens of MB of RSS per worker.
+  const workers = Array.from(
+    { length: workerCount },
+    () => new Worker(new URL('./hash-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } }),
+  );
   let nextBatch = 0;
   try {
     await Promise.all(

@@ -41,7 +41,11 @@ describe('reg CLI, one machine', () => {
     expect(git(repo, 'status', '--porcelain')).toBe('');
     // the data itself is ignored by Git: only the pointer and the .gitignore line were committed
     expect(git(repo, 'ls-files', 'raw_datasets/mnist')).toBe('');
-    expect((await regOk(repo, ['status'])).stdout).toBe('raw_datasets/mnist: up to date\n');
+    const overview = (await regOk(repo, ['status'])).stdout;
+    expect(overview.startsWith('raw_datasets/mnist: up to date\n\n')).toBe(true);
+    // with no targets, the registry overview follows: areas, entries, card state
+    expect(overview).toMatch(/^raw_datasets\/ \(versioned, 1 entry\)\n  mnist +no card +up to date$/m);
+    expect((await regOk(repo, ['status', 'raw_datasets/mnist'])).stdout).toBe('raw_datasets/mnist: up to date\n');
     rmSync(join(repo, 'raw_datasets/mnist'), { recursive: true });
     const st = await regOk(repo, ['status']);
     expect(st.stdout).toContain('data missing from workspace');
@@ -55,7 +59,7 @@ describe('reg CLI, one machine', () => {
     await regOk(repo, ['add', 'raw_datasets/mnist']);
     writeFileSync(join(repo, 'raw_datasets/mnist/train/0001.png'), 'a-changed');
     rmSync(join(repo, 'raw_datasets/mnist/test/0002.png'));
-    const plain = await regOk(repo, ['status']);
+    const plain = await regOk(repo, ['status', 'raw_datasets/mnist']);
     expect(plain.stdout).toBe('raw_datasets/mnist: modified — 1 modified, 1 deleted\n');
     const verbose = await regOk(repo, ['status', '-v']);
     expect(verbose.stdout).toContain('    M train/0001.png\n    D test/0002.png\n');
@@ -158,7 +162,7 @@ describe('reg CLI, one machine', () => {
     }
     // A re-run completes normally and status is clean.
     await regOk(repo, ['add', 'data']);
-    expect((await regOk(repo, ['status'])).stdout).toBe('data: up to date\n');
+    expect((await regOk(repo, ['status', 'data'])).stdout).toBe('data: up to date\n');
     expect(statSync(join(repo, 'data.dvc')).size).toBeGreaterThan(0);
   });
 

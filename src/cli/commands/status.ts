@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
-import { status, type OutputStatus } from '../../ops/status.js';
+import type { OutputStatus } from '../../ops/status.js';
+import { statusReport } from '../../ops/status-report.js';
+import type { RemoteOutputStatus } from '../../ops/remote-status.js';
+import { renderOverview } from '../overview-render.js';
+import { parseJobs } from '../jobs.js';
 import type { CommandModule } from '../command.js';
 import type { Output } from '../output.js';
-import { plural } from '../output.js';
+import { formatBytes, plural } from '../output.js';
 
 const LIST_LIMIT = 50;
 
@@ -29,6 +33,20 @@ export function describeStatus(s: OutputStatus): string {
   }
 }
 
+function describeRemote(r: RemoteOutputStatus | undefined): string {
+  if (!r) return '';
+  switch (r.state) {
+    case 'pushed':
+      return `; pushed to ${r.remote}`;
+    case 'not-pushed':
+      return `; not pushed to ${r.remote} (${plural(r.missingObjects, 'object')}, ${formatBytes(r.missingBytes)} missing: reg push ${r.pointer.replace(/\.dvc$/, '')})`;
+    case 'not-pushed-by-config':
+      return '; never pushed (push: false)';
+    default:
+      return '';
+  }
+}
+
 function renderChanges(s: OutputStatus, out: Output): void {
   if (!out.verbose || !s.changes) return;
   const rows: string[] = [];
@@ -45,22 +63,28 @@ export const statusCommand: CommandModule = {
       .command('status')
       .description('compare tracked data with its pointers (files listed with -v or --json)')
       .argument('[targets...]', 'data paths, .dvc files or directories (default: everything)')
-      .option('--exit-code', 'exit 1 when anything is not up to date')
-      .action(async (targets: string[], opts: { exitCode?: boolean }, cmd: Command) =>
+      .option('--exit-code', 'exit 1 when anything is not up to date (or, with --remote, not pushed)')
+      .option('--remote', 'also ask the remote which objects it lacks (pushed / not pushed)')
+      .option('-r, --remote-name <name>', 'the remote to ask (default: core.remote)')
+      .option('-j, --jobs <n>', 'parallel existence checks for --remote', parseJobs)
+      .action(async (targets: string[], opts: { exitCode?: boolean; remote?: boolean; remoteName?: string; jobs?: number }, cmd: Command) =>
         run(
           cmd,
-          (ctx) => status(ctx, { targets }),
+          (ctx) => statusReport(ctx, { targets, remote: Boolean(opts.remote || opts.remoteName), remoteName: opts.remoteName, jobs: opts.jobs }),
           (r, out) => {
-            if (r.outputs.length === 0) {
-              out.line('nothing tracked yet (track data with: reg add <path>)');
-              return;
-            }
+            if (r.outputs.length === 0 && !r.registry) out.line('nothing tracked yet (track data with: reg add <path>)');
+            const remoteByPointer = new Map((r.remote?.outputs ?? []).map((x) => [x.pointer, x]));
             for (const s of r.outputs) {
-              out.line(`${s.path}: ${describeStatus(s)}${s.legacy ? ' [DVC 2 pointer]' : ''}`);
+              out.line(`${s.path}: ${describeStatus(s)}${describeRemote(remoteByPointer.get(s.pointer))}${s.legacy ? ' [DVC 2 pointer]' : ''}`);
               renderChanges(s, out);
             }
+            if (r.registry) {
+              if (r.outputs.length > 0) out.line();
+              renderOverview(r.registry, out);
+            }
           },
-          (r) => (opts.exitCode && r.outputs.some((s) => s.state !== 'up-to-date') ? 1 : 0),
+          (r) =>
+            opts.exitCode && (r.outputs.some((s) => s.state !== 'up-to-date') || (r.remote?.outputs ?? []).some((x) => x.state === 'not-pushed')) ? 1 : 0,
         ),
       );
   },

@@ -1,0 +1,37 @@
+import type { Context } from '../context.js';
+import { registryPolicy } from '../policy/areas.js';
+import { openRepo } from '../repo.js';
+import { registryOverview, type RegistryOverview } from './overview.js';
+import { remoteStatus, type RemoteStatusResult } from './remote-status.js';
+import { status, type StatusResult } from './status.js';
+
+export interface StatusReportOptions {
+  targets: string[];
+  /** Also ask the default (or named) remote which objects it lacks. */
+  remote?: boolean;
+  remoteName?: string;
+  jobs?: number;
+}
+
+export interface StatusReport extends StatusResult {
+  /** Per output, pushed or not (with --remote). */
+  remote?: RemoteStatusResult;
+  /** With no targets in a registry with areas: per area and entry, card and data state. */
+  registry?: RegistryOverview;
+}
+
+/**
+ * What `reg status` shows: the per-output workspace status, optionally the remote's view, and
+ * with no targets the registry overview. Each workspace is scanned once and the results shared.
+ */
+export async function statusReport(ctx: Context, options: StatusReportOptions): Promise<StatusReport> {
+  const base = await status(ctx, { targets: options.targets });
+  const report: StatusReport = { ...base };
+  if (options.remote) {
+    report.remote = await remoteStatus(ctx, { targets: options.targets, remote: options.remoteName, jobs: options.jobs });
+  }
+  if (options.targets.length === 0 && registryPolicy(openRepo(ctx).config.data).areas.length > 0) {
+    report.registry = await registryOverview(ctx, { remote: Boolean(options.remote), statusResult: base, remoteStatusResult: report.remote });
+  }
+  return report;
+}

@@ -1,0 +1,40 @@
+/** S3 remote settings and URL parsing: no SDK import, so commands that never talk to S3 start fast. */
+export type ChecksumMode = 'when_required' | 'when_supported';
+
+export interface S3Options {
+  bucket: string;
+  /** Key prefix without leading or trailing slash ('' for the bucket root). */
+  prefix: string;
+  endpointUrl?: string;
+  region?: string;
+  profile?: string;
+  pathStyle?: boolean;
+  checksums: ChecksumMode;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  credentialPath?: string;
+  configPath?: string;
+  /** false disables TLS verification; a string is a CA bundle path. */
+  sslVerify?: boolean | string;
+  sse?: string;
+  sseKmsKeyId?: string;
+  acl?: string;
+  /** Seconds. */
+  readTimeout?: number;
+  connectTimeout?: number;
+  /** Sockets to keep open (the transfer concurrency). */
+  maxSockets: number;
+  /** SDK attempts per request for requests whose body can be replayed. */
+  maxAttempts?: number;
+  /** Bytes above which uploads are multipart (default MULTIPART_THRESHOLD). */
+  multipartThreshold?: number;
+  /** Multipart part size (default PART_SIZE; S3 needs at least 5 MiB). */
+  partSize?: number;
+}
+
+/** `s3://bucket/some/prefix` -> bucket and prefix. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
+  if (!m || m[1] === '') throw new Error(`not an s3:// URL: ${url}`);
+  return { bucket: m[1]!, prefix: m[2]!.replace(/^\/+|\/+$/g, '') };
+}
+
