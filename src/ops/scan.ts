@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
-import { buildManifest, manifestOid, type ManifestEntry } from '../data/manifest.js';
+import { manifestOidOf, serializeManifest } from '../data/manifest.js';
 import { RegError, errnoCode } from '../errors.js';
 import type { Repo } from '../repo.js';
 import { hashMany, type SizedTask } from '../workspace/hasher.js';
@@ -94,11 +94,12 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   let size = 0;
   for (const f of files) size += f.size;
   let manifest: Buffer | undefined;
-  const manifestBytes = (): Buffer => (manifest ??= buildManifest(files.map((f): ManifestEntry => ({ relpath: f.relpath, md5: f.md5 }))).bytes);
+  // WalkedFile has relpath and md5, so it serves as a manifest entry without a copy.
+  const manifestBytes = (): Buffer => (manifest ??= serializeManifest(files));
   let oid: string;
   if (isDir) {
     const remembered = todo.length === 0 ? statCache.treeOid(files.length) : undefined;
-    oid = remembered ?? manifestOid(manifestBytes());
+    oid = remembered ?? manifestOidOf(files);
     statCache.rememberTree(oid, files.length);
   } else {
     oid = files[0]!.md5;

@@ -56,8 +56,11 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
 export class CacheIndex {
   private modern?: Set<string>;
   private legacyOids?: Set<string>;
+  private singles = 0;
   constructor(private readonly repo: Repo) {}
   has(oid: string, legacy: boolean): boolean {
+    // A single lookup is cheaper as a stat than as a listing of the whole cache.
+    if (this.modern === undefined && this.singles++ < 8) return this.repo.cache.has(oid, legacy);
     this.modern ??= listCacheOids(this.repo.cache.root, false);
     if (this.modern.has(oid)) return true;
     if (!legacy) return false;
@@ -71,6 +74,7 @@ export class CacheIndex {
     if (!this.has(oid, o.legacy)) return { missing: 1 };
     if (!o.isDir) return { missing: 0 };
     const manifest = this.repo.cache.readManifest(oid, o.legacy);
+    if (this.repo.cache.isMarkedComplete(oid, o.legacy)) return { missing: 0, manifest };
     const missing = new Set(manifest.filter((e) => !this.has(e.md5, o.legacy)).map((e) => e.md5)).size;
     if (missing === 0) this.repo.cache.markComplete(oid);
     return { missing, manifest };

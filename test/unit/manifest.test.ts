@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildManifest, compareCodePoints, parseManifest, serializeManifest } from '../../src/data/manifest.js';
+import { buildManifest, compareCodePoints, manifestOidOf, parseManifest, serializeManifest } from '../../src/data/manifest.js';
 import { md5OfBuffer } from '../../src/data/hash.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../fixtures/dvc-vectors/expected.json', import.meta.url), 'utf8'));
@@ -17,6 +17,7 @@ describe('directory manifests match DVC byte for byte', () => {
       const built = buildManifest(entries.reverse());
       expect(built.bytes.toString('ascii')).toBe(tree.manifest);
       expect(built.oid).toBe(tree.dir_md5);
+      expect(manifestOidOf(entries)).toBe(tree.dir_md5);
       const keys = [built.oid, ...entries.map((e) => e.md5)].map((oid) => `files/md5/${oid.slice(0, 2)}/${oid.slice(2)}`).sort();
       expect(keys).toEqual([...tree.object_keys].sort());
     });
@@ -46,6 +47,12 @@ describe('directory manifests match DVC byte for byte', () => {
     const names = ['dir_b', 'dirA', 'dir0', 'dir/x', 'dir.txt', 'dir-a', 'alpha', 'Zeta', '😀', 'Ａ'];
     const sorted = [...names].sort(compareCodePoints);
     expect(sorted).toEqual(['Zeta', 'alpha', 'dir-a', 'dir.txt', 'dir/x', 'dir0', 'dirA', 'dir_b', 'Ａ', '😀']);
+  });
+
+  it('computes the same oid in slices as from the whole bytes, across slice boundaries', () => {
+    const entries = Array.from({ length: 5000 }, (_, i) => ({ relpath: `d${i % 7}/f-${(i * 7919) % 5000}-é`, md5: md5OfBuffer(Buffer.from(String(i))) }));
+    expect(manifestOidOf(entries)).toBe(buildManifest(entries).oid);
+    expect(manifestOidOf([])).toBe('d751713988987e9331980363e24189ce.dir');
   });
 
   it('escapes control characters, quotes and backslashes', () => {
