@@ -1,11 +1,11 @@
 import { parentPort } from 'node:worker_threads';
 import { CHUNK_SIZE } from '../data/hash.js';
-import { runHashTask, type HashTask } from './hash-task.js';
+import { runAnyHashTask, type HashOutcome, type HashTask } from './hash-task.js';
 
 const PROGRESS_EVERY = 32 * CHUNK_SIZE;
 const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
 
-parentPort!.on('message', (msg: { id: number; tasks: HashTask[] }) => {
+parentPort!.on('message', async (msg: { id: number; tasks: HashTask[] }) => {
   let pending = 0;
   const onBytes = (n: number) => {
     pending += n;
@@ -14,6 +14,7 @@ parentPort!.on('message', (msg: { id: number; tasks: HashTask[] }) => {
       pending = 0;
     }
   };
-  const results = msg.tasks.map((task) => runHashTask(task, buffer, onBytes));
+  const results: HashOutcome[] = [];
+  for (const task of msg.tasks) results.push(await runAnyHashTask(task, buffer, onBytes));
   parentPort!.postMessage({ id: msg.id, bytes: pending, results });
 });

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CHUNK_SIZE } from '../data/hash.js';
 import { RegError } from '../errors.js';
-import { runHashTask, type HashOutcome, type HashTask } from './hash-task.js';
+import { runAnyHashTask, type HashOutcome, type HashTask } from './hash-task.js';
 
 export interface HashProgress {
   (files: number, bytes: number): void;
@@ -27,11 +27,12 @@ export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashPro
   if (tasks.length === 0) return [];
   if (jobs <= 1 || (tasks.length <= INLINE_MAX_FILES && totalBytes <= INLINE_MAX_BYTES)) {
     const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
-    return tasks.map((t) => {
-      const r = runHashTask(t, buffer, (n) => onProgress?.(0, n));
+    const results: HashOutcome[] = [];
+    for (const t of tasks) {
+      results.push(await runAnyHashTask(t, buffer, (n) => onProgress?.(0, n)));
       onProgress?.(1, 0);
-      return r;
-    });
+    }
+    return results;
   }
   const batches: Array<{ start: number; tasks: HashTask[] }> = [];
   let current: { start: number; tasks: HashTask[] } = { start: 0, tasks: [] };
@@ -42,7 +43,7 @@ export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashPro
       current = { start: i, tasks: [] };
       currentBytes = 0;
     }
-    current.tasks.push({ abs: t.abs, legacy: t.legacy, cacheRoot: t.cacheRoot });
+    current.tasks.push({ abs: t.abs, legacy: t.legacy, cacheRoot: t.cacheRoot, size: t.size });
     currentBytes += t.size;
   });
   batches.push(current);

@@ -102,6 +102,22 @@ describe('add', () => {
     expect(readFileSync(join(repo, 'models/.gitignore'), 'utf8')).toBe('/a.bin\n/run.sh\n');
   });
 
+  it('copies big files into the cache through the pipelined path, byte for byte', async () => {
+    const big = Buffer.alloc(40 << 20);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32LE(i, i);
+    writeTree(repo, { 'models/big.bin': big, 'models/dir/a.bin': big.subarray(0, 33 << 20), 'models/dir/b.txt': 'small' });
+    const r = await add(ctx(), { targets: ['models/big.bin', 'models/dir'] });
+    const { createHash } = await import('node:crypto');
+    const md5 = createHash('md5').update(big).digest('hex');
+    expect(r.outputs[0]!.oid).toBe(md5);
+    const object = readFileSync(join(repo, '.reg/cache/files/md5', md5.slice(0, 2), md5.slice(2)));
+    expect(object.equals(big)).toBe(true);
+    expect(statSync(join(repo, '.reg/cache/files/md5', md5.slice(0, 2), md5.slice(2))).mode & 0o777).toBe(0o444);
+    const partMd5 = createHash('md5').update(big.subarray(0, 33 << 20)).digest('hex');
+    expect(readFileSync(join(repo, '.reg/cache/files/md5', partMd5.slice(0, 2), partMd5.slice(2))).equals(big.subarray(0, 33 << 20))).toBe(true);
+    expect(readdirSync(join(repo, '.reg/cache')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
   it('stores identical content once', async () => {
     writeTree(repo, { 'a/x': 'same', 'a/y': 'same', 'b/z': 'same' });
     const r1 = await add(ctx(), { targets: ['a'] });
