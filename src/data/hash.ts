@@ -40,6 +40,17 @@ export interface FileDigest {
   size: number;
 }
 
+/** Reads until `buffer` is full or the file ends; returns the number of bytes read. */
+export function readFullSync(fd: number, buffer: Buffer): number {
+  let filled = 0;
+  while (filled < buffer.length) {
+    const n = readSync(fd, buffer, filled, buffer.length - filled, null);
+    if (n === 0) break;
+    filled += n;
+  }
+  return filled;
+}
+
 /** Synchronous streaming MD5 (used inside hashing workers: one buffer, no promise overhead). */
 export function hashFileSync(path: string, legacy = false, buffer: Buffer = Buffer.allocUnsafe(CHUNK_SIZE)): FileDigest {
   const fd = openSync(path, 'r');
@@ -48,12 +59,7 @@ export function hashFileSync(path: string, legacy = false, buffer: Buffer = Buff
     let size = 0;
     for (;;) {
       // Fill whole chunks so the legacy per-1MiB rule sees the same boundaries as DVC.
-      let filled = 0;
-      while (filled < buffer.length) {
-        const n = readSync(fd, buffer, filled, buffer.length - filled, null);
-        if (n === 0) break;
-        filled += n;
-      }
+      const filled = readFullSync(fd, buffer);
       if (filled === 0) break;
       size += filled;
       updateHash(hash, buffer.subarray(0, filled), legacy);

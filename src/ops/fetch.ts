@@ -5,11 +5,12 @@ import { RegError, isRegError } from '../errors.js';
 import { openRepo, type Repo } from '../repo.js';
 import type { Backend } from '../store/backend.js';
 import { refKey, type ObjRef } from '../store/object-store.js';
-import { runTransfers, type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
+import { type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
 import { resolveOutputs, type TrackedOutput } from './outputs.js';
 import { failureLines } from './push.js';
 import { openRemote, redact, resolveRemoteName, type OpenedRemote } from './remote.js';
 import { listCacheOids } from './scan.js';
+import { runTransfersWithProgress } from './transfer-progress.js';
 
 export interface FetchOptions {
   targets: string[];
@@ -136,20 +137,8 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
         index.add(ref);
       },
     }));
-    ctx.progress({ type: 'start', phase, label, total: tasks.length, totalBytes: refs.reduce((s, r) => s + r.size, 0) });
-    try {
-      const outcome = await runTransfers(tasks, {
-        jobs: remote.jobs,
-        retry: options.retry,
-        signal: ctx.signal,
-        onBytes: (n) => ctx.progress({ type: 'advance', phase, bytes: n }),
-        onDone: () => ctx.progress({ type: 'advance', phase, done: 1 }),
-        onRetry: (task, err, attempt) => ctx.progress({ type: 'log', level: 'debug', message: `retrying ${task.key} (attempt ${attempt + 1}): ${redact(String((err as Error)?.message ?? err), remote.secrets)}` }),
-      });
-      failures.push(...outcome.failed.map((f) => (f.code === 'NotFoundError' ? { ...f, error: `missing on the remote ${remote.store.description}`, code: 'remote.missing-object' } : f)));
-    } finally {
-      ctx.progress({ type: 'end', phase });
-    }
+    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label, jobs: remote.jobs, retry: options.retry, secrets: remote.secrets });
+    failures.push(...outcome.failed.map((f) => (f.code === 'NotFoundError' ? { ...f, error: `missing on the remote ${remote.store.description}`, code: 'remote.missing-object' } : f)));
   };
 
   // 1. Manifests the cache lacks (DVC does the same: .dir first, then its files).

@@ -5,11 +5,12 @@ import { isLegacy, parsePointer } from '../data/pointer.js';
 import { isRegError } from '../errors.js';
 import { registryPolicy } from '../policy/areas.js';
 import { openRepo, type Repo } from '../repo.js';
-import { runTransfers, type TransferTask } from '../store/transfer.js';
+import { type TransferTask } from '../store/transfer.js';
 import { gitRun, gitText, readBlobs, ZERO_OID } from './gitread.js';
 import { POINTER_SUFFIX, type TrackedOutput } from './outputs.js';
 import { planPush, push } from './push.js';
-import { openRemote, resolveRemoteName } from './remote.js';
+import { openRemote, redact, resolveRemoteName } from './remote.js';
+import { runTransfersWithProgress } from './transfer-progress.js';
 
 export interface PrePushOptions {
   /** The git remote being pushed to (first hook argument). */
@@ -236,13 +237,8 @@ async function uploadMissing(repo: Repo, ctx: Context, remoteName: string, missi
       tasks.push({ key: obj.key, size: obj.size, requires: obj.members, run: (onBytes, signal) => remote.store.upload(obj.ref, localPath, obj.size, onBytes, signal) });
     }
     const phase = 'pre-push';
-    ctx.progress({ type: 'start', phase, label: `uploading older data versions to ${remote.name}`, total: tasks.length, totalBytes: tasks.reduce((s, t) => s + t.size, 0) });
-    try {
-      const outcome = await runTransfers(tasks, { jobs: remote.jobs, signal: ctx.signal, onBytes: (n) => ctx.progress({ type: 'advance', phase, bytes: n }), onDone: () => ctx.progress({ type: 'advance', phase, done: 1 }) });
-      for (const f of outcome.failed) result.warnings.push(`upload of ${f.key} failed: ${f.error}`);
-    } finally {
-      ctx.progress({ type: 'end', phase });
-    }
+    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label: `uploading older data versions to ${remote.name}`, jobs: remote.jobs, secrets: remote.secrets });
+    for (const f of outcome.failed) result.warnings.push(`upload of ${f.key} failed: ${redact(f.error, remote.secrets)}`);
   } finally {
     remote.close();
   }

@@ -7,9 +7,10 @@ import { mapLimit } from '../fsutil.js';
 import { openRepo, type Repo } from '../repo.js';
 import type { Backend } from '../store/backend.js';
 import { refKey, type ObjRef } from '../store/object-store.js';
-import { runTransfers, type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
+import { type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
 import { resolveOutputs, type TrackedOutput } from './outputs.js';
 import { openRemote, redact, resolveRemoteName, type OpenedRemote } from './remote.js';
+import { runTransfersWithProgress } from './transfer-progress.js';
 
 export interface PushOptions {
   /** Data paths, `.dvc` files or directories holding pointers; empty = every output. */
@@ -237,21 +238,9 @@ async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], rem
   let outcomeDone = new Set<string>(tasks.map((t) => t.key));
   if (!options.dryRun && tasks.length > 0) {
     const phase = 'push';
-    ctx.progress({ type: 'start', phase, label: `pushing to ${remote.name}`, total: tasks.length, totalBytes });
-    try {
-      const outcome = await runTransfers(tasks, {
-        jobs: remote.jobs,
-        retry: options.retry,
-        signal: ctx.signal,
-        onBytes: (n) => ctx.progress({ type: 'advance', phase, bytes: n }),
-        onDone: () => ctx.progress({ type: 'advance', phase, done: 1 }),
-        onRetry: (task, err, attempt) => ctx.progress({ type: 'log', level: 'debug', message: `retrying ${task.key} (attempt ${attempt + 1}): ${redact(String((err as Error)?.message ?? err), remote.secrets)}` }),
-      });
-      failures.push(...outcome.failed);
-      outcomeDone = new Set(outcome.done);
-    } finally {
-      ctx.progress({ type: 'end', phase });
-    }
+    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label: `pushing to ${remote.name}`, jobs: remote.jobs, retry: options.retry, secrets: remote.secrets, totalBytes });
+    failures.push(...outcome.failed);
+    outcomeDone = new Set(outcome.done);
   }
   for (const f of failures) f.error = redact(f.error, remote.secrets);
   const failedKeys = new Set(failures.map((f) => f.key));

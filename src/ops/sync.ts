@@ -11,9 +11,10 @@ import { tempPathFor, writeFileAtomicSync } from '../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../policy/areas.js';
 import { openRepo, repoRelative, type Repo } from '../repo.js';
 import { isNotFound, type Backend } from '../store/backend.js';
-import { runTransfers, type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
+import { type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from './remote.js';
 import { scanWorkspace } from './scan.js';
+import { runTransfersWithProgress } from './transfer-progress.js';
 
 /**
  * Unversioned, content-aware mirroring of synced areas: `<area>/<name>/...` <-> `<remote>/<prefix>/<name>/...`.
@@ -386,20 +387,10 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
     };
   });
   if (tasks.length > 0) {
-    ctx.progress({ type: 'start', phase, label: `${options.direction === 'push' ? 'sending' : 'receiving'} ${plan.ref.rel}`, total: tasks.length, totalBytes: tasks.reduce((s, t) => s + t.size, 0) });
-    try {
-      const outcome = await runTransfers(tasks, {
-        jobs: plan.remote.jobs,
-        retry: options.retry,
-        signal: ctx.signal,
-        onBytes: (n) => ctx.progress({ type: 'advance', phase, bytes: n }),
-        onDone: () => ctx.progress({ type: 'advance', phase, done: 1 }),
-      });
-      failures.push(...outcome.failed);
-      row.bytes += outcome.bytes;
-    } finally {
-      ctx.progress({ type: 'end', phase });
-    }
+    const label = `${options.direction === 'push' ? 'sending' : 'receiving'} ${plan.ref.rel}`;
+    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label, jobs: plan.remote.jobs, retry: options.retry, secrets: plan.remote.secrets });
+    failures.push(...outcome.failed);
+    row.bytes += outcome.bytes;
   }
   if (failures.length > 0) {
     throw new RegError('sync.transfer-failed', failures.some((f) => f.integrity) ? 'integrity' : 'transfer', `sync ${options.direction} of ${plan.ref.rel}: ${failures.length} of ${tasks.length} files failed:\n${failures.slice(0, 20).map((f) => `  ${f.key}: ${f.error}`).join('\n')}`, {

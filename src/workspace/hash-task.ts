@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, write, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, write, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CHUNK_SIZE, updateHash } from '../data/hash.js';
+import { CHUNK_SIZE, readFullSync, updateHash } from '../data/hash.js';
 
 /** One file to hash; with `cacheRoot` its bytes are also stored as `files/md5/XX/REST` in one read pass. */
 export interface HashTask {
@@ -48,12 +48,7 @@ export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number
     const hash = createHash('md5');
     let size = 0;
     for (;;) {
-      let filled = 0;
-      while (filled < buffer.length) {
-        const n = readSync(fd, buffer, filled, buffer.length - filled, null);
-        if (n === 0) break;
-        filled += n;
-      }
+      const filled = readFullSync(fd, buffer);
       if (filled === 0) break;
       const chunk = buffer.subarray(0, filled);
       updateHash(hash, chunk, task.legacy);
@@ -131,12 +126,7 @@ export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string 
       const slot = k % PIPELINE_BUFFERS;
       await inFlight[slot]; // the buffer is free again once its write is done
       const buffer = buffers[slot]!;
-      let filled = 0;
-      while (filled < buffer.length) {
-        const n = readSync(fd, buffer, filled, buffer.length - filled, null);
-        if (n === 0) break;
-        filled += n;
-      }
+      const filled = readFullSync(fd, buffer);
       if (filled === 0) break;
       const chunk = buffer.subarray(0, filled);
       hash.update(chunk);

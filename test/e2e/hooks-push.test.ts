@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeGitRepo, regOk, removeDir, REG_BIN, tempDir, writeTree } from '../helpers/repo.js';
+import { makeGitRepo, regOk, removeDir, REG_BIN, tempDir, writeTree, filesUnder } from '../helpers/repo.js';
 
 const binDir = tempDir('reg-bin-');
 writeFileSync(join(binDir, 'reg'), `#!/bin/sh\nexec "${process.execPath}" "${REG_BIN}" "$@"\n`);
@@ -18,18 +18,6 @@ function gitOk(cwd: string, ...args: string[]): string {
   const r = gitRun(cwd, ...args);
   if (r.code !== 0) throw new Error(`git ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
-}
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name), rel + e.name + '/');
-      else out.push(rel + e.name);
-    }
-  };
-  walk(dir, '');
-  return out.sort();
 }
 const card = (name: string) => `---\nlicense: MIT\nsource: https://example.org\nowner: ana\n---\n# Card: ${name}\n`;
 

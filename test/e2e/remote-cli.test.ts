@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree, filesUnder } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../fixtures/dvc-vectors/expected.json', import.meta.url), 'utf8')) as {
@@ -12,18 +12,6 @@ const vectors = JSON.parse(readFileSync(new URL('../../fixtures/dvc-vectors/expe
 
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 
-function filesUnder(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    if (!existsSync(d)) return;
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name), rel + e.name + '/');
-      else out.push(rel + e.name);
-    }
-  };
-  walk(root, '');
-  return out.sort();
-}
 
 function sampleData(root: string): void {
   const files: Record<string, string | Buffer> = { 'images/readme.md': '# images\n', 'weights.bin': Buffer.alloc((1 << 20) + 333, 0xab) };

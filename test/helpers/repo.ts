@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,4 +71,18 @@ export async function regOk(cwd: string, args: string[], options: { env?: Record
   const r = await reg(cwd, args, options);
   if (r.code !== 0) throw new Error(`reg ${args.join(' ')} exited ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
   return r;
+}
+
+/** Every file below `root` (relative, '/'-separated, sorted); [] when root does not exist. */
+export function filesUnder(root: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, rel: string) => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(d, e.name), rel + e.name + '/');
+      else out.push(rel + e.name);
+    }
+  };
+  walk(root, '');
+  return out.sort();
 }

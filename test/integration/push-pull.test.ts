@@ -12,7 +12,7 @@ import { makeContext, type Context } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';
 import { FlakyBackend } from '../../dist/store/flaky.js';
 import type { Backend } from '../../dist/store/backend.js';
-import { git, makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { git, makeGitRepo, removeDir, tempDir, writeTree, filesUnder } from '../helpers/repo.js';
 
 const FAST_RETRY = { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 };
 
@@ -34,18 +34,6 @@ async function expectRegError(p: Promise<unknown>, code: string, exit?: number):
   throw new Error(`expected RegError ${code}, but the operation succeeded`);
 }
 
-function filesUnder(root: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    if (!existsSync(d)) return;
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name), rel + e.name + '/');
-      else out.push(rel + e.name);
-    }
-  };
-  walk(root, '');
-  return out.sort();
-}
 
 /** Every `.dir` manifest on the remote must have all of its files there (dvc-compat §5.2). */
 function assertManifestsComplete(root: string): number {

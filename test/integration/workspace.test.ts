@@ -8,7 +8,7 @@ import { status } from '../../dist/ops/status.js';
 import { makeContext } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';
 import { buildManifest } from '../../dist/data/manifest.js';
-import { git, makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { filesUnder, git, makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../fixtures/dvc-vectors/expected.json', import.meta.url), 'utf8'));
 
@@ -28,16 +28,7 @@ async function expectRegError(p: Promise<unknown>, code: string, exit?: number):
 }
 
 function cacheFiles(): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    if (!existsSync(d)) return;
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      if (e.isDirectory()) walk(join(d, e.name), rel + e.name + '/');
-      else out.push(rel + e.name);
-    }
-  };
-  walk(join(repo, '.reg', 'cache'), '');
-  return out.sort();
+  return filesUnder(join(repo, '.reg', 'cache')).filter((f) => !f.startsWith('.complete/'));
 }
 
 beforeEach(async () => {
