@@ -16,6 +16,10 @@ export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
  * `XX/REST` for DVC 2 (legacy) ones. Objects are read-only (0444) and published by rename.
  */
 export class Cache {
+  /** Link types that failed as unsupported once; not tried again for this cache (same filesystem). */
+  private readonly unsupported = new Set<LinkType>();
+  private readonly madeDirs = new Set<string>();
+
   constructor(readonly root: string) {}
 
   objectPath(oid: string, legacy = false): string {
@@ -68,12 +72,16 @@ export class Cache {
    * Puts the object's bytes at `dest` (atomically: temp file + rename) using the first link type
    * that works. Copies and reflinks get a writable mode; hard and symbolic links stay read-only.
    */
-  async materialize(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false): Promise<LinkType> {
+  async materialize(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false, retried = false): Promise<LinkType> {
     const src = this.locate(oid, legacy);
     if (src === undefined) {
       throw new RegError('cache.missing-object', 'failed', `object ${oid} is not in the cache`, { hint: 'fetch it with `reg fetch`' });
     }
-    await mkdir(dirname(dest), { recursive: true });
+    const destDir = dirname(dest);
+    if (!this.madeDirs.has(destDir)) {
+      await mkdir(destDir, { recursive: true });
+      this.madeDirs.add(destDir);
+    }
     const tmp = tempPathFor(dest);
     try {
       if (oid === EMPTY_MD5) {
@@ -82,6 +90,7 @@ export class Cache {
         return 'copy';
       }
       for (const type of linkTypes) {
+        if (this.unsupported.has(type) && type !== linkTypes[linkTypes.length - 1]) continue;
         try {
           switch (type) {
             case 'reflink':
@@ -103,7 +112,12 @@ export class Cache {
           return type;
         } catch (err) {
           await rm(tmp, { force: true });
+          if (errnoCode(err) === 'ENOENT' && !retried && this.madeDirs.delete(destDir)) {
+            // The directory was removed since we made it: make it again and retry once.
+            return this.materialize(oid, legacy, dest, linkTypes, executable, true);
+          }
           if (!isUnsupportedLink(err)) throw err;
+          this.unsupported.add(type);
         }
       }
     } catch (err) {
