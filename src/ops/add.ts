@@ -6,6 +6,7 @@ import { isLegacy, parsePointer, serializePointer, updatePointerText, type Point
 import { RegError, usageError } from '../errors.js';
 import { writeFileAtomicSync } from '../fsutil.js';
 import { REG_DIR, openRepo, repoRelative, type Repo } from '../repo.js';
+import { areaOf, registryPolicy } from '../policy/areas.js';
 import { allOutputs, POINTER_SUFFIX, type TrackedOutput } from './outputs.js';
 import { linkWorkspaceToCache } from './link.js';
 import { scanWorkspace } from './scan.js';
@@ -63,6 +64,7 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
 
 async function planAdds(repo: Repo, ctx: Context, targets: string[]): Promise<PlannedAdd[]> {
   const existing = await allOutputs(repo);
+  const areas = registryPolicy(repo.config.data).areas;
   const planned: PlannedAdd[] = [];
   for (const target of targets) {
     let abs = resolve(ctx.cwd, target.replace(/\/+$/, ''));
@@ -78,6 +80,14 @@ async function planAdds(repo: Repo, ctx: Context, targets: string[]): Promise<Pl
     if (!existsSync(abs)) throw usageError('add.missing', `${target} does not exist`, { hint: 'check the path (it is relative to the current directory)' });
     if (rel.includes('\uFFFD')) throw usageError('add.non-utf8-name', `${target}: the path is not valid UTF-8`, { hint: 'rename it to a UTF-8 name' });
     if (rel.endsWith(POINTER_SUFFIX)) throw usageError('add.pointer', `${target} is a pointer file`, { hint: 'add the data it describes instead' });
+    const inArea = areaOf(areas, rel);
+    if (inArea && inArea.area.mode !== 'versioned') {
+      const hint =
+        inArea.area.mode === 'synced'
+          ? `${inArea.area.name}/ is a synced area: its data is mirrored unversioned with \`reg sync push ${rel}\``
+          : `${inArea.area.name}/ is a local area: its data never leaves this machine (move it to a versioned area to version it)`;
+      throw usageError('add.unversioned-area', `${target} is in the ${inArea.area.mode} area ${inArea.area.name}/, where data is not versioned`, { hint });
+    }
     const pointerAbs = abs + POINTER_SUFFIX;
     assertNoOverlap(target, rel, existing, planned);
     planned.push({ target, dataAbs: abs, dataRel: rel, pointerAbs });

@@ -151,6 +151,14 @@ describe('add', () => {
     await expectRegError(add(ctx(), { targets: ['.reg'] }), 'add.internal-path', 2);
   });
 
+  it('refuses data in synced and local areas (they are not versioned)', async () => {
+    writeTree(repo, { 'processed_datasets/tok/a': 'a', 'experiments/run1/log': 'l' });
+    const synced = await expectRegError(add(ctx(), { targets: ['processed_datasets/tok'] }), 'add.unversioned-area', 2);
+    expect(synced.hint).toContain('reg sync push processed_datasets/tok');
+    await expectRegError(add(ctx(), { targets: ['experiments/run1'] }), 'add.unversioned-area', 2);
+    expect(existsSync(join(repo, 'processed_datasets/tok.dvc'))).toBe(false);
+  });
+
   it('refuses non-UTF-8 file names and .dvcignore inside the data', async () => {
     mkdirSync(join(repo, 'bad'));
     writeFileSync(Buffer.from(join(repo, 'bad') + '/caf\xe9', 'latin1'), 'x');
