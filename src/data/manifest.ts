@@ -57,8 +57,24 @@ function entryJson(e: ManifestEntry): string {
 
 /** The exact `.dir` object bytes DVC writes: entries sorted, `", "` and `": "` separators. */
 export function serializeManifest(entries: readonly ManifestEntry[]): Buffer {
+  const parts: Buffer[] = [];
+  forEachManifestSlice(entries, (text) => parts.push(Buffer.from(text, 'latin1')));
+  return Buffer.concat(parts);
+}
+
+/**
+ * Produces the manifest text in slices of a few thousand entries (ASCII only: every non-ASCII
+ * character is escaped), so a 100k-entry manifest never exists as one giant array of strings.
+ */
+function forEachManifestSlice(entries: readonly ManifestEntry[], emit: (text: string) => void): void {
   const sorted = [...entries].sort((x, y) => compareCodePoints(x.relpath, y.relpath));
-  return Buffer.from('[' + sorted.map(entryJson).join(', ') + ']', 'ascii');
+  const SLICE = 2048;
+  emit('[');
+  for (let i = 0; i < sorted.length; i += SLICE) {
+    const part = sorted.slice(i, i + SLICE).map(entryJson).join(', ');
+    emit(i === 0 ? part : ', ' + part);
+  }
+  emit(']');
 }
 
 /**
@@ -66,15 +82,8 @@ export function serializeManifest(entries: readonly ManifestEntry[]): Buffer {
  * so a 100k-entry directory costs no 9 MB string (status only needs the oid).
  */
 export function manifestOidOf(entries: readonly ManifestEntry[]): string {
-  const sorted = [...entries].sort((x, y) => compareCodePoints(x.relpath, y.relpath));
   const hash = createHash('md5');
-  const SLICE = 2048;
-  hash.update('[');
-  for (let i = 0; i < sorted.length; i += SLICE) {
-    const part = sorted.slice(i, i + SLICE).map(entryJson).join(', ');
-    hash.update(i === 0 ? part : ', ' + part, 'latin1');
-  }
-  hash.update(']');
+  forEachManifestSlice(entries, (text) => hash.update(text, 'latin1'));
   return hash.digest('hex') + '.dir';
 }
 

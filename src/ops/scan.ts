@@ -1,7 +1,7 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../context.js';
-import { manifestOidOf, serializeManifest } from '../data/manifest.js';
+import { manifestOid, manifestOidOf, serializeManifest } from '../data/manifest.js';
 import { RegError, errnoCode } from '../errors.js';
 import type { Repo } from '../repo.js';
 import { hashMany, type SizedTask } from '../workspace/hasher.js';
@@ -99,7 +99,8 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   let oid: string;
   if (isDir) {
     const remembered = todo.length === 0 ? statCache.treeOid(files.length) : undefined;
-    oid = remembered ?? manifestOidOf(files);
+    // add needs the bytes anyway (to store them): hash those instead of serialising twice.
+    oid = remembered ?? (opts.store ? manifestOid(manifestBytes()) : manifestOidOf(files));
     statCache.rememberTree(oid, files.length);
   } else {
     oid = files[0]!.md5;
