@@ -53,6 +53,11 @@ export interface Backend {
   putFile(key: string, path: string, size: number, options?: PutOptions): Promise<void>;
   putBytes(key: string, bytes: Buffer, options?: PutOptions): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Optional fast path for small objects: the whole body when it is at most `max` bytes, else
+   * undefined (callers then use get). Backends where a stream per object is costly offer it.
+   */
+  readSmall?(key: string, max: number): Promise<Buffer | undefined>;
   /** Releases sockets etc. */
   close(): void;
 }

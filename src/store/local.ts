@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
@@ -97,6 +97,20 @@ export class LocalBackend implements Backend {
       throw err;
     }
     return { body: createReadStream(path, { highWaterMark: 1 << 20, signal: options.signal }), size };
+  }
+
+  async readSmall(key: string, max: number): Promise<Buffer | undefined> {
+    // Synchronous on purpose: for thousands of small local files, one FileHandle per object costs
+    // more (open/stat/close promises, finalisers) than the reads themselves.
+    const path = this.pathOf(key);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw new NotFoundError(key, this.description);
+      throw err;
+    }
+    return size > max ? undefined : readFileSync(path);
   }
 
   async putFile(key: string, path: string, size: number, options: PutOptions = {}): Promise<void> {
