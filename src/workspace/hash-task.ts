@@ -30,6 +30,22 @@ function renameIntoPlace(tmp: string, target: string): void {
   }
 }
 
+/** Moves a finished temp file to its object path; false (temp removed) when the object exists already. */
+function publishObject(tmp: string, cacheRoot: string, md5: string): boolean {
+  const target = objectPathIn(cacheRoot, md5);
+  if (existsSync(target)) {
+    rmSync(tmp, { force: true });
+    return false;
+  }
+  renameIntoPlace(tmp, target);
+  return true;
+}
+
+function failure(task: HashTask, err: unknown): HashOutcome {
+  const e = err as NodeJS.ErrnoException;
+  return { error: `${task.abs}: ${e.message}`, code: e.code };
+}
+
 /**
  * Hashes a file and, when asked, copies it into the cache while hashing: the object's bytes are by
  * construction the bytes that were hashed, even if the file changes underneath us.
@@ -67,19 +83,12 @@ export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number
       // consistent for every reader; `reg` verifies objects before they leave the machine.
       closeSync(out);
       out = -1;
-      const target = objectPathIn(task.cacheRoot!, md5);
-      if (existsSync(target)) {
-        rmSync(tmp, { force: true });
-      } else {
-        renameIntoPlace(tmp, target);
-        stored = true;
-      }
+      stored = publishObject(tmp, task.cacheRoot!, md5);
       tmp = undefined;
     }
     return { md5, size, stored };
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    return { error: `${task.abs}: ${e.message}`, code: e.code };
+    return failure(task, err);
   } finally {
     if (fd !== -1) closeSync(fd);
     if (out !== -1) closeSync(out);
@@ -139,19 +148,12 @@ export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string 
     closeSync(out);
     out = -1;
     const md5 = hash.digest('hex');
-    const target = objectPathIn(task.cacheRoot, md5);
-    let stored = false;
-    if (existsSync(target)) rmSync(tmp, { force: true });
-    else {
-      renameIntoPlace(tmp, target);
-      stored = true;
-    }
+    const stored = publishObject(tmp, task.cacheRoot, md5);
     tmp = undefined;
     return { md5, size, stored };
   } catch (err) {
     await Promise.allSettled(inFlight);
-    const e = err as NodeJS.ErrnoException;
-    return { error: `${task.abs}: ${e.message}`, code: e.code };
+    return failure(task, err);
   } finally {
     if (fd !== -1) closeSync(fd);
     if (out !== -1) closeSync(out);
