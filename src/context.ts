@@ -25,7 +25,3 @@ export const silentProgress: ProgressSink = () => {};
 export function makeContext(partial: Partial<Context> & { cwd: string }): Context {
   return { env: {}, progress: silentProgress, ...partial };
 }
-
-export function warn(ctx: Context, message: string): void {
-  ctx.progress({ type: 'log', level: 'warn', message });
-}

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** `.<name>.<random>.tmp` next to the target, so the final rename stays on one filesystem. */
@@ -22,24 +21,6 @@ export function writeFileAtomicSync(target: string, data: string | Buffer, mode 
     renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
-  }
-}
-
-export async function writeFileAtomic(target: string, data: string | Buffer, mode = 0o666): Promise<void> {
-  await mkdir(dirname(target), { recursive: true });
-  const tmp = tempPathFor(target);
-  try {
-    const handle = await open(tmp, 'wx', mode);
-    try {
-      await handle.writeFile(typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
     throw err;
   }
 }

@@ -10,10 +10,3 @@ export function addGitignoreLine(text: string, line: string): string {
   const sep = text.length > 0 && !text.endsWith('\n') ? '\n' : '';
   return text + sep + line + '\n';
 }
-
-export function removeGitignoreLine(text: string, line: string): string {
-  return text
-    .split('\n')
-    .filter((l) => l.replace(/\r$/, '').trim() !== line)
-    .join('\n');
-}

@@ -23,10 +23,6 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
-export function sortEntries(entries: ManifestEntry[]): ManifestEntry[] {
-  return entries.sort((x, y) => compareCodePoints(x.relpath, y.relpath));
-}
-
 const SHORT_ESCAPES: Record<string, string> = {
   '"': '\\"',
   '\\': '\\\\',

@@ -188,13 +188,3 @@ export function updatePointerText(oldText: string, next: PointerOutput, file = '
   setScalar('hash', next.hash);
   return doc.toString({ indentSeq: false, lineWidth: 0, flowCollectionPadding: false });
 }
-
-/** True when `text` is byte-for-byte what serializePointer would write for its own content. */
-export function isCanonicalPointerText(text: string): boolean {
-  try {
-    const p = parsePointer(text);
-    return p.outs.length === 1 && p.extraTopLevel.length === 0 && serializePointer(p.outs[0]!) === text;
-  } catch {
-    return false;
-  }
-}

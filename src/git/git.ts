@@ -30,21 +30,7 @@ export class GitPort {
     return [...new Set(out.split('\0').filter(Boolean))];
   }
 
-  /** Which of `paths` Git ignores. */
-  async ignored(paths: readonly string[]): Promise<Set<string>> {
-    if (paths.length === 0) return new Set();
-    try {
-      const out = await this.git.raw(['check-ignore', '-z', '--no-index', '--', ...paths]);
-      return new Set(out.split('\0').filter(Boolean));
-    } catch {
-      return new Set(); // exit 1 means "none ignored"
-    }
-  }
 
-  async stagedFiles(): Promise<string[]> {
-    const out = await this.raw(['diff', '--cached', '--name-only', '-z', '--diff-filter=ACMR']);
-    return out.split('\0').filter(Boolean);
-  }
 
   async configGet(key: string): Promise<string | undefined> {
     try {

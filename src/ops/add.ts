@@ -9,7 +9,7 @@ import { REG_DIR, openRepo, repoRelative, type Repo } from '../repo.js';
 import { areaOf, registryPolicy } from '../policy/areas.js';
 import { allOutputs, POINTER_SUFFIX, type TrackedOutput } from './outputs.js';
 import { linkWorkspaceToCache } from './link.js';
-import { scanWorkspace } from './scan.js';
+import { scanWorkspace, type WorkspaceState } from './scan.js';
 
 export interface AddOptions {
   targets: string[];
@@ -144,10 +144,14 @@ async function addOne(repo: Repo, ctx: Context, p: PlannedAdd): Promise<AddedOut
   const changed = text !== oldText;
   if (changed) writeFileAtomicSync(p.pointerAbs, text);
   await linkWorkspaceToCache(repo, p.dataRel, state);
+  return addedOutput(p, pointerRel, state, state.oid, changed);
+}
+
+function addedOutput(p: PlannedAdd, pointerRel: string, state: WorkspaceState, oid: string, changed: boolean): AddedOutput {
   return {
     path: p.dataRel,
     pointer: pointerRel,
-    oid: state.oid,
+    oid,
     size: state.size,
     ...(state.isDir ? { nfiles: state.nfiles } : {}),
     changed,
@@ -163,15 +167,5 @@ async function unchangedLegacyOutput(repo: Repo, ctx: Context, p: PlannedAdd, ol
   if (!old || !isLegacy(old) || old.md5 === undefined) return undefined;
   const state = await scanWorkspace(repo, ctx, p.dataAbs, p.dataRel, { legacy: true, store: false, label: p.dataRel });
   if (state.oid !== old.md5) return undefined;
-  return {
-    path: p.dataRel,
-    pointer: pointerRel,
-    oid: old.md5,
-    size: state.size,
-    ...(state.isDir ? { nfiles: state.nfiles } : {}),
-    changed: false,
-    hashedFiles: state.hashedFiles,
-    hashedBytes: state.hashedBytes,
-    storedObjects: 0,
-  };
+  return addedOutput(p, pointerRel, state, old.md5, false);
 }

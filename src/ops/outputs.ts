@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isLegacy, parsePointer, type PointerOutput } from '../data/pointer.js';
 import type { Context } from '../context.js';
 import { usageError } from '../errors.js';
-import { repoRelative, type Repo } from '../repo.js';
+import { isDirectory, repoRelative, type Repo } from '../repo.js';
 
 /** A data output as described by one `.dvc` pointer file. */
 export interface TrackedOutput {
@@ -40,18 +40,11 @@ export function loadPointer(repo: Repo, pointerAbs: string): TrackedOutput {
     dataAbs,
     out,
     legacy: isLegacy(out),
-    isDir: out.md5 !== undefined ? out.md5.endsWith('.dir') : isDirSafe(dataAbs),
+    isDir: out.md5 !== undefined ? out.md5.endsWith('.dir') : isDirectory(dataAbs),
     text,
   };
 }
 
-function isDirSafe(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
 
 /** Every `.dvc` pointer in the work tree (tracked or not, but not git-ignored). */
 export async function allOutputs(repo: Repo): Promise<TrackedOutput[]> {
@@ -74,7 +67,7 @@ export async function resolveOutputs(repo: Repo, ctx: Context, targets: readonly
     const abs = resolve(ctx.cwd, target.replace(/\/+$/, '') || '/');
     const rel = repoRelative(repo, abs, target);
     const pointerAbs = abs.endsWith(POINTER_SUFFIX) ? abs : abs + POINTER_SUFFIX;
-    if (existsSync(pointerAbs) && !isDirSafe(pointerAbs)) {
+    if (existsSync(pointerAbs) && !isDirectory(pointerAbs)) {
       const o = loadPointer(repo, pointerAbs);
       seen.set(o.pointerRel, o);
       continue;

@@ -163,15 +163,6 @@ function unflow(doc: Document, keyPath: readonly string[]): void {
   }
 }
 
-function removeIfEmpty(path: string, keyPath: readonly string[]): void {
-  const doc = parseConfigDocument(path);
-  const node = doc.getIn(keyPath, true);
-  if (isMap(node) && node.items.length === 0) {
-    doc.deleteIn(keyPath);
-    writeFileAtomicSync(path, doc.toString({ indentSeq: false, lineWidth: 0 }));
-  }
-}
-
 export interface RemoteAddOptions {
   name: string;
   url: string;

@@ -1,5 +1,5 @@
 import { constants, existsSync, readFileSync } from 'node:fs';
-import { chmod, copyFile, link, mkdir, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildManifest, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
 import { RegError, errnoCode, integrityError } from '../errors.js';
@@ -143,25 +143,7 @@ export class Cache {
     return existsSync(join(this.root, '.complete', oid)) && this.has(oid, legacy);
   }
 
-  /** Re-hashes an object and deletes it when it does not match its name. */
-  async verify(oid: string, legacy = false): Promise<boolean> {
-    const path = this.locate(oid, legacy);
-    if (path === undefined) return false;
-    const { hashFile } = await import('../data/hash.js');
-    const { md5 } = await hashFile(path, legacy && !oid.endsWith('.dir'));
-    return md5 === oid.replace(/\.dir$/, '');
-  }
 
-  async size(oid: string, legacy = false): Promise<number | undefined> {
-    const path = this.locate(oid, legacy);
-    if (path === undefined) return undefined;
-    try {
-      return (await stat(path)).size;
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return undefined;
-      throw err;
-    }
-  }
 }
 
 const UMASK = process.umask();

@@ -17,7 +17,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { integrityError } from '../errors.js';
 import { NotFoundError, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
-import { type ChecksumMode, type S3Options } from './s3-config.js';
+import { type S3Options } from './s3-config.js';
 export { parseS3Url, type ChecksumMode, type S3Options } from './s3-config.js';
 
 /** Objects up to this size are sent from memory (the SDK can replay them on retry). */
