@@ -1,4 +1,4 @@
-import type { RegistryOverview } from '../ops/overview.js';
+import type { RegistryOverview } from '../ops/registry/overview.js';
 import type { Output } from './output.js';
 
 const STATE_TEXT: Record<string, string> = {

@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { add } from '../../dist/ops/add.js';
-import { check } from '../../dist/ops/check.js';
-import { init } from '../../dist/ops/init.js';
-import { newEntry } from '../../dist/ops/new.js';
+import { add } from '../../dist/ops/data/add.js';
+import { check } from '../../dist/ops/registry/check.js';
+import { init } from '../../dist/ops/registry/init.js';
+import { newEntry } from '../../dist/ops/registry/new.js';
 import { setConfigValue } from '../../dist/config.js';
 import { makeContext } from '../../dist/context.js';
 import { git, makeGitRepo, removeDir, writeTree } from '../helpers/repo.js';

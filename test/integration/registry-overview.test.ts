@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { add } from '../../dist/ops/add.js';
-import { init } from '../../dist/ops/init.js';
-import { registryOverview } from '../../dist/ops/overview.js';
-import { push } from '../../dist/ops/push.js';
-import { sync } from '../../dist/ops/sync.js';
+import { add } from '../../dist/ops/data/add.js';
+import { init } from '../../dist/ops/registry/init.js';
+import { registryOverview } from '../../dist/ops/registry/overview.js';
+import { push } from '../../dist/ops/remote/push.js';
+import { sync } from '../../dist/ops/registry/sync.js';
 import { setConfigValue } from '../../dist/config.js';
 import { makeContext } from '../../dist/context.js';
 import { makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';

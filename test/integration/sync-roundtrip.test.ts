@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { init } from '../../dist/ops/init.js';
-import { sync } from '../../dist/ops/sync.js';
+import { init } from '../../dist/ops/registry/init.js';
+import { sync } from '../../dist/ops/registry/sync.js';
 import { setConfigValue } from '../../dist/config.js';
 import { makeContext } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';

@@ -1,10 +1,10 @@
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { add } from '../../dist/ops/add.js';
-import { checkout } from '../../dist/ops/checkout.js';
-import { init } from '../../dist/ops/init.js';
-import { status } from '../../dist/ops/status.js';
+import { add } from '../../dist/ops/data/add.js';
+import { checkout } from '../../dist/ops/data/checkout.js';
+import { init } from '../../dist/ops/registry/init.js';
+import { status } from '../../dist/ops/data/status.js';
 import { makeContext } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';
 import { buildManifest } from '../../dist/data/manifest.js';
@@ -224,7 +224,7 @@ describe('status and checkout', () => {
     expect(readFileSync(join(repo, 'raw/mnist/train/0001.png'), 'utf8')).toBe('one');
     expect(existsSync(join(repo, 'raw/mnist/new-file'))).toBe(false);
     expect(r.stash!.files.map((f: { path: string }) => f.path).sort()).toEqual(['raw/mnist/new-file', 'raw/mnist/train/0001.png']);
-    const { stashApply } = await import('../../dist/ops/stash.js');
+    const { stashApply } = await import('../../dist/ops/data/stash.js');
     const out = tempDir();
     try {
       await stashApply(ctx(), { id: r.stash!.id, to: out });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { add } from '../../ops/add.js';
+import { add } from '../../ops/data/add.js';
 import type { CommandModule } from '../command.js';
 import { formatBytes, plural } from '../output.js';
 

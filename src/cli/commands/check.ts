@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../errors.js';
-import { check, type CheckResult } from '../../ops/check.js';
+import { check, type CheckResult } from '../../ops/registry/check.js';
 import type { CommandModule } from '../command.js';
 import type { Output } from '../output.js';
 import { plural } from '../output.js';

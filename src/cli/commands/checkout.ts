@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { checkout } from '../../ops/checkout.js';
+import { checkout } from '../../ops/data/checkout.js';
 import type { CommandModule } from '../command.js';
 import { plural } from '../output.js';
 

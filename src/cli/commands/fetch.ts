@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { fetch } from '../../ops/fetch.js';
+import { fetch } from '../../ops/remote/fetch.js';
 import type { CommandModule } from '../command.js';
 import { formatBytes, plural } from '../output.js';
 import { parseJobs } from '../jobs.js';

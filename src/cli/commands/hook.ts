@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { ExitCode, usageError } from '../../errors.js';
-import { preCommitHook } from '../../ops/hook-pre-commit.js';
-import { prePushHook } from '../../ops/hook-pre-push.js';
-import { postCheckoutHook, postMergeHook, type PostUpdateResult } from '../../ops/hook-post-checkout.js';
+import { preCommitHook } from '../../ops/hooks/hook-pre-commit.js';
+import { prePushHook } from '../../ops/hooks/hook-pre-push.js';
+import { postCheckoutHook, postMergeHook, type PostUpdateResult } from '../../ops/hooks/hook-post-checkout.js';
 import type { CommandModule } from '../command.js';
 import type { Output } from '../output.js';
 import { renderFindings } from './check.js';

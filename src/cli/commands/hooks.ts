@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { hooksInstall, hooksStatus, hooksUninstall, type HookName, type HooksResult } from '../../ops/hooks.js';
+import { hooksInstall, hooksStatus, hooksUninstall, type HookName, type HooksResult } from '../../ops/hooks/hooks.js';
 import type { CommandModule } from '../command.js';
 import type { Output } from '../output.js';
 

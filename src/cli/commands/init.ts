@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { init } from '../../ops/init.js';
+import { init } from '../../ops/registry/init.js';
 import type { CommandModule } from '../command.js';
 
 export const initCommand: CommandModule = {

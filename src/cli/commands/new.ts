@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { newEntry } from '../../ops/new.js';
+import { newEntry } from '../../ops/registry/new.js';
 import type { CommandModule } from '../command.js';
 
 export const newCommand: CommandModule = {

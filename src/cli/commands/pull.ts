@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { pull } from '../../ops/pull.js';
-import { pullRegistry, type RegistryPullResult } from '../../ops/registry-transfer.js';
+import { pull } from '../../ops/remote/pull.js';
+import { pullRegistry, type RegistryPullResult } from '../../ops/remote/registry-transfer.js';
 import type { CommandModule } from '../command.js';
 import { formatBytes, plural } from '../output.js';
 import { parseJobs } from '../jobs.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { push } from '../../ops/push.js';
-import { pushRegistry, type RegistryPushResult } from '../../ops/registry-transfer.js';
+import { push } from '../../ops/remote/push.js';
+import { pushRegistry, type RegistryPushResult } from '../../ops/remote/registry-transfer.js';
 import type { CommandModule } from '../command.js';
 import { formatBytes, plural } from '../output.js';
 import { parseJobs } from '../jobs.js';

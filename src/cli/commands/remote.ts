@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { remoteAdd, remoteDefault, remoteList, remoteModify, remoteRemove, REMOTE_OPTIONS } from '../../ops/remote.js';
+import { remoteAdd, remoteDefault, remoteList, remoteModify, remoteRemove } from '../../ops/remote/remote.js';
+import { REMOTE_OPTIONS } from '../../ops/remote/remote-config.js';
 import type { CommandModule } from '../command.js';
 
 export const remoteCommand: CommandModule = {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { stashApply, stashList } from '../../ops/stash.js';
+import { stashApply, stashList } from '../../ops/data/stash.js';
 import type { CommandModule } from '../command.js';
 import { formatBytes, plural } from '../output.js';
 

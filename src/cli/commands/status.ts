@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import type { OutputStatus } from '../../ops/status.js';
-import { statusReport } from '../../ops/status-report.js';
-import type { RemoteOutputStatus } from '../../ops/remote-status.js';
+import type { OutputStatus } from '../../ops/data/status.js';
+import { statusReport } from '../../ops/data/status-report.js';
+import type { RemoteOutputStatus } from '../../ops/remote/remote-status.js';
 import { renderOverview } from '../overview-render.js';
 import { parseJobs } from '../jobs.js';
 import type { CommandModule } from '../command.js';

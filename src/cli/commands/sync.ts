@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { sync, type SyncResult } from '../../ops/sync.js';
+import { sync, type SyncResult } from '../../ops/registry/sync.js';
 import type { CommandModule } from '../command.js';
 import type { Output } from '../output.js';
 import { formatBytes, plural } from '../output.js';

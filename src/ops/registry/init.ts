@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_FILE, LOCAL_CONFIG_FILE, loadConfig, setConfigValue } from '../config.js';
-import { registryPolicy, type AreaMode } from '../policy/areas.js';
-import { ensureAreaLayout, ensureRegistryConfig } from '../policy/layout.js';
-import type { Context } from '../context.js';
-import { configError } from '../errors.js';
-import { writeFileAtomicSync } from '../fsutil.js';
-import { REG_DIR, requireGitRoot } from '../repo.js';
+import { CONFIG_FILE, LOCAL_CONFIG_FILE, loadConfig, setConfigValue } from '../../config.js';
+import { registryPolicy, type AreaMode } from '../../policy/areas.js';
+import { ensureAreaLayout, ensureRegistryConfig } from '../../policy/layout.js';
+import type { Context } from '../../context.js';
+import { configError } from '../../errors.js';
+import { writeFileAtomicSync } from '../../fsutil.js';
+import { REG_DIR, requireGitRoot } from '../../repo.js';
 import { importDvcRemotes, type ImportedRemote } from './dvc-config.js';
 
 export interface InitOptions {

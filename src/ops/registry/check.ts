@@ -1,15 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_FILE } from '../config.js';
-import type { Context } from '../context.js';
-import { parsePointer } from '../data/pointer.js';
-import { isRegError } from '../errors.js';
-import { areaOf, classifyAreaChild, type Area } from '../policy/areas.js';
-import { validateCard } from '../policy/cards.js';
-import { checkName } from '../policy/naming.js';
-import { findSecrets } from '../policy/secrets.js';
-import { REG_DIR, openRepo, type Repo } from '../repo.js';
-import { blobSizes, gitText, stagedPaths } from './gitread.js';
+import { CONFIG_FILE } from '../../config.js';
+import type { Context } from '../../context.js';
+import { parsePointer } from '../../data/pointer.js';
+import { isRegError } from '../../errors.js';
+import { areaOf, classifyAreaChild, type Area } from '../../policy/areas.js';
+import { validateCard } from '../../policy/cards.js';
+import { checkName } from '../../policy/naming.js';
+import { findSecrets } from '../../policy/secrets.js';
+import { REG_DIR, openRepo, type Repo } from '../../repo.js';
+import { blobSizes, gitText, stagedPaths } from '../../git/read.js';
 import { scanRegistry, type ScannedEntry } from './registry-scan.js';
 
 export type Severity = 'error' | 'warning';

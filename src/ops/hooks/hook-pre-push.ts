@@ -1,16 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import type { Context } from '../context.js';
-import { isLegacy, parsePointer } from '../data/pointer.js';
-import { isRegError } from '../errors.js';
-import { registryPolicy } from '../policy/areas.js';
-import { openRepo, type Repo } from '../repo.js';
-import { type TransferTask } from '../store/transfer.js';
-import { gitRun, gitText, readBlobs, ZERO_OID } from './gitread.js';
-import { POINTER_SUFFIX, type TrackedOutput } from './outputs.js';
-import { planPush, push } from './push.js';
-import { openRemote, redact, resolveRemoteName } from './remote.js';
-import { runTransfersWithProgress } from './transfer-progress.js';
+import type { Context } from '../../context.js';
+import { isLegacy, parsePointer } from '../../data/pointer.js';
+import { isRegError } from '../../errors.js';
+import { registryPolicy } from '../../policy/areas.js';
+import { openRepo, type Repo } from '../../repo.js';
+import { type TransferTask } from '../../store/transfer.js';
+import { gitRun, gitText, readBlobs, ZERO_OID } from '../../git/read.js';
+import { POINTER_SUFFIX, type TrackedOutput } from '../data/outputs.js';
+import { planPush, push } from '../remote/push.js';
+import { openRemote, resolveRemoteName } from '../remote/open-remote.js';
+import { redact } from '../remote/remote-config.js';
+import { runTransfersWithProgress } from '../remote/transfer-progress.js';
 
 export interface PrePushOptions {
   /** The git remote being pushed to (first hook argument). */

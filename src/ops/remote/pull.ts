@@ -1,7 +1,7 @@
-import type { Context } from '../context.js';
-import type { Backend } from '../store/backend.js';
-import type { RetryPolicy } from '../store/transfer.js';
-import { checkout, type CheckoutResult } from './checkout.js';
+import type { Context } from '../../context.js';
+import type { Backend } from '../../store/backend.js';
+import type { RetryPolicy } from '../../store/transfer.js';
+import { checkout, type CheckoutResult } from '../data/checkout.js';
 import { fetchError, fetchObjects, type FetchResult } from './fetch.js';
 
 export interface PullOptions {

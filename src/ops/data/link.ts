@@ -1,8 +1,8 @@
 import { lstatSync, statSync } from 'node:fs';
-import { mapLimit } from '../fsutil.js';
-import type { Repo } from '../repo.js';
-import { StatCache } from '../workspace/stat-cache.js';
-import { fileFromStats } from '../workspace/walk.js';
+import { mapLimit } from '../../fsutil.js';
+import type { Repo } from '../../repo.js';
+import { StatCache } from '../../workspace/stat-cache.js';
+import { fileFromStats } from '../../workspace/walk.js';
 import type { WorkspaceState } from './scan.js';
 
 export const FILE_JOBS = 16;

@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
-import type { Context } from '../context.js';
-import { parseManifest, type ManifestEntry } from '../data/manifest.js';
-import { RegError, isRegError } from '../errors.js';
-import { openRepo, type Repo } from '../repo.js';
-import type { Backend } from '../store/backend.js';
-import { refKey, type ObjRef } from '../store/object-store.js';
-import { type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
-import { resolveOutputs, type TrackedOutput } from './outputs.js';
+import type { Context } from '../../context.js';
+import { parseManifest, type ManifestEntry } from '../../data/manifest.js';
+import { RegError, isRegError } from '../../errors.js';
+import { openRepo, type Repo } from '../../repo.js';
+import type { Backend } from '../../store/backend.js';
+import { refKey, type ObjRef } from '../../store/object-store.js';
+import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
+import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
 import { failureLines } from './push.js';
-import { openRemote, redact, resolveRemoteName, type OpenedRemote } from './remote.js';
-import { listCacheOids } from './scan.js';
+import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
+import { redact } from './remote-config.js';
+import { listCacheOids } from '../data/scan.js';
 import { runTransfersWithProgress } from './transfer-progress.js';
 
 export interface FetchOptions {

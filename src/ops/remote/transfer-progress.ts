@@ -1,6 +1,6 @@
-import type { Context } from '../context.js';
-import { runTransfers, type RetryPolicy, type TransferOutcome, type TransferTask } from '../store/transfer.js';
-import { redact } from './remote.js';
+import type { Context } from '../../context.js';
+import { runTransfers, type RetryPolicy, type TransferOutcome, type TransferTask } from '../../store/transfer.js';
+import { redact } from './remote-config.js';
 
 export interface ProgressTransferOptions {
   phase: string;

@@ -4,17 +4,17 @@ import { mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Context } from '../context.js';
-import { isSafeRelpath } from '../data/manifest.js';
-import { RegError, usageError } from '../errors.js';
-import { tempPathFor, writeFileAtomicSync } from '../fsutil.js';
-import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../policy/areas.js';
-import { openRepo, repoRelative, type Repo } from '../repo.js';
-import { isNotFound, type Backend } from '../store/backend.js';
-import { type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
-import { openRemote, resolveRemoteName, type OpenedRemote } from './remote.js';
-import { scanWorkspace } from './scan.js';
-import { runTransfersWithProgress } from './transfer-progress.js';
+import type { Context } from '../../context.js';
+import { isSafeRelpath } from '../../data/manifest.js';
+import { RegError, usageError } from '../../errors.js';
+import { tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
+import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
+import { openRepo, repoRelative, type Repo } from '../../repo.js';
+import { isNotFound, type Backend } from '../../store/backend.js';
+import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
+import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
+import { scanWorkspace } from '../data/scan.js';
+import { runTransfersWithProgress } from '../remote/transfer-progress.js';
 
 /**
  * Unversioned, content-aware mirroring of synced areas: `<area>/<name>/...` <-> `<remote>/<prefix>/<name>/...`.

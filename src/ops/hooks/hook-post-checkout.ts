@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from '../context.js';
-import { isRegError } from '../errors.js';
-import { openRepo, type Repo } from '../repo.js';
-import { checkout } from './checkout.js';
-import { gitRun, gitText, ZERO_OID } from './gitread.js';
-import { POINTER_SUFFIX } from './outputs.js';
+import type { Context } from '../../context.js';
+import { isRegError } from '../../errors.js';
+import { openRepo, type Repo } from '../../repo.js';
+import { checkout } from '../data/checkout.js';
+import { gitRun, gitText, ZERO_OID } from '../../git/read.js';
+import { POINTER_SUFFIX } from '../data/outputs.js';
 
 export interface PostUpdateResult {
   hook: 'post-checkout' | 'post-merge';

@@ -1,11 +1,11 @@
-import type { Context } from '../context.js';
-import { RegError } from '../errors.js';
-import { registryPolicy } from '../policy/areas.js';
-import { openRepo } from '../repo.js';
-import { check } from './check.js';
+import type { Context } from '../../context.js';
+import { RegError } from '../../errors.js';
+import { registryPolicy } from '../../policy/areas.js';
+import { openRepo } from '../../repo.js';
+import { check } from '../registry/check.js';
 import { pull, type PullResult } from './pull.js';
 import { push, type PushResult } from './push.js';
-import { sync, type SyncResult } from './sync.js';
+import { sync, type SyncResult } from '../registry/sync.js';
 
 /**
  * `reg push` / `reg pull` with no targets: the whole registry, as the hand-written

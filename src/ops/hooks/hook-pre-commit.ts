@@ -1,7 +1,7 @@
-import type { Context } from '../context.js';
-import { openRepo } from '../repo.js';
-import { check, type CheckResult, type Finding } from './check.js';
-import { stagedPaths } from './gitread.js';
+import type { Context } from '../../context.js';
+import { openRepo } from '../../repo.js';
+import { check, type CheckResult, type Finding } from '../registry/check.js';
+import { stagedPaths } from '../../git/read.js';
 
 /**
  * `reg hook pre-commit`: the staged registry must pass `reg check --staged`. Every error blocks

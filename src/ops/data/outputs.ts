@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { isLegacy, parsePointer, type PointerOutput } from '../data/pointer.js';
-import type { Context } from '../context.js';
-import { usageError } from '../errors.js';
-import { isDirectory, repoRelative, type Repo } from '../repo.js';
+import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
+import type { Context } from '../../context.js';
+import { usageError } from '../../errors.js';
+import { isDirectory, repoRelative, type Repo } from '../../repo.js';
 
 /** A data output as described by one `.dvc` pointer file. */
 export interface TrackedOutput {

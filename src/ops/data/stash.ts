@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Context } from '../context.js';
-import { RegError, usageError } from '../errors.js';
-import { mapLimit, writeFileAtomicSync } from '../fsutil.js';
-import { openRepo, repoRelative, type Repo } from '../repo.js';
-import { hashMany } from '../workspace/hasher.js';
-import { hashFile } from '../data/hash.js';
+import type { Context } from '../../context.js';
+import { RegError, usageError } from '../../errors.js';
+import { mapLimit, writeFileAtomicSync } from '../../fsutil.js';
+import { openRepo, repoRelative, type Repo } from '../../repo.js';
+import { hashMany } from '../../workspace/hasher.js';
+import { hashFile } from '../../data/hash.js';
 import { FILE_JOBS } from './link.js';
 
 /**

@@ -1,20 +1,20 @@
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Context } from '../context.js';
-import { RegError, usageError } from '../errors.js';
-import { writeFileAtomicSync } from '../fsutil.js';
-import { openRepo, type Repo } from '../repo.js';
-import { gitText } from './gitread.js';
+import type { Context } from '../../context.js';
+import { RegError, usageError } from '../../errors.js';
+import { writeFileAtomicSync } from '../../fsutil.js';
+import { openRepo, type Repo } from '../../repo.js';
+import { gitText } from '../../git/read.js';
 
 export const HOOK_NAMES = ['pre-commit', 'pre-push', 'post-checkout', 'post-merge'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
 export const HOOK_MARKER = '# reg-managed-hook:';
 export const CHAINED_SUFFIX = '.local';
 
-/** The package's `hooks/` directory with the shim scripts (dist/ops/ -> ../../hooks/). */
+/** The package's `hooks/` directory with the shim scripts (dist/ops/hooks/ -> ../../../hooks/). */
 export function shimsDir(): string {
-  return fileURLToPath(new URL('../../hooks/', import.meta.url));
+  return fileURLToPath(new URL('../../../hooks/', import.meta.url));
 }
 
 export function shimText(name: HookName): string {

@@ -1,15 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Context } from '../context.js';
-import { parseManifest } from '../data/manifest.js';
-import { RegError } from '../errors.js';
-import { mapLimit } from '../fsutil.js';
-import { openRepo, type Repo } from '../repo.js';
-import type { Backend } from '../store/backend.js';
-import { refKey, type ObjRef } from '../store/object-store.js';
-import { type RetryPolicy, type TransferFailure, type TransferTask } from '../store/transfer.js';
-import { resolveOutputs, type TrackedOutput } from './outputs.js';
-import { openRemote, redact, resolveRemoteName, type OpenedRemote } from './remote.js';
+import type { Context } from '../../context.js';
+import { parseManifest } from '../../data/manifest.js';
+import { RegError } from '../../errors.js';
+import { mapLimit } from '../../fsutil.js';
+import { openRepo, type Repo } from '../../repo.js';
+import type { Backend } from '../../store/backend.js';
+import { refKey, type ObjRef } from '../../store/object-store.js';
+import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
+import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
+import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
+import { redact } from './remote-config.js';
 import { runTransfersWithProgress } from './transfer-progress.js';
 
 export interface PushOptions {

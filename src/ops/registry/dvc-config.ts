@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setConfigValue } from '../config.js';
-import { configError } from '../errors.js';
+import { setConfigValue } from '../../config.js';
+import { configError } from '../../errors.js';
 
 /** `.dvc/config` option names -> reg remote option names. */
 const OPTION_MAP: Record<string, string> = {

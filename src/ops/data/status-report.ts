@@ -1,8 +1,8 @@
-import type { Context } from '../context.js';
-import { registryPolicy } from '../policy/areas.js';
-import { openRepo } from '../repo.js';
-import { registryOverview, type RegistryOverview } from './overview.js';
-import { remoteStatus, type RemoteStatusResult } from './remote-status.js';
+import type { Context } from '../../context.js';
+import { registryPolicy } from '../../policy/areas.js';
+import { openRepo } from '../../repo.js';
+import { registryOverview, type RegistryOverview } from '../registry/overview.js';
+import { remoteStatus, type RemoteStatusResult } from '../remote/remote-status.js';
 import { status, type StatusResult } from './status.js';
 
 export interface StatusReportOptions {

@@ -1,9 +1,9 @@
-import type { Context } from '../context.js';
-import { openRepo } from '../repo.js';
-import type { Backend } from '../store/backend.js';
-import { resolveOutputs, type TrackedOutput } from './outputs.js';
+import type { Context } from '../../context.js';
+import { openRepo } from '../../repo.js';
+import type { Backend } from '../../store/backend.js';
+import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
 import { groupByRemote, planPush } from './push.js';
-import { openRemote } from './remote.js';
+import { openRemote } from './open-remote.js';
 
 export interface RemoteStatusOptions {
   targets: string[];

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { areaOf, classifyAreaChild, entryNameOf, registryPolicy, CARD_SUFFIX, POINTER_SUFFIX, type Area, type RegistryPolicy } from '../policy/areas.js';
-import { parsePointer } from '../data/pointer.js';
-import type { Repo } from '../repo.js';
-import { indexEntries, readBlobs, type IndexEntry } from './gitread.js';
+import { areaOf, classifyAreaChild, entryNameOf, registryPolicy, CARD_SUFFIX, POINTER_SUFFIX, type Area, type RegistryPolicy } from '../../policy/areas.js';
+import { parsePointer } from '../../data/pointer.js';
+import type { Repo } from '../../repo.js';
+import { indexEntries, readBlobs, type IndexEntry } from '../../git/read.js';
 
 /** One entry of an area as seen on disk and (optionally) in the index. */
 export interface ScannedEntry {

@@ -1,16 +1,16 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from '../context.js';
-import { parsePointer } from '../data/pointer.js';
-import { isRegError } from '../errors.js';
-import type { AreaMode } from '../policy/areas.js';
-import { openRepo, type Repo } from '../repo.js';
+import type { Context } from '../../context.js';
+import { parsePointer } from '../../data/pointer.js';
+import { isRegError } from '../../errors.js';
+import type { AreaMode } from '../../policy/areas.js';
+import { openRepo, type Repo } from '../../repo.js';
 import { check, type Finding } from './check.js';
 import { scanRegistry, type ScannedEntry } from './registry-scan.js';
-import { remoteStatus, type RemoteStatusResult } from './remote-status.js';
-import { resolveRemoteName } from './remote.js';
-import { scanWorkspace } from './scan.js';
-import { status, type StatusResult } from './status.js';
+import { remoteStatus, type RemoteStatusResult } from '../remote/remote-status.js';
+import { resolveRemoteName } from '../remote/open-remote.js';
+import { scanWorkspace } from '../data/scan.js';
+import { status, type StatusResult } from '../data/status.js';
 import { lastSyncState, sameFiles, sync, type SyncFiles } from './sync.js';
 
 /**

@@ -1,13 +1,13 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Context } from '../context.js';
-import { RegError, usageError } from '../errors.js';
-import { writeFileAtomicSync } from '../fsutil.js';
-import { areaOf, registryPolicy, type AreaMode } from '../policy/areas.js';
-import { cardFileName, renderTemplate } from '../policy/cards.js';
-import { shippedTemplate } from '../policy/layout.js';
-import { checkName } from '../policy/naming.js';
-import { openRepo, repoRelative } from '../repo.js';
+import type { Context } from '../../context.js';
+import { RegError, usageError } from '../../errors.js';
+import { writeFileAtomicSync } from '../../fsutil.js';
+import { areaOf, registryPolicy, type AreaMode } from '../../policy/areas.js';
+import { cardFileName, renderTemplate } from '../../policy/cards.js';
+import { shippedTemplate } from '../../policy/layout.js';
+import { checkName } from '../../policy/naming.js';
+import { openRepo, repoRelative } from '../../repo.js';
 
 export interface NewEntryOptions {
   /** `<area>/<name>` (relative to the current directory). */

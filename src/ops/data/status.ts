@@ -1,6 +1,6 @@
-import type { Context } from '../context.js';
-import type { ManifestEntry } from '../data/manifest.js';
-import { openRepo, type Repo } from '../repo.js';
+import type { Context } from '../../context.js';
+import type { ManifestEntry } from '../../data/manifest.js';
+import { openRepo, type Repo } from '../../repo.js';
 import { resolveOutputs, type TrackedOutput } from './outputs.js';
 import { listCacheOids, scanWorkspace, type WorkspaceState } from './scan.js';
 

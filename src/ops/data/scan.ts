@@ -1,12 +1,12 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from '../context.js';
-import { manifestOid, manifestOidOf, serializeManifest } from '../data/manifest.js';
-import { RegError, errnoCode } from '../errors.js';
-import type { Repo } from '../repo.js';
-import { hashMany, type SizedTask } from '../workspace/hasher.js';
-import { StatCache } from '../workspace/stat-cache.js';
-import { fileFromStats, walkTree, type WalkedFile } from '../workspace/walk.js';
+import type { Context } from '../../context.js';
+import { manifestOid, manifestOidOf, serializeManifest } from '../../data/manifest.js';
+import { RegError, errnoCode } from '../../errors.js';
+import type { Repo } from '../../repo.js';
+import { hashMany, type SizedTask } from '../../workspace/hasher.js';
+import { StatCache } from '../../workspace/stat-cache.js';
+import { fileFromStats, walkTree, type WalkedFile } from '../../workspace/walk.js';
 
 /** What is in the workspace at an output's path, hashed. */
 export interface WorkspaceState {

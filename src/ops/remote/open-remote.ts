@@ -1,0 +1,157 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { Context } from '../../context.js';
+import { RegError, configError } from '../../errors.js';
+import type { Repo } from '../../repo.js';
+import type { Backend } from '../../store/backend.js';
+import { LocalBackend } from '../../store/local.js';
+import { ObjectStore } from '../../store/object-store.js';
+import { parseS3Url, type ChecksumMode } from '../../store/s3-config.js';
+import { LazyS3Backend } from '../../store/s3-lazy.js';
+import { REMOTE_OPTIONS, SECRET_REMOTE_OPTIONS, assertNoTrackedSecrets, defaultRemoteName, isDirectoryUrl, normalizeName, redact, remotesOf, requireRemote, shownFile } from './remote-config.js';
+
+/** Opening a configured remote for transfers: backend, object store, concurrency, secrets to redact. */
+export interface OpenRemoteOptions {
+  /** Remote name; default: core.remote. */
+  remote?: string;
+  jobs?: number;
+  /** Wraps the backend (tests inject failures; tools can instrument). */
+  wrapBackend?: (backend: Backend) => Backend;
+}
+
+export interface OpenedRemote {
+  name: string;
+  store: ObjectStore;
+  jobs: number;
+  /** Secret values to strip from messages. */
+  secrets: string[];
+  close(): void;
+}
+
+export function resolveRemoteName(repo: Repo, name: string | undefined): string {
+  if (name !== undefined) return normalizeName(name);
+  const d = defaultRemoteName(repo);
+  if (d === undefined) {
+    const known = Object.keys(remotesOf(repo.config.data));
+    throw configError('remote.no-default', 'no remote given and no default remote is set', {
+      hint: known.length ? `pass -r NAME (known: ${known.join(', ')}) or set one: reg remote default ${known[0]}` : 'add one: reg remote add origin s3://bucket/prefix --default',
+    });
+  }
+  return d;
+}
+
+export function defaultJobs(ctx: Context): number {
+  return 4 * (ctx.cores ?? availableParallelism());
+}
+
+export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions): OpenedRemote {
+  assertNoTrackedSecrets(repo);
+  const name = resolveRemoteName(repo, options.remote);
+  const opts = requireRemote(repo, name);
+  const str = (k: string): string | undefined => {
+    const v = opts[k];
+    if (v === undefined || v === null || v === '') return undefined;
+    if (typeof v === 'object') throw configError('remote.bad-option', `remotes.${name}.${k} must be a single value`, { hint: `reg remote modify ${name} ${k} VALUE` });
+    return String(v);
+  };
+  const bool = (k: string): boolean | undefined => {
+    const v = opts[k];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v === 'boolean') return v;
+    const s = String(v).toLowerCase();
+    if (s === 'true') return true;
+    if (s === 'false') return false;
+    throw configError('remote.bad-option', `remotes.${name}.${k} must be true or false, got ${JSON.stringify(v)}`, { hint: `reg remote modify ${name} ${k} true` });
+  };
+  const int = (k: string): number | undefined => {
+    const s = str(k);
+    if (s === undefined) return undefined;
+    if (!/^[0-9]+$/.test(s) || Number(s) < 1) throw configError('remote.bad-option', `remotes.${name}.${k} must be a positive integer, got ${JSON.stringify(s)}`, { hint: `reg remote modify ${name} ${k} 8` });
+    return Number(s);
+  };
+  const unknown = Object.keys(opts).filter((k) => !REMOTE_OPTIONS[k]);
+  if (unknown.length > 0) {
+    throw configError('remote.unknown-option', `remotes.${name}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`, {
+      hint: `valid options: ${Object.keys(REMOTE_OPTIONS).join(', ')}`,
+    });
+  }
+  const url = str('url');
+  if (url === undefined) throw configError('remote.no-url', `remote "${name}" has no url`, { hint: `reg remote modify ${name} url s3://bucket/prefix` });
+  const jobs = options.jobs ?? int('jobs') ?? defaultJobs(ctx);
+  const secrets = SECRET_REMOTE_OPTIONS.map((k) => str(k)).filter((v): v is string => v !== undefined);
+  const env = ctx.env;
+  let backend: Backend;
+  if (isDirectoryUrl(url)) {
+    const path = url.toLowerCase().startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
+    backend = new LocalBackend(resolve(repo.regDir, path));
+  } else if (url.toLowerCase().startsWith('s3://')) {
+    const { bucket, prefix } = parseS3Url(url);
+    let endpointUrl = str('endpoint-url') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+    if (endpointUrl !== undefined && !/^https?:\/\//i.test(endpointUrl)) endpointUrl = `${bool('use-ssl') === false ? 'http' : 'https'}://${endpointUrl}`;
+    const checksums = (str('checksums') ?? (endpointUrl !== undefined ? 'when_required' : 'when_supported')) as ChecksumMode;
+    if (checksums !== 'when_required' && checksums !== 'when_supported') {
+      throw configError('remote.bad-option', `remotes.${name}.checksums must be when_required or when_supported`, { hint: `reg remote modify ${name} checksums when_required` });
+    }
+    const accessKeyId = str('access-key-id');
+    const secretAccessKey = str('secret-access-key');
+    if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+      throw configError('remote.partial-keys', `remote "${name}": access-key-id and secret-access-key must be set together (in ${shownFile(true)})`, { hint: `reg remote modify --local ${name} secret-access-key VALUE` });
+    }
+    const profile = str('profile') ?? env.AWS_PROFILE;
+    const credentialPath = str('credential-path');
+    const configPath = str('config-path');
+    let credentials: ConstructorParameters<typeof LazyS3Backend>[1];
+    if (accessKeyId && secretAccessKey) credentials = { accessKeyId, secretAccessKey, ...(str('session-token') ? { sessionToken: str('session-token')! } : {}) };
+    else if (str('profile') === undefined && credentialPath === undefined && configPath === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+      credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+    } else if (credentialPath !== undefined || configPath !== undefined) {
+      credentials = lazyChain(profile, credentialPath && resolve(repo.regDir, credentialPath), configPath && resolve(repo.regDir, configPath));
+    }
+    if (accessKeyId) secrets.push(accessKeyId);
+    const sslVerify = opts['ssl-verify'] === undefined ? undefined : typeof opts['ssl-verify'] === 'boolean' ? opts['ssl-verify'] : String(opts['ssl-verify']).toLowerCase() === 'false' ? false : String(opts['ssl-verify']).toLowerCase() === 'true' ? true : resolve(repo.regDir, String(opts['ssl-verify']));
+    const region = str('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (endpointUrl !== undefined ? 'us-east-1' : undefined);
+    backend = new LazyS3Backend(
+      {
+        bucket,
+        prefix,
+        endpointUrl,
+        region,
+        profile,
+        pathStyle: bool('path-style'),
+        checksums,
+        credentialPath,
+        configPath,
+        sslVerify,
+        sse: str('sse'),
+        sseKmsKeyId: str('sse-kms-key-id'),
+        acl: str('acl'),
+        readTimeout: int('read-timeout'),
+        connectTimeout: int('connect-timeout'),
+        maxSockets: jobs,
+      },
+      credentials,
+    );
+  } else {
+    throw configError('remote.unsupported-scheme', `remote "${name}": unsupported URL ${redact(url, secrets)}`, { hint: 'reg supports s3:// and directory paths' });
+  }
+  if (options.wrapBackend) backend = options.wrapBackend(backend);
+  const store = new ObjectStore(backend);
+  return { name, store, jobs, secrets, close: () => backend.close() };
+}
+
+/** The AWS default chain with explicit shared-file paths (credential-path / config-path). */
+function lazyChain(profile: string | undefined, filepath: string | undefined, configFilepath: string | undefined) {
+  let provider: (() => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: Date }>) | undefined;
+  return async () => {
+    if (!provider) {
+      const mod = (await import('@aws-sdk/credential-provider-node')) as unknown as { defaultProvider: (init: Record<string, unknown>) => typeof provider };
+      provider = mod.defaultProvider({ profile, ...(filepath ? { filepath } : {}), ...(configFilepath ? { configFilepath } : {}) });
+    }
+    return provider!();
+  };
+}
+
+/** Adds the remote's name and location to a transfer error and strips secrets. */
+export function remoteFailure(code: string, exit: 'transfer' | 'integrity', message: string, hint: string, details: unknown, secrets: readonly string[]): RegError {
+  return new RegError(code, exit, redact(message, secrets), { hint, details });
+}
