@@ -1,6 +1,6 @@
-import { Document, LineCounter, isMap, isScalar, isSeq, parseDocument, Scalar, YAMLMap, type Node } from 'yaml';
+import { Document, LineCounter, isMap, isScalar, isSeq, parseDocument, Scalar, visit, YAMLMap, type Node, type ScalarTag, type Tags } from 'yaml';
 import { configError } from '../errors.js';
-import { renderScalar, scalarStyle } from './yaml-scalar.js';
+import { hasLegacyLineBreak, readQuotedLikeDvc, renderMappingValue, renderScalar, resolvesToNonString, scalarStyle } from './yaml-scalar.js';
 
 /** One output of a `.dvc` pointer file. `hash === 'md5'` marks a DVC 3 entry; absent = legacy md5-dos2unix. */
 export interface PointerOutput {
@@ -47,13 +47,78 @@ class Located {
   }
 }
 
+const STR_TAG = 'tag:yaml.org,2002:str';
+
+/**
+ * The failsafe schema with strings written as DVC's writer (ruamel) writes them: quoted only when
+ * needed, folded past column 80. Typed values (ints, booleans, dates, written plain) keep their
+ * text; block scalars and flow collections are left to the yaml library.
+ */
+function withDvcStrings(tags: Tags): Tags {
+  return tags.map((t) => {
+    if (typeof t !== 'object' || t.tag !== STR_TAG || !('stringify' in t) || !t.stringify) return t;
+    const fallback = t.stringify.bind(t);
+    const tag: ScalarTag = {
+      ...(t as ScalarTag),
+      stringify(item, ctx, onComment, onChompKeep) {
+        const node = item as Scalar;
+        const value = node.value;
+        const blockOrFlow = ctx.inFlow || node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED';
+        if (typeof value !== 'string' || blockOrFlow) return fallback(item, ctx, onComment, onChompKeep);
+        if (node.type === 'PLAIN' && resolvesToNonString(value)) return value;
+        if (ctx.implicitKey) return renderScalar(value);
+        if (ctx.indentAtStart === undefined) return fallback(item, ctx, onComment, onChompKeep);
+        const keyColumn = ctx.indent.length - ctx.indentStep.length;
+        return renderScalar(value, { column: keyColumn + ctx.indentAtStart, indent: ctx.indent.length });
+      },
+    };
+    return tag;
+  });
+}
+
+/** Parses pointer text (CRLF read as LF) and re-reads line separators as DVC does. */
+function parsePointerYaml(raw: string, lineCounter: LineCounter, file: string): Document.Parsed {
+  const text = raw.replace(/\r\n/g, '\n');
+  const doc = parseDocument(text, { schema: 'failsafe', customTags: withDvcStrings, lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (doc.errors.length === 0 && hasLegacyLineBreak(text)) readLineSeparatorsLikeDvc(doc, text, lineCounter, file);
+  return doc;
+}
+
+/**
+ * DVC's reader takes U+0085, U+2028 and U+2029 as line breaks (its writer puts them raw in
+ * single-quoted names); YAML 1.2 does not. Quoted scalars holding them are re-read DVC's way; one
+ * anywhere else (a plain value, a comment) is refused: the two readers would see different files.
+ */
+function readLineSeparatorsLikeDvc(doc: Document.Parsed, text: string, lines: LineCounter, file: string): void {
+  const quoted: Array<[number, number]> = [];
+  visit(doc, {
+    Scalar(_key, node) {
+      if ((node.type !== 'QUOTE_SINGLE' && node.type !== 'QUOTE_DOUBLE') || !node.range) return;
+      const [start, end] = node.range;
+      const source = text.slice(start, end);
+      quoted.push([start, end]);
+      if (!hasLegacyLineBreak(source)) return;
+      const value = readQuotedLikeDvc(source);
+      if (value !== undefined) node.value = value;
+    },
+  });
+  for (const m of text.matchAll(/[\x85\u2028\u2029]/g)) {
+    if (quoted.some(([start, end]) => m.index >= start && m.index < end)) continue;
+    const { line, col } = lines.linePos(m.index);
+    const name = `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    throw configError('pointer.line-separator', `${file}:${line}:${col}: a raw ${name} outside a quoted value (DVC reads it as a line break, other YAML readers do not)`, {
+      hint: `quote the value and write the character as an escape (\\L for U+2028, \\P for U+2029, \\N for U+0085)`,
+    });
+  }
+}
+
 /**
  * Parses a `.dvc` file. Scalars are read with the failsafe schema (everything a string) so an
  * unquoted all-digit md5 keeps its leading zeros; ints and booleans are converted here.
  */
 export function parsePointer(text: string, file = 'pointer.dvc'): Pointer {
   const lines = new LineCounter();
-  const doc = parseDocument(text.replace(/\r\n/g, '\n'), { schema: 'failsafe', lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const doc = parsePointerYaml(text, lines, file);
   const loc = new Located(file, lines);
   const hint = 'fix the YAML by hand or restore it with `git checkout -- <file>`';
   if (doc.errors.length > 0) {
@@ -139,18 +204,28 @@ function parseOutput(node: Node, loc: Located, hint: string): PointerOutput {
 /** The canonical text `dvc add` writes for a fresh single-output pointer (dvc-compat.md §3.2). */
 export function serializePointer(out: PointerOutput): string {
   const lines = ['outs:'];
-  const fields: Array<[string, string]> = [];
-  if (out.md5 !== undefined) fields.push(['md5', renderScalar(out.md5)]);
-  if (out.size !== undefined) fields.push(['size', String(out.size)]);
-  if (out.nfiles !== undefined) fields.push(['nfiles', String(out.nfiles)]);
-  if (out.isexec) fields.push(['isexec', 'true']);
-  if (out.hash !== undefined) fields.push(['hash', renderScalar(out.hash)]);
-  fields.push(['path', renderScalar(out.path)]);
-  if (out.cache === false) fields.push(['cache', 'false']);
-  if (out.remote !== undefined) fields.push(['remote', renderScalar(out.remote)]);
-  if (out.push === false) fields.push(['push', 'false']);
-  fields.forEach(([k, v], i) => lines.push(`${i === 0 ? '- ' : '  '}${k}: ${v}`));
+  const fields: string[] = [];
+  // Keys of an `outs` item start at column 2 (after "- "); strings are folded and quoted as ruamel does.
+  const str = (key: string, value: string) => fields.push(renderMappingValue(key, value, 2));
+  if (out.md5 !== undefined) str('md5', out.md5);
+  if (out.size !== undefined) fields.push(`size: ${out.size}`);
+  if (out.nfiles !== undefined) fields.push(`nfiles: ${out.nfiles}`);
+  if (out.isexec) fields.push('isexec: true');
+  if (out.hash !== undefined) str('hash', out.hash);
+  str('path', out.path);
+  if (out.cache === false) fields.push('cache: false');
+  if (out.remote !== undefined) str('remote', out.remote);
+  if (out.push === false) fields.push('push: false');
+  fields.forEach((f, i) => lines.push(`${i === 0 ? '- ' : '  '}${f}`));
   return lines.join('\n') + '\n';
+}
+
+/**
+ * False for a name DVC's YAML round trip changes (a U+0085 between two non-blank characters is
+ * written raw and read back as a space): a pointer with it would name another file.
+ */
+export function nameSurvivesPointer(name: string): boolean {
+  return parsePointer(serializePointer({ path: name })).outs[0]!.path === name;
 }
 
 /**
@@ -164,7 +239,7 @@ export function updatePointerText(oldText: string, next: PointerOutput, file = '
       hint: 'split it into one .dvc file per output',
     });
   }
-  const doc = parseDocument(oldText.replace(/\r\n/g, '\n'), { schema: 'failsafe' }) as Document.Parsed;
+  const doc = parsePointerYaml(oldText, new LineCounter(), file);
   const outs = (doc.contents as YAMLMap).get('outs') as { items: YAMLMap[] };
   const entry = outs.items[0]!;
   const setScalar = (key: string, value: string | undefined, style?: Scalar.Type) => {

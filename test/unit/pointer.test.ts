@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { gitignoreLine, addGitignoreLine } from '../../src/data/gitignore.js';
-import { parsePointer, serializePointer, updatePointerText } from '../../src/data/pointer.js';
+import { nameSurvivesPointer, parsePointer, serializePointer, updatePointerText } from '../../src/data/pointer.js';
 import { renderScalar } from '../../src/data/yaml-scalar.js';
 import { RegError } from '../../src/errors.js';
 
@@ -33,6 +33,50 @@ describe('.dvc pointer files', () => {
     expect(renderScalar('1e5')).toBe("'1e5'");
     expect(renderScalar('')).toBe("''");
     expect(renderScalar('~')).toBe("'~'");
+  });
+
+  it('quotes signed binary/octal/hex ints and other YAML 1.2 look-alikes, as ruamel does', () => {
+    for (const s of ['+0x1F', '-0b1', '+0o17', '1_000', '.5', '1e3', '1_', '._5', '-.inf']) expect(renderScalar(s)).toBe(`'${s}'`);
+    for (const s of ['_1', '1:20', 'yes', '0xg', '1e', 'x:y']) expect(renderScalar(s)).toBe(s);
+    expect(renderScalar("a: it's")).toBe(`"a: it's"`);
+    expect(renderScalar('tab\t😀')).toBe('"tab\\t\\U0001F600"');
+  });
+
+  it('folds long values past column 80 as ruamel does (plain, single- and double-quoted)', () => {
+    const words = Array.from({ length: 20 }, () => 'segment').join(' ');
+    expect(serializePointer({ path: words })).toBe(
+      'outs:\n- path: segment segment segment segment segment segment segment segment segment segment\n    segment segment segment segment segment segment segment segment segment segment\n',
+    );
+    const quoted = serializePointer({ path: `#${words}` }).split('\n');
+    expect(quoted.slice(1)).toEqual([
+      "- path: '#segment segment segment segment segment segment segment segment segment",
+      '    segment segment segment segment segment segment segment segment segment segment',
+      "    segment'",
+      '',
+    ]);
+    const escaped = serializePointer({ path: `\t${words}` }).split('\n');
+    expect(escaped[1]!.endsWith('\\')).toBe(true);
+    expect(parsePointer(serializePointer({ path: `\t${words}` })).outs[0]!.path).toBe(`\t${words}`);
+  });
+
+  it('writes and reads U+2028/U+2029 the way DVC does, and refuses them outside quotes', () => {
+    expect(serializePointer({ path: 'x\u2028y' })).toBe("outs:\n- path: 'x\u2028    y'\n");
+    expect(parsePointer("outs:\n- path: 'x\u2028    y'\n").outs[0]!.path).toBe('x\u2028y');
+    expect(parsePointer('outs:\n- path: "a\\Lb\u2029  c"\n').outs[0]!.path).toBe('a\u2028b\u2029c');
+    expect(parsePointer("outs:\n- path: 'x\u0085    y'\n").outs[0]!.path).toBe('x y');
+    expect(() => parsePointer('outs:\n- path: x\u2028    y\n', 'raw/x.dvc')).toThrow(/raw\/x\.dvc:2:10: a raw U\+2028 outside a quoted value/);
+    expect(() => parsePointer('outs:\n- path: x # note\u2029md5: 1\n', 'raw/x.dvc')).toThrow(/U\+2029/);
+    expect(nameSurvivesPointer('x\u2028y')).toBe(true);
+    expect(nameSurvivesPointer('x\u0085y')).toBe(false);
+    expect(nameSurvivesPointer('x \u0085y')).toBe(true);
+  });
+
+  it('keeps a folded path byte-identical when the pointer is updated', () => {
+    const text = serializePointer({ md5: 'acbd18db4cc2f85cedef654fccc4a4d8', size: 3, hash: 'md5', path: 'seg '.repeat(30).trim() });
+    expect(text.split('\n').length).toBe(7);
+    expect(updatePointerText(text, { md5: '37b51d194a7513e45b56f6524f2d51f2', size: 3, hash: 'md5', path: 'x' })).toBe(
+      text.replace('acbd18db4cc2f85cedef654fccc4a4d8', '37b51d194a7513e45b56f6524f2d51f2'),
+    );
   });
 
   it('writes isexec after size', () => {

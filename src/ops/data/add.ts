@@ -2,7 +2,7 @@ import { existsSync, lstatSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { addGitignoreLine, gitignoreLine } from '../../data/gitignore.js';
-import { isLegacy, parsePointer, serializePointer, updatePointerText, type PointerOutput } from '../../data/pointer.js';
+import { isLegacy, nameSurvivesPointer, parsePointer, serializePointer, updatePointerText, type PointerOutput } from '../../data/pointer.js';
 import { RegError, usageError } from '../../errors.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
 import { REG_DIR, openRepo, repoRelative, type Repo } from '../../repo.js';
@@ -79,6 +79,11 @@ async function planAdds(repo: Repo, ctx: Context, targets: string[]): Promise<Pl
     }
     if (!existsSync(abs)) throw usageError('add.missing', `${target} does not exist`, { hint: 'check the path (it is relative to the current directory)' });
     if (rel.includes('\uFFFD')) throw usageError('add.non-utf8-name', `${target}: the path is not valid UTF-8`, { hint: 'rename it to a UTF-8 name' });
+    if (!nameSurvivesPointer(basename(abs))) {
+      throw usageError('add.unrepresentable-name', `${JSON.stringify(basename(abs))}: DVC's .dvc format cannot store this name (it would read back as another name)`, {
+        hint: 'rename it; a U+0085 (NEL) character inside a name is read back as a space',
+      });
+    }
     if (rel.endsWith(POINTER_SUFFIX)) throw usageError('add.pointer', `${target} is a pointer file`, { hint: 'add the data it describes instead' });
     const inArea = areaOf(areas, rel);
     if (inArea && inArea.area.mode !== 'versioned') {
