@@ -25,6 +25,18 @@ export async function gitText(root: string, args: string[], input?: string): Pro
   return (await gitRun(root, args, input)).stdout.toString('utf8');
 }
 
+/**
+ * The paths among `paths` (relative to the root) that Git ignores through any rule (.gitignore
+ * files, .git/info/exclude, core.excludesFile), in one `git check-ignore` call.
+ */
+export async function ignoredPaths(root: string, paths: readonly string[]): Promise<Set<string>> {
+  if (paths.length === 0) return new Set();
+  const r = await gitRun(root, ['check-ignore', '--stdin', '-z'], paths.map((p) => p + '\0').join(''), { allowFail: true });
+  // 0: some ignored, 1: none; anything else is a real failure.
+  if (r.code !== 0 && r.code !== 1) throw new RegError('git.failed', 'failed', `git check-ignore failed: ${r.stderr.trim()}`);
+  return new Set(r.stdout.toString('utf8').split('\0').filter(Boolean));
+}
+
 export interface IndexEntry {
   path: string;
   mode: string;

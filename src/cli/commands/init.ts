@@ -8,7 +8,7 @@ export const initCommand: CommandModule = {
       .command('init')
       .description('set up reg in the current Git repository (idempotent)')
       .option('--no-areas', 'do not create the registry layout (areas config, area directories, card templates)')
-      .option('--from-dvc', 'also import remotes from .dvc/config (secrets from .dvc/config.local go to .reg/config.local.yaml)')
+      .option('--from-dvc', 'also import remotes and [cache] dir/type from .dvc/config (secrets and .dvc/config.local settings go to .reg/config.local.yaml)')
       .action(async (opts: { fromDvc?: boolean; areas?: boolean }, cmd: Command) =>
         run(cmd, (ctx) => init(ctx, { fromDvc: opts.fromDvc, areas: opts.areas }), (r, out) => {
           out.line(r.alreadyInitialized ? `reg already initialized in ${r.root}` : `initialized reg in ${r.root}`);
@@ -21,6 +21,8 @@ export const initCommand: CommandModule = {
             out.line(`  imported remote ${remote.name} (${remote.options.join(', ')}${remote.localOptions.length ? `; local: ${remote.localOptions.join(', ')}` : ''})`);
             if (remote.skipped.length) out.note(`  skipped DVC options for ${remote.name}: ${remote.skipped.join(', ')}`);
           }
+          if (r.importedCache.dir !== undefined) out.line(`  imported cache dir ${r.importedCache.dir} (used in place)`);
+          if (r.importedCache.type !== undefined) out.line(`  imported cache type ${r.importedCache.type}`);
         }),
       );
   },

@@ -4,6 +4,8 @@ import type { Context } from '../../context.js';
 import { addGitignoreLine, gitignoreLine } from '../../data/gitignore.js';
 import { isLegacy, nameSurvivesPointer, parsePointer, serializePointer, updatePointerText, type PointerOutput } from '../../data/pointer.js';
 import { RegError, usageError } from '../../errors.js';
+import { ignoredPaths } from '../../git/read.js';
+import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
 import { REG_DIR, openRepo, repoRelative, type Repo } from '../../repo.js';
 import { areaOf, registryPolicy } from '../../policy/areas.js';
@@ -46,6 +48,8 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
   if (options.targets.length === 0) throw usageError('add.no-targets', 'nothing to add', { hint: 'name a file or directory: reg add raw_datasets/x' });
   const repo = openRepo(ctx);
   const planned = await planAdds(repo, ctx, options.targets);
+  // As DVC: no line when Git already ignores the data through another rule (one git call for all).
+  const alreadyIgnored = await ignoredPaths(repo.root, planned.map((p) => p.dataRel));
   const outputs: AddedOutput[] = [];
   const gitignores = new Set<string>();
   for (const p of planned) {
@@ -55,6 +59,7 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
     const text = existsSync(gi) ? readFileSync(gi, 'utf8') : '';
     const next = addGitignoreLine(text, gitignoreLine(basename(p.dataAbs)));
     if (next !== text) {
+      if (alreadyIgnored.has(p.dataRel)) continue;
       writeFileAtomicSync(gi, next);
     }
     gitignores.add(repoRelative(repo, gi));
@@ -83,6 +88,9 @@ async function planAdds(repo: Repo, ctx: Context, targets: string[]): Promise<Pl
       throw usageError('add.unrepresentable-name', `${JSON.stringify(basename(abs))}: DVC's .dvc format cannot store this name (it would read back as another name)`, {
         hint: 'rename it; a U+0085 (NEL) character inside a name is read back as a space',
       });
+    }
+    if (dvcIgnoreFor(repo.root, rel).outputIgnored(lstatSync(abs).isDirectory())) {
+      throw usageError('add.dvcignored', `${target} is ignored by a .dvcignore rule`, { hint: 'remove the rule from .dvcignore, or add another path (DVC refuses it too)' });
     }
     if (rel.endsWith(POINTER_SUFFIX)) throw usageError('add.pointer', `${target} is a pointer file`, { hint: 'add the data it describes instead' });
     const inArea = areaOf(areas, rel);

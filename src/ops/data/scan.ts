@@ -6,6 +6,7 @@ import { RegError, errnoCode } from '../../errors.js';
 import type { Repo } from '../../repo.js';
 import { hashMany, type SizedTask } from '../../workspace/hasher.js';
 import { StatCache } from '../../workspace/stat-cache.js';
+import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
 import { fileFromStats, walkTree, type WalkedFile } from '../../workspace/walk.js';
 
 /** What is in the workspace at an output's path, hashed. */
@@ -50,7 +51,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   if (!isDir && !rootStat.isFile()) {
     throw new RegError('scan.special-file', 'usage', `${dataRel} is neither a regular file nor a directory`, { hint: 'reg tracks files and directories only' });
   }
-  const walked: WalkedFile[] = isDir ? walkTree(dataAbs) : [fileFromStats('', dataAbs, rootStat)];
+  const walked: WalkedFile[] = isDir ? walkTree(dataAbs, { ignored: dvcIgnoreFor(repo.root, dataRel).ignored }) : [fileFromStats('', dataAbs, rootStat)];
   const statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
   const todo: SizedTask[] = [];
   const todoFiles: WalkedFile[] = [];

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { setConfigValue } from '../../config.js';
 import { configError } from '../../errors.js';
+import { parseLinkTypes } from '../../store/cache.js';
 
 /** `.dvc/config` option names -> reg remote option names. */
 const OPTION_MAP: Record<string, string> = {
@@ -59,12 +60,52 @@ export function parseDvcConfig(text: string, file: string): Map<string, Map<stri
   return sections;
 }
 
+/** `.dvc/config` then `.dvc/config.local` (the later wins key by key, as in DVC), parsed. */
+function readDvcConfigs(root: string): Array<{ file: string; isLocal: boolean; sections: Map<string, Map<string, string>> }> {
+  return ([[join(root, '.dvc', 'config'), false], [join(root, '.dvc', 'config.local'), true]] as const)
+    .filter(([file]) => existsSync(file))
+    .map(([file, isLocal]) => ({ file, isLocal, sections: parseDvcConfig(readFileSync(file, 'utf8'), file) }));
+}
+
+/** A path in `.dvc/config` is relative to `.dvc/`; reg's cache.dir is relative to `.reg/`. */
+function fromDvcDir(path: string): string {
+  return isAbsolute(path) ? path : join('..', '.dvc', path);
+}
+
+export interface ImportedCache {
+  /** The cache directory as written to reg's config (relative to .reg/ or absolute). */
+  dir?: string;
+  type?: string;
+}
+
+/**
+ * Copies `[cache] dir` and `[cache] type`: a shared DVC cache is then used in place. Settings from
+ * `.dvc/config` go to the tracked config (the team shares them), from config.local to the local one.
+ */
+export function importDvcCache(root: string, repoConfig: string, localConfig: string): ImportedCache {
+  const imported: ImportedCache = {};
+  for (const { file, isLocal, sections } of readDvcConfigs(root)) {
+    const cache = sections.get('cache');
+    if (!cache) continue;
+    const target = isLocal ? localConfig : repoConfig;
+    const dir = cache.get('dir');
+    if (dir !== undefined && dir !== '') {
+      imported.dir = fromDvcDir(dir);
+      setConfigValue(target, ['cache', 'dir'], imported.dir);
+    }
+    const type = cache.get('type');
+    if (type !== undefined && type !== '') {
+      imported.type = parseLinkTypes(type, `${file}: [cache] type`).join(',');
+      setConfigValue(target, ['cache', 'type'], imported.type);
+    }
+  }
+  return imported;
+}
+
 /** Copies `.dvc/config` remotes into reg's config; anything from config.local (and every secret) goes local. */
 export function importDvcRemotes(root: string, repoConfig: string, localConfig: string): ImportedRemote[] {
   const byName = new Map<string, ImportedRemote>();
-  for (const [file, isLocal] of [[join(root, '.dvc', 'config'), false], [join(root, '.dvc', 'config.local'), true]] as const) {
-    if (!existsSync(file)) continue;
-    const sections = parseDvcConfig(readFileSync(file, 'utf8'), file);
+  for (const { isLocal, sections } of readDvcConfigs(root)) {
     for (const [section, values] of sections) {
       const m = /^remote "(.+)"$/.exec(section);
       if (m) {
@@ -78,7 +119,7 @@ export function importDvcRemotes(root: string, repoConfig: string, localConfig: 
             continue;
           }
           let v = value;
-          if (mapped === 'url' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v) && !v.startsWith('/')) v = join('..', '.dvc', v); // DVC paths are relative to .dvc/
+          if (mapped === 'url' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) v = fromDvcDir(v);
           const toLocal = isLocal || SECRET_OPTIONS.has(mapped);
           setConfigValue(toLocal ? localConfig : repoConfig, ['remotes', name, mapped], coerce(v));
           if (mapped === 'url') entry.url = v;

@@ -7,7 +7,7 @@ import type { Context } from '../../context.js';
 import { configError } from '../../errors.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
 import { REG_DIR, requireGitRoot } from '../../repo.js';
-import { importDvcRemotes, type ImportedRemote } from './dvc-config.js';
+import { importDvcCache, importDvcRemotes, type ImportedCache, type ImportedRemote } from './dvc-config.js';
 
 export interface InitOptions {
   fromDvc?: boolean;
@@ -21,6 +21,8 @@ export interface InitResult {
   created: string[];
   alreadyInitialized: boolean;
   importedRemotes: ImportedRemote[];
+  /** `[cache] dir`/`type` taken from `.dvc/config` with --from-dvc. */
+  importedCache: ImportedCache;
   /** The registry areas configured after init (empty with `areas: false` and no `areas:` config). */
   areas: Array<{ name: string; mode: AreaMode }>;
 }
@@ -55,12 +57,14 @@ export async function init(ctx: Context, options: InitOptions = {}): Promise<Ini
     created.push(`${REG_DIR}/.gitignore`);
   }
   let importedRemotes: ImportedRemote[] = [];
+  let importedCache: ImportedCache = {};
   if (options.fromDvc) {
     if (!existsSync(join(root, '.dvc'))) {
       throw configError('init.no-dvc', `--from-dvc: ${root} has no .dvc/ directory`, { hint: 'run it at the top of a DVC repository, or drop --from-dvc' });
     }
     importedRemotes = importDvcRemotes(root, join(regDir, CONFIG_FILE), join(regDir, LOCAL_CONFIG_FILE));
-    if (existsSync(join(root, '.dvc', 'cache'))) {
+    importedCache = importDvcCache(root, join(regDir, CONFIG_FILE), join(regDir, LOCAL_CONFIG_FILE));
+    if (importedCache.dir === undefined && existsSync(join(root, '.dvc', 'cache'))) {
       // Reuse DVC's cache in place: same layout, nothing to copy.
       setConfigValue(join(regDir, LOCAL_CONFIG_FILE), ['cache', 'dir'], '../.dvc/cache');
     }
@@ -73,5 +77,5 @@ export async function init(ctx: Context, options: InitOptions = {}): Promise<Ini
     created.push(...ensureAreaLayout(root, config));
     areas = registryPolicy(config).areas.map((a) => ({ name: a.name, mode: a.mode }));
   }
-  return { root, regDir, created, alreadyInitialized, importedRemotes, areas };
+  return { root, regDir, created, alreadyInitialized, importedRemotes, importedCache, areas };
 }
