@@ -5,7 +5,7 @@ import type { Context } from '../context.js';
 import { ExitCode, RegError, isRegError } from '../errors.js';
 import type { GlobalOptions, Runner } from './command.js';
 import { commands } from './commands/index.js';
-import { jsonStringify, makeOutput } from './output.js';
+import { endQuietlyOnClosedPipe, jsonStringify, makeOutput } from './output.js';
 import { makeProgressSink } from './progress.js';
 
 const VERSION = '0.1.0';
@@ -13,6 +13,8 @@ const VERSION = '0.1.0';
 /** Builds the program, runs it, and returns the exit code: the only place that decides one. */
 export async function main(argv: string[]): Promise<number> {
   let exit = 0;
+  endQuietlyOnClosedPipe(process.stdout);
+  endQuietlyOnClosedPipe(process.stderr);
   const abort = new AbortController();
   const onSigint = () => abort.abort(new RegError('interrupted', 'interrupted', 'interrupted'));
   process.once('SIGINT', onSigint);
@@ -23,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('A Git repository as a data and model registry (DVC 3 compatible).')
     .version(VERSION, '--version')
     .option('--json', 'print exactly one JSON document on stdout')
-    .option('-q, --quiet', 'no progress or notes on stderr')
+    .option('-q, --quiet', 'print errors only: no results, progress, notes or warnings (--json still prints its document)')
     .option('-v, --verbose', 'more detail (file lists, debug logs)')
     .option('-C, --cwd <dir>', 'run as if started in <dir>')
     .showHelpAfterError('(run with --help for usage)')

@@ -15,12 +15,27 @@ export function makeOutput(opts: { json: boolean; quiet: boolean; verbose: boole
     ...opts,
     color: Boolean(stderr.isTTY) && !process.env.NO_COLOR,
     line(text = '') {
-      if (!opts.json) stdout.write(text + '\n');
+      // -q silences results too (like git -q); --json still prints its one document elsewhere.
+      if (!opts.json && !opts.quiet) writeOpen(stdout, text + '\n');
     },
     note(text: string) {
-      if (!opts.quiet) stderr.write(text + '\n');
+      if (!opts.quiet) writeOpen(stderr, text + '\n');
     },
   };
+}
+
+/**
+ * A reader that goes away (`reg status | head -1`) ends the output normally: write errors on the
+ * stream (EPIPE) are absorbed instead of crashing with a stack trace, later writes are dropped,
+ * and the command's own exit code stands. Call once per stream at start-up.
+ */
+export function endQuietlyOnClosedPipe(stream: NodeJS.WritableStream & { destroy(): void }): void {
+  stream.on('error', () => stream.destroy());
+}
+
+/** Writes unless the stream was closed by its reader. */
+export function writeOpen(stream: NodeJS.WritableStream, text: string): void {
+  if (stream.writable) stream.write(text);
 }
 
 export function jsonStringify(value: unknown): string {
