@@ -131,9 +131,12 @@ export function renderProgressLine(p: PhaseState, now: number, width: number): s
   const fraction = total > 0 ? Math.min(1, value / total) : undefined;
   const rate = p.meter.perSecond;
   const pct = fraction === undefined ? '' : `${String(Math.floor(fraction * 100)).padStart(3)}%`;
-  const counts = p.total > 0 ? `${countText(p.done)}/${countText(p.total)}` : p.done > 0 ? countText(p.done) : '';
-  const bytes = byBytes ? `${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}` : '';
-  const rateText = rate === undefined ? '-- /s' : byBytes ? `${formatBytes(rate)}/s` : `${rate.toFixed(rate >= 10 ? 0 : 1)}/s`;
+  // Numbers padded to their final width so the line (and the bar) does not jump between redraws.
+  const totalCount = countText(p.total);
+  const counts = p.total > 0 ? `${countText(p.done).padStart(totalCount.length)}/${totalCount}` : p.done > 0 ? countText(p.done) : '';
+  const totalSize = formatBytes(p.totalBytes);
+  const bytes = byBytes ? `${formatBytes(p.bytes).padStart(totalSize.length)}/${totalSize}` : '';
+  const rateText = (rate === undefined ? '-- /s' : byBytes ? `${formatBytes(rate)}/s` : `${rate.toFixed(rate >= 10 ? 0 : 1)}/s`).padStart(byBytes ? 12 : 6);
   const eta = rate !== undefined && rate > 0 && total > 0 ? `ETA ${formatDuration((total - value) / rate)}` : total > 0 ? 'ETA --:--' : formatDuration((now - p.startedAt) / 1000);
   const label = printable(p.label);
   // Pieces that must stay, then optional ones in the order they are given up.

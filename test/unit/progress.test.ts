@@ -48,10 +48,10 @@ describe('progress line', () => {
     }
     const [wideLine] = wide.lines();
     const [narrowLine] = narrow.lines();
-    expect(wideLine).toMatch(/^uploading raw_datasets\/mnist to origin \[#+-+\] +20% 10\/40 2\.0 GiB\/10\.0 GiB 2\.0 GiB\/s ETA 0:04$/);
+    expect(wideLine).toMatch(/^uploading raw_datasets\/mnist to origin \[#+-+\] +20% +10\/40 +2\.0 GiB\/10\.0 GiB +2\.0 GiB\/s ETA 0:04$/);
     expect(narrowLine).not.toContain('[');
     // no room for everything: the bar goes first, then the label is shortened in the middle
-    expect(narrowLine).toMatch(/^uploading raw_.*….*to origin +20% 10\/40 2\.0 GiB\/10\.0 GiB 2\.0 GiB\/s ETA 0:04$/);
+    expect(narrowLine).toMatch(/^uploading raw_.*….*to origin +20% +10\/40 +2\.0 GiB\/10\.0 GiB +2\.0 GiB\/s ETA 0:04$/);
     expect(displayWidth(narrowLine!)).toBeLessThanOrEqual(80);
   });
 
@@ -98,7 +98,7 @@ describe('progress line', () => {
     display.start('checkout', 'checking out raw_datasets/x', 100);
     now += 400;
     display.advance('checkout', 50);
-    expect(tty.text().split('\n').at(-1)).toMatch(/checking out raw_datasets\/x (\[[#-]+\] +)?50% 50\/100/);
+    expect(tty.text().split('\n').at(-1)).toMatch(/checking out raw_datasets\/x (\[[#-]+\] +)?50% +50\/100/);
   });
 
   it('counts wide characters as two columns and never prints control characters from a name', () => {
