@@ -1,0 +1,218 @@
+// push / pull of the small tree and the big file to a directory remote and an S3 server (s3rver),
+// against cp -r and rclone copy on the same bytes.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ensureRegAdded } from '../lib/repos.mjs';
+
+export const name = 'push-pull';
+export const description = '`reg push` / no-op push / `reg pull` of both datasets to a directory remote and s3rver vs `cp -r` and `rclone copy --transfers 32`';
+export const needs = ['s3rver (dev dependency)', 'rclone (optional)'];
+
+function countFiles(dir) {
+  let n = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) n += e.isDirectory() ? countFiles(join(dir, e.name)) : e.isFile() ? 1 : 0;
+  return n;
+}
+
+function expectSameCount(src, dst, what) {
+  const a = countFiles(src);
+  const b = existsSync(dst) ? countFiles(dst) : 0;
+  if (a !== b) throw new Error(`${what}: ${b} files arrived, ${a} expected`);
+}
+
+async function startS3rver(h, dir) {
+  const lib = join(h.root, 'node_modules', 's3rver', 'lib', 's3rver.js');
+  if (!existsSync(lib)) throw new Error('node_modules/s3rver is not installed (npm ci installs it as a dev dependency)');
+  const script = `
+    const S3rver = require(${JSON.stringify(lib)});
+    new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: ${JSON.stringify(dir)}, configureBuckets: [{ name: 'bench' }] })
+      .run()
+      .then((addr) => process.stdout.write(JSON.stringify(addr) + '\\n'), (err) => { console.error(err); process.exit(1); });`;
+  const child = spawn(process.execPath, ['-e', script], {
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --openssl-legacy-provider`.trim() },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  h.onCleanup(() => {
+    if (child.exitCode === null) child.kill();
+  });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const addr = await new Promise((resolvePromise, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`s3rver did not start in 20 s: ${err}`)), 20000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolvePromise(JSON.parse(out.slice(0, nl)));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`s3rver exited ${code}: ${err}`));
+    });
+  });
+  child.removeAllListeners('exit');
+  return { endpoint: `http://127.0.0.1:${addr.port}`, child };
+}
+
+function helpHas(h, args, word) {
+  const r = h.run(process.execPath, [h.regBin, ...args, '--help'], { allowFail: true });
+  return new RegExp(`^\\s+${word}\\b`, 'm').test(r.stdout);
+}
+
+/** Sets a remote option, with `reg remote modify` when it exists, else straight in .reg/config.local.yaml. */
+async function setRemoteOption(h, repo, remoteName, key, value) {
+  const r = h.reg(repo, ['-q', 'remote', 'modify', '--local', remoteName, key, String(value)], { allowFail: true });
+  if (r.code === 0) return;
+  const { parseDocument } = await import(pathToFileURL(join(h.root, 'node_modules', 'yaml', 'dist', 'index.js')).href);
+  const file = join(repo, '.reg', 'config.local.yaml');
+  const doc = parseDocument(existsSync(file) ? readFileSync(file, 'utf8') : '');
+  if (!doc.contents) doc.contents = doc.createNode({});
+  doc.setIn(['remotes', remoteName, key], value);
+  writeFileSync(file, doc.toString());
+}
+
+export async function run(h) {
+  if (process.env.BENCH_PUSH === '0') {
+    h.note('push/pull section skipped (BENCH_PUSH=0)');
+    return;
+  }
+  const { cfg, tmp, scratch } = h;
+  const haveReg = helpHas(h, [], 'push');
+  if (!haveReg && process.env.BENCH_REMOTE_REFS !== '1') {
+    h.note('reg has no `push` command yet: the push/pull section is skipped (it runs once `reg --help` lists push)');
+    return;
+  }
+  if (!haveReg) h.note('reg has no `push` command yet: only the cp/rclone references are measured (BENCH_REMOTE_REFS=1)');
+  if (!h.have.rclone) h.note('rclone is not installed: the rclone references are skipped');
+  const haveFetch = helpHas(h, [], 'pull');
+  if (haveReg && !haveFetch) h.note('reg has push but no pull: pulls are skipped');
+
+  const small = h.datasets.small();
+  const big = h.datasets.big();
+
+  let s3;
+  try {
+    s3 = await startS3rver(h, join(tmp, 's3rver'));
+    h.log(`  s3rver at ${s3.endpoint}`);
+  } catch (err) {
+    h.note(`s3rver could not be started (${err.message.split('\n')[0]}): S3 rows are skipped`);
+  }
+  const s3Env = s3
+    ? {
+        // a CA bundle from the environment breaks the SDKs' plain-HTTP client for the local s3rver
+        AWS_CA_BUNDLE: undefined,
+        AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: s3.endpoint, AWS_ENDPOINT_URL_S3: s3.endpoint,
+      }
+    : {};
+  const rcloneConf = join(tmp, 'rclone.conf');
+  writeFileSync(rcloneConf, '');
+  const rcloneEnv = {
+    RCLONE_CONFIG: rcloneConf,
+    AWS_CA_BUNDLE: undefined,
+    ...(s3
+      ? {
+          RCLONE_CONFIG_BENCHS3_TYPE: 's3', RCLONE_CONFIG_BENCHS3_PROVIDER: 'Other', RCLONE_CONFIG_BENCHS3_ENDPOINT: s3.endpoint,
+          RCLONE_CONFIG_BENCHS3_ACCESS_KEY_ID: 'S3RVER', RCLONE_CONFIG_BENCHS3_SECRET_ACCESS_KEY: 'S3RVER', RCLONE_CONFIG_BENCHS3_REGION: 'us-east-1',
+          RCLONE_CONFIG_BENCHS3_FORCE_PATH_STYLE: 'true',
+        }
+      : {}),
+  };
+  // --fast-list: one recursive listing; s3rver 3.7.1 answers delimiter listings of a prefix whose
+  // children are only deeper "directories" (bucket/x/ -> x/md5/ab/...) with nothing, so rclone's
+  // default directory-by-directory walk would see an empty remote.
+  const rclone = (args) => h.run('rclone', ['copy', '--transfers', '32', '--checkers', '32', '--fast-list', ...args], { env: rcloneEnv, capture: false });
+
+  const datasets = [
+    { key: 'small', ...small, label: `${cfg.smallFiles}-file tree` },
+    { key: 'big', ...big, label: `${cfg.bigMB} MiB file` },
+  ];
+  const kinds = [{ kind: 'dir' }, ...(s3 ? [{ kind: 's3' }] : [])];
+  let remoteSeq = 0;
+  for (const ds of datasets) {
+    const cacheDir = join(ds.repo, '.reg', 'cache');
+    // an earlier case may have left a fresh repo behind: add again (untimed)
+    ensureRegAdded(h, ds);
+    for (const { kind } of kinds) {
+      for (let r = 0; r < cfg.pushRounds; r++) {
+        h.log(` ${ds.label} -> ${kind} remote, round ${r + 1}/${cfg.pushRounds}`);
+        const id = `${ds.key}-${kind}`;
+        const seq = ++remoteSeq;
+        if (haveReg) {
+          const remoteName = `b${seq}`;
+          const url = kind === 'dir' ? join(tmp, 'remotes', `reg-${seq}`) : `s3://bench/reg-${seq}`;
+          if (kind === 'dir') mkdirSync(url, { recursive: true });
+          h.reg(ds.repo, ['-q', 'remote', 'add', remoteName, url, '--default']);
+          if (kind === 's3') {
+            await setRemoteOption(h, ds.repo, remoteName, 'endpoint-url', s3.endpoint);
+            await setRemoteOption(h, ds.repo, remoteName, 'access-key-id', 'S3RVER');
+            await setRemoteOption(h, ds.repo, remoteName, 'secret-access-key', 'S3RVER');
+          }
+          const env = kind === 's3' ? s3Env : {};
+          h.syncDisk();
+          h.sample(`push-${id}`, `reg push ${ds.label} to ${kind} remote`, h.reg(ds.repo, ['-q', 'push'], { env }));
+          h.sample(`push-noop-${id}`, `reg push (no-op) ${ds.label} to ${kind} remote`, h.reg(ds.repo, ['-q', 'push'], { env }));
+          if (haveFetch) {
+            // pull into an empty cache and an empty workspace; keep the old ones aside in case it fails
+            const asideCache = join(scratch, `cache-aside-${seq}`);
+            const asideData = join(scratch, `data-aside-${seq}`);
+            renameSync(cacheDir, asideCache);
+            renameSync(join(ds.repo, ds.data), asideData);
+            rmSync(join(ds.repo, '.reg', 'tmp'), { recursive: true, force: true });
+            h.syncDisk();
+            const p = h.reg(ds.repo, ['-q', 'pull'], { env, allowFail: true });
+            const ok = p.code === 0 && existsSync(join(ds.repo, ds.data));
+            if (ok) {
+              h.sample(`pull-${id}`, `reg pull ${ds.label} from ${kind} remote`, p);
+              rmSync(asideCache, { recursive: true, force: true });
+              rmSync(asideData, { recursive: true, force: true });
+            } else {
+              rmSync(cacheDir, { recursive: true, force: true });
+              rmSync(join(ds.repo, ds.data), { recursive: true, force: true });
+              renameSync(asideCache, cacheDir);
+              renameSync(asideData, join(ds.repo, ds.data));
+              throw new Error(`reg pull from ${kind} failed (exit ${p.code}): ${p.stderr.trim().slice(0, 1000)}`);
+            }
+          }
+        }
+        // references: the same bytes (the cache's object files) copied by cp -r and rclone
+        const src = join(cacheDir, 'files');
+        mkdirSync(join(tmp, 'remotes'), { recursive: true });
+        if (kind === 'dir') {
+          const dst = join(tmp, 'remotes', `cp-${seq}`);
+          h.syncDisk();
+          h.sample(`cp-push-${id}`, `cp -r ${ds.label} cache to dir`, h.run('cp', ['-r', src, dst]));
+          const back = join(scratch, `cp-back-${seq}`);
+          h.syncDisk();
+          h.sample(`cp-pull-${id}`, `cp -r ${ds.label} back from dir`, h.run('cp', ['-r', dst, back]));
+          expectSameCount(src, back, 'cp -r round trip');
+          rmSync(back, { recursive: true, force: true });
+          rmSync(dst, { recursive: true, force: true });
+        }
+        if (h.have.rclone) {
+          const dst = kind === 'dir' ? join(tmp, 'remotes', `rclone-${seq}`) : `benchs3:bench/rclone-${seq}`;
+          h.syncDisk();
+          h.sample(`rclone-push-${id}`, `rclone copy --transfers 32 ${ds.label} to ${kind}`, rclone([src, dst]));
+          h.sample(`rclone-noop-${id}`, `rclone copy (no-op) ${ds.label} to ${kind}`, rclone([src, dst]));
+          const back = join(scratch, `rclone-back-${seq}`);
+          h.syncDisk();
+          h.sample(`rclone-pull-${id}`, `rclone copy --transfers 32 ${ds.label} back from ${kind}`, rclone([dst, back]));
+          expectSameCount(src, back, `rclone round trip via ${kind}`);
+          rmSync(back, { recursive: true, force: true });
+          if (kind === 'dir') rmSync(dst, { recursive: true, force: true });
+        }
+        if (kind === 'dir') rmSync(join(tmp, 'remotes'), { recursive: true, force: true });
+      }
+      const id = `${ds.key}-${kind}`;
+      for (const [a, b] of [
+        [`push-${id}`, `cp-push-${id}`], [`push-${id}`, `rclone-push-${id}`], [`push-noop-${id}`, `rclone-noop-${id}`],
+        [`pull-${id}`, `cp-pull-${id}`], [`pull-${id}`, `rclone-pull-${id}`],
+      ]) h.compare(a, b);
+    }
+  }
+  if (s3) s3.child.kill();
+}

@@ -1,0 +1,67 @@
+// `reg status` of the small-file tree against `git status`: no change, and one file modified.
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureGitAdded, ensureRegAdded, expectUpToDate, gitEnv, regStatusJson } from '../lib/repos.mjs';
+
+export const name = 'status';
+export const description = '`reg status` of the small-file tree (20k files), no change and one file modified, vs `git status`';
+export const needs = [];
+
+export async function run(h) {
+  const small = h.datasets.small();
+  ensureRegAdded(h, small);
+  const gd = join(h.gitDirs, 'small-git');
+  ensureGitAdded(h, gd, small.tree);
+  h.git(small.tree, ['commit', '-q', '-m', 'small tree'], { env: gitEnv(gd, small.tree) });
+  statusRounds(h, { repo: small.repo, tree: small.tree, gd, key: 'small', n: h.cfg.smallFiles });
+}
+
+/** No-change status (ABAB against git status), then status after modifying one file. */
+export function statusRounds(h, { repo, tree, gd, key, n, noChangeBudgetSeconds }) {
+  const genv = gitEnv(gd, tree);
+  const sfx = key === 'small' ? '-small' : '';
+  // Warm-up: the first status after add/commit may refresh stat caches and the Git index.
+  expectUpToDate(regStatusJson(h, repo), 'reg status after add');
+  h.git(tree, ['status', '--porcelain'], { env: genv });
+  expectUpToDate(regStatusJson(h, repo), 'reg status after add');
+  for (let r = 0; r < h.cfg.statusRounds; r++) {
+    const a = h.sample(`status-nochange${sfx}`, `reg status, no change (${n} files)`, regStatusJson(h, repo));
+    expectUpToDate(a, 'reg status');
+    h.sample(`git-status${sfx}`, `git status (${n} files committed)`, h.git(tree, ['status'], { env: genv }));
+  }
+  h.compare(`status-nochange${sfx}`, `git-status${sfx}`);
+  h.compare(`status-nochange${sfx}`, 'reg-version');
+  if (noChangeBudgetSeconds !== undefined) {
+    const m = h.results.measurements[`status-nochange${sfx}`];
+    h.target(`reg status, no change, ${n} files < ${noChangeBudgetSeconds} s`, m.median < noChangeBudgetSeconds, `median ${m.median.toFixed(3)} s`);
+  }
+
+  // One modified file: reg should re-hash that file only, so it should cost about a no-change status.
+  const relpath = readdirSync(join(tree, 'd000')).sort()[0];
+  const victim = join(tree, 'd000', relpath);
+  const original = readFileSync(victim);
+  const mode = statSync(victim).mode;
+  try {
+    for (let r = 0; r < h.cfg.statusRounds; r++) {
+      writeFileSync(victim, Buffer.concat([Buffer.from(`modified ${r}\n`), randomBytes(4096)]));
+      const a = h.sample(`status-modified${sfx}`, `reg status, 1 file modified (${n} files)`, regStatusJson(h, repo));
+      const o = a.json.outputs?.[0];
+      const changed = o?.changes?.modified ?? [];
+      if (o?.state !== 'modified' || changed.length !== 1 || (o.changes.added?.length ?? 0) + (o.changes.deleted?.length ?? 0) !== 0) {
+        throw new Error(`reg status after modifying ${victim}: expected 1 modified file, got ${JSON.stringify(o).slice(0, 500)}`);
+      }
+      h.sample(`git-status-modified${sfx}`, `git status, 1 file modified (${n} files)`, h.git(tree, ['status'], { env: genv }));
+    }
+  } finally {
+    writeFileSync(victim, original, { mode });
+  }
+  h.compare(`status-modified${sfx}`, `git-status-modified${sfx}`);
+  h.compare(`status-modified${sfx}`, `status-nochange${sfx}`);
+  const mod = h.results.measurements[`status-modified${sfx}`].median;
+  const base = h.results.measurements[`status-nochange${sfx}`].median;
+  h.target(`reg status with 1 modified file (${n} files) costs about a no-change status (<= 1.25x + 50 ms; exactly 1 file reported modified)`, mod <= base * 1.25 + 0.05,
+    `${mod.toFixed(3)} s vs no-change ${base.toFixed(3)} s`);
+  // Bring the stat cache back to the restored file so later cases see an unchanged tree.
+  regStatusJson(h, repo);
+}
