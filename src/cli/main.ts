@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ExitCode, RegError, isRegError } from '../errors.js';
 import type { GlobalOptions, Runner } from './command.js';
-import { commands } from './commands/index.js';
+import { loadCommands } from './commands/index.js';
 import { endQuietlyOnClosedPipe, jsonStringify, makeOutput } from './output.js';
 import { makeProgressSink } from './progress.js';
 
@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     exit = exitCode?.(result) ?? 0;
   };
 
-  for (const module of commands) module.register(program, run);
+  for (const module of await loadCommands(argv, program)) module.register(program, run);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { ExitCode, usageError } from '../../errors.js';
-import { preCommitHook } from '../../ops/hooks/hook-pre-commit.js';
-import { prePushHook } from '../../ops/hooks/hook-pre-push.js';
-import { postCheckoutHook, postMergeHook, type PostUpdateResult } from '../../ops/hooks/hook-post-checkout.js';
+import type { PostUpdateResult } from '../../ops/hooks/hook-post-checkout.js';
 import type { CommandModule } from '../command.js';
 import type { Output } from '../output.js';
 import { renderFindings } from './check.js';
@@ -39,7 +37,9 @@ export const hookCommand: CommandModule = {
       .option('--mode <mode>', 'pre-push: push (upload missing data) or check (only refuse); default hooks.pre-push')
       .action(async (name: string, args: string[], opts: { mode?: string }, cmd: Command) => {
         switch (name) {
-          case 'pre-commit':
+          // Each hook imports only its own op: git runs these on every commit, push and checkout.
+          case 'pre-commit': {
+            const { preCommitHook } = await import('../../ops/hooks/hook-pre-commit.js');
             return run(
               cmd,
               (ctx) => preCommitHook(ctx),
@@ -50,7 +50,9 @@ export const hookCommand: CommandModule = {
               },
               (r) => (r.ok ? 0 : ExitCode.policy),
             );
+          }
           case 'pre-push': {
+            const { prePushHook } = await import('../../ops/hooks/hook-pre-push.js');
             if (opts.mode !== undefined && opts.mode !== 'push' && opts.mode !== 'check') throw usageError('hook.mode', `--mode must be push or check`);
             let refLines = await readStdin();
             // The pre-commit framework passes the range in the environment instead of stdin.
@@ -76,14 +78,18 @@ export const hookCommand: CommandModule = {
               (r) => (r.ok ? 0 : ExitCode.policy),
             );
           }
-          case 'post-checkout':
+          case 'post-checkout': {
+            const { postCheckoutHook } = await import('../../ops/hooks/hook-post-checkout.js');
             return run(cmd, (ctx) => neverFail('post-checkout', postCheckoutHook(ctx, {
                   prev: args[0] ?? process.env.PRE_COMMIT_FROM_REF ?? '',
                   next: args[1] ?? process.env.PRE_COMMIT_TO_REF ?? 'HEAD',
                   branchCheckout: (args[2] ?? process.env.PRE_COMMIT_CHECKOUT_TYPE) === '1',
                 })), renderPostUpdate, () => 0);
-          case 'post-merge':
+          }
+          case 'post-merge': {
+            const { postMergeHook } = await import('../../ops/hooks/hook-post-checkout.js');
             return run(cmd, (ctx) => neverFail('post-merge', postMergeHook(ctx)), renderPostUpdate, () => 0);
+          }
           default:
             throw usageError('hook.unknown', `unknown hook ${name}`, { hint: 'reg hook pre-commit | pre-push | post-checkout | post-merge' });
         }

@@ -1,33 +1,78 @@
+import type { Command, Option } from 'commander';
 import type { CommandModule } from '../command.js';
-import { addCommand } from './add.js';
-import { checkoutCommand } from './checkout.js';
-import { checkCommand } from './check.js';
-import { newCommand } from './new.js';
-import { hooksCommand } from './hooks.js';
-import { hookCommand } from './hook.js';
-import { syncCommand } from './sync.js';
-import { fetchCommand } from './fetch.js';
-import { initCommand } from './init.js';
-import { pullCommand } from './pull.js';
-import { pushCommand } from './push.js';
-import { remoteCommand } from './remote.js';
-import { stashCommand } from './stash.js';
-import { statusCommand } from './status.js';
 
-/** Every command, in the order `reg --help` lists them. One file per command. */
-export const commands: CommandModule[] = [
-  initCommand,
-  addCommand,
-  statusCommand,
-  checkoutCommand,
-  stashCommand,
-  newCommand,
-  checkCommand,
-  hooksCommand,
-  hookCommand,
-  syncCommand,
-  remoteCommand,
-  pushCommand,
-  fetchCommand,
-  pullCommand,
+/** A command's name and how to import its module (the module pulls in the op and what it needs). */
+export interface CommandEntry {
+  name: string;
+  load: () => Promise<CommandModule>;
+}
+
+/**
+ * Every command, in the order `reg --help` lists them. One file per command; adding a command is
+ * one line here. Modules are imported only when their command runs (see `loadCommands`), so a
+ * command never pays for another command's code at start-up.
+ */
+export const commands: CommandEntry[] = [
+  { name: 'init', load: async () => (await import('./init.js')).initCommand },
+  { name: 'add', load: async () => (await import('./add.js')).addCommand },
+  { name: 'status', load: async () => (await import('./status.js')).statusCommand },
+  { name: 'checkout', load: async () => (await import('./checkout.js')).checkoutCommand },
+  { name: 'stash', load: async () => (await import('./stash.js')).stashCommand },
+  { name: 'new', load: async () => (await import('./new.js')).newCommand },
+  { name: 'check', load: async () => (await import('./check.js')).checkCommand },
+  { name: 'hooks', load: async () => (await import('./hooks.js')).hooksCommand },
+  { name: 'hook', load: async () => (await import('./hook.js')).hookCommand },
+  { name: 'sync', load: async () => (await import('./sync.js')).syncCommand },
+  { name: 'remote', load: async () => (await import('./remote.js')).remoteCommand },
+  { name: 'push', load: async () => (await import('./push.js')).pushCommand },
+  { name: 'fetch', load: async () => (await import('./fetch.js')).fetchCommand },
+  { name: 'pull', load: async () => (await import('./pull.js')).pullCommand },
 ];
+
+/**
+ * The modules to register for this argv: only the named command's when argv names one from the
+ * table; none for a bare `--version`; all of them otherwise (`--help`, `help`, no command, an
+ * unknown or misspelt command), so commander's help and suggestions see every command.
+ */
+export async function loadCommands(argv: readonly string[], program: Command): Promise<CommandModule[]> {
+  const name = commandNameIn(argv, program.options);
+  const entry = commands.find((c) => c.name === name);
+  if (entry) return [await entry.load()];
+  const isFlag = (a: string) => program.options.some((o) => !o.required && !o.optional && (o.long === a || o.short === a));
+  if (name === undefined && argv.includes('--version') && argv.every(isFlag)) return [];
+  return Promise.all(commands.map((c) => c.load()));
+}
+
+/**
+ * The subcommand commander will dispatch to: the first operand, skipping the program's own options
+ * (and their values) the way commander's parseOptions does. Undefined when an unknown option comes
+ * first, because commander then treats every later argument as unknown too.
+ */
+export function commandNameIn(argv: readonly string[], programOptions: readonly Option[]): string | undefined {
+  const find = (flag: string) => programOptions.find((o) => o.short === flag || o.long === flag);
+  for (let i = 0; i < argv.length; i++) {
+    let arg = argv[i]!;
+    if (arg === '--') return argv[i + 1];
+    if (arg.length < 2 || arg[0] !== '-') return arg;
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const option = find(eq > 0 ? arg.slice(0, eq) : arg);
+      if (!option || (eq > 0 && !option.required && !option.optional)) return undefined;
+      if (eq < 0 && (option.required || (option.optional && !(argv[i + 1] ?? '-').startsWith('-')))) i++;
+      continue;
+    }
+    // A group of short flags (-qv, -qC dir, -Cdir): booleans, then possibly one that takes a value.
+    for (;;) {
+      const option = find(arg.slice(0, 2));
+      if (!option) return undefined;
+      const rest = arg.slice(2);
+      if (option.required || option.optional) {
+        if (rest === '' && (option.required || !(argv[i + 1] ?? '-').startsWith('-'))) i++;
+        break;
+      }
+      if (rest === '') break;
+      arg = `-${rest}`;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { git, makeGitRepo, reg, regOk, removeDir, tempDir } from '../helpers/repo.js';
+
+// The CLI imports only the command it runs (src/cli/commands/index.ts); these check that picking
+// the command first changes nothing users see.
+let repo: string;
+let elsewhere: string;
+
+beforeAll(async () => {
+  repo = makeGitRepo();
+  elsewhere = tempDir();
+  await regOk(repo, ['init']);
+  await regOk(repo, ['hooks', 'install']);
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-q', '--no-verify', '-m', 'registry');
+});
+afterAll(() => {
+  removeDir(repo);
+  removeDir(elsewhere);
+});
+
+describe('start-up: one command loaded, same behaviour', () => {
+  it('--version prints the version and exits 0', async () => {
+    const r = await regOk(repo, ['--version']);
+    expect(r.stdout.trim()).toBe('0.1.0');
+  });
+
+  it('a misspelt command still gets commander\'s suggestion (every command is loaded for it)', async () => {
+    const r = await reg(repo, ['stauts']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown command 'stauts'");
+    expect(r.stderr).toContain('status');
+  });
+
+  it('a command\'s --help shows that command', async () => {
+    const r = await regOk(repo, ['checkout', '--help']);
+    expect(r.stdout).toMatch(/^Usage: reg checkout/m);
+  });
+
+  it('global options before the command, with their values, are skipped when picking it', async () => {
+    for (const argv of [['-C', repo, 'status'], ['-qC', repo, 'status'], [`--cwd=${repo}`, '--json', 'status']]) {
+      const r = await reg(elsewhere, argv);
+      expect({ argv, code: r.code, stderr: r.stderr }).toEqual({ argv, code: 0, stderr: '' });
+    }
+  });
+
+  it('reg hook pre-commit passes with nothing staged', async () => {
+    const r = await regOk(repo, ['hook', 'pre-commit']);
+    expect(r.stderr).toBe('');
+  });
+});
