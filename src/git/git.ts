@@ -1,20 +1,12 @@
-import { simpleGit, type SimpleGit } from 'simple-git';
-import { RegError } from '../errors.js';
+import { gitRun, gitText } from './read.js';
 
-/** The working-tree Git operations reg needs (simple-git spawns the real git binary). */
+/** The working-tree Git operations reg needs, run with the real git binary (execFile, no shell). */
 export class GitPort {
-  private readonly git: SimpleGit;
+  constructor(readonly root: string) {}
 
-  constructor(readonly root: string) {
-    this.git = simpleGit({ baseDir: root, maxConcurrentProcesses: 4 });
-  }
-
-  async raw(args: string[]): Promise<string> {
-    try {
-      return await this.git.raw(args);
-    } catch (err) {
-      throw new RegError('git.failed', 'failed', `git ${args.join(' ')} failed: ${(err as Error).message.trim()}`);
-    }
+  /** Runs git in the work tree and returns its stdout; a non-zero exit is a `git.failed` RegError. */
+  raw(args: string[]): Promise<string> {
+    return gitText(this.root, args);
   }
 
   /** Paths (relative to the root) among `paths` that Git tracks, at or below each path. */
@@ -30,14 +22,9 @@ export class GitPort {
     return [...new Set(out.split('\0').filter(Boolean))];
   }
 
-
-
   async configGet(key: string): Promise<string | undefined> {
-    try {
-      const v = (await this.git.raw(['config', '--get', key])).trim();
-      return v === '' ? undefined : v;
-    } catch {
-      return undefined;
-    }
+    const r = await gitRun(this.root, ['config', '--get', key], undefined, { allowFail: true });
+    const v = r.code === 0 ? r.stdout.toString('utf8').trim() : '';
+    return v === '' ? undefined : v;
   }
 }

@@ -2,9 +2,8 @@ import { execFile } from 'node:child_process';
 import { RegError } from '../errors.js';
 
 /**
- * Small read-only git plumbing calls the registry needs (blobs at revisions, index content,
- * sizes), run with the real git binary. Kept apart from git/git.ts (the shared port) so the
- * registry code can feed stdin to batch commands.
+ * Runs the real git binary (execFile, no shell) in `root`, optionally feeding stdin (batch commands).
+ * The one way reg runs git: GitPort (git/git.ts) and the plumbing reads below all go through it.
  */
 export function gitRun(root: string, args: string[], input?: string, opts: { allowFail?: boolean } = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
