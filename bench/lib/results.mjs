@@ -39,6 +39,7 @@ export function createResults(cfg) {
   /**
    * Compares two measurements: the ratio of their medians, and, when both were sampled in the same
    * rounds (alternated, same count), the ratio within each round with its median and min-max.
+   * Returns the comparison (undefined when either measurement is missing).
    */
   function compare(id, refId) {
     const a = results.measurements[id];
@@ -50,6 +51,7 @@ export function createResults(cfg) {
       Object.assign(c, { roundRatios: perRound, roundRatioMedian: Number(median(perRound).toFixed(3)), roundRatioMin: Math.min(...perRound), roundRatioMax: Math.max(...perRound) });
     }
     results.comparisons.push(c);
+    return c;
   }
 
   function target(name, met, detail) {
