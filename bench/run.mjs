@@ -102,7 +102,12 @@ try {
   results.machine = machineInfo(tmp);
   log(`temp dir ${tmp} (${results.machine.tmpFsType}); ${results.machine.nproc} cores, ${results.machine.cpuModel}; ${cfg.size} run; cases ${results.cases.join(', ')}`);
   log(`config ${JSON.stringify(cfg)}`);
-  for (const c of selected) await h.section(`${c.name}: ${c.description}`, () => c.run(h));
+  for (const c of selected) {
+    await h.section(c.name, () => {
+      log(`   ${c.description}`);
+      return c.run(h);
+    });
+  }
 } catch (err) {
   results.errors.push(`fatal: ${err.stack ?? err}`);
   log(`FATAL ${err.stack ?? err}`);
