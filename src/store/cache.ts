@@ -1,4 +1,5 @@
-import { constants, existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { chmod, copyFile, link, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildManifest, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
@@ -143,8 +144,28 @@ export class Cache {
     return existsSync(join(this.root, '.complete', oid)) && this.has(oid, legacy);
   }
 
-
+  /**
+   * Moves a corrupt object out of the way (to `quarantine/` + its layout path + `.<time>`, e.g.
+   * `quarantine/files/md5/ab/cdef….20250101T120000Z`), so a fetch can put good bytes under its name;
+   * the bad copy is kept, never deleted. Returns where it went. Completeness marks are dropped
+   * (a mark may vouch for a directory that listed this object).
+   */
+  quarantine(oid: string, legacy: boolean): string {
+    const src = this.locate(oid, legacy);
+    if (src === undefined) {
+      throw new RegError('cache.missing-object', 'failed', `object ${oid} is not in the cache (nothing to quarantine)`, { hint: 'fetch it with `reg fetch`' });
+    }
+    const stamp = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
+    const dest = `${objectPathIn(join(this.root, QUARANTINE_DIR), oid, legacy)}.${stamp}.${randomBytes(3).toString('hex')}`;
+    mkdirSync(dirname(dest), { recursive: true });
+    renameSync(src, dest);
+    rmSync(join(this.root, '.complete'), { recursive: true, force: true });
+    return dest;
+  }
 }
+
+/** Where `Cache.quarantine` keeps corrupt objects, relative to the cache root. */
+export const QUARANTINE_DIR = 'quarantine';
 
 const UMASK = process.umask();
 function writableMode(executable: boolean): number {
