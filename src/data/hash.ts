@@ -35,6 +35,45 @@ export function updateHash(hash: Hash, chunk: Buffer, legacy: boolean): void {
   hash.update(legacy && isTextChunk(chunk) ? dos2unix(chunk) : chunk);
 }
 
+/**
+ * Incremental md5 under DVC's rules however the bytes arrive: plain, or (legacy DVC 2 file
+ * objects) md5-dos2unix applied to exact 1 MiB chunks, the boundaries DVC hashes with.
+ */
+export class ContentHash {
+  private readonly hash: Hash = createHash('md5');
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+  size = 0;
+
+  constructor(readonly legacy: boolean) {}
+
+  update(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (!this.legacy) {
+      this.hash.update(chunk);
+      return;
+    }
+    this.pending.push(chunk);
+    this.pendingLen += chunk.length;
+    if (this.pendingLen < CHUNK_SIZE) return;
+    let all = Buffer.concat(this.pending, this.pendingLen);
+    while (all.length >= CHUNK_SIZE) {
+      updateHash(this.hash, all.subarray(0, CHUNK_SIZE), true);
+      all = all.subarray(CHUNK_SIZE);
+    }
+    this.pending = all.length > 0 ? [Buffer.from(all)] : [];
+    this.pendingLen = all.length;
+  }
+
+  /** The hex digest; call once, after the last update. */
+  digest(): string {
+    if (this.legacy && this.pendingLen > 0) updateHash(this.hash, Buffer.concat(this.pending, this.pendingLen), true);
+    this.pending = [];
+    this.pendingLen = 0;
+    return this.hash.digest('hex');
+  }
+}
+
 export interface FileDigest {
   md5: string;
   size: number;
@@ -96,11 +135,8 @@ export async function hashFile(path: string, legacy = false): Promise<FileDigest
 }
 
 export function md5OfBuffer(bytes: Buffer, legacy = false): string {
-  const hash = createHash('md5');
-  if (!legacy) return hash.update(bytes).digest('hex');
-  for (let off = 0; off < bytes.length || off === 0; off += CHUNK_SIZE) {
-    updateHash(hash, bytes.subarray(off, off + CHUNK_SIZE), legacy);
-    if (bytes.length === 0) break;
-  }
-  return hash.digest('hex');
+  if (!legacy) return createHash('md5').update(bytes).digest('hex');
+  const hash = new ContentHash(true);
+  hash.update(bytes);
+  return hash.digest();
 }

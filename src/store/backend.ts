@@ -1,4 +1,6 @@
 import type { Readable } from 'node:stream';
+import { md5OfBuffer } from '../data/hash.js';
+import { integrityError, type RegError } from '../errors.js';
 
 /**
  * A place that stores bytes under '/'-separated keys: a local directory or an S3 prefix.
@@ -10,12 +12,25 @@ export interface ObjectInfo {
   key: string;
   /** Byte size; listings of directory remotes leave it out (it would cost one stat per object). */
   size?: number;
+  /**
+   * MD5 of the stored bytes when the backend knows it without reading them (an S3 single-part
+   * ETag without SSE-KMS); absent otherwise (multipart ETags, directory remotes).
+   */
+  md5?: string;
 }
 
 export interface PutOptions {
   signal?: AbortSignal;
   /** Called with the number of bytes sent since the last call (progress). */
   onBytes?: (n: number) => void;
+  /**
+   * The bytes must hash to this (hex md5, hashed while they are read for upload): on a mismatch
+   * the put fails with `store.content-mismatch` and no object appears under `key` — a directory
+   * remote never renames its temp file, S3 never receives the whole body.
+   */
+  expectMd5?: string;
+  /** With expectMd5: hash with DVC 2's md5-dos2unix rule (legacy file objects). */
+  legacy?: boolean;
 }
 
 export interface GetOptions {
@@ -73,4 +88,18 @@ export class NotFoundError extends Error {
 
 export function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { notFound?: unknown }).notFound === true;
+}
+
+/** The bytes read for an upload do not hash to the name they were to be stored under. */
+export function contentMismatchError(key: string, where: string, expected: string, actual: string): RegError {
+  return integrityError('store.content-mismatch', `refusing to upload ${key} to ${where}: the local bytes hash to ${actual}, not ${expected}`, {
+    details: { key, expected, actual },
+  });
+}
+
+/** Checks in-memory bytes against PutOptions.expectMd5 before they are sent. */
+export function checkPutBytes(key: string, where: string, bytes: Buffer, options: PutOptions): void {
+  if (options.expectMd5 === undefined) return;
+  const actual = md5OfBuffer(bytes, options.legacy);
+  if (actual !== options.expectMd5) throw contentMismatchError(key, where, options.expectMd5, actual);
 }

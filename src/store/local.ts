@@ -1,11 +1,11 @@
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errnoCode } from '../errors.js';
 import { tempPathFor } from '../fsutil.js';
-import { NotFoundError, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+import { HashingTap } from './hashing-tap.js';
+import { NotFoundError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
 
 const PAGE = 1000;
 /** Files up to this size are copied through memory (one read, one write). */
@@ -118,18 +118,20 @@ export class LocalBackend implements Backend {
       await this.putBytes(key, await readFile(path), options);
       return;
     }
+    // Hashed on the way when asked to: a mismatch fails the pipeline, so the temp file is
+    // removed and never renamed to the object's name.
+    const tap = new HashingTap({
+      legacy: options.legacy ?? false,
+      onBytes: options.onBytes,
+      ...(options.expectMd5 !== undefined ? { expect: { md5: options.expectMd5, key, where: this.description } } : {}),
+    });
     await this.publish(key, async (tmp) => {
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          options.onBytes?.(chunk.length);
-          cb(null, chunk);
-        },
-      });
-      await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), counter, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal: options.signal });
+      await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), tap, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal: options.signal });
     });
   }
 
   async putBytes(key: string, bytes: Buffer, options: PutOptions = {}): Promise<void> {
+    checkPutBytes(key, this.description, bytes, options);
     await this.publish(key, async (tmp) => {
       const h = await open(tmp, 'wx', 0o644);
       try {

@@ -1,14 +1,14 @@
-import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream, renameSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CHUNK_SIZE, md5OfBuffer, updateHash } from '../data/hash.js';
+import { md5OfBuffer } from '../data/hash.js';
 import { integrityError } from '../errors.js';
 import { mapLimit, tempPathFor } from '../fsutil.js';
-import type { Backend } from './backend.js';
+import type { Backend, PutOptions } from './backend.js';
 import type { Cache } from './cache.js';
+import { HashingTap } from './hashing-tap.js';
 import { DEFAULT_RETRY, fanOutSignal, withRetry, type RetryPolicy } from './transfer.js';
 
 /** One content-addressed object: its oid and which layout it lives in (DVC 3 or legacy DVC 2). */
@@ -152,12 +152,16 @@ export class ObjectStore {
     return keys.filter((k) => !listed.has(k));
   }
 
+  /**
+   * Uploads an object, hashing its bytes as they are read: bytes that do not hash to the oid
+   * fail with `store.content-mismatch` and never appear under the object's key.
+   */
   async upload(ref: ObjRef, localPath: string, size: number, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<void> {
-    await this.backend.putFile(refKey(ref), localPath, size, { onBytes, signal });
+    await this.backend.putFile(refKey(ref), localPath, size, { onBytes, signal, ...expectedContent(ref) });
   }
 
   async uploadBytes(ref: ObjRef, bytes: Buffer, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<void> {
-    await this.backend.putBytes(refKey(ref), bytes, { onBytes, signal });
+    await this.backend.putBytes(refKey(ref), bytes, { onBytes, signal, ...expectedContent(ref) });
   }
 
   /**
@@ -189,22 +193,22 @@ export class ObjectStore {
       await rm(tmp, { force: true });
       throw err;
     }
-    const hasher = new HashingTap(ref.legacy && !isDir, onBytes);
+    const hasher = new HashingTap({ legacy: ref.legacy && !isDir, onBytes });
     try {
       const { body, size } = await this.backend.get(key, { signal });
       if (size !== undefined && size <= SMALL_OBJECT) {
         // Small objects: hash in memory, one write (no stream plumbing per object).
         const chunks: Buffer[] = [];
         await pipeline(body, hasher, new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }), { signal });
-        this.check(ref, key, hasher.digest());
+        this.check(ref, key, hasher.md5!);
         await writeFile(tmp, Buffer.concat(chunks), { flag: 'wx', mode: 0o444 });
       } else {
         await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
-        this.check(ref, key, hasher.digest());
+        this.check(ref, key, hasher.md5!);
         await chmod(tmp, 0o444).catch(() => undefined);
       }
       await rename(tmp, target);
-      return { path: target, size: hasher.size };
+      return { path: target, size: hasher.bytesRead };
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
@@ -215,51 +219,15 @@ export class ObjectStore {
     const expected = ref.oid.replace(/\.dir$/, '');
     if (md5 !== expected) {
       throw integrityError('remote.corrupt-object', `object ${key} on ${this.description} is corrupt: its content hashes to ${md5}, not ${expected}`, {
-        hint: 'the copy on the remote is damaged; push it again from a machine whose cache has it (reg push), or remove it from the remote',
+        hint: 'the copy on the remote is damaged; from a clone whose cache has good bytes, run `reg verify --remote NAME --repair` to replace it',
         details: { key, expected, actual: md5, remote: this.description },
       });
     }
   }
 }
 
-/** Pass-through stream that hashes what flows by; legacy hashing sees exact 1 MiB chunks. */
-class HashingTap extends Transform {
-  private readonly hash: Hash = createHash('md5');
-  private pending: Buffer[] = [];
-  private pendingLen = 0;
-  size = 0;
-
-  constructor(private readonly legacy: boolean, private readonly onBytes?: (n: number) => void) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.size += chunk.length;
-    this.onBytes?.(chunk.length);
-    if (!this.legacy) this.hash.update(chunk);
-    else {
-      this.pending.push(chunk);
-      this.pendingLen += chunk.length;
-      if (this.pendingLen >= CHUNK_SIZE) {
-        let all = Buffer.concat(this.pending, this.pendingLen);
-        while (all.length >= CHUNK_SIZE) {
-          updateHash(this.hash, all.subarray(0, CHUNK_SIZE), true);
-          all = all.subarray(CHUNK_SIZE);
-        }
-        this.pending = all.length > 0 ? [Buffer.from(all)] : [];
-        this.pendingLen = all.length;
-      }
-    }
-    cb(null, chunk);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.legacy && this.pendingLen > 0) updateHash(this.hash, Buffer.concat(this.pending, this.pendingLen), true);
-    this.pending = [];
-    cb();
-  }
-
-  digest(): string {
-    return this.hash.digest('hex');
-  }
+/** What an object's bytes must hash to: plain md5 for DVC 3 objects and manifests, md5-dos2unix for legacy files. */
+export function expectedContent(ref: ObjRef): Pick<PutOptions, 'expectMd5' | 'legacy'> {
+  const isDir = ref.oid.endsWith('.dir');
+  return { expectMd5: isDir ? ref.oid.slice(0, -4) : ref.oid, legacy: ref.legacy && !isDir };
 }

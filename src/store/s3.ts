@@ -3,7 +3,8 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -16,7 +17,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { integrityError } from '../errors.js';
-import { NotFoundError, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+import { NotFoundError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+import { HashingTap } from './hashing-tap.js';
 import { type S3Options } from './s3-config.js';
 export { parseS3Url, type ChecksumMode, type S3Options } from './s3-config.js';
 
@@ -85,7 +87,7 @@ export class S3Backend implements Backend {
   async head(key: string, options: GetOptions = {}): Promise<ObjectInfo | undefined> {
     try {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
-      return { key, size: r.ContentLength ?? 0 };
+      return { key, size: r.ContentLength ?? 0, ...this.etagMd5(r.ETag) };
     } catch (err) {
       if (isS3NotFound(err)) return undefined;
       throw err;
@@ -107,7 +109,7 @@ export class S3Backend implements Backend {
         }),
         { abortSignal: options.signal },
       );
-      const page = (r.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ key: this.relKey(o.Key!), size: o.Size ?? 0 }));
+      const page = (r.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ key: this.relKey(o.Key!), size: o.Size ?? 0, ...this.etagMd5(o.ETag) }));
       count += page.length;
       if (page.length > 0) yield page;
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
@@ -137,6 +139,7 @@ export class S3Backend implements Backend {
   }
 
   async putBytes(key: string, bytes: Buffer, options: PutOptions = {}): Promise<void> {
+    checkPutBytes(key, this.description, bytes, options);
     const r = await this.client.send(new PutObjectCommand({ ...this.putParams(key), Body: bytes, ContentLength: bytes.length }), { abortSignal: options.signal });
     options.onBytes?.(bytes.length);
     await this.checkEtag(key, r.ETag, createHash('md5').update(bytes).digest('hex'));
@@ -147,34 +150,73 @@ export class S3Backend implements Backend {
       await this.putBytes(key, await readFile(path), options);
       return;
     }
-    if (size <= (this.options.multipartThreshold ?? MULTIPART_THRESHOLD)) {
-      // Streamed single PUT: hash the bytes as they go out and compare with the returned ETag,
-      // which catches servers that store the body differently from what was sent.
-      const hash = createHash('md5');
-      const tap = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          options.onBytes?.(chunk.length);
-          cb(null, chunk);
-        },
-      });
-      const file = createReadStream(path, { highWaterMark: 1 << 20 });
-      file.on('error', (err) => tap.destroy(err));
-      file.pipe(tap);
-      try {
-        const r = await this.streamClient.send(new PutObjectCommand({ ...this.putParams(key), Body: tap, ContentLength: size }), { abortSignal: options.signal });
-        await this.checkEtag(key, r.ETag, hash.digest('hex'));
-      } finally {
-        file.destroy();
-        tap.destroy();
-      }
-      return;
+    if (size > (this.options.multipartThreshold ?? MULTIPART_THRESHOLD)) await this.putMultipart(key, path, options);
+    else await this.putStreamed(key, path, size, options);
+  }
+
+  /**
+   * Streamed single PUT, hashed as it is read. With expectMd5 the last chunk is held back until
+   * the digest is known and, on a mismatch, the request is aborted short of its Content-Length
+   * (S3 then stores nothing). Servers that keep a truncated body anyway (s3rver) get it deleted
+   * again. Legacy objects are hashed in a first pass: their oid is not the md5 of the body.
+   */
+  private async putStreamed(key: string, path: string, size: number, options: PutOptions): Promise<void> {
+    let bodyMd5 = options.expectMd5;
+    if (options.expectMd5 !== undefined && options.legacy) {
+      const first = new HashingTap({ legacy: true, plain: true, expect: { md5: options.expectMd5, key, where: this.description } });
+      await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), first, new Writable({ write: (_c, _e, cb) => cb() }), { signal: options.signal });
+      bodyMd5 = first.plainMd5;
     }
-    // Multipart: parts are buffered (PART_SIZE x PART_QUEUE per upload) so the SDK can retry them.
-    // Multipart ETags are not MD5s; nothing is compared here.
+    const tap = new HashingTap({
+      legacy: false,
+      onBytes: options.onBytes,
+      ...(bodyMd5 !== undefined ? { expect: { md5: bodyMd5, key, where: this.description, maxBytes: size } } : {}),
+    });
+    const file = createReadStream(path, { highWaterMark: 1 << 20 });
+    file.on('error', (err) => tap.destroy(err));
+    // The SDK pipes the body into the request and does not notice when the body fails: abort it.
+    const stop = new AbortController();
+    tap.on('error', (err) => stop.abort(err));
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    file.pipe(tap);
+    try {
+      const r = await this.streamClient.send(new PutObjectCommand({ ...this.putParams(key), Body: tap, ContentLength: size }), { abortSignal: signal });
+      // The returned ETag is compared with the md5 of what was sent: catches servers that store
+      // the body differently from what was sent.
+      await this.checkEtag(key, r.ETag, tap.md5!);
+    } catch (err) {
+      if (tap.failure === undefined) throw err;
+      await this.removeTruncated(key, bodyMd5!);
+      throw tap.failure;
+    } finally {
+      file.destroy();
+      tap.destroy();
+    }
+  }
+
+  /** After an aborted PUT: deletes what a lenient server kept under the key, unless it is the good object. */
+  private async removeTruncated(key: string, goodMd5: string): Promise<void> {
+    const info = await this.head(key).catch(() => undefined);
+    if (info?.md5 !== undefined && info.md5 !== goodMd5) await this.delete(key).catch(() => undefined);
+  }
+
+  /**
+   * Multipart: parts are buffered (PART_SIZE x PART_QUEUE per upload) so the SDK can retry them.
+   * The body is hashed as lib-storage reads it; it only yields the last part once the body has
+   * ended, so a mismatch fails the body first and the upload is aborted before
+   * CompleteMultipartUpload: no object appears. Multipart ETags are not MD5s.
+   */
+  private async putMultipart(key: string, path: string, options: PutOptions): Promise<void> {
+    const tap = new HashingTap({
+      legacy: options.legacy ?? false,
+      ...(options.expectMd5 !== undefined ? { expect: { md5: options.expectMd5, key, where: this.description } } : {}),
+    });
+    const file = createReadStream(path, { highWaterMark: 1 << 20 });
+    file.on('error', (err) => tap.destroy(err));
+    file.pipe(tap);
     const upload = new Upload({
       client: this.client,
-      params: { ...this.putParams(key), Body: createReadStream(path, { highWaterMark: 1 << 20 }) },
+      params: { ...this.putParams(key), Body: tap },
       partSize: this.options.partSize ?? PART_SIZE,
       queueSize: PART_QUEUE,
       leavePartsOnError: false,
@@ -190,9 +232,20 @@ export class S3Backend implements Backend {
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       await upload.done();
+    } catch (err) {
+      // Aborting the upload may fail too (s3rver does not implement it): the tap's error is the cause.
+      throw tap.failure ?? err;
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
+      file.destroy();
+      tap.destroy();
     }
+  }
+
+  /** `{ md5 }` when the ETag is the MD5 of the stored bytes (single part, no SSE-KMS), else `{}`. */
+  private etagMd5(etag: string | undefined): { md5?: string } {
+    const clean = etag?.replace(/"/g, '').toLowerCase();
+    return this.verifyEtag && clean !== undefined && /^[0-9a-f]{32}$/.test(clean) ? { md5: clean } : {};
   }
 
   /**

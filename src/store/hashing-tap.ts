@@ -1,0 +1,74 @@
+import { createHash, type Hash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { ContentHash } from '../data/hash.js';
+import { contentMismatchError } from './backend.js';
+
+export interface HashingTapOptions {
+  /** Hash with DVC 2's md5-dos2unix rule (legacy file objects). */
+  legacy: boolean;
+  onBytes?: (n: number) => void;
+  /** Also keep the plain md5 of the bytes (an S3 ETag is compared with it; legacy oids differ). */
+  plain?: boolean;
+  /**
+   * Verify on the way: the last chunk is held back until the digest is known and the stream
+   * errors instead of delivering it on a mismatch, so a consumer never sees the whole body of
+   * bytes that do not match their name. `maxBytes` errors as soon as more bytes arrive than
+   * the consumer was promised (it could otherwise complete a request with a corrupt prefix).
+   */
+  expect?: { md5: string; key: string; where: string; maxBytes?: number };
+}
+
+/** Pass-through stream that hashes what flows by (and optionally refuses a mismatch). */
+export class HashingTap extends Transform {
+  private readonly content: ContentHash;
+  private readonly plainHash: Hash | undefined;
+  private held: Buffer | undefined;
+  /** Set once the stream has ended. */
+  md5: string | undefined;
+  plainMd5: string | undefined;
+  /** The error this tap raised itself (mismatch, too many bytes), if any. */
+  failure: Error | undefined;
+
+  constructor(private readonly options: HashingTapOptions) {
+    super();
+    this.content = new ContentHash(options.legacy);
+    this.plainHash = options.plain && options.legacy ? createHash('md5') : undefined;
+  }
+
+  // Not `size`: lib-storage takes a body's `size` property for its total length.
+  get bytesRead(): number {
+    return this.content.size;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.content.update(chunk);
+    this.plainHash?.update(chunk);
+    this.options.onBytes?.(chunk.length);
+    const expect = this.options.expect;
+    if (expect === undefined) return cb(null, chunk);
+    if (expect.maxBytes !== undefined && this.content.size > expect.maxBytes) {
+      return cb(this.fail(`(more than the ${expect.maxBytes} bytes expected)`));
+    }
+    const previous = this.held;
+    this.held = chunk;
+    if (previous !== undefined) this.push(previous);
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.md5 = this.content.digest();
+    this.plainMd5 = this.plainHash ? this.plainHash.digest('hex') : this.options.legacy ? undefined : this.md5;
+    const expect = this.options.expect;
+    if (expect !== undefined && this.md5 !== expect.md5) return cb(this.fail(this.md5));
+    if (this.held !== undefined) this.push(this.held);
+    this.held = undefined;
+    cb();
+  }
+
+  private fail(actual: string): Error {
+    const expect = this.options.expect!;
+    this.held = undefined;
+    this.failure = contentMismatchError(expect.key, expect.where, expect.md5, actual);
+    return this.failure;
+  }
+}
