@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Context } from '../../context.js';
 import { parseManifest } from '../../data/manifest.js';
-import { RegError } from '../../errors.js';
+import { RegError, isRegError } from '../../errors.js';
 import { mapLimit } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
@@ -10,6 +10,7 @@ import { refKey, type ObjRef } from '../../store/object-store.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
+import { quarantineCorrupt, usersOf, type ObjectUse } from './output-objects.js';
 import { redact } from './remote-config.js';
 import { runTransfersWithProgress } from './transfer-progress.js';
 
@@ -52,6 +53,8 @@ export interface PushResult {
   bytes: number;
   outputs: PushedOutput[];
   failures: TransferFailure[];
+  /** Cache objects whose bytes did not match their name: not uploaded, moved to the cache's quarantine. */
+  corrupt: Array<{ key: string; usedBy: ObjectUse[] }>;
   /** How the remote was asked what it has: per-object checks or listing. */
   query: { strategy: string; requests: number };
 }
@@ -182,7 +185,7 @@ export async function push(ctx: Context, options: PushOptions): Promise<PushResu
   const repo = openRepo(ctx);
   const outputs = await resolveOutputs(repo, ctx, options.targets);
   const groups = groupByRemote(repo, outputs, options.remote);
-  const result: PushResult = { dryRun: Boolean(options.dryRun), remotes: [], pushed: 0, skipped: 0, failed: 0, bytes: 0, outputs: [], failures: [], query: { strategy: 'none', requests: 0 } };
+  const result: PushResult = { dryRun: Boolean(options.dryRun), remotes: [], pushed: 0, skipped: 0, failed: 0, bytes: 0, outputs: [], failures: [], corrupt: [], query: { strategy: 'none', requests: 0 } };
   let secrets: string[] = [];
   for (const o of outputs) {
     if (o.out.md5 === undefined) result.outputs.push(outputRow(o, '', 'not-committed'));
@@ -232,7 +235,17 @@ async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], rem
       key: obj.key,
       size: obj.size,
       requires: obj.members,
-      run: (onBytes, signal) => remote.store.upload(obj.ref, localPath, obj.size, onBytes, signal),
+      run: async (onBytes, signal) => {
+        try {
+          await remote.store.upload(obj.ref, localPath, obj.size, onBytes, signal);
+        } catch (err) {
+          // The bytes read from the cache do not hash to their name: nothing reached the remote.
+          if (isRegError(err) && err.code === 'store.content-mismatch') {
+            throw quarantineCorrupt(repo, obj.ref, (err.details as { actual: string }).actual, 'push.corrupt-cache-object');
+          }
+          throw err;
+        }
+      },
     });
   }
   const totalBytes = tasks.reduce((s, t) => s + t.size, 0);
@@ -244,6 +257,15 @@ async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], rem
     outcomeDone = new Set(outcome.done);
   }
   for (const f of failures) f.error = redact(f.error, remote.secrets);
+  const corruptKeys = new Set(failures.filter((f) => f.code === CORRUPT_CODE).map((f) => f.key));
+  if (corruptKeys.size > 0) {
+    const users = usersOf(repo, outputs, corruptKeys);
+    for (const f of failures.filter((x) => corruptKeys.has(x.key))) {
+      const usedBy = users.get(f.key) ?? [];
+      f.error += `; used by ${usedBy.map((u) => `${u.path} (${u.pointer})`).join(', ') || 'no output'}`;
+      result.corrupt.push({ key: f.key, usedBy });
+    }
+  }
   const failedKeys = new Set(failures.map((f) => f.key));
   result.failures.push(...failures);
   result.failed += failures.length;
@@ -291,7 +313,10 @@ export function failureLines(failures: readonly TransferFailure[]): string {
   return shown.join('\n');
 }
 
+const CORRUPT_CODE = 'push.corrupt-cache-object';
+
 function pushError(result: PushResult, secrets: readonly string[]): RegError {
+  if (result.corrupt.length > 0) return corruptCacheError(result, secrets);
   const integrity = result.failures.some((f) => f.integrity);
   const head = `push incomplete: ${result.failed} object${result.failed === 1 ? '' : 's'} failed, ${result.pushed} pushed, ${result.skipped} already on the remote`;
   const message = redact(`${head}\n${failureLines(result.failures)}`, secrets);
@@ -301,6 +326,25 @@ function pushError(result: PushResult, secrets: readonly string[]): RegError {
       : integrity
       ? 'the remote stored different bytes than were sent; re-run reg push (objects are overwritten), and see docs/remotes.md'
       : 're-run `reg push`: it only uploads what is still missing (no directory manifest was uploaded for an incomplete directory)',
+    details: result,
+  });
+}
+
+/** Push found cache objects whose bytes do not match their name: exit 6, naming them, their users and the fix. */
+function corruptCacheError(result: PushResult, secrets: readonly string[]): RegError {
+  const n = result.corrupt.length;
+  const corrupt = result.failures.filter((f) => f.code === CORRUPT_CODE);
+  const others = result.failures.filter((f) => f.code !== CORRUPT_CODE);
+  const lines = [
+    `push refused ${n} corrupt object${n === 1 ? '' : 's'} in the local cache (bytes that do not match their hash); nothing corrupt was uploaded`,
+    failureLines(corrupt),
+    `the rest: ${result.pushed} pushed, ${result.skipped} already on the remote, ${others.length} not uploaded${others.length > 0 ? ':' : ''}`,
+    ...(others.length > 0 ? [failureLines(others)] : []),
+  ];
+  const outputs = [...new Set(result.corrupt.flatMap((c) => c.usedBy.map((u) => u.output)))];
+  const shown = outputs.slice(0, 3).join(' ') + (outputs.length > 3 ? ' ...' : '');
+  return new RegError(CORRUPT_CODE, 'integrity', redact(lines.join('\n'), secrets), {
+    hint: `put good bytes back into the cache, then push again: if the workspace copy is intact, \`reg add ${shown || 'PATH'}\` stores it again; else fetch them from a remote that has them (\`reg fetch -r REMOTE ${shown}\`, or \`reg verify --repair -r REMOTE\`). The corrupt copies are kept in the cache's quarantine/ directory.`,
     details: result,
   });
 }
