@@ -73,6 +73,8 @@ export interface Backend {
    * undefined (callers then use get). Backends where a stream per object is costly offer it.
    */
   readSmall?(key: string, max: number): Promise<Buffer | undefined>;
+  /** The object's file, for backends that are local directories (verify re-hashes it in place). */
+  localPath?(key: string): string;
   /** Releases sockets etc. */
   close(): void;
 }

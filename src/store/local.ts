@@ -29,6 +29,10 @@ export class LocalBackend implements Backend {
     return join(this.root, ...key.split('/'));
   }
 
+  localPath(key: string): string {
+    return this.pathOf(key);
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await this.head(key)) !== undefined;
   }

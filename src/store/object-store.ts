@@ -1,12 +1,12 @@
 import { createWriteStream, renameSync, writeFileSync } from 'node:fs';
 import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5OfBuffer } from '../data/hash.js';
 import { integrityError } from '../errors.js';
 import { mapLimit, tempPathFor } from '../fsutil.js';
-import type { Backend, PutOptions } from './backend.js';
+import type { Backend, ObjectInfo, PutOptions } from './backend.js';
 import type { Cache } from './cache.js';
 import { HashingTap } from './hashing-tap.js';
 import { DEFAULT_RETRY, fanOutSignal, withRetry, type RetryPolicy } from './transfer.js';
@@ -75,40 +75,50 @@ export class ObjectStore {
    * both stay cheap.
    */
   async missing(refs: readonly ObjRef[], parentOptions: QueryOptions): Promise<Set<string>> {
+    const present = await this.present(refs, parentOptions);
+    return new Set(refs.map(refKey).filter((k) => !present.has(k)));
+  }
+
+  /**
+   * The wanted objects the remote has, by key, with what the check learnt about them (size,
+   * and the md5 where the backend reports it: S3 single-part ETags). Same strategy as missing().
+   */
+  async present(refs: readonly ObjRef[], parentOptions: QueryOptions): Promise<Map<string, ObjectInfo>> {
     const fan = fanOutSignal(parentOptions.signal);
     try {
-      return await this.missingAll(refs, { ...parentOptions, signal: fan.signal });
+      return await this.presentAll(refs, { ...parentOptions, signal: fan.signal });
     } finally {
       fan.dispose();
     }
   }
 
-  private async missingAll(refs: readonly ObjRef[], options: QueryOptions): Promise<Set<string>> {
+  private async presentAll(refs: readonly ObjRef[], options: QueryOptions): Promise<Map<string, ObjectInfo>> {
     const stats: QueryStats = { strategy: 'none', requests: 0 };
     const count = () => {
       stats.requests++;
       options.onRequest?.();
     };
-    const missing = new Set<string>();
+    const present = new Map<string, ObjectInfo>();
     for (const legacy of [false, true]) {
       const keys = [...new Set(refs.filter((r) => r.legacy === legacy).map(refKey))];
       if (keys.length === 0) continue;
-      for (const k of await this.missingIn(legacy ? '' : MODERN_BASE, keys, options, stats, count)) missing.add(k);
+      for (const [k, info] of await this.presentIn(legacy ? '' : MODERN_BASE, keys, options, stats, count)) present.set(k, info);
     }
     this.lastQuery = stats;
-    return missing;
+    return present;
   }
 
-  private async missingIn(base: string, keys: string[], options: QueryOptions, stats: QueryStats, count: () => void): Promise<string[]> {
+  private async presentIn(base: string, keys: string[], options: QueryOptions, stats: QueryStats, count: () => void): Promise<Map<string, ObjectInfo>> {
     const retry = options.retry ?? DEFAULT_RETRY;
+    const found = new Map<string, ObjectInfo>();
     const head = async (candidates: string[]) => {
       stats.strategy = stats.strategy === 'list' ? 'list' : 'head';
-      const present = await mapLimit(candidates, options.jobs, async (k) => {
-        const ok = await withRetry(() => this.backend.exists(k, { signal: options.signal }), retry, options.signal);
+      await mapLimit(candidates, options.jobs, async (k) => {
+        const info = await withRetry(() => this.backend.head(k, { signal: options.signal }), retry, options.signal);
         count();
-        return ok;
+        if (info !== undefined) found.set(k, info);
       });
-      return candidates.filter((_, i) => !present[i]);
+      return found;
     };
     if (keys.length === 1) return head(keys);
     const prefixLen = this.backend.traversePrefixLen;
@@ -116,29 +126,31 @@ export class ObjectStore {
     // Estimate the remote size from the keys of oids starting with `0` x prefixLen.
     const estimatePrefix = `${base}00/${'0'.repeat(prefixLen - 2)}`;
     const limit = Math.ceil(Math.max(TRAVERSE_THRESHOLD_SIZE, (keys.length / TRAVERSE_WEIGHT_MULTIPLIER) * LIST_PAGE) / buckets);
-    const seen = new Set<string>();
+    const seen = new Map<string, ObjectInfo>();
     await withRetry(async () => {
       seen.clear();
       for await (const page of this.backend.list(estimatePrefix, { limit, signal: options.signal })) {
         count();
-        for (const o of page) seen.add(o.key);
+        for (const o of page) seen.set(o.key, o);
       }
     }, retry, options.signal);
     const remoteSize = Math.max(1, seen.size) * buckets;
     const pages = remoteSize / LIST_PAGE;
     const weight = remoteSize > TRAVERSE_THRESHOLD_SIZE ? pages * TRAVERSE_WEIGHT_MULTIPLIER : pages;
-    if (keys.length < weight) return head(keys.filter((k) => !seen.has(k)));
+    if (keys.length < weight) {
+      for (const k of keys) if (seen.has(k)) found.set(k, seen.get(k)!);
+      return head(keys.filter((k) => !seen.has(k)));
+    }
 
     stats.strategy = 'list';
-    const listed = new Set<string>();
+    const wanted = new Set(keys);
     // A listing that fails part-way is restarted (keys already seen stay seen: they exist).
     const listAll = (prefix: string) =>
       withRetry(async () => {
         for await (const page of this.backend.list(prefix, { signal: options.signal })) {
           count();
           for (const o of page) {
-            const rel = o.key.slice(base.length);
-            if (KEY_RE.test(rel)) listed.add(o.key);
+            if (wanted.has(o.key) && KEY_RE.test(o.key.slice(base.length))) found.set(o.key, o);
           }
         }
       }, retry, options.signal);
@@ -149,7 +161,7 @@ export class ObjectStore {
       const prefixes = Array.from({ length: 256 }, (_, i) => `${base}${i.toString(16).padStart(2, '0')}/`);
       await mapLimit(prefixes, options.jobs, listAll);
     }
-    return keys.filter((k) => !listed.has(k));
+    return found;
   }
 
   /**
@@ -198,10 +210,9 @@ export class ObjectStore {
       const { body, size } = await this.backend.get(key, { signal });
       if (size !== undefined && size <= SMALL_OBJECT) {
         // Small objects: hash in memory, one write (no stream plumbing per object).
-        const chunks: Buffer[] = [];
-        await pipeline(body, hasher, new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }), { signal });
+        const bytes = await collect(body, hasher, signal);
         this.check(ref, key, hasher.md5!);
-        await writeFile(tmp, Buffer.concat(chunks), { flag: 'wx', mode: 0o444 });
+        await writeFile(tmp, bytes, { flag: 'wx', mode: 0o444 });
       } else {
         await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
         this.check(ref, key, hasher.md5!);
@@ -215,6 +226,16 @@ export class ObjectStore {
     }
   }
 
+  /** An object's bytes in memory (directory manifests), verified against the oid like download(). */
+  async readVerified(ref: ObjRef, signal?: AbortSignal): Promise<Buffer> {
+    const key = refKey(ref);
+    const hasher = new HashingTap({ legacy: ref.legacy && !ref.oid.endsWith('.dir') });
+    const { body } = await this.backend.get(key, { signal });
+    const bytes = await collect(body, hasher, signal);
+    this.check(ref, key, hasher.md5!);
+    return bytes;
+  }
+
   private check(ref: ObjRef, key: string, md5: string): void {
     const expected = ref.oid.replace(/\.dir$/, '');
     if (md5 !== expected) {
@@ -224,6 +245,12 @@ export class ObjectStore {
       });
     }
   }
+}
+
+async function collect(body: Readable, hasher: HashingTap, signal: AbortSignal | undefined): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await pipeline(body, hasher, new Writable({ write: (c: Buffer, _e, cb) => (chunks.push(c), cb()) }), { signal });
+  return Buffer.concat(chunks);
 }
 
 /** What an object's bytes must hash to: plain md5 for DVC 3 objects and manifests, md5-dos2unix for legacy files. */

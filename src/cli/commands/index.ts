@@ -27,6 +27,7 @@ export const commands: CommandEntry[] = [
   { name: 'push', load: async () => (await import('./push.js')).pushCommand },
   { name: 'fetch', load: async () => (await import('./fetch.js')).fetchCommand },
   { name: 'pull', load: async () => (await import('./pull.js')).pullCommand },
+  { name: 'verify', load: async () => (await import('./verify.js')).verifyCommand },
 ];
 
 /**

@@ -223,7 +223,7 @@ export function fetchError(verb: 'fetch' | 'pull', result: FetchResult, secrets:
   const missing = result.failures.some((f) => f.code === 'remote.missing-object');
   return new RegError(integrity ? `${verb}.integrity` : `${verb}.incomplete`, integrity ? 'integrity' : 'transfer', message, {
     hint: integrity
-      ? 'corrupt objects were discarded (nothing corrupt entered the cache or the workspace); push them again from a clone whose cache has them'
+      ? `corrupt objects were discarded (nothing corrupt entered the cache or the workspace); from a clone whose cache has good bytes, run \`reg verify --remote ${result.remotes[0] ?? 'NAME'} --repair\` to replace them on the remote, then retry`
       : missing
         ? 'the objects were never pushed: run `reg push` where the data was added, then retry'
         : `re-run \`reg ${verb}\`: objects already fetched are kept`,
