@@ -117,6 +117,15 @@ async function makeRepo(env: Record<string, string>): Promise<Fixture> {
   return { repo, oid: Object.fromEntries(Object.entries(files).map(([k, v]) => [k, md5(v)])), dirOid: /md5: ([0-9a-f]{32}\.dir)/.exec(pointer)![1]! };
 }
 
+/** An initialised repo with `remote` as its default remote `origin`. */
+async function emptyRepo(remote: RemoteKind): Promise<string> {
+  const repo = makeGitRepo();
+  cleanup.push(repo);
+  await regOk(repo, ['init'], { env: remote.env });
+  await remote.add(repo, 'origin', true);
+  return repo;
+}
+
 function cachePath(repo: string, oid: string, legacy = false): string {
   return legacy ? join(repo, '.reg/cache', oid.slice(0, 2), oid.slice(2)) : join(repo, '.reg/cache/files/md5', oid.slice(0, 2), oid.slice(2));
 }
@@ -190,10 +199,7 @@ describe.each(KINDS)('push refuses corrupt cache objects: %s', (_label, makeKind
   it('legacy (DVC 2) CRLF text objects push without a false alarm and verify clean', async () => {
     const remote = makeKind();
     const env = remote.env;
-    const repo = makeGitRepo();
-    cleanup.push(repo);
-    await regOk(repo, ['init'], { env });
-    await remote.add(repo, 'origin', true);
+    const repo = await emptyRepo(remote);
     let big = '';
     for (let i = 0; big.length < (2 << 20) + 100; i++) big += `row ${i},value ${i * 3}\r\n`;
     const legacy: Array<[string, Buffer]> = [
@@ -355,10 +361,7 @@ describe('S3 multipart uploads (small threshold through S3Options)', () => {
   it('a corrupt object above the multipart threshold is refused and never completed; verify checks multipart objects by size', async () => {
     const remote = s3Remote();
     const env = remote.env;
-    const repo = makeGitRepo();
-    cleanup.push(repo);
-    await regOk(repo, ['init'], { env });
-    await remote.add(repo, 'origin', true);
+    const repo = await emptyRepo(remote);
     const prefix = /s3:\/\/[^/]+\/(\S+)/.exec(readFileSync(join(repo, '.reg/config.yaml'), 'utf8'))![1]!;
     const bytes = randomBytes((11 << 20) + 3);
     writeTree(repo, { 'model.bin': bytes });

@@ -191,7 +191,7 @@ async function run(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], 
       continue;
     }
     if (options.checkRemote && !checkRemoteOf.has(o)) row.remote = { skipped: 'push: false' };
-    const entries = o.isDir ? await manifestEntries(repo, ctx, o, states, quarantined, remotes, checkRemoteOf.get(o) ?? (options.repair ? o.out.remote ?? '' : undefined)) : undefined;
+    const entries = o.isDir ? await manifestEntries(repo, ctx, o, states, quarantined, remotes, checkRemoteOf.get(o) ?? (options.repair ? options.remote ?? o.out.remote ?? '' : undefined)) : undefined;
     if (o.isDir && entries === undefined) row.membersUnknown = true;
     const objects = outputObjects(o, entries);
     for (const obj of objects) {
