@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { md5OfBuffer } from '../../dist/data/hash.js';
 import { push } from '../../dist/ops/remote/push.js';
 import { verify } from '../../dist/ops/remote/verify.js';
@@ -16,6 +16,9 @@ import { startS3Server, type S3Server } from '../helpers/s3server.js';
  * name, and `reg verify` finds and repairs corrupt or missing objects in the cache, the
  * workspace and on remotes (a directory remote and s3rver).
  */
+// Each case spawns the CLI a dozen times: generous, on a loaded 2-core machine (hang guard only).
+vi.setConfig({ testTimeout: 300_000 });
+
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
 const keyOf = (oid: string, legacy = false) => `${legacy ? '' : 'files/md5/'}${oid.slice(0, 2)}/${oid.slice(2)}`;
 
