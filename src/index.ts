@@ -19,7 +19,7 @@ export { statusReport, type StatusReport, type StatusReportOptions } from './ops
 export { remoteAdd, remoteModify, remoteList, remoteRemove, remoteDefault, type RemoteListResult } from './ops/remote/remote.js';
 export { push, type PushOptions, type PushResult } from './ops/remote/push.js';
 export { fetch, type FetchOptions, type FetchResult } from './ops/remote/fetch.js';
-export { verify, verifyOutputs, type VerifyOptions, type VerifyResult, type VerifiedOutput, type VerifyProblem } from './ops/remote/verify.js';
+export { verify, verifyOutputs, type VerifyOptions, type VerifyOutputsOptions, type VerifyResult, type VerifiedOutput, type VerifyProblem } from './ops/remote/verify.js';
 export { pull, type PullOptions, type PullResult } from './ops/remote/pull.js';
 export { remoteStatus, type RemoteStatusOptions, type RemoteStatusResult } from './ops/remote/remote-status.js';
 export { check, type CheckOptions, type CheckResult, type Finding } from './ops/registry/check.js';

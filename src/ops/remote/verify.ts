@@ -39,6 +39,9 @@ export interface VerifyOptions {
   wrapBackend?: (backend: Backend) => Backend;
 }
 
+/** verifyOutputs() takes the outputs themselves instead of targets. */
+export type VerifyOutputsOptions = Omit<VerifyOptions, 'targets'>;
+
 export type VerifyWhere = 'cache' | 'workspace' | 'remote';
 /**
  * corrupt: the bytes do not hash to their name; size-mismatch: the remote object has the wrong
@@ -141,6 +144,8 @@ interface ObjectState {
   key: string;
   manifest: boolean;
   cache: 'unchecked' | 'good' | 'corrupt' | 'absent' | 'quarantined';
+  /** The quarantine holds a copy (a corrupt one found earlier). */
+  quarantinedCopy?: boolean;
   cacheActual?: string;
   cacheSize?: number;
 }
@@ -163,7 +168,7 @@ const OID_RE = /^[0-9a-f]{32}$/;
  * Verifies the given outputs (from the work tree, or from pointers at other revisions: nothing
  * here reads the pointer files again). Returns a report; never throws for what it finds.
  */
-export async function verifyOutputs(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], options: Omit<VerifyOptions, 'targets'>): Promise<VerifyResult> {
+export async function verifyOutputs(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], options: VerifyOutputsOptions): Promise<VerifyResult> {
   const remotes = new RemotePool(repo, ctx, options);
   try {
     return await run(repo, ctx, outputs, options, remotes);
@@ -172,42 +177,20 @@ export async function verifyOutputs(repo: Repo, ctx: Context, outputs: readonly 
   }
 }
 
-async function run(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], options: Omit<VerifyOptions, 'targets'>, remotes: RemotePool): Promise<VerifyResult> {
+async function run(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], options: VerifyOutputsOptions, remotes: RemotePool): Promise<VerifyResult> {
   const result: VerifyResult = { ok: true, problems: 0, corrupt: 0, missing: 0, repaired: 0, checked: { cache: 0, workspace: 0, remote: 0 }, bytes: 0, remotes: [], outputs: [], advice: [] };
-  const committed = outputs.filter((o) => o.out.md5 !== undefined);
-  const checkGroups = options.checkRemote ? groupByRemote(repo, committed, options.remote) : new Map<string, TrackedOutput[]>();
-  const checkRemoteOf = new Map<TrackedOutput, string>();
-  for (const [name, group] of checkGroups) for (const o of group) checkRemoteOf.set(o, name);
+  const checkGroups = options.checkRemote ? groupByRemote(repo, outputs, options.remote) : new Map<string, TrackedOutput[]>();
   result.remotes = [...checkGroups.keys()];
+  const { plans, states } = await planOutputs(repo, ctx, outputs, checkGroups, remotes, options, result);
 
-  const states = new Map<string, ObjectState>();
-  const quarantined = quarantinedOids(repo);
-  const plans: OutputPlan[] = [];
-  for (const o of outputs) {
-    const row: VerifiedOutput = { path: o.dataRel, pointer: o.pointerRel, ...(o.out.md5 ? { oid: o.out.md5 } : {}), state: 'ok', objects: 0, cache: { checked: 0, notCached: 0 }, problems: [] };
-    result.outputs.push(row);
-    if (o.out.md5 === undefined) {
-      row.state = 'not-committed';
-      continue;
-    }
-    if (options.checkRemote && !checkRemoteOf.has(o)) row.remote = { skipped: 'push: false' };
-    const entries = o.isDir ? await manifestEntries(repo, ctx, o, states, quarantined, remotes, checkRemoteOf.get(o) ?? (options.repair ? options.remote ?? o.out.remote ?? '' : undefined)) : undefined;
-    if (o.isDir && entries === undefined) row.membersUnknown = true;
-    const objects = outputObjects(o, entries);
-    for (const obj of objects) {
-      if (!states.has(obj.key)) states.set(obj.key, { ref: obj.ref, key: obj.key, manifest: obj.manifest, cache: 'unchecked' });
-    }
-    row.objects = objects.length;
-    plans.push({ o, row, objects });
-  }
-
-  result.bytes += await checkCache(repo, ctx, states, quarantined);
+  result.bytes += await checkCache(repo, ctx, states);
   for (const plan of plans) {
     for (const obj of plan.objects) {
       const s = states.get(obj.key)!;
       if (s.cache === 'good' || s.cache === 'corrupt') plan.row.cache.checked++;
       if (s.cache === 'absent') plan.row.cache.notCached++;
-      else if (s.cache !== 'good') addProblem(plan, obj, 'cache', s.cache === 'quarantined' ? 'quarantined' : 'corrupt', s.cache === 'quarantined' ? 'moved to the quarantine earlier (its bytes did not match); no good copy since' : `hashes to ${s.cacheActual}`);
+      else if (s.cache === 'corrupt') addProblem(plan, obj, 'cache', 'corrupt', `hashes to ${s.cacheActual}`);
+      else if (s.cache === 'quarantined') addProblem(plan, obj, 'cache', 'quarantined', 'moved to the quarantine earlier (its bytes did not match); no good copy since');
     }
   }
   result.checked.cache = [...states.values()].filter((s) => s.cache === 'good' || s.cache === 'corrupt').length;
@@ -220,11 +203,12 @@ async function run(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], 
 
   const remoteStates = new Map<string, Map<string, RemoteState>>();
   for (const [name, group] of checkGroups) {
-    const groupPlans = plans.filter((p) => group.includes(p.o));
+    const members = new Set(group);
+    const groupPlans = plans.filter((p) => members.has(p.o));
     const objects = new Map<string, ObjectState>();
     for (const p of groupPlans) for (const obj of p.objects) objects.set(obj.key, states.get(obj.key)!);
     const remote = remotes.open(name);
-    const checked = await checkRemote(ctx, remote, [...objects.values()], plans, options);
+    const checked = await checkRemote(ctx, remote, [...objects.values()], groupPlans, options);
     remoteStates.set(name, checked.states);
     result.bytes += checked.bytes;
     result.checked.remote += objects.size;
@@ -243,6 +227,46 @@ async function run(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], 
   if (options.repair) await repair(repo, ctx, plans, states, remoteStates, remotes, options);
   summarize(result, plans, options);
   return result;
+}
+
+/** A report row per output, the objects of each committed output, and one state per distinct object. */
+async function planOutputs(
+  repo: Repo,
+  ctx: Context,
+  outputs: readonly TrackedOutput[],
+  checkGroups: Map<string, TrackedOutput[]>,
+  remotes: RemotePool,
+  options: VerifyOutputsOptions,
+  result: VerifyResult,
+): Promise<{ plans: OutputPlan[]; states: Map<string, ObjectState> }> {
+  const checkRemoteOf = new Map<TrackedOutput, string>();
+  for (const [name, group] of checkGroups) for (const o of group) checkRemoteOf.set(o, name);
+  const states = new Map<string, ObjectState>();
+  const quarantined = quarantinedOids(repo);
+  const plans: OutputPlan[] = [];
+  for (const o of outputs) {
+    const row: VerifiedOutput = { path: o.dataRel, pointer: o.pointerRel, ...(o.out.md5 ? { oid: o.out.md5 } : {}), state: 'ok', objects: 0, cache: { checked: 0, notCached: 0 }, problems: [] };
+    result.outputs.push(row);
+    if (o.out.md5 === undefined) {
+      row.state = 'not-committed';
+      continue;
+    }
+    if (options.checkRemote && !checkRemoteOf.has(o)) row.remote = { skipped: 'push: false' };
+    // Where a directory's manifest may be read when the cache has no good copy ('' = the default remote).
+    const manifestRemote = checkRemoteOf.get(o) ?? (options.repair ? options.remote ?? o.out.remote ?? '' : undefined);
+    const entries = o.isDir ? await manifestEntries(repo, ctx, o, states, quarantined, remotes, manifestRemote) : undefined;
+    if (o.isDir && entries === undefined) row.membersUnknown = true;
+    const objects = outputObjects(o, entries);
+    for (const obj of objects) {
+      if (!states.has(obj.key)) {
+        const quarantinedCopy = (obj.ref.legacy ? quarantined.legacy : quarantined.modern).has(obj.ref.oid);
+        states.set(obj.key, { ref: obj.ref, key: obj.key, manifest: obj.manifest, cache: 'unchecked', quarantinedCopy });
+      }
+    }
+    row.objects = objects.length;
+    plans.push({ o, row, objects });
+  }
+  return { plans, states };
 }
 
 function addProblem(plan: OutputPlan, obj: OutputObject, where: VerifyWhere, problem: VerifyProblemKind, detail: string, remote?: string, relpaths = obj.relpaths): void {
@@ -267,10 +291,6 @@ function quarantinedOids(repo: Repo): { modern: Set<string>; legacy: Set<string>
   };
   const root = join(repo.cache.root, QUARANTINE_DIR);
   return { modern: read(join(root, 'files', 'md5')), legacy: read(root) };
-}
-
-function isQuarantined(q: { modern: Set<string>; legacy: Set<string> }, ref: ObjRef): boolean {
-  return (ref.legacy ? q.legacy : q.modern).has(ref.oid);
 }
 
 /**
@@ -304,7 +324,7 @@ async function manifestEntries(
       }
       state.cache = 'corrupt';
       state.cacheActual = actual;
-    } else if (isQuarantined(quarantined, ref)) state.cache = 'quarantined';
+    } else if ((ref.legacy ? quarantined.legacy : quarantined.modern).has(ref.oid)) state.cache = 'quarantined';
   } else if (state.cache === 'good') {
     return checkedEntries(repo.cache.readManifest(ref.oid, ref.legacy), key);
   }
@@ -330,7 +350,7 @@ function checkedEntries(entries: ManifestEntry[], source: string): ManifestEntry
 }
 
 /** Re-hashes every cache object not yet checked, on all cores. Returns the bytes read. */
-async function checkCache(repo: Repo, ctx: Context, states: Map<string, ObjectState>, quarantined: { modern: Set<string>; legacy: Set<string> }): Promise<number> {
+async function checkCache(repo: Repo, ctx: Context, states: Map<string, ObjectState>): Promise<number> {
   const todo: ObjectState[] = [];
   const tasks: SizedTask[] = [];
   for (const s of states.values()) {
@@ -338,7 +358,7 @@ async function checkCache(repo: Repo, ctx: Context, states: Map<string, ObjectSt
     const path = repo.cache.locate(s.ref.oid, s.ref.legacy);
     const size = path === undefined ? undefined : sizeOf(path);
     if (path === undefined || size === undefined) {
-      s.cache = isQuarantined(quarantined, s.ref) ? 'quarantined' : 'absent';
+      s.cache = s.quarantinedCopy ? 'quarantined' : 'absent';
       continue;
     }
     todo.push(s);
@@ -408,7 +428,7 @@ async function checkWorkspace(ctx: Context, plans: OutputPlan[]): Promise<{ chec
  * elsewhere the listing / HEAD answers are compared: the md5 where the ETag is one (single-part
  * uploads), else the size (known from the cache copy or the pointer), else existence only.
  */
-async function checkRemote(ctx: Context, remote: OpenedRemote, objects: ObjectState[], plans: OutputPlan[], options: Omit<VerifyOptions, 'targets'>): Promise<{ states: Map<string, RemoteState>; bytes: number }> {
+async function checkRemote(ctx: Context, remote: OpenedRemote, objects: ObjectState[], plans: OutputPlan[], options: VerifyOutputsOptions): Promise<{ states: Map<string, RemoteState>; bytes: number }> {
   const states = new Map<string, RemoteState>();
   const backend = remote.store.backend;
   if (backend.localPath !== undefined) {
@@ -485,10 +505,17 @@ async function repair(
   states: Map<string, ObjectState>,
   remoteStates: Map<string, Map<string, RemoteState>>,
   remotes: RemotePool,
-  options: Omit<VerifyOptions, 'targets'>,
+  options: VerifyOutputsOptions,
 ): Promise<void> {
-  const problemsOf = (where: VerifyWhere, key: string, remote?: string) =>
-    plans.flatMap((p) => p.row.problems.filter((x) => x.where === where && x.key === key && x.remote === remote));
+  const index = new Map<string, VerifyProblem[]>();
+  const indexKey = (where: VerifyWhere, key: string, remote?: string) => `${where}|${remote ?? ''}|${key}`;
+  for (const p of plans) {
+    for (const x of p.row.problems) {
+      const k = indexKey(x.where, x.key, x.remote);
+      index.set(k, [...(index.get(k) ?? []), x]);
+    }
+  }
+  const problemsOf = (where: VerifyWhere, key: string, remote?: string) => index.get(indexKey(where, key, remote)) ?? [];
   const settle = (list: VerifyProblem[], repaired: boolean, what: string) => {
     for (const x of list) {
       x.repaired = repaired;
@@ -606,7 +633,7 @@ function failureText(f: TransferFailure, remote: OpenedRemote): string {
   return redact(f.code === 'NotFoundError' ? `missing on ${remote.name}` : f.error, remote.secrets);
 }
 
-function summarize(result: VerifyResult, plans: OutputPlan[], options: Omit<VerifyOptions, 'targets'>): void {
+function summarize(result: VerifyResult, plans: OutputPlan[], options: VerifyOutputsOptions): void {
   const open: VerifyProblem[] = [];
   for (const { row } of plans) {
     const left = row.problems.filter((x) => !x.repaired);
@@ -666,7 +693,7 @@ class RemotePool {
   constructor(
     private readonly repo: Repo,
     private readonly ctx: Context,
-    private readonly options: Omit<VerifyOptions, 'targets'>,
+    private readonly options: VerifyOutputsOptions,
   ) {}
 
   open(name: string | undefined): OpenedRemote {
