@@ -355,9 +355,11 @@ async function checkCache(repo: Repo, ctx: Context, states: Map<string, ObjectSt
   const tasks: SizedTask[] = [];
   for (const s of states.values()) {
     if (s.cache !== 'unchecked') continue;
-    const path = repo.cache.locate(s.ref.oid, s.ref.legacy);
-    const size = path === undefined ? undefined : sizeOf(path);
-    if (path === undefined || size === undefined) {
+    // Cache.locate's lookup (legacy objects may sit in the DVC 3 layout), one stat per path.
+    let path = repo.cache.objectPath(s.ref.oid, s.ref.legacy);
+    let size = sizeOf(path);
+    if (size === undefined && s.ref.legacy) size = sizeOf((path = repo.cache.objectPath(s.ref.oid, false)));
+    if (size === undefined) {
       s.cache = s.quarantinedCopy ? 'quarantined' : 'absent';
       continue;
     }
@@ -673,12 +675,13 @@ async function hashWithProgress(ctx: Context, phase: string, label: string, task
   }
 }
 
+/** A regular file's size; undefined when there is none (no exception per absent file: a fresh clone has thousands). */
 function sizeOf(path: string): number | undefined {
   try {
-    const s = statSync(path);
-    return s.isFile() ? s.size : undefined;
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st?.isFile() ? st.size : undefined;
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+    if (errnoCode(err) === 'ENOTDIR') return undefined;
     throw err;
   }
 }
