@@ -4,6 +4,9 @@ import type { Output } from './output.js';
 const STATE_TEXT: Record<string, string> = {
   'up-to-date': 'up to date',
   modified: 'modified',
+  outdated: 'outdated',
+  diverged: 'diverged',
+  'not-in-cache': 'not in cache',
   'not-pushed': 'not pushed',
   missing: 'missing',
   'not-tracked': 'not tracked',

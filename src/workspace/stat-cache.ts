@@ -35,6 +35,7 @@ interface Row {
 interface Stored {
   v: number;
   tree?: TreeMemo;
+  base?: string;
   paths: string[] | string;
   ino: number[];
   size: number[];
@@ -58,6 +59,7 @@ export class StatCache {
   /** Lookups that found their stored row exactly at the next position (walk order unchanged). */
   private inOrder = 0;
   private tree: TreeMemo | undefined;
+  private base: string | undefined;
   private dirty = false;
   private cursor = 0;
 
@@ -72,6 +74,7 @@ export class StatCache {
         cache.stored = parsed;
         cache.paths = typeof parsed.paths === 'string' ? (parsed.paths === '' ? [] : parsed.paths.split('\n')) : parsed.paths;
         cache.tree = parsed.tree;
+        cache.base = parsed.base;
       }
     } catch {
       // missing or unreadable: start empty, everything gets hashed
@@ -148,6 +151,21 @@ export class StatCache {
     this.dirty = true;
   }
 
+  /**
+   * The oid the workspace held when reg last made it match a pointer (checkout) or recorded it
+   * into one (add, or a status that found it up to date). Status compares it with the workspace
+   * and the pointer to tell "the pointer moved" (git pull) from "the data was edited here".
+   */
+  baseOid(): string | undefined {
+    return this.base;
+  }
+
+  setBase(oid: string): void {
+    if (this.base === oid) return;
+    this.base = oid;
+    this.dirty = true;
+  }
+
   save(): void {
     if (!this.dirty) return;
     const order: string[] = [];
@@ -171,6 +189,7 @@ export class StatCache {
     const body: Stored = {
       v: FORMAT,
       ...(this.tree ? { tree: this.tree } : {}),
+      ...(this.base ? { base: this.base } : {}),
       paths: joinable ? order.join('\n') : order,
       ino: rows.map((r) => r.ino),
       size: rows.map((r) => r.size),

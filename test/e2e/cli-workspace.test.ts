@@ -60,7 +60,7 @@ describe('reg CLI, one machine', () => {
     writeFileSync(join(repo, 'raw_datasets/mnist/train/0001.png'), 'a-changed');
     rmSync(join(repo, 'raw_datasets/mnist/test/0002.png'));
     const plain = await regOk(repo, ['status', 'raw_datasets/mnist']);
-    expect(plain.stdout).toBe('raw_datasets/mnist: modified — 1 modified, 1 deleted\n');
+    expect(plain.stdout).toBe('raw_datasets/mnist: modified — 1 modified, 1 deleted; reg add raw_datasets/mnist to record the changes, or reg checkout --force raw_datasets/mnist to discard them (they are stashed)\n');
     const verbose = await regOk(repo, ['status', '-v']);
     expect(verbose.stdout).toContain('    M train/0001.png\n    D test/0002.png\n');
     const json = await regOk(repo, ['status', '--json']);

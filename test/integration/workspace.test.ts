@@ -238,7 +238,7 @@ describe('status and checkout', () => {
   it('fails clearly when the data is not in the cache', async () => {
     removeDir(join(repo, '.reg/cache'));
     removeDir(join(repo, 'raw/mnist'));
-    expect((await status(ctx(), { targets: [] })).outputs[0]).toMatchObject({ state: 'missing', inCache: false });
+    expect((await status(ctx(), { targets: [] })).outputs[0]).toMatchObject({ state: 'not-in-cache', inCache: false, workspace: 'absent' });
     await expectRegError(checkout(ctx(), { targets: [] }), 'checkout.not-in-cache', 1);
   });
 

@@ -11,26 +11,34 @@ import { formatBytes, plural } from '../output.js';
 const LIST_LIMIT = 50;
 
 export function describeStatus(s: OutputStatus): string {
+  const hint = s.hint ? `; ${s.hint}` : '';
   switch (s.state) {
     case 'up-to-date':
       return 'up to date';
     case 'not-committed':
-      return 'not committed (the pointer has no hash; run reg add)';
+      return `not committed: the pointer has no hash${hint}`;
     case 'missing':
-      return s.inCache ? 'data missing from workspace (restore with: reg checkout ' + s.path + ')' : 'data missing from workspace and cache (get it with: reg pull ' + s.path + ')';
+      return `data missing from workspace${hint}`;
     case 'not-in-cache':
-      return `up to date, but ${plural(s.missingObjects, 'object')} not in the cache (re-add it: reg add ${s.path})`;
-    case 'modified': {
-      const c = s.changes;
-      if (!c) return 'modified';
-      const parts = [
-        c.added.length ? `${c.added.length} added` : '',
-        c.modified.length ? `${c.modified.length} modified` : '',
-        c.deleted.length ? `${c.deleted.length} deleted` : '',
-      ].filter(Boolean);
-      return `modified${parts.length ? ' — ' + parts.join(', ') : ''}`;
-    }
+      return `not in cache (${plural(s.missingObjects, 'object')} of the pointer's version missing locally) — run ${s.hint}`;
+    case 'outdated':
+      return `outdated: the pointer is newer than the workspace data${hint}`;
+    case 'diverged':
+      return `diverged: the pointer changed and the data was edited here${changeCounts(s)}${hint}`;
+    case 'modified':
+      return `modified${changeCounts(s)}${hint}`;
   }
+}
+
+function changeCounts(s: OutputStatus): string {
+  const c = s.changes;
+  if (!c) return '';
+  const parts = [
+    c.added.length ? `${c.added.length} added` : '',
+    c.modified.length ? `${c.modified.length} modified` : '',
+    c.deleted.length ? `${c.deleted.length} deleted` : '',
+  ].filter(Boolean);
+  return parts.length ? ' — ' + parts.join(', ') : '';
 }
 
 function describeRemote(r: RemoteOutputStatus | undefined): string {

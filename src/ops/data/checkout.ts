@@ -156,6 +156,8 @@ async function applyPlan(repo: Repo, ctx: Context, plan: Plan): Promise<Checkout
       statCache.record(fileFromStats(e.relpath, target, statSync(target)), e.md5);
       ctx.progress({ type: 'advance', phase, done: 1 });
     });
+    // The workspace now holds the pointer's version: `reg status` measures later edits (and later pointer changes) from it.
+    if (o.out.md5 !== undefined) statCache.setBase(o.out.md5);
   } finally {
     statCache.save();
     if (plan.write.length > 0) ctx.progress({ type: 'end', phase });

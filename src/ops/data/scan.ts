@@ -25,13 +25,17 @@ export interface WorkspaceState {
   hashedBytes: number;
   storedObjects: number;
   isexec: boolean;
+  /** The oid the workspace last matched a pointer at, as remembered before this scan (see StatCache.baseOid). */
+  base?: string;
 }
 
 export interface ScanOptions {
   legacy: boolean;
-  /** Also copy newly hashed files into the cache (add). */
+  /** Also copy newly hashed files into the cache (add): the scanned oid becomes the base. */
   store: boolean;
   label: string;
+  /** The oid the output's pointer names: when the scan finds exactly it, it becomes the base. */
+  pointerOid?: string;
 }
 
 /**
@@ -106,6 +110,8 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   } else {
     oid = files[0]!.md5;
   }
+  const base = statCache.baseOid();
+  if (opts.store || oid === opts.pointerOid) statCache.setBase(oid);
   statCache.save();
   return {
     exists: true,
@@ -119,6 +125,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     hashedBytes: totalBytes,
     storedObjects,
     isexec: !isDir && (rootStat.mode & 0o111) !== 0,
+    ...(base !== undefined ? { base } : {}),
   };
 }
 

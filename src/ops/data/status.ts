@@ -1,10 +1,21 @@
 import type { Context } from '../../context.js';
 import type { ManifestEntry } from '../../data/manifest.js';
+import { gitRun } from '../../git/read.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { resolveOutputs, type TrackedOutput } from './outputs.js';
 import { listCacheOids, scanWorkspace, type WorkspaceState } from './scan.js';
 
-export type OutputState = 'up-to-date' | 'modified' | 'missing' | 'not-in-cache' | 'not-committed';
+/**
+ * - up-to-date     the workspace holds the pointer's version, and the cache has it
+ * - modified       the data was edited here since the pointer was written (reg add records it)
+ * - outdated       the pointer moved on (git pull, git checkout of the .dvc) and the workspace still
+ *                  holds an older version: reg checkout brings the pointer's version
+ * - diverged       both: the pointer moved on and the data was edited here too
+ * - missing        no data in the workspace (the pointer's version is in the cache)
+ * - not-in-cache   the pointer's version is not (fully) in the cache, whatever the workspace holds: reg pull
+ * - not-committed  the pointer has no hash yet
+ */
+export type OutputState = 'up-to-date' | 'modified' | 'outdated' | 'diverged' | 'missing' | 'not-in-cache' | 'not-committed';
 
 export interface FileChanges {
   added: string[];
@@ -26,6 +37,13 @@ export interface OutputStatus {
   changes?: FileChanges;
   /** Files whose content had to be read (stat cache misses). */
   hashedFiles: number;
+  /** What the workspace holds compared with the pointer. */
+  workspace: 'matches' | 'differs' | 'absent' | 'unknown';
+  /**
+   * The command that brings this output in order without overwriting newer committed data
+   * (never `reg add` when the pointer is newer than the workspace).
+   */
+  hint?: string;
 }
 
 export interface StatusOptions {
@@ -47,7 +65,7 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
     ctx.signal?.throwIfAborted();
     results.push(await statusOf(repo, ctx, o, cacheIndex));
   }
-  const summary: Record<OutputState, number> = { 'up-to-date': 0, modified: 0, missing: 0, 'not-in-cache': 0, 'not-committed': 0 };
+  const summary: Record<OutputState, number> = { 'up-to-date': 0, modified: 0, outdated: 0, diverged: 0, missing: 0, 'not-in-cache': 0, 'not-committed': 0 };
   for (const r of results) summary[r.state]++;
   return { outputs: results, summary };
 }
@@ -89,19 +107,55 @@ export class CacheIndex {
 
 async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: CacheIndex): Promise<OutputStatus> {
   const base = { path: o.dataRel, pointer: o.pointerRel, legacy: o.legacy, hashedFiles: 0 };
-  if (o.out.md5 === undefined) {
-    return { ...base, state: 'not-committed', inCache: false, missingObjects: 0 };
+  const oid = o.out.md5;
+  if (oid === undefined) {
+    return { ...base, state: 'not-committed', inCache: false, missingObjects: 0, workspace: 'unknown', hint: `reg add ${o.dataRel} to record the data` };
   }
-  const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel });
+  const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel, pointerOid: oid });
   base.hashedFiles = ws.hashedFiles;
-  if (!ws.exists || ws.oid === o.out.md5) {
-    const missing = cacheIndex.missingCount(o);
-    const inCache = missing === 0;
-    const state: OutputState = !ws.exists ? 'missing' : inCache ? 'up-to-date' : 'not-in-cache';
-    return { ...base, state, inCache, missingObjects: missing };
+  const matches = ws.exists && ws.oid === oid;
+  const { missing, manifest } = matches || !ws.exists ? { missing: cacheIndex.missingCount(o), manifest: undefined } : cacheIndex.missing(o);
+  const inCache = missing === 0;
+  const workspace = matches ? 'matches' : ws.exists ? 'differs' : 'absent';
+  const changes = workspace === 'differs' ? diffFiles(o, ws, manifest) : undefined;
+  const row = { ...base, inCache, missingObjects: missing, workspace, ...(changes ? { changes } : {}) } as const;
+  if (!inCache) {
+    // Whatever the workspace holds, the pointer names a version this machine does not have: only
+    // a download brings it. (Re-adding the workspace would silently replace a teammate's version.)
+    const also = matches ? ` (the workspace copy matches the pointer, so reg add ${o.dataRel} also re-caches it, without a download)` : '';
+    return { ...row, state: 'not-in-cache', hint: `reg pull ${o.dataRel}${also}` };
   }
-  const { missing, manifest } = cacheIndex.missing(o);
-  return { ...base, state: 'modified', inCache: missing === 0, missingObjects: missing, changes: diffFiles(o, ws, manifest) };
+  if (matches) return { ...row, state: 'up-to-date' };
+  if (!ws.exists) return { ...row, state: 'missing', hint: `reg checkout ${o.dataRel} to restore it` };
+  switch (await relationToPointer(repo, o, ws.oid!, ws.base)) {
+    case 'outdated':
+      return { ...row, state: 'outdated', hint: `reg checkout ${o.dataRel} to get the pointer's version` };
+    case 'diverged':
+      return {
+        ...row,
+        state: 'diverged',
+        hint: `reg checkout --force ${o.dataRel} to take the committed version (your edits are stashed: reg stash list, reg stash apply <id> --to DIR), then merge them in and record the result`,
+      };
+    default:
+      return { ...row, state: 'modified', hint: `reg add ${o.dataRel} to record the changes, or reg checkout --force ${o.dataRel} to discard them (they are stashed)` };
+  }
+}
+
+/**
+ * Why the workspace differs from the pointer. With a remembered base (the version reg last
+ * checked out or added here): the workspace still at the base means the pointer moved on
+ * (outdated); the pointer still at the base means the data was edited (modified); neither, both
+ * changed (diverged). Without one, a workspace holding a version committed earlier (on any
+ * branch) is outdated rather than edited.
+ */
+async function relationToPointer(repo: Repo, o: TrackedOutput, wsOid: string, base: string | undefined): Promise<'outdated' | 'modified' | 'diverged'> {
+  if (base !== undefined) {
+    if (wsOid === base) return 'outdated';
+    return base === o.out.md5 ? 'modified' : 'diverged';
+  }
+  const history = await gitRun(repo.root, ['log', '--all', '-p', '--format=', '--no-ext-diff', '--', `:(literal)${o.pointerRel}`], undefined, { allowFail: true });
+  const line = new RegExp(`^[-+ ]\\s*-?\\s*md5:\\s*['"]?${wsOid.replace(/\./g, '\\.')}['"]?\\s*$`, 'm');
+  return history.code === 0 && line.test(history.stdout.toString('utf8')) ? 'outdated' : 'modified';
 }
 
 export function diffFiles(o: TrackedOutput, ws: WorkspaceState, manifest: ManifestEntry[] | undefined): FileChanges | undefined {

@@ -16,13 +16,16 @@ import { lastSyncState, sameFiles, sync, type SyncFiles } from './sync.js';
 /**
  * The data state of an entry:
  *  - up-to-date   versioned: workspace matches the pointer; synced: matches the last sync
- *  - modified     versioned: workspace differs from the pointer (reg add); synced: changed since the last sync (reg sync push)
+ *  - modified     versioned: the data was edited since the pointer was written (reg add); synced: changed since the last sync (reg sync push)
+ *  - outdated     versioned: the pointer is newer than the workspace data (reg checkout, or reg pull when not cached)
+ *  - diverged     versioned: the pointer moved on and the data was edited here too; synced: changed here and on the remote
+ *  - not-in-cache versioned: the pointer's version is not in the local cache (reg pull)
  *  - not-pushed   versioned: (with `remote`) the pointer's data is not on the remote; synced: never synced from here
  *  - missing      no data in the workspace (reg checkout / reg pull / reg sync pull)
  *  - not-tracked  versioned area: data without a .dvc pointer yet (reg add)
  *  - local        local area: data present (it never leaves this machine)
  */
-export type EntryDataState = 'up-to-date' | 'modified' | 'not-pushed' | 'missing' | 'not-tracked' | 'local';
+export type EntryDataState = 'up-to-date' | 'modified' | 'outdated' | 'diverged' | 'not-in-cache' | 'not-pushed' | 'missing' | 'not-tracked' | 'local';
 
 export interface OverviewEntry {
   name: string;
@@ -99,7 +102,7 @@ export async function registryOverview(ctx: Context, options: OverviewOptions = 
         ...(data.detail ? { detail: data.detail } : {}),
       });
   }
-  const byState: Record<EntryDataState, number> = { 'up-to-date': 0, modified: 0, 'not-pushed': 0, missing: 0, 'not-tracked': 0, local: 0 };
+  const byState: Record<EntryDataState, number> = { 'up-to-date': 0, modified: 0, outdated: 0, diverged: 0, 'not-in-cache': 0, 'not-pushed': 0, missing: 0, 'not-tracked': 0, local: 0 };
   let cardsOk = 0;
   let total = 0;
   for (const a of areas) {
@@ -142,20 +145,16 @@ async function versionedStates(
   for (const s of st.outputs) {
     if (!wanted.has(s.pointer)) continue;
     const key = pathOf(s.pointer);
+    const detail = s.hint ? { detail: s.hint } : {};
     switch (s.state) {
       case 'up-to-date':
-      case 'not-in-cache':
         out.set(key, { state: 'up-to-date' });
         break;
-      case 'modified':
-        out.set(key, { state: 'modified', detail: `changed since ${s.pointer} was written (reg add ${s.path})` });
-        break;
-      case 'missing':
-        out.set(key, { state: 'missing', detail: s.inCache ? `reg checkout ${s.path}` : `reg pull ${s.path}` });
-        break;
       case 'not-committed':
-        out.set(key, { state: 'not-tracked', detail: `reg add ${s.path}` });
+        out.set(key, { state: 'not-tracked', ...detail });
         break;
+      default:
+        out.set(key, { state: s.state, ...detail });
     }
   }
   if (remote) {
@@ -164,7 +163,8 @@ async function versionedStates(
       for (const r of rs.outputs) {
         if (!wanted.has(r.pointer)) continue;
         const key = pathOf(r.pointer);
-        if (r.state === 'not-pushed' && out.get(key)?.state !== 'modified') out.set(key, { state: 'not-pushed', detail: `reg push ${r.path}` });
+        const local = out.get(key)?.state;
+        if (r.state === 'not-pushed' && (local === 'up-to-date' || local === 'missing')) out.set(key, { state: 'not-pushed', detail: `reg push ${r.path}` });
       }
     } catch (err) {
       if (!isRegError(err)) throw err;
@@ -193,7 +193,9 @@ async function syncedState(repo: Repo, ctx: Context, e: ScannedEntry, remote: bo
       if (row && row.transferred.length === 0 && row.deleted.length === 0) return state ? { state: 'up-to-date' } : { state: 'up-to-date', detail: 'identical to the remote' };
     } catch (err) {
       if (!isRegError(err)) throw err;
-      if (err.code === 'sync.conflict') return { state: 'modified', detail: `the remote copy changed too (reg sync pull ${e.path}, or push --force)` };
+      if (err.code === 'sync.conflict') {
+        return { state: 'diverged', detail: `changed here and on the remote since the last sync: compare with reg sync pull ${e.path} --dry-run, then decide which copy wins` };
+      }
     }
   }
   if (!state) return { state: 'not-pushed', detail: `reg sync push ${e.path}` };
