@@ -45,7 +45,15 @@ export interface IndexEntry {
 /** `git ls-files -s` for pathspecs (the index). */
 export async function indexEntries(root: string, pathspecs: readonly string[]): Promise<IndexEntry[]> {
   if (pathspecs.length === 0) return [];
-  const out = await gitText(root, ['ls-files', '-s', '-z', '--', ...pathspecs.map((p) => `:(literal)${p}`)]);
+  return parseLsFiles(await gitText(root, ['ls-files', '-s', '-z', '--', ...pathspecs.map((p) => `:(literal)${p}`)]));
+}
+
+/** Every entry of the index (the whole repository). */
+export async function allIndexEntries(root: string): Promise<IndexEntry[]> {
+  return parseLsFiles(await gitText(root, ['ls-files', '-s', '-z']));
+}
+
+function parseLsFiles(out: string): IndexEntry[] {
   return out
     .split('\0')
     .filter(Boolean)

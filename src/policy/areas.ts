@@ -1,5 +1,8 @@
 import { configError } from '../errors.js';
 import { getPath, isPlainObject, type ConfigData } from '../config.js';
+import { isNamingPreset, NAMING_PRESETS, type NamingRule } from './naming.js';
+
+export type { NamingRule } from './naming.js';
 
 /**
  * Registry areas: top-level directories with a mode each.
@@ -11,19 +14,14 @@ import { getPath, isPlainObject, type ConfigData } from '../config.js';
 export type AreaMode = 'versioned' | 'synced' | 'local';
 export const AREA_MODES: readonly AreaMode[] = ['versioned', 'synced', 'local'];
 
-export interface NamingRule {
-  /** Regex (JavaScript syntax) every entry name must match. */
-  pattern: string;
-  /** Words that give a warning when they appear in a name (e.g. "dataset": the area already says it). */
-  warnWords: string[];
-}
-
 export interface AreaRules {
   /** Front-matter fields every card of the area must set to a non-empty value. */
   requiredFields: string[];
   naming: NamingRule;
-  /** Files at least this big staged into Git inside an area are refused (bytes). */
+  /** Files at least this big staged into Git are refused (bytes); `rules:` sets it repository-wide. */
   largeFileBytes: number;
+  /** Gitignore-style globs (repo-relative) of files exempt from the large-file rule. */
+  largeFileAllow: string[];
   /** `required`: an entry without a card is an error; `optional`: a warning. */
   card: 'required' | 'optional';
 }
@@ -44,13 +42,13 @@ export interface Area {
 export const CARD_SUFFIX = '.card.md';
 export const TEMPLATE_FILE = 'template.card.md';
 export const POINTER_SUFFIX = '.dvc';
-export const DEFAULT_NAME_PATTERN = '^[a-z0-9]+(-[a-z0-9]+)*$';
 export const DEFAULT_LARGE_FILE_BYTES = 10 * 1024 * 1024;
 
 export const DEFAULT_RULES: AreaRules = {
   requiredFields: [],
-  naming: { pattern: DEFAULT_NAME_PATTERN, warnWords: ['dataset'] },
+  naming: NAMING_PRESETS.default,
   largeFileBytes: DEFAULT_LARGE_FILE_BYTES,
+  largeFileAllow: [],
   card: 'required',
 };
 
@@ -65,6 +63,8 @@ export const DEFAULT_AREAS: ReadonlyArray<{ name: string; mode: AreaMode; requir
 
 export interface RegistryPolicy {
   areas: Area[];
+  /** `rules:` — the defaults of every area, and what applies outside areas (the large-file rule). */
+  rules: AreaRules;
   /** `hooks.pre-push`: upload missing objects (push) or only refuse (check). */
   prePush: 'push' | 'check';
 }
@@ -93,26 +93,48 @@ function parseRules(raw: unknown, base: AreaRules, where: string): AreaRules {
   const rules: AreaRules = { ...base, naming: { ...base.naming } };
   if ('required-fields' in raw) rules.requiredFields = stringList(raw['required-fields'], `${where}.required-fields`);
   if ('large-file-threshold' in raw) rules.largeFileBytes = parseSize(raw['large-file-threshold'], `${where}.large-file-threshold`);
+  if ('large-file-allow' in raw) rules.largeFileAllow = stringList(raw['large-file-allow'], `${where}.large-file-allow`);
   if ('card' in raw) {
     const c = raw.card;
     if (c !== 'required' && c !== 'optional') throw configError('config.type', `${FILE}: ${where}.card must be required or optional`, { hint: `${where}.card: required` });
     rules.card = c;
   }
-  if ('naming' in raw) {
-    const n = raw.naming;
-    if (!isPlainObject(n)) throw configError('config.type', `${FILE}: ${where}.naming must be a mapping (pattern, warn-words)`, { hint: `naming: { pattern: '${DEFAULT_NAME_PATTERN}' }` });
-    if (n.pattern !== undefined) {
-      if (typeof n.pattern !== 'string') throw configError('config.type', `${FILE}: ${where}.naming.pattern must be a string`, { hint: 'quote the regex' });
-      try {
-        new RegExp(n.pattern);
-      } catch (err) {
-        throw configError('config.regex', `${FILE}: ${where}.naming.pattern is not a valid regex: ${(err as Error).message}`, { hint: `the default is '${DEFAULT_NAME_PATTERN}'` });
-      }
-      rules.naming.pattern = n.pattern;
-    }
-    if (n['warn-words'] !== undefined) rules.naming.warnWords = stringList(n['warn-words'], `${where}.naming.warn-words`);
-  }
+  if ('naming' in raw) rules.naming = parseNaming(raw.naming, base.naming, `${where}.naming`);
   return rules;
+}
+
+/**
+ * `naming: strict` (a preset), or a mapping `{ preset, pattern, warn-words, severity }` where
+ * every key overrides the preset (default: the inherited rule).
+ */
+function parseNaming(raw: unknown, base: NamingRule, where: string): NamingRule {
+  const presets = Object.keys(NAMING_PRESETS).join(', ');
+  if (typeof raw === 'string') {
+    if (!isNamingPreset(raw)) throw configError('config.naming', `${FILE}: ${where} must be a preset (${presets}) or a mapping, got ${JSON.stringify(raw)}`, { hint: `${where.split('.').pop()}: strict` });
+    return NAMING_PRESETS[raw];
+  }
+  if (!isPlainObject(raw)) throw configError('config.type', `${FILE}: ${where} must be a preset name (${presets}) or a mapping (preset, pattern, warn-words, severity)`, { hint: 'naming: { preset: strict, severity: warning }' });
+  let rule: NamingRule = { ...base };
+  if (raw.preset !== undefined) {
+    if (!isNamingPreset(raw.preset)) throw configError('config.naming', `${FILE}: ${where}.preset must be one of ${presets}, got ${JSON.stringify(raw.preset)}`, { hint: 'naming: { preset: strict }' });
+    rule = { ...NAMING_PRESETS[raw.preset] };
+  }
+  if (raw.pattern !== undefined) {
+    if (typeof raw.pattern !== 'string') throw configError('config.type', `${FILE}: ${where}.pattern must be a string`, { hint: 'quote the regex' });
+    try {
+      new RegExp(raw.pattern);
+    } catch (err) {
+      throw configError('config.regex', `${FILE}: ${where}.pattern is not a valid regex: ${(err as Error).message}`, { hint: `the default preset's is '${NAMING_PRESETS.default.pattern}'` });
+    }
+    rule.pattern = raw.pattern;
+    if (rule.preset && raw.preset === undefined) delete rule.preset;
+  }
+  if (raw['warn-words'] !== undefined) rule.warnWords = stringList(raw['warn-words'], `${where}.warn-words`);
+  if (raw.severity !== undefined) {
+    if (raw.severity !== 'error' && raw.severity !== 'warning') throw configError('config.type', `${FILE}: ${where}.severity must be error or warning`, { hint: `${where}.severity: warning` });
+    rule.severity = raw.severity;
+  }
+  return rule;
 }
 
 /** Validates an area path: relative, '/'-separated, inside the repo, not reg's or git's own dirs. */
@@ -153,12 +175,12 @@ export function registryPolicy(config: ConfigData): RegistryPolicy {
   areas.sort((a, b) => a.name.localeCompare(b.name));
   const prePush = getPath(config, ['hooks', 'pre-push']) ?? 'push';
   if (prePush !== 'push' && prePush !== 'check') throw configError('config.type', `${FILE}: hooks.pre-push must be push or check, got ${JSON.stringify(prePush)}`, { hint: 'hooks: { pre-push: check }' });
-  return { areas, prePush };
+  return { areas, rules: globalRules, prePush };
 }
 
 /** Rule keys may also sit directly under the area (`areas.x.required-fields`). */
 function pickRuleKeys(spec: Record<string, unknown>): Record<string, unknown> | undefined {
-  const keys = ['required-fields', 'naming', 'large-file-threshold', 'card'];
+  const keys = ['required-fields', 'naming', 'large-file-threshold', 'large-file-allow', 'card'];
   const out: Record<string, unknown> = {};
   for (const k of keys) if (k in spec) out[k] = spec[k];
   return Object.keys(out).length ? out : undefined;

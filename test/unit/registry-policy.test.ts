@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { areaGitignore, areaOf, classifyAreaChild, entryNameOf, mergeGitignore, parseSize, registryPolicy } from '../../src/policy/areas.js';
-import { checkName, suggestName } from '../../src/policy/naming.js';
+import { checkEntryName, NAMING_PRESETS, ruleNameOf, suggestName } from '../../src/policy/naming.js';
 import { findSecrets } from '../../src/policy/secrets.js';
 import { topLevelSections } from '../../src/policy/layout.js';
 
@@ -63,13 +63,42 @@ describe('registry policy', () => {
 });
 
 describe('naming', () => {
-  const rule = { pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', warnWords: ['dataset'] };
-  it('accepts lowercase-hyphen names and warns on "dataset"', () => {
-    expect(checkName('ocr-pages', rule)).toEqual([]);
-    expect(checkName('ocr-dataset', rule).map((p) => p.severity)).toEqual(['warning']);
-    expect(checkName('OCR Pages', rule).map((p) => p.severity)).toEqual(['error']);
-    expect(checkName('ocr_pages', rule)[0]!.fix).toContain('"ocr-pages"');
-    expect(suggestName('My_Big  Set!')).toBe('my-big-set');
+  const strict = NAMING_PRESETS.strict;
+  const dflt = NAMING_PRESETS.default;
+  it('strict preset: lowercase-hyphen names, a warning on "dataset"', () => {
+    expect(checkEntryName('ocr-pages', strict, { isFile: false })).toEqual([]);
+    expect(checkEntryName('ocr-dataset', strict, { isFile: false }).map((p) => p.severity)).toEqual(['warning']);
+    expect(checkEntryName('OCR Pages', strict, { isFile: false }).map((p) => p.severity)).toEqual(['error']);
+    expect(checkEntryName('ocr_pages', strict, { isFile: false })[0]!.fix).toContain('"ocr-pages"');
+    expect(suggestName('My_Big  Set!', strict)).toBe('my-big-set');
+  });
+  it('default preset accepts what real registries use: underscores, dots, digits, capitals', () => {
+    for (const name of ['coco_2017', 'imagenet-1k.v2', 'MNIST', 'squad_v2', 'c4', 'wikitext-103-raw-v1', 'ocr-dataset']) {
+      expect(checkEntryName(name, dflt, { isFile: false }), name).toEqual([]);
+    }
+    for (const name of ['-leading', 'trailing.', 'has space', 'semi;colon', '.hidden', 'é']) {
+      expect(checkEntryName(name, dflt, { isFile: false }).map((p) => p.severity), name).toEqual(['error']);
+    }
+    expect(suggestName('my big set!', dflt)).toBe('my-big-set');
+  });
+  it('file entries are judged by their stem and keep their extension in suggestions', () => {
+    expect(ruleNameOf('labels.csv', true)).toBe('labels');
+    expect(ruleNameOf('labels.csv', false)).toBe('labels.csv');
+    expect(checkEntryName('x.zip', strict, { isFile: true })).toEqual([]);
+    expect(checkEntryName('x.zip', strict, { isFile: false }).map((p) => p.severity)).toEqual(['error']);
+    expect(checkEntryName('My File.csv', strict, { isFile: true })[0]!.fix).toContain('"my-file.csv"');
+  });
+  it('the severity comes from the rule', () => {
+    expect(checkEntryName('Bad_Name', { ...strict, severity: 'warning' }, { isFile: false }).map((p) => p.severity)).toEqual(['warning']);
+  });
+  it('config: a preset by name, or a mapping that overrides it', () => {
+    const policy = (naming: unknown) => registryPolicy({ areas: { raw: { mode: 'versioned' } }, rules: { naming } }).areas[0]!.rules.naming;
+    expect(registryPolicy({ areas: { raw: { mode: 'versioned' } } }).areas[0]!.rules.naming).toEqual(dflt);
+    expect(policy('strict')).toEqual(strict);
+    expect(policy({ preset: 'strict', severity: 'warning' })).toEqual({ ...strict, severity: 'warning' });
+    expect(policy({ pattern: '^[a-z]+$' }).pattern).toBe('^[a-z]+$');
+    expect(() => policy('loose')).toThrow(/preset/);
+    expect(() => policy({ severity: 'fatal' })).toThrow(/severity/);
   });
 });
 

@@ -16,6 +16,7 @@ export const addCommand: CommandModule = {
             out.line(`${o.changed ? 'added' : 'unchanged'} ${o.path} (${what}) -> ${o.pointer}`);
             if (out.verbose) out.line(`  oid ${o.oid}; hashed ${plural(o.hashedFiles, 'file')} (${formatBytes(o.hashedBytes)}), ${plural(o.storedObjects, 'new object')}`);
           }
+          for (const w of r.warnings) out.note(`warning: ${w}`);
           if (r.outputs.some((o) => o.changed)) {
             out.note(`to track the changes with git, run:\n  git add ${[...r.outputs.map((o) => o.pointer), ...r.gitignores].join(' ')}`);
           }

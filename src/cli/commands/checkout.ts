@@ -19,7 +19,7 @@ export const checkoutCommand: CommandModule = {
             else out.line(`${o.path}: restored (${plural(o.written, 'file')} written, ${o.removed} removed, ${o.unchanged} unchanged)`);
           }
           if (r.stash) {
-            out.note(`saved ${plural(r.stash.files.length, 'overwritten file')} as stash ${r.stash.id}; get them back with: ${r.stash.restoreCommand} (or --to DIR)`);
+            out.note(`saved ${plural(r.stash.files.length, 'overwritten file')} as stash ${r.stash.id}; get them back with: ${r.stash.restoreCommand} --to DIR (in place, over the version just checked out: ${r.stash.restoreCommand})`);
           }
         }),
       );

@@ -25,7 +25,7 @@ export const pullCommand: CommandModule = {
             else if (out.verbose) out.line(`${o.action} ${o.path}${o.reason ? ` (${o.reason})` : ''}`);
           }
           if (r.sync) out.line(`synced areas: received ${plural(r.sync.transferred, 'file')} (${formatBytes(r.sync.bytes)}) for ${plural(r.sync.entries.filter((e) => e.state !== 'up-to-date').length, 'entry', 'entries')}`);
-          if (r.checkout.stash) out.note(`local changes were stashed (${r.checkout.stash.id}); restore them with: reg stash apply ${r.checkout.stash.id}`);
+          if (r.checkout.stash) out.note(`local changes were stashed (${r.checkout.stash.id}); see them with: reg stash apply ${r.checkout.stash.id} --to DIR (in place, over the version just pulled: reg stash apply ${r.checkout.stash.id})`);
         }),
       );
   },

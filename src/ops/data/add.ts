@@ -11,6 +11,7 @@ import { REG_DIR, openRepo, repoRelative, type Repo } from '../../repo.js';
 import { areaOf, registryPolicy } from '../../policy/areas.js';
 import { allOutputs, POINTER_SUFFIX, type TrackedOutput } from './outputs.js';
 import { linkWorkspaceToCache } from './link.js';
+import { guardEntryName } from '../registry/entry-name.js';
 import { scanWorkspace, type WorkspaceState } from './scan.js';
 
 export interface AddOptions {
@@ -34,6 +35,8 @@ export interface AddedOutput {
 export interface AddResult {
   outputs: AddedOutput[];
   gitignores: string[];
+  /** Naming-rule warnings for new entries (an error-severity breach refuses the add). */
+  warnings: string[];
 }
 
 interface PlannedAdd {
@@ -47,7 +50,8 @@ interface PlannedAdd {
 export async function add(ctx: Context, options: AddOptions): Promise<AddResult> {
   if (options.targets.length === 0) throw usageError('add.no-targets', 'nothing to add', { hint: 'name a file or directory: reg add raw_datasets/x' });
   const repo = openRepo(ctx);
-  const planned = await planAdds(repo, ctx, options.targets);
+  const warnings: string[] = [];
+  const planned = await planAdds(repo, ctx, options.targets, warnings);
   // As DVC: no line when Git already ignores the data through another rule (one git call for all).
   const alreadyIgnored = await ignoredPaths(repo.root, planned.map((p) => p.dataRel));
   const outputs: AddedOutput[] = [];
@@ -64,10 +68,10 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
     }
     gitignores.add(repoRelative(repo, gi));
   }
-  return { outputs, gitignores: [...gitignores] };
+  return { outputs, gitignores: [...gitignores], warnings };
 }
 
-async function planAdds(repo: Repo, ctx: Context, targets: string[]): Promise<PlannedAdd[]> {
+async function planAdds(repo: Repo, ctx: Context, targets: string[], warnings: string[]): Promise<PlannedAdd[]> {
   const existing = await allOutputs(repo);
   const areas = registryPolicy(repo.config.data).areas;
   const planned: PlannedAdd[] = [];
@@ -102,6 +106,9 @@ async function planAdds(repo: Repo, ctx: Context, targets: string[]): Promise<Pl
       throw usageError('add.unversioned-area', `${target} is in the ${inArea.area.mode} area ${inArea.area.name}/, where data is not versioned`, { hint });
     }
     const pointerAbs = abs + POINTER_SUFFIX;
+    if (inArea && !existsSync(pointerAbs)) {
+      warnings.push(...guardEntryName(inArea.area, inArea.rest, { isFile: lstatSync(abs).isFile(), code: 'add.naming' }));
+    }
     assertNoOverlap(target, rel, existing, planned);
     planned.push({ target, dataAbs: abs, dataRel: rel, pointerAbs });
   }

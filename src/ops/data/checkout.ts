@@ -66,7 +66,7 @@ interface Plan {
  */
 export async function checkout(ctx: Context, options: CheckoutOptions): Promise<CheckoutResult> {
   const repo = openRepo(ctx);
-  const outputs = await resolveOutputs(repo, ctx, options.targets);
+  const outputs = await resolveOutputs(repo, ctx, options.targets, 'download');
   const cacheIndex = new CacheIndex(repo);
   const plans: Plan[] = [];
   const atRisk: AtRiskFile[] = [];
@@ -86,7 +86,7 @@ export async function checkout(ctx: Context, options: CheckoutOptions): Promise<
     if (!options.force) {
       const list = atRisk.slice(0, 20).map((f) => `  ${f.path} (${f.reason})`).join('\n');
       throw new RegError('checkout.would-lose-data', 'conflict', `checkout would destroy changes that exist nowhere else:\n${list}${atRisk.length > 20 ? `\n  ... and ${atRisk.length - 20} more` : ''}`, {
-        hint: 'save them with `reg add` first, or re-run with --force (the changed files are then stashed in the cache and can be restored with `reg stash apply`)',
+        hint: 'copy them elsewhere first, or re-run with --force: the changed files are stashed in the cache first (reg stash list; reg stash apply <id> --to DIR brings them back). `reg status` says whether the pointer is newer than your data',
         details: { files: atRisk.map(({ path, size, reason }) => ({ path, size, reason })) },
       });
     }

@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
 import type { Context } from '../../context.js';
-import { usageError } from '../../errors.js';
+import { usageError, type RegError } from '../../errors.js';
+import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
 import { isDirectory, repoRelative, type Repo } from '../../repo.js';
 
 /** A data output as described by one `.dvc` pointer file. */
@@ -55,11 +56,14 @@ export async function allOutputs(repo: Repo): Promise<TrackedOutput[]> {
     .map((f) => loadPointer(repo, join(repo.root, f)));
 }
 
+/** What the command resolving targets will do with them: decides the hint for a target in a synced area. */
+export type TargetPurpose = 'upload' | 'download' | 'inspect';
+
 /**
  * Resolves command-line targets: a data path, its `.dvc` file, or a directory holding pointers
  * (every output below it). No targets means every output in the repository.
  */
-export async function resolveOutputs(repo: Repo, ctx: Context, targets: readonly string[]): Promise<TrackedOutput[]> {
+export async function resolveOutputs(repo: Repo, ctx: Context, targets: readonly string[], purpose: TargetPurpose = 'inspect'): Promise<TrackedOutput[]> {
   if (targets.length === 0) return allOutputs(repo);
   const seen = new Map<string, TrackedOutput>();
   let all: TrackedOutput[] | undefined;
@@ -77,6 +81,8 @@ export async function resolveOutputs(repo: Repo, ctx: Context, targets: readonly
     const under = all.filter((o) => o.dataRel.startsWith(prefix) || o.dataRel === rel);
     const containing = all.find((o) => rel.startsWith(o.dataRel + '/'));
     if (under.length === 0) {
+      const unversioned = areaOf(registryPolicy(repo.config.data).areas, rel);
+      if (unversioned && unversioned.area.mode !== 'versioned') throw unversionedTarget(target, rel, unversioned.area, purpose);
       const hint = containing
         ? `it is inside ${containing.dataRel}; name ${containing.dataRel} (or ${containing.pointerRel}) instead`
         : `track it first with \`reg add ${target}\``;
@@ -85,4 +91,16 @@ export async function resolveOutputs(repo: Repo, ctx: Context, targets: readonly
     for (const o of under) seen.set(o.pointerRel, o);
   }
   return [...seen.values()];
+}
+
+function unversionedTarget(target: string, rel: string, area: Area, purpose: TargetPurpose): RegError {
+  if (area.mode === 'local') {
+    return usageError('target.unversioned-area', `${target} is in the local area ${area.name}/, whose data never leaves this machine`, {
+      hint: 'move the entry to a versioned area (reg add) or a synced area (reg sync push) to share it',
+    });
+  }
+  const push = `reg sync push ${rel}`;
+  const pull = `reg sync pull ${rel}`;
+  const hint = purpose === 'upload' ? `upload it with: ${push}` : purpose === 'download' ? `download it with: ${pull}` : `see it in the overview (reg status), or compare with ${push} --dry-run / ${pull} --dry-run`;
+  return usageError('target.unversioned-area', `${target} is in the synced area ${area.name}/: its data is mirrored with reg sync, not versioned by pointers`, { hint });
 }

@@ -88,7 +88,7 @@ export async function stashApply(ctx: Context, options: StashApplyOptions): Prom
   });
   if (conflicts.length > 0) {
     throw new RegError('stash.would-lose-data', 'conflict', `applying the stash would overwrite changes that exist nowhere else: ${conflicts.join(', ')}`, {
-      hint: 'use --to DIR to write the stash elsewhere, or --force',
+      hint: 'write the stash elsewhere with --to DIR and compare (--force would overwrite those changes, which exist nowhere else)',
     });
   }
   for (const t of targets) {

@@ -4,12 +4,16 @@ import { CONFIG_FILE } from '../../config.js';
 import type { Context } from '../../context.js';
 import { parsePointer } from '../../data/pointer.js';
 import { isRegError } from '../../errors.js';
-import { areaOf, classifyAreaChild, type Area } from '../../policy/areas.js';
+import ignore from 'ignore';
+import { areaOf, classifyAreaChild, type Area, type AreaRules, type RegistryPolicy } from '../../policy/areas.js';
 import { validateCard } from '../../policy/cards.js';
-import { checkName } from '../../policy/naming.js';
+import { checkEntryName } from '../../policy/naming.js';
 import { findSecrets } from '../../policy/secrets.js';
 import { REG_DIR, openRepo, type Repo } from '../../repo.js';
-import { blobSizes, gitText, stagedPaths } from '../../git/read.js';
+import { allIndexEntries, blobSizes, gitText, stagedPaths } from '../../git/read.js';
+
+/** Index mode of a submodule: its oid is a commit, not a blob. */
+const GITLINK_MODE = '160000';
 import { scanRegistry, type ScannedEntry } from './registry-scan.js';
 
 export type Severity = 'error' | 'warning';
@@ -84,8 +88,12 @@ export async function check(ctx: Context, options: CheckOptions = {}): Promise<C
       add({ severity: 'warning', rule: 'template-missing', file: area.template, area: area.name, message: `the card template ${area.template} is missing`, fix: 'run `reg init` to restore the default template' });
     }
   }
-  for (const e of scan.entries) checkEntry(e, staged, add);
+  for (const e of scan.entries) {
+    if (staged && e.cardText !== undefined) checkEntry(e, staged, cardStagingNote(repo, e, add));
+    else checkEntry(e, staged, add);
+  }
   await checkGitFiles(repo, scan.entries, scan.gitFiles, scan.policy.areas, staged, add);
+  await checkLargeFilesOutsideAreas(repo, scan.policy, staged ? new Set(stagedList) : undefined, add);
   await checkSecrets(repo, staged, stagedList, add);
 
   const order = (f: Finding) => (f.severity === 'error' ? 0 : 1);
@@ -110,9 +118,7 @@ function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void)
   const hasEntry = versioned ? hasPointer || e.dataOnDisk || e.pointerOnlyOnDisk : e.dataOnDisk;
   const hasCard = e.cardText !== undefined;
 
-  // File entries (raw_datasets/labels.csv) are named by their stem: the extension is not part of the rule.
-  const ruleName = e.isFile ? name.replace(/(?<=.)\.[A-Za-z0-9]+$/, '') : name;
-  for (const p of checkName(ruleName, area.rules.naming)) {
+  for (const p of checkEntryName(name, area.rules.naming, { isFile: e.isFile })) {
     add({ ...base, severity: p.severity, rule: 'naming', file: e.path, message: p.message, fix: p.fix });
   }
 
@@ -163,6 +169,34 @@ function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void)
   }
 }
 
+const CARD_CONTENT_RULES = new Set<CheckRule>(['card-header', 'card-field', 'card-front-matter']);
+
+/**
+ * With --staged the card is read from the index. When the work-tree card differs (fixed but not
+ * re-staged, the usual surprise), findings about the card say which version they judged and how
+ * to stage the other.
+ */
+function cardStagingNote(repo: Repo, e: ScannedEntry, add: (f: Finding) => void): (f: Finding) => void {
+  let disk: string | undefined;
+  try {
+    disk = readFileSync(join(repo.root, ...e.cardRel.split('/')), 'utf8');
+  } catch {
+    return add;
+  }
+  if (disk === e.cardText) return add;
+  const diskFixed = validateCard(disk, e.name, e.area.rules.requiredFields).length === 0;
+  return (f) => {
+    if (f.file !== e.cardRel || !CARD_CONTENT_RULES.has(f.rule)) return add(f);
+    add({
+      ...f,
+      message: `the staged version of ${e.cardRel}: ${f.message}`,
+      fix: diskFixed
+        ? `the work-tree version is fixed but not staged: run git add ${e.cardRel}`
+        : `${f.fix}, then run git add ${e.cardRel} (the work-tree version differs from the staged one and is not valid either)`,
+    });
+  };
+}
+
 async function checkGitFiles(repo: Repo, entries: ScannedEntry[], files: Array<{ path: string; oid: string }>, areas: Area[], staged: boolean, add: (f: Finding) => void): Promise<void> {
   if (files.length === 0) return;
   const sizes = await blobSizes(repo.root, files.map((f) => f.oid));
@@ -177,7 +211,7 @@ async function checkGitFiles(repo: Repo, entries: ScannedEntry[], files: Array<{
     const size = sizes.get(f.oid) ?? 0;
     const unstage = staged ? `git rm --cached ${f.path}` : `git rm --cached ${f.path} && git commit`;
     const entryOf = kind === 'data' ? { entry: top } : {};
-    if (size >= area.rules.largeFileBytes) {
+    if (size >= area.rules.largeFileBytes && !largeFileAllowed(area.rules, f.path)) {
       const how = area.mode === 'versioned' ? `reg add ${area.name}/${top}` : area.mode === 'synced' ? `reg sync push ${area.name}/${top}` : 'keep it local';
       add({ severity: 'error', rule: 'large-file', file: f.path, area: area.name, ...entryOf, message: `${f.path} (${size} bytes) is ${verb}; files of ${area.rules.largeFileBytes} bytes or more inside an area must not go into Git`, fix: `${unstage}, then ${kind === 'data' ? how : 'keep big files out of Git (make them a registry entry)'}; the limit is large-file-threshold in .reg/config.yaml` });
     }
@@ -189,6 +223,37 @@ async function checkGitFiles(repo: Repo, entries: ScannedEntry[], files: Array<{
     } else {
       add({ severity: 'error', rule: 'data-in-git', file: f.path, area: area.name, entry: top, message: `${f.path} is entry data ${verb}; ${area.name} is versioned, so data goes into the cache and only its .dvc pointer into Git`, fix: `${staged ? `git rm -r --cached ${area.name}/${top}` : `git rm -r --cached ${area.name}/${top} && git commit`}, then reg add ${area.name}/${top}` });
     }
+  }
+}
+
+function largeFileAllowed(rules: AreaRules, path: string): boolean {
+  return rules.largeFileAllow.length > 0 && ignore().add(rules.largeFileAllow).ignores(path);
+}
+
+/**
+ * The large-file rule outside the areas (areas apply their own threshold in checkGitFiles): any
+ * file tracked (or, with `staged`, staged) at or above `rules.large-file-threshold` that no
+ * `rules.large-file-allow` glob exempts.
+ */
+async function checkLargeFilesOutsideAreas(repo: Repo, policy: RegistryPolicy, staged: Set<string> | undefined, add: (f: Finding) => void): Promise<void> {
+  if (staged !== undefined && staged.size === 0) return;
+  const files = (await allIndexEntries(repo.root)).filter(
+    (f) => f.mode !== GITLINK_MODE && (staged === undefined || staged.has(f.path)) && areaOf(policy.areas, f.path) === undefined,
+  );
+  if (files.length === 0) return;
+  const sizes = await blobSizes(repo.root, files.map((f) => f.oid));
+  const limit = policy.rules.largeFileBytes;
+  const verb = staged ? 'staged into Git' : 'tracked by Git';
+  for (const f of files) {
+    const size = sizes.get(f.oid) ?? 0;
+    if (size < limit || largeFileAllowed(policy.rules, f.path)) continue;
+    add({
+      severity: 'error',
+      rule: 'large-file',
+      file: f.path,
+      message: `${f.path} (${size} bytes) is ${verb}; files of ${limit} bytes or more do not go into Git`,
+      fix: `${staged ? `git rm --cached ${f.path}` : `git rm --cached ${f.path} && git commit`}, then version it with reg add ${f.path}; or allow it: add a glob to rules.large-file-allow (or raise rules.large-file-threshold) in .reg/config.yaml`,
+    });
   }
 }
 

@@ -1,13 +1,13 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
-import { RegError, usageError } from '../../errors.js';
+import { usageError } from '../../errors.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
 import { areaOf, registryPolicy, type AreaMode } from '../../policy/areas.js';
 import { cardFileName, renderTemplate } from '../../policy/cards.js';
 import { shippedTemplate } from '../../policy/layout.js';
-import { checkName } from '../../policy/naming.js';
 import { openRepo, repoRelative } from '../../repo.js';
+import { guardEntryName } from './entry-name.js';
 
 export interface NewEntryOptions {
   /** `<area>/<name>` (relative to the current directory). */
@@ -25,6 +25,8 @@ export interface NewEntryResult {
   /** Repo-relative card path. */
   card: string;
   createdDir: boolean;
+  /** The entry is an existing single file (named with its extension; the rule judges the stem). */
+  isFile: boolean;
   createdCard: boolean;
   warnings: string[];
   /** Suggested next commands. */
@@ -45,15 +47,13 @@ export async function newEntry(ctx: Context, options: NewEntryOptions): Promise<
   if (name.endsWith('.card.md') || name.endsWith('.dvc') || name.startsWith('.') || name === 'template.card.md') {
     throw usageError('new.bad-name', `${name} is not an entry name`, { hint: 'name the entry, not its card or pointer: reg new raw_datasets/ocr-pages' });
   }
-  const warnings: string[] = [];
-  for (const p of checkName(name, area.rules.naming)) {
-    if (p.severity === 'error' && !options.force) throw new RegError('new.naming', 'policy', p.message, { hint: `${p.fix} (or pass --force)` });
-    warnings.push(`${p.message}: ${p.fix}`);
-  }
   const entryAbs = join(repo.root, ...rel.split('/'));
+  // An existing file is a file entry (judged by its stem, like reg check does); otherwise a directory is created.
+  const isFile = existsSync(entryAbs) && statSync(entryAbs).isFile();
+  const warnings = guardEntryName(area, name, { isFile, force: options.force, code: 'new.naming' });
   const cardRel = `${area.name}/${cardFileName(name)}`;
   const cardAbs = join(repo.root, ...cardRel.split('/'));
-  const createdDir = !existsSync(entryAbs);
+  const createdDir = !isFile && !existsSync(entryAbs);
   if (createdDir) mkdirSync(entryAbs, { recursive: true });
   let createdCard = false;
   if (!existsSync(cardAbs)) {
@@ -64,8 +64,9 @@ export async function newEntry(ctx: Context, options: NewEntryOptions): Promise<
     createdCard = true;
   }
   const next: string[] = [`edit ${cardRel}`];
-  if (area.mode === 'versioned') next.push(`put the data in ${rel}/ then: reg add ${rel}`, `git add ${cardRel} ${rel}.dvc ${area.name}/.gitignore && git commit`);
-  else if (area.mode === 'synced') next.push(`put the data in ${rel}/ then: reg sync push ${rel}`, `git add ${cardRel} && git commit`);
-  else next.push(`put the data in ${rel}/ (it stays on this machine)`);
-  return { area: area.name, mode: area.mode, name, path: rel, card: cardRel, createdDir, createdCard, warnings, next };
+  const putData = isFile ? '' : `put the data in ${rel}/ then: `;
+  if (area.mode === 'versioned') next.push(`${putData}reg add ${rel}`, `git add ${cardRel} ${rel}.dvc ${area.name}/.gitignore && git commit`);
+  else if (area.mode === 'synced') next.push(`${putData}reg sync push ${rel}`, `git add ${cardRel} && git commit`);
+  else if (!isFile) next.push(`put the data in ${rel}/ (it stays on this machine)`);
+  return { area: area.name, mode: area.mode, name, path: rel, card: cardRel, createdDir, isFile, createdCard, warnings, next };
 }

@@ -150,19 +150,22 @@ export function serializeSyncManifest(entry: string, files: SyncFiles, now: Date
   return Buffer.from(JSON.stringify({ format: SYNC_FORMAT, entry, updatedAt: now.toISOString(), files: sorted }, null, 1) + '\n');
 }
 
+const BAD_MANIFEST_HINT =
+  "the remote's sync manifest is damaged, so reg cannot tell whose copy is newer: check the files on the remote by hand, delete this manifest there, then sync push from the machine that has the right copy";
+
 export function parseSyncManifest(bytes: Buffer, where: string): SyncManifest {
   let m: SyncManifest;
   try {
     m = JSON.parse(bytes.toString('utf8')) as SyncManifest;
   } catch {
-    throw new RegError('sync.bad-manifest', 'integrity', `${where} is not valid JSON`, { hint: 'delete it on the remote and push again with --force' });
+    throw new RegError('sync.bad-manifest', 'integrity', `${where} is not valid JSON`, { hint: BAD_MANIFEST_HINT });
   }
   if (typeof m !== 'object' || m === null || typeof m.files !== 'object' || m.files === null) {
-    throw new RegError('sync.bad-manifest', 'integrity', `${where} has no "files" map`, { hint: 'delete it on the remote and push again with --force' });
+    throw new RegError('sync.bad-manifest', 'integrity', `${where} has no "files" map`, { hint: BAD_MANIFEST_HINT });
   }
   for (const [rp, f] of Object.entries(m.files)) {
     if (!isSafeRelpath(rp) || typeof f?.md5 !== 'string' || !/^[0-9a-f]{32}$/.test(f.md5) || typeof f.size !== 'number') {
-      throw new RegError('sync.bad-manifest', 'integrity', `${where}: bad entry ${JSON.stringify(rp)}`, { hint: 'delete it on the remote and push again with --force' });
+      throw new RegError('sync.bad-manifest', 'integrity', `${where}: bad entry ${JSON.stringify(rp)}`, { hint: BAD_MANIFEST_HINT });
     }
   }
   return m;

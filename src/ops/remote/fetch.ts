@@ -78,7 +78,7 @@ export async function fetch(ctx: Context, options: FetchOptions): Promise<FetchR
 /** fetch() without the final throw: pull uses it to check out whatever did arrive complete. */
 export async function fetchObjects(ctx: Context, options: FetchOptions): Promise<{ result: FetchResult; secrets: string[]; repo: Repo; outputs: TrackedOutput[] }> {
   const repo = openRepo(ctx);
-  const outputs = await resolveOutputs(repo, ctx, options.targets);
+  const outputs = await resolveOutputs(repo, ctx, options.targets, 'download');
   const result: FetchResult = { remotes: [], fetched: 0, skipped: 0, failed: 0, bytes: 0, outputs: [], failures: [] };
   const groups = new Map<string, TrackedOutput[]>();
   for (const o of outputs) {

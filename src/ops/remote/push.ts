@@ -183,7 +183,7 @@ export async function planPush(repo: Repo, ctx: Context, outputs: readonly Track
  */
 export async function push(ctx: Context, options: PushOptions): Promise<PushResult> {
   const repo = openRepo(ctx);
-  const outputs = await resolveOutputs(repo, ctx, options.targets);
+  const outputs = await resolveOutputs(repo, ctx, options.targets, 'upload');
   const groups = groupByRemote(repo, outputs, options.remote);
   const result: PushResult = { dryRun: Boolean(options.dryRun), remotes: [], pushed: 0, skipped: 0, failed: 0, bytes: 0, outputs: [], failures: [], corrupt: [], query: { strategy: 'none', requests: 0 } };
   let secrets: string[] = [];
