@@ -1,7 +1,7 @@
 /**
  * reg as a library: the same operations the CLI runs, returning plain result objects.
  *
- *   import { add, status, checkout, makeContext } from 'reg';
+ *   import { add, status, checkout, makeContext } from 'git-data-registry';
  *   const ctx = makeContext({ cwd: '/path/to/repo' });
  *   const result = await status(ctx, { targets: [] });
  */
@@ -31,3 +31,6 @@ export { preCommitHook } from './ops/hooks/hook-pre-commit.js';
 export { postCheckoutHook, postMergeHook } from './ops/hooks/hook-post-checkout.js';
 export { registryOverview, type RegistryOverview, type OverviewOptions } from './ops/registry/overview.js';
 export { registryPolicy, type RegistryPolicy } from './policy/areas.js';
+export { doctor, type DoctorOptions, type DoctorResult, type DoctorCheck, type DoctorStatus } from './ops/registry/doctor.js';
+export { hooksNotice } from './ops/hooks/hooks-notice.js';
+export { VERSION, PACKAGE_NAME } from './package-info.js';

@@ -3,12 +3,11 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ExitCode, RegError, isRegError } from '../errors.js';
+import { PACKAGE_NAME, VERSION } from '../package-info.js';
 import type { GlobalOptions, Runner } from './command.js';
 import { loadCommands } from './commands/index.js';
 import { endQuietlyOnClosedPipe, jsonStringify, makeOutput } from './output.js';
 import { makeProgressSink } from './progress.js';
-
-const VERSION = '0.1.0';
 
 /** Builds the program, runs it, and returns the exit code: the only place that decides one. */
 export async function main(argv: string[]): Promise<number> {
@@ -23,7 +22,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .name('reg')
     .description('A Git repository as a data and model registry (DVC 3 compatible).')
-    .version(VERSION, '--version')
+    .version(`${VERSION} (${PACKAGE_NAME})`, '--version')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('-q, --quiet', 'print errors only: no results, progress, notes or warnings (--json still prints its document)')
     .option('-v, --verbose', 'more detail (file lists, debug logs)')
@@ -42,6 +41,11 @@ export async function main(argv: string[]): Promise<number> {
       signal: abort.signal,
       cores: availableParallelism(),
     };
+    if (!out.quiet && !NO_HOOKS_NOTICE.has(topLevelName(command))) {
+      const { hooksNotice } = await import('../ops/hooks/hooks-notice.js');
+      const note = hooksNotice(ctx);
+      if (note) process.stderr.write(note + '\n');
+    }
     const result = await op(ctx);
     if (out.json) process.stdout.write(jsonStringify(result) + '\n');
     else render(result, out);
@@ -58,6 +62,15 @@ export async function main(argv: string[]): Promise<number> {
     process.removeListener('SIGINT', onSigint);
   }
   return exit;
+}
+
+/** Commands that install, run or report the hooks themselves print no "hooks not installed" note. */
+const NO_HOOKS_NOTICE = new Set(['init', 'hooks', 'hook', 'doctor']);
+
+function topLevelName(command: Command): string {
+  let c = command;
+  while (c.parent?.parent) c = c.parent;
+  return c.name();
 }
 
 function reportError(err: unknown, json: boolean): number {

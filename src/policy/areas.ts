@@ -67,6 +67,8 @@ export interface RegistryPolicy {
   rules: AreaRules;
   /** `hooks.pre-push`: upload missing objects (push) or only refuse (check). */
   prePush: 'push' | 'check';
+  /** `hooks.install` (default true): false = this repository (or, in config.local.yaml, this user) does not use reg's git hooks. */
+  installHooks: boolean;
 }
 
 const FILE = '.reg/config.yaml';
@@ -175,7 +177,9 @@ export function registryPolicy(config: ConfigData): RegistryPolicy {
   areas.sort((a, b) => a.name.localeCompare(b.name));
   const prePush = getPath(config, ['hooks', 'pre-push']) ?? 'push';
   if (prePush !== 'push' && prePush !== 'check') throw configError('config.type', `${FILE}: hooks.pre-push must be push or check, got ${JSON.stringify(prePush)}`, { hint: 'hooks: { pre-push: check }' });
-  return { areas, rules: globalRules, prePush };
+  const installHooks = getPath(config, ['hooks', 'install']) ?? true;
+  if (typeof installHooks !== 'boolean') throw configError('config.type', `${FILE}: hooks.install must be true or false, got ${JSON.stringify(installHooks)}`, { hint: 'hooks: { install: false }' });
+  return { areas, rules: globalRules, prePush, installHooks };
 }
 
 /** Rule keys may also sit directly under the area (`areas.x.required-fields`). */

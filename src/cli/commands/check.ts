@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ExitCode } from '../../errors.js';
+import { ExitCode, usageError } from '../../errors.js';
 import { check, type CheckResult } from '../../ops/registry/check.js';
 import type { CommandModule } from '../command.js';
 import type { Output } from '../output.js';
@@ -22,11 +22,20 @@ export const checkCommand: CommandModule = {
       .command('check')
       .description('lint the registry: cards, entries, names, pointers, data or secrets in Git (exit 5 on errors)')
       .option('--staged', 'check what is staged for the next commit (what the pre-commit hook runs)')
-      .action(async (opts: { staged?: boolean }, cmd: Command) =>
+      .option('--ci', 'the CI recipe: the lint plus "every pointer has its data on the remote" (uploads nothing)')
+      .option('--range <A..B>', 'with --ci: check the pointers changed by these commits (default: every pointer in HEAD)')
+      .action(async (opts: { staged?: boolean; ci?: boolean; range?: string }, cmd: Command) =>
         run(
           cmd,
-          (ctx) => check(ctx, { staged: opts.staged }),
-          (r, out) => renderFindings(r, out),
+          async (ctx) => {
+            if (opts.range !== undefined && !opts.ci) throw usageError('check.range', '--range needs --ci', { hint: 'reg check --ci --range A..B' });
+            if (opts.ci && opts.staged) throw usageError('check.ci-staged', '--ci and --staged do not go together', { hint: 'CI checks commits (--ci [--range A..B]); the pre-commit hook checks the index (--staged)' });
+            return check(ctx, { staged: opts.staged, ci: opts.ci, range: opts.range });
+          },
+          (r, out) => {
+            renderFindings(r, out);
+            if (r.ci) out.line(`remote data: ${r.ci.missing === 0 ? 'all on the remote' : `${r.ci.missing} missing`} (${plural(r.ci.pointers, 'pointer version')} in ${r.ci.range})`);
+          },
           (r) => (r.ok ? 0 : ExitCode.policy),
         ),
       );

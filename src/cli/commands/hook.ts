@@ -55,15 +55,18 @@ export const hookCommand: CommandModule = {
             const { prePushHook } = await import('../../ops/hooks/hook-pre-push.js');
             if (opts.mode !== undefined && opts.mode !== 'push' && opts.mode !== 'check') throw usageError('hook.mode', `--mode must be push or check`);
             let refLines = await readStdin();
-            // The pre-commit framework passes the range in the environment instead of stdin.
+            // The pre-commit framework passes the range in the environment instead of stdin. For
+            // the first push of a root commit it passes no range at all: the op then checks
+            // everything reachable from the pushed branch (fail closed).
             const env = process.env;
             if (refLines.trim() === '' && env.PRE_COMMIT_TO_REF) {
               const zero = '0'.repeat(40);
               refLines = `${env.PRE_COMMIT_LOCAL_BRANCH ?? 'HEAD'} ${env.PRE_COMMIT_TO_REF} ${env.PRE_COMMIT_REMOTE_BRANCH ?? 'HEAD'} ${env.PRE_COMMIT_FROM_REF || zero}\n`;
             }
+            const reachableFrom = env.PRE_COMMIT_LOCAL_BRANCH || 'HEAD';
             return run(
               cmd,
-              (ctx) => prePushHook(ctx, { gitRemote: args[0] ?? process.env.PRE_COMMIT_REMOTE_NAME ?? 'origin', refLines, mode: opts.mode as 'push' | 'check' | undefined }),
+              (ctx) => prePushHook(ctx, { gitRemote: args[0] ?? env.PRE_COMMIT_REMOTE_NAME ?? 'origin', refLines, mode: opts.mode as 'push' | 'check' | undefined, reachableFrom }),
               (r, out) => {
                 for (const w of r.warnings) out.note(`reg: warning: ${w}`);
                 if (r.uploaded > 0) out.note(`reg: uploaded the data of ${r.uploaded} pointer${r.uploaded > 1 ? 's' : ''} before the push`);

@@ -20,6 +20,7 @@ export const commands: CommandEntry[] = [
   { name: 'stash', load: async () => (await import('./stash.js')).stashCommand },
   { name: 'new', load: async () => (await import('./new.js')).newCommand },
   { name: 'check', load: async () => (await import('./check.js')).checkCommand },
+  { name: 'doctor', load: async () => (await import('./doctor.js')).doctorCommand },
   { name: 'hooks', load: async () => (await import('./hooks.js')).hooksCommand },
   { name: 'hook', load: async () => (await import('./hook.js')).hookCommand },
   { name: 'sync', load: async () => (await import('./sync.js')).syncCommand },

@@ -15,8 +15,12 @@ export const initCommand: CommandModule = {
           for (const f of r.created) out.line(`  created ${f}`);
           if (r.areas.length > 0 && !r.alreadyInitialized) {
             out.line(`  areas: ${r.areas.map((a) => `${a.name} (${a.mode})`).join(', ')}`);
-            out.note('next: reg new <area>/<name> to start an entry; reg hooks install to enforce cards on commit');
+            out.note('next: reg new <area>/<name> to start an entry; reg hooks install to enforce cards on commit;');
+            out.note('  commit .reg/config.yaml, .reg/.gitignore and the area directories so a clone is a registry');
           }
+          const changed = r.hooks?.actions.filter((a) => a.action !== 'unchanged') ?? [];
+          if (changed.length > 0) out.line(`  git hooks: ${changed.map((a) => `${a.name} ${a.action}`).join(', ')} (in ${r.hooks!.hooksDir})`);
+          if (r.hooksSkipped) out.note(`git hooks not installed: ${r.hooksSkipped}`);
           for (const remote of r.importedRemotes) {
             out.line(`  imported remote ${remote.name} (${remote.options.join(', ')}${remote.localOptions.length ? `; local: ${remote.localOptions.join(', ')}` : ''})`);
             if (remote.skipped.length) out.note(`  skipped DVC options for ${remote.name}: ${remote.skipped.join(', ')}`);

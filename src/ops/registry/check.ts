@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import { CONFIG_FILE } from '../../config.js';
 import type { Context } from '../../context.js';
 import { parsePointer } from '../../data/pointer.js';
-import { isRegError } from '../../errors.js';
+import { isRegError, usageError } from '../../errors.js';
 import ignore from 'ignore';
 import { areaOf, classifyAreaChild, type Area, type AreaRules, type RegistryPolicy } from '../../policy/areas.js';
 import { validateCard } from '../../policy/cards.js';
 import { checkEntryName } from '../../policy/naming.js';
 import { findSecrets } from '../../policy/secrets.js';
 import { REG_DIR, openRepo, type Repo } from '../../repo.js';
-import { allIndexEntries, blobSizes, gitText, stagedPaths } from '../../git/read.js';
+import { allIndexEntries, blobSizes, gitRun, gitText, stagedPaths, ZERO_OID } from '../../git/read.js';
+import { ensureHistoryData, pointersAt, pointersChangedIn, type CommittedPointer } from '../remote/history-data.js';
 
 /** Index mode of a submodule: its oid is a commit, not a blob. */
 const GITLINK_MODE = '160000';
@@ -36,7 +37,8 @@ export type CheckRule =
   | 'large-file'
   | 'secret-in-config'
   | 'template-missing'
-  | 'area-missing';
+  | 'area-missing'
+  | 'data-not-on-remote';
 
 export interface Finding {
   severity: Severity;
@@ -54,6 +56,21 @@ export interface Finding {
 export interface CheckOptions {
   /** Check what is staged for the next commit (index content of cards and pointers). */
   staged?: boolean;
+  /**
+   * The CI recipe: also require that every pointer of `range` has its data on the remote
+   * (nothing is uploaded). Without `range`, every pointer in HEAD's tree.
+   */
+  ci?: boolean;
+  /** `A..B` (pointers added or changed by the commits in B not in A; A all zeros = all of B's history) or a single revision (its whole history). */
+  range?: string;
+}
+
+export interface CiDataCheck {
+  /** What was checked, in words. */
+  range: string;
+  commits: number;
+  pointers: number;
+  missing: number;
 }
 
 export interface CheckResult {
@@ -65,6 +82,8 @@ export interface CheckResult {
   warnings: number;
   /** No errors (warnings allowed). */
   ok: boolean;
+  /** With `ci`: the remote-data part of the check. */
+  ci?: CiDataCheck;
 }
 
 /**
@@ -95,6 +114,7 @@ export async function check(ctx: Context, options: CheckOptions = {}): Promise<C
   await checkGitFiles(repo, scan.entries, scan.gitFiles, scan.policy.areas, staged, add);
   await checkLargeFilesOutsideAreas(repo, scan.policy, staged ? new Set(stagedList) : undefined, add);
   await checkSecrets(repo, staged, stagedList, add);
+  const ci = options.ci ? await checkRemoteData(repo, ctx, options.range, add) : undefined;
 
   const order = (f: Finding) => (f.severity === 'error' ? 0 : 1);
   findings.sort((a, b) => a.file.localeCompare(b.file) || order(a) - order(b) || a.rule.localeCompare(b.rule));
@@ -107,7 +127,58 @@ export async function check(ctx: Context, options: CheckOptions = {}): Promise<C
     errors,
     warnings: findings.length - errors,
     ok: errors === 0,
+    ...(ci ? { ci } : {}),
   };
+}
+
+/** `reg check --ci`: every pointer of the range (default: HEAD's tree) has its data on the remote. */
+async function checkRemoteData(repo: Repo, ctx: Context, range: string | undefined, add: (f: Finding) => void): Promise<CiDataCheck> {
+  let found: CommittedPointer[];
+  let commits: number;
+  let described: string;
+  if (range === undefined) {
+    const head = await resolveCommit(repo, 'HEAD', '--ci');
+    found = await pointersAt(repo.root, head);
+    commits = 1;
+    described = `the pointers in HEAD (${head.slice(0, 8)})`;
+  } else {
+    const dots = range.indexOf('..');
+    if (range.includes('...')) throw usageError('check.range', `--range ${range}: use A..B (two dots)`, { hint: 'e.g. --range origin/main..HEAD' });
+    const from = dots === -1 ? '' : range.slice(0, dots);
+    const to = dots === -1 ? range : range.slice(dots + 2) || 'HEAD';
+    const tip = await resolveCommit(repo, to, `--range ${range}`);
+    const args = ['rev-list', tip];
+    if (from !== '' && !ZERO_OID.test(from)) args.push(`^${await resolveCommit(repo, from, `--range ${range}`)}`);
+    const list = (await gitText(repo.root, args)).split('\n').filter(Boolean);
+    found = await pointersChangedIn(repo.root, list);
+    commits = list.length;
+    described = from === '' || ZERO_OID.test(from) ? `the history of ${to}` : `the commits ${range}`;
+  }
+  const data = await ensureHistoryData(repo, ctx, found, 'check');
+  if (data.error) {
+    add({ severity: 'error', rule: 'data-not-on-remote', file: `${REG_DIR}/${CONFIG_FILE}`, message: data.error, fix: 'add the team remote to the tracked config: reg remote add NAME URL --default (credentials come from the CI environment)' });
+  } else {
+    for (const m of data.missing) {
+      add({
+        severity: 'error',
+        rule: 'data-not-on-remote',
+        file: m.pointer,
+        message: `${m.pointer} at ${m.commit.slice(0, 8)} names ${m.oid}, which is not on ${m.remote ?? 'the remote'}${m.reason ? ` (${m.reason})` : ''}`,
+        fix: `run reg push ${m.path} on the machine that has this version (git checkout ${m.commit.slice(0, 8)} -- ${m.pointer} there if the pointer moved on), then re-run the check`,
+      });
+    }
+  }
+  return { range: described, commits, pointers: data.pointers.length, missing: data.missing.length };
+}
+
+async function resolveCommit(repo: Repo, rev: string, where: string): Promise<string> {
+  const r = await gitRun(repo.root, ['rev-parse', '--verify', '-q', `${rev}^{commit}`], undefined, { allowFail: true });
+  if (r.code !== 0) {
+    throw usageError('check.range', `${where}: ${rev} is not a commit in this repository`, {
+      hint: 'in CI, fetch the whole history (GitHub Actions: actions/checkout with fetch-depth: 0; GitLab: GIT_DEPTH: 0), and name commits that exist',
+    });
+  }
+  return r.stdout.toString('utf8').trim();
 }
 
 function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void): void {

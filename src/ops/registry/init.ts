@@ -4,7 +4,8 @@ import { CONFIG_FILE, LOCAL_CONFIG_FILE, loadConfig, setConfigValue } from '../.
 import { registryPolicy, type AreaMode } from '../../policy/areas.js';
 import { ensureAreaLayout, ensureRegistryConfig } from '../../policy/layout.js';
 import type { Context } from '../../context.js';
-import { configError } from '../../errors.js';
+import { configError, isRegError } from '../../errors.js';
+import { hooksInstall, type HooksResult } from '../hooks/hooks.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
 import { REG_DIR, requireGitRoot } from '../../repo.js';
 import { importDvcCache, importDvcRemotes, type ImportedCache, type ImportedRemote } from './dvc-config.js';
@@ -25,6 +26,10 @@ export interface InitResult {
   importedCache: ImportedCache;
   /** The registry areas configured after init (empty with `areas: false` and no `areas:` config). */
   areas: Array<{ name: string; mode: AreaMode }>;
+  /** An existing registry (a fresh clone): the git hooks installed (unless hooks.install is false). */
+  hooks?: HooksResult;
+  /** Why the hooks were not installed on an existing registry. */
+  hooksSkipped?: string;
 }
 
 const DEFAULT_CONFIG = `# reg configuration, tracked in Git and shared by the team.
@@ -77,5 +82,24 @@ export async function init(ctx: Context, options: InitOptions = {}): Promise<Ini
     created.push(...ensureAreaLayout(root, config));
     areas = registryPolicy(config).areas.map((a) => ({ name: a.name, mode: a.mode }));
   }
-  return { root, regDir, created, alreadyInitialized, importedRemotes, importedCache, areas };
+  const result: InitResult = { root, regDir, created, alreadyInitialized, importedRemotes, importedCache, areas };
+  if (alreadyInitialized) await installHooksOfClone(ctx, regDir, result);
+  return result;
+}
+
+/**
+ * `reg init` in a repository whose `.reg/config.yaml` came with the clone: install the hooks,
+ * the one per-clone step a newcomer would otherwise miss. Never fails the init.
+ */
+async function installHooksOfClone(ctx: Context, regDir: string, result: InitResult): Promise<void> {
+  if (!registryPolicy(loadConfig(regDir).data).installHooks) {
+    result.hooksSkipped = 'hooks.install is false in the config';
+    return;
+  }
+  try {
+    result.hooks = await hooksInstall(ctx);
+  } catch (err) {
+    if (!isRegError(err)) throw err;
+    result.hooksSkipped = `${err.message}${err.hint ? ` (${err.hint})` : ''}`;
+  }
 }

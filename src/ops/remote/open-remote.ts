@@ -25,6 +25,8 @@ export interface OpenedRemote {
   jobs: number;
   /** Secret values to strip from messages. */
   secrets: string[];
+  /** Where the credentials come from, in words (never the values): shown by reg doctor. */
+  credentialSource: string;
   close(): void;
 }
 
@@ -81,6 +83,7 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
   const secrets = SECRET_REMOTE_OPTIONS.map((k) => str(k)).filter((v): v is string => v !== undefined);
   const env = ctx.env;
   let backend: Backend;
+  let credentialSource = 'none needed (a directory remote)';
   if (isDirectoryUrl(url)) {
     const path = url.toLowerCase().startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
     backend = new LocalBackend(resolve(repo.regDir, path));
@@ -101,11 +104,17 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
     const credentialPath = str('credential-path');
     const configPath = str('config-path');
     let credentials: ConstructorParameters<typeof LazyS3Backend>[1];
-    if (accessKeyId && secretAccessKey) credentials = { accessKeyId, secretAccessKey, ...(str('session-token') ? { sessionToken: str('session-token')! } : {}) };
-    else if (str('profile') === undefined && credentialPath === undefined && configPath === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+    if (accessKeyId && secretAccessKey) {
+      credentials = { accessKeyId, secretAccessKey, ...(str('session-token') ? { sessionToken: str('session-token')! } : {}) };
+      credentialSource = `access-key-id / secret-access-key of remote "${name}" in ${shownFile(true)}`;
+    } else if (str('profile') === undefined && credentialPath === undefined && configPath === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
       credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+      credentialSource = `environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY${env.AWS_SESSION_TOKEN ? ', AWS_SESSION_TOKEN' : ''})`;
     } else if (credentialPath !== undefined || configPath !== undefined) {
       credentials = lazyChain(profile, credentialPath && resolve(repo.regDir, credentialPath), configPath && resolve(repo.regDir, configPath));
+      credentialSource = `shared AWS files of remote "${name}" (${[credentialPath && `credential-path ${credentialPath}`, configPath && `config-path ${configPath}`].filter(Boolean).join(', ')}), profile ${profile ?? 'default'}`;
+    } else {
+      credentialSource = defaultChainSource(env, profile);
     }
     if (accessKeyId) secrets.push(accessKeyId);
     const sslVerify = opts['ssl-verify'] === undefined ? undefined : typeof opts['ssl-verify'] === 'boolean' ? opts['ssl-verify'] : String(opts['ssl-verify']).toLowerCase() === 'false' ? false : String(opts['ssl-verify']).toLowerCase() === 'true' ? true : resolve(repo.regDir, String(opts['ssl-verify']));
@@ -136,7 +145,15 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
   }
   if (options.wrapBackend) backend = options.wrapBackend(backend);
   const store = new ObjectStore(backend);
-  return { name, store, jobs, secrets, close: () => backend.close() };
+  return { name, store, jobs, secrets, credentialSource, close: () => backend.close() };
+}
+
+/** Which link of the AWS SDK's default chain will answer, as far as the environment tells (no network). */
+function defaultChainSource(env: Context['env'], profile: string | undefined): string {
+  if (profile !== undefined) return `AWS profile "${profile}" (shared files ${env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'}, ${env.AWS_CONFIG_FILE ?? '~/.aws/config'})`;
+  if (env.AWS_WEB_IDENTITY_TOKEN_FILE) return 'web identity token (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN)';
+  if (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI || env.AWS_CONTAINER_CREDENTIALS_FULL_URI) return 'container credentials (ECS/EKS task role)';
+  return `the AWS default chain: profile "default" in ${env.AWS_SHARED_CREDENTIALS_FILE ?? '~/.aws/credentials'} or ${env.AWS_CONFIG_FILE ?? '~/.aws/config'}, else the instance metadata service`;
 }
 
 /** The AWS default chain with explicit shared-file paths (credential-path / config-path). */
