@@ -5,7 +5,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/reg-quickstart.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-# The git hooks call `reg`, so it must be on PATH (as after `npm link` or `npm install -g`).
+# The git hooks call `reg`, so it must be on PATH (as after `npm link` or `npm install -g git-data-registry`).
 mkdir -p "$work/bin" && printf '#!/bin/sh\nexec node "%s/bin/reg.js" "$@"\n' "$here" > "$work/bin/reg" && chmod +x "$work/bin/reg"
 export PATH="$work/bin:$PATH"
 export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-reg quickstart}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-quickstart@example.org}"
@@ -34,8 +34,9 @@ git commit -qm "mnist v1"
 git remote add origin "$work/origin.git"
 git push -q origin main
 
-step "git clone ... && reg pull   (a teammate's machine)"
+step "git clone ... && reg init && reg pull   (a teammate's machine: reg init installs the git hooks)"
 cd "$work" && git clone -q origin.git teammate && cd teammate
+reg init
 reg pull
 step reg status;                                       reg status
 diff -r "$work/registry/raw_datasets/mnist" "$work/teammate/raw_datasets/mnist" && diff -r "$work/registry/processed_datasets/mnist-norm" "$work/teammate/processed_datasets/mnist-norm" && echo "byte-identical: yes"
