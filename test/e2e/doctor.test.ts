@@ -85,7 +85,7 @@ describe('reg doctor', () => {
     expect(filesUnder(join(repo, '.reg/tmp')).filter((f) => f.startsWith('doctor-'))).toEqual([]);
     expect(r.text).toMatch(/^ok {4}node: Node\.js /m);
     expect(r.text).toContain('all checks passed');
-  }, 60_000);
+  }, 240_000);
 
   it('says what to fix and exits 1: no hooks, reg missing from PATH or the wrong reg, a secret in the tracked config', async () => {
     const noReg = await doctor([], { PATH: '/usr/bin:/bin' }, true);
@@ -114,7 +114,7 @@ describe('reg doctor', () => {
     expect(broken.checks.config).toMatchObject({ status: 'fail' });
     expect(broken.checks.config!.summary).toContain('config.yaml:');
     expect(broken.checks.node!.status).toBe('ok');
-  }, 120_000);
+  }, 240_000);
 
   it('an S3 remote (s3rver): the probe works and the credential source is named, never the secret', async () => {
     await regOk(repo, ['remote', 'add', 's3', `s3://${s3.bucket}/doctor`, '--default']);
@@ -137,7 +137,7 @@ describe('reg doctor', () => {
     expect(bad.code).toBe(1);
     expect(bad.checks.remote!.status).toBe('fail');
     expect(bad.checks.remote!.fix).toBeTruthy();
-  }, 120_000);
+  }, 240_000);
 
   it('dead endpoints never hang it: a refused port fails fast, a silent server fails at --timeout', async () => {
     const env = { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
@@ -162,5 +162,5 @@ describe('reg doctor', () => {
     // --offline skips the probe
     const offline = await doctor(['--offline'], env);
     expect(offline.checks.remote!.status).toBe('skip');
-  }, 120_000);
+  }, 240_000);
 });

@@ -39,5 +39,5 @@ describe('README tour', () => {
     expect(init.stdout).toContain('reg already initialized');
     expect(init.stdout).toContain('pre-commit installed');
     expect(git(clone, 'status', '--porcelain')).toBe('');
-  });
+  }, 120_000);
 });

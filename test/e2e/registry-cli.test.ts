@@ -53,7 +53,7 @@ describe('registry CLI', () => {
     expect(readFileSync(join(repo, 'raw_datasets/ocr-pages.card.md'), 'utf8')).toContain('\n# Card: ocr-pages\n');
     const bad = await reg(repo, ['new', 'raw_datasets/OCR Pages']);
     expect(bad.code).toBe(5);
-    expect(bad.stderr).toContain('"ocr-pages"');
+    expect(bad.stderr).toContain('"OCR-Pages"');
 
     let c = await reg(repo, ['check']);
     expect(c.code).toBe(5);

@@ -45,7 +45,7 @@ describe('item 2: reg push on a synced entry', () => {
     expect(r.stderr).not.toContain('reg add');
     const pull = await reg(repo, ['pull', 'processed_datasets/tokens']);
     expect(pull.stderr).toContain('reg sync pull processed_datasets/tokens');
-  });
+  }, 240_000);
 });
 
 describe('item 3: the pre-commit hook names the staged card', () => {
@@ -62,7 +62,7 @@ describe('item 3: the pre-commit hook names the staged card', () => {
     gitRun(repo, WITH_REG, 'add', 'raw_datasets/mnist.card.md');
     const passed = gitRun(repo, WITH_REG, 'commit', '-qm', 'mnist');
     expect(passed.code, passed.out).toBe(0);
-  });
+  }, 240_000);
 });
 
 describe('item 6: hooks on every clone, and a CI recipe', () => {
@@ -104,7 +104,7 @@ describe('item 6: hooks on every clone, and a CI recipe', () => {
     const hooks = JSON.parse((await regOk(clone, ['hooks', 'status', '--json'])).stdout);
     expect(hooks.hooks.map((h: { state: string }) => h.state)).toEqual(['installed', 'installed', 'installed', 'installed']);
     expect((await regOk(clone, ['status'], { env: DEV })).stderr).not.toMatch(HOOKS_NOTE);
-  });
+  }, 240_000);
 
   it('the pre-commit framework or husky running reg counts as installed', async () => {
     const { clone } = await teamRepoAndClone();
@@ -118,7 +118,7 @@ describe('item 6: hooks on every clone, and a CI recipe', () => {
     git(clone, 'config', 'core.hooksPath', '.husky/_');
     writeTree(clone, { '.husky/pre-commit': 'npx --no -- reg hook pre-commit\n', '.husky/pre-push': 'npx --no -- reg hook pre-push "$@"\n' });
     expect((await regOk(clone, ['status'], { env: DEV })).stderr).not.toMatch(HOOKS_NOTE);
-  });
+  }, 240_000);
 
   it('reg check --ci [--range A..B]: lint plus "every pointer has its data on the remote", nothing uploaded', async () => {
     const { clone, store } = await teamRepoAndClone();
@@ -148,7 +148,7 @@ describe('item 6: hooks on every clone, and a CI recipe', () => {
     const bad = await reg(repo, ['check', '--ci', '--range', `${'1'.repeat(40)}..HEAD`]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('fetch-depth: 0');
-  });
+  }, 240_000);
 });
 
 describe('item 7: the large-file rule applies to the whole repository', () => {
@@ -169,7 +169,7 @@ describe('item 7: the large-file rule applies to the whole repository', () => {
     const lint = await reg(repo, ['check']);
     expect(lint.code).toBe(5);
     expect(lint.stdout).toContain('docs/figure.png (5000 bytes) is tracked by Git');
-  });
+  }, 240_000);
 });
 
 describe('item 8: one naming rule for new, add and check', () => {
@@ -180,7 +180,7 @@ describe('item 8: one naming rule for new, add and check', () => {
     }
     const lint = JSON.parse((await reg(repo, ['check', '--json'])).stdout);
     expect(lint.findings.filter((f: { rule: string }) => f.rule === 'naming')).toEqual([]);
-  });
+  }, 240_000);
 
   it('add refuses up front (exit 5, nothing written) a name check would reject; severity warning only warns', async () => {
     appendConfig('config.local.yaml', 'rules:\n  naming: strict\n');
@@ -196,7 +196,7 @@ describe('item 8: one naming rule for new, add and check', () => {
     expect(warned.stderr).toContain('warning: raw_datasets/Bad_Name: entry name "Bad_Name" breaks');
     const lint = JSON.parse((await reg(repo, ['check', '--json'])).stdout);
     expect(lint.findings.find((f: { rule: string }) => f.rule === 'naming')).toMatchObject({ severity: 'warning', entry: 'Bad_Name' });
-  });
+  }, 240_000);
 
   it('new and check agree on a file entry such as x.zip (judged by its stem, card x.zip.card.md)', async () => {
     appendConfig('config.local.yaml', 'rules:\n  naming: strict\n');
@@ -219,7 +219,7 @@ describe('item 8: one naming rule for new, add and check', () => {
       );
       expect(flagged, name).toBe(r.code === 5);
     }
-  });
+  }, 240_000);
 });
 
 describe('item 9: the package has a name of its own', () => {
@@ -245,5 +245,5 @@ describe('item 9: the package has a name of its own', () => {
     const refused = gitRun(repo, { PATH: '/usr/bin:/bin' }, 'commit', '-qm', 'x');
     expect(refused.code).not.toBe(0);
     expect(refused.out).toContain('npm install -g git-data-registry');
-  });
+  }, 240_000);
 });

@@ -51,10 +51,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Spawns the built CLI (`node bin/reg.js`) and collects its output. */
+/**
+ * Spawns the built CLI (`node bin/reg.js`) and collects its output. CI is set (as in CI, where no
+ * "hooks not installed" note is printed) so stderr is the same on every machine; tests of the note
+ * pass `CI: ''`.
+ */
 export function reg(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [REG_BIN, ...args], { cwd, env: { ...process.env, ...GIT_ENV, ...options.env } });
+    const child = spawn(process.execPath, [REG_BIN, ...args], { cwd, env: { ...process.env, ...GIT_ENV, CI: 'true', ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

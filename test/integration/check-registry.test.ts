@@ -18,6 +18,8 @@ beforeEach(async () => {
   repo = makeGitRepo();
   await init(ctx());
   setConfigValue(join(repo, '.reg/config.yaml'), ['areas', 'raw_datasets', 'large-file-threshold'], '1KB');
+  // These findings were written against the strict naming preset (lowercase, hyphens, "dataset" warned).
+  setConfigValue(join(repo, '.reg/config.yaml'), ['rules', 'naming'], 'strict');
 });
 afterEach(() => removeDir(repo));
 
@@ -91,15 +93,16 @@ describe('reg check', () => {
     expect(r.ok).toBe(false);
   });
 
-  it('names file entries by their stem', async () => {
+  it('names file entries by their stem; add refuses up front what check rejects', async () => {
     writeTree(repo, {
       'raw_datasets/labels.csv': 'a,b\n',
       'raw_datasets/labels.csv.card.md': goodRaw('labels.csv'),
       'raw_datasets/Bad_Labels.csv': 'a,b\n',
       'raw_datasets/Bad_Labels.csv.card.md': goodRaw('Bad_Labels.csv'),
     });
-    await add(ctx(), { targets: ['raw_datasets/labels.csv', 'raw_datasets/Bad_Labels.csv'] });
-    expect(summary(await check(ctx()))).toEqual(['error naming raw_datasets/Bad_Labels.csv']);
+    await add(ctx(), { targets: ['raw_datasets/labels.csv'] });
+    await expect(add(ctx(), { targets: ['raw_datasets/Bad_Labels.csv'] })).rejects.toMatchObject({ code: 'add.naming', exitCode: 5 });
+    expect(summary(await check(ctx()))).toEqual(['error naming raw_datasets/Bad_Labels.csv', 'warning data-not-tracked raw_datasets/Bad_Labels.csv']);
   });
 
   it('--staged reads cards from the index and flags cards not staged', async () => {
