@@ -22,7 +22,7 @@ export { fetch, type FetchOptions, type FetchResult } from './ops/remote/fetch.j
 export { verify, verifyOutputs, type VerifyOptions, type VerifyOutputsOptions, type VerifyResult, type VerifiedOutput, type VerifyProblem } from './ops/remote/verify.js';
 export { pull, type PullOptions, type PullResult } from './ops/remote/pull.js';
 export { remoteStatus, type RemoteStatusOptions, type RemoteStatusResult } from './ops/remote/remote-status.js';
-export { check, type CheckOptions, type CheckResult, type Finding } from './ops/registry/check.js';
+export { check, type CheckOptions, type CheckResult, type CiDataCheck, type Finding } from './ops/registry/check.js';
 export { newEntry, type NewEntryOptions, type NewEntryResult } from './ops/registry/new.js';
 export { sync, type SyncOptions, type SyncResult } from './ops/registry/sync.js';
 export { hooksInstall, hooksUninstall, hooksStatus, type HooksResult } from './ops/hooks/hooks.js';

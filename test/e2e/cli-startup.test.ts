@@ -22,7 +22,7 @@ afterAll(() => {
 describe('start-up: one command loaded, same behaviour', () => {
   it('--version prints the version and exits 0', async () => {
     const r = await regOk(repo, ['--version']);
-    expect(r.stdout.trim()).toBe('0.1.0');
+    expect(r.stdout.trim()).toBe('0.1.0 (git-data-registry)');
   });
 
   it('a misspelt command still gets commander\'s suggestion (every command is loaded for it)', async () => {

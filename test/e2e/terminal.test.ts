@@ -21,7 +21,8 @@ function expectNoCrash(stderr: string): void {
 /** Runs a shell pipeline in the repo; reg's exit code is reported on stderr as `reg-exit=N`. */
 function shell(script: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('sh', ['-c', script], { cwd: repo, env: { ...process.env, REG: `${process.execPath} ${REG_BIN}` } });
+    // CI set: no "hooks not installed" note on stderr (as with the reg() helper).
+    const child = spawn('sh', ['-c', script], { cwd: repo, env: { ...process.env, CI: 'true', REG: `${process.execPath} ${REG_BIN}` } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -33,7 +34,7 @@ function shell(script: string): Promise<{ code: number; stdout: string; stderr: 
 /** Spawns reg and closes the read end of its stdout at once: every write it makes hits EPIPE. */
 function regWithClosedStdout(args: string[]): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [REG_BIN, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [REG_BIN, ...args], { cwd: repo, env: { ...process.env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.destroy();
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
