@@ -34,3 +34,6 @@ export { registryPolicy, type RegistryPolicy } from './policy/areas.js';
 export { doctor, type DoctorOptions, type DoctorResult, type DoctorCheck, type DoctorStatus } from './ops/registry/doctor.js';
 export { hooksNotice } from './ops/hooks/hooks-notice.js';
 export { VERSION, PACKAGE_NAME } from './package-info.js';
+export { log, type LogOptions, type LogResult, type LogVersion, type VersionRefs } from './ops/history/log.js';
+export { diff, type DiffOptions, type DiffResult, type OutputDiff, type DiffFile, type DiffModifiedFile, type DiffRenamedFile, type DiffTotals, type DiffVersion } from './ops/history/diff.js';
+export { ls, type LsOptions, type LsResult, type LsEntry } from './ops/history/ls.js';

@@ -29,6 +29,9 @@ export const commands: CommandEntry[] = [
   { name: 'fetch', load: async () => (await import('./fetch.js')).fetchCommand },
   { name: 'pull', load: async () => (await import('./pull.js')).pullCommand },
   { name: 'verify', load: async () => (await import('./verify.js')).verifyCommand },
+  { name: 'log', load: async () => (await import('./log.js')).logCommand },
+  { name: 'diff', load: async () => (await import('./diff.js')).diffCommand },
+  { name: 'ls', load: async () => (await import('./ls.js')).lsCommand },
 ];
 
 /**

@@ -1,0 +1,41 @@
+import type { Command } from 'commander';
+import { ls, type LsEntry } from '../../ops/history/ls.js';
+import type { CommandModule } from '../command.js';
+import { parseJobs } from '../jobs.js';
+import { formatBytes, plural } from '../output.js';
+
+function sizeColumn(e: LsEntry): string {
+  return (e.size === null ? '-' : formatBytes(e.size)).padStart(10);
+}
+
+export const lsCommand: CommandModule = {
+  register(program, run) {
+    program
+      .command('ls')
+      .description('the files of a version from its manifest (no data is downloaded)')
+      .argument('[target]', 'an entry, a path inside a directory entry, or a directory holding entries (default: the repository root)')
+      .option('--rev <rev>', 'the revision to list (default: the version the work tree\'s pointers name)')
+      .option('-R, --recursive', 'every file below the target instead of one level')
+      .option('--sizes', 'ask the remote for sizes the local cache does not know (one request per file)')
+      .option('-r, --remote <name>', 'the remote to read manifests and sizes from (default: each entry\'s remote, else core.remote)')
+      .option('-j, --jobs <n>', 'parallel requests for --sizes', parseJobs)
+      .action(async (target: string | undefined, opts: { rev?: string; recursive?: boolean; sizes?: boolean; remote?: string; jobs?: number }, cmd: Command) =>
+        run(
+          cmd,
+          (ctx) => ls(ctx, { target, rev: opts.rev, recursive: opts.recursive, sizes: opts.sizes, remote: opts.remote, jobs: opts.jobs }),
+          (r, out) => {
+            for (const e of r.entries) {
+              const name = e.type === 'dir' ? `${e.path}/` : e.path;
+              const extra = [e.nfiles !== undefined ? plural(e.nfiles, 'file') : '', e.entry ? `entry${e.entry.legacy ? ', DVC 2' : ''}` : ''].filter(Boolean);
+              out.line(`${sizeColumn(e)}  ${name}${extra.length ? `  (${extra.join(', ')})` : ''}`);
+            }
+            if (out.verbose || r.entries.length === 0) {
+              out.line(`${plural(r.entries.length, 'entry', 'entries')}, ${formatBytes(r.totalSize)}${r.unknownSizes ? ` (${r.unknownSizes} sizes unknown: not in the cache; --sizes asks the remote)` : ''}`);
+            }
+            for (const e of r.errors) out.note(`reg: ${e.message}`);
+          },
+          (r) => (r.errors.length > 0 ? 3 : 0),
+        ),
+      );
+  },
+};

@@ -1,0 +1,367 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Context } from '../../context.js';
+import { compareCodePoints } from '../../data/manifest.js';
+import { hashFile } from '../../data/hash.js';
+import { isRegError, usageError } from '../../errors.js';
+import { headCommit, resolveCommits } from '../../git/history.js';
+import { openRepo, type Repo } from '../../repo.js';
+import { scanWorkspace } from '../data/scan.js';
+import { ObjectFacts, type RemoteAccessOptions } from './manifests.js';
+import { fillSizes, filesOfVersion, filesWithin, type VersionFile } from './listing.js';
+import { PointerReader, commitSide, notTrackedAt, selectTarget, targetPath, type HistoryOutput, type PointerAt, type Side } from './pointers.js';
+
+export interface DiffOptions extends RemoteAccessOptions {
+  /** The old side: a revision (default HEAD). */
+  from?: string;
+  /** The new side: a revision (default: the workspace, i.e. the data in the work tree). */
+  to?: string;
+  /** Data paths, `.dvc` files, directories holding entries, or paths inside a directory entry (default: every output). */
+  targets?: string[];
+  /** Sizes the local cache cannot give are read from the remote's object metadata (one request per object). */
+  sizes?: boolean;
+}
+
+/** A file of the diff. `path` is repo-relative; `size` is null when neither side's source knows it. */
+export interface DiffFile {
+  path: string;
+  md5: string;
+  size: number | null;
+}
+
+export interface DiffModifiedFile extends DiffFile {
+  oldMd5: string;
+  oldSize: number | null;
+}
+
+export interface DiffRenamedFile {
+  from: string;
+  to: string;
+  md5: string;
+  size: number | null;
+}
+
+export interface DiffTotals {
+  added: number;
+  modified: number;
+  deleted: number;
+  renamed: number;
+  /** Bytes of added files, of deleted files, and of modified files (new size), counting known sizes only. */
+  addedBytes: number;
+  deletedBytes: number;
+  modifiedBytes: number;
+  /** Changed files whose size is unknown (not in the cache; use sizes/--sizes to ask the remote). */
+  unknownSizes: number;
+}
+
+/** One side's version of an output. */
+export interface DiffVersion {
+  pointer: string;
+  path: string;
+  oid?: string;
+  size?: number;
+  nfiles?: number;
+  isDir: boolean;
+  legacy: boolean;
+  /** Workspace sides only: `data` when the files in the work tree were compared, `pointer` when the data is absent and the pointer's version stood in. */
+  source?: 'data' | 'pointer';
+}
+
+export type OutputDiffStatus = 'added' | 'deleted' | 'modified' | 'unchanged' | 'error';
+
+export interface OutputDiff {
+  /** The output's data path (the new side's when both exist). */
+  path: string;
+  pointer: string;
+  status: OutputDiffStatus;
+  old: DiffVersion | null;
+  new: DiffVersion | null;
+  /** Set when targets named paths inside the output: only files at or below them were compared. */
+  within?: string[];
+  added: DiffFile[];
+  modified: DiffModifiedFile[];
+  deleted: DiffFile[];
+  renamed: DiffRenamedFile[];
+  totals: DiffTotals;
+  /** One side is DVC 2 (md5-dos2unix), the other DVC 3: see docs/architecture.md, "Comparing versions". */
+  mixedHashes?: true;
+  error?: { code: string; message: string; hint?: string };
+}
+
+export interface DiffSideInfo {
+  /** The revision as given (`HEAD` by default for the old side), or null for the workspace. */
+  rev: string | null;
+  /** The commit it resolved to; null for the workspace or a repository without commits. */
+  commit: string | null;
+}
+
+export interface DiffResult {
+  from: DiffSideInfo;
+  to: DiffSideInfo;
+  outputs: OutputDiff[];
+  totals: DiffTotals & { outputs: Record<OutputDiffStatus, number> };
+  /** Some output differs (what `--exit-code` reports). */
+  changed: boolean;
+}
+
+const emptyTotals = (): DiffTotals => ({ added: 0, modified: 0, deleted: 0, renamed: 0, addedBytes: 0, deletedBytes: 0, modifiedBytes: 0, unknownSizes: 0 });
+
+/**
+ * File-level differences between two versions of every output (or the named ones): old side a
+ * revision (default HEAD), new side a revision or the workspace's data (hashed through the stat
+ * cache). Reads pointers and manifests only, never data objects; two outputs with the same oid
+ * are equal without reading their manifests.
+ */
+export async function diff(ctx: Context, options: DiffOptions = {}): Promise<DiffResult> {
+  const repo = openRepo(ctx);
+  const oldRev = options.from ?? 'HEAD';
+  const head = options.from === undefined ? await headCommit(repo.root) : undefined;
+  // A repository without commits: the old side is empty, everything in the workspace is added.
+  const oldSide: Side | undefined = options.from === undefined && head === undefined ? undefined : await commitSide(repo, oldRev);
+  const newSide: Side = options.to === undefined ? { kind: 'workspace' } : await commitSide(repo, options.to);
+  const reader = new PointerReader(repo);
+  const facts = new ObjectFacts(repo, ctx, options);
+  try {
+    const [oldPointers, newPointers] = await Promise.all([oldSide ? reader.pointersAt(oldSide) : Promise.resolve([]), reader.pointersAt(newSide)]);
+    const pairs = selectPairs(repo, ctx, options.targets ?? [], oldPointers, newPointers, [oldSide, newSide].filter((s): s is Side => s !== undefined));
+    const outputs: OutputDiff[] = [];
+    for (const pair of pairs) {
+      ctx.signal?.throwIfAborted();
+      outputs.push(await diffOutput(repo, ctx, facts, pair, newSide, options));
+    }
+    const totals = { ...emptyTotals(), outputs: { added: 0, deleted: 0, modified: 0, unchanged: 0, error: 0 } };
+    for (const o of outputs) {
+      totals.outputs[o.status]++;
+      for (const k of Object.keys(o.totals) as Array<keyof DiffTotals>) totals[k] += o.totals[k];
+    }
+    return {
+      from: { rev: oldSide ? oldRev : 'HEAD', commit: oldSide?.kind === 'commit' ? oldSide.commit : null },
+      to: newSide.kind === 'commit' ? { rev: newSide.rev, commit: newSide.commit } : { rev: null, commit: null },
+      outputs,
+      totals,
+      changed: outputs.some((o) => o.status !== 'unchanged'),
+    };
+  } finally {
+    reader.close();
+    facts.close();
+  }
+}
+
+interface Pair {
+  pointerRel: string;
+  old?: PointerAt;
+  new?: PointerAt;
+  /** Paths inside the output the targets named; undefined = the whole output. */
+  within?: string[];
+}
+
+/** Pairs the two sides' pointers by pointer path, keeping those the targets name (all when none). */
+function selectPairs(repo: Repo, ctx: Context, targets: readonly string[], oldPointers: PointerAt[], newPointers: PointerAt[], sides: Side[]): Pair[] {
+  const byPointer = new Map<string, Pair>();
+  for (const p of oldPointers) byPointer.set(p.pointerRel, { pointerRel: p.pointerRel, old: p });
+  for (const p of newPointers) byPointer.set(p.pointerRel, { ...(byPointer.get(p.pointerRel) ?? { pointerRel: p.pointerRel }), new: p });
+  const all = [...byPointer.values()].sort((a, b) => compareCodePoints(a.pointerRel, b.pointerRel));
+  if (targets.length === 0) return all;
+  const chosen = new Map<string, Pair>();
+  for (const target of targets) {
+    const rel = targetPath(repo, ctx, target);
+    let found = false;
+    for (const side of ['old', 'new'] as const) {
+      const outputs = all.flatMap((p) => (p[side]?.output ? [p[side]!.output!] : []));
+      const sel = selectTarget(outputs, rel);
+      for (const o of sel.outputs) {
+        const prev = chosen.get(o.pointerRel);
+        // A target naming the whole output wins over targets naming paths inside it.
+        let within: string[] | undefined;
+        if (sel.inside && (prev === undefined || prev.within !== undefined)) within = [...new Set([...(prev?.within ?? []), sel.inside.subpath])];
+        chosen.set(o.pointerRel, { ...byPointer.get(o.pointerRel)!, within });
+        found = true;
+      }
+    }
+    // A pointer that failed to parse can still be named by its own path.
+    for (const p of all) {
+      if ((p.old?.error || p.new?.error) && (p.pointerRel === `${rel}.dvc` || rel === '' || p.pointerRel.startsWith(rel + '/'))) {
+        chosen.set(p.pointerRel, p);
+        found = true;
+      }
+    }
+    if (!found) throw notTrackedAt(target, sides);
+  }
+  return [...chosen.values()].sort((a, b) => compareCodePoints(a.pointerRel, b.pointerRel));
+}
+
+function versionOf(o: HistoryOutput): DiffVersion {
+  return { pointer: o.pointerRel, path: o.dataRel, oid: o.out.md5, size: o.out.size, nfiles: o.out.nfiles, isDir: o.isDir, legacy: o.legacy };
+}
+
+interface SideFiles {
+  dataRel: string;
+  legacy: boolean;
+  files: VersionFile[];
+  /** The remote the version's objects live on (for --sizes). */
+  remote?: string;
+}
+
+async function diffOutput(repo: Repo, ctx: Context, facts: ObjectFacts, pair: Pair, newSide: Side, options: DiffOptions): Promise<OutputDiff> {
+  const oldOut = pair.old?.output;
+  const newOut = pair.new?.output;
+  const row: OutputDiff = {
+    path: (newOut ?? oldOut)?.dataRel ?? pair.pointerRel.replace(/\.dvc$/, ''),
+    pointer: pair.pointerRel,
+    status: 'unchanged',
+    old: oldOut ? versionOf(oldOut) : null,
+    new: newOut ? versionOf(newOut) : null,
+    ...(pair.within !== undefined ? { within: pair.within } : {}),
+    added: [],
+    modified: [],
+    deleted: [],
+    renamed: [],
+    totals: emptyTotals(),
+  };
+  const error = pair.old?.error ?? pair.new?.error;
+  if (error) {
+    row.status = 'error';
+    row.error = { code: error.code, message: error.message, hint: error.hint };
+    return row;
+  }
+  try {
+    let newFiles: SideFiles | undefined;
+    if (newOut && newSide.kind === 'workspace') {
+      // Hash the work tree's data with the old side's hash kind, so md5s compare like for like.
+      const legacy = oldOut?.legacy ?? newOut.legacy;
+      const ws = await scanWorkspace(repo, ctx, join(repo.root, newOut.dataRel), newOut.dataRel, { legacy, store: false, label: newOut.dataRel });
+      if (ws.exists) {
+        row.new = { ...row.new!, oid: ws.oid, size: ws.size, nfiles: ws.isDir ? ws.nfiles : undefined, isDir: ws.isDir, legacy, source: 'data' };
+        newFiles = { dataRel: newOut.dataRel, legacy, files: ws.isDir ? ws.files.map((f) => ({ relpath: f.relpath, md5: f.md5, size: f.size })) : [{ relpath: '', md5: ws.oid!, size: ws.size }] };
+      } else row.new = { ...row.new!, source: 'pointer' };
+    }
+    if (oldOut && row.new && row.old!.oid !== undefined && row.old!.oid === row.new.oid && row.old!.legacy === row.new.legacy && row.old!.path === row.new.path) return row;
+    const oldFiles: SideFiles | undefined = oldOut ? { dataRel: oldOut.dataRel, legacy: oldOut.legacy, files: await filesOfVersion(facts, oldOut), remote: oldOut.out.remote } : undefined;
+    newFiles ??= newOut ? { dataRel: newOut.dataRel, legacy: newOut.legacy, files: await filesOfVersion(facts, newOut), remote: newOut.out.remote } : undefined;
+    if (oldFiles && newFiles && oldFiles.legacy !== newFiles.legacy) row.mixedHashes = true;
+    compareFiles(row, oldFiles, newFiles, pair.within);
+    if (row.mixedHashes) await dropCrlfOnlyChanges(repo, row, oldFiles!);
+    await fillDiffSizes(facts, row, oldFiles, newFiles, options);
+    row.status = !oldOut ? 'added' : !newOut ? 'deleted' : row.added.length + row.modified.length + row.deleted.length + row.renamed.length > 0 || row.old!.path !== row.new!.path ? 'modified' : 'unchanged';
+    return row;
+  } catch (err) {
+    if (!isRegError(err) || err.exit !== 'config') throw err;
+    // A malformed manifest belongs to this output alone; integrity and transfer errors stop the command.
+    row.status = 'error';
+    row.error = { code: err.code, message: err.message, hint: err.hint };
+    return row;
+  }
+}
+
+/** Repo-relative path of a file of an output. */
+function fullPath(dataRel: string, relpath: string): string {
+  return relpath === '' ? dataRel : `${dataRel}/${relpath}`;
+}
+
+/**
+ * Added / modified / deleted by path, then renames: a deleted and an added file with the same md5
+ * pair up; when an md5 was deleted at several paths and added at several, the deleted paths and
+ * the added paths are each sorted (code-point order) and paired in that order, the rest staying
+ * added or deleted. A path present on both sides is never part of a rename.
+ */
+function compareFiles(row: OutputDiff, oldFiles: SideFiles | undefined, newFiles: SideFiles | undefined, within: readonly string[] | undefined): void {
+  const olds = oldFiles ? filesWithin(oldFiles.files, within) : [];
+  const news = newFiles ? filesWithin(newFiles.files, within) : [];
+  const oldByPath = new Map<string, VersionFile>();
+  for (const f of olds) oldByPath.set(fullPath(oldFiles!.dataRel, f.relpath), f);
+  const added: DiffFile[] = [];
+  const seen = new Set<string>();
+  for (const f of news) {
+    const path = fullPath(newFiles!.dataRel, f.relpath);
+    const before = oldByPath.get(path);
+    if (before === undefined) added.push({ path, md5: f.md5, size: f.size ?? null });
+    else {
+      seen.add(path);
+      if (before.md5 !== f.md5) row.modified.push({ path, md5: f.md5, size: f.size ?? null, oldMd5: before.md5, oldSize: before.size ?? null });
+    }
+  }
+  const deleted: DiffFile[] = [];
+  for (const [path, f] of oldByPath) if (!seen.has(path)) deleted.push({ path, md5: f.md5, size: f.size ?? null });
+  const byPath = (a: { path: string }, b: { path: string }) => compareCodePoints(a.path, b.path);
+  added.sort(byPath);
+  deleted.sort(byPath);
+  const addedByMd5 = new Map<string, DiffFile[]>();
+  for (const f of added) addedByMd5.set(f.md5, [...(addedByMd5.get(f.md5) ?? []), f]);
+  const paired = new Set<DiffFile>();
+  for (const d of deleted) {
+    const candidates = addedByMd5.get(d.md5);
+    const to = candidates?.shift();
+    if (to === undefined) continue;
+    paired.add(d).add(to);
+    row.renamed.push({ from: d.path, to: to.path, md5: d.md5, size: to.size ?? d.size });
+  }
+  row.added = added.filter((f) => !paired.has(f));
+  row.deleted = deleted.filter((f) => !paired.has(f));
+  row.modified.sort(byPath);
+}
+
+/**
+ * DVC 2 hashed text files with CRLF endings as if they had LF (md5-dos2unix), DVC 3 hashes raw
+ * bytes. Across the two kinds a modified file whose DVC 3 object is in the local cache is hashed
+ * again with the DVC 2 rule: if that equals the DVC 2 md5, only line endings can differ, which
+ * DVC 2 itself did not count as a change, so the file is not reported.
+ */
+async function dropCrlfOnlyChanges(repo: Repo, row: OutputDiff, oldFiles: SideFiles): Promise<void> {
+  const kept: DiffModifiedFile[] = [];
+  for (const m of row.modified) {
+    const [legacyMd5, modernMd5] = oldFiles.legacy ? [m.oldMd5, m.md5] : [m.md5, m.oldMd5];
+    const path = repo.cache.locate(modernMd5, false);
+    if (path !== undefined && (await hashFile(path, true)).md5 === legacyMd5) continue;
+    kept.push(m);
+  }
+  row.modified = kept;
+}
+
+async function fillDiffSizes(facts: ObjectFacts, row: OutputDiff, oldFiles: SideFiles | undefined, newFiles: SideFiles | undefined, options: DiffOptions): Promise<void> {
+  type Ask = { md5: string; size?: number; set: (n: number) => void };
+  const newAsks: Ask[] = [];
+  const oldAsks: Ask[] = [];
+  for (const f of [...row.added, ...row.modified, ...row.renamed]) if (f.size === null) newAsks.push({ md5: f.md5, set: (n) => (f.size = n) });
+  for (const f of row.deleted) if (f.size === null) oldAsks.push({ md5: f.md5, set: (n) => (f.size = n) });
+  for (const m of row.modified) if (m.oldSize === null) oldAsks.push({ md5: m.oldMd5, set: (n) => (m.oldSize = n) });
+  for (const [side, asks] of [[newFiles, newAsks], [oldFiles, oldAsks]] as const) {
+    if (!side || asks.length === 0) continue;
+    await fillSizes(facts, asks, side.legacy, { remote: options.sizes, remoteName: options.sizes ? facts.remoteNameFor(side.remote) : undefined });
+    for (const a of asks) if (a.size !== undefined) a.set(a.size);
+  }
+  const t = row.totals;
+  t.added = row.added.length;
+  t.modified = row.modified.length;
+  t.deleted = row.deleted.length;
+  t.renamed = row.renamed.length;
+  for (const f of row.added) f.size === null ? t.unknownSizes++ : (t.addedBytes += f.size);
+  for (const f of row.deleted) f.size === null ? t.unknownSizes++ : (t.deletedBytes += f.size);
+  for (const f of row.modified) f.size === null ? t.unknownSizes++ : (t.modifiedBytes += f.size);
+}
+
+/**
+ * Splits `reg diff` arguments into revisions and targets the way git does: with `--`, what comes
+ * before is revisions and what follows is paths; without it, up to two leading arguments that name
+ * commits are revisions. An argument that names both a commit and an existing path is refused.
+ */
+export async function splitDiffArgs(ctx: Context, args: readonly string[], afterDashDash?: number): Promise<{ revs: string[]; targets: string[] }> {
+  const repo = openRepo(ctx);
+  if (afterDashDash !== undefined) {
+    const revs = args.slice(0, args.length - afterDashDash);
+    if (revs.length > 2) throw usageError('diff.too-many-revs', `reg diff takes at most two revisions, got ${revs.length}: ${revs.join(' ')}`, { hint: 'reg diff [A [B]] [--] [targets...]' });
+    return { revs, targets: args.slice(args.length - afterDashDash) };
+  }
+  const candidates = args.slice(0, 2);
+  const resolved = await resolveCommits(repo.root, candidates.filter((a) => a !== '' && !/[\n\r\0]/.test(a)));
+  const revs: string[] = [];
+  for (const arg of candidates) {
+    const r = resolved.find((x) => x.rev === arg);
+    if (r?.commit === undefined) break;
+    const abs = resolve(ctx.cwd, arg);
+    if (existsSync(abs) || existsSync(abs + '.dvc')) {
+      throw usageError('diff.ambiguous', `${arg} names both a revision and a path`, { hint: `separate revisions from paths with --: reg diff ${arg} -- PATH or reg diff -- ${arg}` });
+    }
+    revs.push(arg);
+  }
+  return { revs, targets: args.slice(revs.length) };
+}

@@ -1,0 +1,136 @@
+import { readFileSync, statSync } from 'node:fs';
+import type { Context } from '../../context.js';
+import { parseManifest, type ManifestEntry } from '../../data/manifest.js';
+import { RegError, isRegError } from '../../errors.js';
+import type { Repo } from '../../repo.js';
+import { isNotFound, type Backend } from '../../store/backend.js';
+import { refKey, type ObjRef } from '../../store/object-store.js';
+import { DEFAULT_RETRY, describeError, withRetry, type RetryPolicy } from '../../store/transfer.js';
+import { mapLimit } from '../../fsutil.js';
+import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
+import { redact } from '../remote/remote-config.js';
+
+export interface RemoteAccessOptions {
+  /** Remote to ask (default: the pointer's `remote:` field, else core.remote). */
+  remote?: string;
+  jobs?: number;
+  retry?: RetryPolicy;
+  /** Wraps the backend (tests count requests; tools can instrument). */
+  wrapBackend?: (backend: Backend) => Backend;
+}
+
+/**
+ * Directory manifests of any version, and object facts, without data transfers: a manifest comes
+ * from the local cache, else its `.dir` object alone is downloaded from the remote, verified
+ * against its oid (ObjectStore.download) and kept in the cache. Remotes are opened only when
+ * first needed, so a command whose manifests are all cached never needs credentials.
+ */
+export class ObjectFacts {
+  private readonly remotes = new Map<string, OpenedRemote>();
+  private readonly manifests = new Map<string, Promise<ManifestEntry[]>>();
+  /** `.dir` objects downloaded from remotes by this instance. */
+  fetchedManifests = 0;
+
+  constructor(private readonly repo: Repo, private readonly ctx: Context, private readonly options: RemoteAccessOptions = {}) {}
+
+  /** The remote a version's objects live on: the option, else the pointer's `remote:`, else core.remote. */
+  remoteNameFor(pointerRemote: string | undefined): string {
+    return resolveRemoteName(this.repo, this.options.remote ?? pointerRemote);
+  }
+
+  remote(name: string): OpenedRemote {
+    let r = this.remotes.get(name);
+    if (r === undefined) {
+      r = openRemote(this.repo, this.ctx, { remote: name, jobs: this.options.jobs, wrapBackend: this.options.wrapBackend });
+      this.remotes.set(name, r);
+    }
+    return r;
+  }
+
+  /** The manifest of a `.dir` oid (memoised for the command). */
+  manifest(ref: ObjRef, pointerRemote?: string): Promise<ManifestEntry[]> {
+    const key = refKey(ref);
+    let p = this.manifests.get(key);
+    if (p === undefined) {
+      p = this.loadManifest(ref, pointerRemote);
+      this.manifests.set(key, p);
+      // A failure is not remembered: a retry of the command (or a later call) may succeed.
+      p.catch(() => this.manifests.delete(key));
+    }
+    return p;
+  }
+
+  private async loadManifest(ref: ObjRef, pointerRemote: string | undefined): Promise<ManifestEntry[]> {
+    const cached = this.repo.cache.locate(ref.oid, ref.legacy);
+    if (cached !== undefined) return parseManifest(readFileSync(cached), cached);
+    let name: string;
+    try {
+      name = this.remoteNameFor(pointerRemote);
+    } catch (err) {
+      if (!isRegError(err)) throw err;
+      throw new RegError('history.manifest-unavailable', 'config', `directory manifest ${ref.oid} is not in the cache and no remote is configured to fetch it from`, {
+        hint: 'add the remote the data was pushed to (reg remote add NAME URL --default), or fetch the version in a clone that has it',
+      });
+    }
+    const remote = this.remote(name);
+    try {
+      const { path } = await withRetry(() => remote.store.download(ref, this.repo.cache, undefined, this.ctx.signal), this.options.retry ?? DEFAULT_RETRY, this.ctx.signal);
+      this.fetchedManifests++;
+      return parseManifest(readFileSync(path), path);
+    } catch (err) {
+      if (isRegError(err)) throw err;
+      if (isNotFound(err)) {
+        throw new RegError('history.manifest-missing', 'transfer', `directory manifest ${ref.oid} is neither in the cache nor on the remote ${remote.name} (${redact(remote.store.description, remote.secrets)})`, {
+          hint: 'the version was never pushed: run `reg push` in a clone whose cache has it (or name another remote with -r)',
+          details: { key: refKey(ref), remote: remote.name },
+        });
+      }
+      if (this.ctx.signal?.aborted) throw err;
+      throw new RegError('history.manifest-fetch', 'transfer', redact(`cannot download directory manifest ${ref.oid} from ${remote.name}: ${describeError(err)}`, remote.secrets), {
+        hint: 'check the network and the remote settings (reg remote list), then retry',
+      });
+    }
+  }
+
+  /** Size of an object in the local cache, or undefined when the cache lacks it. */
+  cachedSize(ref: ObjRef): number | undefined {
+    const s = statSync(this.repo.cache.objectPath(ref.oid, ref.legacy), { throwIfNoEntry: false });
+    if (s !== undefined) return s.size;
+    if (!ref.legacy) return undefined;
+    return statSync(this.repo.cache.objectPath(ref.oid, false), { throwIfNoEntry: false })?.size;
+  }
+
+  /** Sizes from the remote's object metadata (one HEAD per object); objects it lacks are left out. */
+  async remoteSizes(refs: readonly ObjRef[], remoteName: string): Promise<Map<string, number>> {
+    const remote = this.remote(remoteName);
+    const unique = [...new Map(refs.map((r) => [refKey(r), r])).values()];
+    const sizes = new Map<string, number>();
+    await mapLimit(unique, remote.jobs, async (ref) => {
+      const info = await this.remoteCall(remote, () => remote.store.backend.head(refKey(ref), { signal: this.ctx.signal }), `read the size of ${ref.oid}`);
+      if (info?.size !== undefined) sizes.set(refKey(ref), info.size);
+    });
+    return sizes;
+  }
+
+  /** Does the remote hold the object? (A `.dir` there proves its whole directory: push uploads it last.) */
+  async onRemote(ref: ObjRef, remoteName: string): Promise<boolean> {
+    const remote = this.remote(remoteName);
+    return this.remoteCall(remote, () => remote.store.has(ref, this.ctx.signal), `check ${ref.oid}`);
+  }
+
+  private async remoteCall<T>(remote: OpenedRemote, fn: () => Promise<T>, what: string): Promise<T> {
+    try {
+      return await withRetry(fn, this.options.retry ?? DEFAULT_RETRY, this.ctx.signal);
+    } catch (err) {
+      if (isRegError(err) || this.ctx.signal?.aborted) throw err;
+      throw new RegError('history.remote-query', 'transfer', redact(`cannot ${what} on the remote ${remote.name}: ${describeError(err)}`, remote.secrets), {
+        hint: 'check the network and the remote settings (reg remote list), then retry',
+      });
+    }
+  }
+
+  close(): void {
+    for (const r of this.remotes.values()) r.close();
+    this.remotes.clear();
+  }
+}

@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import { join, posix, resolve } from 'node:path';
+import type { Context } from '../../context.js';
+import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
+import { RegError, configError, isRegError, usageError } from '../../errors.js';
+import { BlobReader, resolveCommit, treeFiles } from '../../git/history.js';
+import { repoRelative, type Repo } from '../../repo.js';
+import { POINTER_SUFFIX } from '../data/outputs.js';
+
+/**
+ * Pointers as history holds them: read from a commit's tree (or the work tree) and treated as
+ * untrusted text. A pointer that does not parse, or that names a path outside the repository,
+ * becomes an error for that one pointer; the others are unaffected.
+ */
+export interface HistoryOutput {
+  /** Repo-relative path of the `.dvc` file. */
+  pointerRel: string;
+  /** Repo-relative path of the data it describes. */
+  dataRel: string;
+  out: PointerOutput;
+  legacy: boolean;
+  isDir: boolean;
+}
+
+/** One pointer file at a revision: its output, or why it could not be read. */
+export interface PointerAt {
+  pointerRel: string;
+  /** Git blob id (commits only). */
+  blob?: string;
+  output?: HistoryOutput;
+  error?: RegError;
+}
+
+/** A place pointers are read from: a commit, or the work tree (with its uncommitted changes). */
+export type Side = { kind: 'commit'; rev: string; commit: string } | { kind: 'workspace' };
+
+export function describeSide(side: Side): string {
+  return side.kind === 'workspace' ? 'the workspace' : side.rev === side.commit ? side.commit.slice(0, 10) : side.rev;
+}
+
+/** Pointer files DVC and reg consider: `*.dvc` outside `.dvc/` and `.reg/`. */
+export function isPointerPath(path: string): boolean {
+  return path.endsWith(POINTER_SUFFIX) && !path.startsWith('.dvc/') && !path.startsWith('.reg/') && path !== POINTER_SUFFIX;
+}
+
+const RESERVED_TOP = new Set(['.git', '.reg', '.dvc']);
+
+/**
+ * The repo-relative data path a pointer at `pointerRel` names with `outPath`, refusing any path
+ * that leaves the repository or points into `.git/`, `.reg/` or `.dvc/`. The one place history
+ * pointers' paths are resolved (so the work tree's confinement rules can replace it).
+ */
+export function historyDataPath(pointerRel: string, outPath: string): string {
+  const where = `${pointerRel}: path ${JSON.stringify(outPath)}`;
+  if (outPath.includes('\0') || posix.isAbsolute(outPath) || /^[A-Za-z]:[\\/]/.test(outPath)) {
+    throw configError('pointer.unsafe-path', `${where} is absolute`, { hint: 'a pointer names its data relative to the .dvc file; this pointer is corrupt or hostile' });
+  }
+  const dataRel = posix.normalize(posix.join(posix.dirname(pointerRel), outPath));
+  if (dataRel === '.' || dataRel === '..' || dataRel.startsWith('../')) {
+    throw configError('pointer.unsafe-path', `${where} leaves the repository`, { hint: 'a pointer may only name data inside the repository; this pointer is corrupt or hostile' });
+  }
+  if (RESERVED_TOP.has(dataRel.split('/')[0]!)) {
+    throw configError('pointer.unsafe-path', `${where} points into ${dataRel.split('/')[0]}/`, { hint: 'data may not live in Git or reg internals; this pointer is corrupt or hostile' });
+  }
+  return dataRel.replace(/\/+$/, '');
+}
+
+/** Parses pointer text from history or the work tree into one output (throws a RegError naming the file). */
+export function outputFromPointerText(pointerRel: string, text: string, shownAs = pointerRel): HistoryOutput {
+  const pointer = parsePointer(text, shownAs);
+  if (pointer.outs.length !== 1) {
+    throw configError('pointer.multi-out', `${shownAs}: has ${pointer.outs.length} outputs; reg supports one output per .dvc file`, {
+      hint: 'split it into one .dvc file per output',
+    });
+  }
+  const out = pointer.outs[0]!;
+  const dataRel = historyDataPath(pointerRel, out.path);
+  return { pointerRel, dataRel, out, legacy: isLegacy(out), isDir: out.md5?.endsWith('.dir') ?? false };
+}
+
+function asError(err: unknown): RegError {
+  if (isRegError(err)) return err;
+  throw err;
+}
+
+/**
+ * Reads pointers from commits for one command: one `git ls-tree` per commit asked about, blob
+ * contents through one `git cat-file --batch`, each distinct (path, blob) parsed once.
+ */
+export class PointerReader {
+  readonly blobs: BlobReader;
+  private readonly parsed = new Map<string, PointerAt>();
+
+  constructor(readonly repo: Repo) {
+    this.blobs = new BlobReader(repo.root);
+  }
+
+  /** Every pointer in a commit's tree (a symlink named `*.dvc` is reported as an error, never followed). */
+  async pointersAtCommit(commit: string): Promise<PointerAt[]> {
+    const entries = (await treeFiles(this.repo.root, commit, isPointerPath)).filter((e) => e.type === 'blob');
+    return Promise.all(entries.map((e) => this.pointerFromBlob(e.path, e.oid, commit, e.mode)));
+  }
+
+  /** One pointer blob (with its tree mode) as an output, memoised by path, blob and mode. */
+  async pointerFromBlob(pointerRel: string, blob: string, commit: string, mode = '100644'): Promise<PointerAt> {
+    const key = `${pointerRel}\0${blob}\0${mode}`;
+    const known = this.parsed.get(key);
+    if (known) return known;
+    const shownAs = `${pointerRel} at ${commit.slice(0, 10)}`;
+    const content = mode === '120000' ? 'symlink' : await this.blobs.read(blob);
+    let at: PointerAt;
+    if (content === 'symlink') at = { pointerRel, blob, error: configError('pointer.symlink', `${shownAs} is a symbolic link, not a pointer file`, { hint: 'a .dvc file must be a regular file; this one is corrupt or hostile' }) };
+    else if (content === 'missing') at = { pointerRel, blob, error: new RegError('history.missing-blob', 'failed', `${shownAs}: blob ${blob} is missing from the Git object store`, { hint: 'the clone is incomplete (shallow or partial); fetch the full history with git fetch --unshallow' }) };
+    else if (content === 'too-large') at = { pointerRel, blob, error: configError('pointer.too-large', `${shownAs}: is larger than 1 MiB, so it is not a pointer`, { hint: 'a .dvc file holds a few lines of YAML; this file is corrupt or hostile' }) };
+    else {
+      try {
+        at = { pointerRel, blob, output: outputFromPointerText(pointerRel, content.toString('utf8'), shownAs) };
+      } catch (err) {
+        at = { pointerRel, blob, error: asError(err) };
+      }
+    }
+    this.parsed.set(key, at);
+    return at;
+  }
+
+  /** Pointers at a side: a commit's tree, or the `.dvc` files of the work tree (tracked or not, not ignored). */
+  async pointersAt(side: Side): Promise<PointerAt[]> {
+    if (side.kind === 'commit') return this.pointersAtCommit(side.commit);
+    const files = (await this.repo.git.listFiles(`*${POINTER_SUFFIX}`)).filter(isPointerPath).sort();
+    return files.map((pointerRel) => {
+      try {
+        return { pointerRel, output: outputFromPointerText(pointerRel, readFileSync(join(this.repo.root, pointerRel), 'utf8')) };
+      } catch (err) {
+        if (isRegError(err)) return { pointerRel, error: err };
+        const code = (err as { code?: string }).code;
+        if (code === 'ENOENT') return { pointerRel, error: new RegError('pointer.unreadable', 'failed', `${pointerRel}: listed by Git but missing from the work tree`) };
+        if (code === 'EISDIR') return { pointerRel, error: configError('pointer.not-a-file', `${pointerRel}: is a directory, not a pointer file`) };
+        throw new RegError('pointer.unreadable', 'failed', `cannot read ${pointerRel}: ${(err as Error).message}`, { hint: code === 'EACCES' ? 'fix the file permissions' : undefined });
+      }
+    });
+  }
+
+  close(): void {
+    this.blobs.close();
+  }
+}
+
+/** A user's revision argument as a side. */
+export async function commitSide(repo: Repo, rev: string): Promise<Side> {
+  return { kind: 'commit', rev, commit: await resolveCommit(repo.root, rev) };
+}
+
+/** A command-line path (relative to the cwd) as a repo-relative path, `.dvc` and trailing slashes dropped. */
+export function targetPath(repo: Repo, ctx: Context, target: string): string {
+  const abs = resolve(ctx.cwd, target.replace(/\/+$/, '') || '/');
+  const rel = repoRelative(repo, abs, target);
+  return rel.endsWith(POINTER_SUFFIX) ? rel.slice(0, -POINTER_SUFFIX.length) : rel;
+}
+
+/** How a target relates to the outputs at a side. */
+export interface TargetSelection {
+  /** Outputs equal to the target or below it. */
+  outputs: HistoryOutput[];
+  /** When the target is a path inside a directory output: that output and the sub-path. */
+  inside?: { output: HistoryOutput; subpath: string };
+}
+
+/** The outputs a repo-relative target names among `outputs` ('' names every output). */
+export function selectTarget(outputs: readonly HistoryOutput[], rel: string): TargetSelection {
+  const prefix = rel === '' ? '' : rel + '/';
+  const under = outputs.filter((o) => o.dataRel === rel || o.dataRel.startsWith(prefix) || o.pointerRel === rel + POINTER_SUFFIX);
+  if (under.length > 0) return { outputs: under };
+  const container = outputs.find((o) => o.isDir && rel.startsWith(o.dataRel + '/'));
+  if (container) return { outputs: [container], inside: { output: container, subpath: rel.slice(container.dataRel.length + 1) } };
+  return { outputs: [] };
+}
+
+export function notTrackedAt(target: string, sides: readonly Side[]): RegError {
+  return usageError('target.not-tracked', `${target} is not tracked by reg at ${sides.map(describeSide).join(' or ')}`, {
+    hint: 'name a tracked data path or its .dvc file (reg ls --rev REV lists the entries of a revision)',
+  });
+}
