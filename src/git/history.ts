@@ -215,8 +215,9 @@ export async function commitsChanging(root: string, query: LogQuery): Promise<Co
 
 /**
  * Parses `git log -z --format=%x01<6 NUL-terminated fields> --raw -c` output sequentially: every
- * header field ends with NUL (so a subject holding \x01 or newlines cannot confuse it), then zero
- * or more raw entries `:<modes> <oids> <status>\0<path>\0` (`::...` for merges).
+ * header field ends with NUL (so a subject holding \x01 cannot confuse it), then zero or more raw
+ * entries `:<modes> <oids> <status>\0<path>\0` (`::...` for merges). Commits without an entry are
+ * dropped.
  */
 export function parseRawLog(buf: Buffer): CommitChanges[] {
   const commits: CommitChanges[] = [];
@@ -255,7 +256,8 @@ export function parseRawLog(buf: Buffer): CommitChanges[] {
       const status = words[words.length - 1]!;
       changes.push({ path, status, mode, blob: /^0+$/.test(blob) ? undefined : blob });
     }
-    commits.push({ commit, parents, date, author, email, subject, changes });
+    // --full-history also shows merges that took one parent's version: they changed nothing of their own.
+    if (changes.length > 0) commits.push({ commit, parents, date, author, email, subject, changes });
   }
   return commits;
 }
