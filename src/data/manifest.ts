@@ -125,6 +125,9 @@ export function parseManifest(bytes: Buffer | string, source = '.dir object'): M
 
 /** A relpath that stays inside its directory: no absolute path, no `..`, no empty segment. */
 export function isSafeRelpath(p: string): boolean {
-  if (p === '' || p.startsWith('/') || p.includes('\0')) return false;
-  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+  // One regex instead of a split per path: manifests of 100k files are checked on every read.
+  return !UNSAFE_RELPATH.test(p);
 }
+
+/** An empty, `.` or `..` segment anywhere (which also covers '', a leading or trailing '/', '//'), or a NUL. */
+const UNSAFE_RELPATH = /(?:^|\/)\.{0,2}(?:\/|$)|\0/;

@@ -93,15 +93,20 @@ export async function resolveCommits(root: string, revs: readonly string[]): Pro
   });
 }
 
-/** resolveCommits for one rev, as a usage error naming the rev when it does not resolve. */
+/** resolveCommits, as usage errors naming the first rev that does not resolve. */
+export async function resolveCommitsOrThrow(root: string, revs: readonly string[]): Promise<string[]> {
+  return (await resolveCommits(root, revs)).map((r) => {
+    if (r.commit !== undefined) return r.commit;
+    throw usageError(
+      r.problem === 'ambiguous' ? 'rev.ambiguous' : 'rev.unknown',
+      r.problem === 'ambiguous' ? `revision ${r.rev} is ambiguous (several objects start with it)` : `unknown revision ${r.rev}`,
+      { hint: r.problem === 'ambiguous' ? 'give more characters of the commit id' : 'name a branch, a tag or a commit of this repository (git log --oneline, git tag)' },
+    );
+  });
+}
+
 export async function resolveCommit(root: string, rev: string): Promise<string> {
-  const [r] = await resolveCommits(root, [rev]);
-  if (r!.commit !== undefined) return r!.commit;
-  throw usageError(
-    r!.problem === 'ambiguous' ? 'rev.ambiguous' : 'rev.unknown',
-    r!.problem === 'ambiguous' ? `revision ${rev} is ambiguous (several objects start with it)` : `unknown revision ${rev}`,
-    { hint: r!.problem === 'ambiguous' ? 'give more characters of the commit id' : 'name a branch, a tag or a commit of this repository (git log --oneline, git tag)' },
-  );
+  return (await resolveCommitsOrThrow(root, [rev]))[0]!;
 }
 
 /** HEAD's commit, or undefined in a repository without commits. */
@@ -308,6 +313,8 @@ export class BlobReader {
   private skipping = 0;
   private failed?: Error;
   private stderr = '';
+  /** Requests made in the same tick go to git in one write. */
+  private outbox = '';
   private readonly cache = new Map<string, Promise<BlobContent>>();
 
   constructor(private readonly root: string, private readonly maxSize = 1 << 20) {}
@@ -358,7 +365,14 @@ export class BlobReader {
     const child = this.start();
     return new Promise<BlobContent>((resolve, reject) => {
       this.queue.push({ resolve, reject });
-      child.stdin.write(oid + '\n');
+      if (this.outbox === '') {
+        queueMicrotask(() => {
+          const batch = this.outbox;
+          this.outbox = '';
+          child.stdin.write(batch);
+        });
+      }
+      this.outbox += oid + '\n';
     });
   }
 

@@ -9,7 +9,7 @@ import { openRepo, type Repo } from '../../repo.js';
 import { scanWorkspace } from '../data/scan.js';
 import { ObjectFacts, type RemoteAccessOptions } from './manifests.js';
 import { fillSizes, filesOfVersion, filesWithin, type VersionFile } from './listing.js';
-import { PointerReader, commitSide, notTrackedAt, selectTarget, targetPath, type HistoryOutput, type PointerAt, type Side } from './pointers.js';
+import { PointerReader, commitSides, notTrackedAt, selectTarget, targetPath, type HistoryOutput, type PointerAt, type Side } from './pointers.js';
 
 export interface DiffOptions extends RemoteAccessOptions {
   /** The old side: a revision (default HEAD). */
@@ -115,10 +115,11 @@ const emptyTotals = (): DiffTotals => ({ added: 0, modified: 0, deleted: 0, rena
 export async function diff(ctx: Context, options: DiffOptions = {}): Promise<DiffResult> {
   const repo = openRepo(ctx);
   const oldRev = options.from ?? 'HEAD';
-  const head = options.from === undefined ? await headCommit(repo.root) : undefined;
   // A repository without commits: the old side is empty, everything in the workspace is added.
-  const oldSide: Side | undefined = options.from === undefined && head === undefined ? undefined : await commitSide(repo, oldRev);
-  const newSide: Side = options.to === undefined ? { kind: 'workspace' } : await commitSide(repo, options.to);
+  const noCommits = options.from === undefined && (await headCommit(repo.root)) === undefined;
+  const sides = await commitSides(repo, [...(noCommits ? [] : [oldRev]), ...(options.to === undefined ? [] : [options.to])]);
+  const oldSide: Side | undefined = noCommits ? undefined : sides[0];
+  const newSide: Side = options.to === undefined ? { kind: 'workspace' } : sides[sides.length - 1]!;
   const reader = new PointerReader(repo);
   const facts = new ObjectFacts(repo, ctx, options);
   try {
@@ -267,37 +268,72 @@ function fullPath(dataRel: string, relpath: string): string {
 function compareFiles(row: OutputDiff, oldFiles: SideFiles | undefined, newFiles: SideFiles | undefined, within: readonly string[] | undefined): void {
   const olds = oldFiles ? filesWithin(oldFiles.files, within) : [];
   const news = newFiles ? filesWithin(newFiles.files, within) : [];
-  const oldByPath = new Map<string, VersionFile>();
-  for (const f of olds) oldByPath.set(fullPath(oldFiles!.dataRel, f.relpath), f);
+  // A merge join over both lists sorted by key (manifests already are: no sort, no hashing, no
+  // allocation for the 100k unchanged files of a big directory). Keys are the paths inside the
+  // output when both sides name the same data path, else repo-relative paths. Native string order
+  // is used for the join; the reported lists are put in code-point order below.
+  const sameRoot = oldFiles !== undefined && newFiles !== undefined && oldFiles.dataRel === newFiles.dataRel;
+  const oldKey = sameRoot ? (f: VersionFile) => f.relpath : (f: VersionFile) => fullPath(oldFiles!.dataRel, f.relpath);
+  const newKey = sameRoot ? oldKey : (f: VersionFile) => fullPath(newFiles!.dataRel, f.relpath);
+  const before = sortedBy(olds, oldKey);
+  const after = sortedBy(news, newKey);
   const added: DiffFile[] = [];
-  const seen = new Set<string>();
-  for (const f of news) {
-    const path = fullPath(newFiles!.dataRel, f.relpath);
-    const before = oldByPath.get(path);
-    if (before === undefined) added.push({ path, md5: f.md5, size: f.size ?? null });
-    else {
-      seen.add(path);
-      if (before.md5 !== f.md5) row.modified.push({ path, md5: f.md5, size: f.size ?? null, oldMd5: before.md5, oldSize: before.size ?? null });
+  const deleted: DiffFile[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const o = before[i];
+    const n = after[j];
+    const order = o === undefined ? 1 : n === undefined ? -1 : oldKey(o) === newKey(n) ? 0 : oldKey(o) < newKey(n) ? -1 : 1;
+    if (order < 0) {
+      deleted.push({ path: fullPath(oldFiles!.dataRel, o!.relpath), md5: o!.md5, size: o!.size ?? null });
+      i++;
+    } else if (order > 0) {
+      added.push({ path: fullPath(newFiles!.dataRel, n!.relpath), md5: n!.md5, size: n!.size ?? null });
+      j++;
+    } else {
+      if (o!.md5 !== n!.md5) row.modified.push({ path: fullPath(newFiles!.dataRel, n!.relpath), md5: n!.md5, size: n!.size ?? null, oldMd5: o!.md5, oldSize: o!.size ?? null });
+      i++;
+      j++;
     }
   }
-  const deleted: DiffFile[] = [];
-  for (const [path, f] of oldByPath) if (!seen.has(path)) deleted.push({ path, md5: f.md5, size: f.size ?? null });
-  const byPath = (a: { path: string }, b: { path: string }) => compareCodePoints(a.path, b.path);
-  added.sort(byPath);
-  deleted.sort(byPath);
-  const addedByMd5 = new Map<string, DiffFile[]>();
-  for (const f of added) addedByMd5.set(f.md5, [...(addedByMd5.get(f.md5) ?? []), f]);
+  sortByPath(added);
+  sortByPath(deleted);
+  sortByPath(row.modified);
+  const addedByMd5 = new Map<string, { files: DiffFile[]; next: number }>();
+  for (const f of added) {
+    const group = addedByMd5.get(f.md5);
+    if (group) group.files.push(f);
+    else addedByMd5.set(f.md5, { files: [f], next: 0 });
+  }
   const paired = new Set<DiffFile>();
   for (const d of deleted) {
-    const candidates = addedByMd5.get(d.md5);
-    const to = candidates?.shift();
-    if (to === undefined) continue;
+    const group = addedByMd5.get(d.md5);
+    if (group === undefined || group.next >= group.files.length) continue;
+    const to = group.files[group.next++]!;
     paired.add(d).add(to);
     row.renamed.push({ from: d.path, to: to.path, md5: d.md5, size: to.size ?? d.size });
   }
-  row.added = added.filter((f) => !paired.has(f));
-  row.deleted = deleted.filter((f) => !paired.has(f));
-  row.modified.sort(byPath);
+  row.added = paired.size === 0 ? added : added.filter((f) => !paired.has(f));
+  row.deleted = paired.size === 0 ? deleted : deleted.filter((f) => !paired.has(f));
+}
+
+/** The list itself when already sorted by key (native string order), else a sorted copy. */
+function sortedBy<T>(items: readonly T[], key: (t: T) => string): readonly T[] {
+  for (let i = 1; i < items.length; i++) {
+    if (key(items[i - 1]!) > key(items[i]!)) return [...items].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  }
+  return items;
+}
+
+/** Sorts by path in code-point order, skipping the sort when the list already is (manifest order). */
+function sortByPath<T extends { path: string }>(list: T[]): void {
+  for (let i = 1; i < list.length; i++) {
+    if (compareCodePoints(list[i - 1]!.path, list[i]!.path) > 0) {
+      list.sort((a, b) => compareCodePoints(a.path, b.path));
+      return;
+    }
+  }
 }
 
 /**

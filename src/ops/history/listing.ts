@@ -39,13 +39,13 @@ export interface SizeOptions {
  * asked, from the remote's object metadata. Sizes that stay unknown are left undefined.
  */
 export async function fillSizes(facts: ObjectFacts, files: ReadonlyArray<{ md5: string; size?: number }>, legacy: boolean, options: SizeOptions = {}): Promise<void> {
+  const asked = files.filter((f) => f.size === undefined);
+  const cached = facts.cachedSizes(asked.map((f) => f.md5), legacy);
   const unknown: Array<{ md5: string; size?: number }> = [];
-  for (const f of files) {
-    if (f.size !== undefined) continue;
-    const size = facts.cachedSize({ oid: f.md5, legacy });
-    if (size !== undefined) f.size = size;
+  asked.forEach((f, i) => {
+    if (cached[i] !== undefined) f.size = cached[i];
     else unknown.push(f);
-  }
+  });
   if (!options.remote || unknown.length === 0 || options.remoteName === undefined) return;
   const sizes = await facts.remoteSizes(unknown.map((f) => ({ oid: f.md5, legacy })), options.remoteName);
   for (const f of unknown) f.size = sizes.get(refKey({ oid: f.md5, legacy }));

@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { isRegError, usageError } from '../../errors.js';
-import { ancestorsOf, blobsAt, commitGraph, commitsChanging, headCommit, listRefs, resolveCommit, type RefTip, type RevSelection } from '../../git/history.js';
+import { ancestorsOf, blobsAt, commitGraph, commitsChanging, headCommit, listRefs, resolveCommitsOrThrow, type RefTip, type RevSelection } from '../../git/history.js';
 import { mapLimit } from '../../fsutil.js';
 import { openRepo } from '../../repo.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
@@ -83,12 +83,8 @@ export async function log(ctx: Context, options: LogOptions): Promise<LogResult>
   const tips: Array<RefTip | { name: string; kind: 'rev' | 'head'; commit: string }> = [];
   let scope: string[];
   if (options.revs && options.revs.length > 0) {
-    const commits: string[] = [];
-    for (const rev of options.revs) {
-      const commit = await resolveCommit(repo.root, rev);
-      commits.push(commit);
-      tips.push({ name: rev, kind: 'rev', commit });
-    }
+    const commits = await resolveCommitsOrThrow(repo.root, options.revs);
+    options.revs.forEach((rev, i) => tips.push({ name: rev, kind: 'rev', commit: commits[i]! }));
     selection.commits = commits;
     scope = [...options.revs];
   } else {
@@ -106,6 +102,8 @@ export async function log(ctx: Context, options: LogOptions): Promise<LogResult>
   const reader = new PointerReader(repo);
   const facts = new ObjectFacts(repo, ctx, options);
   try {
+    // Every blob requested at once: one round trip to git cat-file instead of one per version.
+    await reader.blobs.readMany(commits.flatMap((c) => c.changes.flatMap((ch) => (ch.path === pointerRel && ch.blob !== undefined && ch.mode !== '120000' ? [ch.blob] : []))));
     const versions: LogVersion[] = [];
     const blobOf = new Map<LogVersion, string>();
     const pointerRemote = new Map<LogVersion, string | undefined>();

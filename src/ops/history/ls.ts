@@ -4,7 +4,7 @@ import { usageError } from '../../errors.js';
 import { openRepo } from '../../repo.js';
 import { ObjectFacts, type RemoteAccessOptions } from './manifests.js';
 import { fillSizes, filesOfVersion, filesWithin } from './listing.js';
-import { PointerReader, commitSide, notTrackedAt, selectTarget, targetPath, type HistoryOutput, type Side } from './pointers.js';
+import { PointerReader, commitSides, notTrackedAt, selectTarget, targetPath, type HistoryOutput, type Side } from './pointers.js';
 
 export interface LsOptions extends RemoteAccessOptions {
   /** An entry, a path inside a directory entry, or a directory holding entries (default: the repository root). */
@@ -63,7 +63,7 @@ interface Item {
  */
 export async function ls(ctx: Context, options: LsOptions = {}): Promise<LsResult> {
   const repo = openRepo(ctx);
-  const side: Side = options.rev === undefined ? { kind: 'workspace' } : await commitSide(repo, options.rev);
+  const side: Side = options.rev === undefined ? { kind: 'workspace' } : (await commitSides(repo, [options.rev]))[0]!;
   const reader = new PointerReader(repo);
   const facts = new ObjectFacts(repo, ctx, options);
   try {

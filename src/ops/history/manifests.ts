@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { join, sep } from 'node:path';
 import type { Context } from '../../context.js';
 import { parseManifest, type ManifestEntry } from '../../data/manifest.js';
 import { RegError, isRegError } from '../../errors.js';
@@ -7,8 +8,11 @@ import { isNotFound, type Backend } from '../../store/backend.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
 import { DEFAULT_RETRY, describeError, withRetry, type RetryPolicy } from '../../store/transfer.js';
 import { mapLimit } from '../../fsutil.js';
+import { listCacheOids } from '../data/scan.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
+
+const MD5 = /^[0-9a-f]{32}$/;
 
 export interface RemoteAccessOptions {
   /** Remote to ask (default: the pointer's `remote:` field, else core.remote). */
@@ -92,12 +96,35 @@ export class ObjectFacts {
     }
   }
 
-  /** Size of an object in the local cache, or undefined when the cache lacks it. */
-  cachedSize(ref: ObjRef): number | undefined {
-    const s = statSync(this.repo.cache.objectPath(ref.oid, ref.legacy), { throwIfNoEntry: false });
-    if (s !== undefined) return s.size;
-    if (!ref.legacy) return undefined;
-    return statSync(this.repo.cache.objectPath(ref.oid, false), { throwIfNoEntry: false })?.size;
+  /**
+   * Sizes of file objects in the local cache (undefined where the cache lacks one). For many
+   * objects, a sample decides: when most are absent (a clone that fetched manifests only), the
+   * cache is listed once (256 readdirs per layout) so absent objects cost no stat each.
+   */
+  cachedSizes(md5s: readonly string[], legacy: boolean): Array<number | undefined> {
+    const root = this.repo.cache.root;
+    const bases = legacy ? [{ dir: root, legacy: true }, { dir: join(root, 'files', 'md5'), legacy: false }] : [{ dir: join(root, 'files', 'md5'), legacy: false }];
+    const prefixDirs = new Map<string, string>();
+    let listed: Array<Set<string>> | undefined;
+    const sizeOf = (md5: string): number | undefined => {
+      if (!MD5.test(md5)) return undefined;
+      for (let k = 0; k < bases.length; k++) {
+        if (listed && !listed[k]!.has(md5)) continue;
+        const key = `${k}${md5.slice(0, 2)}`;
+        let dir = prefixDirs.get(key);
+        if (dir === undefined) prefixDirs.set(key, (dir = join(bases[k]!.dir, md5.slice(0, 2)) + sep));
+        const st = statSync(dir + md5.slice(2), { throwIfNoEntry: false });
+        if (st?.isFile()) return st.size;
+      }
+      return undefined;
+    };
+    const SAMPLE = 100;
+    const sizes = md5s.slice(0, SAMPLE).map(sizeOf);
+    if (md5s.length > 20 * SAMPLE && sizes.filter((x) => x !== undefined).length < SAMPLE / 2) {
+      listed = bases.map((b) => listCacheOids(root, b.legacy));
+    }
+    for (let i = SAMPLE; i < md5s.length; i++) sizes.push(sizeOf(md5s[i]!));
+    return sizes;
   }
 
   /** Sizes from the remote's object metadata (one HEAD per object); objects it lacks are left out. */

@@ -3,7 +3,7 @@ import { join, posix, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
 import { RegError, configError, isRegError, usageError } from '../../errors.js';
-import { BlobReader, resolveCommit, treeFiles } from '../../git/history.js';
+import { BlobReader, resolveCommitsOrThrow, treeFiles } from '../../git/history.js';
 import { repoRelative, type Repo } from '../../repo.js';
 import { POINTER_SUFFIX } from '../data/outputs.js';
 
@@ -145,9 +145,10 @@ export class PointerReader {
   }
 }
 
-/** A user's revision argument as a side. */
-export async function commitSide(repo: Repo, rev: string): Promise<Side> {
-  return { kind: 'commit', rev, commit: await resolveCommit(repo.root, rev) };
+/** Users' revision arguments as sides (one git process for all). */
+export async function commitSides(repo: Repo, revs: readonly string[]): Promise<Side[]> {
+  const commits = await resolveCommitsOrThrow(repo.root, revs);
+  return revs.map((rev, i) => ({ kind: 'commit', rev, commit: commits[i]! }));
 }
 
 /** A command-line path (relative to the cwd) as a repo-relative path, `.dvc` and trailing slashes dropped. */
