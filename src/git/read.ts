@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { RegError } from '../errors.js';
 
 /**
@@ -85,22 +85,143 @@ export async function blobSizes(root: string, oids: readonly string[]): Promise<
 
 /** The contents of blobs by oid (one `git cat-file --batch`). */
 export async function readBlobs(root: string, oids: readonly string[]): Promise<Map<string, Buffer>> {
-  const blobs = new Map<string, Buffer>();
-  const unique = [...new Set(oids)];
-  if (unique.length === 0) return blobs;
-  const out = (await gitRun(root, ['cat-file', '--batch'], unique.join('\n') + '\n')).stdout;
-  let pos = 0;
-  while (pos < out.length) {
-    const nl = out.indexOf(0x0a, pos);
-    if (nl === -1) break;
-    const header = out.subarray(pos, nl).toString('utf8').split(' ');
-    pos = nl + 1;
-    if (header[1] === 'missing' || header.length < 3) continue;
-    const size = Number(header[2]);
-    blobs.set(header[0]!, out.subarray(pos, pos + size));
-    pos += size + 1;
+  const reader = new BlobReader(root, Infinity);
+  try {
+    return await reader.readMany(oids);
+  } finally {
+    reader.close();
   }
-  return blobs;
 }
 
 export const ZERO_OID = /^0+$/;
+
+/** What one `cat-file --batch` answer held. */
+export type BlobContent = Buffer | 'missing' | 'too-large';
+
+interface Pending {
+  resolve: (value: BlobContent) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * One long-lived `git cat-file --batch` process answering blob reads for the whole command.
+ * Requests are written as they come and answered in order; contents larger than `maxSize` are
+ * skipped without being kept in memory (a hostile repository may hold a huge file named `.dvc`).
+ */
+export class BlobReader {
+  private child?: ChildProcessWithoutNullStreams;
+  private readonly queue: Pending[] = [];
+  private buf: Buffer = Buffer.alloc(0);
+  /** Bytes of the current answer's body still to skip (too-large answers). */
+  private skipping = 0;
+  private failed?: Error;
+  private stderr = '';
+  /** Requests made in the same tick go to git in one write. */
+  private outbox = '';
+  private readonly cache = new Map<string, Promise<BlobContent>>();
+
+  constructor(private readonly root: string, private readonly maxSize = 1 << 20) {}
+
+  private start(): ChildProcessWithoutNullStreams {
+    if (this.child) return this.child;
+    const child = spawn('git', ['cat-file', '--batch'], { cwd: this.root, stdio: ['pipe', 'pipe', 'pipe'] });
+    child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+    child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
+    const fail = (err: Error) => {
+      this.failed ??= err;
+      for (const p of this.queue.splice(0)) p.reject(this.failed);
+    };
+    child.on('error', (err) => fail(new RegError('git.failed', 'failed', `cannot run git cat-file: ${err.message}`)));
+    child.on('close', (code) => {
+      if (this.queue.length > 0) fail(new RegError('git.failed', 'failed', `git cat-file --batch ended early (exit ${code}): ${this.stderr.trim()}`));
+    });
+    child.stdin.on('error', () => undefined);
+    this.child = child;
+    return child;
+  }
+
+  /** The content of one object (any object name git accepts on one line; oids in practice). */
+  read(oid: string): Promise<BlobContent> {
+    let p = this.cache.get(oid);
+    if (p === undefined) {
+      p = this.request(oid);
+      this.cache.set(oid, p);
+    }
+    return p;
+  }
+
+  /** Contents by oid; absent and too-large objects are left out of the map. */
+  async readMany(oids: Iterable<string>): Promise<Map<string, Buffer>> {
+    const unique = [...new Set(oids)];
+    const contents = await Promise.all(unique.map((oid) => this.read(oid)));
+    const out = new Map<string, Buffer>();
+    unique.forEach((oid, i) => {
+      const c = contents[i]!;
+      if (Buffer.isBuffer(c)) out.set(oid, c);
+    });
+    return out;
+  }
+
+  private request(oid: string): Promise<BlobContent> {
+    if (/[\n\r\0]/.test(oid)) return Promise.resolve('missing');
+    if (this.failed) return Promise.reject(this.failed);
+    const child = this.start();
+    return new Promise<BlobContent>((resolve, reject) => {
+      this.queue.push({ resolve, reject });
+      if (this.outbox === '') {
+        queueMicrotask(() => {
+          const batch = this.outbox;
+          this.outbox = '';
+          child.stdin.write(batch);
+        });
+      }
+      this.outbox += oid + '\n';
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.skipping > 0) {
+      const n = Math.min(this.skipping, chunk.length);
+      this.skipping -= n;
+      chunk = chunk.subarray(n);
+      if (this.skipping > 0) return;
+    }
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    for (;;) {
+      const nl = this.buf.indexOf(0x0a);
+      if (nl === -1) return;
+      const header = this.buf.toString('utf8', 0, nl).split(' ');
+      const pending = this.queue[0];
+      if (header.length < 3) {
+        // `<name> missing` / `<name> ambiguous`
+        this.queue.shift();
+        this.buf = this.buf.subarray(nl + 1);
+        pending?.resolve('missing');
+        continue;
+      }
+      const size = Number(header[header.length - 1]);
+      const total = nl + 1 + size + 1;
+      if (size > this.maxSize) {
+        this.queue.shift();
+        pending?.resolve('too-large');
+        const have = this.buf.length - (nl + 1);
+        if (have >= size + 1) {
+          this.buf = this.buf.subarray(total);
+          continue;
+        }
+        this.skipping = size + 1 - have;
+        this.buf = Buffer.alloc(0);
+        return;
+      }
+      if (this.buf.length < total) return;
+      this.queue.shift();
+      pending?.resolve(Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size)));
+      this.buf = this.buf.subarray(total);
+    }
+  }
+
+  close(): void {
+    this.child?.stdin.end();
+    this.child = undefined;
+  }
+}

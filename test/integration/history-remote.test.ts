@@ -8,7 +8,7 @@ import { ls } from '../../dist/ops/history/ls.js';
 import { remoteAdd, remoteModify } from '../../dist/ops/remote/remote.js';
 import { S3Backend } from '../../dist/store/s3.js';
 import { makeContext, type Context } from '../../dist/context.js';
-import { RegError } from '../../dist/errors.js';
+import { expectRegError } from '../helpers/expect-error.js';
 import { filesUnder, git, removeDir, tempDir } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { counting, type BackendCall } from '../helpers/counting-backend.js';
@@ -23,18 +23,6 @@ const ctxB = (extra: Partial<Context> = {}) => makeContext({ cwd: clone, env: s3
 
 const key = (oid: string, legacy = false) => `${legacy ? '' : 'files/md5/'}${oid.slice(0, 2)}/${oid.slice(2)}`;
 const reads = (calls: BackendCall[]) => calls.filter((c) => c.op === 'get' || c.op === 'readSmall');
-
-async function expectRegError(p: Promise<unknown>, code: string, exit: number): Promise<RegError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RegError);
-    expect((err as RegError).code, (err as Error).message).toBe(code);
-    expect((err as RegError).exitCode).toBe(exit);
-    return err as RegError;
-  }
-  throw new Error(`expected RegError ${code}`);
-}
 
 beforeAll(async () => {
   remoteDir = tempDir('reg-history-remote-');

@@ -8,7 +8,7 @@ import { diff, splitDiffArgs, type DiffFile, type DiffModifiedFile, type DiffRen
 import { ls } from '../../dist/ops/history/ls.js';
 import { add } from '../../dist/ops/data/add.js';
 import { makeContext } from '../../dist/context.js';
-import { RegError } from '../../dist/errors.js';
+import { expectRegError } from '../helpers/expect-error.js';
 import { filesUnder, git, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { buildHistoryFixture, CONTENT, IMAGES, MODEL, md5, size, type HistoryFixture } from '../helpers/history-fixture.js';
 
@@ -21,18 +21,6 @@ beforeAll(async () => {
   root = fx.root;
 }, 120_000);
 afterAll(() => removeDir(root));
-
-async function expectRegError(p: Promise<unknown>, code: string, exit?: number): Promise<RegError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RegError);
-    expect((err as RegError).code, (err as Error).message).toBe(code);
-    if (exit !== undefined) expect((err as RegError).exitCode).toBe(exit);
-    return err as RegError;
-  }
-  throw new Error(`expected RegError ${code}, but the operation succeeded`);
-}
 
 /** Every file under `dir` with its mode and content hash (symlinks by target): equal digests = untouched tree. */
 function treeDigest(dir: string): string {

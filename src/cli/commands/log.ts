@@ -33,7 +33,7 @@ export const logCommand: CommandModule = {
       .description('every version of an entry across Git history (newest first), with the branches and tags holding it')
       .argument('<target>', 'the entry: its data path or its .dvc file')
       .option('--all', 'also read remote-tracking branches (default: local branches, tags and HEAD)')
-      .option('--rev <rev...>', 'read only the history of these revisions')
+      .option('--rev <rev>', 'read only the history of this revision (repeatable)', (value: string, previous: string[] = []) => [...previous, value])
       .option('-r, --remote [name]', 'mark versions whose data is missing on the remote (default: each version\'s remote, else core.remote)')
       .option('-j, --jobs <n>', 'parallel existence checks for --remote', parseJobs)
       .action(async (target: string, opts: { all?: boolean; rev?: string[]; remote?: string | boolean; jobs?: number }, cmd: Command) =>

@@ -24,11 +24,13 @@ export const lsCommand: CommandModule = {
           cmd,
           (ctx) => ls(ctx, { target, rev: opts.rev, recursive: opts.recursive, sizes: opts.sizes, remote: opts.remote, jobs: opts.jobs }),
           (r, out) => {
-            for (const e of r.entries) {
+            // One write for the whole listing (100k lines as 100k writes cost more than building them).
+            const lines = r.entries.map((e) => {
               const name = e.type === 'dir' ? `${e.path}/` : e.path;
               const extra = [e.nfiles !== undefined ? plural(e.nfiles, 'file') : '', e.entry ? `entry${e.entry.legacy ? ', DVC 2' : ''}` : ''].filter(Boolean);
-              out.line(`${sizeColumn(e)}  ${name}${extra.length ? `  (${extra.join(', ')})` : ''}`);
-            }
+              return `${sizeColumn(e)}  ${name}${extra.length ? `  (${extra.join(', ')})` : ''}`;
+            });
+            if (lines.length > 0) out.line(lines.join('\n'));
             if (out.verbose || r.entries.length === 0) {
               out.line(`${plural(r.entries.length, 'entry', 'entries')}, ${formatBytes(r.totalSize)}${r.unknownSizes ? ` (${r.unknownSizes} sizes unknown: not in the cache; --sizes asks the remote)` : ''}`);
             }

@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { isRegError, usageError } from '../../errors.js';
-import { ancestorsOf, blobsAt, commitGraph, commitsChanging, headCommit, listRefs, resolveCommitsOrThrow, type RefTip, type RevSelection } from '../../git/history.js';
+import { ancestorsOf, blobsAt, commitGraph, commitsChanging, headCommit, listRefs, resolveCommitsOrThrow, type CommitInfo, type RefTip, type RevSelection } from '../../git/history.js';
 import { mapLimit } from '../../fsutil.js';
 import { openRepo } from '../../repo.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
@@ -30,14 +30,8 @@ export interface VersionRefs {
   revs: string[];
 }
 
-export interface LogVersion {
-  commit: string;
-  parents: string[];
-  /** Author date (ISO 8601). */
-  date: string;
-  author: string;
-  email: string;
-  subject: string;
+/** One commit that changed the entry's pointer (commit fields as in CommitInfo: date is the author date). */
+export interface LogVersion extends CommitInfo {
   /** What the commit did to the pointer. */
   change: 'added' | 'modified' | 'deleted';
   /** The pointer file (repo-relative). */
@@ -133,7 +127,7 @@ export async function log(ctx: Context, options: LogOptions): Promise<LogResult>
     if (versions.length === 0) throw await noVersions(reader, options.target, dataRel, scope);
     await attachRefs(repo.root, selection, tips, pointerRel, versions, blobOf);
     const result: LogResult = { path: dataRel, pointer: pointerRel, scope, versions };
-    if (options.checkRemote) result.missingOnRemote = await checkRemote(facts, versions, pointerRemote);
+    if (options.checkRemote) result.missingOnRemote = await checkRemote(facts, versions, pointerRemote, options.jobs ?? 16);
     return result;
   } finally {
     reader.close();
@@ -179,10 +173,10 @@ async function attachRefs(root: string, selection: RevSelection, tips: Array<{ n
 }
 
 /** One existence check per distinct (remote, object): a `.dir` present proves its directory (push uploads it last). */
-async function checkRemote(facts: ObjectFacts, versions: LogVersion[], pointerRemote: ReadonlyMap<LogVersion, string | undefined>): Promise<number> {
+async function checkRemote(facts: ObjectFacts, versions: LogVersion[], pointerRemote: ReadonlyMap<LogVersion, string | undefined>, jobs: number): Promise<number> {
   const asked = new Map<string, Promise<boolean>>();
   const rows = versions.filter((v) => v.oid !== undefined && v.error === undefined);
-  await mapLimit(rows, 16, async (v) => {
+  await mapLimit(rows, jobs, async (v) => {
     const ref: ObjRef = { oid: v.oid!, legacy: v.legacy };
     const name = facts.remoteNameFor(pointerRemote.get(v));
     const key = `${name}\0${refKey(ref)}`;

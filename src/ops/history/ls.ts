@@ -80,6 +80,7 @@ export async function ls(ctx: Context, options: LsOptions = {}): Promise<LsResul
       rev: side.kind === 'commit' ? side.rev : null,
       commit: side.kind === 'commit' ? side.commit : null,
       path: rel,
+      entry: undefined,
       entries: [],
       totalSize: 0,
       unknownSizes: 0,
