@@ -117,7 +117,7 @@ function readLineSeparatorsLikeDvc(doc: Document.Parsed, text: string, lines: Li
  * unquoted all-digit md5 keeps its leading zeros; ints and booleans are converted here.
  */
 export function parsePointer(text: string, file = 'pointer.dvc'): Pointer {
-  return parseCanonicalPointer(text) ?? parsePointerYaml(text, file);
+  return parseCanonicalPointer(text) ?? parsePointerViaYaml(text, file);
 }
 
 const CANONICAL_LINE = new Map<string, RegExp>([
@@ -137,7 +137,7 @@ const CANONICAL_LINE = new Map<string, RegExp>([
  * The text `dvc add` and `reg add` write (one output, one `key: value` per line, plain scalars
  * only) read without the YAML parser, which costs ~0.3 ms per file: `reg log` reads a thousand
  * versions. Anything else (comments, quotes, other keys, odd spacing) returns undefined and goes
- * through parsePointerYaml, so both paths give the same result for every text this one accepts.
+ * through parsePointerViaYaml, so both paths give the same result for every text this one accepts.
  */
 export function parseCanonicalPointer(text: string): Pointer | undefined {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
@@ -173,7 +173,7 @@ export function parseCanonicalPointer(text: string): Pointer | undefined {
 }
 
 /** parsePointer through the YAML parser: every form DVC accepts, errors with file:line:col. */
-export function parsePointerYaml(text: string, file = 'pointer.dvc'): Pointer {
+export function parsePointerViaYaml(text: string, file = 'pointer.dvc'): Pointer {
   const lines = new LineCounter();
   const doc = parsePointerYaml(text, lines, file);
   const loc = new Located(file, lines);

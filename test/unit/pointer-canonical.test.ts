@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseCanonicalPointer, parsePointer, parsePointerYaml } from '../../src/data/pointer.js';
+import { parseCanonicalPointer, parsePointer, parsePointerViaYaml } from '../../src/data/pointer.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../fixtures/dvc-vectors/expected.json', import.meta.url), 'utf8'));
 
@@ -9,7 +9,7 @@ const MD5 = 'acbd18db4cc2f85cedef654fccc4a4d8';
 /** What the YAML path makes of a text, or its error code. */
 function viaYaml(text: string): unknown {
   try {
-    return parsePointerYaml(text, 'x.dvc');
+    return parsePointerViaYaml(text, 'x.dvc');
   } catch (err) {
     return { error: (err as { code: string }).code };
   }
