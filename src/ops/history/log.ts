@@ -146,7 +146,10 @@ async function attachRefs(root: string, selection: RevSelection, tips: Array<{ n
   const rowsByBlob = new Map<string, LogVersion[]>();
   for (const v of versions) {
     const b = blobOf.get(v);
-    if (b !== undefined) rowsByBlob.set(b, [...(rowsByBlob.get(b) ?? []), v]);
+    if (b === undefined) continue;
+    const rows = rowsByBlob.get(b);
+    if (rows) rows.push(v);
+    else rowsByBlob.set(b, [v]);
   }
   let graph: Map<string, string[]> | undefined;
   for (let i = 0; i < tips.length; i++) {
@@ -195,7 +198,9 @@ async function noVersions(reader: PointerReader, target: string, dataRel: string
   try {
     const here = (await reader.pointersAt({ kind: 'workspace' })).flatMap((p) => (p.output ? [p.output] : []));
     const sel = selectTarget(here, dataRel);
-    if (sel.inside) hint = `it is inside ${sel.inside.output.dataRel}; run reg log ${sel.inside.output.dataRel}`;
+    const own = sel.outputs.find((o) => o.dataRel === dataRel || o.pointerRel === dataRel + POINTER_SUFFIX);
+    if (own) hint = `${own.pointerRel} is not committed yet: git add ${own.pointerRel} && git commit`;
+    else if (sel.inside) hint = `it is inside ${sel.inside.output.dataRel}; run reg log ${sel.inside.output.dataRel}`;
     else if (sel.outputs.length > 0) hint = `it holds several entries; name one: ${sel.outputs.slice(0, 5).map((o) => o.dataRel).join(', ')}`;
   } catch (err) {
     if (!isRegError(err)) throw err;

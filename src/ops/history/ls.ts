@@ -113,7 +113,7 @@ export async function ls(ctx: Context, options: LsOptions = {}): Promise<LsResul
         }
         const files = (await filesOfVersion(facts, o)).map((f) => ({ rel: f.relpath === '' ? base : `${base}/${f.relpath}`, md5: f.md5, size: f.size, isDir: false }));
         await fillSizes(facts, files, o.legacy, sizeOptions(facts, o, options));
-        items.push(...files);
+        items = items.concat(files);
       }
     }
     result.entries = options.recursive ? items.map(fileRow) : oneLevel(items);
