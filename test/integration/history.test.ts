@@ -7,9 +7,10 @@ import { log } from '../../dist/ops/history/log.js';
 import { diff, splitDiffArgs, type DiffFile, type DiffModifiedFile, type DiffRenamedFile, type OutputDiff, type DiffVersion } from '../../dist/ops/history/diff.js';
 import { ls } from '../../dist/ops/history/ls.js';
 import { add } from '../../dist/ops/data/add.js';
+import { init } from '../../dist/ops/registry/init.js';
 import { makeContext } from '../../dist/context.js';
 import { expectRegError } from '../helpers/expect-error.js';
-import { filesUnder, git, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { filesUnder, git, makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { buildHistoryFixture, CONTENT, IMAGES, MODEL, md5, size, type HistoryFixture } from '../helpers/history-fixture.js';
 
 let fx: HistoryFixture;
@@ -357,6 +358,27 @@ describe('reg ls', () => {
     await expectRegError(ls(ctx(), { target: `${IMAGES}/nope`, rev: 'v2' }), 'ls.no-such-path', 2);
     await expectRegError(ls(ctx(), { target: 'elsewhere', rev: 'v2' }), 'target.not-tracked', 2);
     await expectRegError(ls(ctx(), { target: IMAGES, rev: 'v9' }), 'rev.unknown', 2);
+  });
+});
+
+describe('a repository without commits', () => {
+  it('diff shows the work tree as added; log explains the entry is not committed; ls --rev HEAD is a usage error', async () => {
+    const fresh = makeGitRepo();
+    const c = () => makeContext({ cwd: fresh });
+    try {
+      await init(c());
+      writeTree(fresh, { 'f.txt': 'hi\n' });
+      await add(c(), { targets: ['f.txt'] });
+      const d = await diff(c());
+      expect(d.from).toEqual({ rev: 'HEAD', commit: null });
+      expect(d.outputs.map((o) => [o.path, o.status, o.added])).toEqual([['f.txt', 'added', [{ path: 'f.txt', md5: md5('hi\n'), size: 3 }]]]);
+      const e = await expectRegError(log(c(), { target: 'f.txt' }), 'log.no-versions', 2);
+      expect(e.hint).toContain('not committed yet');
+      await expectRegError(ls(c(), { rev: 'HEAD' }), 'rev.unknown', 2);
+      expect((await ls(c(), {})).entries.map((x) => x.path)).toEqual(['f.txt']);
+    } finally {
+      removeDir(fresh);
+    }
   });
 });
 
