@@ -82,6 +82,14 @@ describe('manifests of other versions from a directory remote', () => {
     expect(reads(calls)).toEqual([{ op: 'readSmall', key: key(fx.imagesOid.v1) }]);
     expect(calls.filter((c) => c.op === 'head').map((c) => c.key).sort()).toEqual([CONTENT.a, CONTENT.b, CONTENT.d, CONTENT.c].map((t) => key(md5(t))).sort());
     expect(calls).toHaveLength(5);
+    // Sizes once known are remembered for that manifest: the next listing asks the remote nothing.
+    const again: BackendCall[] = [];
+    const second = await ls(ctxB(), { target: IMAGES, rev: 'v1', recursive: true, wrapBackend: counting(again) });
+    expect(again).toEqual([]);
+    expect(second.entries.map((e) => e.size)).toEqual(r.entries.map((e) => e.size));
+    // A damaged memory is ignored, never believed.
+    writeFileSync(join(clone, '.reg', 'tmp', 'sizes', fx.imagesOid.v1), '[1, 2]');
+    expect((await ls(ctxB(), { target: IMAGES, rev: 'v1', recursive: true })).unknownSizes).toBe(4);
   });
 
   it('diff of two versions fetches their two manifests and nothing else, same result as where the data lives', async () => {

@@ -50,3 +50,27 @@ export async function fillSizes(facts: ObjectFacts, files: ReadonlyArray<{ md5: 
   const sizes = await facts.remoteSizes(unknown.map((f) => ({ oid: f.md5, legacy })), options.remoteName);
   for (const f of unknown) f.size = sizes.get(refKey({ oid: f.md5, legacy }));
 }
+
+/**
+ * filesOfVersion with every size that can be known: a file output's from its pointer, a
+ * directory's from the sizes remembered for its manifest and the local cache (manifestSizes),
+ * then, only when asked, from the remote (and remembered).
+ */
+export async function sizedFilesOfVersion(facts: ObjectFacts, o: HistoryOutput, options: SizeOptions = {}): Promise<VersionFile[]> {
+  const oid = o.out.md5;
+  if (oid === undefined) return [];
+  if (!o.isDir) {
+    const file: VersionFile = { relpath: '', md5: oid, size: o.out.size };
+    await fillSizes(facts, [file], o.legacy, options);
+    return [file];
+  }
+  const ref = { oid, legacy: o.legacy };
+  const entries = await facts.manifest(ref, o.out.remote);
+  const sizes = facts.manifestSizes(ref, entries);
+  const files = entries.map((e, i): VersionFile => ({ relpath: e.relpath, md5: e.md5, size: sizes[i] }));
+  if (options.remote && sizes.some((x) => x === undefined)) {
+    await fillSizes(facts, files, o.legacy, options);
+    facts.rememberManifestSizes(ref, files.map((f) => f.size));
+  }
+  return files;
+}

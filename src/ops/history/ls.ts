@@ -3,7 +3,7 @@ import { compareCodePoints } from '../../data/manifest.js';
 import { usageError } from '../../errors.js';
 import { openRepo } from '../../repo.js';
 import { ObjectFacts, type RemoteAccessOptions } from './manifests.js';
-import { fillSizes, filesOfVersion, filesWithin } from './listing.js';
+import { filesWithin, sizedFilesOfVersion } from './listing.js';
 import { PointerReader, commitSides, notTrackedAt, selectTarget, targetPath, type HistoryOutput, type Side } from './pointers.js';
 
 export interface LsOptions extends RemoteAccessOptions {
@@ -92,7 +92,7 @@ export async function ls(ctx: Context, options: LsOptions = {}): Promise<LsResul
       const o = single;
       result.entry = { path: o.dataRel, pointer: o.pointerRel, oid: o.out.md5, size: o.out.size, nfiles: o.out.nfiles, isDir: o.isDir, legacy: o.legacy };
       const sub = sel.inside?.subpath ?? '';
-      const files = filesWithin(await filesOfVersion(facts, o), sub === '' ? undefined : [sub]);
+      const files = filesWithin(await sizedFilesOfVersion(facts, o, sizeOptions(facts, o, options)), sub === '' ? undefined : [sub]);
       if (sub !== '' && files.length === 0) throw usageError('ls.no-such-path', `${options.target} is not in ${o.dataRel} at ${side.kind === 'commit' ? side.rev : 'the workspace version'}`, { hint: `list the entry: reg ls ${o.dataRel}${options.rev ? ` --rev ${options.rev}` : ''}` });
       const exactFile = files.length === 1 && files[0]!.relpath === sub;
       items = files.map((f) => ({
@@ -101,7 +101,6 @@ export async function ls(ctx: Context, options: LsOptions = {}): Promise<LsResul
         size: f.size,
         isDir: false,
       }));
-      await fillSizes(facts, items as Array<{ md5: string; size?: number }>, o.legacy, sizeOptions(facts, o, options));
     } else {
       const prefix = rel === '' ? '' : rel + '/';
       items = [];
@@ -111,8 +110,7 @@ export async function ls(ctx: Context, options: LsOptions = {}): Promise<LsResul
           items.push({ rel: base, isDir: o.isDir, md5: o.isDir ? undefined : o.out.md5, size: o.out.size, nfiles: o.isDir ? o.out.nfiles : undefined, output: o });
           continue;
         }
-        const files = (await filesOfVersion(facts, o)).map((f) => ({ rel: f.relpath === '' ? base : `${base}/${f.relpath}`, md5: f.md5, size: f.size, isDir: false }));
-        await fillSizes(facts, files, o.legacy, sizeOptions(facts, o, options));
+        const files = (await sizedFilesOfVersion(facts, o, sizeOptions(facts, o, options))).map((f) => ({ rel: f.relpath === '' ? base : `${base}/${f.relpath}`, md5: f.md5, size: f.size, isDir: false }));
         items = items.concat(files);
       }
     }

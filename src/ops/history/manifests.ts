@@ -7,7 +7,7 @@ import type { Repo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
 import { DEFAULT_RETRY, describeError, withRetry, type RetryPolicy } from '../../store/transfer.js';
-import { mapLimit } from '../../fsutil.js';
+import { mapLimit, writeFileAtomicSync } from '../../fsutil.js';
 import { listCacheOids } from '../data/scan.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
@@ -125,6 +125,49 @@ export class ObjectFacts {
     }
     for (let i = SAMPLE; i < md5s.length; i++) sizes.push(sizeOf(md5s[i]!));
     return sizes;
+  }
+
+  /**
+   * Sizes of every file of a manifest, aligned with its entries (undefined where unknown). Content
+   * with a given md5 has one size forever, so once known they are remembered in
+   * `.reg/tmp/sizes/<oid>` and the next listing of that version reads one file instead of a stat
+   * per object; only the sizes still unknown are looked up again.
+   */
+  manifestSizes(ref: ObjRef, entries: readonly ManifestEntry[]): Array<number | undefined> {
+    const file = join(this.repo.regDir, 'tmp', 'sizes', ref.oid);
+    let known: Array<number | null> | undefined;
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      if (Array.isArray(parsed) && parsed.length === entries.length && parsed.every((x) => x === null || (Number.isSafeInteger(x) && x >= 0))) known = parsed as Array<number | null>;
+    } catch {
+      known = undefined;
+    }
+    const sizes: Array<number | undefined> = known ? known.map((x) => x ?? undefined) : new Array<number | undefined>(entries.length).fill(undefined);
+    const missing: number[] = [];
+    sizes.forEach((x, i) => x === undefined && missing.push(i));
+    if (missing.length === 0) return sizes;
+    const found = this.cachedSizes(missing.map((i) => entries[i]!.md5), ref.legacy);
+    let learned = false;
+    missing.forEach((i, k) => {
+      if (found[k] === undefined) return;
+      sizes[i] = found[k];
+      learned = true;
+    });
+    if (learned || !known) this.rememberSizes(file, sizes);
+    return sizes;
+  }
+
+  /** Records sizes learned elsewhere (the remote's metadata) for manifestSizes. */
+  rememberManifestSizes(ref: ObjRef, sizes: ReadonlyArray<number | undefined>): void {
+    this.rememberSizes(join(this.repo.regDir, 'tmp', 'sizes', ref.oid), sizes);
+  }
+
+  private rememberSizes(file: string, sizes: ReadonlyArray<number | undefined>): void {
+    try {
+      writeFileAtomicSync(file, JSON.stringify(sizes.map((x) => x ?? null)));
+    } catch {
+      // A read-only .reg/ only costs the next listing its stats.
+    }
   }
 
   /** Sizes from the remote's object metadata (one HEAD per object); objects it lacks are left out. */
