@@ -52,25 +52,27 @@ export async function fillSizes(facts: ObjectFacts, files: ReadonlyArray<{ md5: 
 }
 
 /**
- * filesOfVersion with every size that can be known: a file output's from its pointer, a
- * directory's from the sizes remembered for its manifest and the local cache (manifestSizes),
- * then, only when asked, from the remote (and remembered).
+ * The files of a version with every size that can be known, as its entries plus a parallel list of
+ * sizes (no object per file): a file output's size from its pointer, a directory's from the sizes
+ * remembered for its manifest and the local cache (manifestSizes), then, only when asked, from
+ * the remote (and remembered).
  */
-export async function sizedFilesOfVersion(facts: ObjectFacts, o: HistoryOutput, options: SizeOptions = {}): Promise<VersionFile[]> {
+export async function sizedFilesOfVersion(facts: ObjectFacts, o: HistoryOutput, options: SizeOptions = {}): Promise<{ entries: readonly VersionFile[]; sizes: Array<number | undefined> }> {
   const oid = o.out.md5;
-  if (oid === undefined) return [];
+  if (oid === undefined) return { entries: [], sizes: [] };
   if (!o.isDir) {
     const file: VersionFile = { relpath: '', md5: oid, size: o.out.size };
     await fillSizes(facts, [file], o.legacy, options);
-    return [file];
+    return { entries: [file], sizes: [file.size] };
   }
   const ref = { oid, legacy: o.legacy };
   const entries = await facts.manifest(ref, o.out.remote);
   const sizes = facts.manifestSizes(ref, entries);
-  const files = entries.map((e, i): VersionFile => ({ relpath: e.relpath, md5: e.md5, size: sizes[i] }));
   if (options.remote && sizes.some((x) => x === undefined)) {
-    await fillSizes(facts, files, o.legacy, options);
-    facts.rememberManifestSizes(ref, files.map((f) => f.size));
+    const asks = entries.flatMap((e, i) => (sizes[i] === undefined ? [{ md5: e.md5, size: undefined as number | undefined, i }] : []));
+    await fillSizes(facts, asks, o.legacy, options);
+    for (const a of asks) sizes[a.i] = a.size;
+    facts.rememberManifestSizes(ref, sizes);
   }
-  return files;
+  return { entries, sizes };
 }

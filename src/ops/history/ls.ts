@@ -3,7 +3,7 @@ import { compareCodePoints } from '../../data/manifest.js';
 import { usageError } from '../../errors.js';
 import { openRepo } from '../../repo.js';
 import { ObjectFacts, type RemoteAccessOptions } from './manifests.js';
-import { filesWithin, sizedFilesOfVersion } from './listing.js';
+import { sizedFilesOfVersion } from './listing.js';
 import { PointerReader, commitSides, notTrackedAt, selectTarget, targetPath, type HistoryOutput, type Side } from './pointers.js';
 
 export interface LsOptions extends RemoteAccessOptions {
@@ -46,20 +46,56 @@ export interface LsResult {
   errors: Array<{ pointer: string; code: string; message: string }>;
 }
 
-interface Item {
-  rel: string;
-  md5?: string;
-  size?: number;
-  isDir: boolean;
-  /** A whole output (only when listing a directory that holds entries). */
-  output?: HistoryOutput;
-  nfiles?: number;
+/**
+ * Builds the rows as files are fed in, without an object per file in between: every file (with
+ * `recursive`), or one level with deeper files summed into one directory row each.
+ */
+class Rows {
+  private readonly rows: LsEntry[] = [];
+  private readonly dirs = new Map<string, LsEntry>();
+  totalSize = 0;
+  unknownSizes = 0;
+
+  constructor(private readonly recursive: boolean) {}
+
+  /** A file (or, listing a directory of entries without `recursive`, a whole entry) at `rel`. */
+  add(rel: string, size: number | undefined, md5?: string, output?: HistoryOutput): void {
+    if (size === undefined) this.unknownSizes++;
+    else this.totalSize += size;
+    const slash = this.recursive ? -1 : rel.indexOf('/');
+    if (slash === -1) {
+      const row: LsEntry = { path: rel, type: output?.isDir ? 'dir' : 'file', size: size ?? null };
+      if (md5 !== undefined) row.md5 = md5;
+      if (output?.isDir && output.out.nfiles !== undefined) row.nfiles = output.out.nfiles;
+      if (output) row.entry = { pointer: output.pointerRel, oid: output.out.md5, legacy: output.legacy };
+      this.rows.push(row);
+      return;
+    }
+    const name = rel.slice(0, slash);
+    let dir = this.dirs.get(name);
+    if (dir === undefined) {
+      dir = { path: name, type: 'dir', size: 0, nfiles: 0 };
+      this.dirs.set(name, dir);
+      this.rows.push(dir);
+    }
+    dir.nfiles! += output ? (output.out.nfiles ?? (output.isDir ? 0 : 1)) : 1;
+    if (size === undefined) dir.size = null;
+    else if (dir.size !== null) dir.size += size;
+  }
+
+  /** In code-point order (already so when fed in manifest order; sorted otherwise). */
+  result(): LsEntry[] {
+    for (let i = 1; i < this.rows.length; i++) {
+      if (compareCodePoints(this.rows[i - 1]!.path, this.rows[i]!.path) > 0) return this.rows.sort((a, b) => compareCodePoints(a.path, b.path));
+    }
+    return this.rows;
+  }
 }
 
 /**
  * The files of a version, from its pointer and manifest only (no data is downloaded): one level
  * with directories marked, or everything with `recursive`. Sizes come from the pointer, the local
- * cache, and only with `sizes` from the remote's object metadata.
+ * cache (remembered per manifest), and only with `sizes` from the remote's object metadata.
  */
 export async function ls(ctx: Context, options: LsOptions = {}): Promise<LsResult> {
   const repo = openRepo(ctx);
@@ -86,39 +122,38 @@ export async function ls(ctx: Context, options: LsOptions = {}): Promise<LsResul
       unknownSizes: 0,
       errors: broken.map((p) => ({ pointer: p.pointerRel, code: p.error!.code, message: p.error!.message })),
     };
+    const rows = new Rows(Boolean(options.recursive));
     const single = sel.inside?.output ?? (sel.outputs.length === 1 && sel.outputs[0]!.dataRel === rel ? sel.outputs[0] : undefined);
-    let items: Item[];
     if (single) {
       const o = single;
       result.entry = { path: o.dataRel, pointer: o.pointerRel, oid: o.out.md5, size: o.out.size, nfiles: o.out.nfiles, isDir: o.isDir, legacy: o.legacy };
       const sub = sel.inside?.subpath ?? '';
-      const files = filesWithin(await sizedFilesOfVersion(facts, o, sizeOptions(facts, o, options)), sub === '' ? undefined : [sub]);
-      if (sub !== '' && files.length === 0) throw usageError('ls.no-such-path', `${options.target} is not in ${o.dataRel} at ${side.kind === 'commit' ? side.rev : 'the workspace version'}`, { hint: `list the entry: reg ls ${o.dataRel}${options.rev ? ` --rev ${options.rev}` : ''}` });
-      const exactFile = files.length === 1 && files[0]!.relpath === sub;
-      items = files.map((f) => ({
-        rel: exactFile ? (o.isDir ? lastSegment(f.relpath) : lastSegment(o.dataRel)) : f.relpath.slice(sub === '' ? 0 : sub.length + 1),
-        md5: f.md5,
-        size: f.size,
-        isDir: false,
-      }));
+      const { entries, sizes } = await sizedFilesOfVersion(facts, o, sizeOptions(facts, o, options));
+      const prefix = sub + '/';
+      let listed = 0;
+      entries.forEach((e, i) => {
+        if (sub !== '' && e.relpath !== sub && !e.relpath.startsWith(prefix)) return;
+        listed++;
+        // A single file listed by its own path shows its name.
+        const name = e.relpath === sub ? lastSegment(o.isDir ? e.relpath : o.dataRel) : sub === '' ? e.relpath : e.relpath.slice(prefix.length);
+        rows.add(name, sizes[i], e.md5);
+      });
+      if (sub !== '' && listed === 0) throw usageError('ls.no-such-path', `${options.target} is not in ${o.dataRel} at ${side.kind === 'commit' ? side.rev : 'the workspace version'}`, { hint: `list the entry: reg ls ${o.dataRel}${options.rev ? ` --rev ${options.rev}` : ''}` });
     } else {
       const prefix = rel === '' ? '' : rel + '/';
-      items = [];
-      for (const o of sel.outputs.sort((a, b) => compareCodePoints(a.dataRel, b.dataRel))) {
+      for (const o of [...sel.outputs].sort((a, b) => compareCodePoints(a.dataRel, b.dataRel))) {
         const base = o.dataRel.slice(prefix.length);
         if (!options.recursive) {
-          items.push({ rel: base, isDir: o.isDir, md5: o.isDir ? undefined : o.out.md5, size: o.out.size, nfiles: o.isDir ? o.out.nfiles : undefined, output: o });
+          rows.add(base, o.out.size, o.isDir ? undefined : o.out.md5, o);
           continue;
         }
-        const files = (await sizedFilesOfVersion(facts, o, sizeOptions(facts, o, options))).map((f) => ({ rel: f.relpath === '' ? base : `${base}/${f.relpath}`, md5: f.md5, size: f.size, isDir: false }));
-        items = items.concat(files);
+        const { entries, sizes } = await sizedFilesOfVersion(facts, o, sizeOptions(facts, o, options));
+        entries.forEach((e, i) => rows.add(e.relpath === '' ? base : `${base}/${e.relpath}`, sizes[i], e.md5));
       }
     }
-    result.entries = options.recursive ? items.map(fileRow) : oneLevel(items);
-    for (const i of items) {
-      if (i.size === undefined) result.unknownSizes++;
-      else result.totalSize += i.size;
-    }
+    result.entries = rows.result();
+    result.totalSize = rows.totalSize;
+    result.unknownSizes = rows.unknownSizes;
     return result;
   } finally {
     reader.close();
@@ -132,34 +167,4 @@ function sizeOptions(facts: ObjectFacts, o: HistoryOutput, options: LsOptions) {
 
 function lastSegment(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
-}
-
-function fileRow(i: Item): LsEntry {
-  const row: LsEntry = { path: i.rel, type: i.isDir ? 'dir' : 'file', size: i.size ?? null };
-  if (i.md5 !== undefined) row.md5 = i.md5;
-  if (i.nfiles !== undefined) row.nfiles = i.nfiles;
-  if (i.output) row.entry = { pointer: i.output.pointerRel, oid: i.output.out.md5, legacy: i.output.legacy };
-  return row;
-}
-
-/** Items collapsed to their first path segment: deeper items become one directory row each. */
-function oneLevel(items: readonly Item[]): LsEntry[] {
-  const rows = new Map<string, LsEntry>();
-  for (const i of items) {
-    const slash = i.rel.indexOf('/');
-    if (slash === -1) {
-      rows.set(i.rel, fileRow(i));
-      continue;
-    }
-    const name = i.rel.slice(0, slash);
-    let dir = rows.get(name);
-    if (dir === undefined) {
-      dir = { path: name, type: 'dir', size: 0, nfiles: 0 };
-      rows.set(name, dir);
-    }
-    dir.nfiles! += i.output ? (i.output.out.nfiles ?? (i.isDir ? 0 : 1)) : 1;
-    if (i.size === undefined) dir.size = null;
-    else if (dir.size !== null) dir.size += i.size;
-  }
-  return [...rows.values()].sort((a, b) => compareCodePoints(a.path, b.path));
 }
