@@ -106,10 +106,6 @@ export async function resolveCommitsOrThrow(root: string, revs: readonly string[
   });
 }
 
-export async function resolveCommit(root: string, rev: string): Promise<string> {
-  return (await resolveCommitsOrThrow(root, [rev]))[0]!;
-}
-
 /** HEAD's commit, or undefined in a repository without commits. */
 export async function headCommit(root: string): Promise<string | undefined> {
   return (await resolveCommits(root, ['HEAD']))[0]!.commit;
@@ -190,6 +186,9 @@ export function ancestorsOf(graph: ReadonlyMap<string, readonly string[]>, tip: 
   }
   return seen;
 }
+
+/** Every pointer file anywhere in a tree (filter the result with isPointerPath: not under `.dvc/` or `.reg/`). */
+export const ALL_POINTERS_PATHSPEC = ':(glob)**/*.dvc';
 
 export interface LogQuery extends RevSelection {
   /** Exact paths (literal pathspecs) and/or `:(glob)` pathspecs; required (history of everything is never asked for). */
@@ -276,11 +275,12 @@ export interface TreeEntry {
 }
 
 /**
- * The blobs of a commit's tree, recursively (`git ls-tree -r`). `filter` picks paths cheaply
- * before an entry object is made (pointer files among thousands of other files).
+ * The blobs of a commit's tree, recursively (`git ls-tree -r`), or only at `paths` (ls-tree's
+ * literal path prefixes). `filter` picks paths cheaply before an entry object is made (pointer
+ * files among thousands of other files).
  */
-export async function treeFiles(root: string, commit: string, filter: (path: string) => boolean = () => true): Promise<TreeEntry[]> {
-  const out = await gitText(root, ['ls-tree', '-r', '-z', '--full-tree', assertObjectId(commit)]);
+export async function treeFiles(root: string, commit: string, filter: (path: string) => boolean = () => true, paths: readonly string[] = []): Promise<TreeEntry[]> {
+  const out = await gitText(root, ['ls-tree', '-r', '-z', '--full-tree', assertObjectId(commit), '--', ...paths]);
   const entries: TreeEntry[] = [];
   for (const rec of out.split('\0')) {
     if (rec === '') continue;

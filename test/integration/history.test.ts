@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { log } from '../../dist/ops/history/log.js';
 import { diff, splitDiffArgs, type DiffFile, type DiffModifiedFile, type DiffRenamedFile, type OutputDiff, type DiffVersion } from '../../dist/ops/history/diff.js';
 import { ls } from '../../dist/ops/history/ls.js';
+import { PointerReader, isPointerPath } from '../../dist/ops/history/pointers.js';
+import { ALL_POINTERS_PATHSPEC, commitsChanging } from '../../dist/git/history.js';
+import { openRepo } from '../../dist/repo.js';
 import { add } from '../../dist/ops/data/add.js';
 import { init } from '../../dist/ops/registry/init.js';
 import { makeContext } from '../../dist/context.js';
@@ -358,6 +361,25 @@ describe('reg ls', () => {
     await expectRegError(ls(ctx(), { target: `${IMAGES}/nope`, rev: 'v2' }), 'ls.no-such-path', 2);
     await expectRegError(ls(ctx(), { target: 'elsewhere', rev: 'v2' }), 'target.not-tracked', 2);
     await expectRegError(ls(ctx(), { target: IMAGES, rev: 'v9' }), 'rev.unknown', 2);
+  });
+});
+
+describe('the history module, for get/restore/gc', () => {
+  it('reads the pointer of an entry at a revision, and every pointer version in a set of refs', async () => {
+    const reader = new PointerReader(openRepo(ctx()));
+    try {
+      const at = await reader.pointerAt(fx.commits.c3, `${IMAGES}.dvc`);
+      expect(at?.output).toMatchObject({ dataRel: IMAGES, legacy: false, isDir: true, out: { md5: fx.imagesOid.v2 } });
+      expect(await reader.pointerAt(fx.commits.c1, `${MODEL}.dvc`)).toBeUndefined();
+    } finally {
+      reader.close();
+    }
+    const rows = await commitsChanging(root, { branches: true, tags: true, head: true, pathspecs: [ALL_POINTERS_PATHSPEC] });
+    const versions = new Set(rows.flatMap((r) => r.changes.filter((c) => isPointerPath(c.path) && c.blob).map((c) => `${c.path} ${git(root, 'cat-file', '-p', c.blob!).match(/md5: (\S+)/)![1]}`)));
+    expect([...versions].sort()).toEqual([
+      ...[fx.modelOid.v1, fx.modelOid.exp].map((o) => `${MODEL}.dvc ${o}`),
+      ...[fx.imagesOid.v0, fx.imagesOid.v1, fx.imagesOid.v2, fx.imagesOid.exp, fx.imagesOid.v3].map((o) => `${IMAGES}.dvc ${o}`),
+    ].sort());
   });
 });
 

@@ -101,6 +101,13 @@ export class PointerReader {
     return Promise.all(entries.map((e) => this.pointerFromBlob(e.path, e.oid, commit, e.mode)));
   }
 
+  /** The pointer at `pointerRel` in a commit, or undefined when the commit has no such file. */
+  async pointerAt(commit: string, pointerRel: string): Promise<PointerAt | undefined> {
+    const entries = await treeFiles(this.repo.root, commit, (p) => p === pointerRel, [pointerRel]);
+    const e = entries.find((x) => x.type === 'blob');
+    return e ? this.pointerFromBlob(e.path, e.oid, commit, e.mode) : undefined;
+  }
+
   /** One pointer blob (with its tree mode) as an output, memoised by path, blob and mode. */
   async pointerFromBlob(pointerRel: string, blob: string, commit: string, mode = '100644'): Promise<PointerAt> {
     const key = `${pointerRel}\0${blob}\0${mode}`;
