@@ -145,6 +145,8 @@ export class BlobReader {
     let p = this.cache.get(oid);
     if (p === undefined) {
       p = this.request(oid);
+      // Memoised answers may outlive their callers (close() with requests in flight): never unhandled.
+      p.catch(() => undefined);
       this.cache.set(oid, p);
     }
     return p;
