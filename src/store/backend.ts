@@ -75,6 +75,15 @@ export interface Backend {
   readSmall?(key: string, max: number): Promise<Buffer | undefined>;
   /** The object's file, for backends that are local directories (verify re-hashes it in place). */
   localPath?(key: string): string;
+  /**
+   * Why this backend cannot store objects (an HTTP(S) remote, an anonymous S3 remote), or
+   * undefined when it can. Pushes refuse such a remote before they start.
+   */
+  readonly readOnly?: string;
+  /** False when the backend cannot list keys (HTTP): existence is then asked per object. */
+  readonly listable?: boolean;
+  /** S3: a time-limited GET URL for `key` that needs no credentials (SigV4 presigning). */
+  presignGet?(key: string, expiresInSeconds: number): Promise<string>;
   /** Releases sockets etc. */
   close(): void;
 }

@@ -58,7 +58,12 @@ export class ObjectStore {
   lastQuery: QueryStats = { strategy: 'none', requests: 0 };
   private readonly madeDirs = new Set<string>();
 
-  constructor(readonly backend: Backend) {}
+  /** `listable: false`: the backend cannot list keys (HTTP), so presence is asked per object. */
+  private readonly listable: boolean;
+
+  constructor(readonly backend: Backend, options: { listable?: boolean } = {}) {
+    this.listable = options.listable ?? backend.listable ?? true;
+  }
 
   get description(): string {
     return this.backend.description;
@@ -120,7 +125,7 @@ export class ObjectStore {
       });
       return found;
     };
-    if (keys.length === 1) return head(keys);
+    if (keys.length === 1 || !this.listable) return head(keys);
     const prefixLen = this.backend.traversePrefixLen;
     const buckets = 16 ** prefixLen;
     // Estimate the remote size from the keys of oids starting with `0` x prefixLen.

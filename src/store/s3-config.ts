@@ -29,7 +29,11 @@ export interface S3Options {
   multipartThreshold?: number;
   /** Multipart part size (default PART_SIZE; S3 needs at least 5 MiB). */
   partSize?: number;
+  /** Unsigned requests (public buckets): no credentials are looked up, and the remote is read-only. */
+  anonymous?: boolean;
 }
+
+export const ANONYMOUS_READ_ONLY = 'it is read anonymously (anonymous true): unsigned requests can only read public objects';
 
 /** `s3://bucket/some/prefix` -> bucket and prefix. */
 export function parseS3Url(url: string): { bucket: string; prefix: string } {

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 import type { Backend, GetOptions, ListOptions, ObjectInfo, PutOptions } from './backend.js';
-import type { S3Options } from './s3-config.js';
+import { ANONYMOUS_READ_ONLY, type S3Options } from './s3-config.js';
 import type { S3Backend } from './s3.js';
 
 /**
@@ -17,6 +17,10 @@ export class LazyS3Backend implements Backend {
 
   constructor(private readonly options: S3Options, private readonly credentials?: S3ClientConfig['credentials']) {
     this.description = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}${options.endpointUrl ? ` (${options.endpointUrl})` : ''}`;
+  }
+
+  get readOnly(): string | undefined {
+    return this.options.anonymous ? ANONYMOUS_READ_ONLY : undefined;
   }
 
   private backend(): Promise<S3Backend> {
@@ -44,6 +48,9 @@ export class LazyS3Backend implements Backend {
   }
   async delete(key: string): Promise<void> {
     return (await this.backend()).delete(key);
+  }
+  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    return (await this.backend()).presignGet(key, expiresInSeconds);
   }
   close(): void {
     this.loaded?.close();

@@ -64,7 +64,10 @@ export class S3Backend implements Backend {
         connectionTimeout: (options.connectTimeout ?? 10) * 1000,
         requestTimeout: (options.readTimeout ?? 60) * 1000,
       },
-      ...(credentialProvider ? { credentials: credentialProvider } : options.profile ? { profile: options.profile } : {}),
+      ...(options.anonymous
+        ? // Unsigned requests: the no-auth scheme resolves no identity and signs nothing.
+          { httpAuthSchemeProvider: () => [{ schemeId: 'smithy.api#noAuth' }], httpAuthSchemes: [{ schemeId: 'smithy.api#noAuth', identityProvider: () => async () => ({}), signer: { sign: async (request) => request } }] }
+        : credentialProvider ? { credentials: credentialProvider } : options.profile ? { profile: options.profile } : {}),
     };
     this.client = new S3Client({ ...base, maxAttempts: options.maxAttempts ?? 8, retryMode: 'standard' });
     this.streamClient = new S3Client({ ...base, maxAttempts: 1 });
@@ -269,6 +272,12 @@ export class S3Backend implements Backend {
 
   async delete(key: string): Promise<void> {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }));
+  }
+
+  /** A SigV4 presigned GET URL (the presigner and its SDK version line are loaded on first use). */
+  async presignGet(key: string, expiresInSeconds: number): Promise<string> {
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { expiresIn: expiresInSeconds });
   }
 
   close(): void {

@@ -213,6 +213,11 @@ async function remoteChecks(ctx: Context, repo: Repo, options: DoctorOptions): P
   });
   const step = { name: 'HEAD' };
   try {
+    if (remote.readOnly !== undefined) {
+      // Nothing may be written: a HEAD of a key that should not exist shows the remote answers.
+      await Promise.race([remote.store.backend.head(`.reg-doctor/probe-${randomBytes(8).toString('hex')}`, { signal: abort.signal }), deadline]);
+      return [{ id: 'remote', status: 'ok', summary: `${where}: answers HEAD requests (${Date.now() - started} ms); read-only: ${remote.readOnly}` }, credentials];
+    }
     await Promise.race([probe(remote.store.backend, abort.signal, step), deadline]);
     return [{ id: 'remote', status: 'ok', summary: `${where}: HEAD, put, get and delete of a probe object work (${Date.now() - started} ms)` }, credentials];
   } catch (err) {

@@ -462,7 +462,7 @@ export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResu
     const name = resolveRemoteName(repo, options.remote ?? area.remote);
     let r = remotes.get(name);
     if (!r) {
-      r = openRemote(repo, ctx, { remote: name, jobs: options.jobs, wrapBackend: options.wrapBackend });
+      r = openRemote(repo, ctx, { remote: name, jobs: options.jobs, wrapBackend: options.wrapBackend, write: options.direction === 'push' });
       remotes.set(name, r);
     }
     return r;

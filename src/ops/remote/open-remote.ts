@@ -4,6 +4,7 @@ import type { Context } from '../../context.js';
 import { RegError, configError } from '../../errors.js';
 import type { Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
+import { HttpBackend, isHttpUrl, readOnlyRemoteError } from '../../store/http.js';
 import { LocalBackend } from '../../store/local.js';
 import { ObjectStore } from '../../store/object-store.js';
 import { parseS3Url, type ChecksumMode } from '../../store/s3-config.js';
@@ -17,6 +18,8 @@ export interface OpenRemoteOptions {
   jobs?: number;
   /** Wraps the backend (tests inject failures; tools can instrument). */
   wrapBackend?: (backend: Backend) => Backend;
+  /** The caller will store objects: a read-only remote (HTTP(S), anonymous S3) is refused here. */
+  write?: boolean;
 }
 
 export interface OpenedRemote {
@@ -27,6 +30,10 @@ export interface OpenedRemote {
   secrets: string[];
   /** Where the credentials come from, in words (never the values): shown by reg doctor. */
   credentialSource: string;
+  /** Why the remote cannot store objects, when it cannot (see Backend.readOnly). */
+  readOnly?: string;
+  /** S3 remotes: presigned GET URLs (see Backend.presignGet). */
+  presignGet?: (key: string, expiresInSeconds: number) => Promise<string>;
   close(): void;
 }
 
@@ -117,8 +124,13 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
       credentialSource = defaultChainSource(env, profile);
     }
     if (accessKeyId) secrets.push(accessKeyId);
-    const sslVerify = opts['ssl-verify'] === undefined ? undefined : typeof opts['ssl-verify'] === 'boolean' ? opts['ssl-verify'] : String(opts['ssl-verify']).toLowerCase() === 'false' ? false : String(opts['ssl-verify']).toLowerCase() === 'true' ? true : resolve(repo.regDir, String(opts['ssl-verify']));
+    const sslVerify = sslVerifyOption(repo, opts['ssl-verify']);
     const region = str('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (endpointUrl !== undefined ? 'us-east-1' : undefined);
+    const anonymous = bool('anonymous') ?? false;
+    if (anonymous) {
+      credentials = undefined;
+      credentialSource = `none: anonymous (unsigned) requests, remote "${name}" is read-only`;
+    }
     backend = new LazyS3Backend(
       {
         bucket,
@@ -137,15 +149,42 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
         readTimeout: int('read-timeout'),
         connectTimeout: int('connect-timeout'),
         maxSockets: jobs,
+        anonymous,
       },
       credentials,
     );
+  } else if (isHttpUrl(url)) {
+    backend = new HttpBackend({ url, readTimeout: int('read-timeout'), connectTimeout: int('connect-timeout'), maxSockets: jobs, sslVerify: sslVerifyOption(repo, opts['ssl-verify']) });
+    credentialSource = 'none: an HTTP(S) remote is read without credentials';
   } else {
-    throw configError('remote.unsupported-scheme', `remote "${name}": unsupported URL ${redact(url, secrets)}`, { hint: 'reg supports s3:// and directory paths' });
+    throw configError('remote.unsupported-scheme', `remote "${name}": unsupported URL ${redact(url, secrets)}`, { hint: 'reg supports s3://, directory paths and https:// (read-only)' });
+  }
+  // Capabilities are read from the backend itself: wrappers (fault injection, retries) need not forward them.
+  const raw = backend;
+  if (options.write && raw.readOnly !== undefined) {
+    raw.close();
+    throw readOnlyRemoteError(name, redact(raw.description, secrets), raw.readOnly);
   }
   if (options.wrapBackend) backend = options.wrapBackend(backend);
-  const store = new ObjectStore(backend);
-  return { name, store, jobs, secrets, credentialSource, close: () => backend.close() };
+  const store = new ObjectStore(backend, { listable: raw.listable });
+  return {
+    name,
+    store,
+    jobs,
+    secrets,
+    credentialSource,
+    ...(raw.readOnly !== undefined ? { readOnly: raw.readOnly } : {}),
+    ...(raw.presignGet ? { presignGet: (key: string, seconds: number) => raw.presignGet!(key, seconds) } : {}),
+    close: () => backend.close(),
+  };
+}
+
+/** `ssl-verify`: false, true, or a CA bundle path (relative to .reg/). */
+function sslVerifyOption(repo: Repo, value: unknown): boolean | string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'boolean') return value;
+  const s = String(value).toLowerCase();
+  return s === 'false' ? false : s === 'true' ? true : resolve(repo.regDir, String(value));
 }
 
 /** Which link of the AWS SDK's default chain will answer, as far as the environment tells (no network). */

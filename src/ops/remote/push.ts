@@ -192,7 +192,7 @@ export async function push(ctx: Context, options: PushOptions): Promise<PushResu
     else if (o.out.push === false) result.outputs.push(outputRow(o, '', 'skipped'));
   }
   for (const [remoteName, group] of groups) {
-    const remote = openRemote(repo, ctx, { remote: remoteName, jobs: options.jobs, wrapBackend: options.wrapBackend });
+    const remote = openRemote(repo, ctx, { remote: remoteName, jobs: options.jobs, wrapBackend: options.wrapBackend, write: true });
     secrets = [...secrets, ...remote.secrets];
     result.remotes.push(remote.name);
     try {

@@ -17,7 +17,7 @@ interface OptionSpec {
 }
 
 export const REMOTE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
-  url: { type: 'string', help: 's3://bucket/prefix or a directory path' },
+  url: { type: 'string', help: 's3://bucket/prefix, a directory path, or https://host/path (read-only)' },
   'endpoint-url': { type: 'string', help: 'S3-compatible server, e.g. https://minio.example.org:9000' },
   region: { type: 'string', help: 'AWS region of the bucket' },
   profile: { type: 'string', help: 'AWS profile (shared config/credentials files, SSO)' },
@@ -31,6 +31,7 @@ export const REMOTE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   sse: { type: 'string', help: 'server-side encryption: AES256 or aws:kms' },
   'sse-kms-key-id': { type: 'string', help: 'KMS key for sse aws:kms' },
   acl: { type: 'string', help: 'canned ACL for uploaded objects' },
+  anonymous: { type: 'bool', help: 'S3: unsigned requests for a public bucket (no credentials; read-only)' },
   'read-timeout': { type: 'int', help: 'seconds without data before a request is retried (default 60)' },
   'connect-timeout': { type: 'int', help: 'seconds to connect (default 10)' },
   'access-key-id': { type: 'string', help: 'static key (only in config.local.yaml: use --local)', secret: true },

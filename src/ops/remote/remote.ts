@@ -5,6 +5,7 @@ import type { Context } from '../../context.js';
 import { configError, usageError } from '../../errors.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
+import { isHttpUrl } from '../../store/http.js';
 import { parseS3Url } from '../../store/s3-config.js';
 import { REDACTED, REMOTE_OPTIONS, configFiles, defaultRemoteName, isDirectoryUrl, normalizeName, redact, remotesOf, requireRemote, shownFile } from './remote-config.js';
 
@@ -12,12 +13,16 @@ import { REDACTED, REMOTE_OPTIONS, configFiles, defaultRemoteName, isDirectoryUr
 function checkUrl(url: string): void {
   if (url === '') throw usageError('remote.bad-url', 'the remote URL is empty', { hint: 'use s3://bucket/prefix or a directory path' });
   if (isDirectoryUrl(url)) return;
+  if (isHttpUrl(url)) {
+    if (!URL.canParse(url) || new URL(url).host === '') throw usageError('remote.bad-url', `${redact(url, [])}: not a valid URL`, { hint: 'use https://host/path (the URL the remote\'s files/md5/... layout is served under)' });
+    return;
+  }
   if (url.toLowerCase().startsWith('s3://')) {
     parseS3Url(url);
     if (!/^s3:\/\/[^/]+/.test(url)) throw usageError('remote.bad-url', `${url}: no bucket name`, { hint: 'use s3://bucket/prefix' });
     return;
   }
-  throw usageError('remote.unsupported-scheme', `unsupported remote URL ${redact(url, [])}`, { hint: 'reg supports s3:// (AWS and S3-compatible servers) and directory paths' });
+  throw usageError('remote.unsupported-scheme', `unsupported remote URL ${redact(url, [])}`, { hint: 'reg supports s3:// (AWS and S3-compatible servers), directory paths, and https:// or http:// (read-only)' });
 }
 
 /** Directory URLs are stored relative to `.reg/` (like DVC stores them relative to `.dvc/`). */

@@ -1,0 +1,342 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Context } from '../../context.js';
+import { RegError, usageError } from '../../errors.js';
+import { mapLimit } from '../../fsutil.js';
+import { PACKAGE_NAME, VERSION } from '../../package-info.js';
+import { validateCard, parseCard } from '../../policy/cards.js';
+import { checkEntryName, ruleNameOf } from '../../policy/naming.js';
+import { publishingProblems } from '../../policy/publishing.js';
+import { ARCHIVE_EXTENSIONS, PartsWriter, hashingPassThrough, writeArchive, type ArchiveKind, type ArchiveMember } from '../../publish/archive.js';
+import { checksumLines, releaseFromCard, renderCitation, renderDataPackage, renderLicense, renderReadme, type PackageResource, type ReleaseLayout } from '../../publish/release.js';
+import { createTorrentFile } from '../../publish/torrent.js';
+import { openRepo, type Repo } from '../../repo.js';
+import { ObjectFacts, type RemoteAccessOptions } from '../history/manifests.js';
+import { PointerReader } from '../history/pointers.js';
+import { cardAt, entryVersion, type EntryVersion } from './entry-version.js';
+import { outputTree, type OutputFs } from './output-tree.js';
+import { cacheVersionObjects, versionFiles, type PublishedFile } from './version-files.js';
+
+/**
+ * `reg export`: one committed version of an entry as a self-describing release directory,
+ * `<out>/<name>-<version>/`, that can be published anywhere (a paper's data page, Zenodo,
+ * Academic Torrents, a web server):
+ *
+ *   data/... or <name>-<version>.tar[.gz|.zip][.part-NNN]   the files, or archives of them
+ *   MD5SUMS, SHA256SUMS     checksums for md5sum -c / sha256sum -c
+ *   README.md               the card, plus what the release holds and how to check and unpack it
+ *   LICENSE                 the full text of the card's SPDX licence
+ *   CITATION.cff            Citation File Format 1.2.0
+ *   datapackage.json        Frictionless Data Package: every payload file with size and SHA-256
+ *   <name>-<version>.torrent  with --torrent
+ *
+ * Objects are read from the cache (missing ones are fetched first, verified); the work tree is
+ * never read. Every byte is read once: SHA-256 is computed while the files are copied or
+ * archived, and MD5SUMS uses the md5s the registry already knows. The release is built in a temp
+ * directory beside its final place and renamed into place at the end, so an interrupted or
+ * failed export leaves nothing half-written. Every path is written through the output gateway:
+ * nothing lands outside `<out>` whatever names the manifest holds.
+ */
+export type ExportArchive = 'none' | ArchiveKind;
+export const EXPORT_ARCHIVES: readonly ExportArchive[] = ['none', 'tar', 'tar.gz', 'zip'];
+
+export interface ExportOptions extends RemoteAccessOptions {
+  /** The entry to publish (its data path or `.dvc` file). */
+  entry: string;
+  /** The revision (default HEAD). */
+  rev?: string;
+  /** Directory the release directory is created in. */
+  output: string;
+  /** `none` (default): the files under data/; else one archive of them. */
+  archive?: ExportArchive;
+  /** Cut the archive into parts of at most this many bytes. */
+  split?: number;
+  torrent?: boolean;
+  /** BitTorrent web seed: a URL the release directory is served under (BEP 19). */
+  webSeed?: string;
+  /** Publish file names as they are (skip the lowercase-hyphen rule for files). */
+  keepNames?: boolean;
+  /** The release name (default: the entry's name). */
+  name?: string;
+  /** Replace an existing release directory. */
+  force?: boolean;
+}
+
+export interface ExportedFile {
+  /** Path inside the release directory. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface ExportResult {
+  /** Absolute path of the release directory. */
+  bundle: string;
+  name: string;
+  version: string;
+  entry: string;
+  rev: string | null;
+  commit: string;
+  oid: string;
+  archive: ExportArchive;
+  /** Data files and their total size. */
+  files: number;
+  bytes: number;
+  /** Every file of the release directory (payload first, then the metadata files). */
+  published: ExportedFile[];
+  torrent?: string;
+  /** Objects downloaded from the remote because the cache lacked them. */
+  fetched: number;
+  /** True when an existing release directory was replaced (--force). */
+  replaced: boolean;
+}
+
+const DATA_DIR = 'data';
+/** Files up to this size are copied through memory. */
+const SMALL = 1 << 20;
+const COPY_JOBS = 8;
+export const MIN_SPLIT = 1 << 20;
+
+export async function exportEntry(ctx: Context, options: ExportOptions): Promise<ExportResult> {
+  const archive = options.archive ?? 'none';
+  if (!EXPORT_ARCHIVES.includes(archive)) throw usageError('export.bad-archive', `--archive must be one of ${EXPORT_ARCHIVES.join(', ')}, got ${JSON.stringify(archive)}`);
+  if (options.split !== undefined && archive === 'none') throw usageError('export.split-without-archive', '--split cuts an archive into parts', { hint: 'add --archive tar (or tar.gz, zip)' });
+  if (options.split !== undefined && (!Number.isSafeInteger(options.split) || options.split < MIN_SPLIT)) throw usageError('export.bad-split', `--split must be at least 1 MiB, got ${options.split} bytes`, { hint: 'e.g. --split 4GiB' });
+  if (options.webSeed !== undefined && !options.torrent) throw usageError('export.web-seed-without-torrent', '--web-seed is part of the .torrent file', { hint: 'add --torrent' });
+  if (options.webSeed !== undefined && !/^https?:\/\/[^\s]+$/i.test(options.webSeed)) throw usageError('export.bad-web-seed', `--web-seed must be an http(s) URL, got ${JSON.stringify(options.webSeed)}`);
+
+  const repo = openRepo(ctx);
+  const reader = new PointerReader(repo);
+  const facts = new ObjectFacts(repo, ctx, options);
+  try {
+    const version = await entryVersion(repo, ctx, reader, options.entry, options.rev);
+    const card = await cardAt(repo, reader, version);
+    const files = await versionFiles(facts, version);
+    const o = version.output;
+    const name = options.name ?? ruleNameOf(version.entryName, !o.isDir);
+    const dataPath = (f: PublishedFile) => (archive === 'none' ? `${DATA_DIR}/${f.relpath}` : o.isDir ? `${name}/${f.relpath}` : f.relpath);
+    refuseUnpublishable(version, card, name, files, options.keepNames);
+
+    const bundleName = `${name}-${version.label}`;
+    const outAbs = resolve(ctx.cwd, options.output);
+    const { fs, prefix } = outputTree(repo, outAbs);
+    const bundleRel = prefix + bundleName;
+    const existing = fs.existing(bundleRel);
+    const exists = existing !== undefined && lstatSync(existing, { throwIfNoEntry: false }) !== undefined;
+    if (exists && !options.force) {
+      throw new RegError('export.exists', 'conflict', `${existing} already exists`, { hint: 'export to another directory (-o), or replace it with --force' });
+    }
+
+    const { sizes, fetched } = await cacheVersionObjects(repo, ctx, facts, version, files, options.retry);
+    const bytes = sizes.reduce((a, b) => a + b, 0);
+    const release = releaseFromCard(card.text!, { name, version: version.label, entry: o.dataRel, card: card.rel, commit: version.commit, date: version.date, oid: o.out.md5!, files: files.length, bytes }, version.author);
+
+    const tmpRel = `${prefix}.${bundleName.slice(0, 40)}.${randomBytes(6).toString('hex')}.tmp`;
+    fs.ensureDir(tmpRel);
+    try {
+      ctx.progress({ type: 'start', phase: 'export', label: `writing ${bundleName}`, total: files.length, totalBytes: bytes });
+      let payload: { published: ExportedFile[]; md5s: Array<{ path: string; hash: string }>; resources: PackageResource[]; layout: ReleaseLayout };
+      try {
+        const job: Job = { repo, ctx, fs, tmpRel, version, files, sizes, dataPath };
+        payload = archive === 'none' ? await copyFiles(job) : await archiveFiles(job, archive, bundleName, options.split);
+      } finally {
+        ctx.progress({ type: 'end', phase: 'export' });
+      }
+      const published = [...payload.published];
+      const writeText = (path: string, text: string) => {
+        const buf = Buffer.from(text, 'utf8');
+        writeFileSync(fs.prepareWrite(`${tmpRel}/${path}`), buf, { flag: 'wx', mode: 0o644 });
+        published.push({ path, bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex') });
+      };
+      const torrentName = options.torrent ? `${bundleName}.torrent` : undefined;
+      const layout: ReleaseLayout = { ...payload.layout, ...(torrentName ? { torrent: torrentName } : {}) };
+      writeText('README.md', renderReadme(release, layout));
+      writeText('LICENSE', renderLicense(release));
+      writeText('CITATION.cff', renderCitation(release));
+      writeText('datapackage.json', renderDataPackage(release, payload.resources));
+      writeText('MD5SUMS', checksumLines(payload.md5s));
+      writeText('SHA256SUMS', checksumLines(published.map((p) => ({ path: p.path, hash: p.sha256 }))));
+      if (torrentName) {
+        const sorted = [...published].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+        const torrent = await createTorrentFile(sorted.map((p) => ({ path: p.path, abs: fs.abs(`${tmpRel}/${p.path}`) })), {
+          name: bundleName,
+          creationDate: new Date(version.date),
+          createdBy: `${PACKAGE_NAME} ${VERSION}`,
+          ...(options.webSeed ? { webSeed: options.webSeed } : {}),
+          comment: `${release.title} ${version.label}`,
+        });
+        writeFileSync(fs.prepareWrite(`${tmpRel}/${torrentName}`), torrent, { flag: 'wx', mode: 0o644 });
+      }
+      ctx.signal?.throwIfAborted();
+      // Into place: an existing release is moved aside first and removed once the new one is there.
+      const final = fs.prepareWrite(bundleRel);
+      let aside: string | undefined;
+      if (exists) {
+        aside = `${prefix}.${bundleName.slice(0, 40)}.${randomBytes(6).toString('hex')}.old.tmp`;
+        renameSync(final, fs.prepareWrite(aside));
+      }
+      renameSync(fs.abs(tmpRel), final);
+      fs.forget(tmpRel);
+      if (aside) fs.removeTree(aside);
+      return {
+        bundle: final,
+        name,
+        version: version.label,
+        entry: o.dataRel,
+        rev: version.rev ?? null,
+        commit: version.commit,
+        oid: o.out.md5!,
+        archive,
+        files: files.length,
+        bytes,
+        published,
+        ...(torrentName ? { torrent: torrentName } : {}),
+        fetched,
+        replaced: exists,
+      };
+    } catch (err) {
+      fs.removeTree(tmpRel);
+      throw err;
+    }
+  } finally {
+    reader.close();
+    facts.close();
+  }
+}
+
+/** The registry's rules and the publishing rules, all problems at once (exit 5). */
+function refuseUnpublishable(version: EntryVersion, card: { rel: string; text?: string }, name: string, files: readonly PublishedFile[], keepNames?: boolean): void {
+  const problems: Array<{ message: string; fix: string }> = [];
+  const o = version.output;
+  const at = version.rev ?? version.commit.slice(0, 10);
+  if (card.text === undefined) {
+    problems.push({ message: `${card.rel} does not exist at ${at}: a release is described by the entry's card`, fix: `write the card (reg new creates one from the area's template) with a licence in its front matter, commit it, and export again` });
+  } else {
+    for (const p of validateCard(card.text, version.entryName, version.area?.rules.requiredFields ?? [])) {
+      problems.push({ message: `${card.rel}${'line' in p && p.line ? `:${p.line}` : ''}: ${p.message}`, fix: 'fix the card (reg check lists the same problems), commit it, and export again' });
+    }
+  }
+  if (version.area) {
+    for (const p of checkEntryName(version.entryName, version.area.rules.naming, { isFile: !o.isDir })) {
+      if (p.severity === 'error') problems.push({ message: `${o.dataRel}: ${p.message}`, fix: p.fix });
+    }
+  }
+  const cardFields = card.text === undefined ? {} : parseCard(card.text).fields;
+  for (const p of publishingProblems({ name, cardPath: card.rel, cardFields, files: files.map((f) => f.relpath), keepNames })) {
+    // A missing card was reported above with its own fix.
+    if (p.rule === 'license' && card.text === undefined) continue;
+    problems.push(p);
+  }
+  if (problems.length === 0) return;
+  throw new RegError('export.not-publishable', 'policy', `${o.dataRel} at ${at} cannot be published as it is:\n${problems.map((p) => `  - ${p.message}`).join('\n')}`, {
+    hint: problems.map((p) => p.fix).filter((f, i, all) => all.indexOf(f) === i).join('; '),
+    details: problems,
+  });
+}
+
+interface Job {
+  repo: Repo;
+  ctx: Context;
+  fs: OutputFs;
+  tmpRel: string;
+  version: EntryVersion;
+  files: readonly PublishedFile[];
+  sizes: readonly number[];
+  dataPath: (f: PublishedFile) => string;
+}
+
+function objectPath(repo: Repo, f: PublishedFile, legacy: boolean): string {
+  const path = repo.cache.locate(f.md5, legacy);
+  if (path === undefined) throw new RegError('cache.missing-object', 'failed', `object ${f.md5} of ${f.relpath} vanished from the cache during the export`, { hint: 'retry the export (and do not run reg gc at the same time)' });
+  return path;
+}
+
+/**
+ * `--archive none`: each object copied to `data/<relpath>`, read once: SHA-256 (and, for DVC 2
+ * text objects whose md5 is not the md5 of their bytes, MD5) computed on the way.
+ */
+async function copyFiles(job: Job): Promise<{ published: ExportedFile[]; md5s: Array<{ path: string; hash: string }>; resources: PackageResource[]; layout: ReleaseLayout }> {
+  const { repo, ctx, fs, tmpRel, version, files } = job;
+  const legacy = version.output.legacy;
+  const results = await mapLimit(files, COPY_JOBS, async (f, i) => {
+    ctx.signal?.throwIfAborted();
+    const src = objectPath(repo, f, legacy);
+    const path = job.dataPath(f);
+    const dest = fs.prepareWrite(`${tmpRel}/${path}`);
+    const sha = createHash('sha256');
+    const md5 = legacy ? createHash('md5') : undefined;
+    if (job.sizes[i]! <= SMALL) {
+      const bytes = readFileSync(src);
+      sha.update(bytes);
+      md5?.update(bytes);
+      writeFileSync(dest, bytes, { flag: 'wx', mode: 0o644 });
+    } else {
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          sha.update(chunk);
+          md5?.update(chunk);
+          ctx.progress({ type: 'advance', phase: 'export', bytes: chunk.length });
+          cb(null, chunk);
+        },
+      });
+      await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), tap, createWriteStream(dest, { flags: 'wx', mode: 0o644 }), { signal: ctx.signal });
+    }
+    if (job.sizes[i]! <= SMALL) ctx.progress({ type: 'advance', phase: 'export', bytes: job.sizes[i]!, done: 1 });
+    else ctx.progress({ type: 'advance', phase: 'export', done: 1 });
+    return { path, bytes: job.sizes[i]!, sha256: sha.digest('hex'), md5: md5?.digest('hex') ?? f.md5 };
+  });
+  return {
+    published: results.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 })),
+    md5s: results.map((r) => ({ path: r.path, hash: r.md5 })),
+    resources: results.map((r) => ({ path: r.path, bytes: r.bytes, sha256: r.sha256, ...formatOf(r.path) })),
+    layout: { archive: 'none', payload: results.map((r) => r.path), dataDir: DATA_DIR },
+  };
+}
+
+function formatOf(path: string): { format?: string } {
+  const ext = /\.([a-z0-9]+)$/i.exec(path)?.[1];
+  return ext ? { format: ext.toLowerCase() } : {};
+}
+
+/**
+ * `--archive tar|tar.gz|zip`: one streamed archive of the files (members under `<name>/`),
+ * hashed with SHA-256 as it is written, optionally cut into parts. MD5SUMS lists the members
+ * as they land when unpacked, with the md5s the registry knows.
+ */
+async function archiveFiles(job: Job, kind: ArchiveKind, bundleName: string, split: number | undefined): Promise<{ published: ExportedFile[]; md5s: Array<{ path: string; hash: string }>; resources: PackageResource[]; layout: ReleaseLayout }> {
+  const { repo, ctx, fs, tmpRel, version, files } = job;
+  const legacy = version.output.legacy;
+  const archiveName = `${bundleName}${ARCHIVE_EXTENSIONS[kind]}`;
+  const md5s: Array<{ path: string; hash: string }> = files.map((f) => ({ path: job.dataPath(f), hash: f.md5 }));
+  const members: ArchiveMember[] = files.map((f, i) => ({
+    path: job.dataPath(f),
+    size: job.sizes[i]!,
+    open: () => {
+      const stream = createReadStream(objectPath(repo, f, legacy), { highWaterMark: 1 << 20 });
+      stream.on('end', () => ctx.progress({ type: 'advance', phase: 'export', bytes: job.sizes[i]!, done: 1 }));
+      // DVC 2 text objects: their md5 is not the md5 of their bytes, so hash them on the way.
+      return legacy ? stream.pipe(hashingPassThrough('md5', (hex) => (md5s[i]!.hash = hex))) : stream;
+    },
+  }));
+  // Part numbers are zero-padded wide enough that `cat NAME.part-*` joins them in order (the
+  // estimate bounds the archive from above: data, a header block per file, slack).
+  const estimate = job.sizes.reduce((a, b) => a + b, 0) + files.length * 1536 + (1 << 20);
+  const digits = split === undefined ? 0 : Math.max(3, String(Math.ceil(estimate / split)).length);
+  const writer = new PartsWriter(split, (index) => {
+    const rel = index < 0 ? archiveName : `${archiveName}.part-${String(index).padStart(digits, '0')}`;
+    return { abs: fs.prepareWrite(`${tmpRel}/${rel}`), rel };
+  });
+  await writeArchive(kind, members, new Date(version.date), writer, ctx.signal);
+  const published = writer.parts.map((p) => ({ path: p.path, bytes: p.bytes, sha256: p.sha256 }));
+  const format = kind === 'tar.gz' ? 'tar.gz' : kind;
+  const resources: PackageResource[] = [{ path: split === undefined ? archiveName : published.map((p) => p.path), bytes: writer.bytes, sha256: writer.wholeSha256!, format }];
+  return {
+    published,
+    md5s,
+    resources,
+    layout: { archive: kind, payload: published.map((p) => p.path), ...(split !== undefined ? { joined: archiveName } : {}), dataDir: version.output.isDir ? job.dataPath({ relpath: '', md5: '' }).replace(/\/$/, '') : '.' },
+  };
+}
