@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { parseByteSize } from '../policy/areas.js';
+import { parseByteSize, parseDuration } from '../data/units.js';
 
 /** Parses `-j/--jobs`. */
 export function parseJobs(value: string): number {
@@ -11,5 +11,12 @@ export function parseJobs(value: string): number {
 export function parseSizeOption(value: string): number {
   const n = parseByteSize(value);
   if (n === undefined || n <= 0) throw new InvalidArgumentError('must be a size like 4GiB, 500MB or a byte count');
+  return n;
+}
+
+/** Parses a duration option: `7d`, `12h`, `30m`, `90s` or seconds. */
+export function parseDurationOption(value: string): number {
+  const n = parseDuration(value);
+  if (n === undefined || n <= 0) throw new InvalidArgumentError('must be a duration like 7d, 12h, 30m or a number of seconds');
   return n;
 }

@@ -1,6 +1,7 @@
 import { configError } from '../errors.js';
 import { getPath, isPlainObject, type ConfigData } from '../config.js';
 import { isNamingPreset, NAMING_PRESETS, type NamingRule } from './naming.js';
+import { parseByteSize } from '../data/units.js';
 
 export type { NamingRule } from './naming.js';
 
@@ -72,15 +73,6 @@ export interface RegistryPolicy {
 }
 
 const FILE = '.reg/config.yaml';
-
-/** `10MB`, `512k`, `1.5 GiB`, `4GiB` or a plain byte count (suffixes are powers of 1024), or undefined. */
-export function parseByteSize(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return Math.floor(value);
-  const m = typeof value === 'string' ? /^\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(value) : null;
-  if (!m) return undefined;
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
-  return Math.floor(Number(m[1]) * mult);
-}
 
 /** Parses a size from the config (see parseByteSize). */
 export function parseSize(value: unknown, where: string): number {

@@ -33,6 +33,8 @@ export const commands: CommandEntry[] = [
   { name: 'diff', load: async () => (await import('./diff.js')).diffCommand },
   { name: 'ls', load: async () => (await import('./ls.js')).lsCommand },
   { name: 'export', load: async () => (await import('./export.js')).exportCommand },
+  { name: 'share', load: async () => (await import('./share.js')).shareCommand },
+  { name: 'batch', load: async () => (await import('./batch.js')).batchCommand },
 ];
 
 /**
