@@ -5,6 +5,12 @@
 const S3rver = require('s3rver');
 
 const [directory, ...buckets] = process.argv.slice(2);
+// An extra key pair whose id and secret differ (S3RVER_EXTRA_KEY=id:secret), for tests that
+// check a secret never appears in what reg writes.
+if (process.env.S3RVER_EXTRA_KEY) {
+  const [id, secret] = process.env.S3RVER_EXTRA_KEY.split(':');
+  require('s3rver/lib/models/account').DUMMY_ACCOUNT.createKeyPair(id, secret);
+}
 const server = new S3rver({
   address: '127.0.0.1',
   port: 0,

@@ -21,10 +21,11 @@ export interface S3Server {
  * process started with --openssl-legacy-provider (its paginated ListObjectsV2 answers 500 on
  * Node 17+ without it).
  */
-export async function startS3Server(bucket = 'test-bucket'): Promise<S3Server> {
+export async function startS3Server(bucket = 'test-bucket', options: { extraKey?: { id: string; secret: string } } = {}): Promise<S3Server> {
   const directory = mkdtempSync(join(tmpdir(), 'reg-s3rver-'));
   const child = spawn(process.execPath, ['--openssl-legacy-provider', join(HERE, 's3rver-child.cjs'), directory, bucket], {
     stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...(options.extraKey ? { S3RVER_EXTRA_KEY: `${options.extraKey.id}:${options.extraKey.secret}` } : {}) },
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
