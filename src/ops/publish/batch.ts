@@ -100,7 +100,7 @@ export interface JobPlan {
   send: TransferPlan;
 }
 
-export type JobStatus = 'done' | 'skipped' | 'failed' | 'interrupted' | 'imported' | 'pending';
+export type JobStatus = 'done' | 'skipped' | 'failed' | 'interrupted' | 'pending';
 
 export interface JobOutcome {
   key: string;
@@ -115,6 +115,8 @@ export interface JobOutcome {
   objects: number;
   /** Exit-code class of a failure (transfer, integrity, ...). */
   error?: string;
+  /** The import step finished (a later failure or interruption does not redo it). */
+  imported?: boolean;
 }
 
 export interface BatchResult {
@@ -149,19 +151,21 @@ export async function batch(ctx: Context, options: BatchOptions): Promise<BatchR
   if (options.shard && (options.shard.count < 1 || options.shard.index < 0 || options.shard.index >= options.shard.count)) {
     throw usageError('batch.bad-shard', `--shard ${options.shard.index}/${options.shard.count}: I must be between 0 and N-1`, { hint: 'e.g. --shard 0/4 ... --shard 3/4 (SLURM: --shard $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT)' });
   }
-  const { jobs: allJobs, errors } = readJobs(repo, ctx, csvAbs, shown);
-  const selected = options.shard ? allJobs.filter((j) => j.index % options.shard!.count === options.shard!.index) : allJobs;
   const resultsAbs = resolve(ctx.cwd, options.results ?? defaultResultsPath(options.csv, options.shard));
   const previous = options.continue ? readResults(resultsAbs) : new Map<string, JobOutcome>();
   if (options.continue && previous.size === 0 && !existsSync(resultsAbs)) {
     throw usageError('batch.no-results', `--continue: there is no results file ${relative(ctx.cwd, resultsAbs) || resultsAbs} to continue from`, { hint: 'run without --continue first (or name the file with --results)' });
   }
-  const finished = (j: BatchJob) => {
-    const p = previous.get(j.key);
+  const finished = (key: string) => {
+    const p = previous.get(key);
     return p !== undefined && (p.status === 'done' || p.status === 'skipped');
   };
-  const todo = selected.filter((j) => !finished(j));
-  const plans = errors.length === 0 ? await planJobs(repo, ctx, todo, previous, errors, options) : [];
+  const { jobs: allJobs, errors } = readJobs(repo, ctx, csvAbs, shown, (key) => finished(key) || previous.get(key)?.imported === true);
+  const selected = options.shard ? allJobs.filter((j) => j.index % options.shard!.count === options.shard!.index) : allJobs;
+  const todo = selected.filter((j) => !finished(j.key));
+  // Rows with problems are not planned; every other row is, so one run reports every problem.
+  const badLines = new Set(errors.map((e) => e.line));
+  const plans = await planJobs(repo, ctx, todo.filter((j) => !badLines.has(j.line)), previous, errors, options);
   if (errors.length > 0) {
     errors.sort((a, b) => a.line - b.line);
     throw usageError('batch.invalid', `${shown}: ${errors.length} problem${errors.length === 1 ? '' : 's'}, nothing was run:\n${errors.map((e) => `  ${shown}:${e.line}: ${e.column ? `column ${e.column}: ` : ''}${e.message}`).join('\n')}`, {
@@ -202,7 +206,8 @@ export function parseShard(text: string): { index: number; count: number } | und
 // ---------------------------------------------------------------------------------------------
 // Reading and validating rows
 
-function readJobs(repo: Repo, ctx: Context, csvAbs: string, shown: string): { jobs: BatchJob[]; errors: RowError[] } {
+/** `importDone(key)`: the job's import finished in an earlier run (its source may be gone, moved into place). */
+function readJobs(repo: Repo, ctx: Context, csvAbs: string, shown: string, importDone: (key: string) => boolean): { jobs: BatchJob[]; errors: RowError[] } {
   let text: string;
   try {
     text = readFileSync(csvAbs, 'utf8');
@@ -252,7 +257,8 @@ function readJobs(repo: Repo, ctx: Context, csvAbs: string, shown: string): { jo
     if (rel === '' || rel.startsWith('..') || isAbsolute(rel) || /^(\.git|\.reg|\.dvc)(\/|$)/.test(rel)) return void bad('entry', `${entryText} is not a path inside the repository (relative to its root)`);
     const hit = areaOf(areas, rel);
     if (area !== '' && hit?.area.name !== area) return void bad('area', `${entryRel} is not in the area ${area}`);
-    const job: BatchJob = { index, line, key: '', action, entry: rel, importMode: 'copy', force: false };
+    const key = `${line}:${action}:${rel}:${createHash('sha1').update(JSON.stringify(BATCH_COLUMNS.map(get))).digest('hex').slice(0, 10)}`;
+    const job: BatchJob = { index, line, key, action, entry: rel, importMode: 'copy', force: false };
     const force = get('force').toLowerCase();
     if (['true', 'yes', '1', 'force'].includes(force)) job.force = true;
     else if (!['', 'false', 'no', '0'].includes(force)) bad('force', `force must be true or false, got "${get('force')}"`);
@@ -265,7 +271,7 @@ function readJobs(repo: Repo, ctx: Context, csvAbs: string, shown: string): { jo
     }
     if (get('source') !== '') {
       if (action === 'export') bad('source', 'an export publishes a committed version: it imports nothing');
-      else checkSource(repo, ctx, job, get('source'), bad);
+      else checkSource(repo, ctx, job, get('source'), importDone(key), bad);
     } else if (mode !== '') bad('import', 'import (copy or move) needs a source');
     const isFile = (job.source !== undefined ? lstatSync(job.source, { throwIfNoEntry: false }) : lstatSync(entryAbs, { throwIfNoEntry: false }))?.isFile() ?? false;
     checkAction(job, hit?.area, isFile, bad);
@@ -288,7 +294,6 @@ function readJobs(repo: Repo, ctx: Context, csvAbs: string, shown: string): { jo
     const other = entries.get(`${job.action}\0${rel}`);
     if (other !== undefined) bad('entry', `${rel} has the same ${action} job on line ${other}`);
     entries.set(`${job.action}\0${rel}`, line);
-    job.key = `${line}:${action}:${rel}:${createHash('sha1').update(JSON.stringify(BATCH_COLUMNS.map(get))).digest('hex').slice(0, 10)}`;
     jobs.push(job);
   });
   return { jobs, errors };
@@ -311,14 +316,17 @@ function checkAction(job: BatchJob, area: Area | undefined, isFile: boolean, bad
   }
 }
 
-function checkSource(repo: Repo, ctx: Context, job: BatchJob, text: string, bad: (c: Column | undefined, m: string) => void): void {
+function checkSource(repo: Repo, ctx: Context, job: BatchJob, text: string, imported: boolean, bad: (c: Column | undefined, m: string) => void): void {
   const abs = resolve(ctx.cwd, text);
   const inRepo = relative(repo.root, abs);
   if (inRepo === '' || (!inRepo.startsWith('..') && !isAbsolute(inRepo))) return void bad('source', `${text} is inside the repository: the source is a folder to import from outside it`);
   job.source = abs;
   const st = lstatSync(abs, { throwIfNoEntry: false });
-  // A missing source is reported when the job is planned: a moved source is gone once its job is done.
-  if (st === undefined) return;
+  if (st === undefined) {
+    // A moved source is gone once its import is done.
+    if (!imported) bad('source', `${text} does not exist`);
+    return;
+  }
   if (st.isSymbolicLink()) return void bad('source', `${text} is a symbolic link: name the folder it points to`);
   if (!st.isDirectory() && !st.isFile()) return void bad('source', `${text} is neither a folder nor a file`);
 }
@@ -369,14 +377,10 @@ async function planJobs(repo: Repo, ctx: Context, jobs: readonly BatchJob[], pre
       const bad = (column: Column | undefined, message: string) => errors.push({ line: job.line, ...(column ? { column } : {}), message });
       const plan: JobPlan = { job, decision: 'run', copy: { files: 0, bytes: 0 }, send: { files: 0, bytes: 0, objects: 0, estimate: false } };
       plans.push(plan);
-      const imported = previous.get(job.key)?.status === 'imported';
+      const imported = previous.get(job.key)?.imported === true;
       const dest = resolve(repo.root, job.entry);
       try {
         if (job.source !== undefined && !imported) {
-          if (!existsSync(job.source)) {
-            bad('source', `${job.source} does not exist`);
-            continue;
-          }
           if (existsSync(dest)) bad('entry', `${job.entry} exists already: an import never overwrites data (remove it, or drop the source to ${job.action} what is there)`);
           const walked = walkSource(job.source);
           if (walked.problem) bad('source', walked.problem);
@@ -487,7 +491,7 @@ async function runJobs(repo: Repo, ctx: Context, selected: readonly BatchJob[], 
   const outcomes = new Map<string, JobOutcome>();
   for (const j of selected) {
     const p = previous.get(j.key);
-    outcomes.set(j.key, p && (p.status === 'done' || p.status === 'skipped') ? p : { key: j.key, line: j.line, action: j.action, entry: j.entry, status: p?.status === 'imported' ? 'imported' : 'pending', reason: p?.reason ?? '', files: 0, bytes: 0, objects: 0 });
+    outcomes.set(j.key, p && (p.status === 'done' || p.status === 'skipped') ? p : { key: j.key, line: j.line, action: j.action, entry: j.entry, status: 'pending', reason: p?.reason ?? '', files: 0, bytes: 0, objects: 0, ...(p?.imported ? { imported: true } : {}) });
   }
   const { fs, prefix } = outputTree(repo, dirname(resultsAbs));
   const resultsRel = prefix + basename(resultsAbs);
@@ -521,19 +525,21 @@ async function runJobs(repo: Repo, ctx: Context, selected: readonly BatchJob[], 
           outcome.status = 'done';
         } catch (err) {
           if (ctx.signal?.aborted) {
-            outcome.status = outcome.status === 'imported' ? 'imported' : 'interrupted';
+            outcome.status = 'interrupted';
             outcome.reason = 'interrupted';
           } else {
             outcome.status = 'failed';
-            outcome.reason = isRegError(err) ? `${err.message.split('\n')[0]}${err.hint ? ` (${err.hint})` : ''}` : `internal error: ${(err as Error)?.message ?? String(err)}`;
+            // The message's first two lines: what failed and the first cause (a transfer error lists one per line).
+            outcome.reason = isRegError(err) ? `${err.message.split('\n').slice(0, 2).map((l) => l.trim()).join(': ')}${err.hint ? ` (${err.hint})` : ''}` : `internal error: ${(err as Error)?.message ?? String(err)}`;
             outcome.error = isRegError(err) ? err.exit : 'failed';
           }
         }
       }
       finished++;
+      // Recorded before it is reported: once a job says done, --continue knows it.
+      await save();
       log(`${tag}: ${outcome.status}${outcome.reason && outcome.status !== 'done' ? `: ${outcome.reason}` : ''} [${finished}/${total}]`);
       ctx.progress({ type: 'advance', phase: 'batch', done: 1 });
-      await save();
     }
   };
   try {
@@ -559,9 +565,9 @@ async function runJob(repo: Repo, ctx: Context, job: BatchJob, outcome: JobOutco
     return;
   }
   await lock.run(async () => {
-    if (job.source !== undefined && outcome.status !== 'imported') {
+    if (job.source !== undefined && !outcome.imported) {
       await importSource(repo, job);
-      outcome.status = 'imported';
+      outcome.imported = true;
       outcome.reason = `${job.importMode === 'move' ? 'moved' : 'copied'} ${job.source}`;
       await save();
     }
@@ -619,10 +625,10 @@ function importError(err: unknown, job: BatchJob): RegError {
 // ---------------------------------------------------------------------------------------------
 // The results file
 
-const RESULT_COLUMNS = ['key', 'line', 'action', 'entry', 'status', 'reason', 'files', 'bytes', 'objects', 'error'] as const;
+const RESULT_COLUMNS = ['key', 'line', 'action', 'entry', 'status', 'imported', 'reason', 'files', 'bytes', 'objects', 'error'] as const;
 
-function csvField(v: string | number | undefined): string {
-  const s = v === undefined ? '' : String(v);
+function csvField(v: string | number | boolean | undefined): string {
+  const s = v === undefined || v === false ? '' : v === true ? 'yes' : String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
@@ -652,6 +658,7 @@ function readResults(abs: string): Map<string, JobOutcome> {
       bytes: Number(r.bytes) || 0,
       objects: Number(r.objects) || 0,
       ...(r.error ? { error: r.error } : {}),
+      ...(r.imported === 'yes' ? { imported: true } : {}),
     });
   }
   return out;
