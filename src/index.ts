@@ -37,3 +37,8 @@ export { VERSION, PACKAGE_NAME } from './package-info.js';
 export { log, type LogOptions, type LogResult, type LogVersion, type VersionRefs } from './ops/history/log.js';
 export { diff, type DiffOptions, type DiffResult, type OutputDiff, type DiffFile, type DiffModifiedFile, type DiffRenamedFile, type DiffTotals, type DiffVersion } from './ops/history/diff.js';
 export { ls, type LsOptions, type LsResult, type LsEntry } from './ops/history/ls.js';
+export { exportEntry, EXPORT_ARCHIVES, type ExportOptions, type ExportResult, type ExportArchive, type ExportedFile } from './ops/publish/export.js';
+export { share, MAX_EXPIRY_SECONDS, type ShareOptions, type ShareResult } from './ops/publish/share.js';
+export { batch, BATCH_ACTIONS, BATCH_COLUMNS, type BatchOptions, type BatchResult, type BatchJob, type BatchAction, type JobPlan, type JobOutcome, type JobStatus, type TransferPlan } from './ops/publish/batch.js';
+export { HttpBackend, type HttpOptions } from './store/http.js';
+export { publishingProblems, type PublishingProblem } from './policy/publishing.js';
