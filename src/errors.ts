@@ -74,3 +74,40 @@ export function errnoCode(err: unknown): string | undefined {
     ? (err as { code: string }).code
     : undefined;
 }
+
+/** Local disk conditions reg names as such (exit 1): the errno, what it means, how to fix it. */
+const DISK_CONDITIONS: Readonly<Record<string, { code: string; what: string; fix: string }>> = {
+  ENOSPC: { code: 'disk.no-space', what: 'no space left on device', fix: 'free some space on that disk (or move the cache elsewhere: cache.dir in .reg/config.local.yaml), then run the command again' },
+  EDQUOT: { code: 'disk.quota', what: 'disk quota exceeded', fix: 'free some space within your quota (or ask for a larger one), then run the command again' },
+  EACCES: { code: 'disk.permission', what: 'permission denied', fix: 'fix the permissions (ls -ld the path and its parent directories) or run reg as a user who may write there' },
+  EPERM: { code: 'disk.permission', what: 'operation not permitted', fix: 'fix the permissions or ownership of the path (ls -ld), or run reg as a user who may change it' },
+  EROFS: { code: 'disk.read-only', what: 'read-only file system', fix: 'the filesystem holding the path is mounted read-only: remount it read-write or work on another disk' },
+  EIO: { code: 'disk.io', what: 'input/output error', fix: 'the disk reported a hardware or network-filesystem error: check it (dmesg) before retrying' },
+  EMFILE: { code: 'disk.too-many-open-files', what: 'too many open files', fix: 'raise the limit (ulimit -n 4096) or use fewer parallel jobs (-j)' },
+  ENFILE: { code: 'disk.too-many-open-files', what: 'too many open files in the system', fix: 'close other programs or raise the system limit (fs.file-max)' },
+};
+
+/** True for errno codes diskError() names (ENOSPC, EACCES, EROFS, ...). */
+export function isDiskErrno(code: string | undefined): boolean {
+  return code !== undefined && Object.hasOwn(DISK_CONDITIONS, code);
+}
+
+/**
+ * A local disk failure (ENOSPC, EDQUOT, EACCES, EPERM, EROFS, EIO, EMFILE) as a RegError with exit 1
+ * naming the errno, the path and the fix; undefined for anything else. `path` overrides the path
+ * Node attached to the error (fd-based writes carry none).
+ */
+export function diskError(err: unknown, path?: string): RegError | undefined {
+  if (isRegError(err)) return undefined;
+  const errno = errnoCode(err);
+  if (!isDiskErrno(errno)) return undefined;
+  const c = DISK_CONDITIONS[errno!]!;
+  const where = path ?? (err as { path?: unknown }).path;
+  const shown = typeof where === 'string' && where !== '' ? where : undefined;
+  const syscall = (err as { syscall?: unknown }).syscall;
+  return new RegError(c.code, 'failed', `${errno}: ${c.what}${typeof syscall === 'string' ? ` (${syscall})` : ''}${shown ? `: ${shown}` : ''}`, {
+    hint: c.fix,
+    details: { errno, ...(shown ? { path: shown } : {}) },
+    cause: err,
+  });
+}

@@ -91,13 +91,24 @@ export class LocalBackend implements Backend {
     if (page.length > 0) yield page;
   }
 
+  /**
+   * An object that is missing because the whole remote directory is missing (an unmounted share,
+   * a wrong path) is not "never pushed": the root's own ENOENT says so.
+   */
+  private assertRoot(): void {
+    statSync(this.root);
+  }
+
   async get(key: string, options: GetOptions = {}) {
     const path = this.pathOf(key);
     let size: number;
     try {
       size = (await stat(path)).size;
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw new NotFoundError(key, this.description);
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
+        this.assertRoot();
+        throw new NotFoundError(key, this.description);
+      }
       throw err;
     }
     return { body: createReadStream(path, { highWaterMark: 1 << 20, signal: options.signal }), size };
@@ -111,7 +122,10 @@ export class LocalBackend implements Backend {
     try {
       size = statSync(path).size;
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw new NotFoundError(key, this.description);
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
+        this.assertRoot();
+        throw new NotFoundError(key, this.description);
+      }
       throw err;
     }
     return size > max ? undefined : readFileSync(path);

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -20,6 +21,7 @@ import { integrityError } from '../errors.js';
 import { NotFoundError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
 import { HashingTap } from './hashing-tap.js';
 import { type S3Options } from './s3-config.js';
+import { IdleTimeoutHandler } from './s3-http.js';
 export { parseS3Url, type ChecksumMode, type S3Options } from './s3-config.js';
 
 /** Objects up to this size are sent from memory (the SDK can replay them on retry). */
@@ -29,19 +31,26 @@ export const MULTIPART_THRESHOLD = 64 << 20;
 export const PART_SIZE = 16 << 20;
 const PART_QUEUE = 2;
 
+/** Seconds: the defaults of the connect-timeout and read-timeout remote options. */
+export const DEFAULT_CONNECT_TIMEOUT = 10;
+export const DEFAULT_READ_TIMEOUT = 60;
+
 /**
- * S3 (and S3-compatible) backend over @aws-sdk/client-s3. Two clients share one socket pool:
- * one with SDK retries for replayable requests (HEAD, LIST, GET, buffered PUT, multipart parts)
- * and one without, for streamed single-part PUTs whose body cannot be replayed (the transfer
- * queue retries those from the start of the file).
+ * S3 (and S3-compatible) backend over @aws-sdk/client-s3. Requests are sent without SDK retries:
+ * the caller's retry layer (GuardedBackend) retries within one budget, so the two never multiply.
+ * Multipart parts are the exception (a separate client retries a failed part, not the whole file).
+ * Every request has a connect timeout and an idle timeout that aborts it (IdleTimeoutHandler).
  */
 export class S3Backend implements Backend {
   readonly traversePrefixLen = 3;
   readonly remote = true;
   readonly description: string;
   private readonly client: S3Client;
+  /** Streamed single-part PUTs (the body cannot be replayed): the same single-attempt client. */
   private readonly streamClient: S3Client;
+  private readonly partClient: S3Client;
   private readonly verifyEtag: boolean;
+  private bucketChecked: Promise<void> | undefined;
 
   constructor(readonly options: S3Options, credentialProvider?: S3ClientConfig['credentials']) {
     this.description = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}${options.endpointUrl ? ` (${options.endpointUrl})` : ''}`;
@@ -51,6 +60,11 @@ export class S3Backend implements Backend {
       ...(options.sslVerify === false ? { rejectUnauthorized: false } : {}),
       ...(typeof options.sslVerify === 'string' ? { ca: readFileSync(options.sslVerify) } : {}),
     });
+    const requestHandler = new IdleTimeoutHandler((options.readTimeout ?? DEFAULT_READ_TIMEOUT) * 1000, {
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent,
+      connectionTimeout: (options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000,
+    });
     const base: S3ClientConfig = {
       region: options.region,
       endpoint: options.endpointUrl,
@@ -58,16 +72,12 @@ export class S3Backend implements Backend {
       followRegionRedirects: options.region === undefined,
       requestChecksumCalculation: options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
       responseChecksumValidation: options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
-      requestHandler: {
-        httpAgent: new HttpAgent(agentOptions),
-        httpsAgent,
-        connectionTimeout: (options.connectTimeout ?? 10) * 1000,
-        requestTimeout: (options.readTimeout ?? 60) * 1000,
-      },
+      requestHandler,
       ...(credentialProvider ? { credentials: credentialProvider } : options.profile ? { profile: options.profile } : {}),
     };
-    this.client = new S3Client({ ...base, maxAttempts: options.maxAttempts ?? 8, retryMode: 'standard' });
-    this.streamClient = new S3Client({ ...base, maxAttempts: 1 });
+    this.client = new S3Client({ ...base, maxAttempts: 1 });
+    this.streamClient = this.client;
+    this.partClient = new S3Client({ ...base, maxAttempts: options.maxAttempts ?? 3, retryMode: 'standard' });
     // SSE-KMS / SSE-C objects have ETags that are not the MD5 of the body.
     this.verifyEtag = options.sse !== 'aws:kms' && options.sseKmsKeyId === undefined;
   }
@@ -89,9 +99,27 @@ export class S3Backend implements Backend {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
       return { key, size: r.ContentLength ?? 0, ...this.etagMd5(r.ETag) };
     } catch (err) {
-      if (isS3NotFound(err)) return undefined;
-      throw err;
+      if (!isS3NotFound(err)) throw err;
+      // A HEAD has no error body: "no such key" and "no such bucket" look the same. Ask once.
+      await this.checkBucket(options.signal);
+      return undefined;
     }
+  }
+
+  private checkBucket(signal?: AbortSignal): Promise<void> {
+    this.bucketChecked ??= this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }), { abortSignal: signal }).then(
+      () => undefined,
+      (err: unknown) => {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 404 || (err as { name?: string }).name === 'NoSuchBucket') {
+          throw Object.assign(new Error(`bucket ${this.options.bucket} does not exist`), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } });
+        }
+        if (status === 403) return; // may not list the bucket: the objects may still be reachable
+        this.bucketChecked = undefined; // transient: ask again next time
+        throw err;
+      },
+    );
+    return this.bucketChecked;
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo[]> {
@@ -215,7 +243,7 @@ export class S3Backend implements Backend {
     file.on('error', (err) => tap.destroy(err));
     file.pipe(tap);
     const upload = new Upload({
-      client: this.client,
+      client: this.partClient,
       params: { ...this.putParams(key), Body: tap },
       partSize: this.options.partSize ?? PART_SIZE,
       queueSize: PART_QUEUE,
@@ -273,11 +301,12 @@ export class S3Backend implements Backend {
 
   close(): void {
     this.client.destroy();
-    this.streamClient.destroy();
+    this.partClient.destroy();
   }
 }
 
 function isS3NotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.name === 'NoSuchBucket') return false;
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }

@@ -41,6 +41,13 @@ function publishObject(tmp: string, cacheRoot: string, md5: string): boolean {
   return true;
 }
 
+/** Asked between chunks: true when the run was interrupted (Ctrl-C), so the task stops and cleans up. */
+export type StopCheck = () => boolean;
+
+function checkStop(stop: StopCheck | undefined): void {
+  if (stop?.()) throw Object.assign(new Error('interrupted'), { code: 'ABORT_ERR' });
+}
+
 function failure(task: HashTask, err: unknown): HashOutcome {
   const e = err as NodeJS.ErrnoException;
   return { error: `${task.abs}: ${e.message}`, code: e.code };
@@ -50,7 +57,7 @@ function failure(task: HashTask, err: unknown): HashOutcome {
  * Hashes a file and, when asked, copies it into the cache while hashing: the object's bytes are by
  * construction the bytes that were hashed, even if the file changes underneath us.
  */
-export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void): HashOutcome {
+export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void, stop?: StopCheck): HashOutcome {
   let fd = -1;
   let out = -1;
   let tmp: string | undefined;
@@ -64,6 +71,7 @@ export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number
     const hash = createHash('md5');
     let size = 0;
     for (;;) {
+      checkStop(stop);
       const filled = readFullSync(fd, buffer);
       if (filled === 0) break;
       const chunk = buffer.subarray(0, filled);
@@ -119,7 +127,7 @@ function writeAt(fd: number, buffer: Buffer, position: number): Promise<void> {
  * large add costs about max(hash, write) instead of hash + write. Still by construction: every
  * chunk written is the chunk that was hashed.
  */
-export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string }, onBytes?: (n: number) => void): Promise<HashOutcome> {
+export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string }, onBytes?: (n: number) => void, stop?: StopCheck): Promise<HashOutcome> {
   let fd = -1;
   let out = -1;
   let tmp: string | undefined;
@@ -134,6 +142,7 @@ export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string 
     for (let k = 0; ; k++) {
       const slot = k % PIPELINE_BUFFERS;
       await inFlight[slot]; // the buffer is free again once its write is done
+      checkStop(stop);
       const buffer = buffers[slot]!;
       const filled = readFullSync(fd, buffer);
       if (filled === 0) break;
@@ -162,9 +171,9 @@ export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string 
 }
 
 /** Picks the pipelined copy for big files going into the cache, the plain pass otherwise. */
-export async function runAnyHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void): Promise<HashOutcome> {
+export async function runAnyHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void, stop?: StopCheck): Promise<HashOutcome> {
   if (task.cacheRoot !== undefined && !task.legacy && (task.size ?? 0) >= PIPELINE_MIN_BYTES) {
-    return runHashTaskPipelined({ ...task, cacheRoot: task.cacheRoot }, onBytes);
+    return runHashTaskPipelined({ ...task, cacheRoot: task.cacheRoot }, onBytes, stop);
   }
-  return runHashTask(task, buffer, onBytes);
+  return runHashTask(task, buffer, onBytes, stop);
 }

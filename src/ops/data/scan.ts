@@ -2,7 +2,7 @@ import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { manifestOid, manifestOidOf, serializeManifest } from '../../data/manifest.js';
-import { RegError, errnoCode } from '../../errors.js';
+import { RegError, diskError, errnoCode } from '../../errors.js';
 import type { Repo } from '../../repo.js';
 import { hashMany, type SizedTask } from '../../workspace/hasher.js';
 import { StatCache } from '../../workspace/stat-cache.js';
@@ -75,13 +75,16 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     if (opts.store) mkdirSync(repo.cache.root, { recursive: true });
     ctx.progress({ type: 'start', phase, label: `${opts.store ? 'adding' : 'hashing'} ${dataRel}`, total: todo.length, totalBytes });
     try {
-      const results = await hashMany(todo, (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), ctx.cores);
+      const results = await hashMany(todo, (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), ctx.cores, ctx.signal);
       results.forEach((r, k) => {
         const f = todoFiles[k]!;
         if ('error' in r) {
-          throw new RegError('scan.read', 'failed', `cannot read ${f.relpath === '' ? dataRel : `${dataRel}/${f.relpath}`}: ${r.error}`, {
-            hint: r.code === 'EACCES' ? 'fix the file permissions' : undefined,
-          });
+          const shown = f.relpath === '' ? dataRel : `${dataRel}/${f.relpath}`;
+          // Out of space or a read-only disk while copying into the cache is the cache's disk, not the file.
+          const writingCache = opts.store && (r.code === 'ENOSPC' || r.code === 'EDQUOT' || r.code === 'EROFS');
+          const disk = diskError(Object.assign(new Error(r.error), { code: r.code }), writingCache ? `${repo.cache.root} (copying ${shown} into the cache)` : shown);
+          if (disk) throw disk;
+          throw new RegError('scan.read', 'failed', `cannot read ${shown}: ${r.error}`);
         }
         if (r.stored) storedObjects++;
         // The stat recorded is the one taken before hashing: a file changed meanwhile gets a new

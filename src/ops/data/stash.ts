@@ -30,6 +30,7 @@ export async function saveToStash(repo: Repo, ctx: Context, files: Array<{ path:
     files.map((f) => ({ abs: f.abs, legacy: false, size: f.size, cacheRoot: repo.cache.root })),
     undefined,
     ctx.cores,
+    ctx.signal,
   );
   const saved = results.map((r, i) => {
     if ('error' in r) throw new RegError('stash.save-failed', 'failed', `could not save ${files[i]!.path} before overwriting it: ${r.error}`, { hint: 'nothing was changed; fix the problem and retry' });

@@ -391,7 +391,8 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
   });
   if (tasks.length > 0) {
     const label = `${options.direction === 'push' ? 'sending' : 'receiving'} ${plan.ref.rel}`;
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label, jobs: plan.remote.jobs, retry: options.retry, secrets: plan.remote.secrets });
+    const outcome = await runTransfersWithProgress(ctx, tasks, plan.remote, { phase, label });
+    if (outcome.fatal) throw outcome.fatal;
     failures.push(...outcome.failed);
     row.bytes += outcome.bytes;
   }
@@ -462,7 +463,7 @@ export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResu
     const name = resolveRemoteName(repo, options.remote ?? area.remote);
     let r = remotes.get(name);
     if (!r) {
-      r = openRemote(repo, ctx, { remote: name, jobs: options.jobs, wrapBackend: options.wrapBackend });
+      r = openRemote(repo, ctx, { remote: name, jobs: options.jobs, retry: options.retry, wrapBackend: options.wrapBackend });
       remotes.set(name, r);
     }
     return r;

@@ -11,7 +11,7 @@ import { failureLines } from './push.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
 import { redact } from './remote-config.js';
 import { listCacheOids } from '../data/scan.js';
-import { runTransfersWithProgress } from './transfer-progress.js';
+import { runTransfersWithProgress, withDetails } from './transfer-progress.js';
 
 export interface FetchOptions {
   targets: string[];
@@ -98,11 +98,13 @@ export async function fetchObjects(ctx: Context, options: FetchOptions): Promise
       result.skipped += group.reduce((s, o) => s + 1 + (o.isDir ? (o.out.nfiles ?? 0) : 0), 0);
       continue;
     }
-    const remote = openRemote(repo, ctx, { remote: name, jobs: options.jobs, wrapBackend: options.wrapBackend });
+    const remote = openRemote(repo, ctx, { remote: name, jobs: options.jobs, retry: options.retry, wrapBackend: options.wrapBackend });
     secrets = [...secrets, ...remote.secrets];
     result.remotes.push(remote.name);
     try {
-      await fetchGroup(repo, ctx, group, remote, index, options, result);
+      const fatal = await fetchGroup(repo, ctx, group, remote, index, result);
+      // Credentials refused, no bucket, remote given up, disk full ...: one error says it all.
+      if (fatal) throw withDetails(fatal, result);
     } finally {
       remote.close();
     }
@@ -124,11 +126,13 @@ function row(o: TrackedOutput, remote: string, state: FetchState): FetchedOutput
   return { path: o.dataRel, pointer: o.pointerRel, remote, oid: o.out.md5!, state, objects: 0, bytes: 0, failedObjects: 0 };
 }
 
-async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], remote: OpenedRemote, index: LocalIndex, options: FetchOptions, result: FetchResult): Promise<void> {
+/** Fetches one remote's outputs into `result`; returns the error that stopped the transfer early, if any. */
+async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], remote: OpenedRemote, index: LocalIndex, result: FetchResult): Promise<RegError | undefined> {
   const failures: TransferFailure[] = [];
   const fetchedBytes = new Map<string, number>();
+  let fatal: RegError | undefined;
   const run = async (phase: string, label: string, refs: Array<{ ref: ObjRef; size: number }>) => {
-    if (refs.length === 0) return;
+    if (refs.length === 0 || fatal) return;
     const tasks: TransferTask[] = refs.map(({ ref, size }) => ({
       key: refKey(ref),
       size,
@@ -138,7 +142,8 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
         index.add(ref);
       },
     }));
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label, jobs: remote.jobs, retry: options.retry, secrets: remote.secrets });
+    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase, label });
+    fatal ??= outcome.fatal;
     failures.push(...outcome.failed.map((f) => (f.code === 'NotFoundError' ? { ...f, error: `missing on the remote ${remote.store.description}`, code: 'remote.missing-object' } : f)));
   };
 
@@ -214,6 +219,7 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
     r.state = r.failedObjects > 0 || info.broken ? 'failed' : r.objects > 0 ? 'fetched' : 'cached';
     result.outputs.push(r);
   }
+  return fatal;
 }
 
 export function fetchError(verb: 'fetch' | 'pull', result: FetchResult, secrets: readonly string[], details: unknown = result): RegError {
@@ -221,12 +227,13 @@ export function fetchError(verb: 'fetch' | 'pull', result: FetchResult, secrets:
   const head = `${verb} incomplete: ${result.failed} object${result.failed === 1 ? '' : 's'} failed, ${result.fetched} fetched`;
   const message = redact(`${head}\n${failureLines(result.failures)}`, secrets);
   const missing = result.failures.some((f) => f.code === 'remote.missing-object');
+  const classHint = result.failures.find((f) => f.hint !== undefined)?.hint;
   return new RegError(integrity ? `${verb}.integrity` : `${verb}.incomplete`, integrity ? 'integrity' : 'transfer', message, {
     hint: integrity
       ? `corrupt objects were discarded (nothing corrupt entered the cache or the workspace); from a clone whose cache has good bytes, run \`reg verify --remote ${result.remotes[0] ?? 'NAME'} --repair\` to replace them on the remote, then retry`
       : missing
         ? 'the objects were never pushed: run `reg push` where the data was added, then retry'
-        : `re-run \`reg ${verb}\`: objects already fetched are kept`,
+        : classHint ?? `re-run \`reg ${verb}\`: objects already fetched are kept`,
     details,
   });
 }

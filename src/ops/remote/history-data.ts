@@ -231,9 +231,9 @@ async function uploadMissing(repo: Repo, ctx: Context, remoteName: string, missi
       const localPath = obj.localPath;
       tasks.push({ key: obj.key, size: obj.size, requires: obj.members, run: (onBytes, signal) => remote.store.upload(obj.ref, localPath, obj.size, onBytes, signal) });
     }
-    const phase = 'pre-push';
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label: `uploading older data versions to ${remote.name}`, jobs: remote.jobs, secrets: remote.secrets });
-    for (const f of outcome.failed) result.warnings.push(`upload of ${f.key} failed: ${redact(f.error, remote.secrets)}`);
+    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: 'pre-push', label: `uploading older data versions to ${remote.name}` });
+    if (outcome.fatal) result.warnings.push(outcome.fatal.message + (outcome.fatal.hint ? ` (${outcome.fatal.hint})` : ''));
+    else for (const f of outcome.failed) result.warnings.push(`upload of ${f.key} failed: ${redact(f.error, remote.secrets)}`);
   } finally {
     remote.close();
   }

@@ -8,6 +8,9 @@ import { LocalBackend } from '../../store/local.js';
 import { ObjectStore } from '../../store/object-store.js';
 import { parseS3Url, type ChecksumMode } from '../../store/s3-config.js';
 import { LazyS3Backend } from '../../store/s3-lazy.js';
+import { GuardedBackend } from '../../store/guarded-backend.js';
+import { describeError, type RemoteIdentity } from '../../store/remote-errors.js';
+import { DEFAULT_BUDGET_MS, DEFAULT_RETRY, DEFAULT_UNREACHABLE_MS, RemoteHealth, type RetryPolicy } from '../../store/transfer.js';
 import { REMOTE_OPTIONS, SECRET_REMOTE_OPTIONS, assertNoTrackedSecrets, defaultRemoteName, isDirectoryUrl, normalizeName, redact, remotesOf, requireRemote, shownFile } from './remote-config.js';
 
 /** Opening a configured remote for transfers: backend, object store, concurrency, secrets to redact. */
@@ -15,6 +18,8 @@ export interface OpenRemoteOptions {
   /** Remote name; default: core.remote. */
   remote?: string;
   jobs?: number;
+  /** Attempts and backoff (the budgets default to the remote's retry-budget option). */
+  retry?: RetryPolicy;
   /** Wraps the backend (tests inject failures; tools can instrument). */
   wrapBackend?: (backend: Backend) => Backend;
 }
@@ -27,6 +32,13 @@ export interface OpenedRemote {
   secrets: string[];
   /** Where the credentials come from, in words (never the values): shown by reg doctor. */
   credentialSource: string;
+  /** What error messages may say about the remote. */
+  identity: RemoteIdentity;
+  /** Retry policy and the budget shared by every request to this remote. */
+  retry: RetryPolicy;
+  health: RemoteHealth;
+  /** A raw failure as the RegError users see (remote.* exit 4, disk.* exit 1), else unchanged. */
+  classify(err: unknown): unknown;
   close(): void;
 }
 
@@ -84,9 +96,12 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
   const env = ctx.env;
   let backend: Backend;
   let credentialSource = 'none needed (a directory remote)';
+  let identity: RemoteIdentity;
   if (isDirectoryUrl(url)) {
     const path = url.toLowerCase().startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
-    backend = new LocalBackend(resolve(repo.regDir, path));
+    const root = resolve(repo.regDir, path);
+    backend = new LocalBackend(root);
+    identity = { name, description: root, kind: 'directory', root, secrets };
   } else if (url.toLowerCase().startsWith('s3://')) {
     const { bucket, prefix } = parseS3Url(url);
     let endpointUrl = str('endpoint-url') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
@@ -140,12 +155,29 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
       },
       credentials,
     );
+    identity = {
+      name,
+      description: redact(`s3://${bucket}${prefix ? '/' + prefix : ''}${endpointUrl ? ` (${endpointUrl})` : ''}`, secrets),
+      kind: 's3',
+      ...(endpointUrl ? { endpoint: redact(endpointUrl, secrets) } : {}),
+      credentials: credentialSource,
+      ...(profile ? { profile } : {}),
+      secrets,
+    };
   } else {
     throw configError('remote.unsupported-scheme', `remote "${name}": unsupported URL ${redact(url, secrets)}`, { hint: 'reg supports s3:// and directory paths' });
   }
   if (options.wrapBackend) backend = options.wrapBackend(backend);
-  const store = new ObjectStore(backend);
-  return { name, store, jobs, secrets, credentialSource, close: () => backend.close() };
+  const budgetMs = (int('retry-budget') ?? DEFAULT_BUDGET_MS / 1000) * 1000;
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  retry.budgetMs = options.retry?.budgetMs ?? budgetMs;
+  retry.unreachableMs = options.retry?.unreachableMs ?? Math.min(DEFAULT_UNREACHABLE_MS, retry.budgetMs);
+  const health = new RemoteHealth(retry);
+  const guarded = new GuardedBackend(backend, identity, retry, health, (what, err, attempt) =>
+    ctx.progress({ type: 'log', level: 'debug', message: redact(`${name}: retrying ${what} (attempt ${attempt + 1}): ${describeError(err)}`, secrets) }),
+  );
+  const store = new ObjectStore(guarded);
+  return { name, store, jobs, secrets, credentialSource, identity, retry, health, classify: guarded.classify, close: () => guarded.close() };
 }
 
 /** Which link of the AWS SDK's default chain will answer, as far as the environment tells (no network). */

@@ -564,7 +564,8 @@ async function repair(
         s.cacheSize = size;
       },
     }));
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase: 'repair-cache', label: `re-fetching ${tasks.length} objects from ${remote.name}`, jobs: remote.jobs, retry: options.retry, secrets: remote.secrets });
+    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: 'repair-cache', label: `re-fetching ${tasks.length} objects from ${remote.name}` });
+    if (outcome.fatal) throw outcome.fatal;
     for (const key of outcome.done) settle(problemsOf('cache', key), true, `re-fetched from ${remote.name}`);
     for (const f of outcome.failed) settle(problemsOf('cache', f.key), false, `not repaired: ${failureText(f, remote)}`);
   }
@@ -603,7 +604,8 @@ async function repair(
       }
       tasks.push({ ...uploadTask(repo, remote, s), requires: members.filter((k) => bad.has(k)) });
     }
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase: 'repair-remote', label: `re-uploading ${tasks.length} objects to ${remote.name}`, jobs: remote.jobs, retry: options.retry, secrets: remote.secrets });
+    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: 'repair-remote', label: `re-uploading ${tasks.length} objects to ${remote.name}` });
+    if (outcome.fatal) throw outcome.fatal;
     for (const key of outcome.done) settle(problemsOf('remote', key, remote.name), true, 're-uploaded from the local cache');
     for (const f of outcome.failed) settle(problemsOf('remote', f.key, remote.name), false, `not repaired: ${failureText(f, remote)}`);
   }
@@ -703,7 +705,7 @@ class RemotePool {
     const resolved = resolveRemoteName(this.repo, name);
     let remote = this.opened.get(resolved);
     if (remote === undefined) {
-      remote = openRemote(this.repo, this.ctx, { remote: resolved, jobs: this.options.jobs, wrapBackend: this.options.wrapBackend });
+      remote = openRemote(this.repo, this.ctx, { remote: resolved, jobs: this.options.jobs, retry: this.options.retry, wrapBackend: this.options.wrapBackend });
       this.opened.set(resolved, remote);
     }
     return remote;
