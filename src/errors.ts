@@ -102,7 +102,9 @@ export function diskError(err: unknown, path?: string): RegError | undefined {
   const errno = errnoCode(err);
   if (!isDiskErrno(errno)) return undefined;
   const c = DISK_CONDITIONS[errno!]!;
-  const where = path ?? (err as { path?: unknown }).path;
+  // A copy that runs out of space failed on its destination, not on the file it read.
+  const dest = (err as { dest?: unknown }).dest;
+  const where = path ?? (typeof dest === 'string' && (errno === 'ENOSPC' || errno === 'EDQUOT' || errno === 'EROFS') ? dest : (err as { path?: unknown }).path);
   const shown = typeof where === 'string' && where !== '' ? where : undefined;
   const syscall = (err as { syscall?: unknown }).syscall;
   return new RegError(c.code, 'failed', `${errno}: ${c.what}${typeof syscall === 'string' ? ` (${syscall})` : ''}${shown ? `: ${shown}` : ''}`, {
@@ -110,4 +112,15 @@ export function diskError(err: unknown, path?: string): RegError | undefined {
     details: { errno, ...(shown ? { path: shown } : {}) },
     cause: err,
   });
+}
+
+/**
+ * Names the file a disk error happened on when Node did not (writes through a file descriptor
+ * carry no path), so the error can be reported, and told local from remote, by its path.
+ */
+export function withPath<E>(err: E, path: string): E {
+  if (typeof err === 'object' && err !== null && isDiskErrno(errnoCode(err)) && typeof (err as { path?: unknown }).path !== 'string') {
+    (err as { path?: string }).path = path;
+  }
+  return err;
 }

@@ -3,7 +3,7 @@ import { constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync } fr
 import { chmod, copyFile, link, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { buildManifest, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
-import { RegError, errnoCode, integrityError } from '../errors.js';
+import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../fsutil.js';
 import { objectPathIn } from '../workspace/hash-task.js';
 
@@ -123,7 +123,7 @@ export class Cache {
       }
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw diskError(err, dest) ?? err;
     }
     throw new RegError('cache.link-failed', 'config', `none of the cache link types ${linkTypes.join(',')} works for ${dest}`, {
       hint: 'add "copy" to cache.type in .reg/config.yaml',

@@ -11,7 +11,7 @@ export interface FlakyOptions {
   failureRate: number;
   /** Deterministic pseudo-random sequence. */
   seed?: number;
-  /** After this many successful puts, every further put fails permanently (simulated crash/network loss). */
+  /** After this many successful puts, every further put fails (simulated network loss that outlasts the retries). */
   failPutsAfter?: number;
   /** Called when `failPutsAfter` is reached (e.g. to abort the operation). */
   onPutLimit?: () => void;
@@ -117,7 +117,7 @@ export class FlakyBackend implements Backend {
         this.stats.puts++;
         this.options.onPutLimit?.();
       }
-      throw Object.assign(new Error(`injected permanent failure for ${key}`), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+      throw Object.assign(new Error(`read ECONNRESET (injected: connection lost for good before ${key})`), { code: 'ECONNRESET', errno: -104, syscall: 'read' });
     }
     this.maybeFail();
   }

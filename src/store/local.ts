@@ -2,7 +2,7 @@ import { createReadStream, createWriteStream, readFileSync, statSync } from 'nod
 import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { errnoCode } from '../errors.js';
+import { errnoCode, withPath } from '../errors.js';
 import { tempPathFor } from '../fsutil.js';
 import { HashingTap } from './hashing-tap.js';
 import { NotFoundError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
@@ -177,7 +177,7 @@ export class LocalBackend implements Backend {
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw withPath(err, tmp);
     }
   }
 

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5OfBuffer } from '../data/hash.js';
-import { integrityError } from '../errors.js';
+import { integrityError, withPath } from '../errors.js';
 import { mapLimit, tempPathFor } from '../fsutil.js';
 import type { Backend, ObjectInfo, PutOptions } from './backend.js';
 import type { Cache } from './cache.js';
@@ -203,7 +203,7 @@ export class ObjectStore {
       }
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw withPath(err, tmp);
     }
     const hasher = new HashingTap({ legacy: ref.legacy && !isDir, onBytes });
     try {
@@ -222,7 +222,7 @@ export class ObjectStore {
       return { path: target, size: hasher.bytesRead };
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw withPath(err, tmp);
     }
   }
 

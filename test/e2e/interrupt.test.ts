@@ -92,7 +92,7 @@ describe('Ctrl-C', () => {
     const remote = tempDir('reg-int-remote-');
     try {
       await regOk(repo, ['init']);
-      sparseFile(join(repo, "big.bin"), 1.5 * 2 ** 30);
+      sparseFile(join(repo, 'big.bin'), 1.5 * 2 ** 30);
       writeTree(repo, Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`dir/f${i}.txt`, `f${i}\n`])));
       await regOk(repo, ['add', 'big.bin', 'dir']);
       await regOk(repo, ['remote', 'add', 'nas', remote, '--default']);
