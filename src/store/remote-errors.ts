@@ -209,8 +209,14 @@ export function failureText(err: unknown): string {
   return describeError(err);
 }
 
+/** Replaces the user-info of every URL in `text` (`s3://KEY:SECRET@bucket`, `https://user:pass@host`) by ***. */
+export function redactUrlCredentials(text: string): string {
+  // The password may hold an unescaped "/" (AWS secret keys do).
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)(?:[^\s/?#@:]*:[^\s@]*?|[^\s/?#@]+)@/gi, '$1***@');
+}
+
 function redactText(text: string, secrets: readonly string[]): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/@\s]*@/gi, '$1***@');
+  let out = redactUrlCredentials(text);
   for (const s of secrets) if (s.length >= 4) out = out.split(s).join('***');
   return out;
 }

@@ -1,3 +1,5 @@
+import { configError } from '../errors.js';
+
 /** S3 remote settings and URL parsing: no SDK import, so commands that never talk to S3 start fast. */
 export type ChecksumMode = 'when_required' | 'when_supported';
 
@@ -33,8 +35,10 @@ export interface S3Options {
 
 /** `s3://bucket/some/prefix` -> bucket and prefix. */
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m || m[1] === '') throw new Error(`not an s3:// URL: ${url}`);
+  const m = /^s3:\/\/([^/@]+)\/?(.*)$/i.exec(url);
+  if (!m || m[1] === '') {
+    throw configError('remote.bad-url', `not an s3://bucket/prefix URL: ${url.replace(/^(s3:\/\/).*@/i, '$1***@')}`, { hint: 'use s3://bucket/prefix (credentials do not belong in the URL)' });
+  }
   return { bucket: m[1]!, prefix: m[2]!.replace(/^\/+|\/+$/g, '') };
 }
 

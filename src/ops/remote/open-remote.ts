@@ -11,7 +11,7 @@ import { LazyS3Backend } from '../../store/s3-lazy.js';
 import { GuardedBackend } from '../../store/guarded-backend.js';
 import { describeError, type RemoteIdentity } from '../../store/remote-errors.js';
 import { DEFAULT_BUDGET_MS, DEFAULT_RETRY, DEFAULT_UNREACHABLE_MS, RemoteHealth, type RetryPolicy } from '../../store/transfer.js';
-import { REMOTE_OPTIONS, SECRET_REMOTE_OPTIONS, assertNoTrackedSecrets, defaultRemoteName, isDirectoryUrl, normalizeName, redact, remotesOf, requireRemote, shownFile } from './remote-config.js';
+import { REMOTE_OPTIONS, SECRET_REMOTE_OPTIONS, assertNoTrackedSecrets, defaultRemoteName, isDirectoryUrl, normalizeName, redact, remotesOf, requireRemote, shownFile, splitUrlCredentials } from './remote-config.js';
 
 /** Opening a configured remote for transfers: backend, object store, concurrency, secrets to redact. */
 export interface OpenRemoteOptions {
@@ -103,15 +103,18 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
     backend = new LocalBackend(root);
     identity = { name, description: root, kind: 'directory', root, secrets };
   } else if (url.toLowerCase().startsWith('s3://')) {
-    const { bucket, prefix } = parseS3Url(url);
-    let endpointUrl = str('endpoint-url') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+    // Credentials inside a URL (only possible in the local config: the tracked one is refused above).
+    const inUrl = [splitUrlCredentials(url), splitUrlCredentials(str('endpoint-url') ?? '')].find((c) => c.user !== undefined && c.password !== undefined);
+    for (const c of [inUrl?.user, inUrl?.password]) if (c) secrets.push(c);
+    const { bucket, prefix } = parseS3Url(splitUrlCredentials(url).url);
+    let endpointUrl = (str('endpoint-url') && splitUrlCredentials(str('endpoint-url')!).url) ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
     if (endpointUrl !== undefined && !/^https?:\/\//i.test(endpointUrl)) endpointUrl = `${bool('use-ssl') === false ? 'http' : 'https'}://${endpointUrl}`;
     const checksums = (str('checksums') ?? (endpointUrl !== undefined ? 'when_required' : 'when_supported')) as ChecksumMode;
     if (checksums !== 'when_required' && checksums !== 'when_supported') {
       throw configError('remote.bad-option', `remotes.${name}.checksums must be when_required or when_supported`, { hint: `reg remote modify ${name} checksums when_required` });
     }
-    const accessKeyId = str('access-key-id');
-    const secretAccessKey = str('secret-access-key');
+    const accessKeyId = str('access-key-id') ?? inUrl?.user;
+    const secretAccessKey = str('secret-access-key') ?? inUrl?.password;
     if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
       throw configError('remote.partial-keys', `remote "${name}": access-key-id and secret-access-key must be set together (in ${shownFile(true)})`, { hint: `reg remote modify --local ${name} secret-access-key VALUE` });
     }
