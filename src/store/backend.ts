@@ -75,8 +75,51 @@ export interface Backend {
   readSmall?(key: string, max: number): Promise<Buffer | undefined>;
   /** The object's file, for backends that are local directories (verify re-hashes it in place). */
   localPath?(key: string): string;
+  /**
+   * Optional, for small objects updated in place (sync manifests): the bytes and a version tag
+   * (S3: the ETag; directories: the MD5 of the bytes), or undefined when the object does not exist.
+   */
+  readVersioned?(key: string, options?: GetOptions): Promise<VersionedObject | undefined>;
+  /**
+   * Optional compare-and-swap: stores `bytes` only if the object is still at version `expected`
+   * (undefined: only if it does not exist), atomically; returns the new version. Rejects with a
+   * PreconditionFailedError when the object changed, and with a ConditionalWritesUnsupportedError
+   * when the server turns out to ignore conditions (callers then fall back to re-checking).
+   */
+  putIfVersion?(key: string, bytes: Buffer, expected: string | undefined, options?: PutOptions): Promise<string>;
   /** Releases sockets etc. */
   close(): void;
+}
+
+export interface VersionedObject {
+  bytes: Buffer;
+  version: string;
+}
+
+/** A conditional write found the object changed (or present) since it was read. */
+export class PreconditionFailedError extends Error {
+  readonly preconditionFailed = true;
+  constructor(readonly key: string, where: string) {
+    super(`${key} on ${where} changed since it was read`);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+export function isPreconditionFailed(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { preconditionFailed?: unknown }).preconditionFailed === true;
+}
+
+/** The server accepted a conditional write but ignored the condition (detected by a probe). */
+export class ConditionalWritesUnsupportedError extends Error {
+  readonly conditionalWritesUnsupported = true;
+  constructor(where: string) {
+    super(`${where} ignores conditional writes (If-Match / If-None-Match)`);
+    this.name = 'ConditionalWritesUnsupportedError';
+  }
+}
+
+export function isConditionalWritesUnsupported(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { conditionalWritesUnsupported?: unknown }).conditionalWritesUnsupported === true;
 }
 
 /** The object does not exist on the backend (not retriable). */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { diskError, isRegError } from '../errors.js';
-import { isNotFound, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+import { isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
 import { remoteError, type RemoteIdentity } from './remote-errors.js';
 import { DEFAULT_RETRY, RemoteHealth, retryOrThrow, withRetry, type RetryPolicy } from './transfer.js';
 
@@ -12,6 +12,8 @@ import { DEFAULT_RETRY, RemoteHealth, retryOrThrow, withRetry, type RetryPolicy 
  */
 export class GuardedBackend implements Backend {
   readonly readSmall?: (key: string, max: number) => Promise<Buffer | undefined>;
+  readonly readVersioned?: (key: string, options?: GetOptions) => Promise<VersionedObject | undefined>;
+  readonly putIfVersion?: (key: string, bytes: Buffer, expected: string | undefined, options?: PutOptions) => Promise<string>;
 
   constructor(
     readonly inner: Backend,
@@ -23,6 +25,14 @@ export class GuardedBackend implements Backend {
     if (inner.readSmall) {
       const readSmall = inner.readSmall.bind(inner);
       this.readSmall = (key, max) => this.call(`read ${key}`, () => readSmall(key, max));
+    }
+    if (inner.readVersioned) {
+      const readVersioned = inner.readVersioned.bind(inner);
+      this.readVersioned = (key, options) => this.call(`read ${key}`, () => readVersioned(key, options), options?.signal);
+    }
+    if (inner.putIfVersion) {
+      const putIfVersion = inner.putIfVersion.bind(inner);
+      this.putIfVersion = (key, bytes, expected, options) => this.call(`put ${key}`, () => putIfVersion(key, bytes, expected, options), options?.signal);
     }
   }
 
@@ -38,7 +48,7 @@ export class GuardedBackend implements Backend {
 
   /** The error callers should see for `err`: a remote-class or disk RegError when it has a class. */
   readonly classify = (err: unknown): unknown => {
-    if (isNotFound(err) || isRegError(err)) return err;
+    if (isNotFound(err) || isRegError(err) || isPreconditionFailed(err) || isConditionalWritesUnsupported(err)) return err;
     const classified = remoteError(err, this.identity);
     return classified === err ? (diskError(err) ?? err) : classified;
   };

@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { errnoCode, withPath } from '../errors.js';
 import { tempPathFor } from '../fsutil.js';
 import { HashingTap } from './hashing-tap.js';
-import { NotFoundError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
+import { md5Hex } from '../data/manifest.js';
 
 const PAGE = 1000;
 /** Files up to this size are copied through memory (one read, one write). */
@@ -185,5 +186,70 @@ export class LocalBackend implements Backend {
     await rm(this.pathOf(key), { force: true });
   }
 
+  async readVersioned(key: string): Promise<VersionedObject | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.pathOf(key));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+      throw err;
+    }
+    return { bytes, version: md5Hex(bytes) };
+  }
+
+  /**
+   * Compare-and-swap on a directory: creating uses link(2), which fails if the name exists;
+   * replacing holds a lock file (created with O_EXCL) while it compares the current bytes with
+   * the expected version and renames the new file over them.
+   */
+  async putIfVersion(key: string, bytes: Buffer, expected: string | undefined, options: PutOptions = {}): Promise<string> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = tempPathFor(target);
+    const lock = join(dirname(target), `.${basename(target)}.cas.tmp`);
+    let locked = false;
+    try {
+      await writeFile(tmp, bytes, { flag: 'wx', mode: 0o644 });
+      if (expected === undefined) {
+        await link(tmp, target).catch((err: unknown) => {
+          throw errnoCode(err) === 'EEXIST' ? new PreconditionFailedError(key, this.description) : err;
+        });
+      } else {
+        locked = await takeCasLock(lock, options.signal);
+        if (!locked) throw new PreconditionFailedError(key, this.description); // another writer is at it
+        const current = await this.readVersioned(key);
+        if (current?.version !== expected) throw new PreconditionFailedError(key, this.description);
+        await rename(tmp, target);
+      }
+      options.onBytes?.(bytes.length);
+      return md5Hex(bytes);
+    } catch (err) {
+      throw withPath(err, tmp);
+    } finally {
+      await rm(tmp, { force: true });
+      if (locked) await rm(lock, { force: true });
+    }
+  }
+
   close(): void {}
+}
+
+/** A writer holding the lock longer than this has died: its lock is taken over. */
+const CAS_LOCK_STALE_MS = 30_000;
+
+/** Creates `lock` exclusively, waiting briefly while another writer holds it; false when it stays held. */
+async function takeCasLock(lock: string, signal?: AbortSignal): Promise<boolean> {
+  for (let waited = 0; ; waited += 20) {
+    signal?.throwIfAborted();
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > CAS_LOCK_STALE_MS) await rm(lock, { force: true });
+      else if (waited > 5_000) return false;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 }

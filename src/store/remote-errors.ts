@@ -1,6 +1,6 @@
 import { isAbsolute, relative } from 'node:path';
 import { RegError, errnoCode, isRegError } from '../errors.js';
-import { isNotFound } from './backend.js';
+import { isConditionalWritesUnsupported, isNotFound, isPreconditionFailed } from './backend.js';
 
 /**
  * What went wrong talking to a remote, in classes that each have one fix: the raw S3 / network /
@@ -118,6 +118,7 @@ export function classifyRemoteError(err: unknown, remote?: Pick<RemoteIdentity, 
   if (isRegError(err)) return err.code.startsWith('remote.') ? (err.code.slice('remote.'.length) as RemoteErrorClass) : undefined;
   if (err instanceof RetriesExhaustedError) return classifyRemoteError(err.last, remote) ?? 'network';
   if (isNotFound(err)) return 'not-found';
+  if (isPreconditionFailed(err) || isConditionalWritesUnsupported(err)) return undefined;
   if (typeof err !== 'object' || err === null) return undefined;
   if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError) {
     // Bugs, except the few network failures Node reports as TypeError (fetch's "fetch failed").

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { integrityError } from '../errors.js';
-import { NotFoundError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+import { ConditionalWritesUnsupportedError, NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
 import { HashingTap } from './hashing-tap.js';
 import { type S3Options } from './s3-config.js';
 import { IdleTimeoutHandler } from './s3-http.js';
@@ -299,10 +299,83 @@ export class S3Backend implements Backend {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }));
   }
 
+  async readVersioned(key: string, options: GetOptions = {}): Promise<VersionedObject | undefined> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
+      if (!(r.Body instanceof Readable)) throw new Error(`unexpected response body type for ${key}`);
+      const chunks: Buffer[] = [];
+      for await (const c of r.Body) chunks.push(c as Buffer);
+      return { bytes: Buffer.concat(chunks), version: r.ETag ?? '' };
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** If-None-Match: * to create, If-Match: ETag to replace; only once a probe showed the server honours them. */
+  async putIfVersion(key: string, bytes: Buffer, expected: string | undefined, options: PutOptions = {}): Promise<string> {
+    if (!(await this.conditionalWrites(options.signal))) throw new ConditionalWritesUnsupportedError(this.description);
+    try {
+      const r = await this.client.send(
+        new PutObjectCommand({ ...this.putParams(key), Body: bytes, ContentLength: bytes.length, ...(expected === undefined ? { IfNoneMatch: '*' } : { IfMatch: expected }) }),
+        { abortSignal: options.signal },
+      );
+      options.onBytes?.(bytes.length);
+      return r.ETag ?? '';
+    } catch (err) {
+      if (isConditionFailure(err)) throw new PreconditionFailedError(this.fullKey(key), this.description);
+      throw err;
+    }
+  }
+
+  private conditionalProbe: Promise<boolean> | undefined;
+
+  /**
+   * Whether the server honours If-Match and If-None-Match on PUT. Many S3-compatible servers
+   * accept the headers and ignore them, so this is tested, never assumed: a scratch object is
+   * written, then overwritten under a condition that must fail; a server that stores it anyway
+   * ignores conditions.
+   */
+  private conditionalWrites(signal?: AbortSignal): Promise<boolean> {
+    this.conditionalProbe ??= (async () => {
+      const key = this.fullKey(`.reg-probe/conditional-${randomBytes(8).toString('hex')}`);
+      const put = (extra: Partial<PutObjectCommandInput>) =>
+        this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: Buffer.from('probe\n'), ContentLength: 6, ...extra }), { abortSignal: signal });
+      await put({});
+      try {
+        for (const condition of [{ IfMatch: '"00000000000000000000000000000000"' }, { IfNoneMatch: '*' }]) {
+          try {
+            await put(condition);
+            return false; // stored despite a condition that cannot hold
+          } catch (err) {
+            if (!isConditionFailure(err)) {
+              const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+              if (status === 400 || status === 501) return false; // refused the header: no support
+              throw err;
+            }
+          }
+        }
+        return true;
+      } finally {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key })).catch(() => undefined);
+      }
+    })().catch((err: unknown) => {
+      this.conditionalProbe = undefined; // transient: probe again next time
+      throw err;
+    });
+    return this.conditionalProbe;
+  }
+
   close(): void {
     this.client.destroy();
     this.partClient.destroy();
   }
+}
+
+/** 412 Precondition Failed, or 409 ConditionalRequestConflict (a concurrent conditional write won). */
+function isConditionFailure(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'PreconditionFailed' || e?.name === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 412 || e?.$metadata?.httpStatusCode === 409;
 }
 
 function isS3NotFound(err: unknown): boolean {

@@ -5,12 +5,13 @@ import { dirname, join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context.js';
-import { isSafeRelpath } from '../../data/manifest.js';
+import { isSafeRelpath, md5Hex } from '../../data/manifest.js';
 import { RegError, usageError } from '../../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
-import { isNotFound, type Backend } from '../../store/backend.js';
+import { isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type Backend, type VersionedObject } from '../../store/backend.js';
+import { LOCK_STALE_MS, LockBusyError, acquireRemoteLock, describeHolder, type HeldLock } from '../../store/remote-lock.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
 import { scanWorkspace } from '../data/scan.js';
@@ -116,6 +117,8 @@ interface Planned {
   /** Relpaths whose remote md5 is unknown (remote without a manifest). */
   remoteUnknown: Set<string>;
   manifestMissing: boolean;
+  /** Version of the remote manifest this plan was made from (undefined: there was none). */
+  manifestVersion?: string;
   transfer: string[];
   remove: string[];
   unchanged: number;
@@ -169,6 +172,31 @@ export function parseSyncManifest(bytes: Buffer, where: string): SyncManifest {
     }
   }
   return m;
+}
+
+/** A small object with its version: the backend's own (ETag) when it has one, else the MD5 of the bytes. */
+async function readVersionedObject(backend: Backend, key: string, signal?: AbortSignal): Promise<VersionedObject | undefined> {
+  if (backend.readVersioned) return backend.readVersioned(key, { signal });
+  const bytes = await readAll(backend, key, signal);
+  return bytes === undefined ? undefined : { bytes, version: md5Hex(bytes) };
+}
+
+/**
+ * The remote manifest of an entry. A manifest that does not parse is read again a few times
+ * before it counts as corrupt: some S3-compatible servers (s3rver) let a reader see an object
+ * another client is still writing.
+ */
+async function readSyncManifest(backend: Backend, key: string, signal?: AbortSignal): Promise<{ read?: VersionedObject; manifest?: SyncManifest }> {
+  for (let attempt = 1; ; attempt++) {
+    const read = await readVersionedObject(backend, key, signal);
+    if (read === undefined) return {};
+    try {
+      return { read, manifest: parseSyncManifest(read.bytes, `${backend.description}: ${key}`) };
+    } catch (err) {
+      if (attempt >= 4) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
+    }
+  }
 }
 
 async function readAll(backend: Backend, key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
@@ -248,8 +276,7 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
   const backend = remote.store.backend;
   const base = joinKey(ref.area.prefix, ref.name);
   const local = await localFiles(repo, ctx, ref);
-  const manifestBytes = await readAll(backend, `${base}/${SYNC_MANIFEST}`, ctx.signal);
-  const manifest = manifestBytes ? parseSyncManifest(manifestBytes, `${backend.description}: ${base}/${SYNC_MANIFEST}`) : undefined;
+  const { read, manifest } = await readSyncManifest(backend, `${base}/${SYNC_MANIFEST}`, ctx.signal);
   const state = readState(repo, remote.name, ref.rel);
   let remoteFiles: SyncFiles = {};
   const remoteUnknown = new Set<string>();
@@ -282,7 +309,7 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     if (ref.explicit) throw usageError('sync.not-on-remote', `${ref.rel} is not on remote ${remote.name} (nothing under ${backend.description} ${base}/)`, { hint: `push it first: reg sync push ${ref.rel}` });
     return undefined;
   }
-  const plan: Planned = { ref, remote, base, local: local ?? new Map(), remoteFiles, remoteUnknown, manifestMissing: manifest === undefined, transfer: [], remove: [], unchanged: 0 };
+  const plan: Planned = { ref, remote, base, local: local ?? new Map(), remoteFiles, remoteUnknown, manifestMissing: manifest === undefined, ...(read ? { manifestVersion: read.version } : {}), transfer: [], remove: [], unchanged: 0 };
   const localMap = plan.local;
   if (options.direction === 'push') {
     for (const [rp, f] of localMap) {
@@ -423,7 +450,7 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
     if (!options.delete) for (const [rp, f] of Object.entries(plan.remoteFiles)) if (!files[rp] && !plan.remoteUnknown.has(rp)) files[rp] = f;
     const unknownKept = [...plan.remoteUnknown].filter((rp) => !files[rp] && !plan.remove.includes(rp));
     if (unknownKept.length === 0 || !plan.manifestMissing) {
-      await backend.putBytes(`${plan.base}/${SYNC_MANIFEST}`, serializeSyncManifest(plan.ref.rel, files, new Date()));
+      await commitManifest(plan, serializeSyncManifest(plan.ref.rel, files, new Date()), ctx.signal);
     }
   } else {
     files = {};
@@ -450,6 +477,66 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
   result.bytes += row.bytes;
 }
 
+/** Where the push locks of an entry live: beside the entries, never inside one (listings of an entry do not see them). */
+function lockDir(plan: Planned): string {
+  return joinKey(plan.ref.area.prefix, '.reg-sync-locks', plan.ref.name);
+}
+
+function changedWhilePushing(plan: Planned, why: string): RegError {
+  return new RegError('sync.conflict', 'conflict', `sync push of ${plan.ref.rel} refused: ${why}`, {
+    hint: `get the other copy first (reg sync pull ${plan.ref.rel}), or overwrite it with --force`,
+  });
+}
+
+/**
+ * Locks every entry the push will write, in a fixed order, then re-reads each remote manifest:
+ * another push that finished between planning and locking is a conflict (exit 7) unless `force`.
+ */
+async function lockForPush(ctx: Context, plans: Planned[], force: boolean, locks: HeldLock[]): Promise<void> {
+  for (const plan of [...plans].sort((a, b) => (a.ref.rel < b.ref.rel ? -1 : 1))) {
+    const backend = plan.remote.store.backend;
+    try {
+      locks.push(await acquireRemoteLock(backend, lockDir(plan), `reg sync push of ${plan.ref.rel}`, { signal: ctx.signal }));
+    } catch (err) {
+      if (!(err instanceof LockBusyError)) throw err;
+      throw new RegError('sync.locked', 'conflict', `sync push of ${plan.ref.rel} refused: another push of it is running (${err.holder ? describeHolder(err.holder) : 'contended'}); nothing was transferred`, {
+        hint: `run the command again when it is done (then pull its result first: reg sync pull ${plan.ref.rel}); a lock left by a killed push expires after ${LOCK_STALE_MS / 60_000} minutes`,
+      });
+    }
+    const now = await readVersionedObject(backend, `${plan.base}/${SYNC_MANIFEST}`, ctx.signal);
+    if (now?.version === plan.manifestVersion) continue;
+    if (!force) throw changedWhilePushing(plan, 'the remote copy changed since this command compared it (another push finished meanwhile); nothing was transferred');
+    plan.manifestVersion = now?.version;
+  }
+}
+
+/**
+ * The commit point of a push, written last: the manifest replaces exactly the version the push
+ * was planned (and locked) against. With conditional writes (S3 If-Match / If-None-Match where the
+ * server honours them, compare-and-swap on directories) the server enforces it; otherwise the
+ * manifest is re-read under the lock first.
+ */
+async function commitManifest(plan: Planned, bytes: Buffer, signal?: AbortSignal): Promise<void> {
+  const backend = plan.remote.store.backend;
+  const key = `${plan.base}/${SYNC_MANIFEST}`;
+  if (backend.putIfVersion) {
+    try {
+      await backend.putIfVersion(key, bytes, plan.manifestVersion, { signal });
+      return;
+    } catch (err) {
+      if (isPreconditionFailed(err)) {
+        // A retried write whose first attempt landed finds its own bytes: that is success.
+        if ((await readVersionedObject(backend, key, signal))?.bytes.equals(bytes)) return;
+        throw changedWhilePushing(plan, 'the remote manifest was replaced while this push ran (its lock was broken); re-check the entry');
+      }
+      if (!isConditionalWritesUnsupported(err)) throw err;
+    }
+  }
+  const now = await readVersionedObject(backend, key, signal);
+  if (now?.version !== plan.manifestVersion) throw changedWhilePushing(plan, 'the remote manifest was replaced while this push ran (its lock was broken); re-check the entry');
+  await backend.putBytes(key, bytes, { signal });
+}
+
 /**
  * `reg sync push|pull`: plans every entry first (hash local files, one GET of each remote
  * manifest), refuses as a whole if any entry would clobber unseen changes (unless `force`),
@@ -469,6 +556,7 @@ export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResu
     return r;
   };
   const result: SyncResult = { direction: options.direction, dryRun: Boolean(options.dryRun), entries: [], transferred: 0, deleted: 0, bytes: 0 };
+  const locks: HeldLock[] = [];
   try {
     const refs = await resolveEntries(repo, ctx, areas, options.targets, options.direction, remoteFor);
     const plans: Planned[] = [];
@@ -492,6 +580,10 @@ export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResu
           : `save your local changes elsewhere (or push them: reg sync push ${conflicts[0]!.entry}), or overwrite them with --force`,
         details: conflicts,
       });
+    }
+    if (options.direction === 'push' && !options.dryRun) {
+      const writing = plans.filter((p) => p.transfer.length > 0 || p.remove.length > 0 || p.manifestMissing || p.conflict);
+      await lockForPush(ctx, writing, Boolean(options.force), locks);
     }
     for (const plan of plans) {
       const row: SyncEntryResult = {
@@ -524,6 +616,7 @@ export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResu
     }
     return result;
   } finally {
+    for (const lock of locks) await lock.release().catch(() => undefined);
     for (const r of remotes.values()) r.close();
   }
 }
