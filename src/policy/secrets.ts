@@ -87,7 +87,7 @@ export interface UrlCredentials {
   password?: string;
 }
 
-const S3_USERINFO_RE = /^(s3:\/\/)(.+?)@([a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/.*)?)$/i;
+const S3_USERINFO_RE = /^(s3:\/\/)([^/:@]+:.+?)@([a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/.*)?)$/i;
 // user:password (the password may hold an unescaped "/") or a user alone, then "@" and the host.
 const URL_USERINFO_RE = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#@:]*:[^@]*?|[^/?#@]*)@([^/?#@\s]+(?:[/?#].*)?)$/i;
 

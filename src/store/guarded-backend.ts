@@ -68,12 +68,12 @@ export class GuardedBackend implements Backend {
   /** A listing that breaks part-way is restarted; keys already yielded are not yielded again. */
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo[]> {
     const seen = new Set<string>();
-    const first = Date.now();
+    const first = this.health.now();
     const hooks = { health: this.health, classify: this.classify, onRetry: (err: unknown, attempt: number) => this.onRetry?.(`list ${prefix}`, err, attempt) };
     for (let attempt = 1; ; attempt++) {
       options.signal?.throwIfAborted();
       this.health.assertAlive();
-      const startedAt = Date.now();
+      const startedAt = this.health.now();
       try {
         for await (const page of this.inner.list(prefix, options)) {
           this.health.activity();

@@ -46,7 +46,7 @@ export class RemoteHealth {
   /** Some request to this remote has succeeded (or moved bytes) during this command. */
   everWorked = false;
 
-  constructor(readonly policy: RetryPolicy = DEFAULT_RETRY, private readonly now: () => number = Date.now) {}
+  constructor(readonly policy: RetryPolicy = DEFAULT_RETRY, readonly now: () => number = Date.now) {}
 
   /** A request succeeded or bytes moved: the remote works. */
   activity(): void {
@@ -118,11 +118,12 @@ export interface RetryHooks {
  */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy, signal?: AbortSignal, hooks: RetryHooks | ((err: unknown, attempt: number) => void) = {}): Promise<T> {
   const h: RetryHooks = typeof hooks === 'function' ? { onRetry: hooks } : hooks;
-  const first = Date.now();
+  const clock = h.health?.now ?? Date.now;
+  const first = clock();
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     h.health?.assertAlive();
-    const startedAt = Date.now();
+    const startedAt = clock();
     try {
       const result = await fn(attempt);
       h.health?.activity();
@@ -140,15 +141,16 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: 
 export async function retryOrThrow(err: unknown, at: { attempt: number; first: number; startedAt: number }, policy: RetryPolicy, signal: AbortSignal | undefined, hooks: RetryHooks = {}): Promise<void> {
   const { health, classify, onRetry } = hooks;
   const finish = (e: unknown) => (classify ? classify(e) : e);
+  const now = health?.now ?? Date.now;
   if (signal?.aborted) throw signal.reason;
   if (!isRetriable(err)) throw finish(err);
   if (health?.failed(err, at.startedAt)) {
-    health.kill(finish(new RetriesExhaustedError(at.attempt, Date.now() - at.first, err)));
+    health.kill(finish(new RetriesExhaustedError(at.attempt, now() - at.first, err)));
     throw health.dead;
   }
   if (health?.dead !== undefined) throw health.dead;
   if (at.attempt >= policy.attempts) {
-    const exhausted = finish(new RetriesExhaustedError(at.attempt, Date.now() - at.first, err));
+    const exhausted = finish(new RetriesExhaustedError(at.attempt, now() - at.first, err));
     // A server that refused every connection for all these attempts (or never answered one request
     // in this command) will not answer the next requests either: give the remote up.
     if (health && (isConnectFailure(err) || !health.everWorked)) {
