@@ -17,10 +17,10 @@ export type ExitCodeName = keyof typeof ExitCode;
 
 export const EXIT_CODE_TABLE: ReadonlyArray<{ code: number; name: ExitCodeName; meaning: string }> = [
   { code: 0, name: 'ok', meaning: 'success' },
-  { code: 1, name: 'failed', meaning: 'the operation failed (I/O error, unexpected state)' },
+  { code: 1, name: 'failed', meaning: 'the operation failed (local disk: ENOSPC/EACCES/EROFS with the path; unexpected state)' },
   { code: 2, name: 'usage', meaning: 'bad command line: unknown option, bad target, path outside the repo' },
   { code: 3, name: 'config', meaning: 'not a reg repository, bad config, malformed pointer or manifest' },
-  { code: 4, name: 'transfer', meaning: 'a push/fetch/pull did not complete (some objects failed)' },
+  { code: 4, name: 'transfer', meaning: 'the remote or network failed (remote.* codes), or some objects did not transfer' },
   { code: 5, name: 'policy', meaning: 'a registry rule refused the action (reg check, hooks)' },
   { code: 6, name: 'integrity', meaning: 'data does not match its hash (corrupt object or cache)' },
   { code: 7, name: 'conflict', meaning: 'refused to destroy bytes that exist nowhere else (use --force)' },
