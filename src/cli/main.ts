@@ -4,7 +4,6 @@ import { resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ExitCode, RegError, diskError, isRegError } from '../errors.js';
 import { PACKAGE_NAME, VERSION } from '../package-info.js';
-import { classifyRemoteError, remoteError } from '../store/remote-errors.js';
 import type { GlobalOptions, Runner } from './command.js';
 import { loadCommands } from './commands/index.js';
 import { endQuietlyOnClosedPipe, jsonStringify, makeOutput } from './output.js';
@@ -69,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    exit = reportError(abort.signal.aborted ? abort.signal.reason : err, argv.includes('--json'));
+    exit = await reportError(abort.signal.aborted ? abort.signal.reason : err, argv.includes('--json'));
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
@@ -88,24 +87,26 @@ function topLevelName(command: Command): string {
 /**
  * The last line of defence: a disk condition (ENOSPC, EACCES ...) or a remote/network condition
  * that escaped the operation's own mapping is still named as such, never "internal error".
+ * (The classifier is loaded only when something failed: main.ts loads on every run.)
  */
-function asKnownCondition(err: unknown): unknown {
+async function asKnownCondition(err: unknown): Promise<unknown> {
   if (isRegError(err) || err instanceof CommanderError) return err;
   const disk = diskError(err);
   if (disk) return disk;
+  const { classifyRemoteError, remoteError } = await import('../store/remote-errors.js');
   const c = classifyRemoteError(err);
   if (c === undefined || c === 'not-found') return err;
   const generic = { name: 'NAME', description: 'the remote', kind: 's3' as const, secrets: [] };
   return remoteError(err, generic);
 }
 
-function reportError(err: unknown, json: boolean): number {
+async function reportError(err: unknown, json: boolean): Promise<number> {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     if (json) process.stdout.write(jsonStringify({ error: { code: `usage.${err.code.replace('commander.', '')}`, message: err.message } }) + '\n');
     return ExitCode.usage;
   }
-  err = asKnownCondition(err);
+  err = await asKnownCondition(err);
   if (isRegError(err)) {
     if (json) process.stdout.write(jsonStringify({ error: err.toJSON() }) + '\n');
     process.stderr.write(`reg: error: ${err.message}\n`);
