@@ -91,6 +91,23 @@ export interface Backend {
   close(): void;
 }
 
+/** Base of backends that wrap another one (fault injection, retries): the inner backend's identity. */
+export abstract class BackendWrapper {
+  constructor(readonly inner: Backend) {}
+  get description(): string {
+    return this.inner.description;
+  }
+  get traversePrefixLen(): number {
+    return this.inner.traversePrefixLen;
+  }
+  get remote(): boolean {
+    return this.inner.remote;
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
 export interface VersionedObject {
   bytes: Buffer;
   version: string;

@@ -1,5 +1,5 @@
 import { Transform, type Readable } from 'node:stream';
-import type { Backend, GetOptions, ListOptions, ObjectInfo, PutOptions } from './backend.js';
+import { BackendWrapper, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
 
 /**
  * A backend wrapper that injects the failures real object stores produce — 503 SlowDown,
@@ -37,22 +37,13 @@ export function injectedError(kind: Kind): Error {
   }
 }
 
-export class FlakyBackend implements Backend {
+export class FlakyBackend extends BackendWrapper implements Backend {
   readonly stats: FlakyStats = { calls: 0, injected: 0, puts: 0, putKeys: [] };
   private state: number;
 
-  constructor(readonly inner: Backend, readonly options: FlakyOptions) {
+  constructor(inner: Backend, readonly options: FlakyOptions) {
+    super(inner);
     this.state = (options.seed ?? 12345) >>> 0;
-  }
-
-  get description(): string {
-    return this.inner.description;
-  }
-  get traversePrefixLen(): number {
-    return this.inner.traversePrefixLen;
-  }
-  get remote(): boolean {
-    return this.inner.remote;
   }
 
   private random(): number {
@@ -147,9 +138,5 @@ export class FlakyBackend implements Backend {
   async delete(key: string): Promise<void> {
     this.maybeFail();
     return this.inner.delete(key);
-  }
-
-  close(): void {
-    this.inner.close();
   }
 }

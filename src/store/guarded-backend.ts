@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { diskError, isRegError } from '../errors.js';
-import { isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
+import { BackendWrapper, isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
 import { remoteError, type RemoteIdentity } from './remote-errors.js';
 import { DEFAULT_RETRY, RemoteHealth, retryOrThrow, withRetry, type RetryPolicy } from './transfer.js';
 
@@ -10,18 +10,19 @@ import { DEFAULT_RETRY, RemoteHealth, retryOrThrow, withRetry, type RetryPolicy 
  * RegError of its class (remote.auth, remote.network ..., or disk.* for the local side), never as
  * a raw SDK or errno error. NotFoundError passes through: callers decide what absence means.
  */
-export class GuardedBackend implements Backend {
+export class GuardedBackend extends BackendWrapper implements Backend {
   readonly readSmall?: (key: string, max: number) => Promise<Buffer | undefined>;
   readonly readVersioned?: (key: string, options?: GetOptions) => Promise<VersionedObject | undefined>;
   readonly putIfVersion?: (key: string, bytes: Buffer, expected: string | undefined, options?: PutOptions) => Promise<string>;
 
   constructor(
-    readonly inner: Backend,
+    inner: Backend,
     readonly identity: RemoteIdentity,
     readonly policy: RetryPolicy = DEFAULT_RETRY,
     readonly health: RemoteHealth = new RemoteHealth(policy),
     private readonly onRetry?: (what: string, err: unknown, attempt: number) => void,
   ) {
+    super(inner);
     if (inner.readSmall) {
       const readSmall = inner.readSmall.bind(inner);
       this.readSmall = (key, max) => this.call(`read ${key}`, () => readSmall(key, max));
@@ -34,16 +35,6 @@ export class GuardedBackend implements Backend {
       const putIfVersion = inner.putIfVersion.bind(inner);
       this.putIfVersion = (key, bytes, expected, options) => this.call(`put ${key}`, () => putIfVersion(key, bytes, expected, options), options?.signal);
     }
-  }
-
-  get description(): string {
-    return this.inner.description;
-  }
-  get traversePrefixLen(): number {
-    return this.inner.traversePrefixLen;
-  }
-  get remote(): boolean {
-    return this.inner.remote;
   }
 
   /** The error callers should see for `err`: a remote-class or disk RegError when it has a class. */
@@ -128,9 +119,5 @@ export class GuardedBackend implements Backend {
 
   delete(key: string): Promise<void> {
     return this.call(`delete ${key}`, () => this.inner.delete(key));
-  }
-
-  close(): void {
-    this.inner.close();
   }
 }

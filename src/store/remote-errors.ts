@@ -131,8 +131,10 @@ export function classifyRemoteError(err: unknown, remote?: Pick<RemoteIdentity, 
   const http = status(e);
   if (name === 'AbortError') return undefined;
   if (code && REMOTE_DISK[code] && typeof e.path === 'string') {
-    if (remote?.kind === 'directory' && remote.root !== undefined && isUnder(e.path, remote.root)) return REMOTE_DISK[code];
-    return undefined; // a local path: the caller reports it as a disk error
+    if (remote?.kind !== 'directory' || remote.root === undefined || !isUnder(e.path, remote.root)) return undefined; // a local path: reported as a disk error
+    const c = REMOTE_DISK[code];
+    // A missing root is a missing remote; one object vanishing under it (deleted meanwhile) is not.
+    return c === 'missing-directory' && relative(remote.root, e.path) !== '' ? 'not-found' : c;
   }
   if (BUCKET_NAMES.has(name)) return 'no-such-bucket';
   if (REGION_NAMES.has(name) || (regionNamed(e) !== undefined && http !== undefined && http >= 300 && http < 500) || /region is missing|region.*(?:invalid|wrong|expect)|wrong region/i.test(msg) || http === 301) return 'region';

@@ -55,57 +55,54 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
     }
   }, 60_000);
 
-  it('reg pull whose objects fit in the cache but not again in the workspace: exit 1 naming the workspace file', async () => {
+  /**
+   * A registry outside the tmpfs pushes one file of `bytes` to a directory remote; a clone of it
+   * inside the tmpfs pulls it. Returns the pull's error and the clone.
+   */
+  async function pullIntoTmpfs(name: string, file: string, bytes: number): Promise<{ r: Awaited<ReturnType<typeof reg>>; e: ReturnType<typeof errorOf>; clone: string; cleanup: () => void }> {
     const a = makeGitRepo();
     const remote = tempDir('reg-full-remote-');
-    const b = join(mountPoint, 'checkout');
+    const clone = join(mountPoint, name);
+    const cleanup = () => [a, remote, clone].forEach(removeDir);
     try {
       await regOk(a, ['init']);
-      writeFileSync(join(a, 'model.bin'), randomBytes(4 << 20));
-      await regOk(a, ['add', 'model.bin']);
+      writeFileSync(join(a, file), randomBytes(bytes));
+      await regOk(a, ['add', file]);
       await regOk(a, ['remote', 'add', 'nas', remote, '--default']);
       await regOk(a, ['push']);
       git(a, 'add', '-A');
       git(a, 'commit', '-qm', 'data');
-      git(mountPoint, 'clone', '-q', a, 'checkout');
-      const r = await reg(b, ['pull', '--json']);
+      git(mountPoint, 'clone', '-q', a, name);
+      const r = await reg(clone, ['pull', '--json']);
       expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toContain('internal error');
       const e = errorOf(r.stdout);
       expect(e.code).toBe('disk.no-space');
-      expect(e.message).toContain(join(b, 'model.bin'));
-      expect(tempFiles(b)).toEqual([]);
+      expect(e.message).toContain('ENOSPC');
+      return { r, e, clone, cleanup };
+    } catch (err) {
+      cleanup();
+      throw err;
+    }
+  }
+
+  it('reg pull whose objects fit in the cache but not again in the workspace: exit 1 naming the workspace file', async () => {
+    const { e, clone, cleanup } = await pullIntoTmpfs('checkout', 'model.bin', 4 << 20);
+    try {
+      expect(e.message).toContain(join(clone, 'model.bin'));
+      expect(tempFiles(clone)).toEqual([]);
     } finally {
-      removeDir(a);
-      removeDir(remote);
-      removeDir(b);
+      cleanup();
     }
   }, 60_000);
 
   it('reg pull of more than fits: exit 1, ENOSPC named with the path, no temp file in cache or workspace', async () => {
-    const a = makeGitRepo();
-    const remote = tempDir('reg-full-remote-');
-    const b = join(mountPoint, 'pull');
+    const { e, clone, cleanup } = await pullIntoTmpfs('pull', 'big.bin', 8 << 20);
     try {
-      await regOk(a, ['init']);
-      writeFileSync(join(a, 'big.bin'), randomBytes(8 << 20));
-      await regOk(a, ['add', 'big.bin']);
-      await regOk(a, ['remote', 'add', 'nas', remote, '--default']);
-      await regOk(a, ['push']);
-      git(a, 'add', '-A');
-      git(a, 'commit', '-qm', 'data');
-      git(mountPoint, 'clone', '-q', a, 'pull');
-      const r = await reg(b, ['pull', '--json']);
-      expect(r.code, r.stderr).toBe(1);
-      const e = errorOf(r.stdout);
-      expect(e.code).toBe('disk.no-space');
-      expect(e.message).toContain('ENOSPC');
-      expect(e.message).toContain(b);
-      expect(r.stderr).not.toContain('internal error');
-      expect(tempFiles(b)).toEqual([]);
+      expect(e.message).toContain(join(clone, '.reg', 'cache'));
+      expect(tempFiles(clone)).toEqual([]);
     } finally {
-      removeDir(a);
-      removeDir(remote);
-      removeDir(b);
+      cleanup();
     }
   }, 60_000);
 });

@@ -40,6 +40,7 @@ describe('classifyRemoteError', () => {
     ['remote read-only', errno('EROFS', { path: '/mnt/nas/reg/files/x' }), 'read-only', dir],
     ['remote permission', errno('EACCES', { path: '/mnt/nas/reg/files' }), 'permission', dir],
     ['remote root gone', errno('ENOENT', { path: '/mnt/nas/reg' }), 'missing-directory', dir],
+    ['one remote object gone', errno('ENOENT', { path: '/mnt/nas/reg/files/md5/00/x' }), 'not-found', dir],
     ['local disk full is not a remote condition', errno('ENOSPC', { path: '/home/u/repo/.reg/cache/x.tmp' }), undefined, dir],
     ['a bug is not a remote condition', new TypeError('x is undefined'), undefined],
   ];
