@@ -61,7 +61,7 @@ describe('stalled requests (2 % of requests held open by a proxy)', () => {
       writeTree(a, files);
       await regOk(a, ['add', 'data', 'big.bin']);
       await regOk(a, ['remote', 'add', 'origin', `s3://${s3.bucket}/stall`, '--default']);
-      for (const [k, v] of [['endpoint-url', proxy.endpoint], ['path-style', 'true'], ['read-timeout', '2'], ['connect-timeout', '2']]) {
+      for (const [k, v] of [['endpoint-url', proxy.endpoint], ['path-style', 'true'], ['read-timeout', '3'], ['connect-timeout', '3']]) {
         await regOk(a, ['remote', 'modify', 'origin', k!, v!]);
       }
       git(a, 'add', '-A');
