@@ -9,9 +9,13 @@ import { DEFAULT_RETRY, RemoteHealth, retryOrThrow, withRetry, type RetryPolicy 
  * budget (shared by all requests, see RemoteHealth), and whatever still fails leaves as a
  * RegError of its class (remote.auth, remote.network ..., or disk.* for the local side), never as
  * a raw SDK or errno error. NotFoundError passes through: callers decide what absence means.
+ * Optional Backend methods are forwarded one by one (only when the inner backend has them):
+ * a new optional method must be added here too, or callers will not see it behind this wrapper.
  */
 export class GuardedBackend extends BackendWrapper implements Backend {
   readonly readSmall?: (key: string, max: number) => Promise<Buffer | undefined>;
+  /** A directory remote's file for a key: a path, no request, nothing to retry. */
+  readonly localPath?: (key: string) => string;
   readonly readVersioned?: (key: string, options?: GetOptions) => Promise<VersionedObject | undefined>;
   readonly putIfVersion?: (key: string, bytes: Buffer, expected: string | undefined, options?: PutOptions) => Promise<string>;
 
@@ -27,6 +31,7 @@ export class GuardedBackend extends BackendWrapper implements Backend {
       const readSmall = inner.readSmall.bind(inner);
       this.readSmall = (key, max) => this.call(`read ${key}`, () => readSmall(key, max));
     }
+    if (inner.localPath) this.localPath = inner.localPath.bind(inner);
     if (inner.readVersioned) {
       const readVersioned = inner.readVersioned.bind(inner);
       this.readVersioned = (key, options) => this.call(`read ${key}`, () => readVersioned(key, options), options?.signal);

@@ -25,7 +25,7 @@ export interface S3Options {
   connectTimeout?: number;
   /** Sockets to keep open (the transfer concurrency). */
   maxSockets: number;
-  /** SDK attempts per request for requests whose body can be replayed. */
+  /** SDK attempts per multipart part (default 3); every other request is retried by GuardedBackend, not the SDK. */
   maxAttempts?: number;
   /** Bytes above which uploads are multipart (default MULTIPART_THRESHOLD). */
   multipartThreshold?: number;
