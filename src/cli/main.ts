@@ -6,7 +6,7 @@ import { ExitCode, RegError, diskError, isRegError } from '../errors.js';
 import { PACKAGE_NAME, VERSION } from '../package-info.js';
 import type { GlobalOptions, Runner } from './command.js';
 import { loadCommands } from './commands/index.js';
-import { endQuietlyOnClosedPipe, jsonStringify, makeOutput } from './output.js';
+import { endQuietlyOnClosedPipe, escapeTerminal, jsonStringify, makeOutput } from './output.js';
 import { makeProgressSink } from './progress.js';
 
 /** After Ctrl-C, how long reg may take to stop (abort transfers and hashing, remove temp files). */
@@ -109,8 +109,8 @@ async function reportError(err: unknown, json: boolean): Promise<number> {
   err = await asKnownCondition(err);
   if (isRegError(err)) {
     if (json) process.stdout.write(jsonStringify({ error: err.toJSON() }) + '\n');
-    process.stderr.write(`reg: error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    process.stderr.write(`reg: error: ${escapeTerminal(err.message)}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${escapeTerminal(err.hint)}\n`);
     return err.exitCode;
   }
   const e = err as Error;

@@ -19,6 +19,8 @@ export interface Pointer {
   outs: PointerOutput[];
   /** Top-level keys other than `outs` (desc, deps, frozen, meta, ...), kept as raw YAML values. */
   extraTopLevel: string[];
+  /** `file:line:col` of each output's `path` value (same order as `outs`), for error messages. */
+  pathLocations?: string[];
 }
 
 const TOP_LEVEL_KEYS = new Set(['desc', 'md5', 'wdir', 'frozen', 'deps', 'outs', 'always_changed', 'meta', 'locked']);
@@ -201,11 +203,12 @@ export function parsePointerViaYaml(text: string, file = 'pointer.dvc'): Pointer
   if (!isSeq(outsNode) || outsNode.items.length === 0) {
     throw configError('pointer.no-outs', `${loc.at(outsNode ?? root)}: "outs" must be a non-empty list`, { hint });
   }
-  const outs = outsNode.items.map((item) => parseOutput(item as Node, loc, hint));
-  return { outs, extraTopLevel };
+  const pathLocations: string[] = [];
+  const outs = outsNode.items.map((item) => parseOutput(item as Node, loc, hint, pathLocations));
+  return { outs, extraTopLevel, pathLocations };
 }
 
-function parseOutput(node: Node, loc: Located, hint: string): PointerOutput {
+function parseOutput(node: Node, loc: Located, hint: string, pathLocations: string[]): PointerOutput {
   if (!isMap(node)) throw configError('pointer.shape', `${loc.at(node)}: each entry of "outs" must be a mapping`, { hint });
   const out: Partial<PointerOutput> = {};
   for (const pair of node.items) {
@@ -232,7 +235,7 @@ function parseOutput(node: Node, loc: Located, hint: string): PointerOutput {
       return s === 'true';
     };
     switch (key) {
-      case 'path': out.path = str(); break;
+      case 'path': out.path = str(); pathLocations.push(loc.at(valueNode)); break;
       case 'md5': {
         const v = str().toLowerCase();
         if (!OID_RE.test(v)) throw configError('pointer.md5', `${loc.at(valueNode)}: "md5" must be 32 hex digits (plus ".dir" for a directory), got ${JSON.stringify(v)}`, { hint });

@@ -3,7 +3,7 @@ import { chmod, link, mkdir, open, readFile, readdir, rename, rm, stat, writeFil
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { errnoCode, withPath } from '../errors.js';
-import { tempPathFor } from '../fsutil.js';
+import { isTempName, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { HashingTap } from './hashing-tap.js';
 import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
 import { md5Hex } from '../data/manifest.js';
@@ -71,7 +71,7 @@ export class LocalBackend implements Backend {
       entries.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
       const files: ObjectInfo[] = [];
       for (const e of entries) {
-        if (!e.name.startsWith(filter) || e.name.endsWith('.tmp')) continue;
+        if (!e.name.startsWith(filter) || isTempName(e.name)) continue;
         const childKey = key === '' ? e.name : `${key}/${e.name}`;
         if (e.isDirectory()) stack.push({ key: childKey, filter: '' });
         else if (e.isFile()) files.push({ key: childKey });
@@ -167,6 +167,8 @@ export class LocalBackend implements Backend {
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
       await mkdir(dir, { recursive: true });
+      // Temp files of killed pushes, once per directory and run.
+      removeStaleTemps(dir);
       this.madeDirs.add(dir);
     }
     const tmp = tempPathFor(target);

@@ -5,7 +5,8 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5OfBuffer } from '../data/hash.js';
 import { integrityError, withPath } from '../errors.js';
-import { mapLimit, tempPathFor } from '../fsutil.js';
+import { mapLimit, removeStaleTemps, tempPathFor } from '../fsutil.js';
+import { stampVerifiedPath } from '../workspace/hash-task.js';
 import type { Backend, ObjectInfo, PutOptions } from './backend.js';
 import type { Cache } from './cache.js';
 import { HashingTap } from './hashing-tap.js';
@@ -188,6 +189,7 @@ export class ObjectStore {
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
       await mkdir(dir, { recursive: true });
+      removeStaleTemps(dir);
       this.madeDirs.add(dir);
     }
     const tmp = tempPathFor(target);
@@ -197,6 +199,7 @@ export class ObjectStore {
       if (small !== undefined) {
         this.check(ref, key, md5OfBuffer(small, ref.legacy && !isDir));
         writeFileSync(tmp, small, { flag: 'wx', mode: 0o444 });
+        stampVerifiedPath(tmp);
         renameSync(tmp, target);
         onBytes?.(small.length);
         return { path: target, size: small.length };
@@ -218,6 +221,7 @@ export class ObjectStore {
         this.check(ref, key, hasher.md5!);
         await chmod(tmp, 0o444).catch(() => undefined);
       }
+      stampVerifiedPath(tmp);
       await rename(tmp, target);
       return { path: target, size: hasher.bytesRead };
     } catch (err) {

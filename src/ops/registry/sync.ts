@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { rename, rm } from 'node:fs/promises';
+import { join, posix, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context.js';
-import { isSafeRelpath, md5Hex } from '../../data/manifest.js';
-import { RegError, usageError } from '../../errors.js';
+import { md5Hex } from '../../data/manifest.js';
+import { hasControlChar, isPlainSegment, isSafeRelpath } from '../../data/path-rules.js';
+import { configError, isRegError, RegError, usageError } from '../../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
@@ -14,6 +15,7 @@ import { isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type 
 import { LOCK_STALE_MS, LockBusyError, acquireRemoteLock, describeHolder, type HeldLock } from '../../store/remote-lock.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
+import { workTree } from '../../workspace/safe-fs.js';
 import { scanWorkspace } from '../data/scan.js';
 import { runTransfersWithProgress } from '../remote/transfer-progress.js';
 
@@ -121,6 +123,10 @@ interface Planned {
   manifestVersion?: string;
   transfer: string[];
   remove: string[];
+  /** Pull: symlinks to directories in the way of files to receive (relpaths), replaced by real directories. */
+  unlink: string[];
+  /** Temp files of killed runs inside the entry (relpaths). */
+  staleTemps: string[];
   unchanged: number;
   conflict?: SyncConflict;
 }
@@ -167,7 +173,8 @@ export function parseSyncManifest(bytes: Buffer, where: string): SyncManifest {
     throw new RegError('sync.bad-manifest', 'integrity', `${where} has no "files" map`, { hint: BAD_MANIFEST_HINT });
   }
   for (const [rp, f] of Object.entries(m.files)) {
-    if (!isSafeRelpath(rp) || typeof f?.md5 !== 'string' || !/^[0-9a-f]{32}$/.test(f.md5) || typeof f.size !== 'number') {
+    if (!isSafeRelpath(rp)) throw unsafeKey(where, rp);
+    if (typeof f?.md5 !== 'string' || !/^[0-9a-f]{32}$/.test(f.md5) || typeof f.size !== 'number') {
       throw new RegError('sync.bad-manifest', 'integrity', `${where}: bad entry ${JSON.stringify(rp)}`, { hint: BAD_MANIFEST_HINT });
     }
   }
@@ -193,10 +200,31 @@ async function readSyncManifest(backend: Backend, key: string, signal?: AbortSig
     try {
       return { read, manifest: parseSyncManifest(read.bytes, `${backend.description}: ${key}`) };
     } catch (err) {
-      if (attempt >= 4) throw err;
+      // A name that is not safe is the manifest's content, not a torn read: no point reading it again.
+      if (attempt >= 4 || (isRegError(err) && err.exit === 'config')) throw err;
       await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
     }
   }
+}
+
+/** A remote file name that could not be written safely (exit 3: the listing or manifest is malformed or hostile). */
+function unsafeKey(where: string, relpath: string): RegError {
+  return configError('sync.unsafe-key', `${where}: refusing the file name ${JSON.stringify(relpath)} (absolute, "..", ".", empty segments or .git)`, {
+    hint: 'remove or rename that object on the remote (nothing was transferred)',
+    details: { where, relpath },
+  });
+}
+
+/**
+ * Entry names found in a remote listing must be names a local entry could have: one plain path
+ * segment, no control characters, not hidden (`.git`, `..`), not a card, pointer or doc file.
+ */
+function checkRemoteEntryName(name: string, key: string, where: string): void {
+  if (isPlainSegment(name) && !hasControlChar(name) && classifyAreaChild(name) === 'data') return;
+  throw configError('sync.unsafe-entry', `${where}: the key ${JSON.stringify(key)} names the entry ${JSON.stringify(name)}, which is not a valid entry name`, {
+    hint: 'remove or rename that entry on the remote, or pull the entries you want by name (reg sync pull <area>/<name>); nothing was transferred',
+    details: { where, key, entry: name },
+  });
 }
 
 async function readAll(backend: Backend, key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
@@ -252,7 +280,10 @@ async function resolveEntries(repo: Repo, ctx: Context, areas: Area[], targets: 
       for await (const page of remote.store.backend.list(prefix, { signal: ctx.signal })) {
         for (const o of page) {
           const rest = o.key.slice(prefix.length).split('/');
-          if (rest.length === 2 && rest[1] === SYNC_MANIFEST) names.add(rest[0]!);
+          if (rest.length === 2 && rest[1] === SYNC_MANIFEST) {
+            checkRemoteEntryName(rest[0]!, o.key, remote.store.backend.description);
+            names.add(rest[0]!);
+          }
         }
       }
     }
@@ -261,21 +292,33 @@ async function resolveEntries(repo: Repo, ctx: Context, areas: Area[], targets: 
   return [...out.values()];
 }
 
-async function localFiles(repo: Repo, ctx: Context, ref: EntryRef): Promise<Map<string, SyncFile & { abs: string }> | undefined> {
+interface LocalEntry {
+  files: Map<string, SyncFile & { abs: string }>;
+  symlinkedDirs: string[];
+  staleTemps: string[];
+}
+
+async function localFiles(repo: Repo, ctx: Context, ref: EntryRef): Promise<LocalEntry | undefined> {
   if (!existsSync(ref.abs)) return undefined;
   if (!statSync(ref.abs).isDirectory()) {
     throw usageError('sync.not-a-directory', `${ref.rel} is a file; synced entries are directories`, { hint: `move it into a directory: ${ref.rel}/` });
   }
   const ws = await scanWorkspace(repo, ctx, ref.abs, ref.rel, { legacy: false, store: false, label: ref.rel });
-  const map = new Map<string, SyncFile & { abs: string }>();
-  for (const f of ws.files) if (f.relpath !== SYNC_MANIFEST) map.set(f.relpath, { md5: f.md5, size: f.size, abs: f.abs });
-  return map;
+  if (ws.symlinkedDirs.includes('')) {
+    throw new RegError('sync.symlinked-entry', 'conflict', `${ref.rel} is a symbolic link to a directory`, {
+      hint: `reg never reads or writes an entry through a symlink: replace ${ref.rel} by a real directory`,
+    });
+  }
+  const files = new Map<string, SyncFile & { abs: string }>();
+  for (const f of ws.files) if (f.relpath !== SYNC_MANIFEST) files.set(f.relpath, { md5: f.md5, size: f.size, abs: f.abs });
+  return { files, symlinkedDirs: ws.symlinkedDirs, staleTemps: ws.staleTemps };
 }
 
 async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: OpenedRemote, options: SyncOptions): Promise<Planned | undefined> {
   const backend = remote.store.backend;
   const base = joinKey(ref.area.prefix, ref.name);
-  const local = await localFiles(repo, ctx, ref);
+  const localEntry = await localFiles(repo, ctx, ref);
+  const local = localEntry?.files;
   const { read, manifest } = await readSyncManifest(backend, `${base}/${SYNC_MANIFEST}`, ctx.signal);
   const state = readState(repo, remote.name, ref.rel);
   let remoteFiles: SyncFiles = {};
@@ -287,7 +330,11 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     for await (const page of backend.list(`${base}/`, { signal: ctx.signal })) {
       for (const o of page) {
         const rp = o.key.slice(base.length + 1);
-        if (rp === SYNC_MANIFEST || !isSafeRelpath(rp)) continue;
+        if (rp === SYNC_MANIFEST) continue;
+        if (!isSafeRelpath(rp)) {
+          if (options.direction === 'pull') throw unsafeKey(`${backend.description}: ${base}/`, rp);
+          continue; // push: never written locally, and never deleted
+        }
         listed.set(rp, o.size ?? (await backend.head(o.key))?.size);
       }
     }
@@ -309,7 +356,7 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     if (ref.explicit) throw usageError('sync.not-on-remote', `${ref.rel} is not on remote ${remote.name} (nothing under ${backend.description} ${base}/)`, { hint: `push it first: reg sync push ${ref.rel}` });
     return undefined;
   }
-  const plan: Planned = { ref, remote, base, local: local ?? new Map(), remoteFiles, remoteUnknown, manifestMissing: manifest === undefined, ...(read ? { manifestVersion: read.version } : {}), transfer: [], remove: [], unchanged: 0 };
+  const plan: Planned = { ref, remote, base, local: local ?? new Map(), remoteFiles, remoteUnknown, manifestMissing: manifest === undefined, ...(read ? { manifestVersion: read.version } : {}), transfer: [], remove: [], unlink: [], staleTemps: localEntry?.staleTemps ?? [], unchanged: 0 };
   const localMap = plan.local;
   if (options.direction === 'push') {
     for (const [rp, f] of localMap) {
@@ -353,11 +400,15 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
       const seen = state?.files[rp];
       return !seen || seen.md5 !== l.md5;
     });
-    if (edited.length > 0) {
+    // Symlinks to directories in the way of files to receive: replaced by real directories (with --force), never written through.
+    plan.unlink = (localEntry?.symlinkedDirs ?? []).filter((l) => plan.transfer.some((rp) => rp === l || rp.startsWith(l + '/')));
+    if (edited.length > 0 || plan.unlink.length > 0) {
       plan.conflict = {
         entry: ref.rel,
-        reason: state ? 'local files changed since the last sync would be overwritten or deleted' : 'local files that were never synced would be overwritten or deleted',
-        files: edited.sort(),
+        reason: edited.length === 0
+          ? 'symlinks to directories are where files would be received (reg never writes through them)'
+          : state ? 'local files changed since the last sync would be overwritten or deleted' : 'local files that were never synced would be overwritten or deleted',
+        files: [...edited.sort(), ...plan.unlink.map((l) => `${l} (symlink)`)],
       };
     }
   }
@@ -366,9 +417,11 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
   return plan;
 }
 
-/** Downloads one object into `target` (temp + rename), returning its md5; verifies when `expect` is known. */
+/**
+ * Downloads one object into `target` (temp + rename), returning its md5; verifies when `expect` is
+ * known. `target` comes from the work-tree gateway (its directory exists and is no symlink).
+ */
 async function download(backend: Backend, key: string, target: string, expect: string | undefined, onBytes: (n: number) => void, signal?: AbortSignal): Promise<SyncFile> {
-  await mkdir(dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
   const hash = createHash('md5');
   let size = 0;
@@ -398,6 +451,12 @@ async function download(backend: Backend, key: string, target: string, expect: s
 
 async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: SyncOptions, result: SyncResult, row: SyncEntryResult): Promise<void> {
   const backend = plan.remote.store.backend;
+  const fs = workTree(repo);
+  const localRel = (rp: string) => `${plan.ref.rel}/${rp}`;
+  if (options.direction === 'pull') {
+    for (const t of plan.staleTemps) fs.remove(localRel(t));
+    for (const l of plan.unlink) fs.remove(localRel(l));
+  }
   const phase = `sync-${options.direction}`;
   const failures: TransferFailure[] = [];
   const received = new Map<string, SyncFile>();
@@ -408,11 +467,13 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
       return { key, size: f.size, run: (onBytes, signal) => backend.putFile(key, f.abs, f.size, { onBytes, signal }) };
     }
     const r = plan.remoteFiles[rp]!;
+    // Checked (and directories made) before any transfer starts: a refusal is never a failed transfer.
+    const target = fs.prepareWrite(localRel(rp));
     return {
       key,
       size: Math.max(0, r.size),
       run: async (onBytes, signal) => {
-        received.set(rp, await download(backend, key, join(plan.ref.abs, ...rp.split('/')), plan.remoteUnknown.has(rp) ? undefined : r.md5, onBytes, signal));
+        received.set(rp, await download(backend, key, target, plan.remoteUnknown.has(rp) ? undefined : r.md5, onBytes, signal));
       },
     };
   });
@@ -429,19 +490,14 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
       details: failures,
     });
   }
-  for (const rp of plan.remove) {
-    if (options.direction === 'push') await backend.delete(`${plan.base}/${rp}`);
-    else {
-      await unlink(join(plan.ref.abs, ...rp.split('/'))).catch(() => undefined);
-      // Remove directories the deletion left empty (never the entry itself).
-      const parts = rp.split('/').slice(0, -1);
-      while (parts.length > 0) {
-        const dir = join(plan.ref.abs, ...parts);
-        if (readdirSync(dir).length > 0) break;
-        await rmdir(dir).catch(() => undefined);
-        parts.pop();
-      }
-    }
+  if (options.direction === 'push') {
+    for (const rp of plan.remove) await backend.delete(`${plan.base}/${rp}`);
+  } else {
+    for (const rp of plan.remove) fs.remove(localRel(rp));
+    // Remove directories the deletion left empty (never the entry itself).
+    const dirs: string[] = [];
+    for (const rp of plan.remove) for (let d = posix.dirname(rp); d !== '.'; d = posix.dirname(d)) dirs.push(localRel(d));
+    fs.removeEmptyDirs(dirs);
   }
   let files: SyncFiles;
   if (options.direction === 'push') {

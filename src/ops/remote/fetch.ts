@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import type { Context } from '../../context.js';
-import { parseManifest, type ManifestEntry } from '../../data/manifest.js';
+import type { ManifestEntry } from '../../data/manifest.js';
 import { RegError, isRegError } from '../../errors.js';
 import { openRepo, type Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
@@ -118,8 +117,7 @@ function manifestComplete(repo: Repo, o: TrackedOutput, index: LocalIndex): bool
 }
 
 function readManifest(repo: Repo, o: TrackedOutput): ManifestEntry[] | undefined {
-  const path = repo.cache.locate(o.out.md5!, o.legacy);
-  return path === undefined ? undefined : parseManifest(readFileSync(path), path);
+  return repo.cache.has(o.out.md5!, o.legacy) ? repo.cache.readManifest(o.out.md5!, o.legacy) : undefined;
 }
 
 function row(o: TrackedOutput, remote: string, state: FetchState): FetchedOutput {
@@ -176,7 +174,8 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
     try {
       entries = index.has(ref) ? readManifest(repo, o) : undefined;
     } catch (err) {
-      if (!isRegError(err)) throw err;
+      // A malformed or hostile manifest (exit 3) stops the fetch: its members are never asked for.
+      if (!isRegError(err) || err.exit === 'config') throw err;
       failures.push({ key: mkey, error: err.message, code: err.code, integrity: true });
     }
     if (entries === undefined) {
