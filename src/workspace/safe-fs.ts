@@ -38,6 +38,7 @@ export class SafeFs {
   /** Why `rel` may not be written (syntax, `.git`, forbidden subtree), or undefined. Touches no disk. */
   problem(rel: string): { code: 'path.unsafe' | 'path.forbidden'; reason: string } | undefined {
     if (rel === '') return { code: 'path.unsafe', reason: 'it is the root directory itself' };
+    if (rel.startsWith('/')) return { code: 'path.unsafe', reason: 'it is an absolute path' };
     const parts = rel.split('/');
     for (let i = 0; i < parts.length; i++) {
       const seg = parts[i]!;
@@ -51,7 +52,7 @@ export class SafeFs {
   }
 
   private checkOne(rel: string, segment: string): void {
-    if (isPlainSegment(segment) && !isGitName(segment) && !(this.forbidden.size > 0 && this.forbidden.has(rel.toLowerCase()))) return;
+    if (isPlainSegment(segment) && !isGitName(segment) && rel.charCodeAt(0) !== 47 /* / */ && !(this.forbidden.size > 0 && this.forbidden.has(rel.toLowerCase()))) return;
     const p = this.problem(rel) ?? { code: 'path.unsafe' as const, reason: 'it is not a plain relative path' };
     throw new RegError(p.code, 'config', `refusing to write ${JSON.stringify(rel)} under ${this.root}: ${p.reason}`, {
       hint: 'the path came from a pointer, manifest or listing that tries to leave its place; fix or remove that input',
