@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, regOk, tempDir, removeDir } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
@@ -104,9 +104,35 @@ async function trackedDir(w: World): Promise<void> {
   git(w.repo, 'commit', '-qm', 'd');
 }
 
+/** trackedDir, then `rel` (inside it, or the output itself) replaced by a symlink to a directory outside. */
+function swapInSymlink(rel: string, opts: { dropCache?: boolean } = {}) {
+  return async (w: World) => {
+    await trackedDir(w);
+    if (opts.dropCache) rmSync(join(w.repo, '.reg/cache'), { recursive: true });
+    rmSync(join(w.repo, rel), { recursive: true });
+    symlinkSync(join(w.outside, 'docs'), join(w.repo, rel));
+  };
+}
+
 /** A sync manifest for an entry (relpath -> content). */
 function syncManifest(entry: string, files: Record<string, string>): string {
   return JSON.stringify({ format: 'reg-sync/1', entry, files: Object.fromEntries(Object.entries(files).map(([rp, c]) => [rp, { md5: md5(c), size: c.length }])) });
+}
+
+/**
+ * A synced entry `processed_datasets/e` on the remote: its files and (unless `manifest: false`) its
+ * sync manifest; `localLink` (relative to the area) is made a symlink to a directory outside.
+ */
+function remoteEntry(files: Record<string, string>, opts: { manifest?: boolean; localLink?: string } = {}) {
+  return async (w: World) => {
+    if (opts.manifest !== false) await w.putRemote('processed_datasets/e/.reg-sync.json', syncManifest('processed_datasets/e', files));
+    for (const [rp, content] of Object.entries(files)) await w.putRemote(`processed_datasets/e/${rp}`, content);
+    if (opts.localLink !== undefined) {
+      const link = join(w.repo, 'processed_datasets', opts.localLink);
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(join(w.outside, '.ssh'), link);
+    }
+  };
 }
 
 const FSMONITOR = '[core]\n\tfsmonitor = "touch /tmp/reg-hostile-owned; false"\n';
@@ -147,11 +173,7 @@ const cases: HostileCase[] = [
   // Symlinks swapped into outputs: an unsaved change, never written through.
   {
     name: 'symlink swapped in for a directory inside an output: checkout refuses',
-    setup: async (w) => {
-      await trackedDir(w);
-      rmSync(join(w.repo, 'raw_datasets/d/sub'), { recursive: true });
-      symlinkSync(join(w.outside, 'docs'), join(w.repo, 'raw_datasets/d/sub'));
-    },
+    setup: swapInSymlink('raw_datasets/d/sub'),
     args: ['checkout'],
     exit: 7,
     code: 'checkout.would-lose-data',
@@ -160,23 +182,14 @@ const cases: HostileCase[] = [
   {
     name: 'symlink swapped in for a directory inside an output: pull refuses',
     remotes: REMOTES,
-    setup: async (w) => {
-      await trackedDir(w);
-      rmSync(join(w.repo, '.reg/cache'), { recursive: true });
-      rmSync(join(w.repo, 'raw_datasets/d/sub'), { recursive: true });
-      symlinkSync(join(w.outside, 'docs'), join(w.repo, 'raw_datasets/d/sub'));
-    },
+    setup: swapInSymlink('raw_datasets/d/sub', { dropCache: true }),
     args: ['pull'],
     exit: 7,
     code: 'checkout.would-lose-data',
   },
   {
     name: 'symlink swapped in for a directory inside an output: checkout --force replaces the link, records it in the stash',
-    setup: async (w) => {
-      await trackedDir(w);
-      rmSync(join(w.repo, 'raw_datasets/d/sub'), { recursive: true });
-      symlinkSync(join(w.outside, 'docs'), join(w.repo, 'raw_datasets/d/sub'));
-    },
+    setup: swapInSymlink('raw_datasets/d/sub'),
     args: ['checkout', '--force'],
     exit: 0,
     check: async (w, r) => {
@@ -202,22 +215,14 @@ const cases: HostileCase[] = [
   },
   {
     name: 'symlinked output root: checkout refuses',
-    setup: async (w) => {
-      await trackedDir(w);
-      rmSync(join(w.repo, 'raw_datasets/d'), { recursive: true });
-      symlinkSync(join(w.outside, 'docs'), join(w.repo, 'raw_datasets/d'));
-    },
+    setup: swapInSymlink('raw_datasets/d'),
     args: ['checkout', 'raw_datasets/d'],
     exit: 7,
     code: 'checkout.would-lose-data',
   },
   {
     name: 'symlinked output root: checkout --force replaces the link by a real directory',
-    setup: async (w) => {
-      await trackedDir(w);
-      rmSync(join(w.repo, 'raw_datasets/d'), { recursive: true });
-      symlinkSync(join(w.outside, 'docs'), join(w.repo, 'raw_datasets/d'));
-    },
+    setup: swapInSymlink('raw_datasets/d'),
     args: ['checkout', '--force'],
     exit: 0,
     check: (w) => {
@@ -334,10 +339,7 @@ const cases: HostileCase[] = [
   {
     name: 'sync pull: file key "../x" in a listing without manifest',
     remotes: ['fake-s3'],
-    setup: async (w) => {
-      await w.putRemote('processed_datasets/e/ok.txt', 'ok');
-      await w.putRemote('processed_datasets/e/../../.git/config', FSMONITOR);
-    },
+    setup: remoteEntry({ 'ok.txt': 'ok', '../../.git/config': FSMONITOR }, { manifest: false }),
     args: ['sync', 'pull', 'processed_datasets/e'],
     exit: 3,
     code: 'sync.unsafe-key',
@@ -345,10 +347,7 @@ const cases: HostileCase[] = [
   {
     name: 'sync pull: file key ".git/config" in a listing without manifest',
     remotes: ['dir', 's3rver', 'fake-s3'],
-    setup: async (w) => {
-      await w.putRemote('processed_datasets/e/ok.txt', 'ok');
-      await w.putRemote('processed_datasets/e/.git/config', FSMONITOR);
-    },
+    setup: remoteEntry({ 'ok.txt': 'ok', '.git/config': FSMONITOR }, { manifest: false }),
     args: ['sync', 'pull', 'processed_datasets/e'],
     exit: 3,
     code: 'sync.unsafe-key',
@@ -356,12 +355,7 @@ const cases: HostileCase[] = [
   {
     name: 'sync pull: symlinked directory inside the entry is not written through',
     remotes: ['dir', 's3rver'],
-    setup: async (w) => {
-      await w.putRemote('processed_datasets/e/.reg-sync.json', syncManifest('processed_datasets/e', { 'sub/authorized_keys': 'attacker key' }));
-      await w.putRemote('processed_datasets/e/sub/authorized_keys', 'attacker key');
-      mkdirSync(join(w.repo, 'processed_datasets/e'), { recursive: true });
-      symlinkSync(join(w.outside, '.ssh'), join(w.repo, 'processed_datasets/e/sub'));
-    },
+    setup: remoteEntry({ 'sub/authorized_keys': 'attacker key' }, { localLink: 'e/sub' }),
     args: ['sync', 'pull'],
     exit: 7,
     code: 'sync.conflict',
@@ -369,12 +363,7 @@ const cases: HostileCase[] = [
   {
     name: 'sync pull --force: the symlinked directory is replaced by a real one',
     remotes: ['dir'],
-    setup: async (w) => {
-      await w.putRemote('processed_datasets/e/.reg-sync.json', syncManifest('processed_datasets/e', { 'sub/authorized_keys': 'attacker key' }));
-      await w.putRemote('processed_datasets/e/sub/authorized_keys', 'attacker key');
-      mkdirSync(join(w.repo, 'processed_datasets/e'), { recursive: true });
-      symlinkSync(join(w.outside, '.ssh'), join(w.repo, 'processed_datasets/e/sub'));
-    },
+    setup: remoteEntry({ 'sub/authorized_keys': 'attacker key' }, { localLink: 'e/sub' }),
     args: ['sync', 'pull', '--force'],
     exit: 0,
     check: (w) => {
@@ -385,11 +374,7 @@ const cases: HostileCase[] = [
   {
     name: 'sync pull: symlinked entry directory',
     remotes: ['dir'],
-    setup: async (w) => {
-      await w.putRemote('processed_datasets/e/.reg-sync.json', syncManifest('processed_datasets/e', { authorized_keys: 'attacker key' }));
-      await w.putRemote('processed_datasets/e/authorized_keys', 'attacker key');
-      symlinkSync(join(w.outside, '.ssh'), join(w.repo, 'processed_datasets/e'));
-    },
+    setup: remoteEntry({ authorized_keys: 'attacker key' }, { localLink: 'e' }),
     args: ['sync', 'pull', '--force'],
     exit: 7,
     code: 'sync.symlinked-entry',
