@@ -11,7 +11,7 @@ export { init, type InitOptions, type InitResult } from './ops/registry/init.js'
 export { add, type AddOptions, type AddResult, type AddedOutput } from './ops/data/add.js';
 export { status, type StatusOptions, type StatusResult, type OutputStatus, type OutputState, type FileChanges } from './ops/data/status.js';
 export { checkout, type CheckoutOptions, type CheckoutResult, type CheckoutOutput } from './ops/data/checkout.js';
-export { stashList, stashApply, type StashRecord } from './ops/data/stash.js';
+export { stashList, stashApply, type StashRecord, type StashApplyOptions, type StashApplyResult } from './ops/data/stash.js';
 export { parsePointer, serializePointer, updatePointerText, type Pointer, type PointerOutput } from './data/pointer.js';
 export { serializeManifest, parseManifest, buildManifest, type ManifestEntry } from './data/manifest.js';
 export { hashFile } from './data/hash.js';

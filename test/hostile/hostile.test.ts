@@ -451,3 +451,24 @@ describe('hostile pointer files only break the commands that select them', () =>
   });
 });
 
+
+describe('file names are printed escaped', () => {
+  it('a file name with terminal escape sequences inside an output reaches the terminal as visible text', async () => {
+    const w = await makeWorld('none');
+    try {
+      const evil = 'title\u001b]0;pwned\u0007\u001b[2J\nfake line';
+      mkdirSync(join(w.repo, 'raw_datasets/d'), { recursive: true });
+      writeFileSync(join(w.repo, 'raw_datasets/d', evil), 'x');
+      await regOk(w.repo, ['add', 'raw_datasets/d']);
+      writeFileSync(join(w.repo, 'raw_datasets/d', evil), 'changed');
+      const r = await regOk(w.repo, ['status', '-v', 'raw_datasets/d']);
+      expect(r.stdout).toContain('    M title\\e]0;pwned\\x07\\e[2J\\nfake line\n');
+      expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+      // --json keeps the real name (JSON escapes it).
+      const json = JSON.parse((await regOk(w.repo, ['--json', 'status', 'raw_datasets/d'])).stdout);
+      expect(json.outputs[0].changes.modified).toEqual([evil]);
+    } finally {
+      await w.cleanup();
+    }
+  });
+});

@@ -116,13 +116,17 @@ describe('hardlink mode', () => {
     writeTree(repo, { 'raw_datasets/d/a.txt': 'alpha', 'raw_datasets/d/sub/b.txt': 'bravo', 'raw_datasets/d/c.txt': 'alpha' });
     const first = JSON.parse((await regOk(repo, ['--json', 'add', 'raw_datasets/d'])).stdout).outputs[0];
     expect(lstatSync(join(repo, 'raw_datasets/d/a.txt')).ino).toBe(lstatSync(objectPath('alpha')).ino);
+    const files = ['a.txt', 'c.txt', 'sub/b.txt'];
     await regOk(repo, ['checkout', '--relink']);
-    await regOk(repo, ['checkout', '--force', '--relink']);
-    writeFileSync(join(repo, 'raw_datasets/d/extra.txt'), 'extra');
-    await regOk(repo, ['checkout', '--force']);
-    expect(filesUnder(join(repo, 'raw_datasets/d'))).toEqual(['a.txt', 'c.txt', 'sub/b.txt']);
+    expect(filesUnder(join(repo, 'raw_datasets/d'))).toEqual(files);
     const again = JSON.parse((await regOk(repo, ['--json', 'add', 'raw_datasets/d'])).stdout).outputs[0];
     expect(again).toMatchObject({ oid: first.oid, nfiles: 3, changed: false });
+    await regOk(repo, ['checkout', '--force', '--relink', 'raw_datasets/d']);
+    expect(filesUnder(join(repo, 'raw_datasets/d'))).toEqual(files);
+    writeFileSync(join(repo, 'raw_datasets/d/extra.txt'), 'extra');
+    await regOk(repo, ['checkout', '--force']);
+    expect(filesUnder(join(repo, 'raw_datasets/d'))).toEqual(files);
+    expect(lstatSync(join(repo, 'raw_datasets/d/c.txt')).ino).toBe(lstatSync(objectPath('alpha')).ino);
   });
 });
 
