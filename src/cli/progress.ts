@@ -261,6 +261,8 @@ export function makeProgressSink(opts: { tty: boolean; quiet: boolean; json: boo
   return (event: ProgressEvent) => {
     switch (event.type) {
       case 'log':
+        if (opts.quiet || (event.level === 'debug' && !opts.verbose)) return;
+        display?.clear();
         stderr.write(`${event.level === 'warn' ? 'warning: ' : ''}${escapeTerminal(event.message)}\n`);
         return;
       case 'start':

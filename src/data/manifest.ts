@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { configError } from '../errors.js';
-import { isSafeRelpath } from './path-rules.js';
+import { fileAndDirConflict, isSafeRelpath } from './path-rules.js';
 
 export { isSafeRelpath } from './path-rules.js';
 
@@ -138,13 +138,9 @@ export function parseManifest(bytes: Buffer | string, source = '.dir object'): M
     files.add(e.relpath);
     return { relpath: e.relpath, md5: e.md5 };
   });
-  for (const { relpath } of entries) {
-    for (let cut = relpath.indexOf('/'); cut !== -1; cut = relpath.indexOf('/', cut + 1)) {
-      const dir = relpath.slice(0, cut);
-      if (files.has(dir)) {
-        throw configError('manifest.file-and-dir', `${source}: ${JSON.stringify(dir)} is listed as a file and as a directory (of ${JSON.stringify(relpath)})`, { hint });
-      }
-    }
+  const clash = fileAndDirConflict(files);
+  if (clash) {
+    throw configError('manifest.file-and-dir', `${source}: ${JSON.stringify(clash[0])} is listed as a file and as a directory (of ${JSON.stringify(clash[1])})`, { hint });
   }
   return entries;
 }

@@ -32,3 +32,17 @@ export function isSafeRelpath(p: string): boolean {
 
 /** An empty, `.`, `..` or `.git` segment anywhere (which also covers '', a leading or trailing '/', '//'), or a NUL. */
 const UNSAFE_RELPATH = /(?:^|\/)(?:\.{0,2}|\.[gG][iI][tT])(?:\/|$)|\0/;
+
+/**
+ * The first relpath among `relpaths` that is also a directory above another one (`a` with `a/b`):
+ * such a list cannot be written out. Returns `[file, the path below it]`, or undefined.
+ */
+export function fileAndDirConflict(relpaths: ReadonlySet<string>): [string, string] | undefined {
+  for (const relpath of relpaths) {
+    for (let cut = relpath.indexOf('/'); cut !== -1; cut = relpath.indexOf('/', cut + 1)) {
+      const dir = relpath.slice(0, cut);
+      if (relpaths.has(dir)) return [dir, relpath];
+    }
+  }
+  return undefined;
+}

@@ -263,7 +263,7 @@ const cases: HostileCase[] = [
     exit: 2,
     code: 'add.symlinked-dir',
   },
-  ...['new\nline', 'tab\there', 'esc\u001b[31mred', 'del\u007f', 'nel\u0085'].map((name): HostileCase => ({
+  ...['new\nline', 'tab\there', 'esc\u001b[31mred', 'del\u007f', 'csi\u009b31m'].map((name): HostileCase => ({
     name: `add of a name with a control character (${JSON.stringify(name)})`,
     setup: (w) => writeFileSync(join(w.repo, 'raw_datasets', name), 'x'),
     args: ['add', `raw_datasets/${name}`],
@@ -335,6 +335,22 @@ const cases: HostileCase[] = [
     args: ['sync', 'pull'],
     exit: 3,
     code: 'sync.unsafe-key',
+  },
+  {
+    name: 'sync pull: remote manifest listing "a" and "a/b" (a file and a directory)',
+    remotes: ['dir'],
+    setup: (w) => w.putRemote('processed_datasets/e/.reg-sync.json', syncManifest('processed_datasets/e', { a: 'file', 'a/b': 'below it' })),
+    args: ['sync', 'pull'],
+    exit: 3,
+    code: 'sync.unsafe-key',
+  },
+  {
+    name: 'sync pull: S3 "folder" markers in a listing without manifest are not files',
+    remotes: ['fake-s3'],
+    setup: remoteEntry({ 'sub/': '', 'sub/ok.txt': 'ok' }, { manifest: false }),
+    args: ['sync', 'pull', 'processed_datasets/e'],
+    exit: 0,
+    check: (w) => expect(readFileSync(join(w.repo, 'processed_datasets/e/sub/ok.txt'), 'utf8')).toBe('ok'),
   },
   {
     name: 'sync pull: file key "../x" in a listing without manifest',

@@ -95,6 +95,11 @@ async function planAdds(repo: Repo, ctx: Context, fs: SafeFs, targets: string[],
     }
     if (!existsSync(abs)) throw usageError('add.missing', `${target} does not exist`, { hint: 'check the path (it is relative to the current directory)' });
     if (rel.includes('\uFFFD')) throw usageError('add.non-utf8-name', `${target}: the path is not valid UTF-8`, { hint: 'rename it to a UTF-8 name' });
+    if (!nameSurvivesPointer(basename(abs))) {
+      throw usageError('add.unrepresentable-name', `${JSON.stringify(basename(abs))}: DVC's .dvc format cannot store this name (it would read back as another name)`, {
+        hint: 'rename it; a U+0085 (NEL) character inside a name is read back as a space',
+      });
+    }
     if (hasControlChar(rel)) {
       throw usageError('add.control-char', `${JSON.stringify(rel)}: the name contains a control character (newline, tab, escape...)`, {
         hint: 'rename it: such names break .gitignore lines and terminals',
@@ -106,15 +111,11 @@ async function planAdds(repo: Repo, ctx: Context, fs: SafeFs, targets: string[],
         hint: 'reg writes pointers only into real directories of the repository: add the data where it really is, or replace the link by a directory',
       });
     }
-    if (lstatSync(abs).isSymbolicLink() && statSync(abs).isDirectory()) {
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink() && statSync(abs).isDirectory()) {
       throw usageError('add.symlinked-dir', `${target} is a symbolic link to a directory`, { hint: 'reg does not follow links to directories (DVC neither): add the directory it points to, inside the repository' });
     }
-    if (!nameSurvivesPointer(basename(abs))) {
-      throw usageError('add.unrepresentable-name', `${JSON.stringify(basename(abs))}: DVC's .dvc format cannot store this name (it would read back as another name)`, {
-        hint: 'rename it; a U+0085 (NEL) character inside a name is read back as a space',
-      });
-    }
-    if (dvcIgnoreFor(repo.root, rel).outputIgnored(lstatSync(abs).isDirectory())) {
+    if (dvcIgnoreFor(repo.root, rel).outputIgnored(st.isDirectory())) {
       throw usageError('add.dvcignored', `${target} is ignored by a .dvcignore rule`, { hint: 'remove the rule from .dvcignore, or add another path (DVC refuses it too)' });
     }
     if (rel.endsWith(POINTER_SUFFIX)) throw usageError('add.pointer', `${target} is a pointer file`, { hint: 'add the data it describes instead' });

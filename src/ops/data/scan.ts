@@ -50,11 +50,13 @@ export interface ScanOptions {
 export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, dataRel: string, opts: ScanOptions): Promise<WorkspaceState> {
   const checkedAt = Date.now();
   let rootStat: Stats;
+  let rootIsLink = false;
   try {
     rootStat = lstatSync(dataAbs);
     // A symlink to a file counts with its target's content (as in DVC); one to a directory is
     // never followed: there is nothing of the output's own in it.
-    if (rootStat.isSymbolicLink()) rootStat = statSync(dataAbs);
+    rootIsLink = rootStat.isSymbolicLink();
+    if (rootIsLink) rootStat = statSync(dataAbs);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return emptyState(false);
     throw err;
@@ -67,7 +69,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   const staleTemps: string[] = [];
   let walked: WalkedFile[];
   if (!isDir) walked = [fileFromStats('', dataAbs, rootStat)];
-  else if (lstatSync(dataAbs).isSymbolicLink()) {
+  else if (rootIsLink) {
     walked = [];
     symlinkedDirs.push('');
   } else {

@@ -6,7 +6,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context.js';
 import { md5Hex } from '../../data/manifest.js';
-import { hasControlChar, isPlainSegment, isSafeRelpath } from '../../data/path-rules.js';
+import { fileAndDirConflict, hasControlChar, isPlainSegment, isSafeRelpath } from '../../data/path-rules.js';
 import { configError, isRegError, RegError, usageError } from '../../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
@@ -178,6 +178,8 @@ export function parseSyncManifest(bytes: Buffer, where: string): SyncManifest {
       throw new RegError('sync.bad-manifest', 'integrity', `${where}: bad entry ${JSON.stringify(rp)}`, { hint: BAD_MANIFEST_HINT });
     }
   }
+  const clash = fileAndDirConflict(new Set(Object.keys(m.files)));
+  if (clash) throw unsafeKey(where, clash[1], `${JSON.stringify(clash[0])} is also listed as a file`);
   return m;
 }
 
@@ -208,8 +210,8 @@ async function readSyncManifest(backend: Backend, key: string, signal?: AbortSig
 }
 
 /** A remote file name that could not be written safely (exit 3: the listing or manifest is malformed or hostile). */
-function unsafeKey(where: string, relpath: string): RegError {
-  return configError('sync.unsafe-key', `${where}: refusing the file name ${JSON.stringify(relpath)} (absolute, "..", ".", empty segments or .git)`, {
+function unsafeKey(where: string, relpath: string, why = 'absolute, "..", ".", empty segments or .git'): RegError {
+  return configError('sync.unsafe-key', `${where}: refusing the file name ${JSON.stringify(relpath)} (${why})`, {
     hint: 'remove or rename that object on the remote (nothing was transferred)',
     details: { where, relpath },
   });
@@ -330,7 +332,8 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     for await (const page of backend.list(`${base}/`, { signal: ctx.signal })) {
       for (const o of page) {
         const rp = o.key.slice(base.length + 1);
-        if (rp === SYNC_MANIFEST) continue;
+        // Zero-byte "folder" markers (`sub/`) that S3 consoles create are not files.
+        if (rp === SYNC_MANIFEST || rp.endsWith('/')) continue;
         if (!isSafeRelpath(rp)) {
           if (options.direction === 'pull') throw unsafeKey(`${backend.description}: ${base}/`, rp);
           continue; // push: never written locally, and never deleted
@@ -338,6 +341,8 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
         listed.set(rp, o.size ?? (await backend.head(o.key))?.size);
       }
     }
+    const clash = options.direction === 'pull' ? fileAndDirConflict(new Set(listed.keys())) : undefined;
+    if (clash) throw unsafeKey(`${backend.description}: ${base}/`, clash[1], `${JSON.stringify(clash[0])} is also a file`);
     for (const [rp, size] of listed) {
       const known = state?.files[rp];
       if (known && (size === undefined || known.size === size)) remoteFiles[rp] = known;
