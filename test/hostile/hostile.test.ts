@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, regOk, tempDir, removeDir } from '../helpers/repo.js';
@@ -54,6 +54,8 @@ const pointerAttacks: Array<{ name: string; path: (w: World) => string; code: st
   { name: 'path into .dvc/', path: () => '../.dvc/config', code: 'pointer.path-internal' },
   { name: 'path into a nested .git', path: () => 'vendored/.git/config', code: 'pointer.path-internal' },
   { name: 'path into a nested .GIT (case-insensitive filesystems)', path: () => 'vendored/.GIT/hooks/pre-commit', code: 'pointer.path-internal' },
+  { name: 'path with a NUL byte', path: () => 'a\u0000b', code: 'pointer.path-unsafe' },
+  { name: 'Windows drive path', path: () => 'C:\\Users\\x', code: 'pointer.path-unsafe' },
   {
     name: 'path through a committed symlink to a directory outside',
     path: () => 'lnk/authorized_keys',
@@ -394,6 +396,36 @@ const cases: HostileCase[] = [
     args: ['sync', 'pull', '--force'],
     exit: 7,
     code: 'sync.symlinked-entry',
+  },
+
+  // reg's own state is not a way out either.
+  {
+    name: 'a committed .reg symlink (would send cache, state and stash writes outside)',
+    setup: (w) => {
+      renameSync(join(w.repo, '.reg'), join(w.outside, 'reg-state'));
+      symlinkSync(join(w.outside, 'reg-state'), join(w.repo, '.reg'));
+    },
+    args: ['status'],
+    exit: 3,
+    code: 'repo.reg-symlink',
+  },
+  {
+    name: 'a stash record naming a path outside the repository',
+    setup: (w) => {
+      const oid = putCacheObject(w, PAYLOAD);
+      mkdirSync(join(w.repo, '.reg/stash'), { recursive: true });
+      writeFileSync(join(w.repo, '.reg/stash/s1.json'), JSON.stringify({ id: 's1', createdAt: '', reason: 'x', oid, files: [{ path: toOutside(w, 'run.sh'), md5: oid, size: 1 }], restoreCommand: '' }));
+    },
+    args: ['stash', 'apply', 's1'],
+    exit: 3,
+    code: 'stash.bad-record',
+  },
+  {
+    name: 'a stash id that is a path',
+    setup: () => undefined,
+    args: (w) => ['stash', 'apply', `../../${basename(w.outside)}/docs/notes`],
+    exit: 2,
+    code: 'stash.unknown',
   },
 
   // The post-checkout hook reads pointers git just brought: a hostile one is skipped, never fatal.
