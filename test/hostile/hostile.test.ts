@@ -54,6 +54,7 @@ const pointerAttacks: Array<{ name: string; path: (w: World) => string; code: st
   { name: 'path into .dvc/', path: () => '../.dvc/config', code: 'pointer.path-internal' },
   { name: 'path into a nested .git', path: () => 'vendored/.git/config', code: 'pointer.path-internal' },
   { name: 'path into a nested .GIT (case-insensitive filesystems)', path: () => 'vendored/.GIT/hooks/pre-commit', code: 'pointer.path-internal' },
+  { name: 'path naming another pointer file', path: () => 'good.dvc', code: 'pointer.path-unsafe' },
   { name: 'path with a NUL byte', path: () => 'a\u0000b', code: 'pointer.path-unsafe' },
   { name: 'Windows drive path', path: () => 'C:\\Users\\x', code: 'pointer.path-unsafe' },
   {

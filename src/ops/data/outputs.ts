@@ -27,7 +27,7 @@ export const POINTER_SUFFIX = '.dvc';
 
 /**
  * Where a pointer's `path:` leads, checked without touching the disk: inside the repository, not
- * the repository root, not the directory holding the pointer itself, not into `.git` (at any
+ * the repository root, not the directory holding the pointer itself, not a `.dvc` file, not into `.git` (at any
  * depth), `.reg`, `.dvc` or the cache. Returns the repo-relative data path, or throws exit 3
  * (`pointer.path-unsafe`, `pointer.path-internal`) naming the pointer file and line.
  */
@@ -39,6 +39,7 @@ export function pointerDataRel(pointerRel: string, path: string, at: string, isF
   if (dataRel === '..' || dataRel.startsWith('../')) throw refuse('pointer.path-unsafe', 'leads outside the repository');
   if (dataRel === '.' || dataRel === '') throw refuse('pointer.path-unsafe', 'names the repository root');
   if (pointerRel.startsWith(dataRel + '/')) throw refuse('pointer.path-unsafe', `names ${dataRel}, a directory holding the pointer itself`);
+  if (dataRel.endsWith(POINTER_SUFFIX)) throw refuse('pointer.path-unsafe', `names ${dataRel}, a pointer file`);
   const internal = isForbidden(dataRel);
   if (internal !== undefined) throw refuse('pointer.path-internal', `leads to ${dataRel}: ${internal}`);
   return dataRel;
