@@ -57,8 +57,10 @@ describe.each(['copy', 'hardlink', 'symlink', 'reflink,copy'])('verify on restor
     expect(readFileSync(join(repo, 'raw_datasets/d/b.txt'), 'utf8')).toBe('bravo');
     expect(existsSync(join(repo, 'raw_datasets/d/a.txt'))).toBe(false);
     expect(existsSync(objectPath('alpha'))).toBe(false);
-    const quarantined = readdirSync(join(repo, '.reg/cache/quarantine'));
-    expect(quarantined).toEqual([md5('alpha')]);
+    // Kept (never deleted) under quarantine/, in the object layout, with a time stamp.
+    const quarantined = filesUnder(join(repo, '.reg/cache/quarantine'));
+    expect(quarantined).toHaveLength(1);
+    expect(quarantined[0]!.startsWith(`files/md5/${md5('alpha').slice(0, 2)}/${md5('alpha').slice(2)}.`)).toBe(true);
 
     expect((await regOk(repo, ['status', 'raw_datasets/d'])).stdout).not.toContain('up to date');
     const st = JSON.parse((await regOk(repo, ['--json', 'status', 'raw_datasets/d'])).stdout).outputs[0];
