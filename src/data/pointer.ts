@@ -119,7 +119,7 @@ function readLineSeparatorsLikeDvc(doc: Document.Parsed, text: string, lines: Li
  * unquoted all-digit md5 keeps its leading zeros; ints and booleans are converted here.
  */
 export function parsePointer(text: string, file = 'pointer.dvc'): Pointer {
-  return parseCanonicalPointer(text) ?? parsePointerViaYaml(text, file);
+  return parseCanonicalPointer(text, file) ?? parsePointerViaYaml(text, file);
 }
 
 const CANONICAL_LINE = new Map<string, RegExp>([
@@ -141,11 +141,12 @@ const CANONICAL_LINE = new Map<string, RegExp>([
  * versions. Anything else (comments, quotes, other keys, odd spacing) returns undefined and goes
  * through parsePointerViaYaml, so both paths give the same result for every text this one accepts.
  */
-export function parseCanonicalPointer(text: string): Pointer | undefined {
+export function parseCanonicalPointer(text: string, file = 'pointer.dvc'): Pointer | undefined {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (lines.length < 2 || lines[0] !== 'outs:') return undefined;
   const out = new Map<string, string>();
+  let pathAt = '';
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (!line.startsWith(i === 1 ? '- ' : '  ')) return undefined;
@@ -156,6 +157,7 @@ export function parseCanonicalPointer(text: string): Pointer | undefined {
     const shape = CANONICAL_LINE.get(key);
     if (shape === undefined || !shape.test(value) || out.has(key)) return undefined;
     out.set(key, value);
+    if (key === 'path') pathAt = `${file}:${i + 1}:${colon + 3}`;
   }
   const path = out.get('path');
   if (path === undefined) return undefined;
@@ -171,7 +173,7 @@ export function parseCanonicalPointer(text: string): Pointer | undefined {
   str('remote');
   bool('push');
   bool('cache');
-  return { outs: [parsed], extraTopLevel: [] };
+  return { outs: [parsed], extraTopLevel: [], pathLocations: [pathAt] };
 }
 
 /** parsePointer through the YAML parser: every form DVC accepts, errors with file:line:col. */

@@ -36,24 +36,13 @@ export class SafeFs {
   }
 
   /** Why `rel` may not be written (syntax, `.git`, forbidden subtree), or undefined. Touches no disk. */
-  problem(rel: string): { code: 'path.unsafe' | 'path.forbidden'; reason: string } | undefined {
-    if (rel === '') return { code: 'path.unsafe', reason: 'it is the root directory itself' };
-    if (rel.startsWith('/')) return { code: 'path.unsafe', reason: 'it is an absolute path' };
-    const parts = rel.split('/');
-    for (let i = 0; i < parts.length; i++) {
-      const seg = parts[i]!;
-      if (!isPlainSegment(seg)) return { code: 'path.unsafe', reason: `it has ${seg === '' ? 'an empty' : `a "${seg}"`} path segment` };
-      if (isGitName(seg)) return { code: 'path.forbidden', reason: "it is inside Git's own directory" };
-      if (this.forbidden.size > 0 && this.forbidden.has(parts.slice(0, i + 1).join('/').toLowerCase())) {
-        return { code: 'path.forbidden', reason: `it is inside ${parts.slice(0, i + 1).join('/')}/, which belongs to reg or Git` };
-      }
-    }
-    return undefined;
+  problem(rel: string): PathProblem | undefined {
+    return pathProblem(rel, this.forbidden);
   }
 
   private checkOne(rel: string, segment: string): void {
     if (isPlainSegment(segment) && !isGitName(segment) && rel.charCodeAt(0) !== 47 /* / */ && !(this.forbidden.size > 0 && this.forbidden.has(rel.toLowerCase()))) return;
-    const p = this.problem(rel) ?? { code: 'path.unsafe' as const, reason: 'it is not a plain relative path' };
+    const p = this.problem(rel) ?? { code: 'path.unsafe', reason: 'it is not a plain relative path' };
     throw new RegError(p.code, 'config', `refusing to write ${JSON.stringify(rel)} under ${this.root}: ${p.reason}`, {
       hint: 'the path came from a pointer, manifest or listing that tries to leave its place; fix or remove that input',
       details: { path: rel, root: this.root },
@@ -198,9 +187,37 @@ function ioError(err: unknown, abs: string, action: string): RegError {
   return diskError(err, abs) ?? new RegError('fs.io', 'failed', `cannot ${action} ${abs}: ${(err as Error).message}`, { cause: err });
 }
 
+export interface PathProblem {
+  code: 'path.unsafe' | 'path.forbidden';
+  reason: string;
+}
+
+/**
+ * Why root-relative `rel` may not be written, or undefined: not a plain '/'-separated relative
+ * path, a `.git` segment at any depth, or at/below one of `forbidden` (lowercased root-relative
+ * paths). Pure: used by SafeFs and wherever a path must be judged without a disk (history).
+ */
+export function pathProblem(rel: string, forbidden: ReadonlySet<string>): PathProblem | undefined {
+  if (rel === '') return { code: 'path.unsafe', reason: 'it is the root directory itself' };
+  if (rel.startsWith('/')) return { code: 'path.unsafe', reason: 'it is an absolute path' };
+  const parts = rel.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    const seg = parts[i]!;
+    if (!isPlainSegment(seg)) return { code: 'path.unsafe', reason: `it has ${seg === '' ? 'an empty' : `a "${seg}"`} path segment` };
+    if (isGitName(seg)) return { code: 'path.forbidden', reason: "it is inside Git's own directory" };
+    if (forbidden.size > 0 && forbidden.has(parts.slice(0, i + 1).join('/').toLowerCase())) {
+      return { code: 'path.forbidden', reason: `it is inside ${parts.slice(0, i + 1).join('/')}/, which belongs to reg or Git` };
+    }
+  }
+  return undefined;
+}
+
+/** reg's and DVC's own directories at the top of a repository. */
+export const RESERVED_IN_REPO: ReadonlySet<string> = new Set(['.reg', '.dvc']);
+
 /** Root-relative paths under a repository that no data write may touch: reg's and DVC's directories and the cache. */
 export function forbiddenInRepo(root: string, cacheRoot: string): string[] {
-  const forbidden = ['.reg', '.dvc'];
+  const forbidden = [...RESERVED_IN_REPO];
   const cacheRel = relative(root, cacheRoot);
   if (cacheRel !== '' && isInside(cacheRel)) forbidden.push(cacheRel.split(sep).join('/'));
   return forbidden;
