@@ -71,7 +71,8 @@ export class LocalBackend implements Backend {
       entries.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
       const files: ObjectInfo[] = [];
       for (const e of entries) {
-        if (!e.name.startsWith(filter) || isTempName(e.name)) continue;
+        // reg's temp files and compare-and-swap locks (`.<name>.cas.tmp`) are not objects.
+        if (!e.name.startsWith(filter) || isTempName(e.name) || (e.name.startsWith('.') && e.name.endsWith('.tmp'))) continue;
         const childKey = key === '' ? e.name : `${key}/${e.name}`;
         if (e.isDirectory()) stack.push({ key: childKey, filter: '' });
         else if (e.isFile()) files.push({ key: childKey });
