@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, ftruncateSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REG_BIN, filesUnder, makeGitRepo, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { REG_BIN, filesUnder, makeGitRepo, tempFilesUnder, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 /**
  * Ctrl-C (SIGINT to the reg process) while it works: it stops within a second, removes its temp
@@ -45,11 +45,10 @@ function sparseFile(path: string, bytes: number): void {
   closeSync(fd);
 }
 
-const tempFiles = (root: string) => filesUnder(root).filter((f) => f.endsWith('.tmp'));
 
 function hasTemp(dir: string): boolean {
   if (!existsSync(dir)) return false;
-  return readdirSync(dir, { recursive: true }).some((f) => String(f).endsWith('.tmp'));
+  return tempFilesUnder(dir).length > 0;
 }
 
 describe('Ctrl-C', () => {
@@ -62,7 +61,7 @@ describe('Ctrl-C', () => {
       expect(r.code, r.stderr).toBe(130);
       expect(r.afterSignalMs).toBeLessThan(1000);
       expect(r.stderr).toContain('interrupted');
-      expect(tempFiles(repo)).toEqual([]);
+      expect(tempFilesUnder(repo)).toEqual([]);
       expect(existsSync(join(repo, 'huge.bin.dvc'))).toBe(false);
     } finally {
       removeDir(repo);
@@ -80,7 +79,7 @@ describe('Ctrl-C', () => {
       const r = await interruptWhen(repo, ['add', 'many'], () => existsSync(objects) && readdirSync(objects).length > 2);
       expect(r.code, r.stderr).toBe(130);
       expect(r.afterSignalMs).toBeLessThan(1000);
-      expect(tempFiles(repo)).toEqual([]);
+      expect(tempFilesUnder(repo)).toEqual([]);
       expect(existsSync(join(repo, 'many.dvc'))).toBe(false);
     } finally {
       removeDir(repo);
@@ -99,8 +98,8 @@ describe('Ctrl-C', () => {
       const r = await interruptWhen(repo, ['push', 'big.bin', 'dir', '-j', '2'], () => hasTemp(remote));
       expect(r.code, r.stderr).toBe(130);
       expect(r.afterSignalMs).toBeLessThan(1000);
-      expect(tempFiles(remote)).toEqual([]);
-      expect(tempFiles(repo)).toEqual([]);
+      expect(tempFilesUnder(remote)).toEqual([]);
+      expect(tempFilesUnder(repo)).toEqual([]);
       expect(filesUnder(remote).filter((f) => f.endsWith('.dir'))).toEqual([]);
     } finally {
       removeDir(repo);
