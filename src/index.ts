@@ -37,3 +37,4 @@ export { VERSION, PACKAGE_NAME } from './package-info.js';
 export { log, type LogOptions, type LogResult, type LogVersion, type VersionRefs } from './ops/history/log.js';
 export { diff, type DiffOptions, type DiffResult, type OutputDiff, type DiffFile, type DiffModifiedFile, type DiffRenamedFile, type DiffTotals, type DiffVersion } from './ops/history/diff.js';
 export { ls, type LsOptions, type LsResult, type LsEntry } from './ops/history/ls.js';
+export { get, type GetOptions, type GetResult } from './ops/history/get.js';

@@ -32,6 +32,7 @@ export const commands: CommandEntry[] = [
   { name: 'log', load: async () => (await import('./log.js')).logCommand },
   { name: 'diff', load: async () => (await import('./diff.js')).diffCommand },
   { name: 'ls', load: async () => (await import('./ls.js')).lsCommand },
+  { name: 'get', load: async () => (await import('./get.js')).getCommand },
 ];
 
 /**

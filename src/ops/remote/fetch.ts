@@ -3,6 +3,7 @@ import type { ManifestEntry } from '../../data/manifest.js';
 import { RegError, isRegError } from '../../errors.js';
 import { openRepo, type Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
+import type { Cache } from '../../store/cache.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
@@ -130,19 +131,11 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
   const fetchedBytes = new Map<string, number>();
   let fatal: RegError | undefined;
   const run = async (phase: string, label: string, refs: Array<{ ref: ObjRef; size: number }>) => {
-    if (refs.length === 0 || fatal) return;
-    const tasks: TransferTask[] = refs.map(({ ref, size }) => ({
-      key: refKey(ref),
-      size,
-      run: async (onBytes, signal) => {
-        const { size: got } = await remote.store.download(ref, repo.cache, onBytes, signal);
-        fetchedBytes.set(refKey(ref), got);
-        index.add(ref);
-      },
-    }));
-    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase, label });
-    fatal ??= outcome.fatal;
-    failures.push(...outcome.failed.map((f) => (f.code === 'NotFoundError' ? { ...f, error: `missing on the remote ${remote.store.description}`, code: 'remote.missing-object' } : f)));
+    if (fatal) return;
+    const done = await downloadObjects(ctx, remote, repo.cache, refs, { phase, label, onDone: (ref) => index.add(ref) });
+    for (const [k, v] of done.fetched) fetchedBytes.set(k, v);
+    fatal ??= done.fatal;
+    failures.push(...done.failures);
   };
 
   // 1. Manifests the cache lacks (DVC does the same: .dir first, then its files).
@@ -221,7 +214,35 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
   return fatal;
 }
 
-export function fetchError(verb: 'fetch' | 'pull', result: FetchResult, secrets: readonly string[], details: unknown = result): RegError {
+/**
+ * Downloads objects into a cache, each verified against its oid before it enters (ObjectStore.download),
+ * with the transfer queue's concurrency and retries. Objects the remote lacks are failures with
+ * code `remote.missing-object`; nothing is thrown for a failed object.
+ */
+export async function downloadObjects(
+  ctx: Context,
+  remote: OpenedRemote,
+  cache: Cache,
+  refs: ReadonlyArray<{ ref: ObjRef; size: number }>,
+  options: { phase: string; label: string; onDone?: (ref: ObjRef) => void },
+): Promise<{ fetched: Map<string, number>; failures: TransferFailure[]; fatal?: RegError }> {
+  const fetched = new Map<string, number>();
+  if (refs.length === 0) return { fetched, failures: [] };
+  const tasks: TransferTask[] = refs.map(({ ref, size }) => ({
+    key: refKey(ref),
+    size,
+    run: async (onBytes, signal) => {
+      const { size: got } = await remote.store.download(ref, cache, onBytes, signal);
+      fetched.set(refKey(ref), got);
+      options.onDone?.(ref);
+    },
+  }));
+  const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: options.phase, label: options.label });
+  const failures = outcome.failed.map((f) => (f.code === 'NotFoundError' ? { ...f, error: `missing on the remote ${remote.store.description}`, code: 'remote.missing-object' } : f));
+  return { fetched, failures, ...(outcome.fatal ? { fatal: outcome.fatal } : {}) };
+}
+
+export function fetchError(verb: 'fetch' | 'pull' | 'get' | 'restore', result: FetchResult, secrets: readonly string[], details: unknown = result): RegError {
   const integrity = result.failures.some((f) => f.integrity);
   const head = `${verb} incomplete: ${result.failed} object${result.failed === 1 ? '' : 's'} failed, ${result.fetched} fetched`;
   const message = redact(`${head}\n${failureLines(result.failures)}`, secrets);
