@@ -38,3 +38,4 @@ export { log, type LogOptions, type LogResult, type LogVersion, type VersionRefs
 export { diff, type DiffOptions, type DiffResult, type OutputDiff, type DiffFile, type DiffModifiedFile, type DiffRenamedFile, type DiffTotals, type DiffVersion } from './ops/history/diff.js';
 export { ls, type LsOptions, type LsResult, type LsEntry } from './ops/history/ls.js';
 export { get, type GetOptions, type GetResult } from './ops/history/get.js';
+export { gc, Deleter, parseGrace, type GcOptions, type GcResult, type GcObject, type GcUse, type GcVersion } from './ops/history/gc.js';

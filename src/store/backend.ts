@@ -17,6 +17,8 @@ export interface ObjectInfo {
    * ETag without SSE-KMS); absent otherwise (multipart ETags, directory remotes).
    */
   md5?: string;
+  /** Last write time (ms since the epoch) when the backend reports it: S3 listings and HEADs, directory HEADs. */
+  modified?: number;
 }
 
 export interface PutOptions {

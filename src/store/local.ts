@@ -41,7 +41,7 @@ export class LocalBackend implements Backend {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const s = await stat(this.pathOf(key));
-      return s.isFile() ? { key, size: s.size } : undefined;
+      return s.isFile() ? { key, size: s.size, modified: s.mtimeMs } : undefined;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
       throw err;

@@ -97,7 +97,7 @@ export class S3Backend implements Backend {
   async head(key: string, options: GetOptions = {}): Promise<ObjectInfo | undefined> {
     try {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
-      return { key, size: r.ContentLength ?? 0, ...this.etagMd5(r.ETag) };
+      return { key, size: r.ContentLength ?? 0, ...this.etagMd5(r.ETag), ...(r.LastModified ? { modified: r.LastModified.getTime() } : {}) };
     } catch (err) {
       if (!isS3NotFound(err)) throw err;
       // A HEAD has no error body: "no such key" and "no such bucket" look the same. Ask once.
@@ -137,7 +137,7 @@ export class S3Backend implements Backend {
         }),
         { abortSignal: options.signal },
       );
-      const page = (r.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ key: this.relKey(o.Key!), size: o.Size ?? 0, ...this.etagMd5(o.ETag) }));
+      const page = (r.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ key: this.relKey(o.Key!), size: o.Size ?? 0, ...this.etagMd5(o.ETag), ...(o.LastModified ? { modified: o.LastModified.getTime() } : {}) }));
       count += page.length;
       if (page.length > 0) yield page;
       token = r.IsTruncated ? r.NextContinuationToken : undefined;

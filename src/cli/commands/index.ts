@@ -33,6 +33,7 @@ export const commands: CommandEntry[] = [
   { name: 'diff', load: async () => (await import('./diff.js')).diffCommand },
   { name: 'ls', load: async () => (await import('./ls.js')).lsCommand },
   { name: 'get', load: async () => (await import('./get.js')).getCommand },
+  { name: 'gc', load: async () => (await import('./gc.js')).gcCommand },
 ];
 
 /**

@@ -27,7 +27,8 @@ export interface StashRecord {
   restoreCommand: string;
 }
 
-const STASH_DIR = 'stash';
+/** Stash records live in `.reg/stash/<id>.json`. */
+export const STASH_DIR = 'stash';
 
 export async function saveToStash(
   repo: Repo,
