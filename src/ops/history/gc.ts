@@ -12,7 +12,7 @@ import { openRepo, type Repo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
 import { QUARANTINE_DIR } from '../../store/cache.js';
 import { objectKey, type ObjRef } from '../../store/object-store.js';
-import { DEFAULT_RETRY, describeError, withRetry, type RetryPolicy } from '../../store/transfer.js';
+import { describeError, type RetryPolicy } from '../../store/transfer.js';
 import { listCacheOids } from '../data/scan.js';
 import { STASH_DIR } from '../data/stash.js';
 import { redact } from '../remote/remote-config.js';
@@ -181,7 +181,7 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
     result.kept.versions = versions.list.length;
 
     const protectedOids = new Set<string>(versions.oids);
-    const manifests = new ManifestSource(repo, facts, remote?.name, options.retry);
+    const manifests = new ManifestSource(repo, facts, remote?.name);
     const unreadable: Array<{ what: string; reason: string; integrity: boolean }> = [];
     const expanded = new Set<string>();
     const expand = async (oid: string, legacy: boolean, what: string, remoteHint: string | undefined) => {
@@ -195,10 +195,10 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
     await mapLimit(versions.dirs(), 8, (v) => expand(v.oid, v.legacy, `${v.entry} at ${v.version}`, v.remote));
 
     // 2. What the store holds, and what of it is unprotected and old enough.
-    const store = remote ? await listRemote(remote.store.backend, syncedPrefixes, remote.jobs, ctx.signal, options.retry) : listCache(repo);
+    const store = remote ? await listRemote(remote.store.backend, syncedPrefixes, remote.jobs, ctx.signal) : listCache(repo);
     const unprotected = store.filter((o) => !protectedOids.has(o.oid));
     result.kept.referenced = store.length - unprotected.length;
-    const timed = remote ? await withTimes(remote.store.backend, unprotected, remote.jobs, options.retry, ctx.signal) : unprotected.map((o) => ({ ...o, ...cacheTimes(repo, o.key) }));
+    const timed = remote ? await withTimes(remote.store.backend, unprotected, remote.jobs, ctx.signal) : unprotected.map((o) => ({ ...o, ...cacheTimes(repo, o.key) }));
     let doomed = timed.filter((o) => o.modified !== undefined && now - o.modified >= grace.ms);
     result.kept.recent = timed.length - doomed.length;
 
@@ -230,9 +230,7 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
     if (!options.yes) return result;
 
     // 5. Delete: manifests, then files, then the extras asked for; every key through the Deleter.
-    const deleter = remote
-      ? new Deleter({ kind: 'remote', backend: remote.store.backend, retry: options.retry ?? DEFAULT_RETRY, signal: ctx.signal }, options.onDelete)
-      : new Deleter({ kind: 'cache', root: repo.cache.root }, options.onDelete);
+    const deleter = new Deleter(remote ? { kind: 'remote', backend: remote.store.backend } : { kind: 'cache', root: repo.cache.root }, options.onDelete);
     const jobs = remote ? remote.jobs : 1;
     try {
       await mapLimit(result.objects.filter((o) => o.manifest), jobs, (o) => deleter.delete(o.key));
@@ -240,11 +238,12 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
       for (const x of extras) await deleter.delete(x.key);
     } catch (err) {
       result.deleted = deleter.deleted;
-      if (isRegError(err) && err.code === 'gc.delete-failed') throw err;
       if (ctx.signal?.aborted) throw err;
-      throw new RegError('gc.delete-failed', remote ? 'transfer' : 'failed', redact(`gc stopped after deleting ${deleter.deleted.length} of ${result.count} objects: ${describeError(err)}`, remote?.secrets ?? []), {
-        hint: 'run reg gc again: what is left is consistent (manifests are deleted before their files)',
+      const cause = isRegError(err) ? err : undefined;
+      throw new RegError('gc.delete-failed', cause?.exit ?? (remote ? 'transfer' : 'failed'), redact(`gc stopped after deleting ${deleter.deleted.length} of ${result.count} objects: ${cause?.message ?? describeError(err)}`, remote?.secrets ?? []), {
+        hint: `${cause?.hint ? `${cause.hint}; then ` : ''}run reg gc again: what is left is consistent (manifests are deleted before their files)`,
         details: { deleted: deleter.deleted },
+        cause: err,
       });
     }
     result.deleted = deleter.deleted;
@@ -260,15 +259,14 @@ export class Deleter {
   readonly deleted: string[] = [];
 
   constructor(
-    private readonly target: { kind: 'cache'; root: string } | { kind: 'remote'; backend: Backend; retry: RetryPolicy; signal?: AbortSignal },
+    private readonly target: { kind: 'cache'; root: string } | { kind: 'remote'; backend: Backend },
     private readonly audit?: (key: string) => void,
   ) {}
 
   async delete(key: string): Promise<void> {
     if (this.target.kind === 'remote') {
       if (!MODERN_KEY.test(key) && !LEGACY_KEY.test(key)) throw new RegError('gc.bad-key', 'failed', `refusing to delete ${key}: not an object key`);
-      const { backend, retry, signal } = this.target;
-      await withRetry(() => backend.delete(key), retry, signal);
+      await this.target.backend.delete(key);
     } else {
       if (!MODERN_KEY.test(key) && !LEGACY_KEY.test(key) && !TEMP_KEY.test(key) && !QUARANTINE_KEY.test(key)) throw new RegError('gc.bad-key', 'failed', `refusing to delete ${key}: not a cache object, temp file or quarantine entry`);
       try {
@@ -412,7 +410,7 @@ type ManifestRead = { entries: ManifestEntry[] } | { reason: string; missing: bo
 class ManifestSource {
   private readonly loaded = new Map<string, Promise<ManifestRead>>();
 
-  constructor(private readonly repo: Repo, private readonly facts: ObjectFacts, private readonly targetRemote: string | undefined, private readonly retry: RetryPolicy | undefined) {}
+  constructor(private readonly repo: Repo, private readonly facts: ObjectFacts, private readonly targetRemote: string | undefined) {}
 
   read(ref: ObjRef, remoteHint: string | undefined): Promise<ManifestRead> {
     let p = this.loaded.get(ref.oid);
@@ -466,7 +464,7 @@ class ManifestSource {
     const sides = ref.legacy ? [true, false] : [false];
     for (const legacy of sides) {
       try {
-        const bytes = await withRetry(() => remote.store.readVerified({ oid: ref.oid, legacy }), this.retry ?? DEFAULT_RETRY);
+        const bytes = await remote.store.readVerified({ oid: ref.oid, legacy });
         return { entries: parseManifest(bytes, `${objectKey(ref.oid, legacy)} on ${remote.name}`) };
       } catch (err) {
         if (isNotFound(err)) continue;
@@ -554,27 +552,26 @@ function summarize(list: ReadonlyArray<{ size: number }>): { count: number; byte
  * Every object key on a remote (`files/md5/` and the DVC 2 layout), leaving out anything under a
  * synced area's prefix. Listings give sizes (and on S3 write times).
  */
-async function listRemote(backend: Backend, syncedPrefixes: readonly string[], jobs: number, signal: AbortSignal | undefined, retry: RetryPolicy | undefined): Promise<StoredObject[]> {
+async function listRemote(backend: Backend, syncedPrefixes: readonly string[], jobs: number, signal: AbortSignal | undefined): Promise<StoredObject[]> {
   const out = new Map<string, StoredObject>();
   const underSynced = (key: string) => syncedPrefixes.some((p) => key === p || key.startsWith(p + '/'));
-  const listPrefix = (prefix: string, legacy: boolean) =>
-    withRetry(async () => {
-      for await (const page of backend.list(prefix, { signal })) {
-        for (const o of page) {
-          if ((legacy ? LEGACY_KEY : MODERN_KEY).test(o.key) && !underSynced(o.key)) out.set(o.key, stored(o.key, legacy, o));
-        }
+  const listPrefix = async (prefix: string, legacy: boolean) => {
+    for await (const page of backend.list(prefix, { signal })) {
+      for (const o of page) {
+        if ((legacy ? LEGACY_KEY : MODERN_KEY).test(o.key) && !underSynced(o.key)) out.set(o.key, stored(o.key, legacy, o));
       }
-    }, retry ?? DEFAULT_RETRY, signal);
+    }
+  };
   const prefixes: Array<[string, boolean]> = [['files/md5/', false], ...Array.from({ length: 256 }, (_, i): [string, boolean] => [`${i.toString(16).padStart(2, '0')}/`, true])];
   await mapLimit(prefixes.filter(([p]) => !underSynced(p.slice(0, -1))), jobs, ([p, legacy]) => listPrefix(p, legacy));
   return [...out.values()];
 }
 
 /** Size and write time of each object that the listing did not give (directory remotes: one stat each). */
-async function withTimes(backend: Backend, objects: readonly StoredObject[], jobs: number, retry: RetryPolicy | undefined, signal?: AbortSignal): Promise<StoredObject[]> {
+async function withTimes(backend: Backend, objects: readonly StoredObject[], jobs: number, signal?: AbortSignal): Promise<StoredObject[]> {
   return mapLimit(objects, jobs, async (o) => {
     if (o.modified !== undefined && o.size !== undefined) return o;
-    const info = await withRetry(() => backend.head(o.key, { signal }), retry ?? DEFAULT_RETRY, signal);
+    const info = await backend.head(o.key, { signal });
     return info === undefined ? o : { ...o, ...(info.size !== undefined ? { size: info.size } : {}), ...(info.modified !== undefined ? { modified: info.modified } : {}) };
   });
 }
