@@ -39,3 +39,4 @@ export { diff, type DiffOptions, type DiffResult, type OutputDiff, type DiffFile
 export { ls, type LsOptions, type LsResult, type LsEntry } from './ops/history/ls.js';
 export { get, type GetOptions, type GetResult } from './ops/history/get.js';
 export { gc, Deleter, parseGrace, type GcOptions, type GcResult, type GcObject, type GcUse, type GcVersion } from './ops/history/gc.js';
+export { type HistorySelection } from './ops/history/versions.js';

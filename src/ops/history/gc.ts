@@ -6,7 +6,7 @@ import { md5Hex, parseManifest, type ManifestEntry } from '../../data/manifest.j
 import { RegError, configError, isRegError, usageError } from '../../errors.js';
 import { mapLimit } from '../../fsutil.js';
 import { allIndexEntries } from '../../git/read.js';
-import { ALL_POINTERS_PATHSPEC, commitsChanging, gitRemoteStates, listRefs, worktreeHeads, type GitRemoteState, type RevSelection } from '../../git/history.js';
+import { gitRemoteStates, worktreeHeads, type GitRemoteState, type RevSelection } from '../../git/history.js';
 import { registryPolicy } from '../../policy/areas.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
@@ -17,7 +17,8 @@ import { listCacheOids } from '../data/scan.js';
 import { STASH_DIR } from '../data/stash.js';
 import { redact } from '../remote/remote-config.js';
 import { ObjectFacts } from './manifests.js';
-import { PointerReader, isPointerPath, type PointerAt } from './pointers.js';
+import { PointerReader, isPointerPath } from './pointers.js';
+import { VersionCollector } from './versions.js';
 
 export interface GcOptions {
   /** Delete (default: a dry run that only reports). */
@@ -165,16 +166,14 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
     }
 
     // 1. What is protected.
-    const labels = await refLabels(repo);
-    const versions = new Versions(reader, labels);
+    const versions = new Versions(reader);
     const defaultSel: RevSelection = { all: true, head: true, commits: await worktreeHeads(repo.root) };
     if (narrowed) {
-      const tips = await listRefs(repo.root, { branches: options.allBranches, tags: options.allTags });
       result.scope.history = [...(options.allBranches ? ['tips of local branches'] : []), ...(options.allTags ? ['tags'] : [])];
-      for (const commit of new Set(tips.map((t) => t.commit))) await versions.addTip(commit);
+      await versions.collect((c) => c.addTips({ branches: options.allBranches, tags: options.allTags }));
     } else {
       result.scope.history = ['every commit of every branch, remote-tracking branch and tag', 'HEAD of every work tree'];
-      await versions.addHistory(defaultSel);
+      await versions.collect((c) => c.addHistory(defaultSel));
     }
     await versions.addWorkspace(repo);
     result.scope.stashes = versions.addStashes(repo);
@@ -212,9 +211,9 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
     result.kept.referenced += before - doomed.length;
 
     // 4. What the narrowed scope gives up, and who used the doomed objects (reflogs, other refs).
-    const known = new Versions(reader, labels);
-    if (narrowed) await known.addHistory(defaultSel);
-    await known.addHistory({ reflog: true }, 'reflog ');
+    const known = new Versions(reader);
+    if (narrowed) await known.collect((c) => c.addHistory(defaultSel));
+    await known.collect((c) => c.addHistory({ reflog: true }, 'reflog '));
     const kept = new Set(versions.list.map((v) => v.oid));
     if (narrowed) result.noLongerProtected = dedupeVersions(known.list.filter((v) => !kept.has(v.oid) && !v.version.startsWith('reflog ')));
     const uses = await attribute(known.list.filter((v) => !kept.has(v.oid)), manifests, new Set(doomed.map((o) => o.oid)));
@@ -293,13 +292,25 @@ interface Version {
   version: string;
 }
 
-/** Versions found so far (by pointer text), with the oids they protect. */
+/** Versions found so far, with the oids they protect (also those written in pointers that do not parse). */
 class Versions {
-  readonly list: Version[] = [];
-  /** Oids of pointers that could not be parsed, read leniently: protected anyway. */
+  /** Oids of pointers that could not be used, read leniently: protected anyway. */
   private readonly loose = new Set<string>();
+  private readonly stashes: Version[] = [];
+  private fromCollector: Version[] = [];
+  private readonly collector: Promise<VersionCollector>;
 
-  constructor(private readonly reader: PointerReader, private readonly labels: Map<string, string[]>) {}
+  constructor(reader: PointerReader) {
+    this.collector = VersionCollector.create(reader, async (at) => {
+      if (at.blob === undefined) return;
+      const content = await reader.blobs.read(at.blob);
+      if (Buffer.isBuffer(content)) this.addLoose(content.toString('utf8'));
+    });
+  }
+
+  get list(): Version[] {
+    return [...this.fromCollector, ...this.stashes];
+  }
 
   get oids(): Set<string> {
     return new Set([...this.list.map((v) => v.oid), ...this.loose]);
@@ -309,43 +320,26 @@ class Versions {
     return [...new Map(this.list.filter((v) => v.isDir).map((v) => [v.oid, v])).values()];
   }
 
-  label(commit: string, prefix = ''): string {
-    const names = this.labels.get(commit) ?? [];
-    return `${prefix}${commit.slice(0, 10)}${names.length ? ` (${names.join(', ')})` : ''}`;
-  }
-
-  /** Every pointer blob the commits of a selection left, newest label first (one git log, one cat-file). */
-  async addHistory(sel: RevSelection, prefix = ''): Promise<void> {
-    const commits = await commitsChanging(this.reader.repo.root, { ...sel, pathspecs: [ALL_POINTERS_PATHSPEC] });
-    const seen = new Set<string>();
-    const reads: Array<Promise<void>> = [];
-    for (const c of commits) {
-      for (const ch of c.changes) {
-        if (ch.blob === undefined || ch.mode === '120000' || !isPointerPath(ch.path)) continue;
-        const k = `${ch.path}\0${ch.blob}`;
-        if (seen.has(k)) continue;
-        seen.add(k);
-        reads.push(this.reader.pointerFromBlob(ch.path, ch.blob, c.commit, ch.mode).then((at) => this.add(at, this.label(c.commit, prefix))));
-      }
-    }
-    await Promise.all(reads);
-  }
-
-  /** The pointers at one commit (a branch or tag tip). */
-  async addTip(commit: string): Promise<void> {
-    for (const at of await this.reader.pointersAtCommit(commit)) await this.add(at, this.label(commit));
+  /** Runs a collection step, then keeps what it found. */
+  async collect(step: (c: VersionCollector) => Promise<void>): Promise<void> {
+    const c = await this.collector;
+    await step(c);
+    this.fromCollector = c.found.flatMap(({ output: o, version }) =>
+      o.out.md5 === undefined ? [] : [{ entry: o.dataRel, pointer: o.pointerRel, oid: o.out.md5, legacy: o.legacy, isDir: o.isDir, ...(o.out.remote !== undefined ? { remote: o.out.remote } : {}), version }],
+    );
   }
 
   /** The work tree's pointers and the versions staged in the index. */
   async addWorkspace(repo: Repo): Promise<void> {
-    for (const at of await this.reader.pointersAt({ kind: 'workspace' })) {
-      if (at.output || !existsSync(join(repo.root, at.pointerRel))) await this.add(at, 'the workspace');
-      else this.addLoose(readFileSync(join(repo.root, at.pointerRel), 'utf8'));
-    }
-    for (const e of await allIndexEntries(repo.root)) {
-      if (e.mode !== '100644' && e.mode !== '100755') continue;
-      if (isPointerPath(e.path)) await this.add(await this.reader.pointerFromBlob(e.path, e.oid, 'the index', e.mode), 'the index');
-    }
+    await this.collect(async (c) => {
+      for (const at of await c.reader.pointersAt({ kind: 'workspace' })) {
+        if (at.output) await c.add(at, 'the workspace');
+        else if (existsSync(join(repo.root, at.pointerRel))) this.addLoose(readFileSync(join(repo.root, at.pointerRel), 'utf8'));
+      }
+      for (const e of await allIndexEntries(repo.root)) {
+        if ((e.mode === '100644' || e.mode === '100755') && isPointerPath(e.path)) await c.add(await c.reader.pointerFromBlob(e.path, e.oid, 'the index', e.mode), 'the index');
+      }
+    });
   }
 
   /** Stash records (`.reg/stash/*.json`): their manifest and every file they list. Returns how many. */
@@ -362,39 +356,19 @@ class Versions {
       }
       const files = Array.isArray(record.files) ? (record.files as Array<{ md5?: unknown; path?: unknown }>) : [];
       const version = `stash ${typeof record.id === 'string' ? record.id : name.slice(0, -5)}`;
-      if (typeof record.oid === 'string' && OID.test(record.oid)) this.list.push({ entry: 'stash', pointer: relative(repo.root, file), oid: record.oid, legacy: false, isDir: true, version });
+      const pointer = relative(repo.root, file);
+      if (typeof record.oid === 'string' && OID.test(record.oid)) this.stashes.push({ entry: 'stash', pointer, oid: record.oid, legacy: false, isDir: true, version });
       for (const f of files) {
-        if (typeof f?.md5 === 'string' && OID.test(f.md5)) this.list.push({ entry: String(f.path ?? ''), pointer: relative(repo.root, file), oid: f.md5, legacy: false, isDir: false, version });
+        if (typeof f?.md5 === 'string' && OID.test(f.md5)) this.stashes.push({ entry: String(f.path ?? ''), pointer, oid: f.md5, legacy: false, isDir: false, version });
       }
     }
     return names.length;
-  }
-
-  private async add(at: PointerAt, version: string): Promise<void> {
-    const o = at.output;
-    if (o?.out.md5 !== undefined) {
-      this.list.push({ entry: o.dataRel, pointer: o.pointerRel, oid: o.out.md5, legacy: o.legacy, isDir: o.isDir, ...(o.out.remote !== undefined ? { remote: o.out.remote } : {}), version });
-      return;
-    }
-    if (at.error && at.blob !== undefined) {
-      const content = await this.reader.blobs.read(at.blob);
-      if (Buffer.isBuffer(content)) this.addLoose(content.toString('utf8'));
-    }
   }
 
   /** A pointer that does not parse (or names a bad path) still protects every oid written in it. */
   private addLoose(text: string): void {
     for (const m of text.matchAll(LENIENT_OID)) this.loose.add(m[1]!);
   }
-}
-
-/** Commit -> the branch, tag and remote-tracking names pointing at it (for labels). */
-async function refLabels(repo: Repo): Promise<Map<string, string[]>> {
-  const labels = new Map<string, string[]>();
-  for (const t of await listRefs(repo.root, { branches: true, tags: true, remotes: true })) {
-    labels.set(t.commit, [...(labels.get(t.commit) ?? []), t.kind === 'tag' ? `tag: ${t.name}` : t.name]);
-  }
-  return labels;
 }
 
 function dedupeVersions(list: readonly Version[]): GcVersion[] {
