@@ -18,11 +18,11 @@ interface GcFlags {
   jobs?: number;
 }
 
-function describeObject(o: GcObject): string {
+function describeObject(o: GcObject, keyWidth: number): string {
   const size = (o.size === null ? '?' : formatBytes(o.size)).padStart(10);
   const use = o.usedBy[0];
   const what = use ? `${use.file ? `${use.entry}/${use.file}` : o.manifest ? `${use.entry} (manifest)` : use.entry} @ ${use.version}${o.usedBy.length > 1 ? ` (+${o.usedBy.length - 1})` : ''}` : o.manifest ? '(manifest; no known commit uses it)' : '(no known commit uses it)';
-  return `  ${o.key}  ${size}  ${what}`;
+  return `  ${o.key.padEnd(keyWidth)}  ${size}  ${what}`;
 }
 
 function render(r: GcResult, out: Output): void {
@@ -33,10 +33,11 @@ function render(r: GcResult, out: Output): void {
   const shown = out.verbose ? r.objects : r.objects.slice(0, LIST_LIMIT);
   const head = r.dryRun ? `would delete ${plural(r.count, 'object')} (${formatBytes(r.bytes)}) from ${where}` : `deleted ${plural(r.deleted.length, 'object')} (${formatBytes(r.bytes)}) from ${where}`;
   out.line(r.count > 0 ? `${head}:` : `nothing to delete in ${where}`);
-  for (const o of shown) out.line(describeObject(o));
+  const keyWidth = Math.max(0, ...shown.map((o) => o.key.length));
+  for (const o of shown) out.line(describeObject(o, keyWidth));
   if (shown.length < r.objects.length) out.line(`  ... and ${r.objects.length - shown.length} more (-v lists all, --json too)`);
   const history = r.scope.narrowed ? r.scope.history.join(' and ') : 'every commit of every branch, remote-tracking branch and tag';
-  out.line(`kept: ${plural(r.kept.referenced, 'object')} used by ${history}, the workspace or ${plural(r.scope.stashes, 'stash', 'stashes')}; ${r.kept.recent} newer than ${r.grace.text}`);
+  out.line(`kept: ${plural(r.kept.referenced, 'object')} in use (${history}; the work tree; ${plural(r.scope.stashes, 'stash', 'stashes')}), ${r.kept.recent} more newer than the grace period (${r.grace.text})`);
   if (r.temp) out.line(`${r.dryRun ? 'would delete' : 'deleted'} ${plural(r.temp.count, 'stale temp file')} (${formatBytes(r.temp.bytes)})`);
   if (r.quarantine) out.line(`${r.dryRun ? 'would delete' : 'deleted'} ${plural(r.quarantine.count, 'quarantined object')} (${formatBytes(r.quarantine.bytes)})`);
   if (r.dryRun && (r.count > 0 || r.temp?.count || r.quarantine?.count)) out.line(`dry run: nothing was deleted; run again with --yes to delete ${plural(r.count, 'object')} (${formatBytes(r.bytes)})`);
