@@ -84,6 +84,7 @@ export function asTrackedOutput(repo: Repo, o: HistoryOutput, text = ''): Tracke
   return {
     pointerRel: o.pointerRel,
     pointerAbs: join(repo.root, ...o.pointerRel.split('/')),
+    index: 0,
     dataRel: o.dataRel,
     dataAbs: join(repo.root, ...o.dataRel.split('/')),
     out: o.out,
