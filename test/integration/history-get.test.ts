@@ -164,7 +164,7 @@ describe('reg get with hostile history', () => {
 
   it('a pointer path that leaves the repository, or a symlinked pointer: exit 3, nothing written', async () => {
     commitHostile({ 'raw_datasets/out.dvc': `outs:\n- md5: ${md5(CONTENT.b)}\n  size: 6\n  path: ../../../../etc/x\n  hash: md5\n` });
-    await expectRegError(get(ctx(), { path: 'raw_datasets/out', rev: 'HEAD', out: join(outDir, 'x') }), 'pointer.unsafe-path', 3);
+    await expectRegError(get(ctx(), { path: 'raw_datasets/out', rev: 'HEAD', out: join(outDir, 'x') }), 'pointer.path-unsafe', 3);
     symlinkSync('/etc/hostname', join(clone, 'raw_datasets', 'link.dvc'));
     git(clone, 'add', '-A');
     git(clone, 'commit', '-q', '-m', 'symlinked pointer');
