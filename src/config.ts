@@ -20,10 +20,24 @@ export interface LoadedConfig {
   local: ConfigData;
 }
 
+/**
+ * Aliases a config may expand. A config has no need for many; a few nested ones can otherwise
+ * expand into billions of nodes (the "billion laughs" attack).
+ */
+export const MAX_CONFIG_ALIASES = 50;
+
 export function readConfigFile(path: string): ConfigData {
   if (!existsSync(path)) return {};
   const doc = parseConfigDocument(path);
-  const value = doc.toJS() as unknown;
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES });
+  } catch (err) {
+    if (!(err instanceof ReferenceError) && !(err instanceof RangeError)) throw err;
+    throw configError('config.yaml-aliases', `${path}: the YAML expands more than ${MAX_CONFIG_ALIASES} aliases (*name references) or refers to itself: ${err.message}`, {
+      hint: 'write the values out instead of using YAML anchors and aliases, or restore the file with git',
+    });
+  }
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     throw configError('config.shape', `${path}:1: the config must be a YAML mapping`, { hint: 'see the README section "Configuration"' });

@@ -1,14 +1,67 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 
-/** `.<name>.<random>.tmp` next to the target, so the final rename stays on one filesystem. */
-export function tempPathFor(target: string): string {
-  return join(dirname(target), `.${basename(target).slice(0, 40)}.${randomBytes(6).toString('hex')}.tmp`);
+/**
+ * Every temp file reg creates (cache inserts, downloads, remote objects, workspace files, config
+ * and pointer writes) is named `.regtmp-<process token>-<counter>` and lives next to its target,
+ * so the final rename stays on one filesystem. The token is drawn once per process (and per
+ * worker thread), the counter makes each name unique: no randomness per file.
+ */
+export const TEMP_PREFIX = '.regtmp-';
+const TOKEN = `${process.pid.toString(36)}${randomBytes(4).toString('hex')}`;
+let counter = 0;
+
+/** Temp names written by reg before the `.regtmp-` marker: `.<name>.<12 hex>.tmp` and `.<16 hex>.tmp`. */
+const OLD_TEMP = /^\.(?:.*\.)?(?:[0-9a-f]{12}|[0-9a-f]{16})\.tmp$/;
+
+/** A stale temp file is one older than this; newer ones may belong to a run still going. */
+export const STALE_TEMP_MS = 60 * 60 * 1000;
+
+export function tempName(): string {
+  return `${TEMP_PREFIX}${TOKEN}-${(counter++).toString(36)}`;
 }
 
-export function writeFileAtomicSync(target: string, data: string | Buffer, mode = 0o666): void {
-  mkdirSync(dirname(target), { recursive: true });
+/** A fresh temp path in the directory of `target`. */
+export function tempPathFor(target: string): string {
+  const cut = target.lastIndexOf('/');
+  return cut === -1 ? tempName() : `${target.slice(0, cut)}/${tempName()}`;
+}
+
+/** True for names reg uses for temp files (so walks never record them and cleanups may remove them). */
+export function isTempName(name: string): boolean {
+  return name.charCodeAt(0) === 46 /* . */ && (name.startsWith(TEMP_PREFIX) || OLD_TEMP.test(name));
+}
+
+/**
+ * Removes temp files older than `maxAgeMs` directly in `dir` (left by killed runs). Best effort:
+ * a missing directory or a file that vanished meanwhile is not an error. Returns how many went.
+ */
+export function removeStaleTemps(dir: string, maxAgeMs = STALE_TEMP_MS, now = Date.now()): number {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    if (!isTempName(name)) continue;
+    const abs = `${dir}/${name}`;
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined || st.isDirectory() || now - st.mtimeMs < maxAgeMs) continue;
+    try {
+      unlinkSync(abs);
+      removed++;
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+  return removed;
+}
+
+/** Writes `target` through a temp file in its directory (which must exist), fsynced, then renamed. */
+export function writeFileInPlaceSync(target: string, data: string | Buffer, mode = 0o666): void {
   const tmp = tempPathFor(target);
   try {
     const fd = openSync(tmp, 'wx', mode);
@@ -23,6 +76,15 @@ export function writeFileAtomicSync(target: string, data: string | Buffer, mode 
     rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/**
+ * Atomic write for reg's own files (config, stash records, state under `.reg/`), creating the
+ * directory. Work-tree files go through `src/workspace/safe-fs.ts` instead.
+ */
+export function writeFileAtomicSync(target: string, data: string | Buffer, mode = 0o666): void {
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileInPlaceSync(target, data, mode);
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; rejects on the first failure after in-flight work settles. */

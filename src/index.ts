@@ -11,7 +11,7 @@ export { init, type InitOptions, type InitResult } from './ops/registry/init.js'
 export { add, type AddOptions, type AddResult, type AddedOutput } from './ops/data/add.js';
 export { status, type StatusOptions, type StatusResult, type OutputStatus, type OutputState, type FileChanges } from './ops/data/status.js';
 export { checkout, type CheckoutOptions, type CheckoutResult, type CheckoutOutput } from './ops/data/checkout.js';
-export { stashList, stashApply, type StashRecord } from './ops/data/stash.js';
+export { stashList, stashApply, type StashRecord, type StashApplyOptions, type StashApplyResult } from './ops/data/stash.js';
 export { parsePointer, serializePointer, updatePointerText, type Pointer, type PointerOutput } from './data/pointer.js';
 export { serializeManifest, parseManifest, buildManifest, type ManifestEntry } from './data/manifest.js';
 export { hashFile } from './data/hash.js';
@@ -42,3 +42,6 @@ export { share, MAX_EXPIRY_SECONDS, type ShareOptions, type ShareResult } from '
 export { batch, BATCH_ACTIONS, BATCH_COLUMNS, type BatchOptions, type BatchResult, type BatchJob, type BatchAction, type JobPlan, type JobOutcome, type JobStatus, type TransferPlan } from './ops/publish/batch.js';
 export { HttpBackend, type HttpOptions } from './store/http.js';
 export { publishingProblems, type PublishingProblem } from './policy/publishing.js';
+export { get, type GetOptions, type GetResult } from './ops/history/get.js';
+export { gc, Deleter, parseGrace, type GcOptions, type GcResult, type GcObject, type GcUse, type GcVersion } from './ops/history/gc.js';
+export { type HistorySelection } from './ops/history/versions.js';

@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { loadConfig, configString, type LoadedConfig, CONFIG_FILE } from './config.js';
 import type { Context } from './context.js';
@@ -43,6 +43,10 @@ export function openRepo(ctx: Context): Repo {
   const regDir = join(root, REG_DIR);
   if (!existsSync(join(regDir, CONFIG_FILE)) && !existsSync(regDir)) {
     throw new RegError('repo.not-reg', 'config', `${root} is not a reg repository (no ${REG_DIR}/ directory)`, { hint: 'run `reg init` at the top of the Git repository' });
+  }
+  if (lstatSync(regDir, { throwIfNoEntry: false })?.isSymbolicLink()) {
+    // A committed `.reg` symlink would send reg's cache, state and stash writes anywhere.
+    throw new RegError('repo.reg-symlink', 'config', `${regDir} is a symbolic link`, { hint: `reg keeps its own files in a real ${REG_DIR}/ directory: replace the link by a directory (git rm ${REG_DIR} if it was committed)` });
   }
   const config = loadConfig(regDir);
   const cacheDirSetting = configString(config.data, ['cache', 'dir'], join(regDir, CONFIG_FILE));

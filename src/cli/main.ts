@@ -2,12 +2,15 @@ import { Command, CommanderError } from 'commander';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Context } from '../context.js';
-import { ExitCode, RegError, isRegError } from '../errors.js';
+import { ExitCode, RegError, diskError, isRegError } from '../errors.js';
 import { PACKAGE_NAME, VERSION } from '../package-info.js';
 import type { GlobalOptions, Runner } from './command.js';
 import { loadCommands } from './commands/index.js';
-import { endQuietlyOnClosedPipe, jsonStringify, makeOutput } from './output.js';
+import { endQuietlyOnClosedPipe, escapeTerminal, jsonStringify, makeOutput } from './output.js';
 import { makeProgressSink } from './progress.js';
+
+/** After Ctrl-C, how long reg may take to stop (abort transfers and hashing, remove temp files). */
+const INTERRUPT_GRACE_MS = 800;
 
 /** Builds the program, runs it, and returns the exit code: the only place that decides one. */
 export async function main(argv: string[]): Promise<number> {
@@ -15,8 +18,15 @@ export async function main(argv: string[]): Promise<number> {
   endQuietlyOnClosedPipe(process.stdout);
   endQuietlyOnClosedPipe(process.stderr);
   const abort = new AbortController();
-  const onSigint = () => abort.abort(new RegError('interrupted', 'interrupted', 'interrupted'));
-  process.once('SIGINT', onSigint);
+  // First Ctrl-C: abort the operation (it stops, cleans its temp files, exits 130). Second one,
+  // or an operation that does not stop within the grace period: exit at once.
+  const onSigint = () => {
+    if (abort.signal.aborted) process.exit(ExitCode.interrupted);
+    process.stderr.write('\nreg: interrupted, stopping (Ctrl-C again to quit at once)\n');
+    abort.abort(new RegError('interrupted', 'interrupted', 'interrupted'));
+    setTimeout(() => process.exit(ExitCode.interrupted), INTERRUPT_GRACE_MS).unref();
+  };
+  process.on('SIGINT', onSigint);
 
   const program = new Command();
   program
@@ -47,6 +57,7 @@ export async function main(argv: string[]): Promise<number> {
       if (note) process.stderr.write(note + '\n');
     }
     const result = await op(ctx);
+    abort.signal.throwIfAborted();
     if (out.json) process.stdout.write(jsonStringify(result) + '\n');
     else render(result, out);
     exit = exitCode?.(result) ?? 0;
@@ -57,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    exit = reportError(err, argv.includes('--json'));
+    exit = await reportError(abort.signal.aborted ? abort.signal.reason : err, argv.includes('--json'));
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
@@ -73,16 +84,33 @@ function topLevelName(command: Command): string {
   return c.name();
 }
 
-function reportError(err: unknown, json: boolean): number {
+/**
+ * The last line of defence: a disk condition (ENOSPC, EACCES ...) or a remote/network condition
+ * that escaped the operation's own mapping is still named as such, never "internal error".
+ * (The classifier is loaded only when something failed: main.ts loads on every run.)
+ */
+async function asKnownCondition(err: unknown): Promise<unknown> {
+  if (isRegError(err) || err instanceof CommanderError) return err;
+  const disk = diskError(err);
+  if (disk) return disk;
+  const { classifyRemoteError, remoteError } = await import('../store/remote-errors.js');
+  const c = classifyRemoteError(err);
+  if (c === undefined || c === 'not-found') return err;
+  const generic = { name: 'NAME', description: 'the remote', kind: 's3' as const, secrets: [] };
+  return remoteError(err, generic);
+}
+
+async function reportError(err: unknown, json: boolean): Promise<number> {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     if (json) process.stdout.write(jsonStringify({ error: { code: `usage.${err.code.replace('commander.', '')}`, message: err.message } }) + '\n');
     return ExitCode.usage;
   }
+  err = await asKnownCondition(err);
   if (isRegError(err)) {
     if (json) process.stdout.write(jsonStringify({ error: err.toJSON() }) + '\n');
-    process.stderr.write(`reg: error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`  hint: ${err.hint}\n`);
+    process.stderr.write(`reg: error: ${escapeTerminal(err.message)}\n`);
+    if (err.hint) process.stderr.write(`  hint: ${escapeTerminal(err.hint)}\n`);
     return err.exitCode;
   }
   const e = err as Error;

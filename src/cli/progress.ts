@@ -1,5 +1,5 @@
 import type { ProgressEvent, ProgressSink } from '../context.js';
-import { formatBytes } from './output.js';
+import { escapeTerminal, formatBytes } from './output.js';
 
 /**
  * Progress on stderr, on a TTY only: one line per running phase, redrawn at most every 100 ms,
@@ -263,7 +263,7 @@ export function makeProgressSink(opts: { tty: boolean; quiet: boolean; json: boo
       case 'log':
         if (opts.quiet || (event.level === 'debug' && !opts.verbose)) return;
         display?.clear();
-        stderr.write(`${event.level === 'warn' ? 'warning: ' : ''}${event.message}\n`);
+        stderr.write(`${event.level === 'warn' ? 'warning: ' : ''}${escapeTerminal(event.message)}\n`);
         return;
       case 'start':
         display?.start(event.phase, event.label, event.total, event.totalBytes);

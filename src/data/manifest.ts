@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import { configError } from '../errors.js';
+import { fileAndDirConflict, isSafeRelpath } from './path-rules.js';
+
+export { isSafeRelpath } from './path-rules.js';
 
 /** One file of a directory output: its path inside the directory ('/'-separated) and its md5. */
 export interface ManifestEntry {
@@ -96,7 +99,14 @@ export function buildManifest(entries: readonly ManifestEntry[]): { bytes: Buffe
   return { bytes, oid: manifestOid(bytes) };
 }
 
-/** Reads any JSON manifest DVC accepts (whitespace, extra keys); the hash is read from `md5`. */
+const MD5_RE = /^[0-9a-f]{32}$/;
+
+/**
+ * Reads any JSON manifest DVC accepts (whitespace, extra keys); the hash is read from `md5`.
+ * Everything in it is validated, since a manifest may come from anyone who can push: `md5` is
+ * exactly 32 lowercase hex digits, relpaths stay inside the directory (isSafeRelpath), none is
+ * listed twice and none is both a file and a directory above another. Exit 3, naming the object.
+ */
 export function parseManifest(bytes: Buffer | string, source = '.dir object'): ManifestEntry[] {
   let parsed: unknown;
   try {
@@ -109,25 +119,28 @@ export function parseManifest(bytes: Buffer | string, source = '.dir object'): M
   if (!Array.isArray(parsed)) {
     throw configError('manifest.not-a-list', `${source} is not a JSON list of entries`);
   }
-  return parsed.map((raw, i) => {
+  const hint = 'the directory object is malformed or hostile: nothing was written; remove the pointer that names it (or fix it with `reg add` from a good copy)';
+  const files = new Set<string>();
+  const entries = parsed.map((raw, i): ManifestEntry => {
     const e = raw as Record<string, unknown>;
     if (typeof e !== 'object' || e === null || typeof e.relpath !== 'string' || typeof e.md5 !== 'string') {
-      throw configError('manifest.bad-entry', `${source}: entry ${i} lacks a string "md5" or "relpath"`);
+      throw configError('manifest.bad-entry', `${source}: entry ${i} lacks a string "md5" or "relpath"`, { hint });
     }
     if (!isSafeRelpath(e.relpath)) {
       throw configError('manifest.unsafe-path', `${source}: entry ${i} has an unsafe relpath ${JSON.stringify(e.relpath)}`, {
-        hint: 'a manifest may only name paths inside its directory',
+        hint: 'a manifest may only name paths inside its directory (no absolute paths, "..", empty segments or .git)',
       });
     }
-    return { relpath: e.relpath, md5: e.md5.toLowerCase() };
+    if (!MD5_RE.test(e.md5)) {
+      throw configError('manifest.bad-md5', `${source}: entry ${i} (${JSON.stringify(e.relpath)}) has md5 ${JSON.stringify(e.md5)}, not 32 lowercase hex digits`, { hint });
+    }
+    if (files.has(e.relpath)) throw configError('manifest.duplicate', `${source}: ${JSON.stringify(e.relpath)} is listed twice`, { hint });
+    files.add(e.relpath);
+    return { relpath: e.relpath, md5: e.md5 };
   });
+  const clash = fileAndDirConflict(files);
+  if (clash) {
+    throw configError('manifest.file-and-dir', `${source}: ${JSON.stringify(clash[0])} is listed as a file and as a directory (of ${JSON.stringify(clash[1])})`, { hint });
+  }
+  return entries;
 }
-
-/** A relpath that stays inside its directory: no absolute path, no `..`, no empty segment. */
-export function isSafeRelpath(p: string): boolean {
-  // One regex instead of a split per path: manifests of 100k files are checked on every read.
-  return !UNSAFE_RELPATH.test(p);
-}
-
-/** An empty, `.` or `..` segment anywhere (which also covers '', a leading or trailing '/', '//'), or a NUL. */
-const UNSAFE_RELPATH = /(?:^|\/)\.{0,2}(?:\/|$)|\0/;

@@ -19,6 +19,8 @@ export interface Pointer {
   outs: PointerOutput[];
   /** Top-level keys other than `outs` (desc, deps, frozen, meta, ...), kept as raw YAML values. */
   extraTopLevel: string[];
+  /** `file:line:col` of each output's `path` value (same order as `outs`), for error messages. */
+  pathLocations?: string[];
 }
 
 const TOP_LEVEL_KEYS = new Set(['desc', 'md5', 'wdir', 'frozen', 'deps', 'outs', 'always_changed', 'meta', 'locked']);
@@ -117,7 +119,7 @@ function readLineSeparatorsLikeDvc(doc: Document.Parsed, text: string, lines: Li
  * unquoted all-digit md5 keeps its leading zeros; ints and booleans are converted here.
  */
 export function parsePointer(text: string, file = 'pointer.dvc'): Pointer {
-  return parseCanonicalPointer(text) ?? parsePointerViaYaml(text, file);
+  return parseCanonicalPointer(text, file) ?? parsePointerViaYaml(text, file);
 }
 
 const CANONICAL_LINE = new Map<string, RegExp>([
@@ -139,11 +141,12 @@ const CANONICAL_LINE = new Map<string, RegExp>([
  * versions. Anything else (comments, quotes, other keys, odd spacing) returns undefined and goes
  * through parsePointerViaYaml, so both paths give the same result for every text this one accepts.
  */
-export function parseCanonicalPointer(text: string): Pointer | undefined {
+export function parseCanonicalPointer(text: string, file = 'pointer.dvc'): Pointer | undefined {
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   if (lines.length < 2 || lines[0] !== 'outs:') return undefined;
   const out = new Map<string, string>();
+  let pathAt = '';
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     if (!line.startsWith(i === 1 ? '- ' : '  ')) return undefined;
@@ -154,6 +157,7 @@ export function parseCanonicalPointer(text: string): Pointer | undefined {
     const shape = CANONICAL_LINE.get(key);
     if (shape === undefined || !shape.test(value) || out.has(key)) return undefined;
     out.set(key, value);
+    if (key === 'path') pathAt = `${file}:${i + 1}:${colon + 3}`;
   }
   const path = out.get('path');
   if (path === undefined) return undefined;
@@ -169,7 +173,7 @@ export function parseCanonicalPointer(text: string): Pointer | undefined {
   str('remote');
   bool('push');
   bool('cache');
-  return { outs: [parsed], extraTopLevel: [] };
+  return { outs: [parsed], extraTopLevel: [], pathLocations: [pathAt] };
 }
 
 /** parsePointer through the YAML parser: every form DVC accepts, errors with file:line:col. */
@@ -201,11 +205,12 @@ export function parsePointerViaYaml(text: string, file = 'pointer.dvc'): Pointer
   if (!isSeq(outsNode) || outsNode.items.length === 0) {
     throw configError('pointer.no-outs', `${loc.at(outsNode ?? root)}: "outs" must be a non-empty list`, { hint });
   }
-  const outs = outsNode.items.map((item) => parseOutput(item as Node, loc, hint));
-  return { outs, extraTopLevel };
+  const pathLocations: string[] = [];
+  const outs = outsNode.items.map((item) => parseOutput(item as Node, loc, hint, pathLocations));
+  return { outs, extraTopLevel, pathLocations };
 }
 
-function parseOutput(node: Node, loc: Located, hint: string): PointerOutput {
+function parseOutput(node: Node, loc: Located, hint: string, pathLocations: string[]): PointerOutput {
   if (!isMap(node)) throw configError('pointer.shape', `${loc.at(node)}: each entry of "outs" must be a mapping`, { hint });
   const out: Partial<PointerOutput> = {};
   for (const pair of node.items) {
@@ -232,7 +237,7 @@ function parseOutput(node: Node, loc: Located, hint: string): PointerOutput {
       return s === 'true';
     };
     switch (key) {
-      case 'path': out.path = str(); break;
+      case 'path': out.path = str(); pathLocations.push(loc.at(valueNode)); break;
       case 'md5': {
         const v = str().toLowerCase();
         if (!OID_RE.test(v)) throw configError('pointer.md5', `${loc.at(valueNode)}: "md5" must be 32 hex digits (plus ".dir" for a directory), got ${JSON.stringify(v)}`, { hint });

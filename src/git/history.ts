@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { RegError, usageError } from '../errors.js';
 import { gitRun, gitText } from './read.js';
 
@@ -47,10 +49,16 @@ export interface RevSelection {
   tags?: boolean;
   remotes?: boolean;
   head?: boolean;
+  /** Every ref (`--all`: branches, tags, remote-tracking branches, refs/stash, notes...). */
+  all?: boolean;
+  /** Commits the reflogs remember (`--reflog`). */
+  reflog?: boolean;
 }
 
 function selectionArgs(sel: RevSelection): string[] {
   const args: string[] = [];
+  if (sel.all) args.push('--all');
+  if (sel.reflog) args.push('--reflog');
   if (sel.branches) args.push('--branches');
   if (sel.tags) args.push('--tags');
   if (sel.remotes) args.push('--remotes');
@@ -291,4 +299,76 @@ export async function treeFiles(root: string, commit: string, filter: (path: str
     entries.push({ path, mode: mode!, type: type!, oid: oid! });
   }
   return entries;
+}
+
+/** What the local Git knows of one Git remote's branches, and since when. */
+export interface GitRemoteState {
+  name: string;
+  url?: string;
+  /** Remote-tracking branches (`refs/remotes/<name>/*`, HEAD excluded). */
+  branches: number;
+  /**
+   * When the branches were last fetched (ms since the epoch), as far as Git recorded it: the
+   * latest reflog update of `refs/remotes/<name>/*`, or FETCH_HEAD when it was written by a fetch
+   * from this remote (a fetch that changed nothing only rewrites FETCH_HEAD). Undefined: never.
+   */
+  fetchedAt?: number;
+}
+
+/** Every Git remote with its remote-tracking branches and the time they were last fetched. */
+export async function gitRemoteStates(root: string): Promise<GitRemoteState[]> {
+  const urls = new Map<string, string>();
+  const cfg = await gitRun(root, ['config', '-z', '--get-regexp', '^remote\\..*\\.url$'], undefined, { allowFail: true });
+  for (const rec of cfg.stdout.toString('utf8').split('\0')) {
+    const nl = rec.indexOf('\n');
+    if (nl === -1) continue;
+    const m = /^remote\.(.*)\.url$/.exec(rec.slice(0, nl));
+    if (m) urls.set(m[1]!, rec.slice(nl + 1));
+  }
+  if (urls.size === 0) return [];
+  const refs = (await gitText(root, ['for-each-ref', '--format=%(refname)', 'refs/remotes/'])).split('\n').filter((r) => r !== '' && !r.endsWith('/HEAD'));
+  const [logsDir, fetchHead] = (await gitText(root, ['rev-parse', '--git-path', 'logs/refs/remotes', '--git-path', 'FETCH_HEAD'])).split('\n').map((p) => resolve(root, p));
+  let fetchHeadText = '';
+  let fetchHeadTime: number | undefined;
+  try {
+    fetchHeadText = readFileSync(fetchHead!, 'utf8');
+    fetchHeadTime = statSync(fetchHead!).mtimeMs;
+  } catch {
+    // never fetched
+  }
+  return [...urls].map(([name, url]) => {
+    const prefix = `refs/remotes/${name}/`;
+    let fetchedAt = latestMtime(join(logsDir!, ...name.split('/')));
+    if (fetchHeadTime !== undefined && fetchHeadText.split('\n').some((l) => l.endsWith(` of ${url}`) || l.endsWith(` of ${url.replace(/\/+$/, '')}`))) {
+      fetchedAt = Math.max(fetchedAt ?? 0, fetchHeadTime);
+    }
+    return { name, url, branches: refs.filter((r) => r.startsWith(prefix)).length, ...(fetchedAt !== undefined ? { fetchedAt } : {}) };
+  });
+}
+
+/** The newest mtime of the files below `dir` (reflogs), or undefined. */
+function latestMtime(dir: string): number | undefined {
+  let latest: number | undefined;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return undefined;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    const t = e.isDirectory() ? latestMtime(p) : e.isFile() ? statSync(p).mtimeMs : undefined;
+    if (t !== undefined && (latest === undefined || t > latest)) latest = t;
+  }
+  return latest;
+}
+
+/** HEAD of every other work tree of this repository (linked worktrees), as commit ids. */
+export async function worktreeHeads(root: string): Promise<string[]> {
+  const r = await gitRun(root, ['worktree', 'list', '--porcelain'], undefined, { allowFail: true });
+  if (r.code !== 0) return [];
+  return r.stdout.toString('utf8').split('\n').flatMap((l) => {
+    const m = /^HEAD ([0-9a-f]{40}([0-9a-f]{24})?)$/.exec(l);
+    return m ? [m[1]!] : [];
+  });
 }

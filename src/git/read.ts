@@ -5,10 +5,34 @@ import { RegError } from '../errors.js';
  * Runs the real git binary (execFile, no shell) in `root`, optionally feeding stdin (batch commands).
  * The one way reg runs git: GitPort (git/git.ts) and the plumbing reads below all go through it.
  */
-export function gitRun(root: string, args: string[], input?: string, opts: { allowFail?: boolean } = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+export interface GitRunOptions {
+  /** Return a non-zero exit instead of rejecting. */
+  allowFail?: boolean;
+  /** Extra environment variables (on top of the process environment). */
+  env?: Record<string, string>;
+  /** Kills git when aborted (the promise rejects with the abort reason). */
+  signal?: AbortSignal;
+  /** Kills git after this long (network commands); the result then has code 124. */
+  timeoutMs?: number;
+}
+
+export function gitRun(root: string, args: string[], input?: string, opts: GitRunOptions = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = execFile('git', args, { cwd: root, encoding: 'buffer', maxBuffer: 1 << 30 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+    const options = {
+      cwd: root,
+      encoding: 'buffer' as const,
+      maxBuffer: 1 << 30,
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
+    };
+    const child = execFile('git', args, options, (err, stdout, stderr) => {
+      if (opts.signal?.aborted) {
+        reject(opts.signal.reason);
+        return;
+      }
+      const killed = err !== null && (err as { killed?: boolean }).killed === true;
+      const code = killed ? 124 : err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
       if (code !== 0 && !opts.allowFail) {
         reject(new RegError('git.failed', 'failed', `git ${args.join(' ')} failed: ${stderr.toString('utf8').trim() || (err as Error).message}`));
         return;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isPlainObject, readConfigFile } from '../config.js';
@@ -70,21 +70,25 @@ export function ensureRegistryConfig(configPath: string): boolean {
   return true;
 }
 
+/** What ensureAreaLayout writes through: the work-tree gateway (src/workspace/safe-fs.ts), by repo-relative path. */
+export interface TreeWriter {
+  ensureDir(rel: string): string;
+  writeFile(rel: string, data: string): void;
+}
+
 /**
  * Creates each area directory with its `template.card.md` and `.gitignore` (missing lines only).
  * Idempotent. Returns the repo-relative paths created or changed.
  */
-export function ensureAreaLayout(root: string, config: Record<string, unknown>): string[] {
+export function ensureAreaLayout(tree: TreeWriter, config: Record<string, unknown>): string[] {
   if (!isPlainObject(config)) return [];
   const { areas } = registryPolicy(config);
   const changed: string[] = [];
   for (const area of areas) {
-    const dir = join(root, ...area.name.split('/'));
-    mkdirSync(dir, { recursive: true });
+    const dir = tree.ensureDir(area.name);
     if (area.template === `${area.name}/${TEMPLATE_FILE}`) {
-      const t = join(dir, TEMPLATE_FILE);
-      if (!existsSync(t)) {
-        writeFileAtomicSync(t, shippedTemplate(area));
+      if (!existsSync(join(dir, TEMPLATE_FILE))) {
+        tree.writeFile(`${area.name}/${TEMPLATE_FILE}`, shippedTemplate(area));
         changed.push(`${area.name}/${TEMPLATE_FILE}`);
       }
     }
@@ -92,7 +96,7 @@ export function ensureAreaLayout(root: string, config: Record<string, unknown>):
     const text = existsSync(gi) ? readFileSync(gi, 'utf8') : '';
     const next = mergeGitignore(text, areaGitignore(area.mode));
     if (next !== undefined) {
-      writeFileAtomicSync(gi, next);
+      tree.writeFile(`${area.name}/.gitignore`, next);
       changed.push(`${area.name}/.gitignore`);
     }
   }

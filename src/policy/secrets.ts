@@ -18,7 +18,21 @@ function isSecretValue(value: string): boolean {
   return v !== '' && v !== 'null' && v !== '~' && !/^\$\{?[A-Za-z_][A-Za-z0-9_]*\}?$/.test(v);
 }
 
+/** `scheme://user:password@host` (the password may hold an unescaped "/"), or `scheme://user@host`, inside text. */
+const USERINFO_IN_TEXT_RE = /\b[a-z][a-z0-9+.-]*:\/\/([^\s/?#"'@:]*:[^\s"'@]*?|[^\s/?#"'@]+)@/i;
+const TOKEN_LIKE_RE = /^(?:AKIA|ASIA|ghp_|gho_|ghs_|github_pat_|glpat-|xox[bap]-)|^[A-Za-z0-9_\-+/=]{32,}$/;
+
+function urlCredentials(value: string): string | undefined {
+  const m = USERINFO_IN_TEXT_RE.exec(value);
+  if (!m) return undefined;
+  const info = m[1]!;
+  if (info.includes(':') && info.slice(info.indexOf(':') + 1) !== '') return 'a URL with a user name and password in it (user:password@)';
+  return TOKEN_LIKE_RE.test(info) ? 'a URL with a key or token in it (token@)' : undefined;
+}
+
 function looksLikeKey(value: string): string | undefined {
+  const inUrl = urlCredentials(value);
+  if (inUrl) return inUrl;
   if (AWS_KEY_ID_RE.test(value)) return 'a value that looks like an AWS access key id';
   if (AWS_SECRET_RE.test(value.trim()) && /[A-Z]/.test(value) && /[a-z]/.test(value) && /[0-9/+]/.test(value)) return 'a value that looks like an AWS secret access key';
   return undefined;
@@ -50,16 +64,51 @@ export function findSecrets(text: string): SecretHit[] {
   return hits.sort((a, b) => a.line - b.line);
 }
 
-function findSecretsByLine(text: string): SecretHit[] {
+/** Line by line, for text that is not YAML (broken YAML, or INI files such as .dvc/config). */
+export function findSecretsByLine(text: string): SecretHit[] {
   const hits: SecretHit[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
-    if (/^\s*#/.test(raw)) return;
-    const m = /["']?([A-Za-z_-]+)["']?\s*:\s*["']?([^"',}\s#]*)/.exec(raw);
+    if (/^\s*[#;]/.test(raw)) return;
+    const m = /["']?([A-Za-z_-]+)["']?\s*[:=]\s*["']?([^"',}\s#;]*)/.exec(raw);
     if (m && SECRET_KEY_RE.test(m[1]!) && isSecretValue(m[2]!)) hits.push({ line: i + 1, what: `"${m[1]}" has a value` });
     else {
-      const what = raw.split(/[\s"':,{}]+/).map(looksLikeKey).find(Boolean);
+      const what = urlCredentials(raw) ?? raw.split(/[\s"':,{}=]+/).map(looksLikeKey).find(Boolean);
       if (what) hits.push({ line: i + 1, what });
     }
   });
   return hits;
 }
+
+/** The credentials a URL carries in its user-info part (`s3://KEY:SECRET@bucket/p`, `https://user:pass@host`). */
+export interface UrlCredentials {
+  /** The URL without them. */
+  url: string;
+  user?: string;
+  password?: string;
+}
+
+const S3_USERINFO_RE = /^(s3:\/\/)([^/:@]+:.+?)@([a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/.*)?)$/i;
+// user:password (the password may hold an unescaped "/") or a user alone, then "@" and the host.
+const URL_USERINFO_RE = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#@:]*:[^@]*?|[^/?#@]*)@([^/?#@\s]+(?:[/?#].*)?)$/i;
+
+/**
+ * Splits user-info off a remote or endpoint URL. S3 secret keys may contain "/" and "+" unescaped,
+ * so an s3:// URL's user-info runs up to the "@" before a valid bucket name.
+ */
+export function splitUrlCredentials(url: string): UrlCredentials {
+  const m = S3_USERINFO_RE.exec(url) ?? URL_USERINFO_RE.exec(url);
+  if (!m) return { url };
+  const info = m[2]!;
+  const cut = info.indexOf(':');
+  const decode = (v: string) => {
+    try {
+      return decodeURIComponent(v);
+    } catch {
+      return v;
+    }
+  };
+  const user = decode(cut === -1 ? info : info.slice(0, cut));
+  const password = cut === -1 ? undefined : decode(info.slice(cut + 1));
+  return { url: m[1]! + m[3]!, ...(user !== '' ? { user } : {}), ...(password !== undefined && password !== '' ? { password } : {}) };
+}
+

@@ -17,6 +17,8 @@ export interface ObjectInfo {
    * ETag without SSE-KMS); absent otherwise (multipart ETags, directory remotes).
    */
   md5?: string;
+  /** Last write time (ms since the epoch) when the backend reports it: S3 listings and HEADs, directory HEADs. */
+  modified?: number;
 }
 
 export interface PutOptions {
@@ -84,8 +86,68 @@ export interface Backend {
   readonly listable?: boolean;
   /** S3: a time-limited GET URL for `key` that needs no credentials (SigV4 presigning). */
   presignGet?(key: string, expiresInSeconds: number): Promise<string>;
+  /**
+   * Optional, for small objects updated in place (sync manifests): the bytes and a version tag
+   * (S3: the ETag; directories: the MD5 of the bytes), or undefined when the object does not exist.
+   */
+  readVersioned?(key: string, options?: GetOptions): Promise<VersionedObject | undefined>;
+  /**
+   * Optional compare-and-swap: stores `bytes` only if the object is still at version `expected`
+   * (undefined: only if it does not exist), atomically; returns the new version. Rejects with a
+   * PreconditionFailedError when the object changed, and with a ConditionalWritesUnsupportedError
+   * when the server turns out to ignore conditions (callers then fall back to re-checking).
+   */
+  putIfVersion?(key: string, bytes: Buffer, expected: string | undefined, options?: PutOptions): Promise<string>;
   /** Releases sockets etc. */
   close(): void;
+}
+
+/** Base of backends that wrap another one (fault injection, retries): the inner backend's identity. */
+export abstract class BackendWrapper {
+  constructor(readonly inner: Backend) {}
+  get description(): string {
+    return this.inner.description;
+  }
+  get traversePrefixLen(): number {
+    return this.inner.traversePrefixLen;
+  }
+  get remote(): boolean {
+    return this.inner.remote;
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+export interface VersionedObject {
+  bytes: Buffer;
+  version: string;
+}
+
+/** A conditional write found the object changed (or present) since it was read. */
+export class PreconditionFailedError extends Error {
+  readonly preconditionFailed = true;
+  constructor(readonly key: string, where: string) {
+    super(`${key} on ${where} changed since it was read`);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+export function isPreconditionFailed(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { preconditionFailed?: unknown }).preconditionFailed === true;
+}
+
+/** The server accepted a conditional write but ignored the condition (detected by a probe). */
+export class ConditionalWritesUnsupportedError extends Error {
+  readonly conditionalWritesUnsupported = true;
+  constructor(where: string) {
+    super(`${where} ignores conditional writes (If-Match / If-None-Match)`);
+    this.name = 'ConditionalWritesUnsupportedError';
+  }
+}
+
+export function isConditionalWritesUnsupported(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { conditionalWritesUnsupported?: unknown }).conditionalWritesUnsupported === true;
 }
 
 /** The object does not exist on the backend (not retriable). */

@@ -1,25 +1,41 @@
 import { randomBytes } from 'node:crypto';
-import { constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { chmod, copyFile, link, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, type Stats } from 'node:fs';
+import { chmod, copyFile, link, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { CHUNK_SIZE, hashFile } from '../data/hash.js';
 import { buildManifest, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
-import { RegError, errnoCode, integrityError } from '../errors.js';
+import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../fsutil.js';
-import { objectPathIn } from '../workspace/hash-task.js';
+import { copyHashingPipelined, copyHashingSync, hasVerifiedMtime, objectPathIn, PIPELINE_MIN_BYTES, stampVerifiedFd, stampVerifiedPath } from '../workspace/hash-task.js';
 
 export type LinkType = 'reflink' | 'hardlink' | 'symlink' | 'copy';
 export const LINK_TYPES: readonly LinkType[] = ['reflink', 'hardlink', 'symlink', 'copy'];
 
 export const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
+/** An object found in the cache, with the stat that decides whether it must be re-hashed before use. */
+interface CacheObject {
+  path: string;
+  /** Hashed with the legacy md5-dos2unix rule (a DVC 2 file object in the legacy layout). */
+  legacyHash: boolean;
+  stat: Stats;
+}
+
+/** The copy pass of materialize is synchronous for all but big files: one shared buffer serves them all. */
+const COPY_BUFFER = Buffer.allocUnsafe(CHUNK_SIZE);
+
 /**
  * The local content-addressed cache (`.reg/cache`): `files/md5/XX/REST` for DVC 3 objects and
- * `XX/REST` for DVC 2 (legacy) ones. Objects are read-only (0444) and published by rename.
+ * `XX/REST` for DVC 2 (legacy) ones. Objects are read-only (0444) and published by rename with a
+ * "verified" mtime stamp (see hash-task.ts): restoring by copy hashes the bytes in the copy's read
+ * pass; linking (reflink, hardlink, symlink) re-hashes an object first only when its stamp is
+ * gone. An object whose bytes do not match its name is moved to `quarantine/` and reported.
  */
 export class Cache {
   /** Link types that failed as unsupported once; not tried again for this cache (same filesystem). */
   private readonly unsupported = new Set<LinkType>();
-  private readonly madeDirs = new Set<string>();
+  /** Object paths verified by this process (even where the stamp could not be set). */
+  private readonly verified = new Set<string>();
 
   constructor(readonly root: string) {}
 
@@ -42,6 +58,17 @@ export class Cache {
     return this.locate(oid, legacy) !== undefined;
   }
 
+  /** locate() with the stat (one syscall either way). */
+  private find(oid: string, legacy: boolean): CacheObject | undefined {
+    const primary = this.objectPath(oid, legacy);
+    const st = statSync(primary, { throwIfNoEntry: false });
+    if (st !== undefined) return { path: primary, legacyHash: legacy && !oid.endsWith('.dir'), stat: st };
+    if (!legacy) return undefined;
+    const modern = this.objectPath(oid, false);
+    const mst = statSync(modern, { throwIfNoEntry: false });
+    return mst === undefined ? undefined : { path: modern, legacyHash: false, stat: mst };
+  }
+
   /** Stores bytes under their md5 (plus `.dir` for manifests); verifies the oid first. */
   insertBytes(oid: string, bytes: Buffer, legacy = false): boolean {
     const target = this.objectPath(oid, legacy);
@@ -50,6 +77,7 @@ export class Cache {
       throw integrityError('cache.oid-mismatch', `refusing to store bytes under ${oid}: their md5 is ${md5Hex(bytes)}`);
     }
     writeFileAtomicSync(target, bytes, 0o444);
+    this.stamp(target);
     return true;
   }
 
@@ -59,89 +87,55 @@ export class Cache {
     return built;
   }
 
+  /**
+   * The entries of a `.dir` object, validated (parseManifest). Bytes that do not hash to the oid
+   * (checked unless the object carries its verified stamp) are quarantined: exit 6.
+   */
   readManifest(oid: string, legacy = false): ManifestEntry[] {
-    const path = this.locate(oid, legacy);
-    if (path === undefined) {
+    const obj = this.find(oid, legacy);
+    if (obj === undefined) {
       throw new RegError('cache.missing-manifest', 'failed', `directory manifest ${oid} is not in the cache`, {
         hint: 'fetch it from a remote with `reg fetch`',
       });
     }
-    return parseManifest(readFileSync(path), path);
+    const bytes = readFileSync(obj.path);
+    if (!this.trusted(obj)) {
+      const actual = md5Hex(bytes);
+      if (actual !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj, actual, true);
+      this.stamp(obj.path);
+    }
+    return parseManifest(bytes, obj.path);
+  }
+
+  private trusted(obj: CacheObject): boolean {
+    return hasVerifiedMtime(obj.stat.mtimeMs) || this.verified.has(obj.path);
+  }
+
+  /** Marks an object verified: by its mtime stamp, and for this process also in memory (a shared cache may refuse the stamp). */
+  private stamp(path: string): void {
+    this.verified.add(path);
+    stampVerifiedPath(path);
+  }
+
+  /** Hashes an object whose stamp is gone; throws cache.corrupt-object on a mismatch, stamps it otherwise. */
+  private async ensureVerified(oid: string, legacy: boolean, obj: CacheObject): Promise<void> {
+    if (this.trusted(obj)) return;
+    const { md5 } = await hashFile(obj.path, obj.legacyHash);
+    if (md5 !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj, md5, false);
+    this.stamp(obj.path);
   }
 
   /**
-   * Puts the object's bytes at `dest` (atomically: temp file + rename) using the first link type
-   * that works. Copies and reflinks get a writable mode; hard and symbolic links stay read-only.
+   * The error for an object whose bytes do not match its oid. Manifests are quarantined at once
+   * (one reader); file objects by the caller once every user of the object has been told, via
+   * quarantine().
    */
-  async materialize(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false, retried = false): Promise<LinkType> {
-    const src = this.locate(oid, legacy);
-    if (src === undefined) {
-      throw new RegError('cache.missing-object', 'failed', `object ${oid} is not in the cache`, { hint: 'fetch it with `reg fetch`' });
-    }
-    const destDir = dirname(dest);
-    if (!this.madeDirs.has(destDir)) {
-      await mkdir(destDir, { recursive: true });
-      this.madeDirs.add(destDir);
-    }
-    const tmp = tempPathFor(dest);
-    try {
-      if (oid === EMPTY_MD5) {
-        await writeFile(tmp, '', { mode: executable ? 0o777 : 0o666 });
-        await rename(tmp, dest);
-        return 'copy';
-      }
-      for (const type of linkTypes) {
-        if (this.unsupported.has(type) && type !== linkTypes[linkTypes.length - 1]) continue;
-        try {
-          switch (type) {
-            case 'reflink':
-              await copyFile(src, tmp, constants.COPYFILE_FICLONE_FORCE);
-              await chmod(tmp, writableMode(executable));
-              break;
-            case 'copy':
-              await copyFile(src, tmp, constants.COPYFILE_FICLONE);
-              await chmod(tmp, writableMode(executable));
-              break;
-            case 'hardlink':
-              await link(src, tmp);
-              break;
-            case 'symlink':
-              await symlink(src, tmp);
-              break;
-          }
-          await rename(tmp, dest);
-          return type;
-        } catch (err) {
-          await rm(tmp, { force: true });
-          if (errnoCode(err) === 'ENOENT' && !retried && this.madeDirs.delete(destDir)) {
-            // The directory was removed since we made it: make it again and retry once.
-            return this.materialize(oid, legacy, dest, linkTypes, executable, true);
-          }
-          if (!isUnsupportedLink(err)) throw err;
-          this.unsupported.add(type);
-        }
-      }
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
-    throw new RegError('cache.link-failed', 'config', `none of the cache link types ${linkTypes.join(',')} works for ${dest}`, {
-      hint: 'add "copy" to cache.type in .reg/config.yaml',
+  private corrupt(oid: string, legacy: boolean, obj: CacheObject, actual: string, quarantineNow: boolean): RegError {
+    const moved = quarantineNow ? this.quarantine(oid, legacy) : undefined;
+    return integrityError(quarantineNow ? 'cache.corrupt-manifest' : 'cache.corrupt-object', `cache object ${oid} is corrupt: its bytes hash to ${actual}${moved ? ` (moved to ${moved})` : ''}`, {
+      hint: 'fetch a good copy from the remote (`reg fetch`, or `reg pull`), then retry',
+      details: { oid, legacy, path: obj.path, actual, ...(moved ? { quarantined: moved } : {}) },
     });
-  }
-
-  /**
-   * A directory whose manifest and every member object were seen in the cache gets a mark, so the
-   * next status need not read the manifest again. Marks live inside the cache: deleting the cache
-   * deletes them too.
-   */
-  markComplete(oid: string): void {
-    const mark = join(this.root, '.complete', oid);
-    if (!existsSync(mark)) writeFileAtomicSync(mark, '');
-  }
-
-  isMarkedComplete(oid: string, legacy = false): boolean {
-    return existsSync(join(this.root, '.complete', oid)) && this.has(oid, legacy);
   }
 
   /**
@@ -159,8 +153,104 @@ export class Cache {
     const dest = `${objectPathIn(join(this.root, QUARANTINE_DIR), oid, legacy)}.${stamp}.${randomBytes(3).toString('hex')}`;
     mkdirSync(dirname(dest), { recursive: true });
     renameSync(src, dest);
+    this.verified.delete(src);
     rmSync(join(this.root, '.complete'), { recursive: true, force: true });
     return dest;
+  }
+
+  /**
+   * Puts the object's bytes at `dest` (atomically: temp file + rename) using the first link type
+   * that works; `dest`'s directory must exist (the caller gets `dest` from the work-tree gateway,
+   * safe-fs.ts). Copies hash the bytes as they copy them and never publish a mismatch; the link
+   * types verify an unstamped object first. Copies and reflinks get a writable mode; hard and
+   * symbolic links stay read-only. A hardlink already in place is left alone.
+   */
+  async materialize(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false): Promise<LinkType> {
+    const tmp = tempPathFor(dest);
+    if (oid === EMPTY_MD5) {
+      try {
+        await writeFile(tmp, '', { mode: executable ? 0o777 : 0o666, flag: 'wx' });
+        await rename(tmp, dest);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw diskError(err, dest) ?? err;
+      }
+      return 'copy';
+    }
+    const obj = this.find(oid, legacy);
+    if (obj === undefined) {
+      throw new RegError('cache.missing-object', 'failed', `object ${oid} is not in the cache`, { hint: 'fetch it with `reg fetch`' });
+    }
+    for (const type of linkTypes) {
+      if (this.unsupported.has(type) && type !== linkTypes[linkTypes.length - 1]) continue;
+      try {
+        switch (type) {
+          case 'copy':
+            await this.copyVerified(oid, legacy, obj, tmp, writableMode(executable));
+            break;
+          case 'reflink':
+            await this.ensureVerified(oid, legacy, obj);
+            await copyFile(obj.path, tmp, constants.COPYFILE_FICLONE_FORCE);
+            await chmod(tmp, writableMode(executable));
+            break;
+          case 'hardlink': {
+            await this.ensureVerified(oid, legacy, obj);
+            // rename() between two links to one inode does nothing (and would leave the temp link).
+            const there = lstatSync(dest, { throwIfNoEntry: false });
+            if (there !== undefined && there.ino === obj.stat.ino && there.dev === obj.stat.dev) return 'hardlink';
+            await link(obj.path, tmp);
+            break;
+          }
+          case 'symlink':
+            await this.ensureVerified(oid, legacy, obj);
+            await symlink(obj.path, tmp);
+            break;
+        }
+        await rename(tmp, dest);
+        return type;
+      } catch (err) {
+        await rm(tmp, { force: true });
+        if (!isUnsupportedLink(err)) throw diskError(err, dest) ?? err;
+        this.unsupported.add(type);
+      }
+    }
+    throw new RegError('cache.link-failed', 'config', `none of the cache link types ${linkTypes.join(',')} works for ${dest}`, {
+      hint: 'add "copy" to cache.type in .reg/config.yaml',
+    });
+  }
+
+  /** Copies the object to `tmp`, hashing in the same read pass; a mismatch is never kept. */
+  private async copyVerified(oid: string, legacy: boolean, obj: CacheObject, tmp: string, mode: number): Promise<void> {
+    const fd = openSync(obj.path, 'r');
+    let out = -1;
+    try {
+      out = openSync(tmp, 'wx', mode);
+      const { md5 } = obj.stat.size >= PIPELINE_MIN_BYTES && !obj.legacyHash
+        ? await copyHashingPipelined(fd, out)
+        : copyHashingSync(fd, out, COPY_BUFFER, obj.legacyHash);
+      if (md5 !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj, md5, false);
+      if (!this.trusted(obj)) {
+        stampVerifiedFd(fd);
+        this.verified.add(obj.path);
+      }
+    } finally {
+      closeSync(fd);
+      if (out !== -1) closeSync(out);
+    }
+  }
+
+  /**
+   * A directory whose manifest and every member object were seen in the cache gets a mark, so the
+   * next status need not read the manifest again. Marks live inside the cache: deleting the cache
+   * deletes them too.
+   */
+  markComplete(oid: string): void {
+    const mark = join(this.root, '.complete', oid);
+    if (!existsSync(mark)) writeFileAtomicSync(mark, '');
+  }
+
+  isMarkedComplete(oid: string, legacy = false): boolean {
+    return existsSync(join(this.root, '.complete', oid)) && this.has(oid, legacy);
   }
 }
 

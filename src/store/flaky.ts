@@ -1,5 +1,5 @@
 import { Transform, type Readable } from 'node:stream';
-import type { Backend, GetOptions, ListOptions, ObjectInfo, PutOptions } from './backend.js';
+import { BackendWrapper, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
 
 /**
  * A backend wrapper that injects the failures real object stores produce — 503 SlowDown,
@@ -11,7 +11,7 @@ export interface FlakyOptions {
   failureRate: number;
   /** Deterministic pseudo-random sequence. */
   seed?: number;
-  /** After this many successful puts, every further put fails permanently (simulated crash/network loss). */
+  /** After this many successful puts, every further put fails (simulated network loss that outlasts the retries). */
   failPutsAfter?: number;
   /** Called when `failPutsAfter` is reached (e.g. to abort the operation). */
   onPutLimit?: () => void;
@@ -37,22 +37,13 @@ export function injectedError(kind: Kind): Error {
   }
 }
 
-export class FlakyBackend implements Backend {
+export class FlakyBackend extends BackendWrapper implements Backend {
   readonly stats: FlakyStats = { calls: 0, injected: 0, puts: 0, putKeys: [] };
   private state: number;
 
-  constructor(readonly inner: Backend, readonly options: FlakyOptions) {
+  constructor(inner: Backend, readonly options: FlakyOptions) {
+    super(inner);
     this.state = (options.seed ?? 12345) >>> 0;
-  }
-
-  get description(): string {
-    return this.inner.description;
-  }
-  get traversePrefixLen(): number {
-    return this.inner.traversePrefixLen;
-  }
-  get remote(): boolean {
-    return this.inner.remote;
   }
 
   private random(): number {
@@ -117,7 +108,7 @@ export class FlakyBackend implements Backend {
         this.stats.puts++;
         this.options.onPutLimit?.();
       }
-      throw Object.assign(new Error(`injected permanent failure for ${key}`), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+      throw Object.assign(new Error(`read ECONNRESET (injected: connection lost for good before ${key})`), { code: 'ECONNRESET', errno: -104, syscall: 'read' });
     }
     this.maybeFail();
   }
@@ -147,9 +138,5 @@ export class FlakyBackend implements Backend {
   async delete(key: string): Promise<void> {
     this.maybeFail();
     return this.inner.delete(key);
-  }
-
-  close(): void {
-    this.inner.close();
   }
 }

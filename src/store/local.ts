@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
-import { chmod, mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { chmod, link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { errnoCode } from '../errors.js';
-import { tempPathFor } from '../fsutil.js';
+import { errnoCode, withPath } from '../errors.js';
+import { isTempName, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { HashingTap } from './hashing-tap.js';
-import { NotFoundError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
+import { md5Hex } from '../data/manifest.js';
 
 const PAGE = 1000;
 /** Files up to this size are copied through memory (one read, one write). */
@@ -40,7 +41,7 @@ export class LocalBackend implements Backend {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const s = await stat(this.pathOf(key));
-      return s.isFile() ? { key, size: s.size } : undefined;
+      return s.isFile() ? { key, size: s.size, modified: s.mtimeMs } : undefined;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
       throw err;
@@ -70,7 +71,8 @@ export class LocalBackend implements Backend {
       entries.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
       const files: ObjectInfo[] = [];
       for (const e of entries) {
-        if (!e.name.startsWith(filter) || e.name.endsWith('.tmp')) continue;
+        // reg's temp files and compare-and-swap locks (`.<name>.cas.tmp`) are not objects.
+        if (!e.name.startsWith(filter) || isTempName(e.name) || (e.name.startsWith('.') && e.name.endsWith('.tmp'))) continue;
         const childKey = key === '' ? e.name : `${key}/${e.name}`;
         if (e.isDirectory()) stack.push({ key: childKey, filter: '' });
         else if (e.isFile()) files.push({ key: childKey });
@@ -91,13 +93,24 @@ export class LocalBackend implements Backend {
     if (page.length > 0) yield page;
   }
 
+  /**
+   * An object that is missing because the whole remote directory is missing (an unmounted share,
+   * a wrong path) is not "never pushed": the root's own ENOENT says so.
+   */
+  private assertRoot(): void {
+    statSync(this.root);
+  }
+
   async get(key: string, options: GetOptions = {}) {
     const path = this.pathOf(key);
     let size: number;
     try {
       size = (await stat(path)).size;
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw new NotFoundError(key, this.description);
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
+        this.assertRoot();
+        throw new NotFoundError(key, this.description);
+      }
       throw err;
     }
     return { body: createReadStream(path, { highWaterMark: 1 << 20, signal: options.signal }), size };
@@ -111,7 +124,10 @@ export class LocalBackend implements Backend {
     try {
       size = statSync(path).size;
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') throw new NotFoundError(key, this.description);
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
+        this.assertRoot();
+        throw new NotFoundError(key, this.description);
+      }
       throw err;
     }
     return size > max ? undefined : readFileSync(path);
@@ -152,6 +168,8 @@ export class LocalBackend implements Backend {
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
       await mkdir(dir, { recursive: true });
+      // Temp files of killed pushes, once per directory and run.
+      removeStaleTemps(dir);
       this.madeDirs.add(dir);
     }
     const tmp = tempPathFor(target);
@@ -163,7 +181,7 @@ export class LocalBackend implements Backend {
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw withPath(err, tmp);
     }
   }
 
@@ -171,5 +189,70 @@ export class LocalBackend implements Backend {
     await rm(this.pathOf(key), { force: true });
   }
 
+  async readVersioned(key: string): Promise<VersionedObject | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.pathOf(key));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+      throw err;
+    }
+    return { bytes, version: md5Hex(bytes) };
+  }
+
+  /**
+   * Compare-and-swap on a directory: creating uses link(2), which fails if the name exists;
+   * replacing holds a lock file (created with O_EXCL) while it compares the current bytes with
+   * the expected version and renames the new file over them.
+   */
+  async putIfVersion(key: string, bytes: Buffer, expected: string | undefined, options: PutOptions = {}): Promise<string> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    const tmp = tempPathFor(target);
+    const lock = join(dirname(target), `.${basename(target)}.cas.tmp`);
+    let locked = false;
+    try {
+      await writeFile(tmp, bytes, { flag: 'wx', mode: 0o644 });
+      if (expected === undefined) {
+        await link(tmp, target).catch((err: unknown) => {
+          throw errnoCode(err) === 'EEXIST' ? new PreconditionFailedError(key, this.description) : err;
+        });
+      } else {
+        locked = await takeCasLock(lock, options.signal);
+        if (!locked) throw new PreconditionFailedError(key, this.description); // another writer is at it
+        const current = await this.readVersioned(key);
+        if (current?.version !== expected) throw new PreconditionFailedError(key, this.description);
+        await rename(tmp, target);
+      }
+      options.onBytes?.(bytes.length);
+      return md5Hex(bytes);
+    } catch (err) {
+      throw withPath(err, tmp);
+    } finally {
+      await rm(tmp, { force: true });
+      if (locked) await rm(lock, { force: true });
+    }
+  }
+
   close(): void {}
+}
+
+/** A writer holding the lock longer than this has died: its lock is taken over. */
+const CAS_LOCK_STALE_MS = 30_000;
+
+/** Creates `lock` exclusively, waiting briefly while another writer holds it; false when it stays held. */
+async function takeCasLock(lock: string, signal?: AbortSignal): Promise<boolean> {
+  for (let waited = 0; ; waited += 20) {
+    signal?.throwIfAborted();
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if (errnoCode(err) !== 'EEXIST') throw err;
+      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > CAS_LOCK_STALE_MS) await rm(lock, { force: true });
+      else if (waited > 5_000) return false;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 }

@@ -4,8 +4,9 @@ import { dirname } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5OfBuffer } from '../data/hash.js';
-import { integrityError } from '../errors.js';
-import { mapLimit, tempPathFor } from '../fsutil.js';
+import { integrityError, withPath } from '../errors.js';
+import { mapLimit, removeStaleTemps, tempPathFor } from '../fsutil.js';
+import { stampVerifiedPath } from '../workspace/hash-task.js';
 import type { Backend, ObjectInfo, PutOptions } from './backend.js';
 import type { Cache } from './cache.js';
 import { HashingTap } from './hashing-tap.js';
@@ -193,6 +194,7 @@ export class ObjectStore {
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
       await mkdir(dir, { recursive: true });
+      removeStaleTemps(dir);
       this.madeDirs.add(dir);
     }
     const tmp = tempPathFor(target);
@@ -202,13 +204,14 @@ export class ObjectStore {
       if (small !== undefined) {
         this.check(ref, key, md5OfBuffer(small, ref.legacy && !isDir));
         writeFileSync(tmp, small, { flag: 'wx', mode: 0o444 });
+        stampVerifiedPath(tmp);
         renameSync(tmp, target);
         onBytes?.(small.length);
         return { path: target, size: small.length };
       }
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw withPath(err, tmp);
     }
     const hasher = new HashingTap({ legacy: ref.legacy && !isDir, onBytes });
     try {
@@ -223,11 +226,12 @@ export class ObjectStore {
         this.check(ref, key, hasher.md5!);
         await chmod(tmp, 0o444).catch(() => undefined);
       }
+      stampVerifiedPath(tmp);
       await rename(tmp, target);
       return { path: target, size: hasher.bytesRead };
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw withPath(err, tmp);
     }
   }
 

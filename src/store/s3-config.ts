@@ -1,3 +1,5 @@
+import { configError } from '../errors.js';
+
 /** S3 remote settings and URL parsing: no SDK import, so commands that never talk to S3 start fast. */
 export type ChecksumMode = 'when_required' | 'when_supported';
 
@@ -23,7 +25,7 @@ export interface S3Options {
   connectTimeout?: number;
   /** Sockets to keep open (the transfer concurrency). */
   maxSockets: number;
-  /** SDK attempts per request for requests whose body can be replayed. */
+  /** SDK attempts per multipart part (default 3); every other request is retried by GuardedBackend, not the SDK. */
   maxAttempts?: number;
   /** Bytes above which uploads are multipart (default MULTIPART_THRESHOLD). */
   multipartThreshold?: number;
@@ -37,8 +39,10 @@ export const ANONYMOUS_READ_ONLY = 'it is read anonymously (anonymous true): uns
 
 /** `s3://bucket/some/prefix` -> bucket and prefix. */
 export function parseS3Url(url: string): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m || m[1] === '') throw new Error(`not an s3:// URL: ${url}`);
+  const m = /^s3:\/\/([^/@]+)\/?(.*)$/i.exec(url);
+  if (!m || m[1] === '') {
+    throw configError('remote.bad-url', `not an s3://bucket/prefix URL: ${url.replace(/^(s3:\/\/).*@/i, '$1***@')}`, { hint: 'use s3://bucket/prefix (credentials do not belong in the URL)' });
+  }
   return { bucket: m[1]!, prefix: m[2]!.replace(/^\/+|\/+$/g, '') };
 }
 

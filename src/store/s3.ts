@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -17,9 +18,10 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { integrityError } from '../errors.js';
-import { NotFoundError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions } from './backend.js';
+import { ConditionalWritesUnsupportedError, NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
 import { HashingTap } from './hashing-tap.js';
 import { type S3Options } from './s3-config.js';
+import { IdleTimeoutHandler } from './s3-http.js';
 export { parseS3Url, type ChecksumMode, type S3Options } from './s3-config.js';
 
 /** Objects up to this size are sent from memory (the SDK can replay them on retry). */
@@ -29,19 +31,26 @@ export const MULTIPART_THRESHOLD = 64 << 20;
 export const PART_SIZE = 16 << 20;
 const PART_QUEUE = 2;
 
+/** Seconds: the defaults of the connect-timeout and read-timeout remote options. */
+export const DEFAULT_CONNECT_TIMEOUT = 10;
+export const DEFAULT_READ_TIMEOUT = 60;
+
 /**
- * S3 (and S3-compatible) backend over @aws-sdk/client-s3. Two clients share one socket pool:
- * one with SDK retries for replayable requests (HEAD, LIST, GET, buffered PUT, multipart parts)
- * and one without, for streamed single-part PUTs whose body cannot be replayed (the transfer
- * queue retries those from the start of the file).
+ * S3 (and S3-compatible) backend over @aws-sdk/client-s3. Requests are sent without SDK retries:
+ * the caller's retry layer (GuardedBackend) retries within one budget, so the two never multiply.
+ * Multipart parts are the exception (a separate client retries a failed part, not the whole file).
+ * Every request has a connect timeout and an idle timeout that aborts it (IdleTimeoutHandler).
  */
 export class S3Backend implements Backend {
   readonly traversePrefixLen = 3;
   readonly remote = true;
   readonly description: string;
   private readonly client: S3Client;
+  /** Streamed single-part PUTs (the body cannot be replayed): the same single-attempt client. */
   private readonly streamClient: S3Client;
+  private readonly partClient: S3Client;
   private readonly verifyEtag: boolean;
+  private bucketChecked: Promise<void> | undefined;
 
   constructor(readonly options: S3Options, credentialProvider?: S3ClientConfig['credentials']) {
     this.description = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}${options.endpointUrl ? ` (${options.endpointUrl})` : ''}`;
@@ -51,6 +60,11 @@ export class S3Backend implements Backend {
       ...(options.sslVerify === false ? { rejectUnauthorized: false } : {}),
       ...(typeof options.sslVerify === 'string' ? { ca: readFileSync(options.sslVerify) } : {}),
     });
+    const requestHandler = new IdleTimeoutHandler((options.readTimeout ?? DEFAULT_READ_TIMEOUT) * 1000, {
+      httpAgent: new HttpAgent(agentOptions),
+      httpsAgent,
+      connectionTimeout: (options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000,
+    });
     const base: S3ClientConfig = {
       region: options.region,
       endpoint: options.endpointUrl,
@@ -58,19 +72,15 @@ export class S3Backend implements Backend {
       followRegionRedirects: options.region === undefined,
       requestChecksumCalculation: options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
       responseChecksumValidation: options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
-      requestHandler: {
-        httpAgent: new HttpAgent(agentOptions),
-        httpsAgent,
-        connectionTimeout: (options.connectTimeout ?? 10) * 1000,
-        requestTimeout: (options.readTimeout ?? 60) * 1000,
-      },
+      requestHandler,
       ...(options.anonymous
         ? // Unsigned requests: the no-auth scheme resolves no identity and signs nothing.
           { httpAuthSchemeProvider: () => [{ schemeId: 'smithy.api#noAuth' }], httpAuthSchemes: [{ schemeId: 'smithy.api#noAuth', identityProvider: () => async () => ({}), signer: { sign: async (request) => request } }] }
         : credentialProvider ? { credentials: credentialProvider } : options.profile ? { profile: options.profile } : {}),
     };
-    this.client = new S3Client({ ...base, maxAttempts: options.maxAttempts ?? 8, retryMode: 'standard' });
-    this.streamClient = new S3Client({ ...base, maxAttempts: 1 });
+    this.client = new S3Client({ ...base, maxAttempts: 1 });
+    this.streamClient = this.client;
+    this.partClient = new S3Client({ ...base, maxAttempts: options.maxAttempts ?? 3, retryMode: 'standard' });
     // SSE-KMS / SSE-C objects have ETags that are not the MD5 of the body.
     this.verifyEtag = options.sse !== 'aws:kms' && options.sseKmsKeyId === undefined;
   }
@@ -90,11 +100,29 @@ export class S3Backend implements Backend {
   async head(key: string, options: GetOptions = {}): Promise<ObjectInfo | undefined> {
     try {
       const r = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
-      return { key, size: r.ContentLength ?? 0, ...this.etagMd5(r.ETag) };
+      return { key, size: r.ContentLength ?? 0, ...this.etagMd5(r.ETag), ...(r.LastModified ? { modified: r.LastModified.getTime() } : {}) };
     } catch (err) {
-      if (isS3NotFound(err)) return undefined;
-      throw err;
+      if (!isS3NotFound(err)) throw err;
+      // A HEAD has no error body: "no such key" and "no such bucket" look the same. Ask once.
+      await this.checkBucket(options.signal);
+      return undefined;
     }
+  }
+
+  private checkBucket(signal?: AbortSignal): Promise<void> {
+    this.bucketChecked ??= this.client.send(new HeadBucketCommand({ Bucket: this.options.bucket }), { abortSignal: signal }).then(
+      () => undefined,
+      (err: unknown) => {
+        const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+        if (status === 404 || (err as { name?: string }).name === 'NoSuchBucket') {
+          throw Object.assign(new Error(`bucket ${this.options.bucket} does not exist`), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } });
+        }
+        if (status === 403) return; // may not list the bucket: the objects may still be reachable
+        this.bucketChecked = undefined; // transient: ask again next time
+        throw err;
+      },
+    );
+    return this.bucketChecked;
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo[]> {
@@ -112,7 +140,7 @@ export class S3Backend implements Backend {
         }),
         { abortSignal: options.signal },
       );
-      const page = (r.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ key: this.relKey(o.Key!), size: o.Size ?? 0, ...this.etagMd5(o.ETag) }));
+      const page = (r.Contents ?? []).filter((o) => o.Key !== undefined).map((o) => ({ key: this.relKey(o.Key!), size: o.Size ?? 0, ...this.etagMd5(o.ETag), ...(o.LastModified ? { modified: o.LastModified.getTime() } : {}) }));
       count += page.length;
       if (page.length > 0) yield page;
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
@@ -218,7 +246,7 @@ export class S3Backend implements Backend {
     file.on('error', (err) => tap.destroy(err));
     file.pipe(tap);
     const upload = new Upload({
-      client: this.client,
+      client: this.partClient,
       params: { ...this.putParams(key), Body: tap },
       partSize: this.options.partSize ?? PART_SIZE,
       queueSize: PART_QUEUE,
@@ -280,13 +308,87 @@ export class S3Backend implements Backend {
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { expiresIn: expiresInSeconds });
   }
 
+  async readVersioned(key: string, options: GetOptions = {}): Promise<VersionedObject | undefined> {
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
+      if (!(r.Body instanceof Readable)) throw new Error(`unexpected response body type for ${key}`);
+      const chunks: Buffer[] = [];
+      for await (const c of r.Body) chunks.push(c as Buffer);
+      return { bytes: Buffer.concat(chunks), version: r.ETag ?? '' };
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** If-None-Match: * to create, If-Match: ETag to replace; only once a probe showed the server honours them. */
+  async putIfVersion(key: string, bytes: Buffer, expected: string | undefined, options: PutOptions = {}): Promise<string> {
+    if (!(await this.conditionalWrites(options.signal))) throw new ConditionalWritesUnsupportedError(this.description);
+    try {
+      const r = await this.client.send(
+        new PutObjectCommand({ ...this.putParams(key), Body: bytes, ContentLength: bytes.length, ...(expected === undefined ? { IfNoneMatch: '*' } : { IfMatch: expected }) }),
+        { abortSignal: options.signal },
+      );
+      options.onBytes?.(bytes.length);
+      return r.ETag ?? '';
+    } catch (err) {
+      if (isConditionFailure(err)) throw new PreconditionFailedError(this.fullKey(key), this.description);
+      throw err;
+    }
+  }
+
+  private conditionalProbe: Promise<boolean> | undefined;
+
+  /**
+   * Whether the server honours If-Match and If-None-Match on PUT. Many S3-compatible servers
+   * accept the headers and ignore them, so this is tested, never assumed: a scratch object is
+   * written, then overwritten under a condition that must fail; a server that stores it anyway
+   * ignores conditions.
+   */
+  private conditionalWrites(signal?: AbortSignal): Promise<boolean> {
+    this.conditionalProbe ??= (async () => {
+      const key = this.fullKey(`.reg-probe/conditional-${randomBytes(8).toString('hex')}`);
+      const put = (extra: Partial<PutObjectCommandInput>) =>
+        this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: Buffer.from('probe\n'), ContentLength: 6, ...extra }), { abortSignal: signal });
+      await put({});
+      try {
+        for (const condition of [{ IfMatch: '"00000000000000000000000000000000"' }, { IfNoneMatch: '*' }]) {
+          try {
+            await put(condition);
+            return false; // stored despite a condition that cannot hold
+          } catch (err) {
+            if (!isConditionFailure(err)) {
+              const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+              if (status === 400 || status === 501) return false; // refused the header: no support
+              throw err;
+            }
+          }
+        }
+        return true;
+      } finally {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key })).catch(() => undefined);
+      }
+    })().catch((err: unknown) => {
+      this.conditionalProbe = undefined; // transient: probe again next time
+      throw err;
+    });
+    return this.conditionalProbe;
+  }
+
   close(): void {
     this.client.destroy();
-    this.streamClient.destroy();
+    this.partClient.destroy();
   }
+}
+
+/** 412 Precondition Failed, or 409 ConditionalRequestConflict (a concurrent conditional write won). */
+function isConditionFailure(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  return e?.name === 'PreconditionFailed' || e?.name === 'ConditionalRequestConflict' || e?.$metadata?.httpStatusCode === 412 || e?.$metadata?.httpStatusCode === 409;
 }
 
 function isS3NotFound(err: unknown): boolean {
   const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.name === 'NoSuchBucket') return false;
   return e?.name === 'NotFound' || e?.name === 'NoSuchKey' || e?.$metadata?.httpStatusCode === 404;
 }

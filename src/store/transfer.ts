@@ -1,61 +1,78 @@
 import { setMaxListeners } from 'node:events';
 import { RegError, errnoCode, isRegError } from '../errors.js';
-import { isNotFound } from './backend.js';
+import { RetriesExhaustedError, failureText, isConnectFailure, isFatalRemoteError, isRetriableRemoteError } from './remote-errors.js';
+
+export { describeError } from './remote-errors.js';
 
 /**
  * The transfer queue: runs object transfers with bounded concurrency, retries transient failures
- * with exponential backoff and full jitter, reports bytes as they move, and runs directory
- * manifests only after every one of their files made it (dvc-compat.md §5.2).
+ * with exponential backoff and full jitter within a budget, reports bytes as they move, and runs
+ * directory manifests only after every one of their files made it (dvc-compat.md §5.2).
  */
 export interface RetryPolicy {
-  /** Total attempts per object (1 = no retry). */
+  /** Total attempts per request or object (1 = no retry). */
   attempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /**
+   * How long a remote may fail every request (nothing succeeds, no byte moves) before the whole
+   * transfer gives up; default 120 s (remote option retry-budget).
+   */
+  budgetMs?: number;
+  /** The same for a remote that cannot be connected to at all (refused, DNS, unreachable); default 15 s. */
+  unreachableMs?: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { attempts: 8, baseDelayMs: 250, maxDelayMs: 20_000 };
-
-const RETRIABLE_NAMES = new Set([
-  'SlowDown', 'Throttling', 'ThrottlingException', 'ThrottledException', 'RequestThrottled', 'RequestThrottledException',
-  'TooManyRequestsException', 'ProvisionedThroughputExceededException', 'TransactionInProgressException',
-  'RequestLimitExceeded', 'BandwidthLimitExceeded', 'RequestTimeout', 'RequestTimeoutException', 'InternalError',
-  'ServiceUnavailable', 'TimeoutError', 'EC2ThrottledException', 'PriorRequestNotComplete', 'IncompleteBody',
-]);
-const RETRIABLE_ERRNO = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ECONNABORTED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENETDOWN', 'ERR_STREAM_PREMATURE_CLOSE', 'UND_ERR_SOCKET']);
+export const DEFAULT_BUDGET_MS = 120_000;
+export const DEFAULT_UNREACHABLE_MS = 15_000;
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 6, baseDelayMs: 500, maxDelayMs: 15_000, budgetMs: DEFAULT_BUDGET_MS, unreachableMs: DEFAULT_UNREACHABLE_MS };
 
 /** Throttling, 5xx, timeouts, connection resets: worth another attempt. */
-export function isRetriable(err: unknown): boolean {
-  if (isRegError(err) || isNotFound(err)) return false;
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; message?: string };
-  if (e.name === 'AbortError') return false;
-  const status = e.$metadata?.httpStatusCode;
-  if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return true;
-  if (e.$retryable) return true;
-  if (e.name && RETRIABLE_NAMES.has(e.name)) return true;
-  const code = errnoCode(err);
-  if (code && RETRIABLE_ERRNO.has(code)) return true;
-  if (/socket hang up|premature close|aborted|timed? ?out|ECONNRESET/i.test(e.message ?? '')) return true;
-  return false;
-}
-
-/** A one-line description of a transfer error (no stack, no request ids). */
-export function describeError(err: unknown): string {
-  if (typeof err !== 'object' || err === null) return String(err);
-  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
-  const status = e.$metadata?.httpStatusCode;
-  const name = e.name && e.name !== 'Error' && e.name !== 'RegError' ? e.name : undefined;
-  const msg = (e.message ?? '').split('\n')[0] || (name ?? 'unknown error');
-  const parts = [msg];
-  if (name && !msg.includes(name)) parts.unshift(`${name}:`);
-  if (status !== undefined && !msg.includes(String(status))) parts.push(`(HTTP ${status})`);
-  return parts.join(' ');
-}
+export const isRetriable = (err: unknown): boolean => isRetriableRemoteError(err);
 
 export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.floor(random() * cap);
+}
+
+/**
+ * The health of one remote for one command, shared by every request to it: once it has failed
+ * every request for the retry budget (the connect budget when it cannot even be connected to),
+ * it is given up and every further request fails at once with the same error.
+ */
+export class RemoteHealth {
+  private failingSince: number | undefined;
+  private deadError: unknown;
+  /** Some request to this remote has succeeded (or moved bytes) during this command. */
+  everWorked = false;
+
+  constructor(readonly policy: RetryPolicy = DEFAULT_RETRY, readonly now: () => number = Date.now) {}
+
+  /** A request succeeded or bytes moved: the remote works. */
+  activity(): void {
+    this.failingSince = undefined;
+    this.everWorked = true;
+  }
+
+  /** Records a transient failure of an attempt that started at `startedAt`; true when the remote is now given up. */
+  failed(err: unknown, startedAt: number): boolean {
+    this.failingSince = Math.min(this.failingSince ?? startedAt, startedAt);
+    const failingFor = this.now() - this.failingSince;
+    const limit = isConnectFailure(err) ? (this.policy.unreachableMs ?? DEFAULT_UNREACHABLE_MS) : (this.policy.budgetMs ?? DEFAULT_BUDGET_MS);
+    return failingFor >= limit;
+  }
+
+  get dead(): unknown {
+    return this.deadError;
+  }
+
+  kill(err: unknown): void {
+    this.deadError ??= err;
+  }
+
+  assertAlive(): void {
+    if (this.deadError !== undefined) throw this.deadError;
+  }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -87,19 +104,63 @@ export function fanOutSignal(parent: AbortSignal | undefined): { signal: AbortSi
   return { signal: child.signal, dispose: () => parent.removeEventListener('abort', onAbort) };
 }
 
-/** Runs `fn` until it succeeds, fails with a non-retriable error, or runs out of attempts. */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy, signal?: AbortSignal, onRetry?: (err: unknown, attempt: number) => void): Promise<T> {
+export interface RetryHooks {
+  onRetry?: (err: unknown, attempt: number) => void;
+  /** Shared by every request to one remote (see RemoteHealth). */
+  health?: RemoteHealth;
+  /** Turns the final error into what callers see (e.g. a classified RegError). */
+  classify?: (err: unknown) => unknown;
+}
+
+/**
+ * Runs `fn` until it succeeds, fails with a non-retriable error, runs out of attempts, or the
+ * remote runs out of budget. Running out throws "giving up after N attempts over T s: <cause>".
+ */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy, signal?: AbortSignal, hooks: RetryHooks | ((err: unknown, attempt: number) => void) = {}): Promise<T> {
+  const h: RetryHooks = typeof hooks === 'function' ? { onRetry: hooks } : hooks;
+  const clock = h.health?.now ?? Date.now;
+  const first = clock();
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
+    h.health?.assertAlive();
+    const startedAt = clock();
     try {
-      return await fn(attempt);
+      const result = await fn(attempt);
+      h.health?.activity();
+      return result;
     } catch (err) {
-      if (signal?.aborted) throw signal.reason;
-      if (attempt >= policy.attempts || !isRetriable(err)) throw err;
-      onRetry?.(err, attempt);
-      await sleep(backoffDelay(attempt, policy), signal);
+      await retryOrThrow(err, { attempt, first, startedAt }, policy, signal, h);
     }
   }
+}
+
+/**
+ * The retry decision after attempt `attempt` failed with `err`: throws the final error (classified)
+ * when it is not transient or a budget ran out, else waits the backoff delay and returns.
+ */
+export async function retryOrThrow(err: unknown, at: { attempt: number; first: number; startedAt: number }, policy: RetryPolicy, signal: AbortSignal | undefined, hooks: RetryHooks = {}): Promise<void> {
+  const { health, classify, onRetry } = hooks;
+  const finish = (e: unknown) => (classify ? classify(e) : e);
+  const now = health?.now ?? Date.now;
+  if (signal?.aborted) throw signal.reason;
+  if (!isRetriable(err)) throw finish(err);
+  if (health?.failed(err, at.startedAt)) {
+    health.kill(finish(new RetriesExhaustedError(at.attempt, now() - at.first, err)));
+    throw health.dead;
+  }
+  if (health?.dead !== undefined) throw health.dead;
+  if (at.attempt >= policy.attempts) {
+    const exhausted = finish(new RetriesExhaustedError(at.attempt, now() - at.first, err));
+    // A server that refused every connection for all these attempts (or never answered one request
+    // in this command) will not answer the next requests either: give the remote up.
+    if (health && (isConnectFailure(err) || !health.everWorked)) {
+      health.kill(exhausted);
+      throw health.dead;
+    }
+    throw exhausted;
+  }
+  onRetry?.(err, at.attempt);
+  await sleep(backoffDelay(at.attempt, policy), signal);
 }
 
 export interface TransferTask {
@@ -118,12 +179,19 @@ export interface TransferFailure {
   code?: string;
   /** The bytes did not match their hash (exit 6 rather than 4). */
   integrity: boolean;
+  /** How to fix this class of failure, when known (remote and disk errors). */
+  hint?: string;
 }
 
 export interface TransferOutcome {
   done: string[];
   failed: TransferFailure[];
   bytes: number;
+  /**
+   * Set when the queue stopped early because every further transfer would fail the same way
+   * (credentials refused, no such bucket, remote given up, disk full ...): the one error to report.
+   */
+  fatal?: RegError;
 }
 
 export interface TransferOptions {
@@ -133,12 +201,17 @@ export interface TransferOptions {
   onBytes?: (n: number) => void;
   onDone?: (task: TransferTask) => void;
   onRetry?: (task: TransferTask, err: unknown, attempt: number) => void;
+  /** The remote's shared health (budget across every request). */
+  health?: RemoteHealth;
+  /** Turns a task's final error into a RegError (remote or disk class), if it has one. */
+  classify?: (err: unknown) => unknown;
 }
 
 /**
  * Runs every task without `requires` first, then the dependent ones whose requirements all
  * succeeded; a dependent task whose requirement failed is reported as failed, never run.
- * Individual failures do not stop the queue (the result lists them); an abort does.
+ * Individual failures do not stop the queue (the result lists them); an abort does, and so does
+ * a failure every further transfer would share (reported as `fatal`).
  */
 export async function runTransfers(tasks: readonly TransferTask[], parentOptions: TransferOptions): Promise<TransferOutcome> {
   const fan = fanOutSignal(parentOptions.signal);
@@ -155,6 +228,7 @@ async function runAll(tasks: readonly TransferTask[], options: TransferOptions):
   const independent = tasks.filter((t) => !t.requires || t.requires.length === 0);
   const dependent = tasks.filter((t) => t.requires && t.requires.length > 0);
   await runPool(independent, options, outcome, failedKeys);
+  if (outcome.fatal) return outcome;
   const runnable: TransferTask[] = [];
   for (const t of dependent) {
     const bad = t.requires!.filter((k) => failedKeys.has(k));
@@ -172,7 +246,7 @@ async function runPool(tasks: readonly TransferTask[], options: TransferOptions,
   const retry = options.retry ?? DEFAULT_RETRY;
   const worker = async () => {
     for (;;) {
-      if (options.signal?.aborted) return;
+      if (options.signal?.aborted || outcome.fatal) return;
       const i = next++;
       if (i >= tasks.length) return;
       const task = tasks[i]!;
@@ -185,12 +259,13 @@ async function runPool(tasks: readonly TransferTask[], options: TransferOptions,
             sent = 0;
             await task.run((n) => {
               sent += n;
+              if (n > 0) options.health?.activity();
               options.onBytes?.(n);
             }, options.signal);
           },
           retry,
           options.signal,
-          (err, attempt) => options.onRetry?.(task, err, attempt),
+          { onRetry: (err, attempt) => options.onRetry?.(task, err, attempt), health: options.health, classify: options.classify },
         );
         outcome.done.push(task.key);
         outcome.bytes += task.size;
@@ -198,11 +273,14 @@ async function runPool(tasks: readonly TransferTask[], options: TransferOptions,
       } catch (err) {
         if (options.signal?.aborted) return;
         failedKeys.add(task.key);
+        const remoteGivenUp = options.health?.dead !== undefined && err === options.health.dead;
+        if ((isFatalRemoteError(err) || remoteGivenUp) && isRegError(err) && !outcome.fatal) outcome.fatal = err;
         outcome.failed.push({
           key: task.key,
-          error: describeError(err),
+          error: failureText(err),
           code: isRegError(err) ? err.code : ((err as { name?: string }).name ?? errnoCode(err)),
           integrity: isRegError(err) && err.exit === 'integrity',
+          ...(isRegError(err) && err.hint ? { hint: err.hint } : {}),
         });
       }
     }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, write, writeSync } from 'node:fs';
+import { closeSync, existsSync, futimesSync, mkdirSync, openSync, renameSync, rmSync, utimesSync, write, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { CHUNK_SIZE, readFullSync, updateHash } from '../data/hash.js';
+import { CHUNK_SIZE, readFullSync, updateHash, type FileDigest } from '../data/hash.js';
+import { tempName } from '../fsutil.js';
 
 /** One file to hash; with `cacheRoot` its bytes are also stored as `files/md5/XX/REST` in one read pass. */
 export interface HashTask {
@@ -17,6 +17,42 @@ export type HashOutcome = { md5: string; size: number; stored: boolean } | { err
 
 export function objectPathIn(cacheRoot: string, oid: string, legacy = false): string {
   return legacy ? join(cacheRoot, oid.slice(0, 2), oid.slice(2)) : join(cacheRoot, 'files', 'md5', oid.slice(0, 2), oid.slice(2));
+}
+
+/**
+ * Objects reg publishes (or has verified) get an mtime that is a whole multiple of 1024 s (the
+ * publish time rounded down). Any later rewrite of the bytes sets the mtime to "now", which has a
+ * sub-second part (or, on coarse filesystems, is a multiple of 1024 s only by a 1-in-1024
+ * chance): so a cheap stat tells whether an object still holds what was hashed when it entered
+ * the cache, and link-type checkouts re-hash only objects that fail this test.
+ */
+const STAMP_QUANTUM_S = 1024;
+
+export function verifiedMtimeS(nowMs = Date.now()): number {
+  return Math.floor(nowMs / 1000 / STAMP_QUANTUM_S) * STAMP_QUANTUM_S;
+}
+
+export function hasVerifiedMtime(mtimeMs: number): boolean {
+  return mtimeMs % (STAMP_QUANTUM_S * 1000) === 0;
+}
+
+/** Marks an open object file as verified (best effort: a cache shared with another user may refuse). */
+export function stampVerifiedFd(fd: number): void {
+  try {
+    futimesSync(fd, Date.now() / 1000, verifiedMtimeS());
+  } catch {
+    // not ours: it is simply verified again next time
+  }
+}
+
+/** stampVerifiedFd by path; false when the stamp could not be set. */
+export function stampVerifiedPath(path: string): boolean {
+  try {
+    utimesSync(path, Date.now() / 1000, verifiedMtimeS());
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Renames, creating the `XX/` prefix directory only when it is missing. */
@@ -41,6 +77,13 @@ function publishObject(tmp: string, cacheRoot: string, md5: string): boolean {
   return true;
 }
 
+/** Asked between chunks: true when the run was interrupted (Ctrl-C), so the task stops and cleans up. */
+export type StopCheck = () => boolean;
+
+function checkStop(stop: StopCheck | undefined): void {
+  if (stop?.()) throw Object.assign(new Error('interrupted'), { code: 'ABORT_ERR' });
+}
+
 function failure(task: HashTask, err: unknown): HashOutcome {
   const e = err as NodeJS.ErrnoException;
   return { error: `${task.abs}: ${e.message}`, code: e.code };
@@ -50,37 +93,23 @@ function failure(task: HashTask, err: unknown): HashOutcome {
  * Hashes a file and, when asked, copies it into the cache while hashing: the object's bytes are by
  * construction the bytes that were hashed, even if the file changes underneath us.
  */
-export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void): HashOutcome {
+export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void, stop?: StopCheck): HashOutcome {
   let fd = -1;
   let out = -1;
   let tmp: string | undefined;
   try {
     fd = openSync(task.abs, 'r');
     if (task.cacheRoot !== undefined) {
-      tmp = join(task.cacheRoot, `.${randomBytes(8).toString('hex')}.tmp`);
+      tmp = join(task.cacheRoot, tempName());
       // Created read-only (0444, what DVC expects of cache objects); the open fd can still write.
       out = openSync(tmp, 'wx', 0o444);
     }
-    const hash = createHash('md5');
-    let size = 0;
-    for (;;) {
-      const filled = readFullSync(fd, buffer);
-      if (filled === 0) break;
-      const chunk = buffer.subarray(0, filled);
-      updateHash(hash, chunk, task.legacy);
-      if (out !== -1) {
-        let written = 0;
-        while (written < filled) written += writeSync(out, chunk, written, filled - written);
-      }
-      size += filled;
-      onBytes?.(filled);
-      if (filled < CHUNK_SIZE) break;
-    }
-    const md5 = hash.digest('hex');
+    const { md5, size } = copyHashingSync(fd, out, buffer, task.legacy, onBytes, stop);
     let stored = false;
     if (out !== -1 && tmp !== undefined) {
       // No fsync per object (git does not either by default): the rename keeps the cache
       // consistent for every reader; `reg` verifies objects before they leave the machine.
+      stampVerifiedFd(out);
       closeSync(out);
       out = -1;
       stored = publishObject(tmp, task.cacheRoot!, md5);
@@ -94,6 +123,31 @@ export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number
     if (out !== -1) closeSync(out);
     if (tmp !== undefined) rmSync(tmp, { force: true });
   }
+}
+
+/**
+ * Reads `fd` to its end in whole buffers, hashing each (legacy: the dos2unix rule per 1 MiB
+ * chunk, so `buffer` must be CHUNK_SIZE long) and, unless `out` is -1, writing it to `out`:
+ * what is written is by construction what was hashed.
+ */
+export function copyHashingSync(fd: number, out: number, buffer: Buffer, legacy: boolean, onBytes?: (n: number) => void, stop?: StopCheck): FileDigest {
+  const hash = createHash('md5');
+  let size = 0;
+  for (;;) {
+    checkStop(stop);
+    const filled = readFullSync(fd, buffer);
+    if (filled === 0) break;
+    const chunk = buffer.subarray(0, filled);
+    updateHash(hash, chunk, legacy);
+    if (out !== -1) {
+      let written = 0;
+      while (written < filled) written += writeSync(out, chunk, written, filled - written);
+    }
+    size += filled;
+    onBytes?.(filled);
+    if (filled < buffer.length) break;
+  }
+  return { md5: hash.digest('hex'), size };
 }
 
 /** Files at least this big are copied with the pipelined variant below. */
@@ -114,26 +168,20 @@ function writeAt(fd: number, buffer: Buffer, position: number): Promise<void> {
 }
 
 /**
- * The same single read pass as runHashTask for big files going into the cache, but the writes
- * of the copy run on libuv's threads while this thread reads and hashes the next chunk, so a
- * large add costs about max(hash, write) instead of hash + write. Still by construction: every
- * chunk written is the chunk that was hashed.
+ * copyHashingSync for big files (plain md5 only): the writes run on libuv's threads while this
+ * thread reads and hashes the next chunk, so a copy costs about max(hash, write) instead of
+ * hash + write. Still by construction: every chunk written is the chunk that was hashed.
  */
-export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string }, onBytes?: (n: number) => void): Promise<HashOutcome> {
-  let fd = -1;
-  let out = -1;
-  let tmp: string | undefined;
+export async function copyHashingPipelined(fd: number, out: number, onBytes?: (n: number) => void, stop?: StopCheck): Promise<FileDigest> {
   const inFlight: Array<Promise<void>> = new Array(PIPELINE_BUFFERS).fill(Promise.resolve());
   try {
-    fd = openSync(task.abs, 'r');
-    tmp = join(task.cacheRoot, `.${randomBytes(8).toString('hex')}.tmp`);
-    out = openSync(tmp, 'wx', 0o444);
     const buffers = Array.from({ length: PIPELINE_BUFFERS }, () => Buffer.allocUnsafe(PIPELINE_BUFFER_SIZE));
     const hash = createHash('md5');
     let size = 0;
     for (let k = 0; ; k++) {
       const slot = k % PIPELINE_BUFFERS;
       await inFlight[slot]; // the buffer is free again once its write is done
+      checkStop(stop);
       const buffer = buffers[slot]!;
       const filled = readFullSync(fd, buffer);
       if (filled === 0) break;
@@ -145,14 +193,30 @@ export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string 
       if (filled < buffer.length) break;
     }
     await Promise.all(inFlight);
+    return { md5: hash.digest('hex'), size };
+  } catch (err) {
+    await Promise.allSettled(inFlight);
+    throw err;
+  }
+}
+
+/** runHashTask for big files going into the cache, with the pipelined copy. */
+export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string }, onBytes?: (n: number) => void, stop?: StopCheck): Promise<HashOutcome> {
+  let fd = -1;
+  let out = -1;
+  let tmp: string | undefined;
+  try {
+    fd = openSync(task.abs, 'r');
+    tmp = join(task.cacheRoot, tempName());
+    out = openSync(tmp, 'wx', 0o444);
+    const { md5, size } = await copyHashingPipelined(fd, out, onBytes, stop);
+    stampVerifiedFd(out);
     closeSync(out);
     out = -1;
-    const md5 = hash.digest('hex');
     const stored = publishObject(tmp, task.cacheRoot, md5);
     tmp = undefined;
     return { md5, size, stored };
   } catch (err) {
-    await Promise.allSettled(inFlight);
     return failure(task, err);
   } finally {
     if (fd !== -1) closeSync(fd);
@@ -162,9 +226,9 @@ export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string 
 }
 
 /** Picks the pipelined copy for big files going into the cache, the plain pass otherwise. */
-export async function runAnyHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void): Promise<HashOutcome> {
+export async function runAnyHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void, stop?: StopCheck): Promise<HashOutcome> {
   if (task.cacheRoot !== undefined && !task.legacy && (task.size ?? 0) >= PIPELINE_MIN_BYTES) {
-    return runHashTaskPipelined({ ...task, cacheRoot: task.cacheRoot }, onBytes);
+    return runHashTaskPipelined({ ...task, cacheRoot: task.cacheRoot }, onBytes, stop);
   }
-  return runHashTask(task, buffer, onBytes);
+  return runHashTask(task, buffer, onBytes, stop);
 }

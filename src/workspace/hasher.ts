@@ -18,18 +18,26 @@ export interface SizedTask extends HashTask {
   size: number;
 }
 
+/** After an abort, how long workers get to stop at their next chunk and remove their temp files. */
+const STOP_GRACE_MS = 400;
+
 /**
  * Hashes files on all cores: batches of small files (or single big files) go to worker threads
  * that use synchronous I/O with one reused buffer. Results come back in task order.
+ * An abort (`signal`) stops every task at its next chunk (temp files removed), then rejects with
+ * the signal's reason.
  */
-export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashProgress, jobs = availableParallelism()): Promise<HashOutcome[]> {
+export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashProgress, jobs = availableParallelism(), signal?: AbortSignal): Promise<HashOutcome[]> {
   const totalBytes = tasks.reduce((s, t) => s + t.size, 0);
   if (tasks.length === 0) return [];
+  signal?.throwIfAborted();
   if (jobs <= 1 || (tasks.length <= INLINE_MAX_FILES && totalBytes <= INLINE_MAX_BYTES)) {
     const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
     const results: HashOutcome[] = [];
+    const stop = () => signal?.aborted === true;
     for (const t of tasks) {
-      results.push(await runAnyHashTask(t, buffer, (n) => onProgress?.(0, n)));
+      results.push(await runAnyHashTask(t, buffer, (n) => onProgress?.(0, n), stop));
+      signal?.throwIfAborted();
       onProgress?.(1, 0);
     }
     return results;
@@ -52,19 +60,27 @@ export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashPro
   const workerCount = Math.min(jobs, batches.length);
   // Small heaps: a worker holds one 1 MiB buffer and a batch of paths; V8's default young
   // generation per isolate would otherwise add tens of MB of RSS per worker.
+  const stopFlag = new Int32Array(new SharedArrayBuffer(4));
   const workers = Array.from(
     { length: workerCount },
-    () => new Worker(new URL('./hash-worker.js', import.meta.url), { resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } }),
+    () => new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { stop: stopFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } }),
   );
   let nextBatch = 0;
+  let stopped: (() => void) | undefined;
+  const stoppedInTime = new Promise<void>((resolve) => (stopped = resolve));
+  const onAbort = () => {
+    Atomics.store(stopFlag, 0, 1);
+    setTimeout(() => stopped!(), STOP_GRACE_MS).unref();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    await Promise.all(
+    const all = Promise.all(
       workers.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
             let active: { id: number; start: number; count: number } | undefined;
             const dispatch = () => {
-              if (nextBatch >= batches.length) {
+              if (nextBatch >= batches.length || signal?.aborted) {
                 resolve();
                 return;
               }
@@ -85,7 +101,12 @@ export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashPro
           }),
       ),
     );
+    // On abort, workers finish their current chunk, remove their temp files and report; a worker
+    // stuck longer than the grace period is terminated below.
+    await Promise.race([all, stoppedInTime.then(() => signal?.throwIfAborted())]);
+    signal?.throwIfAborted();
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     await Promise.all(workers.map((w) => w.terminate()));
   }
   return results;

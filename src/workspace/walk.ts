@@ -1,5 +1,6 @@
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { RegError, errnoCode, usageError } from '../errors.js';
+import { isTempName } from '../fsutil.js';
 
 /** A regular file found under an output directory, with the stat fields the stat cache keys on. */
 export interface WalkedFile {
@@ -21,6 +22,10 @@ const SKIPPED_DIRS = new Set(['.git', '.hg', '.dvc', '.reg']);
 export interface WalkOptions {
   /** Returns true for paths (relative to the walked dir, '/'-separated, dirs with trailing '/') to skip. */
   ignored?: (relpath: string) => boolean;
+  /** Told about each symlink to a directory found (not descended into). */
+  onSymlinkedDir?: (relpath: string) => void;
+  /** Told about each reg temp file found (never listed as data), with its mtime. */
+  onTemp?: (relpath: string, mtimeMs: number) => void;
 }
 
 export function fileFromStats(relpath: string, abs: string, st: Stats): WalkedFile {
@@ -37,7 +42,7 @@ export function fileFromStats(relpath: string, abs: string, st: Stats): WalkedFi
 
 /**
  * Lists every regular file below `dir` (symlinks to files are followed, symlinked directories are
- * not descended into, as in DVC). Synchronous on purpose: for 100k files the per-call promise
+ * not descended into, as in DVC; reg's temp files are never listed). Synchronous on purpose: for 100k files the per-call promise
  * overhead of fs/promises costs more than the syscalls.
  */
 export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
@@ -60,6 +65,10 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') continue; // deleted while we walk
         throw err;
+      }
+      if (isTempName(name) && !st.isDirectory()) {
+        options.onTemp?.(relpath, st.mtimeMs);
+        continue;
       }
       if (st.isDirectory()) {
         if (SKIPPED_DIRS.has(name)) continue;
@@ -86,6 +95,7 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
         }
         // symlinks to files count with their target's content; symlinked directories are skipped, as in DVC
         if (target.isFile() && !options.ignored?.(relpath)) out.push(fileFromStats(relpath, abs, target));
+        else if (target.isDirectory() && !options.ignored?.(relpath + '/')) options.onSymlinkedDir?.(relpath);
       }
       // FIFOs, sockets and devices are not data
     }

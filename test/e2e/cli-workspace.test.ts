@@ -137,10 +137,11 @@ describe('reg CLI, one machine', () => {
     }
     closeSync(fd);
     const child = spawn(process.execPath, [REG_BIN, 'add', 'data'], { cwd: repo, stdio: 'ignore' });
+    const closed = new Promise((r) => child.once('close', r));
     const cacheRoot = join(repo, '.reg/cache');
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => {
-        const tmpSeen = existsSync(cacheRoot) && readdirSync(cacheRoot).some((n) => n.endsWith('.tmp'));
+        const tmpSeen = existsSync(cacheRoot) && readdirSync(cacheRoot).some((n) => n.startsWith('.regtmp-'));
         if (tmpSeen || child.exitCode !== null) {
           clearInterval(poll);
           child.kill('SIGKILL');
@@ -148,7 +149,7 @@ describe('reg CLI, one machine', () => {
         }
       }, 2);
     });
-    await new Promise((r) => child.once('close', r));
+    await closed;
     expect(existsSync(join(repo, 'data.dvc'))).toBe(false);
     // Every published object matches its name.
     const objects = join(cacheRoot, 'files/md5');

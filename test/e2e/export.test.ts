@@ -8,7 +8,7 @@ import addFormats from 'ajv-formats';
 import parseTorrent from 'parse-torrent';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT_ROOT, filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { PROJECT_ROOT, filesUnder, git, tempFilesUnder, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 /**
  * reg export end to end: a committed entry becomes a release directory that the real tools
@@ -159,7 +159,7 @@ describe('reg export --archive none', () => {
     await regOk(repo, ['export', 'raw_datasets/ocr-pages', '--rev', 'v1', '-o', join(out, 'plain'), '--force']);
     expect(existsSync(join(bundle, 'stray.txt'))).toBe(false);
     expect(run('sha256sum', ['-c', '--quiet', 'SHA256SUMS'], bundle)).toBe('');
-    expect(readdirSync(join(out, 'plain')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(tempFilesUnder(join(out, 'plain'))).toEqual([]);
   });
 });
 

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isTempName } from '../../src/fsutil.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const REG_BIN = join(PROJECT_ROOT, 'bin', 'reg.js');
@@ -89,4 +90,9 @@ export function filesUnder(root: string): string[] {
   };
   walk(root, '');
   return out.sort();
+}
+
+/** The files under `root` whose names mark them as reg's temp files (relative paths, sorted). */
+export function tempFilesUnder(root: string): string[] {
+  return filesUnder(root).filter((f) => isTempName(f.slice(f.lastIndexOf('/') + 1)));
 }

@@ -9,7 +9,7 @@ import { remoteAdd, remoteModify } from '../../dist/ops/remote/remote.js';
 import { S3Backend } from '../../dist/store/s3.js';
 import { makeContext, type Context } from '../../dist/context.js';
 import { expectRegError } from '../helpers/expect-error.js';
-import { filesUnder, git, removeDir, tempDir } from '../helpers/repo.js';
+import { filesUnder, tempFilesUnder, git, removeDir, tempDir } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { counting, type BackendCall } from '../helpers/counting-backend.js';
 import { buildHistoryFixture, CONTENT, IMAGES, MODEL, md5, size, type HistoryFixture } from '../helpers/history-fixture.js';
@@ -142,7 +142,7 @@ describe('manifests of other versions from a directory remote', () => {
       await expectRegError(ls(ctxB(), { target: IMAGES, rev: 'v3' }), 'remote.corrupt-object', 6);
       await expectRegError(diff(ctxB(), { from: 'v2', to: 'v3' }), 'remote.corrupt-object', 6);
       expect(filesUnder(join(clone, '.reg', 'cache')).filter((f) => f.includes(fx.imagesOid.v3.slice(2)))).toEqual([]);
-      expect(filesUnder(join(clone, '.reg', 'cache')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      expect(tempFilesUnder(join(clone, '.reg', 'cache'))).toEqual([]);
     } finally {
       writeFileSync(path, good);
       chmodSync(path, 0o444);

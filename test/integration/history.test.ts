@@ -435,8 +435,8 @@ describe('hostile pointers in history', () => {
       const byCommit = new Map(r.versions.map((v) => [v.commit, v]));
       expect(byCommit.get(bad.yaml)!.error).toMatchObject({ code: 'pointer.yaml' });
       expect(byCommit.get(bad.yaml)!.error!.message).toContain(`${IMAGES}.dvc at ${bad.yaml.slice(0, 10)}:3:1: invalid YAML`);
-      expect(byCommit.get(bad.escape)!.error).toMatchObject({ code: 'pointer.unsafe-path' });
-      expect(byCommit.get(bad.git)!.error).toMatchObject({ code: 'pointer.unsafe-path' });
+      expect(byCommit.get(bad.escape)!.error).toMatchObject({ code: 'pointer.path-unsafe' });
+      expect(byCommit.get(bad.git)!.error).toMatchObject({ code: 'pointer.path-internal' });
       expect(byCommit.get(bad.huge)!.error).toMatchObject({ code: 'pointer.too-large' });
       expect(byCommit.get(bad.link)!.error).toMatchObject({ code: 'pointer.symlink' });
       expect(byCommit.get(bad.link)!.refs.branches).toEqual(['hostile']);

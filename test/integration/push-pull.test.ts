@@ -12,7 +12,7 @@ import { makeContext, type Context } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';
 import { FlakyBackend } from '../../dist/store/flaky.js';
 import type { Backend } from '../../dist/store/backend.js';
-import { git, makeGitRepo, removeDir, tempDir, writeTree, filesUnder } from '../helpers/repo.js';
+import { git, makeGitRepo, removeDir, tempDir, writeTree, filesUnder, tempFilesUnder } from '../helpers/repo.js';
 
 const FAST_RETRY = { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 };
 
@@ -110,8 +110,8 @@ describe('push / fetch / pull through a directory remote', () => {
     expect(f.failed).toBe(0);
     expect(f.fetched).toBeGreaterThan(60);
     expect(existsSync(join(repoB, 'data'))).toBe(false);
+    expect(tempFilesUnder(join(repoB, '.reg', 'cache'))).toEqual([]);
     for (const k of filesUnder(join(repoB, '.reg', 'cache'))) {
-      expect(k.endsWith('.tmp')).toBe(false);
       expect(statSync(join(repoB, '.reg', 'cache', k)).mode & 0o777).toBe(0o444);
     }
     const p = await pull(ctxB(), { targets: [] });
@@ -145,7 +145,8 @@ describe('push / fetch / pull through a directory remote', () => {
     const err = await expectRegError(pull(ctxB(), { targets: ['model.bin'] }), 'pull.integrity', 6);
     expect(err.message).toContain(key);
     expect(existsSync(join(repoB, 'model.bin'))).toBe(false);
-    expect(filesUnder(join(repoB, '.reg', 'cache')).filter((k) => k.includes(md5.slice(2)) || k.endsWith('.tmp'))).toEqual([]);
+    expect(filesUnder(join(repoB, '.reg', 'cache')).filter((k) => k.includes(md5.slice(2)))).toEqual([]);
+    expect(tempFilesUnder(join(repoB, '.reg', 'cache'))).toEqual([]);
   });
 
   it('an object missing on the remote is a transfer error (exit 4)', async () => {

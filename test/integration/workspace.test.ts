@@ -8,7 +8,7 @@ import { status } from '../../dist/ops/data/status.js';
 import { makeContext } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';
 import { buildManifest } from '../../dist/data/manifest.js';
-import { filesUnder, git, makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { filesUnder, tempFilesUnder, git, makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../fixtures/dvc-vectors/expected.json', import.meta.url), 'utf8'));
 
@@ -106,7 +106,7 @@ describe('add', () => {
     expect(statSync(join(repo, '.reg/cache/files/md5', md5.slice(0, 2), md5.slice(2))).mode & 0o777).toBe(0o444);
     const partMd5 = createHash('md5').update(big.subarray(0, 33 << 20)).digest('hex');
     expect(readFileSync(join(repo, '.reg/cache/files/md5', partMd5.slice(0, 2), partMd5.slice(2))).equals(big.subarray(0, 33 << 20))).toBe(true);
-    expect(readdirSync(join(repo, '.reg/cache')).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(tempFilesUnder(join(repo, '.reg/cache'))).toEqual([]);
   });
 
   it('stores identical content once', async () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildManifest, compareCodePoints, manifestOidOf, parseManifest, serializeManifest } from '../../src/data/manifest.js';
 import { md5OfBuffer } from '../../src/data/hash.js';
+import type { RegError } from '../../src/errors.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../fixtures/dvc-vectors/expected.json', import.meta.url), 'utf8'));
 
@@ -67,8 +68,33 @@ describe('directory manifests match DVC byte for byte', () => {
   });
 
   it('accepts whitespace variations and extra keys when reading', () => {
-    const entries = parseManifest('[ {"relpath":"foo","md5":"ACBD18DB4CC2F85CEDEF654FCCC4A4D8","size":3} ]');
+    const entries = parseManifest('[ {"relpath":"foo","md5":"acbd18db4cc2f85cedef654fccc4a4d8","size":3} ]');
     expect(entries).toEqual([{ relpath: 'foo', md5: 'acbd18db4cc2f85cedef654fccc4a4d8' }]);
+  });
+
+  it('validates every field: md5 form, safe relpaths, no duplicates, no path both file and directory', () => {
+    const md5 = 'acbd18db4cc2f85cedef654fccc4a4d8';
+    const code = (text: string) => {
+      try {
+        parseManifest(text, 'obj.dir');
+      } catch (err) {
+        expect((err as RegError).exitCode).toBe(3);
+        expect((err as Error).message).toContain('obj.dir');
+        return (err as RegError).code;
+      }
+      return 'accepted';
+    };
+    const m = (...entries: Array<[string, string]>) => JSON.stringify(entries.map(([relpath, h]) => ({ md5: h, relpath })));
+    expect(code(m(['a', md5.toUpperCase()]))).toBe('manifest.bad-md5');
+    expect(code(m(['a', '../../x']))).toBe('manifest.bad-md5');
+    expect(code(m(['a', md5 + '.dir']))).toBe('manifest.bad-md5');
+    for (const bad of ['/etc/passwd', 'a/../../b', 'a//b', './a', 'a/', '.git/config', 'sub/.GIT/hooks/x', 'a\u0000b']) {
+      expect(code(m([bad, md5])), bad).toBe('manifest.unsafe-path');
+    }
+    expect(code(m(['a', md5], ['a', md5]))).toBe('manifest.duplicate');
+    expect(code(m(['a', md5], ['a/b', md5]))).toBe('manifest.file-and-dir');
+    expect(code(m(['x/y/z', md5], ['x/y', md5]))).toBe('manifest.file-and-dir');
+    expect(code(m(['a b/c', md5], ['ab', md5], ['a', md5], ['a.txt', md5]))).toBe('accepted');
   });
 });
 

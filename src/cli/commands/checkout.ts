@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { checkout } from '../../ops/data/checkout.js';
 import type { CommandModule } from '../command.js';
-import { plural } from '../output.js';
+import { displayPath, plural } from '../output.js';
 
 export const checkoutCommand: CommandModule = {
   register(program, run) {
@@ -14,9 +14,9 @@ export const checkoutCommand: CommandModule = {
       .action(async (targets: string[], opts: { force?: boolean; relink?: boolean }, cmd: Command) =>
         run(cmd, (ctx) => checkout(ctx, { targets, force: opts.force, relink: opts.relink }), (r, out) => {
           for (const o of r.outputs) {
-            if (o.action === 'skipped') out.line(`${o.path}: skipped (${o.reason})`);
-            else if (o.action === 'unchanged') out.line(`${o.path}: already up to date`);
-            else out.line(`${o.path}: restored (${plural(o.written, 'file')} written, ${o.removed} removed, ${o.unchanged} unchanged)`);
+            if (o.action === 'skipped') out.line(`${displayPath(o.path)}: skipped (${o.reason})`);
+            else if (o.action === 'unchanged') out.line(`${displayPath(o.path)}: already up to date`);
+            else out.line(`${displayPath(o.path)}: restored (${plural(o.written, 'file')} written, ${o.removed} removed, ${o.unchanged} unchanged)`);
           }
           if (r.stash) {
             out.note(`saved ${plural(r.stash.files.length, 'overwritten file')} as stash ${r.stash.id}; get them back with: ${r.stash.restoreCommand} --to DIR (in place, over the version just checked out: ${r.stash.restoreCommand})`);

@@ -35,6 +35,8 @@ export const commands: CommandEntry[] = [
   { name: 'export', load: async () => (await import('./export.js')).exportCommand },
   { name: 'share', load: async () => (await import('./share.js')).shareCommand },
   { name: 'batch', load: async () => (await import('./batch.js')).batchCommand },
+  { name: 'get', load: async () => (await import('./get.js')).getCommand },
+  { name: 'gc', load: async () => (await import('./gc.js')).gcCommand },
 ];
 
 /**

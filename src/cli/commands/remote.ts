@@ -18,6 +18,7 @@ export const remoteCommand: CommandModule = {
       .action(async (name: string, url: string, opts: { default?: boolean; local?: boolean; force?: boolean }, cmd: Command) =>
         run(cmd, (ctx) => remoteAdd(ctx, { name, url, default: opts.default, local: opts.local, force: opts.force }), (r, out) => {
           out.line(`added remote ${r.name} -> ${String(r.value)} (${r.file})${r.default ? ', default' : ''}`);
+          if (r.note) out.note(r.note);
         }),
       );
 
@@ -32,6 +33,7 @@ export const remoteCommand: CommandModule = {
       .action(async (name: string, option: string, value: string | undefined, opts: { unset?: boolean; local?: boolean }, cmd: Command) =>
         run(cmd, (ctx) => remoteModify(ctx, { name, option, value, unset: opts.unset, local: opts.local }), (r, out) => {
           out.line(r.value === undefined ? `unset ${r.name}.${r.option} (${r.file})` : `set ${r.name}.${r.option} = ${String(r.value)} (${r.file})`);
+          if (r.note) out.note(r.note);
         }),
       );
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { stashApply, stashList } from '../../ops/data/stash.js';
 import type { CommandModule } from '../command.js';
-import { formatBytes, plural } from '../output.js';
+import { displayPath, formatBytes, plural } from '../output.js';
 
 export const stashCommand: CommandModule = {
   register(program, run) {
@@ -15,7 +15,8 @@ export const stashCommand: CommandModule = {
           for (const s of r.stashes) {
             const bytes = s.files.reduce((n, f) => n + f.size, 0);
             out.line(`${s.id}  ${plural(s.files.length, 'file')}, ${formatBytes(bytes)}  (${s.reason})`);
-            if (out.verbose) for (const f of s.files) out.line(`    ${f.path}`);
+            if (out.verbose) for (const f of s.files) out.line(`    ${displayPath(f.path)}`);
+            if (out.verbose) for (const l of s.links ?? []) out.line(`    ${displayPath(l.path)} -> ${displayPath(l.target)} (symlink)`);
           }
         }),
       );
@@ -25,9 +26,13 @@ export const stashCommand: CommandModule = {
       .argument('<id>', 'stash id from `reg stash list`')
       .option('--to <dir>', 'write the files under this directory instead')
       .option('-f, --force', 'overwrite files whose current bytes exist nowhere else')
-      .action(async (id: string, opts: { to?: string; force?: boolean }, cmd: Command) =>
-        run(cmd, (ctx) => stashApply(ctx, { id, to: opts.to, force: opts.force }), (r, out) => {
-          out.line(`applied stash ${r.id}: ${plural(r.written.length, 'file')} written, ${r.skipped.length} already identical`);
+      .option('--links', 'also re-create the symlinks to directories that checkout --force replaced')
+      .action(async (id: string, opts: { to?: string; force?: boolean; links?: boolean }, cmd: Command) =>
+        run(cmd, (ctx) => stashApply(ctx, { id, to: opts.to, force: opts.force, links: opts.links }), (r, out) => {
+          out.line(`applied stash ${r.id}: ${plural(r.written.length, 'file')} written, ${r.skipped.length} already identical${r.linksRestored.length ? `, ${plural(r.linksRestored.length, 'symlink')} re-created` : ''}`);
+          if (r.linksNotRestored.length > 0) {
+            out.note(`${plural(r.linksNotRestored.length, 'symlink')} not re-created (${r.linksNotRestored.map((l) => `${displayPath(l.path)} -> ${displayPath(l.target)}`).join(', ')}); add --links to re-create them`);
+          }
         }),
       );
   },

@@ -6,7 +6,7 @@ import { renderOverview } from '../overview-render.js';
 import { parseJobs } from '../jobs.js';
 import type { CommandModule } from '../command.js';
 import type { Output } from '../output.js';
-import { formatBytes, plural } from '../output.js';
+import { displayPath, formatBytes, plural } from '../output.js';
 
 const LIST_LIMIT = 50;
 
@@ -59,7 +59,7 @@ function renderChanges(s: OutputStatus, out: Output): void {
   if (!out.verbose || !s.changes) return;
   const rows: string[] = [];
   for (const [mark, list] of [['A', s.changes.added], ['M', s.changes.modified], ['D', s.changes.deleted]] as const) {
-    for (const p of list) rows.push(`    ${mark} ${p}`);
+    for (const p of list) rows.push(`    ${mark} ${displayPath(p)}`);
   }
   rows.slice(0, LIST_LIMIT).forEach((r) => out.line(r));
   if (rows.length > LIST_LIMIT) out.line(`    ... ${rows.length - LIST_LIMIT} more (use --json for the full list)`);
@@ -81,9 +81,9 @@ export const statusCommand: CommandModule = {
           (ctx) => statusReport(ctx, { targets, remote: Boolean(opts.remote || opts.remoteName), remoteName: opts.remoteName, jobs: opts.jobs }),
           (r, out) => {
             if (r.outputs.length === 0 && !r.registry) out.line('nothing tracked yet (track data with: reg add <path>)');
-            const remoteByPointer = new Map((r.remote?.outputs ?? []).map((x) => [x.pointer, x]));
+            const remoteByPath = new Map((r.remote?.outputs ?? []).map((x) => [x.path, x]));
             for (const s of r.outputs) {
-              out.line(`${s.path}: ${describeStatus(s)}${describeRemote(remoteByPointer.get(s.pointer))}${s.legacy ? ' [DVC 2 pointer]' : ''}`);
+              out.line(`${displayPath(s.path)}: ${describeStatus(s)}${describeRemote(remoteByPath.get(s.path))}${s.legacy ? ' [DVC 2 pointer]' : ''}`);
               renderChanges(s, out);
             }
             if (r.registry) {

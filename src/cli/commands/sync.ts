@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { sync, type SyncResult } from '../../ops/registry/sync.js';
 import type { CommandModule } from '../command.js';
 import type { Output } from '../output.js';
-import { formatBytes, plural } from '../output.js';
+import { displayPath, formatBytes, plural } from '../output.js';
 
 interface SyncFlags {
   dryRun?: boolean;
@@ -18,16 +18,16 @@ function render(r: SyncResult, out: Output): void {
   if (r.entries.length === 0) out.line('nothing to sync');
   for (const e of r.entries) {
     if (e.transferred.length === 0 && e.deleted.length === 0) {
-      out.line(`${e.entry}: up to date (${plural(e.unchanged, 'file')})`);
+      out.line(`${displayPath(e.entry)}: up to date (${plural(e.unchanged, 'file')})`);
       continue;
     }
     const parts = [`${verb} ${plural(e.transferred.length, 'file')} (${formatBytes(e.bytes)})`];
     if (e.deleted.length) parts.push(`${del} ${e.deleted.length}`);
     parts.push(`${e.unchanged} unchanged`);
-    out.line(`${e.entry}: ${parts.join(', ')}`);
+    out.line(`${displayPath(e.entry)}: ${parts.join(', ')}`);
     if (out.verbose || r.dryRun) {
-      for (const f of e.transferred.slice(0, 50)) out.line(`  ${r.direction === 'push' ? '>' : '<'} ${f}`);
-      for (const f of e.deleted.slice(0, 50)) out.line(`  - ${f}`);
+      for (const f of e.transferred.slice(0, 50)) out.line(`  ${r.direction === 'push' ? '>' : '<'} ${displayPath(f)}`);
+      for (const f of e.deleted.slice(0, 50)) out.line(`  - ${displayPath(f)}`);
     }
   }
 }

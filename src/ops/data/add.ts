@@ -1,15 +1,17 @@
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { basename, posix, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { addGitignoreLine, gitignoreLine } from '../../data/gitignore.js';
 import { isLegacy, nameSurvivesPointer, parsePointer, serializePointer, updatePointerText, type PointerOutput } from '../../data/pointer.js';
+import { hasControlChar } from '../../data/path-rules.js';
 import { RegError, usageError } from '../../errors.js';
 import { ignoredPaths } from '../../git/read.js';
 import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
-import { writeFileAtomicSync } from '../../fsutil.js';
-import { REG_DIR, openRepo, repoRelative, type Repo } from '../../repo.js';
+import { removeStaleTemps } from '../../fsutil.js';
+import { openRepo, repoRelative, type Repo } from '../../repo.js';
 import { areaOf, registryPolicy } from '../../policy/areas.js';
-import { allOutputs, POINTER_SUFFIX, type TrackedOutput } from './outputs.js';
+import { workTree, type SafeFs } from '../../workspace/safe-fs.js';
+import { POINTER_SUFFIX, scanOutputs, type TrackedOutput } from './outputs.js';
 import { linkWorkspaceToCache } from './link.js';
 import { guardEntryName } from '../registry/entry-name.js';
 import { scanWorkspace, type WorkspaceState } from './scan.js';
@@ -51,28 +53,33 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
   if (options.targets.length === 0) throw usageError('add.no-targets', 'nothing to add', { hint: 'name a file or directory: reg add raw_datasets/x' });
   const repo = openRepo(ctx);
   const warnings: string[] = [];
-  const planned = await planAdds(repo, ctx, options.targets, warnings);
+  const fs = workTree(repo);
+  const planned = await planAdds(repo, ctx, fs, options.targets, warnings);
+  removeStaleTemps(repo.cache.root);
   // As DVC: no line when Git already ignores the data through another rule (one git call for all).
   const alreadyIgnored = await ignoredPaths(repo.root, planned.map((p) => p.dataRel));
   const outputs: AddedOutput[] = [];
   const gitignores = new Set<string>();
   for (const p of planned) {
     ctx.signal?.throwIfAborted();
-    outputs.push(await addOne(repo, ctx, p));
-    const gi = join(dirname(p.dataAbs), '.gitignore');
-    const text = existsSync(gi) ? readFileSync(gi, 'utf8') : '';
+    outputs.push(await addOne(repo, ctx, fs, p));
+    const dirRel = posix.dirname(p.dataRel);
+    const giRel = dirRel === '.' ? '.gitignore' : `${dirRel}/.gitignore`;
+    const gi = fs.existing(giRel);
+    const text = gi !== undefined && existsSync(gi) ? readFileSync(gi, 'utf8') : '';
     const next = addGitignoreLine(text, gitignoreLine(basename(p.dataAbs)));
-    if (next !== text) {
-      if (alreadyIgnored.has(p.dataRel)) continue;
-      writeFileAtomicSync(gi, next);
-    }
-    gitignores.add(repoRelative(repo, gi));
+    if (next !== text && !alreadyIgnored.has(p.dataRel)) {
+      fs.writeFile(giRel, next);
+      gitignores.add(giRel);
+    } else if (next === text) gitignores.add(giRel);
+    fs.removeStaleTemps(dirRel === '.' ? '' : dirRel);
   }
   return { outputs, gitignores: [...gitignores], warnings };
 }
 
-async function planAdds(repo: Repo, ctx: Context, targets: string[], warnings: string[]): Promise<PlannedAdd[]> {
-  const existing = await allOutputs(repo);
+async function planAdds(repo: Repo, ctx: Context, fs: SafeFs, targets: string[], warnings: string[]): Promise<PlannedAdd[]> {
+  const { outputs: existing, invalid } = await scanOutputs(repo);
+  for (const bad of invalid) ctx.progress({ type: 'log', level: 'warn', message: `ignoring ${bad.pointerRel}: ${bad.error.message}` });
   const areas = registryPolicy(repo.config.data).areas;
   const planned: PlannedAdd[] = [];
   for (const target of targets) {
@@ -83,7 +90,7 @@ async function planAdds(repo: Repo, ctx: Context, targets: string[], warnings: s
     }
     const rel = repoRelative(repo, abs, target);
     if (rel === '') throw usageError('add.repo-root', 'cannot add the repository root itself', { hint: 'add a directory inside it, e.g. raw_datasets/x' });
-    if (rel === REG_DIR || rel.startsWith(REG_DIR + '/') || rel === '.git' || rel.startsWith('.git/') || rel === '.dvc' || rel.startsWith('.dvc/')) {
+    if (fs.problem(rel)?.code === 'path.forbidden') {
       throw usageError('add.internal-path', `${target} is inside reg's or Git's own directory`, { hint: 'add your data, not .reg/, .dvc/ or .git/' });
     }
     if (!existsSync(abs)) throw usageError('add.missing', `${target} does not exist`, { hint: 'check the path (it is relative to the current directory)' });
@@ -93,7 +100,22 @@ async function planAdds(repo: Repo, ctx: Context, targets: string[], warnings: s
         hint: 'rename it; a U+0085 (NEL) character inside a name is read back as a space',
       });
     }
-    if (dvcIgnoreFor(repo.root, rel).outputIgnored(lstatSync(abs).isDirectory())) {
+    if (hasControlChar(rel)) {
+      throw usageError('add.control-char', `${JSON.stringify(rel)}: the name contains a control character (newline, tab, escape...)`, {
+        hint: 'rename it: such names break .gitignore lines and terminals',
+      });
+    }
+    const obstacle = fs.obstacleAbove(rel);
+    if (obstacle?.symlink) {
+      throw usageError('add.through-symlink', `${target} is reached through ${obstacle.path}, a symbolic link`, {
+        hint: 'reg writes pointers only into real directories of the repository: add the data where it really is, or replace the link by a directory',
+      });
+    }
+    const st = lstatSync(abs);
+    if (st.isSymbolicLink() && statSync(abs).isDirectory()) {
+      throw usageError('add.symlinked-dir', `${target} is a symbolic link to a directory`, { hint: 'reg does not follow links to directories (DVC neither): add the directory it points to, inside the repository' });
+    }
+    if (dvcIgnoreFor(repo.root, rel).outputIgnored(st.isDirectory())) {
       throw usageError('add.dvcignored', `${target} is ignored by a .dvcignore rule`, { hint: 'remove the rule from .dvcignore, or add another path (DVC refuses it too)' });
     }
     if (rel.endsWith(POINTER_SUFFIX)) throw usageError('add.pointer', `${target} is a pointer file`, { hint: 'add the data it describes instead' });
@@ -106,6 +128,12 @@ async function planAdds(repo: Repo, ctx: Context, targets: string[], warnings: s
       throw usageError('add.unversioned-area', `${target} is in the ${inArea.area.mode} area ${inArea.area.name}/, where data is not versioned`, { hint });
     }
     const pointerAbs = abs + POINTER_SUFFIX;
+    const elsewhere = existing.find((o) => o.dataRel === rel && o.pointerAbs !== pointerAbs);
+    if (elsewhere) {
+      throw usageError('add.tracked-elsewhere', `${target} is already tracked by ${elsewhere.pointerRel}`, {
+        hint: `reg updates only <name>.dvc pointers with one output: remove ${rel} from ${elsewhere.pointerRel} first`,
+      });
+    }
     if (inArea && !existsSync(pointerAbs)) {
       warnings.push(...guardEntryName(inArea.area, inArea.rest, { isFile: lstatSync(abs).isFile(), code: 'add.naming' }));
     }
@@ -142,7 +170,7 @@ function assertNoOverlap(target: string, rel: string, existing: TrackedOutput[],
   }
 }
 
-async function addOne(repo: Repo, ctx: Context, p: PlannedAdd): Promise<AddedOutput> {
+async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd): Promise<AddedOutput> {
   const oldText = existsSync(p.pointerAbs) ? readFileSync(p.pointerAbs, 'utf8') : undefined;
   const pointerRel = repoRelative(repo, p.pointerAbs);
   if (oldText !== undefined) {
@@ -151,6 +179,7 @@ async function addOne(repo: Repo, ctx: Context, p: PlannedAdd): Promise<AddedOut
   }
   const state = await scanWorkspace(repo, ctx, p.dataAbs, p.dataRel, { legacy: false, store: true, label: p.dataRel });
   if (!state.exists || state.oid === undefined) throw new RegError('add.vanished', 'failed', `${p.target} disappeared while adding it`);
+  for (const t of state.staleTemps) fs.remove(`${p.dataRel}/${t}`);
   if (state.isDir && !repo.cache.has(state.oid)) repo.cache.insertBytes(state.oid, state.manifestBytes());
   const next: PointerOutput = {
     md5: state.oid,
@@ -162,8 +191,8 @@ async function addOne(repo: Repo, ctx: Context, p: PlannedAdd): Promise<AddedOut
   };
   const text = oldText === undefined ? serializePointer(next) : updatePointerText(oldText, next, pointerRel);
   const changed = text !== oldText;
-  if (changed) writeFileAtomicSync(p.pointerAbs, text);
-  await linkWorkspaceToCache(repo, p.dataRel, state);
+  if (changed) fs.writeFile(pointerRel, text);
+  await linkWorkspaceToCache(repo, fs, p.dataRel, state);
   return addedOutput(p, pointerRel, state, state.oid, changed);
 }
 

@@ -1,12 +1,12 @@
-import { mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
-import { rm, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readlinkSync, statSync } from 'node:fs';
+import { posix } from 'node:path';
 import type { Context } from '../../context.js';
 import type { ManifestEntry } from '../../data/manifest.js';
-import { RegError } from '../../errors.js';
+import { RegError, integrityError, isRegError } from '../../errors.js';
 import { mapLimit } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
 import type { LinkType } from '../../store/cache.js';
+import { workTree, type SafeFs } from '../../workspace/safe-fs.js';
 import { StatCache } from '../../workspace/stat-cache.js';
 import { fileFromStats } from '../../workspace/walk.js';
 import { FILE_JOBS } from './link.js';
@@ -40,12 +40,18 @@ export interface CheckoutResult {
   stash?: StashRecord;
 }
 
-/** A workspace file checkout would overwrite or delete whose bytes are not in the cache. */
+/**
+ * A workspace file checkout would overwrite or delete whose bytes are not in the cache, or a
+ * symlink to a directory where checkout must write (it is replaced by a real directory, never
+ * written through).
+ */
 export interface AtRiskFile {
   path: string;
   abs: string;
   size: number;
-  reason: 'modified' | 'not-in-pointer' | 'replaced';
+  reason: 'modified' | 'not-in-pointer' | 'replaced' | 'symlinked-dir';
+  /** For symlinked-dir: where the link points. */
+  linkTarget?: string;
 }
 
 interface Plan {
@@ -55,9 +61,16 @@ interface Plan {
   remove: string[];
   /** The workspace path holds the wrong kind (file vs directory) and must go first. */
   replaceRoot: boolean;
+  /** Symlinks to directories (relpaths, '' = the output path) to remove before writing. */
+  unlink: string[];
+  /** Temp files of killed runs to clean up (relpaths). */
+  staleTemps: string[];
   unchanged: number;
   skipped?: string;
 }
+
+/** Objects found corrupt while restoring, with the files that needed them. */
+type CorruptObjects = Map<string, { legacy: boolean; uses: string[]; outputs: string[] }>;
 
 /**
  * Makes workspace data match the pointers: restores missing/changed files from the cache and
@@ -66,6 +79,7 @@ interface Plan {
  */
 export async function checkout(ctx: Context, options: CheckoutOptions): Promise<CheckoutResult> {
   const repo = openRepo(ctx);
+  const fs = workTree(repo);
   const outputs = await resolveOutputs(repo, ctx, options.targets, 'download');
   const cacheIndex = new CacheIndex(repo);
   const plans: Plan[] = [];
@@ -84,7 +98,7 @@ export async function checkout(ctx: Context, options: CheckoutOptions): Promise<
   let stash: StashRecord | undefined;
   if (atRisk.length > 0) {
     if (!options.force) {
-      const list = atRisk.slice(0, 20).map((f) => `  ${f.path} (${f.reason})`).join('\n');
+      const list = atRisk.slice(0, 20).map((f) => `  ${f.path} (${f.reason === 'symlinked-dir' ? `a symlink to ${f.linkTarget}: reg never writes through it` : f.reason})`).join('\n');
       throw new RegError('checkout.would-lose-data', 'conflict', `checkout would destroy changes that exist nowhere else:\n${list}${atRisk.length > 20 ? `\n  ... and ${atRisk.length - 20} more` : ''}`, {
         hint: 'copy them elsewhere first, or re-run with --force: the changed files are stashed in the cache first (reg stash list; reg stash apply <id> --to DIR brings them back). `reg status` says whether the pointer is newer than your data',
         details: { files: atRisk.map(({ path, size, reason }) => ({ path, size, reason })) },
@@ -93,12 +107,33 @@ export async function checkout(ctx: Context, options: CheckoutOptions): Promise<
     stash = await saveToStash(repo, ctx, atRisk, 'checkout --force');
   }
   const results: CheckoutOutput[] = [];
-  for (const plan of plans) results.push(await applyPlan(repo, ctx, plan));
+  const corrupt: CorruptObjects = new Map();
+  for (const plan of plans) results.push(await applyPlan(repo, ctx, fs, plan, corrupt));
+  if (corrupt.size > 0) throw corruptionError(repo, corrupt);
   return { outputs: results, ...(stash ? { stash } : {}) };
 }
 
+/** Quarantines the corrupt objects (so a fetch can replace them) and builds the exit-6 error naming them and their files. */
+function corruptionError(repo: Repo, corrupt: CorruptObjects): RegError {
+  const objects = [...corrupt].map(([oid, { legacy, uses }]) => {
+    let quarantined: string | undefined;
+    try {
+      quarantined = repo.cache.quarantine(oid, legacy);
+    } catch (err) {
+      if (!isRegError(err)) throw err;
+    }
+    return { oid, files: uses, ...(quarantined ? { quarantined } : {}) };
+  });
+  const lines = objects.slice(0, 20).map((o) => `  ${o.oid}: needed by ${o.files.slice(0, 3).join(', ')}${o.files.length > 3 ? `, ... (${o.files.length} files)` : ''}`).join('\n');
+  const outputs = [...new Set([...corrupt.values()].flatMap((c) => c.outputs))];
+  return integrityError('checkout.corrupt-object', `${objects.length === 1 ? 'a cache object is' : `${objects.length} cache objects are`} corrupt (their bytes do not match their hash); those files were not written:\n${lines}`, {
+    hint: `the corrupt objects were moved to ${repo.cache.root}/quarantine/; get good copies with \`reg pull ${outputs.join(' ')}\` (or \`reg fetch\` then \`reg checkout\`)`,
+    details: { objects },
+  });
+}
+
 async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: CacheIndex, relink: boolean, atRisk: AtRiskFile[], notInCache: string[]): Promise<Plan> {
-  const empty: Plan = { o, entries: [], write: [], remove: [], replaceRoot: false, unchanged: 0 };
+  const empty: Plan = { o, entries: [], write: [], remove: [], replaceRoot: false, unlink: [], staleTemps: [], unchanged: 0 };
   const oid = o.out.md5;
   if (oid === undefined) return { ...empty, skipped: 'the pointer has no hash yet (run reg add)' };
   if (!cacheIndex.has(oid, o.legacy)) {
@@ -109,7 +144,14 @@ async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex
   const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel });
   const inCache = (md5: string) => cacheIndex.has(md5, o.legacy);
   const shown = (rel: string) => (rel === '' ? o.dataRel : `${o.dataRel}/${rel}`);
-  const plan: Plan = { ...empty, entries };
+  const plan: Plan = { ...empty, entries, staleTemps: ws.staleTemps };
+  for (const link of ws.symlinkedDirs) {
+    // A link is in the way when something must be written at or below it (the output path itself always).
+    if (link !== '' && !entries.some((e) => e.relpath === link || e.relpath.startsWith(link + '/'))) continue;
+    const abs = link === '' ? o.dataAbs : `${o.dataAbs}/${link}`;
+    atRisk.push({ path: shown(link), abs, size: 0, reason: 'symlinked-dir', linkTarget: readlinkSync(abs) });
+    plan.unlink.push(link);
+  }
   if (ws.exists && ws.isDir !== o.isDir) {
     plan.replaceRoot = true;
     for (const f of ws.files) if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'replaced' });
@@ -136,22 +178,36 @@ async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex
   return plan;
 }
 
-async function applyPlan(repo: Repo, ctx: Context, plan: Plan): Promise<CheckoutOutput> {
+async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corrupt: CorruptObjects): Promise<CheckoutOutput> {
   const { o } = plan;
   const base = { path: o.dataRel, pointer: o.pointerRel, linkTypes: repo.linkTypes };
   if (plan.skipped) return { ...base, action: 'skipped', reason: plan.skipped, written: 0, removed: 0, unchanged: 0 };
-  if (plan.replaceRoot) await rm(o.dataAbs, { recursive: true, force: true });
-  const abs = (rel: string) => (rel === '' ? o.dataAbs : join(o.dataAbs, rel));
-  await mapLimit(plan.remove, FILE_JOBS, (rel) => unlink(abs(rel)));
-  removeEmptyDirs(o.dataAbs, plan.remove);
+  const rel = (relpath: string) => (relpath === '' ? o.dataRel : `${o.dataRel}/${relpath}`);
+  for (const t of plan.staleTemps) fs.remove(rel(t));
+  // Links go first (the link itself, never what it points to): nothing below is written through them.
+  for (const link of plan.unlink) fs.remove(rel(link));
+  if (plan.replaceRoot) fs.removeTree(o.dataRel);
+  for (const r of plan.remove) fs.remove(rel(r));
+  fs.removeEmptyDirs(plan.remove.flatMap((r) => parentDirs(r).map(rel)));
   const phase = 'checkout';
   if (plan.write.length > 0) ctx.progress({ type: 'start', phase, label: `checking out ${o.dataRel}`, total: plan.write.length });
   const statCache = StatCache.load(repo.statDir, o.dataRel, o.legacy);
+  let written = 0;
   try {
     await mapLimit(plan.write, FILE_JOBS, async (e) => {
       ctx.signal?.throwIfAborted();
-      const target = abs(e.relpath);
-      await repo.cache.materialize(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec));
+      const target = fs.prepareWrite(rel(e.relpath));
+      try {
+        await repo.cache.materialize(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec));
+      } catch (err) {
+        if (!isRegError(err) || err.code !== 'cache.corrupt-object') throw err;
+        const c = corrupt.get(e.md5) ?? { legacy: o.legacy, uses: [], outputs: [] };
+        c.uses.push(rel(e.relpath));
+        if (!c.outputs.includes(o.dataRel)) c.outputs.push(o.dataRel);
+        corrupt.set(e.md5, c);
+        return;
+      }
+      written++;
       // stat (not lstat) as the walk does: a symlink's identity is its target's.
       statCache.record(fileFromStats(e.relpath, target, statSync(target)), e.md5);
       ctx.progress({ type: 'advance', phase, done: 1 });
@@ -162,27 +218,14 @@ async function applyPlan(repo: Repo, ctx: Context, plan: Plan): Promise<Checkout
     statCache.save();
     if (plan.write.length > 0) ctx.progress({ type: 'end', phase });
   }
-  if (o.isDir) mkdirSync(o.dataAbs, { recursive: true });
-  const changed = plan.write.length > 0 || plan.remove.length > 0 || plan.replaceRoot;
-  return { ...base, action: changed ? 'restored' : 'unchanged', written: plan.write.length, removed: plan.remove.length, unchanged: plan.unchanged };
+  if (o.isDir) fs.ensureDir(o.dataRel);
+  const changed = written > 0 || plan.remove.length > 0 || plan.replaceRoot || plan.unlink.length > 0;
+  return { ...base, action: changed ? 'restored' : 'unchanged', written, removed: plan.remove.length, unchanged: plan.unchanged };
 }
 
-/** Removes directories left empty by deleting files (deepest first), never the output root. */
-function removeEmptyDirs(root: string, removedRelpaths: string[]): void {
-  const dirs = new Set<string>();
-  for (const rel of removedRelpaths) {
-    let d = dirname(rel);
-    while (d !== '.' && d !== '') {
-      dirs.add(d);
-      d = dirname(d);
-    }
-  }
-  for (const d of [...dirs].sort((a, b) => b.length - a.length)) {
-    const abs = join(root, d);
-    try {
-      if (readdirSync(abs).length === 0) rmdirSync(abs);
-    } catch {
-      // already gone or not empty
-    }
-  }
+/** The directories above a relpath, deepest first ('a/b/c' -> ['a/b', 'a']). */
+function parentDirs(relpath: string): string[] {
+  const out: string[] = [];
+  for (let d = posix.dirname(relpath); d !== '.' && d !== ''; d = posix.dirname(d)) out.push(d);
+  return out;
 }

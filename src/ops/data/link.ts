@@ -1,6 +1,7 @@
 import { lstatSync, statSync } from 'node:fs';
 import { mapLimit } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
+import type { SafeFs } from '../../workspace/safe-fs.js';
 import { StatCache } from '../../workspace/stat-cache.js';
 import { fileFromStats } from '../../workspace/walk.js';
 import type { WorkspaceState } from './scan.js';
@@ -12,13 +13,13 @@ export const FILE_JOBS = 16;
  * read-only cache objects, so data is stored once and an edit cannot corrupt the cache.
  * With reflink/copy the workspace keeps its own writable files.
  */
-export async function linkWorkspaceToCache(repo: Repo, dataRel: string, state: WorkspaceState): Promise<void> {
+export async function linkWorkspaceToCache(repo: Repo, fs: SafeFs, dataRel: string, state: WorkspaceState): Promise<void> {
   const first = repo.linkTypes[0];
   if (first !== 'hardlink' && first !== 'symlink') return;
   const relinked = await mapLimit(state.files, FILE_JOBS, async (f) => {
     const object = repo.cache.objectPath(f.md5);
     if (first === 'hardlink' && statSync(object, { throwIfNoEntry: false })?.ino === f.ino) return undefined;
-    await repo.cache.materialize(f.md5, false, f.abs, repo.linkTypes);
+    await repo.cache.materialize(f.md5, false, fs.prepareWrite(f.relpath === '' ? dataRel : `${dataRel}/${f.relpath}`), repo.linkTypes);
     return f;
   });
   // The links are new inodes: remember their stat so the next status does not re-hash them.

@@ -1,16 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, posix, resolve } from 'node:path';
 import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
 import type { Context } from '../../context.js';
-import { usageError, type RegError } from '../../errors.js';
+import { configError, isRegError, usageError, type RegError } from '../../errors.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
 import { isDirectory, repoRelative, type Repo } from '../../repo.js';
+import { workTree } from '../../workspace/safe-fs.js';
 
-/** A data output as described by one `.dvc` pointer file. */
+/** A data output as described by one entry of a `.dvc` pointer file's `outs`. */
 export interface TrackedOutput {
   /** Repo-relative path of the `.dvc` file. */
   pointerRel: string;
   pointerAbs: string;
+  /** Position in the pointer's `outs` (DVC 3 allows several outputs per file). */
+  index: number;
   /** Repo-relative path of the data. */
   dataRel: string;
   dataAbs: string;
@@ -22,38 +25,88 @@ export interface TrackedOutput {
 
 export const POINTER_SUFFIX = '.dvc';
 
-export function loadPointer(repo: Repo, pointerAbs: string): TrackedOutput {
+/**
+ * Where a pointer's `path:` leads, checked without touching the disk: inside the repository, not
+ * the repository root, not the directory holding the pointer itself, not a `.dvc` file, not into `.git` (at any
+ * depth), `.reg`, `.dvc` or the cache. Returns the repo-relative data path, or throws exit 3
+ * (`pointer.path-unsafe`, `pointer.path-internal`) naming the pointer file and line.
+ */
+export function pointerDataRel(pointerRel: string, path: string, at: string, isForbidden: (rel: string) => string | undefined): string {
+  const hint = `fix the path in ${pointerRel} (it is relative to the pointer's directory), or remove the file: git rm ${pointerRel}`;
+  const refuse = (code: string, why: string): RegError => configError(code, `${at}: path ${JSON.stringify(path)} ${why}`, { hint, details: { pointer: pointerRel, path } });
+  if (path.startsWith('/') || /^[A-Za-z]:[\\/]/.test(path) || path.includes('\0')) throw refuse('pointer.path-unsafe', 'is not a relative path');
+  const dataRel = posix.normalize(posix.join(posix.dirname(pointerRel), path)).replace(/\/+$/, '');
+  if (dataRel === '..' || dataRel.startsWith('../')) throw refuse('pointer.path-unsafe', 'leads outside the repository');
+  if (dataRel === '.' || dataRel === '') throw refuse('pointer.path-unsafe', 'names the repository root');
+  if (pointerRel.startsWith(dataRel + '/')) throw refuse('pointer.path-unsafe', `names ${dataRel}, a directory holding the pointer itself`);
+  if (dataRel.endsWith(POINTER_SUFFIX)) throw refuse('pointer.path-unsafe', `names ${dataRel}, a pointer file`);
+  const internal = isForbidden(dataRel);
+  if (internal !== undefined) throw refuse('pointer.path-internal', `leads to ${dataRel}: ${internal}`);
+  return dataRel;
+}
+
+/** Every output of one `.dvc` file, each `path:` validated (also against symlinks in the work tree). */
+export function loadPointer(repo: Repo, pointerAbs: string): TrackedOutput[] {
   const pointerRel = repoRelative(repo, pointerAbs);
   const text = readFileSync(pointerAbs, 'utf8');
   const pointer = parsePointer(text, pointerRel);
-  if (pointer.outs.length !== 1) {
-    throw usageError('pointer.multi-out', `${pointerRel}: has ${pointer.outs.length} outputs; reg supports one output per .dvc file`, {
-      hint: 'split it into one .dvc file per output (dvc add writes one per file)',
-    });
-  }
-  const out = pointer.outs[0]!;
-  const dataAbs = resolve(dirname(pointerAbs), out.path);
-  const dataRel = repoRelative(repo, dataAbs, `${pointerRel}: path ${out.path}`);
-  return {
-    pointerRel,
-    pointerAbs,
-    dataRel,
-    dataAbs,
-    out,
-    legacy: isLegacy(out),
-    isDir: out.md5 !== undefined ? out.md5.endsWith('.dir') : isDirectory(dataAbs),
-    text,
-  };
+  const fs = workTree(repo);
+  const forbidden = (rel: string) => fs.problem(rel)?.reason;
+  return pointer.outs.map((out, index) => {
+    const at = pointer.pathLocations?.[index] ?? pointerRel;
+    const dataRel = pointerDataRel(pointerRel, out.path, at, forbidden);
+    const obstacle = fs.obstacleAbove(dataRel);
+    if (obstacle?.symlink) {
+      throw configError('pointer.path-symlink', `${at}: path ${JSON.stringify(out.path)} goes through ${obstacle.path}, a symbolic link`, {
+        hint: `reg never reads or writes data through symlinks: replace ${obstacle.path} by a real directory, or remove ${pointerRel}`,
+        details: { pointer: pointerRel, path: out.path, symlink: obstacle.path },
+      });
+    }
+    const dataAbs = join(repo.root, ...dataRel.split('/'));
+    return {
+      pointerRel,
+      pointerAbs,
+      index,
+      dataRel,
+      dataAbs,
+      out,
+      legacy: isLegacy(out),
+      isDir: out.md5 !== undefined ? out.md5.endsWith('.dir') : isDirectory(dataAbs),
+      text,
+    };
+  });
 }
 
+/** A pointer file that could not be loaded (malformed or hostile), with the error that says why. */
+export interface InvalidPointer {
+  pointerRel: string;
+  error: RegError;
+}
 
-/** Every `.dvc` pointer in the work tree (tracked or not, but not git-ignored). */
-export async function allOutputs(repo: Repo): Promise<TrackedOutput[]> {
+/**
+ * Every output of every `.dvc` pointer in the work tree (tracked or not, but not git-ignored).
+ * A pointer file that fails to load is returned in `invalid` instead of failing the others.
+ */
+export async function scanOutputs(repo: Repo): Promise<{ outputs: TrackedOutput[]; invalid: InvalidPointer[] }> {
   const files = await repo.git.listFiles(`*${POINTER_SUFFIX}`);
-  return files
-    .filter((f) => f.endsWith(POINTER_SUFFIX) && !f.startsWith('.reg/') && !f.startsWith('.dvc/'))
-    .sort()
-    .map((f) => loadPointer(repo, join(repo.root, f)));
+  const outputs: TrackedOutput[] = [];
+  const invalid: InvalidPointer[] = [];
+  for (const f of files.filter((f) => f.endsWith(POINTER_SUFFIX) && !f.startsWith('.reg/') && !f.startsWith('.dvc/')).sort()) {
+    try {
+      outputs.push(...loadPointer(repo, join(repo.root, f)));
+    } catch (err) {
+      if (!isRegError(err)) throw err;
+      invalid.push({ pointerRel: f, error: err });
+    }
+  }
+  return { outputs, invalid };
+}
+
+/** Every output in the work tree; the first invalid pointer file is an error (exit 3, with its file and line). */
+export async function allOutputs(repo: Repo): Promise<TrackedOutput[]> {
+  const { outputs, invalid } = await scanOutputs(repo);
+  if (invalid.length > 0) throw invalid[0]!.error;
+  return outputs;
 }
 
 /** What the command resolving targets will do with them: decides the hint for a target in a synced area. */
@@ -61,23 +114,27 @@ export type TargetPurpose = 'upload' | 'download' | 'inspect';
 
 /**
  * Resolves command-line targets: a data path, its `.dvc` file, or a directory holding pointers
- * (every output below it). No targets means every output in the repository.
+ * (every output below it). No targets means every output in the repository. An invalid pointer
+ * file fails the command only when a target selects it; otherwise it is reported as a warning.
  */
 export async function resolveOutputs(repo: Repo, ctx: Context, targets: readonly string[], purpose: TargetPurpose = 'inspect'): Promise<TrackedOutput[]> {
   if (targets.length === 0) return allOutputs(repo);
   const seen = new Map<string, TrackedOutput>();
-  let all: TrackedOutput[] | undefined;
+  const add = (o: TrackedOutput) => seen.set(`${o.pointerRel}\0${o.index}`, o);
+  let scanned: { outputs: TrackedOutput[]; invalid: InvalidPointer[] } | undefined;
   for (const target of targets) {
     const abs = resolve(ctx.cwd, target.replace(/\/+$/, '') || '/');
     const rel = repoRelative(repo, abs, target);
     const pointerAbs = abs.endsWith(POINTER_SUFFIX) ? abs : abs + POINTER_SUFFIX;
     if (existsSync(pointerAbs) && !isDirectory(pointerAbs)) {
-      const o = loadPointer(repo, pointerAbs);
-      seen.set(o.pointerRel, o);
+      for (const o of loadPointer(repo, pointerAbs)) add(o);
       continue;
     }
-    all ??= await allOutputs(repo);
     const prefix = rel === '' ? '' : rel + '/';
+    scanned ??= await scanOutputs(repo);
+    const bad = scanned.invalid.find((b) => b.pointerRel.startsWith(prefix));
+    if (bad) throw bad.error;
+    const all = scanned.outputs;
     const under = all.filter((o) => o.dataRel.startsWith(prefix) || o.dataRel === rel);
     const containing = all.find((o) => rel.startsWith(o.dataRel + '/'));
     if (under.length === 0) {
@@ -88,7 +145,10 @@ export async function resolveOutputs(repo: Repo, ctx: Context, targets: readonly
         : `track it first with \`reg add ${target}\``;
       throw usageError('target.not-tracked', `${target} is not tracked by reg (no ${basename(pointerAbs)} found)`, { hint });
     }
-    for (const o of under) seen.set(o.pointerRel, o);
+    for (const o of under) add(o);
+  }
+  for (const bad of scanned?.invalid ?? []) {
+    ctx.progress({ type: 'log', level: 'warn', message: `skipped ${bad.pointerRel} (not selected): ${bad.error.message}` });
   }
   return [...seen.values()];
 }

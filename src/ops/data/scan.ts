@@ -1,8 +1,9 @@
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { manifestOid, manifestOidOf, serializeManifest } from '../../data/manifest.js';
-import { RegError, errnoCode } from '../../errors.js';
+import { RegError, diskError, errnoCode } from '../../errors.js';
+import { STALE_TEMP_MS } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
 import { hashMany, type SizedTask } from '../../workspace/hasher.js';
 import { StatCache } from '../../workspace/stat-cache.js';
@@ -27,6 +28,10 @@ export interface WorkspaceState {
   isexec: boolean;
   /** The oid the workspace last matched a pointer at, as remembered before this scan (see StatCache.baseOid). */
   base?: string;
+  /** Symlinks to directories inside the output (relpaths; '' when the output path itself is one): never followed. */
+  symlinkedDirs: string[];
+  /** reg temp files older than an hour left inside the output by killed runs (relpaths). */
+  staleTemps: string[];
 }
 
 export interface ScanOptions {
@@ -44,9 +49,14 @@ export interface ScanOptions {
  */
 export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, dataRel: string, opts: ScanOptions): Promise<WorkspaceState> {
   const checkedAt = Date.now();
-  let rootStat;
+  let rootStat: Stats;
+  let rootIsLink = false;
   try {
-    rootStat = statSync(dataAbs);
+    rootStat = lstatSync(dataAbs);
+    // A symlink to a file counts with its target's content (as in DVC); one to a directory is
+    // never followed: there is nothing of the output's own in it.
+    rootIsLink = rootStat.isSymbolicLink();
+    if (rootIsLink) rootStat = statSync(dataAbs);
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return emptyState(false);
     throw err;
@@ -55,7 +65,22 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   if (!isDir && !rootStat.isFile()) {
     throw new RegError('scan.special-file', 'usage', `${dataRel} is neither a regular file nor a directory`, { hint: 'reg tracks files and directories only' });
   }
-  const walked: WalkedFile[] = isDir ? walkTree(dataAbs, { ignored: dvcIgnoreFor(repo.root, dataRel).ignored }) : [fileFromStats('', dataAbs, rootStat)];
+  const symlinkedDirs: string[] = [];
+  const staleTemps: string[] = [];
+  let walked: WalkedFile[];
+  if (!isDir) walked = [fileFromStats('', dataAbs, rootStat)];
+  else if (rootIsLink) {
+    walked = [];
+    symlinkedDirs.push('');
+  } else {
+    walked = walkTree(dataAbs, {
+      ignored: dvcIgnoreFor(repo.root, dataRel).ignored,
+      onSymlinkedDir: (rel) => symlinkedDirs.push(rel),
+      onTemp: (rel, mtimeMs) => {
+        if (checkedAt - mtimeMs > STALE_TEMP_MS) staleTemps.push(rel);
+      },
+    });
+  }
   const statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
   const todo: SizedTask[] = [];
   const todoFiles: WalkedFile[] = [];
@@ -75,13 +100,16 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     if (opts.store) mkdirSync(repo.cache.root, { recursive: true });
     ctx.progress({ type: 'start', phase, label: `${opts.store ? 'adding' : 'hashing'} ${dataRel}`, total: todo.length, totalBytes });
     try {
-      const results = await hashMany(todo, (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), ctx.cores);
+      const results = await hashMany(todo, (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), ctx.cores, ctx.signal);
       results.forEach((r, k) => {
         const f = todoFiles[k]!;
         if ('error' in r) {
-          throw new RegError('scan.read', 'failed', `cannot read ${f.relpath === '' ? dataRel : `${dataRel}/${f.relpath}`}: ${r.error}`, {
-            hint: r.code === 'EACCES' ? 'fix the file permissions' : undefined,
-          });
+          const shown = f.relpath === '' ? dataRel : `${dataRel}/${f.relpath}`;
+          // Out of space or a read-only disk while copying into the cache is the cache's disk, not the file.
+          const writingCache = opts.store && (r.code === 'ENOSPC' || r.code === 'EDQUOT' || r.code === 'EROFS');
+          const disk = diskError(Object.assign(new Error(r.error), { code: r.code }), writingCache ? `${repo.cache.root} (copying ${shown} into the cache)` : shown);
+          if (disk) throw disk;
+          throw new RegError('scan.read', 'failed', `cannot read ${shown}: ${r.error}`);
         }
         if (r.stored) storedObjects++;
         // The stat recorded is the one taken before hashing: a file changed meanwhile gets a new
@@ -126,11 +154,13 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     storedObjects,
     isexec: !isDir && (rootStat.mode & 0o111) !== 0,
     ...(base !== undefined ? { base } : {}),
+    symlinkedDirs,
+    staleTemps,
   };
 }
 
 function emptyState(exists: boolean): WorkspaceState {
-  return { exists, isDir: false, files: [], manifestBytes: () => Buffer.from('[]'), size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, storedObjects: 0, isexec: false };
+  return { exists, isDir: false, files: [], manifestBytes: () => Buffer.from('[]'), size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, storedObjects: 0, isexec: false, symlinkedDirs: [], staleTemps: [] };
 }
 
 /**
@@ -154,7 +184,8 @@ export function listCacheOids(cacheRoot: string, legacy = false): Set<string> {
     } catch {
       continue;
     }
-    for (const n of names) if (!n.endsWith('.tmp') && !n.startsWith('.')) oids.add(p + n);
+    // Temp files (`.regtmp-…`) and other dot files are not objects.
+    for (const n of names) if (n.charCodeAt(0) !== 46 /* . */) oids.add(p + n);
   }
   return oids;
 }

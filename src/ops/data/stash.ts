@@ -1,18 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
-import { RegError, usageError } from '../../errors.js';
-import { mapLimit, writeFileAtomicSync } from '../../fsutil.js';
-import { openRepo, repoRelative, type Repo } from '../../repo.js';
+import { isSafeRelpath } from '../../data/path-rules.js';
+import { configError, RegError, usageError } from '../../errors.js';
+import { mapLimit, tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
+import { openRepo, type Repo } from '../../repo.js';
 import { hashMany } from '../../workspace/hasher.js';
+import { outputTree, workTree } from '../../workspace/safe-fs.js';
 import { hashFile } from '../../data/hash.js';
 import { FILE_JOBS } from './link.js';
 
 /**
  * Bytes a forced checkout overwrote, kept in the cache: the record lists each file's repo path
  * and md5, and the manifest of those files is a `.dir` object, so the stash also survives a
- * `reg push` like any other data.
+ * `reg push` like any other data. Symlinks to directories that checkout replaced by real
+ * directories are recorded too (path and link target), never followed.
  */
 export interface StashRecord {
   id: string;
@@ -20,16 +23,26 @@ export interface StashRecord {
   reason: string;
   oid: string;
   files: Array<{ path: string; md5: string; size: number }>;
+  links?: Array<{ path: string; target: string }>;
   restoreCommand: string;
 }
 
-const STASH_DIR = 'stash';
+/** Stash records live in `.reg/stash/<id>.json`. */
+export const STASH_DIR = 'stash';
 
-export async function saveToStash(repo: Repo, ctx: Context, files: Array<{ path: string; abs: string; size: number }>, reason: string): Promise<StashRecord> {
+export async function saveToStash(
+  repo: Repo,
+  ctx: Context,
+  entries: Array<{ path: string; abs: string; size: number; linkTarget?: string }>,
+  reason: string,
+): Promise<StashRecord> {
+  const files = entries.filter((f) => f.linkTarget === undefined);
+  const links = entries.filter((f) => f.linkTarget !== undefined).map((f) => ({ path: f.path, target: f.linkTarget! }));
   const results = await hashMany(
     files.map((f) => ({ abs: f.abs, legacy: false, size: f.size, cacheRoot: repo.cache.root })),
     undefined,
     ctx.cores,
+    ctx.signal,
   );
   const saved = results.map((r, i) => {
     if ('error' in r) throw new RegError('stash.save-failed', 'failed', `could not save ${files[i]!.path} before overwriting it: ${r.error}`, { hint: 'nothing was changed; fix the problem and retry' });
@@ -38,7 +51,7 @@ export async function saveToStash(repo: Repo, ctx: Context, files: Array<{ path:
   const { oid } = repo.cache.insertManifest(saved.map((f) => ({ relpath: f.path, md5: f.md5 })));
   const now = new Date();
   const id = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-') + '-' + randomBytes(2).toString('hex');
-  const record: StashRecord = { id, createdAt: now.toISOString(), reason, oid, files: saved, restoreCommand: `reg stash apply ${id}` };
+  const record: StashRecord = { id, createdAt: now.toISOString(), reason, oid, files: saved, ...(links.length > 0 ? { links } : {}), restoreCommand: `reg stash apply ${id}` };
   writeFileAtomicSync(join(repo.regDir, STASH_DIR, `${id}.json`), JSON.stringify(record, null, 2) + '\n');
   return record;
 }
@@ -59,32 +72,46 @@ export interface StashApplyOptions {
   /** Write the files under this directory instead of their original places. */
   to?: string;
   force?: boolean;
+  /** Also re-create the recorded symlinks to directories (only where nothing is in the way). */
+  links?: boolean;
 }
 
 export interface StashApplyResult {
   id: string;
   written: string[];
   skipped: string[];
+  /** Recorded symlinks re-created (with `links`). */
+  linksRestored: string[];
+  /** Recorded symlinks left out (without `links`). */
+  linksNotRestored: Array<{ path: string; target: string }>;
 }
 
-/** Writes a stash's files back (to their original paths, or under `to`); never overwrites other unsaved bytes without force. */
+/**
+ * Writes a stash's files back (to their original paths, or under `to`) through the work-tree
+ * gateway, so nothing is written through a symlink; never overwrites other unsaved bytes without
+ * force. Symlinks recorded by checkout are re-created only when asked (`links`).
+ */
 export async function stashApply(ctx: Context, options: StashApplyOptions): Promise<StashApplyResult> {
   const repo = openRepo(ctx);
+  if (!/^[A-Za-z0-9._-]+$/.test(options.id) || options.id.startsWith('.')) throw usageError('stash.unknown', `no stash named ${JSON.stringify(options.id)}`, { hint: 'list them with `reg stash list`' });
   const file = join(repo.regDir, STASH_DIR, `${options.id}.json`);
   if (!existsSync(file)) throw usageError('stash.unknown', `no stash named ${options.id}`, { hint: 'list them with `reg stash list`' });
   const record = JSON.parse(readFileSync(file, 'utf8')) as StashRecord;
-  const base = options.to ? resolve(ctx.cwd, options.to) : repo.root;
-  if (!options.to) for (const f of record.files) repoRelative(repo, join(base, f.path));
+  for (const p of [...record.files.map((f) => f.path), ...(record.links ?? []).map((l) => l.path)]) {
+    if (!isSafeRelpath(p)) throw configError('stash.bad-record', `${file}: unsafe path ${JSON.stringify(p)}`, { hint: 'the stash record was edited by hand; fix or delete it' });
+  }
+  const { fs, prefix } = options.to === undefined ? { fs: workTree(repo), prefix: '' } : outputTree(repo, resolve(ctx.cwd, options.to));
   const written: string[] = [];
   const skipped: string[] = [];
   const conflicts: string[] = [];
   const targets = await mapLimit(record.files, FILE_JOBS, async (f) => {
-    const dest = join(base, f.path);
-    if (!existsSync(dest)) return { f, dest, write: true };
-    const { md5 } = await hashFile(dest);
-    if (md5 === f.md5) return { f, dest, write: false };
-    if (!repo.cache.has(md5) && !options.force) conflicts.push(dest);
-    return { f, dest, write: true };
+    const rel = prefix + f.path;
+    const existing = fs.existing(rel);
+    if (existing === undefined || !existsSync(existing)) return { f, rel, write: true };
+    const { md5 } = await hashFile(existing);
+    if (md5 === f.md5) return { f, rel, write: false };
+    if (!repo.cache.has(md5) && !options.force) conflicts.push(existing);
+    return { f, rel, write: true };
   });
   if (conflicts.length > 0) {
     throw new RegError('stash.would-lose-data', 'conflict', `applying the stash would overwrite changes that exist nowhere else: ${conflicts.join(', ')}`, {
@@ -96,8 +123,29 @@ export async function stashApply(ctx: Context, options: StashApplyOptions): Prom
       skipped.push(t.f.path);
       continue;
     }
-    await repo.cache.materialize(t.f.md5, false, t.dest, ['reflink', 'copy']);
+    await repo.cache.materialize(t.f.md5, false, fs.prepareWrite(t.rel), ['reflink', 'copy']);
     written.push(t.f.path);
   }
-  return { id: record.id, written, skipped };
+  const linksRestored: string[] = [];
+  const linksNotRestored = options.links ? [] : [...(record.links ?? [])];
+  if (options.links) {
+    for (const l of record.links ?? []) {
+      const dest = fs.prepareWrite(prefix + l.path);
+      if (lstatSync(dest, { throwIfNoEntry: false }) !== undefined) {
+        throw new RegError('stash.link-in-the-way', 'conflict', `cannot re-create the symlink ${l.path} -> ${l.target}: ${dest} exists`, {
+          hint: `move ${dest} aside (the data checkout put there is in the cache), or use --to DIR`,
+        });
+      }
+      const tmp = tempPathFor(dest);
+      try {
+        symlinkSync(l.target, tmp);
+        renameSync(tmp, dest);
+      } catch (err) {
+        rmSync(tmp, { force: true });
+        throw err;
+      }
+      linksRestored.push(l.path);
+    }
+  }
+  return { id: record.id, written, skipped, linksRestored, linksNotRestored };
 }

@@ -45,7 +45,7 @@ export class ObjectFacts {
   remote(name: string): OpenedRemote {
     let r = this.remotes.get(name);
     if (r === undefined) {
-      r = openRemote(this.repo, this.ctx, { remote: name, jobs: this.options.jobs, wrapBackend: this.options.wrapBackend });
+      r = openRemote(this.repo, this.ctx, { remote: name, jobs: this.options.jobs, retry: this.options.retry, wrapBackend: this.options.wrapBackend });
       this.remotes.set(name, r);
     }
     return r;

@@ -1,11 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { join, posix, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
 import { RegError, configError, isRegError, usageError } from '../../errors.js';
 import { BlobReader, resolveCommitsOrThrow, treeFiles } from '../../git/history.js';
 import { repoRelative, type Repo } from '../../repo.js';
-import { POINTER_SUFFIX } from '../data/outputs.js';
+import { POINTER_SUFFIX, pointerDataRel } from '../data/outputs.js';
+import { pathProblem, RESERVED_IN_REPO } from '../../workspace/safe-fs.js';
 
 /**
  * Pointers as history holds them: read from a commit's tree (or the work tree) and treated as
@@ -43,26 +44,13 @@ export function isPointerPath(path: string): boolean {
   return path.endsWith(POINTER_SUFFIX) && !path.startsWith('.dvc/') && !path.startsWith('.reg/') && path !== POINTER_SUFFIX;
 }
 
-const RESERVED_TOP = new Set(['.git', '.reg', '.dvc']);
-
 /**
  * The repo-relative data path a pointer at `pointerRel` names with `outPath`, refusing any path
- * that leaves the repository or points into `.git/`, `.reg/` or `.dvc/`. The one place history
- * pointers' paths are resolved (so the work tree's confinement rules can replace it).
+ * that leaves the repository or points into `.git/` (at any depth), `.reg/` or `.dvc/`: the work
+ * tree's rules (pointerDataRel), without the checks that need the disk.
  */
 export function historyDataPath(pointerRel: string, outPath: string): string {
-  const where = `${pointerRel}: path ${JSON.stringify(outPath)}`;
-  if (outPath.includes('\0') || posix.isAbsolute(outPath) || /^[A-Za-z]:[\\/]/.test(outPath)) {
-    throw configError('pointer.unsafe-path', `${where} is absolute`, { hint: 'a pointer names its data relative to the .dvc file; this pointer is corrupt or hostile' });
-  }
-  const dataRel = posix.normalize(posix.join(posix.dirname(pointerRel), outPath));
-  if (dataRel === '.' || dataRel === '..' || dataRel.startsWith('../')) {
-    throw configError('pointer.unsafe-path', `${where} leaves the repository`, { hint: 'a pointer may only name data inside the repository; this pointer is corrupt or hostile' });
-  }
-  if (RESERVED_TOP.has(dataRel.split('/')[0]!)) {
-    throw configError('pointer.unsafe-path', `${where} points into ${dataRel.split('/')[0]}/`, { hint: 'data may not live in Git or reg internals; this pointer is corrupt or hostile' });
-  }
-  return dataRel.replace(/\/+$/, '');
+  return pointerDataRel(pointerRel, outPath, pointerRel, (rel) => pathProblem(rel, RESERVED_IN_REPO)?.reason);
 }
 
 /** Parses pointer text from history or the work tree into one output (throws a RegError naming the file). */

@@ -44,10 +44,11 @@ async function update(repo: Repo, ctx: Context, hook: PostUpdateResult['hook'], 
   for (const p of result.pointers) {
     try {
       const r = await checkout(ctx, { targets: [join(repo.root, p)], force: false });
-      const o = r.outputs[0];
-      if (!o || o.action === 'unchanged') result.unchanged.push(p);
-      else if (o.action === 'skipped') result.skipped.push({ pointer: p, reason: o.reason ?? 'skipped' });
-      else result.updated.push(p);
+      // A pointer file may hold several outputs (DVC 3): it is updated when any of them was.
+      const skipped = r.outputs.find((o) => o.action === 'skipped');
+      if (r.outputs.some((o) => o.action === 'restored')) result.updated.push(p);
+      else if (skipped) result.skipped.push({ pointer: p, reason: skipped.reason ?? 'skipped' });
+      else result.unchanged.push(p);
     } catch (err) {
       if (!isRegError(err)) {
         result.skipped.push({ pointer: p, reason: (err as Error)?.message ?? String(err) });

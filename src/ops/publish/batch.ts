@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { cp } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
@@ -22,7 +22,7 @@ import { planPush, push } from '../remote/push.js';
 import { remotesOf } from '../remote/remote-config.js';
 import { versionLabel } from './entry-version.js';
 import { EXPORT_ARCHIVES, MIN_SPLIT, exportEntry, type ExportArchive } from './export.js';
-import { outputTree } from './output-tree.js';
+import { outputTree, tempPathFor } from '../../workspace/safe-fs.js';
 
 /**
  * `reg batch jobs.csv`: bulk work driven by a spreadsheet, one job per row — `add` (import a
@@ -414,18 +414,18 @@ async function planPushJob(repo: Repo, ctx: Context, job: BatchJob, plan: JobPla
     plan.send = { files: walked.files, bytes: walked.bytes, objects: walked.files + (lstatSync(resolve(repo.root, job.entry)).isDirectory() ? 1 : 0), estimate: true };
     return;
   }
-  const output = loadPointer(repo, pointerAbs);
-  if (output.out.md5 === undefined) return;
-  const remote = remoteFor(job.remote ?? output.out.remote);
-  const pushPlan = await planPush(repo, ctx, [output], remote);
+  const outputs = loadPointer(repo, pointerAbs).filter((o) => o.out.md5 !== undefined);
+  if (outputs.length === 0) return;
+  const remote = remoteFor(job.remote ?? outputs[0]!.out.remote);
+  const pushPlan = await planPush(repo, ctx, outputs, remote);
   const missing = [...pushPlan.objects.values()];
   if (missing.length === 0 && !job.force) {
     plan.decision = 'skip';
-    plan.reason = `${job.entry} (${output.out.md5}) is on ${remote.name} already`;
+    plan.reason = `${job.entry} (${outputs.map((o) => o.out.md5).join(', ')}) is on ${remote.name} already`;
     return;
   }
   const files = missing.filter((o) => !o.members);
-  plan.send = { files: files.length, bytes: missing.reduce((s, o) => s + o.size, 0), objects: missing.length, estimate: isLegacy(output.out) };
+  plan.send = { files: files.length, bytes: missing.reduce((s, o) => s + o.size, 0), objects: missing.length, estimate: outputs.some((o) => isLegacy(o.out)) };
 }
 
 async function planSyncJob(repo: Repo, job: BatchJob, plan: JobPlan, areas: readonly Area[], remoteFor: (name: string | undefined) => ReturnType<typeof openRemote>, imported: boolean): Promise<void> {
@@ -447,7 +447,7 @@ function planExportJob(repo: Repo, job: BatchJob, plan: JobPlan, commits: Readon
   const commit = commits.get(job.rev ?? 'HEAD');
   if (commit === undefined) return void bad('rev', `${job.rev ?? 'HEAD'} is not a commit in this repository`);
   const pointerAbs = resolve(repo.root, job.entry) + '.dvc';
-  const output = existsSync(pointerAbs) ? loadPointer(repo, pointerAbs) : undefined;
+  const output = existsSync(pointerAbs) ? loadPointer(repo, pointerAbs)[0] : undefined;
   plan.copy = { files: output?.out.nfiles ?? 1, bytes: output?.out.size ?? 0 };
   const bundle = resolve(repo.root, job.output!, `${ruleNameOf(basename(job.entry), output?.isDir === false)}-${versionLabel(job.rev, commit)}`);
   if (existsSync(bundle) && !job.force) {
@@ -604,7 +604,7 @@ async function importSource(repo: Repo, job: BatchJob): Promise<void> {
       if (errnoCode(err) !== 'EXDEV') throw importError(err, job);
     }
   }
-  const tmp = fs.prepareWrite(`${destRel.slice(0, destRel.lastIndexOf('/') + 1)}.${basename(destRel).slice(0, 40)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = tempPathFor(dest);
   try {
     await cp(job.source!, tmp, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
     renameSync(tmp, dest);

@@ -17,7 +17,7 @@ import { openRepo, type Repo } from '../../repo.js';
 import { ObjectFacts, type RemoteAccessOptions } from '../history/manifests.js';
 import { PointerReader } from '../history/pointers.js';
 import { cardAt, entryVersion, type EntryVersion } from './entry-version.js';
-import { outputTree, type OutputFs } from './output-tree.js';
+import { outputTree, type SafeFs } from '../../workspace/safe-fs.js';
 import { cacheVersionObjects, versionFiles, type PublishedFile } from './version-files.js';
 
 /**
@@ -130,7 +130,7 @@ export async function exportEntry(ctx: Context, options: ExportOptions): Promise
       throw new RegError('export.exists', 'conflict', `${existing} already exists`, { hint: 'export to another directory (-o), or replace it with --force' });
     }
 
-    const { sizes, fetched } = await cacheVersionObjects(repo, ctx, facts, version, files, options.retry);
+    const { sizes, fetched } = await cacheVersionObjects(repo, ctx, facts, version, files);
     const bytes = sizes.reduce((a, b) => a + b, 0);
     const release = releaseFromCard(card.text!, { name, version: version.label, entry: o.dataRel, card: card.rel, commit: version.commit, date: version.date, oid: o.out.md5!, files: files.length, bytes }, version.author);
 
@@ -240,7 +240,7 @@ function refuseUnpublishable(version: EntryVersion, card: { rel: string; text?: 
 interface Job {
   repo: Repo;
   ctx: Context;
-  fs: OutputFs;
+  fs: SafeFs;
   tmpRel: string;
   version: EntryVersion;
   files: readonly PublishedFile[];

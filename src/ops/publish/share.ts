@@ -10,7 +10,7 @@ import { ObjectFacts, type RemoteAccessOptions } from '../history/manifests.js';
 import { PointerReader } from '../history/pointers.js';
 import { redact } from '../remote/remote-config.js';
 import { entryVersion } from './entry-version.js';
-import { outputTree } from './output-tree.js';
+import { outputTree } from '../../workspace/safe-fs.js';
 import { cacheVersionObjects, versionFiles } from './version-files.js';
 
 /**
@@ -97,7 +97,7 @@ export async function share(ctx: Context, options: ShareOptions): Promise<ShareR
     // DVC 2 text objects are named by the md5 of their dos2unix bytes: the script must check the md5 of the bytes served.
     let md5s = files.map((f) => f.md5);
     if (o.legacy) {
-      await cacheVersionObjects(repo, ctx, facts, version, files, options.retry);
+      await cacheVersionObjects(repo, ctx, facts, version, files);
       md5s = await mapLimit(files, 8, async (f) => (await hashFile(repo.cache.locate(f.md5, true)!, false)).md5);
     }
     const sizes = refs.map((r) => present.get(refKey(r))?.size ?? 0);

@@ -1,12 +1,11 @@
 import type { Context } from '../../context.js';
 import { RegError, isRegError } from '../../errors.js';
 import type { Repo } from '../../repo.js';
-import { refKey, type ObjRef } from '../../store/object-store.js';
-import type { RetryPolicy, TransferTask } from '../../store/transfer.js';
+import type { ObjRef } from '../../store/object-store.js';
 import type { ObjectFacts } from '../history/manifests.js';
+import { downloadObjects } from '../remote/fetch.js';
 import { failureLines } from '../remote/push.js';
 import { redact } from '../remote/remote-config.js';
-import { runTransfersWithProgress } from '../remote/transfer-progress.js';
 import type { EntryVersion } from './entry-version.js';
 
 /** One file of a published version: its path inside the entry (a file entry: its own name) and its DVC md5. */
@@ -29,7 +28,7 @@ export async function versionFiles(facts: ObjectFacts, version: EntryVersion): P
  * were downloaded. Throws exit 6 when the remote holds corrupt bytes, exit 4 when objects are
  * missing there or the transfer failed.
  */
-export async function cacheVersionObjects(repo: Repo, ctx: Context, facts: ObjectFacts, version: EntryVersion, files: readonly PublishedFile[], retry?: RetryPolicy): Promise<{ sizes: number[]; fetched: number }> {
+export async function cacheVersionObjects(repo: Repo, ctx: Context, facts: ObjectFacts, version: EntryVersion, files: readonly PublishedFile[]): Promise<{ sizes: number[]; fetched: number }> {
   const legacy = version.output.legacy;
   let sizes = facts.cachedSizes(files.map((f) => f.md5), legacy);
   const missing = new Map<string, ObjRef>();
@@ -48,17 +47,11 @@ export async function cacheVersionObjects(repo: Repo, ctx: Context, facts: Objec
       });
     }
     const remote = facts.remote(name);
-    const tasks: TransferTask[] = [...missing.values()].map((ref) => ({
-      key: refKey(ref),
-      size: 0,
-      run: async (onBytes, signal) => {
-        await remote.store.download(ref, repo.cache, onBytes, signal);
-      },
-    }));
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase: 'fetch', label: `fetching ${tasks.length} object${tasks.length === 1 ? '' : 's'} from ${remote.name}`, jobs: remote.jobs, retry, secrets: remote.secrets });
-    fetched = outcome.done.length;
-    if (outcome.failed.length > 0) {
-      const failures = outcome.failed.map((f) => (f.code === 'NotFoundError' ? { ...f, error: `missing on the remote ${remote.store.description}`, code: 'remote.missing-object' } : f));
+    const done = await downloadObjects(ctx, remote, repo.cache, [...missing.values()].map((ref) => ({ ref, size: 0 })), { phase: 'fetch', label: `fetching ${missing.size} object${missing.size === 1 ? '' : 's'} from ${remote.name}` });
+    if (done.fatal) throw done.fatal;
+    fetched = done.fetched.size;
+    if (done.failures.length > 0) {
+      const failures = done.failures;
       const integrity = failures.some((f) => f.integrity);
       throw new RegError(integrity ? 'publish.integrity' : 'publish.fetch-incomplete', integrity ? 'integrity' : 'transfer', redact(`${failures.length} object${failures.length === 1 ? '' : 's'} of ${version.output.dataRel} could not be fetched from ${remote.name}:\n${failureLines(failures)}`, remote.secrets), {
         hint: integrity

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_FILE } from '../../config.js';
+import { CONFIG_FILE, LOCAL_CONFIG_FILE } from '../../config.js';
 import type { Context } from '../../context.js';
 import { parsePointer } from '../../data/pointer.js';
 import { isRegError, usageError } from '../../errors.js';
@@ -8,7 +8,7 @@ import ignore from 'ignore';
 import { areaOf, classifyAreaChild, type Area, type AreaRules, type RegistryPolicy } from '../../policy/areas.js';
 import { validateCard } from '../../policy/cards.js';
 import { checkEntryName } from '../../policy/naming.js';
-import { findSecrets } from '../../policy/secrets.js';
+import { findSecrets, findSecretsByLine } from '../../policy/secrets.js';
 import { REG_DIR, openRepo, type Repo } from '../../repo.js';
 import { allIndexEntries, blobSizes, gitRun, gitText, stagedPaths, ZERO_OID } from '../../git/read.js';
 import { ensureHistoryData, pointersAt, pointersChangedIn, type CommittedPointer } from '../remote/history-data.js';
@@ -328,26 +328,49 @@ async function checkLargeFilesOutsideAreas(repo: Repo, policy: RegistryPolicy, s
   }
 }
 
+/** Config files reg or DVC read that people put keys into; `.reg/config.local.yaml` must not be in Git at all. */
+const SECRET_FILES: ReadonlyArray<{ rel: string; format: 'yaml' | 'ini'; mustNotBeTracked?: boolean }> = [
+  { rel: `${REG_DIR}/${CONFIG_FILE}`, format: 'yaml' },
+  { rel: '.dvc/config', format: 'ini' },
+  { rel: `${REG_DIR}/${LOCAL_CONFIG_FILE}`, format: 'yaml', mustNotBeTracked: true },
+];
+
 async function checkSecrets(repo: Repo, staged: boolean, stagedList: string[] | undefined, add: (f: Finding) => void): Promise<void> {
-  const rel = `${REG_DIR}/${CONFIG_FILE}`;
-  let text: string | undefined;
-  if (staged) {
-    if (!stagedList!.includes(rel)) return;
-    text = await gitText(repo.root, ['show', `:${rel}`]).catch(() => undefined);
-  } else {
-    const abs = join(repo.regDir, CONFIG_FILE);
-    if (!existsSync(abs)) return;
-    text = readFileSync(abs, 'utf8');
-  }
-  if (text === undefined) return;
-  for (const hit of findSecrets(text)) {
-    add({
-      severity: 'error',
-      rule: 'secret-in-config',
-      file: rel,
-      line: hit.line,
-      message: `${rel}:${hit.line}: ${hit.what}; this file is shared through Git`,
-      fix: `move it to .reg/config.local.yaml (gitignored), e.g. reg remote modify --local <remote> <key> <value>, and rotate the key if it was ever pushed`,
-    });
+  const tracked = new Set(staged ? stagedList!.filter((p) => SECRET_FILES.some((f) => f.rel === p)) : await repo.git.trackedUnder(SECRET_FILES.map((f) => f.rel)));
+  for (const file of SECRET_FILES) {
+    // The shared config is checked even before its first commit: it is meant to be committed.
+    if (!tracked.has(file.rel) && file.rel !== `${REG_DIR}/${CONFIG_FILE}`) continue;
+    let text: string | undefined;
+    if (staged) {
+      if (!tracked.has(file.rel)) continue;
+      text = await gitText(repo.root, ['show', `:${file.rel}`]).catch(() => undefined);
+    } else {
+      const abs = join(repo.root, ...file.rel.split('/'));
+      if (!existsSync(abs)) continue;
+      text = readFileSync(abs, 'utf8');
+    }
+    if (text === undefined) continue;
+    if (file.mustNotBeTracked) {
+      add({
+        severity: 'error',
+        rule: 'secret-in-config',
+        file: file.rel,
+        message: `${file.rel} is ${staged ? 'staged into' : 'tracked by'} Git; it holds per-user settings and credentials and must stay out of the repository`,
+        fix: `git rm --cached ${file.rel} (it is in .reg/.gitignore), and rotate any key it held if it was ever pushed`,
+      });
+      continue;
+    }
+    for (const hit of file.format === 'ini' ? findSecretsByLine(text) : findSecrets(text)) {
+      add({
+        severity: 'error',
+        rule: 'secret-in-config',
+        file: file.rel,
+        line: hit.line,
+        message: `${file.rel}:${hit.line}: ${hit.what}; this file is shared through Git`,
+        fix: file.format === 'ini'
+          ? `move it to .dvc/config.local (dvc remote modify --local ...), and rotate the key if it was ever pushed`
+          : `move it to .reg/config.local.yaml (gitignored): for a URL with credentials run reg remote modify <remote> url <URL> (reg moves them), for a key reg remote modify --local <remote> <key> <value>; rotate the key if it was ever pushed`,
+      });
+    }
   }
 }

@@ -8,6 +8,7 @@ import { configError, isRegError } from '../../errors.js';
 import { hooksInstall, type HooksResult } from '../hooks/hooks.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
 import { REG_DIR, requireGitRoot } from '../../repo.js';
+import { forbiddenInRepo, SafeFs } from '../../workspace/safe-fs.js';
 import { importDvcCache, importDvcRemotes, type ImportedCache, type ImportedRemote } from './dvc-config.js';
 
 export interface InitOptions {
@@ -79,7 +80,7 @@ export async function init(ctx: Context, options: InitOptions = {}): Promise<Ini
     const configPath = join(regDir, CONFIG_FILE);
     if (ensureRegistryConfig(configPath) && alreadyInitialized) created.push(`${REG_DIR}/${CONFIG_FILE} (areas)`);
     const config = loadConfig(regDir).data;
-    created.push(...ensureAreaLayout(root, config));
+    created.push(...ensureAreaLayout(new SafeFs(root, forbiddenInRepo(root, join(regDir, 'cache'))), config));
     areas = registryPolicy(config).areas.map((a) => ({ name: a.name, mode: a.mode }));
   }
   const result: InitResult = { root, regDir, created, alreadyInitialized, importedRemotes, importedCache, areas };

@@ -1,12 +1,13 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { usageError } from '../../errors.js';
-import { writeFileAtomicSync } from '../../fsutil.js';
+import { hasControlChar } from '../../data/path-rules.js';
 import { areaOf, registryPolicy, type AreaMode } from '../../policy/areas.js';
 import { cardFileName, renderTemplate } from '../../policy/cards.js';
 import { shippedTemplate } from '../../policy/layout.js';
 import { openRepo, repoRelative } from '../../repo.js';
+import { workTree } from '../../workspace/safe-fs.js';
 import { guardEntryName } from './entry-name.js';
 
 export interface NewEntryOptions {
@@ -44,9 +45,15 @@ export async function newEntry(ctx: Context, options: NewEntryOptions): Promise<
     throw usageError('new.bad-target', `${options.target} is not <area>/<name>`, { hint: `areas: ${areas.map((a) => a.name).join(', ')}; e.g. reg new ${areas[0]!.name}/my-entry` });
   }
   const { area, rest: name } = hit;
+  if (hasControlChar(name)) {
+    throw usageError('new.control-char', `${JSON.stringify(name)}: an entry name may not contain control characters (newline, tab, escape...)`, {
+      hint: 'choose a plain name, e.g. reg new raw_datasets/ocr-pages',
+    });
+  }
   if (name.endsWith('.card.md') || name.endsWith('.dvc') || name.startsWith('.') || name === 'template.card.md') {
     throw usageError('new.bad-name', `${name} is not an entry name`, { hint: 'name the entry, not its card or pointer: reg new raw_datasets/ocr-pages' });
   }
+  const tree = workTree(repo);
   const entryAbs = join(repo.root, ...rel.split('/'));
   // An existing file is a file entry (judged by its stem, like reg check does); otherwise a directory is created.
   const isFile = existsSync(entryAbs) && statSync(entryAbs).isFile();
@@ -54,13 +61,13 @@ export async function newEntry(ctx: Context, options: NewEntryOptions): Promise<
   const cardRel = `${area.name}/${cardFileName(name)}`;
   const cardAbs = join(repo.root, ...cardRel.split('/'));
   const createdDir = !isFile && !existsSync(entryAbs);
-  if (createdDir) mkdirSync(entryAbs, { recursive: true });
+  if (!isFile) tree.ensureDir(rel);
   let createdCard = false;
   if (!existsSync(cardAbs)) {
     const templateAbs = join(repo.root, ...area.template.split('/'));
     const template = existsSync(templateAbs) ? readFileSync(templateAbs, 'utf8') : shippedTemplate(area);
     if (!existsSync(templateAbs)) warnings.push(`${area.template} does not exist; used the built-in template (restore it with: reg init)`);
-    writeFileAtomicSync(cardAbs, renderTemplate(template, { name, area: area.name, date: new Date().toISOString().slice(0, 10) }));
+    tree.writeFile(cardRel, renderTemplate(template, { name, area: area.name, date: new Date().toISOString().slice(0, 10) }));
     createdCard = true;
   }
   const next: string[] = [`edit ${cardRel}`];

@@ -1,18 +1,21 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { rename, rm } from 'node:fs/promises';
+import { join, posix, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context.js';
-import { isSafeRelpath } from '../../data/manifest.js';
-import { RegError, usageError } from '../../errors.js';
+import { md5Hex } from '../../data/manifest.js';
+import { fileAndDirConflict, hasControlChar, isPlainSegment, isSafeRelpath } from '../../data/path-rules.js';
+import { configError, isRegError, RegError, usageError } from '../../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
-import { isNotFound, type Backend } from '../../store/backend.js';
+import { isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type Backend, type VersionedObject } from '../../store/backend.js';
+import { LOCK_STALE_MS, LockBusyError, acquireRemoteLock, describeHolder, type HeldLock } from '../../store/remote-lock.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
+import { workTree } from '../../workspace/safe-fs.js';
 import { scanWorkspace } from '../data/scan.js';
 import { runTransfersWithProgress } from '../remote/transfer-progress.js';
 
@@ -116,8 +119,14 @@ interface Planned {
   /** Relpaths whose remote md5 is unknown (remote without a manifest). */
   remoteUnknown: Set<string>;
   manifestMissing: boolean;
+  /** Version of the remote manifest this plan was made from (undefined: there was none). */
+  manifestVersion?: string;
   transfer: string[];
   remove: string[];
+  /** Pull: symlinks to directories in the way of files to receive (relpaths), replaced by real directories. */
+  unlink: string[];
+  /** Temp files of killed runs inside the entry (relpaths). */
+  staleTemps: string[];
   unchanged: number;
   conflict?: SyncConflict;
 }
@@ -164,11 +173,60 @@ export function parseSyncManifest(bytes: Buffer, where: string): SyncManifest {
     throw new RegError('sync.bad-manifest', 'integrity', `${where} has no "files" map`, { hint: BAD_MANIFEST_HINT });
   }
   for (const [rp, f] of Object.entries(m.files)) {
-    if (!isSafeRelpath(rp) || typeof f?.md5 !== 'string' || !/^[0-9a-f]{32}$/.test(f.md5) || typeof f.size !== 'number') {
+    if (!isSafeRelpath(rp)) throw unsafeKey(where, rp);
+    if (typeof f?.md5 !== 'string' || !/^[0-9a-f]{32}$/.test(f.md5) || typeof f.size !== 'number') {
       throw new RegError('sync.bad-manifest', 'integrity', `${where}: bad entry ${JSON.stringify(rp)}`, { hint: BAD_MANIFEST_HINT });
     }
   }
+  const clash = fileAndDirConflict(new Set(Object.keys(m.files)));
+  if (clash) throw unsafeKey(where, clash[1], `${JSON.stringify(clash[0])} is also listed as a file`);
   return m;
+}
+
+/** A small object with its version: the backend's own (ETag) when it has one, else the MD5 of the bytes. */
+async function readVersionedObject(backend: Backend, key: string, signal?: AbortSignal): Promise<VersionedObject | undefined> {
+  if (backend.readVersioned) return backend.readVersioned(key, { signal });
+  const bytes = await readAll(backend, key, signal);
+  return bytes === undefined ? undefined : { bytes, version: md5Hex(bytes) };
+}
+
+/**
+ * The remote manifest of an entry. A manifest that does not parse is read again a few times
+ * before it counts as corrupt: some S3-compatible servers (s3rver) let a reader see an object
+ * another client is still writing.
+ */
+async function readSyncManifest(backend: Backend, key: string, signal?: AbortSignal): Promise<{ read?: VersionedObject; manifest?: SyncManifest }> {
+  for (let attempt = 1; ; attempt++) {
+    const read = await readVersionedObject(backend, key, signal);
+    if (read === undefined) return {};
+    try {
+      return { read, manifest: parseSyncManifest(read.bytes, `${backend.description}: ${key}`) };
+    } catch (err) {
+      // A name that is not safe is the manifest's content, not a torn read: no point reading it again.
+      if (attempt >= 4 || (isRegError(err) && err.exit === 'config')) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 150 * attempt));
+    }
+  }
+}
+
+/** A remote file name that could not be written safely (exit 3: the listing or manifest is malformed or hostile). */
+function unsafeKey(where: string, relpath: string, why = 'absolute, "..", ".", empty segments or .git'): RegError {
+  return configError('sync.unsafe-key', `${where}: refusing the file name ${JSON.stringify(relpath)} (${why})`, {
+    hint: 'remove or rename that object on the remote (nothing was transferred)',
+    details: { where, relpath },
+  });
+}
+
+/**
+ * Entry names found in a remote listing must be names a local entry could have: one plain path
+ * segment, no control characters, not hidden (`.git`, `..`), not a card, pointer or doc file.
+ */
+function checkRemoteEntryName(name: string, key: string, where: string): void {
+  if (isPlainSegment(name) && !hasControlChar(name) && classifyAreaChild(name) === 'data') return;
+  throw configError('sync.unsafe-entry', `${where}: the key ${JSON.stringify(key)} names the entry ${JSON.stringify(name)}, which is not a valid entry name`, {
+    hint: 'remove or rename that entry on the remote, or pull the entries you want by name (reg sync pull <area>/<name>); nothing was transferred',
+    details: { where, key, entry: name },
+  });
 }
 
 async function readAll(backend: Backend, key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
@@ -224,7 +282,10 @@ async function resolveEntries(repo: Repo, ctx: Context, areas: Area[], targets: 
       for await (const page of remote.store.backend.list(prefix, { signal: ctx.signal })) {
         for (const o of page) {
           const rest = o.key.slice(prefix.length).split('/');
-          if (rest.length === 2 && rest[1] === SYNC_MANIFEST) names.add(rest[0]!);
+          if (rest.length === 2 && rest[1] === SYNC_MANIFEST) {
+            checkRemoteEntryName(rest[0]!, o.key, remote.store.backend.description);
+            names.add(rest[0]!);
+          }
         }
       }
     }
@@ -233,23 +294,34 @@ async function resolveEntries(repo: Repo, ctx: Context, areas: Area[], targets: 
   return [...out.values()];
 }
 
-async function localFiles(repo: Repo, ctx: Context, ref: EntryRef): Promise<Map<string, SyncFile & { abs: string }> | undefined> {
+interface LocalEntry {
+  files: Map<string, SyncFile & { abs: string }>;
+  symlinkedDirs: string[];
+  staleTemps: string[];
+}
+
+async function localFiles(repo: Repo, ctx: Context, ref: EntryRef): Promise<LocalEntry | undefined> {
   if (!existsSync(ref.abs)) return undefined;
   if (!statSync(ref.abs).isDirectory()) {
     throw usageError('sync.not-a-directory', `${ref.rel} is a file; synced entries are directories`, { hint: `move it into a directory: ${ref.rel}/` });
   }
   const ws = await scanWorkspace(repo, ctx, ref.abs, ref.rel, { legacy: false, store: false, label: ref.rel });
-  const map = new Map<string, SyncFile & { abs: string }>();
-  for (const f of ws.files) if (f.relpath !== SYNC_MANIFEST) map.set(f.relpath, { md5: f.md5, size: f.size, abs: f.abs });
-  return map;
+  if (ws.symlinkedDirs.includes('')) {
+    throw new RegError('sync.symlinked-entry', 'conflict', `${ref.rel} is a symbolic link to a directory`, {
+      hint: `reg never reads or writes an entry through a symlink: replace ${ref.rel} by a real directory`,
+    });
+  }
+  const files = new Map<string, SyncFile & { abs: string }>();
+  for (const f of ws.files) if (f.relpath !== SYNC_MANIFEST) files.set(f.relpath, { md5: f.md5, size: f.size, abs: f.abs });
+  return { files, symlinkedDirs: ws.symlinkedDirs, staleTemps: ws.staleTemps };
 }
 
 async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: OpenedRemote, options: SyncOptions): Promise<Planned | undefined> {
   const backend = remote.store.backend;
   const base = joinKey(ref.area.prefix, ref.name);
-  const local = await localFiles(repo, ctx, ref);
-  const manifestBytes = await readAll(backend, `${base}/${SYNC_MANIFEST}`, ctx.signal);
-  const manifest = manifestBytes ? parseSyncManifest(manifestBytes, `${backend.description}: ${base}/${SYNC_MANIFEST}`) : undefined;
+  const localEntry = await localFiles(repo, ctx, ref);
+  const local = localEntry?.files;
+  const { read, manifest } = await readSyncManifest(backend, `${base}/${SYNC_MANIFEST}`, ctx.signal);
   const state = readState(repo, remote.name, ref.rel);
   let remoteFiles: SyncFiles = {};
   const remoteUnknown = new Set<string>();
@@ -260,10 +332,17 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     for await (const page of backend.list(`${base}/`, { signal: ctx.signal })) {
       for (const o of page) {
         const rp = o.key.slice(base.length + 1);
-        if (rp === SYNC_MANIFEST || !isSafeRelpath(rp)) continue;
+        // Zero-byte "folder" markers (`sub/`) that S3 consoles create are not files.
+        if (rp === SYNC_MANIFEST || rp.endsWith('/')) continue;
+        if (!isSafeRelpath(rp)) {
+          if (options.direction === 'pull') throw unsafeKey(`${backend.description}: ${base}/`, rp);
+          continue; // push: never written locally, and never deleted
+        }
         listed.set(rp, o.size ?? (await backend.head(o.key))?.size);
       }
     }
+    const clash = options.direction === 'pull' ? fileAndDirConflict(new Set(listed.keys())) : undefined;
+    if (clash) throw unsafeKey(`${backend.description}: ${base}/`, clash[1], `${JSON.stringify(clash[0])} is also a file`);
     for (const [rp, size] of listed) {
       const known = state?.files[rp];
       if (known && (size === undefined || known.size === size)) remoteFiles[rp] = known;
@@ -282,7 +361,7 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     if (ref.explicit) throw usageError('sync.not-on-remote', `${ref.rel} is not on remote ${remote.name} (nothing under ${backend.description} ${base}/)`, { hint: `push it first: reg sync push ${ref.rel}` });
     return undefined;
   }
-  const plan: Planned = { ref, remote, base, local: local ?? new Map(), remoteFiles, remoteUnknown, manifestMissing: manifest === undefined, transfer: [], remove: [], unchanged: 0 };
+  const plan: Planned = { ref, remote, base, local: local ?? new Map(), remoteFiles, remoteUnknown, manifestMissing: manifest === undefined, ...(read ? { manifestVersion: read.version } : {}), transfer: [], remove: [], unlink: [], staleTemps: localEntry?.staleTemps ?? [], unchanged: 0 };
   const localMap = plan.local;
   if (options.direction === 'push') {
     for (const [rp, f] of localMap) {
@@ -326,11 +405,15 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
       const seen = state?.files[rp];
       return !seen || seen.md5 !== l.md5;
     });
-    if (edited.length > 0) {
+    // Symlinks to directories in the way of files to receive: replaced by real directories (with --force), never written through.
+    plan.unlink = (localEntry?.symlinkedDirs ?? []).filter((l) => plan.transfer.some((rp) => rp === l || rp.startsWith(l + '/')));
+    if (edited.length > 0 || plan.unlink.length > 0) {
       plan.conflict = {
         entry: ref.rel,
-        reason: state ? 'local files changed since the last sync would be overwritten or deleted' : 'local files that were never synced would be overwritten or deleted',
-        files: edited.sort(),
+        reason: edited.length === 0
+          ? 'symlinks to directories are where files would be received (reg never writes through them)'
+          : state ? 'local files changed since the last sync would be overwritten or deleted' : 'local files that were never synced would be overwritten or deleted',
+        files: [...edited.sort(), ...plan.unlink.map((l) => `${l} (symlink)`)],
       };
     }
   }
@@ -339,9 +422,11 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
   return plan;
 }
 
-/** Downloads one object into `target` (temp + rename), returning its md5; verifies when `expect` is known. */
+/**
+ * Downloads one object into `target` (temp + rename), returning its md5; verifies when `expect` is
+ * known. `target` comes from the work-tree gateway (its directory exists and is no symlink).
+ */
 async function download(backend: Backend, key: string, target: string, expect: string | undefined, onBytes: (n: number) => void, signal?: AbortSignal): Promise<SyncFile> {
-  await mkdir(dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
   const hash = createHash('md5');
   let size = 0;
@@ -371,6 +456,12 @@ async function download(backend: Backend, key: string, target: string, expect: s
 
 async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: SyncOptions, result: SyncResult, row: SyncEntryResult): Promise<void> {
   const backend = plan.remote.store.backend;
+  const fs = workTree(repo);
+  const localRel = (rp: string) => `${plan.ref.rel}/${rp}`;
+  if (options.direction === 'pull') {
+    for (const t of plan.staleTemps) fs.remove(localRel(t));
+    for (const l of plan.unlink) fs.remove(localRel(l));
+  }
   const phase = `sync-${options.direction}`;
   const failures: TransferFailure[] = [];
   const received = new Map<string, SyncFile>();
@@ -381,17 +472,20 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
       return { key, size: f.size, run: (onBytes, signal) => backend.putFile(key, f.abs, f.size, { onBytes, signal }) };
     }
     const r = plan.remoteFiles[rp]!;
+    // Checked (and directories made) before any transfer starts: a refusal is never a failed transfer.
+    const target = fs.prepareWrite(localRel(rp));
     return {
       key,
       size: Math.max(0, r.size),
       run: async (onBytes, signal) => {
-        received.set(rp, await download(backend, key, join(plan.ref.abs, ...rp.split('/')), plan.remoteUnknown.has(rp) ? undefined : r.md5, onBytes, signal));
+        received.set(rp, await download(backend, key, target, plan.remoteUnknown.has(rp) ? undefined : r.md5, onBytes, signal));
       },
     };
   });
   if (tasks.length > 0) {
     const label = `${options.direction === 'push' ? 'sending' : 'receiving'} ${plan.ref.rel}`;
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label, jobs: plan.remote.jobs, retry: options.retry, secrets: plan.remote.secrets });
+    const outcome = await runTransfersWithProgress(ctx, tasks, plan.remote, { phase, label });
+    if (outcome.fatal) throw outcome.fatal;
     failures.push(...outcome.failed);
     row.bytes += outcome.bytes;
   }
@@ -401,19 +495,14 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
       details: failures,
     });
   }
-  for (const rp of plan.remove) {
-    if (options.direction === 'push') await backend.delete(`${plan.base}/${rp}`);
-    else {
-      await unlink(join(plan.ref.abs, ...rp.split('/'))).catch(() => undefined);
-      // Remove directories the deletion left empty (never the entry itself).
-      const parts = rp.split('/').slice(0, -1);
-      while (parts.length > 0) {
-        const dir = join(plan.ref.abs, ...parts);
-        if (readdirSync(dir).length > 0) break;
-        await rmdir(dir).catch(() => undefined);
-        parts.pop();
-      }
-    }
+  if (options.direction === 'push') {
+    for (const rp of plan.remove) await backend.delete(`${plan.base}/${rp}`);
+  } else {
+    for (const rp of plan.remove) fs.remove(localRel(rp));
+    // Remove directories the deletion left empty (never the entry itself).
+    const dirs: string[] = [];
+    for (const rp of plan.remove) for (let d = posix.dirname(rp); d !== '.'; d = posix.dirname(d)) dirs.push(localRel(d));
+    fs.removeEmptyDirs(dirs);
   }
   let files: SyncFiles;
   if (options.direction === 'push') {
@@ -422,7 +511,7 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
     if (!options.delete) for (const [rp, f] of Object.entries(plan.remoteFiles)) if (!files[rp] && !plan.remoteUnknown.has(rp)) files[rp] = f;
     const unknownKept = [...plan.remoteUnknown].filter((rp) => !files[rp] && !plan.remove.includes(rp));
     if (unknownKept.length === 0 || !plan.manifestMissing) {
-      await backend.putBytes(`${plan.base}/${SYNC_MANIFEST}`, serializeSyncManifest(plan.ref.rel, files, new Date()));
+      await commitManifest(plan, serializeSyncManifest(plan.ref.rel, files, new Date()), ctx.signal);
     }
   } else {
     files = {};
@@ -449,6 +538,66 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
   result.bytes += row.bytes;
 }
 
+/** Where the push locks of an entry live: beside the entries, never inside one (listings of an entry do not see them). */
+function lockDir(plan: Planned): string {
+  return joinKey(plan.ref.area.prefix, '.reg-sync-locks', plan.ref.name);
+}
+
+function changedWhilePushing(plan: Planned, why: string): RegError {
+  return new RegError('sync.conflict', 'conflict', `sync push of ${plan.ref.rel} refused: ${why}`, {
+    hint: `get the other copy first (reg sync pull ${plan.ref.rel}), or overwrite it with --force`,
+  });
+}
+
+/**
+ * Locks every entry the push will write, in a fixed order, then re-reads each remote manifest:
+ * another push that finished between planning and locking is a conflict (exit 7) unless `force`.
+ */
+async function lockForPush(ctx: Context, plans: Planned[], force: boolean, locks: HeldLock[]): Promise<void> {
+  for (const plan of [...plans].sort((a, b) => (a.ref.rel < b.ref.rel ? -1 : 1))) {
+    const backend = plan.remote.store.backend;
+    try {
+      locks.push(await acquireRemoteLock(backend, lockDir(plan), `reg sync push of ${plan.ref.rel}`, { signal: ctx.signal }));
+    } catch (err) {
+      if (!(err instanceof LockBusyError)) throw err;
+      throw new RegError('sync.locked', 'conflict', `sync push of ${plan.ref.rel} refused: another push of it is running (${err.holder ? describeHolder(err.holder) : 'contended'}); nothing was transferred`, {
+        hint: `run the command again when it is done (then pull its result first: reg sync pull ${plan.ref.rel}); a lock left by a killed push expires after ${LOCK_STALE_MS / 60_000} minutes`,
+      });
+    }
+    const now = await readVersionedObject(backend, `${plan.base}/${SYNC_MANIFEST}`, ctx.signal);
+    if (now?.version === plan.manifestVersion) continue;
+    if (!force) throw changedWhilePushing(plan, 'the remote copy changed since this command compared it (another push finished meanwhile); nothing was transferred');
+    plan.manifestVersion = now?.version;
+  }
+}
+
+/**
+ * The commit point of a push, written last: the manifest replaces exactly the version the push
+ * was planned (and locked) against. With conditional writes (S3 If-Match / If-None-Match where the
+ * server honours them, compare-and-swap on directories) the server enforces it; otherwise the
+ * manifest is re-read under the lock first.
+ */
+async function commitManifest(plan: Planned, bytes: Buffer, signal?: AbortSignal): Promise<void> {
+  const backend = plan.remote.store.backend;
+  const key = `${plan.base}/${SYNC_MANIFEST}`;
+  if (backend.putIfVersion) {
+    try {
+      await backend.putIfVersion(key, bytes, plan.manifestVersion, { signal });
+      return;
+    } catch (err) {
+      if (isPreconditionFailed(err)) {
+        // A retried write whose first attempt landed finds its own bytes: that is success.
+        if ((await readVersionedObject(backend, key, signal))?.bytes.equals(bytes)) return;
+        throw changedWhilePushing(plan, 'the remote manifest was replaced while this push ran (its lock was broken); re-check the entry');
+      }
+      if (!isConditionalWritesUnsupported(err)) throw err;
+    }
+  }
+  const now = await readVersionedObject(backend, key, signal);
+  if (now?.version !== plan.manifestVersion) throw changedWhilePushing(plan, 'the remote manifest was replaced while this push ran (its lock was broken); re-check the entry');
+  await backend.putBytes(key, bytes, { signal });
+}
+
 /**
  * `reg sync push|pull`: plans every entry first (hash local files, one GET of each remote
  * manifest), refuses as a whole if any entry would clobber unseen changes (unless `force`),
@@ -462,12 +611,13 @@ export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResu
     const name = resolveRemoteName(repo, options.remote ?? area.remote);
     let r = remotes.get(name);
     if (!r) {
-      r = openRemote(repo, ctx, { remote: name, jobs: options.jobs, wrapBackend: options.wrapBackend, write: options.direction === 'push' });
+      r = openRemote(repo, ctx, { remote: name, jobs: options.jobs, retry: options.retry, wrapBackend: options.wrapBackend, write: options.direction === 'push' });
       remotes.set(name, r);
     }
     return r;
   };
   const result: SyncResult = { direction: options.direction, dryRun: Boolean(options.dryRun), entries: [], transferred: 0, deleted: 0, bytes: 0 };
+  const locks: HeldLock[] = [];
   try {
     const refs = await resolveEntries(repo, ctx, areas, options.targets, options.direction, remoteFor);
     const plans: Planned[] = [];
@@ -491,6 +641,10 @@ export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResu
           : `save your local changes elsewhere (or push them: reg sync push ${conflicts[0]!.entry}), or overwrite them with --force`,
         details: conflicts,
       });
+    }
+    if (options.direction === 'push' && !options.dryRun) {
+      const writing = plans.filter((p) => p.transfer.length > 0 || p.remove.length > 0 || p.manifestMissing || p.conflict);
+      await lockForPush(ctx, writing, Boolean(options.force), locks);
     }
     for (const plan of plans) {
       const row: SyncEntryResult = {
@@ -523,6 +677,7 @@ export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResu
     }
     return result;
   } finally {
+    for (const lock of locks) await lock.release().catch(() => undefined);
     for (const r of remotes.values()) r.close();
   }
 }

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Context } from '../../context.js';
-import { parseManifest, type ManifestEntry } from '../../data/manifest.js';
+import type { ManifestEntry } from '../../data/manifest.js';
 import { RegError, isRegError } from '../../errors.js';
 import { openRepo, type Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
+import type { Cache } from '../../store/cache.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
@@ -11,7 +11,7 @@ import { failureLines } from './push.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
 import { redact } from './remote-config.js';
 import { listCacheOids } from '../data/scan.js';
-import { runTransfersWithProgress } from './transfer-progress.js';
+import { runTransfersWithProgress, withDetails } from './transfer-progress.js';
 
 export interface FetchOptions {
   targets: string[];
@@ -98,11 +98,13 @@ export async function fetchObjects(ctx: Context, options: FetchOptions): Promise
       result.skipped += group.reduce((s, o) => s + 1 + (o.isDir ? (o.out.nfiles ?? 0) : 0), 0);
       continue;
     }
-    const remote = openRemote(repo, ctx, { remote: name, jobs: options.jobs, wrapBackend: options.wrapBackend });
+    const remote = openRemote(repo, ctx, { remote: name, jobs: options.jobs, retry: options.retry, wrapBackend: options.wrapBackend });
     secrets = [...secrets, ...remote.secrets];
     result.remotes.push(remote.name);
     try {
-      await fetchGroup(repo, ctx, group, remote, index, options, result);
+      const fatal = await fetchGroup(repo, ctx, group, remote, index, result);
+      // Credentials refused, no bucket, remote given up, disk full ...: one error says it all.
+      if (fatal) throw withDetails(fatal, result);
     } finally {
       remote.close();
     }
@@ -116,30 +118,24 @@ function manifestComplete(repo: Repo, o: TrackedOutput, index: LocalIndex): bool
 }
 
 function readManifest(repo: Repo, o: TrackedOutput): ManifestEntry[] | undefined {
-  const path = repo.cache.locate(o.out.md5!, o.legacy);
-  return path === undefined ? undefined : parseManifest(readFileSync(path), path);
+  return repo.cache.has(o.out.md5!, o.legacy) ? repo.cache.readManifest(o.out.md5!, o.legacy) : undefined;
 }
 
 function row(o: TrackedOutput, remote: string, state: FetchState): FetchedOutput {
   return { path: o.dataRel, pointer: o.pointerRel, remote, oid: o.out.md5!, state, objects: 0, bytes: 0, failedObjects: 0 };
 }
 
-async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], remote: OpenedRemote, index: LocalIndex, options: FetchOptions, result: FetchResult): Promise<void> {
+/** Fetches one remote's outputs into `result`; returns the error that stopped the transfer early, if any. */
+async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], remote: OpenedRemote, index: LocalIndex, result: FetchResult): Promise<RegError | undefined> {
   const failures: TransferFailure[] = [];
   const fetchedBytes = new Map<string, number>();
+  let fatal: RegError | undefined;
   const run = async (phase: string, label: string, refs: Array<{ ref: ObjRef; size: number }>) => {
-    if (refs.length === 0) return;
-    const tasks: TransferTask[] = refs.map(({ ref, size }) => ({
-      key: refKey(ref),
-      size,
-      run: async (onBytes, signal) => {
-        const { size: got } = await remote.store.download(ref, repo.cache, onBytes, signal);
-        fetchedBytes.set(refKey(ref), got);
-        index.add(ref);
-      },
-    }));
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label, jobs: remote.jobs, retry: options.retry, secrets: remote.secrets });
-    failures.push(...outcome.failed.map((f) => (f.code === 'NotFoundError' ? { ...f, error: `missing on the remote ${remote.store.description}`, code: 'remote.missing-object' } : f)));
+    if (fatal) return;
+    const done = await downloadObjects(ctx, remote, repo.cache, refs, { phase, label, onDone: (ref) => index.add(ref) });
+    for (const [k, v] of done.fetched) fetchedBytes.set(k, v);
+    fatal ??= done.fatal;
+    failures.push(...done.failures);
   };
 
   // 1. Manifests the cache lacks (DVC does the same: .dir first, then its files).
@@ -171,7 +167,8 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
     try {
       entries = index.has(ref) ? readManifest(repo, o) : undefined;
     } catch (err) {
-      if (!isRegError(err)) throw err;
+      // A malformed or hostile manifest (exit 3) stops the fetch: its members are never asked for.
+      if (!isRegError(err) || err.exit === 'config') throw err;
       failures.push({ key: mkey, error: err.message, code: err.code, integrity: true });
     }
     if (entries === undefined) {
@@ -214,19 +211,49 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
     r.state = r.failedObjects > 0 || info.broken ? 'failed' : r.objects > 0 ? 'fetched' : 'cached';
     result.outputs.push(r);
   }
+  return fatal;
 }
 
-export function fetchError(verb: 'fetch' | 'pull', result: FetchResult, secrets: readonly string[], details: unknown = result): RegError {
+/**
+ * Downloads objects into a cache, each verified against its oid before it enters (ObjectStore.download),
+ * with the transfer queue's concurrency and retries. Objects the remote lacks are failures with
+ * code `remote.missing-object`; nothing is thrown for a failed object.
+ */
+export async function downloadObjects(
+  ctx: Context,
+  remote: OpenedRemote,
+  cache: Cache,
+  refs: ReadonlyArray<{ ref: ObjRef; size: number }>,
+  options: { phase: string; label: string; onDone?: (ref: ObjRef) => void },
+): Promise<{ fetched: Map<string, number>; failures: TransferFailure[]; fatal?: RegError }> {
+  const fetched = new Map<string, number>();
+  if (refs.length === 0) return { fetched, failures: [] };
+  const tasks: TransferTask[] = refs.map(({ ref, size }) => ({
+    key: refKey(ref),
+    size,
+    run: async (onBytes, signal) => {
+      const { size: got } = await remote.store.download(ref, cache, onBytes, signal);
+      fetched.set(refKey(ref), got);
+      options.onDone?.(ref);
+    },
+  }));
+  const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: options.phase, label: options.label });
+  const failures = outcome.failed.map((f) => (f.code === 'NotFoundError' ? { ...f, error: `missing on the remote ${remote.store.description}`, code: 'remote.missing-object' } : f));
+  return { fetched, failures, ...(outcome.fatal ? { fatal: outcome.fatal } : {}) };
+}
+
+export function fetchError(verb: 'fetch' | 'pull' | 'get' | 'restore', result: FetchResult, secrets: readonly string[], details: unknown = result): RegError {
   const integrity = result.failures.some((f) => f.integrity);
   const head = `${verb} incomplete: ${result.failed} object${result.failed === 1 ? '' : 's'} failed, ${result.fetched} fetched`;
   const message = redact(`${head}\n${failureLines(result.failures)}`, secrets);
   const missing = result.failures.some((f) => f.code === 'remote.missing-object');
+  const classHint = result.failures.find((f) => f.hint !== undefined)?.hint;
   return new RegError(integrity ? `${verb}.integrity` : `${verb}.incomplete`, integrity ? 'integrity' : 'transfer', message, {
     hint: integrity
       ? `corrupt objects were discarded (nothing corrupt entered the cache or the workspace); from a clone whose cache has good bytes, run \`reg verify --remote ${result.remotes[0] ?? 'NAME'} --repair\` to replace them on the remote, then retry`
       : missing
         ? 'the objects were never pushed: run `reg push` where the data was added, then retry'
-        : `re-run \`reg ${verb}\`: objects already fetched are kept`,
+        : classHint ?? `re-run \`reg ${verb}\`: objects already fetched are kept`,
     details,
   });
 }

@@ -1,12 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { isLegacy, parsePointer } from '../../data/pointer.js';
 import { isRegError } from '../../errors.js';
 import { gitText, readBlobs } from '../../git/read.js';
 import type { Repo } from '../../repo.js';
 import { type TransferTask } from '../../store/transfer.js';
-import { POINTER_SUFFIX, type TrackedOutput } from '../data/outputs.js';
+import { POINTER_SUFFIX, pointerDataRel, type TrackedOutput } from '../data/outputs.js';
+import { workTree } from '../../workspace/safe-fs.js';
 import { openRemote, resolveRemoteName } from './open-remote.js';
 import { planPush, push } from './push.js';
 import { redact } from './remote-config.js';
@@ -84,24 +85,28 @@ export async function pointersAt(root: string, commit: string): Promise<Committe
   return out;
 }
 
-/** The outputs of a pointer blob that name data (an output without md5 has none yet). */
+/**
+ * The outputs of a pointer blob that name data (an output without md5 has none yet), each `path:`
+ * validated like a workspace pointer's (pointerDataRel; the disk checks do not apply to history).
+ */
 function trackedFromText(repo: Repo, pointerRel: string, text: string): TrackedOutput[] {
   const p = parsePointer(text, pointerRel);
-  return p.outs
-    .filter((out) => out.md5 !== undefined)
-    .map((out) => {
-      const dataRel = posix.normalize(posix.join(posix.dirname(pointerRel), out.path));
-      return {
-        pointerRel,
-        pointerAbs: join(repo.root, pointerRel),
-        dataRel,
-        dataAbs: join(repo.root, dataRel),
-        out,
-        legacy: isLegacy(out),
-        isDir: out.md5!.endsWith('.dir'),
-        text,
-      };
-    });
+  const fs = workTree(repo);
+  return p.outs.flatMap((out, index) => {
+    if (out.md5 === undefined) return [];
+    const dataRel = pointerDataRel(pointerRel, out.path, p.pathLocations?.[index] ?? pointerRel, (rel) => fs.problem(rel)?.reason);
+    return [{
+      pointerRel,
+      pointerAbs: join(repo.root, pointerRel),
+      index,
+      dataRel,
+      dataAbs: join(repo.root, dataRel),
+      out,
+      legacy: isLegacy(out),
+      isDir: out.md5.endsWith('.dir'),
+      text,
+    }];
+  });
 }
 
 type Item = { o: TrackedOutput; row: HistoryDataPointer };
@@ -231,9 +236,9 @@ async function uploadMissing(repo: Repo, ctx: Context, remoteName: string, missi
       const localPath = obj.localPath;
       tasks.push({ key: obj.key, size: obj.size, requires: obj.members, run: (onBytes, signal) => remote.store.upload(obj.ref, localPath, obj.size, onBytes, signal) });
     }
-    const phase = 'pre-push';
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label: `uploading older data versions to ${remote.name}`, jobs: remote.jobs, secrets: remote.secrets });
-    for (const f of outcome.failed) result.warnings.push(`upload of ${f.key} failed: ${redact(f.error, remote.secrets)}`);
+    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: 'pre-push', label: `uploading older data versions to ${remote.name}` });
+    if (outcome.fatal) result.warnings.push(outcome.fatal.message + (outcome.fatal.hint ? ` (${outcome.fatal.hint})` : ''));
+    else for (const f of outcome.failed) result.warnings.push(`upload of ${f.key} failed: ${redact(f.error, remote.secrets)}`);
   } finally {
     remote.close();
   }

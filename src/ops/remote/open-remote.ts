@@ -9,13 +9,18 @@ import { LocalBackend } from '../../store/local.js';
 import { ObjectStore } from '../../store/object-store.js';
 import { parseS3Url, type ChecksumMode } from '../../store/s3-config.js';
 import { LazyS3Backend } from '../../store/s3-lazy.js';
-import { REMOTE_OPTIONS, SECRET_REMOTE_OPTIONS, assertNoTrackedSecrets, defaultRemoteName, isDirectoryUrl, normalizeName, redact, remotesOf, requireRemote, shownFile } from './remote-config.js';
+import { GuardedBackend } from '../../store/guarded-backend.js';
+import { describeError, type RemoteIdentity } from '../../store/remote-errors.js';
+import { DEFAULT_BUDGET_MS, DEFAULT_RETRY, DEFAULT_UNREACHABLE_MS, RemoteHealth, type RetryPolicy } from '../../store/transfer.js';
+import { REMOTE_OPTIONS, SECRET_REMOTE_OPTIONS, assertNoTrackedSecrets, defaultRemoteName, isDirectoryUrl, normalizeName, redact, remotesOf, requireRemote, shownFile, splitUrlCredentials } from './remote-config.js';
 
 /** Opening a configured remote for transfers: backend, object store, concurrency, secrets to redact. */
 export interface OpenRemoteOptions {
   /** Remote name; default: core.remote. */
   remote?: string;
   jobs?: number;
+  /** Attempts and backoff (the budgets default to the remote's retry-budget option). */
+  retry?: RetryPolicy;
   /** Wraps the backend (tests inject failures; tools can instrument). */
   wrapBackend?: (backend: Backend) => Backend;
   /** The caller will store objects: a read-only remote (HTTP(S), anonymous S3) is refused here. */
@@ -34,6 +39,13 @@ export interface OpenedRemote {
   readOnly?: string;
   /** S3 remotes: presigned GET URLs (see Backend.presignGet). */
   presignGet?: (key: string, expiresInSeconds: number) => Promise<string>;
+  /** What error messages may say about the remote. */
+  identity: RemoteIdentity;
+  /** Retry policy and the budget shared by every request to this remote. */
+  retry: RetryPolicy;
+  health: RemoteHealth;
+  /** A raw failure as the RegError users see (remote.* exit 4, disk.* exit 1), else unchanged. */
+  classify(err: unknown): unknown;
   close(): void;
 }
 
@@ -91,19 +103,25 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
   const env = ctx.env;
   let backend: Backend;
   let credentialSource = 'none needed (a directory remote)';
+  let identity: RemoteIdentity;
   if (isDirectoryUrl(url)) {
     const path = url.toLowerCase().startsWith('file://') ? decodeURIComponent(url.slice('file://'.length)) : url;
-    backend = new LocalBackend(resolve(repo.regDir, path));
+    const root = resolve(repo.regDir, path);
+    backend = new LocalBackend(root);
+    identity = { name, description: root, kind: 'directory', root, secrets };
   } else if (url.toLowerCase().startsWith('s3://')) {
-    const { bucket, prefix } = parseS3Url(url);
-    let endpointUrl = str('endpoint-url') ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+    // Credentials inside a URL (only possible in the local config: the tracked one is refused above).
+    const inUrl = [splitUrlCredentials(url), splitUrlCredentials(str('endpoint-url') ?? '')].find((c) => c.user !== undefined && c.password !== undefined);
+    for (const c of [inUrl?.user, inUrl?.password]) if (c) secrets.push(c);
+    const { bucket, prefix } = parseS3Url(splitUrlCredentials(url).url);
+    let endpointUrl = (str('endpoint-url') && splitUrlCredentials(str('endpoint-url')!).url) ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
     if (endpointUrl !== undefined && !/^https?:\/\//i.test(endpointUrl)) endpointUrl = `${bool('use-ssl') === false ? 'http' : 'https'}://${endpointUrl}`;
     const checksums = (str('checksums') ?? (endpointUrl !== undefined ? 'when_required' : 'when_supported')) as ChecksumMode;
     if (checksums !== 'when_required' && checksums !== 'when_supported') {
       throw configError('remote.bad-option', `remotes.${name}.checksums must be when_required or when_supported`, { hint: `reg remote modify ${name} checksums when_required` });
     }
-    const accessKeyId = str('access-key-id');
-    const secretAccessKey = str('secret-access-key');
+    const accessKeyId = str('access-key-id') ?? inUrl?.user;
+    const secretAccessKey = str('secret-access-key') ?? inUrl?.password;
     if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
       throw configError('remote.partial-keys', `remote "${name}": access-key-id and secret-access-key must be set together (in ${shownFile(true)})`, { hint: `reg remote modify --local ${name} secret-access-key VALUE` });
     }
@@ -153,9 +171,19 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
       },
       credentials,
     );
+    identity = {
+      name,
+      description: redact(`s3://${bucket}${prefix ? '/' + prefix : ''}${endpointUrl ? ` (${endpointUrl})` : ''}`, secrets),
+      kind: 's3',
+      ...(endpointUrl ? { endpoint: redact(endpointUrl, secrets) } : {}),
+      credentials: credentialSource,
+      ...(profile ? { profile } : {}),
+      secrets,
+    };
   } else if (isHttpUrl(url)) {
     backend = new HttpBackend({ url, readTimeout: int('read-timeout'), connectTimeout: int('connect-timeout'), maxSockets: jobs, sslVerify: sslVerifyOption(repo, opts['ssl-verify']) });
     credentialSource = 'none: an HTTP(S) remote is read without credentials';
+    identity = { name, description: redact(backend.description, secrets), kind: 'http', credentials: credentialSource, secrets };
   } else {
     throw configError('remote.unsupported-scheme', `remote "${name}": unsupported URL ${redact(url, secrets)}`, { hint: 'reg supports s3://, directory paths and https:// (read-only)' });
   }
@@ -166,16 +194,28 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
     throw readOnlyRemoteError(name, redact(raw.description, secrets), raw.readOnly);
   }
   if (options.wrapBackend) backend = options.wrapBackend(backend);
-  const store = new ObjectStore(backend, { listable: raw.listable });
+  const budgetMs = (int('retry-budget') ?? DEFAULT_BUDGET_MS / 1000) * 1000;
+  const retry: RetryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+  retry.budgetMs = options.retry?.budgetMs ?? budgetMs;
+  retry.unreachableMs = options.retry?.unreachableMs ?? Math.min(DEFAULT_UNREACHABLE_MS, retry.budgetMs);
+  const health = new RemoteHealth(retry);
+  const guarded = new GuardedBackend(backend, identity, retry, health, (what, err, attempt) =>
+    ctx.progress({ type: 'log', level: 'debug', message: redact(`${name}: retrying ${what} (attempt ${attempt + 1}): ${describeError(err)}`, secrets) }),
+  );
+  const store = new ObjectStore(guarded, { listable: raw.listable });
   return {
     name,
     store,
     jobs,
     secrets,
     credentialSource,
+    identity,
+    retry,
+    health,
+    classify: guarded.classify,
     ...(raw.readOnly !== undefined ? { readOnly: raw.readOnly } : {}),
     ...(raw.presignGet ? { presignGet: (key: string, seconds: number) => raw.presignGet!(key, seconds) } : {}),
-    close: () => backend.close(),
+    close: () => guarded.close(),
   };
 }
 

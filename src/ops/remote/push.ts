@@ -12,7 +12,7 @@ import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
 import { quarantineCorrupt, usersOf, type ObjectUse } from './output-objects.js';
 import { redact } from './remote-config.js';
-import { runTransfersWithProgress } from './transfer-progress.js';
+import { runTransfersWithProgress, withDetails } from './transfer-progress.js';
 
 export interface PushOptions {
   /** Data paths, `.dvc` files or directories holding pointers; empty = every output. */
@@ -95,7 +95,7 @@ export interface PushPlan {
  * directories that are missing, with one batched query (listing or per-object checks, whichever
  * is cheaper).
  */
-export async function planPush(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], remote: OpenedRemote, retry?: RetryPolicy): Promise<PushPlan> {
+export async function planPush(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], remote: OpenedRemote, retry: RetryPolicy = remote.retry): Promise<PushPlan> {
   const store = remote.store;
   const phase = 'remote-query';
   let requests = 0;
@@ -192,11 +192,13 @@ export async function push(ctx: Context, options: PushOptions): Promise<PushResu
     else if (o.out.push === false) result.outputs.push(outputRow(o, '', 'skipped'));
   }
   for (const [remoteName, group] of groups) {
-    const remote = openRemote(repo, ctx, { remote: remoteName, jobs: options.jobs, wrapBackend: options.wrapBackend, write: true });
+    const remote = openRemote(repo, ctx, { remote: remoteName, jobs: options.jobs, retry: options.retry, wrapBackend: options.wrapBackend, write: true });
     secrets = [...secrets, ...remote.secrets];
     result.remotes.push(remote.name);
     try {
-      await pushGroup(repo, ctx, group, remote, options, result);
+      const fatal = await pushGroup(repo, ctx, group, remote, options, result);
+      // Credentials refused, no bucket, remote given up ...: one error says it all.
+      if (fatal) throw withDetails(fatal, result);
     } finally {
       remote.close();
     }
@@ -205,8 +207,9 @@ export async function push(ctx: Context, options: PushOptions): Promise<PushResu
   return result;
 }
 
-async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], remote: OpenedRemote, options: PushOptions, result: PushResult): Promise<void> {
-  const plan = await planPush(repo, ctx, outputs, remote, options.retry);
+/** Pushes one remote's outputs into `result`; returns the error that stopped the transfer early, if any. */
+async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], remote: OpenedRemote, options: PushOptions, result: PushResult): Promise<RegError | undefined> {
+  const plan = await planPush(repo, ctx, outputs, remote);
   result.skipped += plan.skipped;
   result.query = { strategy: plan.query.strategy === 'none' ? result.query.strategy : plan.query.strategy, requests: result.query.requests + plan.query.requests };
   const failures: TransferFailure[] = [];
@@ -250,11 +253,12 @@ async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], rem
   }
   const totalBytes = tasks.reduce((s, t) => s + t.size, 0);
   let outcomeDone = new Set<string>(tasks.map((t) => t.key));
+  let fatal: RegError | undefined;
   if (!options.dryRun && tasks.length > 0) {
-    const phase = 'push';
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase, label: `pushing to ${remote.name}`, jobs: remote.jobs, retry: options.retry, secrets: remote.secrets, totalBytes });
+    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: 'push', label: `pushing to ${remote.name}`, totalBytes });
     failures.push(...outcome.failed);
     outcomeDone = new Set(outcome.done);
+    fatal = outcome.fatal;
   }
   for (const f of failures) f.error = redact(f.error, remote.secrets);
   const corruptKeys = new Set(failures.filter((f) => f.code === CORRUPT_CODE).map((f) => f.key));
@@ -286,6 +290,7 @@ async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], rem
     row.state = row.failedObjects > 0 ? 'failed' : row.objects > 0 ? 'pushed' : 'up-to-date';
     result.outputs.push(row);
   }
+  return fatal;
 }
 
 function outputRow(o: TrackedOutput, remote: string, state: PushState): PushedOutput {
@@ -325,7 +330,7 @@ function pushError(result: PushResult, secrets: readonly string[]): RegError {
       ? `the server stored different bytes than were sent; S3-compatible servers often mishandle AWS checksum trailers: reg remote modify ${result.remotes[0] ?? 'NAME'} checksums when_required (see docs/remotes.md), then re-run reg push`
       : integrity
       ? 'the remote stored different bytes than were sent; re-run reg push (objects are overwritten), and see docs/remotes.md'
-      : 're-run `reg push`: it only uploads what is still missing (no directory manifest was uploaded for an incomplete directory)',
+      : (result.failures.find((f) => f.hint !== undefined)?.hint ?? 're-run `reg push`: it only uploads what is still missing') + ' (no directory manifest was uploaded for an incomplete directory)',
     details: result,
   });
 }

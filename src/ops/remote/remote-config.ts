@@ -2,6 +2,10 @@ import { join } from 'node:path';
 import { CONFIG_FILE, LOCAL_CONFIG_FILE, getPath, isPlainObject, type ConfigData } from '../../config.js';
 import { configError, usageError } from '../../errors.js';
 import { REG_DIR, type Repo } from '../../repo.js';
+import { splitUrlCredentials } from '../../policy/secrets.js';
+import { redactUrlCredentials } from '../../store/remote-errors.js';
+
+export { splitUrlCredentials } from '../../policy/secrets.js';
 
 /**
  * Remote settings as stored: `remotes.NAME.*` in `.reg/config.yaml` (shared) and
@@ -32,8 +36,9 @@ export const REMOTE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'sse-kms-key-id': { type: 'string', help: 'KMS key for sse aws:kms' },
   acl: { type: 'string', help: 'canned ACL for uploaded objects' },
   anonymous: { type: 'bool', help: 'S3: unsigned requests for a public bucket (no credentials; read-only)' },
-  'read-timeout': { type: 'int', help: 'seconds without data before a request is retried (default 60)' },
+  'read-timeout': { type: 'int', help: 'seconds without data moving before a request is aborted and retried (default 60)' },
   'connect-timeout': { type: 'int', help: 'seconds to connect (default 10)' },
+  'retry-budget': { type: 'int', help: 'seconds the remote may fail every request before the transfer gives up (default 120; 15 when it cannot be reached at all)' },
   'access-key-id': { type: 'string', help: 'static key (only in config.local.yaml: use --local)', secret: true },
   'secret-access-key': { type: 'string', help: 'static secret (only in config.local.yaml: use --local)', secret: true },
   'session-token': { type: 'string', help: 'session token (only in config.local.yaml: use --local)', secret: true },
@@ -69,6 +74,12 @@ export function normalizeName(name: string): string {
 /** Secrets must never be in the tracked config: refuse to use any remote while they are. */
 export function assertNoTrackedSecrets(repo: Repo): void {
   for (const [name, opts] of Object.entries(remotesOf(repo.config.repo))) {
+    const inUrl = URL_OPTIONS.filter((k) => typeof opts[k] === 'string' && splitUrlCredentials(opts[k] as string).user !== undefined);
+    if (inUrl.length > 0) {
+      throw configError('config.secret-in-tracked-file', `${shownFile(false)} (tracked by Git) has credentials inside ${inUrl.map((k) => `remotes.${name}.${k}`).join(', ')} (user:password@ in the URL)`, {
+        hint: `set the URL again and reg moves the credentials to ${shownFile(true)}: ${inUrl.map((k) => `reg remote modify ${name} ${k} URL`).join(' && ')}; if the file was ever committed, rotate the keys`,
+      });
+    }
     const found = SECRET_REMOTE_OPTIONS.filter((k) => opts[k] !== undefined);
     if (found.length > 0) {
       throw configError('config.secret-in-tracked-file', `${shownFile(false)} (tracked by Git) contains ${found.map((k) => `remotes.${name}.${k}`).join(', ')}; credentials may only be stored in ${shownFile(true)}`, {
@@ -78,12 +89,15 @@ export function assertNoTrackedSecrets(repo: Repo): void {
   }
 }
 
-/** Replaces every known secret value in `text` by ***. */
+/** Replaces every known secret value in `text`, and the user and password of any URL, by ***. */
 export function redact(text: string, secrets: readonly string[]): string {
-  let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@\s]+@/gi, `$1${REDACTED}@`);
+  let out = redactUrlCredentials(text);
   for (const s of secrets) if (s.length >= 4) out = out.split(s).join(REDACTED);
   return out;
 }
+
+/** URL-valued options that must never carry credentials in the tracked config. */
+export const URL_OPTIONS = ['url', 'endpoint-url'] as const;
 
 
 export function isDirectoryUrl(url: string): boolean {

@@ -7,7 +7,7 @@ import { writeFileAtomicSync } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { isHttpUrl } from '../../store/http.js';
 import { parseS3Url } from '../../store/s3-config.js';
-import { REDACTED, REMOTE_OPTIONS, configFiles, defaultRemoteName, isDirectoryUrl, normalizeName, redact, remotesOf, requireRemote, shownFile } from './remote-config.js';
+import { REDACTED, REMOTE_OPTIONS, configFiles, defaultRemoteName, isDirectoryUrl, normalizeName, redact, remotesOf, requireRemote, shownFile, splitUrlCredentials } from './remote-config.js';
 
 /** The `reg remote` verbs: add, modify, list, remove, default. */
 function checkUrl(url: string): void {
@@ -18,8 +18,8 @@ function checkUrl(url: string): void {
     return;
   }
   if (url.toLowerCase().startsWith('s3://')) {
+    if (!/^s3:\/\/[^/]+/.test(url)) throw usageError('remote.bad-url', `${redact(url, [])}: no bucket name`, { hint: 'use s3://bucket/prefix' });
     parseS3Url(url);
-    if (!/^s3:\/\/[^/]+/.test(url)) throw usageError('remote.bad-url', `${url}: no bucket name`, { hint: 'use s3://bucket/prefix' });
     return;
   }
   throw usageError('remote.unsupported-scheme', `unsupported remote URL ${redact(url, [])}`, { hint: 'reg supports s3:// (AWS and S3-compatible servers), directory paths, and https:// or http:// (read-only)' });
@@ -96,6 +96,32 @@ export interface RemoteChange {
   /** The stored value (secrets shown as ***). */
   value?: string | number | boolean;
   default?: boolean;
+  /** Something the user should know (credentials moved out of a URL). */
+  note?: string;
+}
+
+/**
+ * A URL that carries credentials (`s3://KEY:SECRET@bucket/p`, `https://user:pass@host`) is stored
+ * without them; the key and secret go to the gitignored local config as access-key-id and
+ * secret-access-key, so they never reach the tracked file, and the note says so. A user name
+ * without a password is refused: it is not a credential reg can use.
+ */
+function storeUrlCredentials(repo: Repo, name: string, option: string, raw: string): { url: string; note?: string } {
+  if (option !== 'endpoint-url' && (isDirectoryUrl(raw) || !raw.toLowerCase().startsWith('s3://'))) return { url: raw };
+  const c = splitUrlCredentials(raw);
+  if (c.user === undefined && c.password === undefined) return { url: raw };
+  if (c.user === undefined || c.password === undefined) {
+    throw usageError('remote.url-credentials', `the ${option} ${redact(raw, [])} carries a user name or password but not both`, {
+      hint: `give the URL without credentials and store keys in ${shownFile(true)}: reg remote modify --local ${name} access-key-id KEY && reg remote modify --local ${name} secret-access-key SECRET (or use a profile)`,
+    });
+  }
+  const local = configFiles(repo).local;
+  editConfig(local, ['remotes', name, 'access-key-id'], c.user);
+  editConfig(local, ['remotes', name, 'secret-access-key'], c.password);
+  return {
+    url: c.url,
+    note: `the credentials in the ${option} were moved to ${shownFile(true)} (gitignored) as access-key-id and secret-access-key; the URL is stored without them`,
+  };
 }
 
 export async function remoteAdd(ctx: Context, options: RemoteAddOptions): Promise<RemoteChange> {
@@ -106,7 +132,7 @@ export async function remoteAdd(ctx: Context, options: RemoteAddOptions): Promis
   const existing = remotesOf(repo.config.data)[name];
   if (existing !== undefined && !options.force) {
     throw usageError('remote.exists', `remote "${name}" already exists (url ${redact(String(existing.url ?? ''), [])})`, {
-      hint: `change it with: reg remote modify ${name} url ${options.url}  (or replace it with --force)`,
+      hint: `change it with: reg remote modify ${name} url ${redact(options.url, [])}  (or replace it with --force)`,
     });
   }
   const file = options.local ? files.local : files.repo;
@@ -114,10 +140,11 @@ export async function remoteAdd(ctx: Context, options: RemoteAddOptions): Promis
     editConfig(files.repo, ['remotes', name], undefined);
     editConfig(files.local, ['remotes', name], undefined);
   }
-  const url = storedUrl(repo, ctx, options.url);
+  const stripped = storeUrlCredentials(repo, name, 'url', options.url);
+  const url = storedUrl(repo, ctx, stripped.url);
   editConfig(file, ['remotes', name, 'url'], url);
   if (options.default) editConfig(file, ['core', 'remote'], name);
-  return { name, file: shownFile(Boolean(options.local)), option: 'url', value: url, default: Boolean(options.default) };
+  return { name, file: shownFile(Boolean(options.local)), option: 'url', value: url, default: Boolean(options.default), ...(stripped.note ? { note: stripped.note } : {}) };
 }
 
 export interface RemoteModifyOptions {
@@ -151,15 +178,18 @@ export async function remoteModify(ctx: Context, options: RemoteModifyOptions): 
     });
   }
   let value = coerceValue(option, options.value);
-  if (option === 'url') {
-    checkUrl(options.value);
-    value = storedUrl(repo, ctx, options.value);
+  let note: string | undefined;
+  if (option === 'url' || option === 'endpoint-url') {
+    if (option === 'url') checkUrl(options.value);
+    const stripped = storeUrlCredentials(repo, name, option, options.value);
+    note = stripped.note;
+    value = option === 'url' ? storedUrl(repo, ctx, stripped.url) : stripped.url;
   }
   if ((spec.type === 'path' || (spec.type === 'bool-or-path' && typeof value === 'string')) && !isAbsolute(String(value))) {
     value = relative(repo.regDir, resolve(ctx.cwd, String(value)));
   }
   editConfig(options.local ? files.local : files.repo, ['remotes', name, option], value);
-  return { name, file: shownFile(Boolean(options.local)), option, value: spec.secret ? REDACTED : value };
+  return { name, file: shownFile(Boolean(options.local)), option, value: spec.secret ? REDACTED : value, ...(note ? { note } : {}) };
 }
 
 export interface RemoteInfo {

@@ -12,6 +12,8 @@ import type { RetryPolicy, TransferFailure, TransferTask } from '../../store/tra
 import { hashMany, type SizedTask } from '../../workspace/hasher.js';
 import type { HashOutcome } from '../../workspace/hash-task.js';
 import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
+import { PointerReader, targetPath } from '../history/pointers.js';
+import { asTrackedOutput, selectsHistory, versionsOfHistory, type HistorySelection } from '../history/versions.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
 import { outputObjects, shownPath, usePath, type OutputObject } from './output-objects.js';
 import { groupByRemote } from './push.js';
@@ -27,6 +29,11 @@ export interface VerifyOptions {
   remote?: string;
   /** Also re-read every workspace file and compare it with its pointer / manifest. */
   workspace?: boolean;
+  /**
+   * Verify the versions of other revisions instead of the work tree's pointers: every commit,
+   * some revisions, the branch tips, the tags (deduplicated by pointer and oid; `targets` filter).
+   */
+  history?: HistorySelection;
   /**
    * Re-fetch good bytes over corrupt cache objects (they are quarantined first) and re-upload
    * good cache bytes over corrupt or missing remote objects.
@@ -79,6 +86,8 @@ export interface RemoteChecks {
 export interface VerifiedOutput {
   path: string;
   pointer: string;
+  /** With a history selection: the versions (`<commit> (<refs>)`) this pointer and oid were found at. */
+  versions?: string[];
   oid?: string;
   state: 'ok' | 'damaged' | 'repaired' | 'not-committed';
   /** Distinct objects (manifest and files) of the output. */
@@ -108,14 +117,34 @@ export interface VerifyResult {
   outputs: VerifiedOutput[];
   /** What to run to fix what is left. */
   advice: string[];
+  /** With a history selection: pointer versions that could not be read (malformed or hostile), not verified. */
+  unreadable?: Array<{ pointer: string; code: string; message: string }>;
 }
 
 /** `reg verify [targets]`: the outputs named on the command line (default: all) in the work tree. */
 export async function verify(ctx: Context, options: VerifyOptions): Promise<VerifyResult> {
   const repo = openRepo(ctx);
   if (options.remote !== undefined) assertRemoteName(repo, ctx, options.remote);
+  if (selectsHistory(options.history)) return verifyHistory(repo, ctx, options, options.history);
   const outputs = await resolveOutputs(repo, ctx, options.targets);
   return verifyOutputs(repo, ctx, outputs, options);
+}
+
+/** The versions of the selected history, each verified once, rows labelled with where they were found. */
+async function verifyHistory(repo: Repo, ctx: Context, options: VerifyOptions, selection: HistorySelection): Promise<VerifyResult> {
+  if (options.workspace) throw usageError('verify.workspace-history', '--workspace checks the work tree\'s files; it cannot be combined with other revisions', { hint: 'run them separately' });
+  const reader = new PointerReader(repo);
+  try {
+    const targets = options.targets.map((t) => targetPath(repo, ctx, t));
+    const { versions, errors } = await versionsOfHistory(reader, selection, targets);
+    if (versions.length === 0 && errors.length > 0) throw errors[0]!.error!;
+    const result = await verifyOutputs(repo, ctx, versions.map((v) => asTrackedOutput(repo, v.output)), options);
+    result.outputs.forEach((row, i) => (row.versions = versions[i]!.at));
+    if (errors.length > 0) result.unreadable = errors.map((e) => ({ pointer: e.pointerRel, code: e.error!.code, message: e.error!.message }));
+    return result;
+  } finally {
+    reader.close();
+  }
 }
 
 /**
@@ -564,7 +593,8 @@ async function repair(
         s.cacheSize = size;
       },
     }));
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase: 'repair-cache', label: `re-fetching ${tasks.length} objects from ${remote.name}`, jobs: remote.jobs, retry: options.retry, secrets: remote.secrets });
+    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: 'repair-cache', label: `re-fetching ${tasks.length} objects from ${remote.name}` });
+    if (outcome.fatal) throw outcome.fatal;
     for (const key of outcome.done) settle(problemsOf('cache', key), true, `re-fetched from ${remote.name}`);
     for (const f of outcome.failed) settle(problemsOf('cache', f.key), false, `not repaired: ${failureText(f, remote)}`);
   }
@@ -603,7 +633,8 @@ async function repair(
       }
       tasks.push({ ...uploadTask(repo, remote, s), requires: members.filter((k) => bad.has(k)) });
     }
-    const outcome = await runTransfersWithProgress(ctx, tasks, { phase: 'repair-remote', label: `re-uploading ${tasks.length} objects to ${remote.name}`, jobs: remote.jobs, retry: options.retry, secrets: remote.secrets });
+    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: 'repair-remote', label: `re-uploading ${tasks.length} objects to ${remote.name}` });
+    if (outcome.fatal) throw outcome.fatal;
     for (const key of outcome.done) settle(problemsOf('remote', key, remote.name), true, 're-uploaded from the local cache');
     for (const f of outcome.failed) settle(problemsOf('remote', f.key, remote.name), false, `not repaired: ${failureText(f, remote)}`);
   }
@@ -703,7 +734,7 @@ class RemotePool {
     const resolved = resolveRemoteName(this.repo, name);
     let remote = this.opened.get(resolved);
     if (remote === undefined) {
-      remote = openRemote(this.repo, this.ctx, { remote: resolved, jobs: this.options.jobs, wrapBackend: this.options.wrapBackend });
+      remote = openRemote(this.repo, this.ctx, { remote: resolved, jobs: this.options.jobs, retry: this.options.retry, wrapBackend: this.options.wrapBackend });
       this.opened.set(resolved, remote);
     }
     return remote;

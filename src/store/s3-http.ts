@@ -1,0 +1,80 @@
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { NodeHttpHandler, type NodeHttpHandlerOptions } from '@smithy/node-http-handler';
+
+type HandleArgs = Parameters<NodeHttpHandler['handle']>;
+type HandleResult = Awaited<ReturnType<NodeHttpHandler['handle']>>;
+
+/** The error an idle request ends with: a TimeoutError, which the retry layer treats as transient. */
+export function idleTimeoutError(ms: number, what: string): Error {
+  return Object.assign(new Error(`no data ${what} for ${Math.round(ms / 100) / 10} s (read-timeout)`), { name: 'TimeoutError', code: 'ETIMEDOUT' });
+}
+
+/**
+ * The SDK's HTTP handler with an idle timeout that really ends a stalled request: the socket
+ * timeout (no bytes moving either way: a connection that never answers, an upload the server
+ * stopped reading) and a watch on the response body (a download that stalls half-way, which the
+ * socket timeout no longer sees once the SDK has handed the body over). The SDK's own
+ * `requestTimeout` only logs a warning, and a total deadline would cut long healthy transfers.
+ */
+export class IdleTimeoutHandler extends NodeHttpHandler {
+  constructor(private readonly idleMs: number, options: NodeHttpHandlerOptions) {
+    super({ ...options, socketTimeout: idleMs });
+  }
+
+  override async handle(request: HandleArgs[0], options: HandleArgs[1] = {}): Promise<HandleResult> {
+    const result = await super.handle(request, options);
+    const body: unknown = result.response.body;
+    if (body instanceof Readable) result.response.body = watchBody(body, this.idleMs);
+    return result;
+  }
+}
+
+/** Passes the body through, failing it with a TimeoutError when no byte arrives for `ms` while the reader wants more. */
+export function watchBody(source: Readable, ms: number): Readable {
+  const guard = new IdleGuard(ms);
+  // pipeline ties both ends: a stall or a reader that gives up also destroys the socket's stream.
+  pipeline(source, guard, () => undefined);
+  return guard;
+}
+
+class IdleGuard extends Transform {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ms: number) {
+    super();
+    this.arm();
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.destroy(idleTimeoutError(this.ms, 'received')), this.ms);
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    // While the reader is behind (push returns false), silence is the reader's, not the server's.
+    if (this.push(chunk)) this.arm();
+    else this.disarm();
+    cb();
+  }
+
+  override _read(size: number): void {
+    if (!this.writableFinished) this.arm();
+    super._read(size);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.disarm();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (error?: Error | null) => void): void {
+    this.disarm();
+    cb(err);
+  }
+}

@@ -1,0 +1,108 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir } from '../helpers/repo.js';
+
+/**
+ * A full disk (a small tmpfs) during add and pull: exit 1 naming ENOSPC and the path, and no
+ * half-written temp file left behind. Mounting needs root: the tests skip, saying so, otherwise.
+ */
+const isRoot = process.getuid?.() === 0;
+let mountPoint = '';
+let mounted = false;
+
+beforeAll(() => {
+  if (!isRoot) {
+    console.warn('disk-full tests skipped: they mount a tmpfs, which needs root');
+    return;
+  }
+  mountPoint = tempDir('reg-tmpfs-');
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mountPoint]);
+  mounted = true;
+});
+afterAll(() => {
+  if (mounted) execFileSync('umount', [mountPoint]);
+  if (mountPoint) rmdirSync(mountPoint);
+});
+
+const tempFiles = (root: string) => filesUnder(root).filter((f) => f.endsWith('.tmp'));
+
+function errorOf(stdout: string): { code: string; message: string; hint?: string } {
+  return (JSON.parse(stdout) as { error: { code: string; message: string; hint?: string } }).error;
+}
+
+describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
+  it('reg add of a file bigger than the free space: exit 1, ENOSPC and the cache path named, no temp file', async () => {
+    const repo = join(mountPoint, 'add');
+    mkdirSync(repo);
+    try {
+      git(repo, 'init', '-q', '-b', 'main');
+      await regOk(repo, ['init']);
+      writeFileSync(join(repo, 'big.bin'), randomBytes(4 << 20)); // fits once, not twice (workspace + cache)
+      const r = await reg(repo, ['add', 'big.bin', '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      const e = errorOf(r.stdout);
+      expect(e.code).toBe('disk.no-space');
+      expect(e.message).toContain('ENOSPC');
+      expect(e.message).toContain(join(repo, '.reg', 'cache'));
+      expect(e.hint).toMatch(/free some space/);
+      expect(r.stderr).not.toContain('internal error');
+      expect(tempFiles(repo)).toEqual([]);
+    } finally {
+      removeDir(repo);
+    }
+  }, 60_000);
+
+  /**
+   * A registry outside the tmpfs pushes one file of `bytes` to a directory remote; a clone of it
+   * inside the tmpfs pulls it. Returns the pull's error and the clone.
+   */
+  async function pullIntoTmpfs(name: string, file: string, bytes: number): Promise<{ r: Awaited<ReturnType<typeof reg>>; e: ReturnType<typeof errorOf>; clone: string; cleanup: () => void }> {
+    const a = makeGitRepo();
+    const remote = tempDir('reg-full-remote-');
+    const clone = join(mountPoint, name);
+    const cleanup = () => [a, remote, clone].forEach(removeDir);
+    try {
+      await regOk(a, ['init']);
+      writeFileSync(join(a, file), randomBytes(bytes));
+      await regOk(a, ['add', file]);
+      await regOk(a, ['remote', 'add', 'nas', remote, '--default']);
+      await regOk(a, ['push']);
+      git(a, 'add', '-A');
+      git(a, 'commit', '-qm', 'data');
+      git(mountPoint, 'clone', '-q', a, name);
+      const r = await reg(clone, ['pull', '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toContain('internal error');
+      const e = errorOf(r.stdout);
+      expect(e.code).toBe('disk.no-space');
+      expect(e.message).toContain('ENOSPC');
+      return { r, e, clone, cleanup };
+    } catch (err) {
+      cleanup();
+      throw err;
+    }
+  }
+
+  it('reg pull whose objects fit in the cache but not again in the workspace: exit 1 naming the workspace file', async () => {
+    const { e, clone, cleanup } = await pullIntoTmpfs('checkout', 'model.bin', 4 << 20);
+    try {
+      expect(e.message).toContain(join(clone, 'model.bin'));
+      expect(tempFiles(clone)).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  }, 60_000);
+
+  it('reg pull of more than fits: exit 1, ENOSPC named with the path, no temp file in cache or workspace', async () => {
+    const { e, clone, cleanup } = await pullIntoTmpfs('pull', 'big.bin', 8 << 20);
+    try {
+      expect(e.message).toContain(join(clone, '.reg', 'cache'));
+      expect(tempFiles(clone)).toEqual([]);
+    } finally {
+      cleanup();
+    }
+  }, 60_000);
+});

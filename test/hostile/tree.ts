@@ -1,0 +1,43 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/repo.js';
+
+/**
+ * Everything below `root` as `relpath -> description`: directories with their mode, files with
+ * mode and md5, symlinks with their target (never followed). Two equal snapshots mean nothing
+ * was created, removed, changed, re-moded or re-linked.
+ */
+export function snapshotTree(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(root)) return out;
+  const visit = (abs: string, rel: string) => {
+    const st = lstatSync(abs);
+    const mode = (st.mode & 0o7777).toString(8);
+    if (st.isSymbolicLink()) out[rel] = `link -> ${readlinkSync(abs)}`;
+    else if (st.isDirectory()) {
+      out[rel] = `dir ${mode}`;
+      for (const name of readdirSync(abs).sort()) visit(join(abs, name), rel === '' ? name : `${rel}/${name}`);
+    } else if (st.isFile()) out[rel] = `file ${mode} ${createHash('md5').update(readFileSync(abs)).digest('hex')}`;
+    else out[rel] = `special ${mode}`;
+  };
+  visit(root, '');
+  return out;
+}
+
+/**
+ * A directory outside the repository that an attack would like to write into: a fake home with
+ * `.ssh/authorized_keys`, an executable script and nested directories. Tests assert it is
+ * byte-identical after each hostile command.
+ */
+export function makeSentinel(): string {
+  const dir = tempDir('reg-sentinel-');
+  mkdirSync(join(dir, '.ssh'), { recursive: true });
+  writeFileSync(join(dir, '.ssh', 'authorized_keys'), 'ssh-ed25519 AAAA... owner@laptop\n');
+  mkdirSync(join(dir, 'docs', 'deep'), { recursive: true });
+  writeFileSync(join(dir, 'docs', 'notes.txt'), 'keep me\n');
+  writeFileSync(join(dir, 'docs', 'deep', 'x'), 'x');
+  writeFileSync(join(dir, 'run.sh'), '#!/bin/sh\necho hi\n');
+  chmodSync(join(dir, 'run.sh'), 0o755);
+  return dir;
+}
