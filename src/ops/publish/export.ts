@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context.js';
 import { RegError, usageError } from '../../errors.js';
-import { mapLimit } from '../../fsutil.js';
+import { mapLimit, tempName } from '../../fsutil.js';
 import { PACKAGE_NAME, VERSION } from '../../package-info.js';
 import { validateCard, parseCard } from '../../policy/cards.js';
 import { checkEntryName, ruleNameOf } from '../../policy/naming.js';
@@ -134,7 +134,7 @@ export async function exportEntry(ctx: Context, options: ExportOptions): Promise
     const bytes = sizes.reduce((a, b) => a + b, 0);
     const release = releaseFromCard(card.text!, { name, version: version.label, entry: o.dataRel, card: card.rel, commit: version.commit, date: version.date, oid: o.out.md5!, files: files.length, bytes }, version.author);
 
-    const tmpRel = `${prefix}.${bundleName.slice(0, 40)}.${randomBytes(6).toString('hex')}.tmp`;
+    const tmpRel = `${prefix}${tempName()}`;
     fs.ensureDir(tmpRel);
     try {
       ctx.progress({ type: 'start', phase: 'export', label: `writing ${bundleName}`, total: files.length, totalBytes: bytes });
@@ -175,7 +175,7 @@ export async function exportEntry(ctx: Context, options: ExportOptions): Promise
       const final = fs.prepareWrite(bundleRel);
       let aside: string | undefined;
       if (exists) {
-        aside = `${prefix}.${bundleName.slice(0, 40)}.${randomBytes(6).toString('hex')}.old.tmp`;
+        aside = `${prefix}${tempName()}`;
         renameSync(final, fs.prepareWrite(aside));
       }
       renameSync(fs.abs(tmpRel), final);
