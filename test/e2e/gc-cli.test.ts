@@ -2,7 +2,7 @@ import { existsSync, readdirSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
-import { snapshotTree } from '../helpers/tree-snapshot.js';
+import { snapshotTree } from '../hostile/tree.js';
 import { buildHistoryFixture, md5, type HistoryFixture } from '../helpers/history-fixture.js';
 
 const DAY = 86_400_000;

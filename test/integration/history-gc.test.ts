@@ -15,7 +15,7 @@ import type { Backend } from '../../dist/store/backend.js';
 import { expectRegError } from '../helpers/expect-error.js';
 import { counting, CountingBackend, type BackendCall } from '../helpers/counting-backend.js';
 import { filesUnder, git, removeDir, tempDir, writeTree } from '../helpers/repo.js';
-import { snapshotTree } from '../helpers/tree-snapshot.js';
+import { snapshotTree } from '../hostile/tree.js';
 import { buildHistoryFixture, CONTENT, IMAGES, md5, type HistoryFixture } from '../helpers/history-fixture.js';
 
 const DAY = 86_400_000;
