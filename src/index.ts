@@ -43,5 +43,6 @@ export { batch, BATCH_ACTIONS, BATCH_COLUMNS, type BatchOptions, type BatchResul
 export { HttpBackend, type HttpOptions } from './store/http.js';
 export { publishingProblems, type PublishingProblem } from './policy/publishing.js';
 export { get, type GetOptions, type GetResult } from './ops/history/get.js';
+export { restore, type RestoreOptions, type RestoreResult, type RestoredOutput } from './ops/history/restore.js';
 export { gc, Deleter, parseGrace, type GcOptions, type GcResult, type GcObject, type GcUse, type GcVersion } from './ops/history/gc.js';
 export { type HistorySelection } from './ops/history/versions.js';

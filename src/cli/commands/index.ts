@@ -36,6 +36,7 @@ export const commands: CommandEntry[] = [
   { name: 'share', load: async () => (await import('./share.js')).shareCommand },
   { name: 'batch', load: async () => (await import('./batch.js')).batchCommand },
   { name: 'get', load: async () => (await import('./get.js')).getCommand },
+  { name: 'restore', load: async () => (await import('./restore.js')).restoreCommand },
   { name: 'gc', load: async () => (await import('./gc.js')).gcCommand },
 ];
 

@@ -63,18 +63,28 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
   for (const p of planned) {
     ctx.signal?.throwIfAborted();
     outputs.push(await addOne(repo, ctx, fs, p));
+    const giRel = ignoreData(fs, p.dataRel, alreadyIgnored.has(p.dataRel));
+    if (giRel !== undefined) gitignores.add(giRel);
     const dirRel = posix.dirname(p.dataRel);
-    const giRel = dirRel === '.' ? '.gitignore' : `${dirRel}/.gitignore`;
-    const gi = fs.existing(giRel);
-    const text = gi !== undefined && existsSync(gi) ? readFileSync(gi, 'utf8') : '';
-    const next = addGitignoreLine(text, gitignoreLine(basename(p.dataAbs)));
-    if (next !== text && !alreadyIgnored.has(p.dataRel)) {
-      fs.writeFile(giRel, next);
-      gitignores.add(giRel);
-    } else if (next === text) gitignores.add(giRel);
     fs.removeStaleTemps(dirRel === '.' ? '' : dirRel);
   }
   return { outputs, gitignores: [...gitignores], warnings };
+}
+
+/**
+ * Adds an output's line to the `.gitignore` next to its data (as DVC: no line when Git already
+ * ignores the data through another rule). Returns that `.gitignore` when it holds the line.
+ */
+export function ignoreData(fs: SafeFs, dataRel: string, alreadyIgnored: boolean): string | undefined {
+  const dirRel = posix.dirname(dataRel);
+  const giRel = dirRel === '.' ? '.gitignore' : `${dirRel}/.gitignore`;
+  const gi = fs.existing(giRel);
+  const text = gi !== undefined && existsSync(gi) ? readFileSync(gi, 'utf8') : '';
+  const next = addGitignoreLine(text, gitignoreLine(posix.basename(dataRel)));
+  if (next === text) return giRel;
+  if (alreadyIgnored) return undefined;
+  fs.writeFile(giRel, next);
+  return giRel;
 }
 
 async function planAdds(repo: Repo, ctx: Context, fs: SafeFs, targets: string[], warnings: string[]): Promise<PlannedAdd[]> {

@@ -67,6 +67,10 @@ interface Plan {
   staleTemps: string[];
   unchanged: number;
   skipped?: string;
+  /** Entries to write whose objects the cache lacks. */
+  missing: ManifestEntry[];
+  /** The directory manifest itself is not in the cache (nothing else was planned). */
+  manifestMissing?: boolean;
 }
 
 /** Objects found corrupt while restoring, with the files that needed them. */
@@ -79,16 +83,52 @@ type CorruptObjects = Map<string, { legacy: boolean; uses: string[]; outputs: st
  */
 export async function checkout(ctx: Context, options: CheckoutOptions): Promise<CheckoutResult> {
   const repo = openRepo(ctx);
-  const fs = workTree(repo);
   const outputs = await resolveOutputs(repo, ctx, options.targets, 'download');
+  return checkoutOutputs(repo, ctx, outputs, { force: options.force, relink: options.relink, stashReason: 'checkout --force' });
+}
+
+/** Objects a checkout needs that the cache lacks, for one output. */
+export interface MissingObjects {
+  output: TrackedOutput;
+  objects: ManifestEntry[];
+}
+
+export interface CheckoutOutputsOptions {
+  force?: boolean;
+  relink?: boolean;
+  /** Recorded in the stash `force` saves. */
+  stashReason: string;
+  /**
+   * Downloads file objects the cache lacks (directory manifests must already be in the cache).
+   * Called after the unsaved-bytes refusal, before anything is stashed or written; objects still
+   * missing afterwards fail the checkout with nothing changed.
+   */
+  obtain?: (missing: MissingObjects[]) => Promise<void>;
+  /** Runs once every check passed (and the stash is saved), before the first work-tree write. */
+  beforeWrite?: () => Promise<void> | void;
+}
+
+/**
+ * Checks out the given outputs (from work-tree pointers, or in-memory ones such as a version
+ * from history that `reg restore` is about to write): plan every output, refuse before any write
+ * when objects are missing or unsaved bytes would be destroyed (unless `force`: stash them), then write.
+ */
+export async function checkoutOutputs(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], options: CheckoutOutputsOptions): Promise<CheckoutResult> {
+  const fs = workTree(repo);
   const cacheIndex = new CacheIndex(repo);
   const plans: Plan[] = [];
   const atRisk: AtRiskFile[] = [];
-  const notInCache: string[] = [];
   for (const o of outputs) {
     ctx.signal?.throwIfAborted();
-    plans.push(await planOutput(repo, ctx, o, cacheIndex, Boolean(options.relink), atRisk, notInCache));
+    plans.push(await planOutput(repo, ctx, o, cacheIndex, Boolean(options.relink), atRisk));
   }
+  const wanted = plans.filter((p) => p.missing.length > 0);
+  if (wanted.length > 0 && options.obtain) {
+    if (atRisk.length > 0 && !options.force) throw wouldLoseData(atRisk);
+    await options.obtain(wanted.map((p) => ({ output: p.o, objects: p.missing })));
+    for (const p of wanted) p.missing = p.missing.filter((e) => !repo.cache.has(e.md5, p.o.legacy));
+  }
+  const notInCache = plans.flatMap((p) => (p.manifestMissing || (!p.o.isDir && p.missing.length > 0) ? [p.o.dataRel] : p.missing.length > 0 ? [`${p.o.dataRel} (${p.missing.length} objects)`] : []));
   if (notInCache.length > 0) {
     throw new RegError('checkout.not-in-cache', 'failed', `${notInCache.length === 1 ? 'this output is' : 'these outputs are'} not (fully) in the cache: ${notInCache.join(', ')}`, {
       hint: 'download the data first with `reg pull` (or `reg fetch`); nothing was changed',
@@ -97,20 +137,23 @@ export async function checkout(ctx: Context, options: CheckoutOptions): Promise<
   }
   let stash: StashRecord | undefined;
   if (atRisk.length > 0) {
-    if (!options.force) {
-      const list = atRisk.slice(0, 20).map((f) => `  ${f.path} (${f.reason === 'symlinked-dir' ? `a symlink to ${f.linkTarget}: reg never writes through it` : f.reason})`).join('\n');
-      throw new RegError('checkout.would-lose-data', 'conflict', `checkout would destroy changes that exist nowhere else:\n${list}${atRisk.length > 20 ? `\n  ... and ${atRisk.length - 20} more` : ''}`, {
-        hint: 'copy them elsewhere first, or re-run with --force: the changed files are stashed in the cache first (reg stash list; reg stash apply <id> --to DIR brings them back). `reg status` says whether the pointer is newer than your data',
-        details: { files: atRisk.map(({ path, size, reason }) => ({ path, size, reason })) },
-      });
-    }
-    stash = await saveToStash(repo, ctx, atRisk, 'checkout --force');
+    if (!options.force) throw wouldLoseData(atRisk);
+    stash = await saveToStash(repo, ctx, atRisk, options.stashReason);
   }
+  await options.beforeWrite?.();
   const results: CheckoutOutput[] = [];
   const corrupt: CorruptObjects = new Map();
   for (const plan of plans) results.push(await applyPlan(repo, ctx, fs, plan, corrupt));
   if (corrupt.size > 0) throw corruptionError(repo, corrupt);
   return { outputs: results, ...(stash ? { stash } : {}) };
+}
+
+function wouldLoseData(atRisk: readonly AtRiskFile[]): RegError {
+  const list = atRisk.slice(0, 20).map((f) => `  ${f.path} (${f.reason === 'symlinked-dir' ? `a symlink to ${f.linkTarget}: reg never writes through it` : f.reason})`).join('\n');
+  return new RegError('checkout.would-lose-data', 'conflict', `checkout would destroy changes that exist nowhere else:\n${list}${atRisk.length > 20 ? `\n  ... and ${atRisk.length - 20} more` : ''}`, {
+    hint: 'copy them elsewhere first, or re-run with --force: the changed files are stashed in the cache first (reg stash list; reg stash apply <id> --to DIR brings them back). `reg status` says whether the pointer is newer than your data',
+    details: { files: atRisk.map(({ path, size, reason }) => ({ path, size, reason })) },
+  });
 }
 
 /** Quarantines the corrupt objects (so a fetch can replace them) and builds the exit-6 error naming them and their files. */
@@ -132,14 +175,11 @@ function corruptionError(repo: Repo, corrupt: CorruptObjects): RegError {
   });
 }
 
-async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: CacheIndex, relink: boolean, atRisk: AtRiskFile[], notInCache: string[]): Promise<Plan> {
-  const empty: Plan = { o, entries: [], write: [], remove: [], replaceRoot: false, unlink: [], staleTemps: [], unchanged: 0 };
+async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: CacheIndex, relink: boolean, atRisk: AtRiskFile[]): Promise<Plan> {
+  const empty: Plan = { o, entries: [], write: [], remove: [], replaceRoot: false, unlink: [], staleTemps: [], unchanged: 0, missing: [] };
   const oid = o.out.md5;
   if (oid === undefined) return { ...empty, skipped: 'the pointer has no hash yet (run reg add)' };
-  if (!cacheIndex.has(oid, o.legacy)) {
-    notInCache.push(o.dataRel);
-    return empty;
-  }
+  if (o.isDir && !cacheIndex.has(oid, o.legacy)) return { ...empty, manifestMissing: true };
   const entries: ManifestEntry[] = o.isDir ? repo.cache.readManifest(oid, o.legacy) : [{ relpath: '', md5: oid }];
   const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel });
   const inCache = (md5: string) => cacheIndex.has(md5, o.legacy);
@@ -173,8 +213,7 @@ async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex
       if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'not-in-pointer' });
     }
   }
-  const missingObjects = plan.write.filter((e) => !inCache(e.md5));
-  if (missingObjects.length > 0) notInCache.push(`${o.dataRel} (${missingObjects.length} objects)`);
+  plan.missing = plan.write.filter((e) => !inCache(e.md5));
   return plan;
 }
 

@@ -47,13 +47,20 @@ export function pointerDataRel(pointerRel: string, path: string, at: string, isF
 
 /** Every output of one `.dvc` file, each `path:` validated (also against symlinks in the work tree). */
 export function loadPointer(repo: Repo, pointerAbs: string): TrackedOutput[] {
-  const pointerRel = repoRelative(repo, pointerAbs);
-  const text = readFileSync(pointerAbs, 'utf8');
-  const pointer = parsePointer(text, pointerRel);
+  return pointerTextOutputs(repo, repoRelative(repo, pointerAbs), pointerAbs, readFileSync(pointerAbs, 'utf8'));
+}
+
+/**
+ * The outputs of pointer text meant for `pointerRel` (read from the work tree, or from a revision
+ * that is about to be restored), each `path:` validated against the work tree as it is now.
+ * `shownAs` names the text in errors.
+ */
+export function pointerTextOutputs(repo: Repo, pointerRel: string, pointerAbs: string, text: string, shownAs = pointerRel): TrackedOutput[] {
+  const pointer = parsePointer(text, shownAs);
   const fs = workTree(repo);
   const forbidden = (rel: string) => fs.problem(rel)?.reason;
   return pointer.outs.map((out, index) => {
-    const at = pointer.pathLocations?.[index] ?? pointerRel;
+    const at = pointer.pathLocations?.[index] ?? shownAs;
     const dataRel = pointerDataRel(pointerRel, out.path, at, forbidden);
     const obstacle = fs.obstacleAbove(dataRel);
     if (obstacle?.symlink) {
