@@ -8,7 +8,7 @@ import { expectRegError } from '../helpers/expect-error.js';
 import { filesUnder, git, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { counting, type BackendCall } from '../helpers/counting-backend.js';
 import { buildHistoryFixture, CONTENT, IMAGES, MODEL, md5, type HistoryFixture } from '../helpers/history-fixture.js';
-import { snapshotTree } from '../helpers/tree-snapshot.js';
+import { snapshotTree } from '../hostile/tree.js';
 
 /**
  * `reg restore ENTRY --rev R` in clones of the fixture history (whose data sits on a directory
