@@ -22,6 +22,8 @@ export interface ParsedCard {
   header?: string;
   /** 1-based line number of the header line. */
   headerLine?: number;
+  /** 0-based index of the first line after the front matter (0 without one): where the Markdown body starts. */
+  bodyLine: number;
 }
 
 export function cardFileName(entry: string): string {
@@ -35,7 +37,7 @@ export function expectedHeader(entry: string): string {
 export function parseCard(text: string): ParsedCard {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   let i = 0;
-  const card: ParsedCard = { fields: {}, hasFrontMatter: false };
+  const card: ParsedCard = { fields: {}, hasFrontMatter: false, bodyLine: 0 };
   if (lines[0]?.trimEnd() === '---') {
     card.hasFrontMatter = true;
     const end = lines.findIndex((l, k) => k > 0 && (l.trimEnd() === '---' || l.trimEnd() === '...'));
@@ -56,6 +58,7 @@ export function parseCard(text: string): ParsedCard {
       card.fields = (doc.toJS() as Record<string, unknown> | null) ?? {};
     }
     i = end + 1;
+    card.bodyLine = i;
   }
   while (i < lines.length && lines[i]!.trim() === '') i++;
   if (i < lines.length) {

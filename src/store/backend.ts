@@ -33,6 +33,8 @@ export interface PutOptions {
   expectMd5?: string;
   /** With expectMd5: hash with DVC 2's md5-dos2unix rule (legacy file objects). */
   legacy?: boolean;
+  /** The object's media type where the backend stores one (S3: Content-Type, so a static site renders). */
+  contentType?: string;
 }
 
 export interface GetOptions {

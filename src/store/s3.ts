@@ -171,7 +171,7 @@ export class S3Backend implements Backend {
 
   async putBytes(key: string, bytes: Buffer, options: PutOptions = {}): Promise<void> {
     checkPutBytes(key, this.description, bytes, options);
-    const r = await this.client.send(new PutObjectCommand({ ...this.putParams(key), Body: bytes, ContentLength: bytes.length }), { abortSignal: options.signal });
+    const r = await this.client.send(new PutObjectCommand({ ...this.putParams(key), ...(options.contentType ? { ContentType: options.contentType } : {}), Body: bytes, ContentLength: bytes.length }), { abortSignal: options.signal });
     options.onBytes?.(bytes.length);
     await this.checkEtag(key, r.ETag, createHash('md5').update(bytes).digest('hex'));
   }

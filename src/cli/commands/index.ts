@@ -38,6 +38,8 @@ export const commands: CommandEntry[] = [
   { name: 'get', load: async () => (await import('./get.js')).getCommand },
   { name: 'restore', load: async () => (await import('./restore.js')).restoreCommand },
   { name: 'gc', load: async () => (await import('./gc.js')).gcCommand },
+  { name: 'search', load: async () => (await import('./search.js')).searchCommand },
+  { name: 'catalog', load: async () => (await import('./catalog.js')).catalogCommand },
 ];
 
 /**

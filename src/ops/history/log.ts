@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import { isRegError, usageError } from '../../errors.js';
-import { ancestorsOf, blobsAt, commitGraph, commitsChanging, headCommit, listRefs, resolveCommitsOrThrow, type CommitInfo, type RefTip, type RevSelection } from '../../git/history.js';
+import { ancestorsOf, blobsAt, commitGraph, commitsChanging, headCommit, listRefs, resolveCommitsOrThrow, type CommitChanges, type CommitInfo, type RefTip, type RevSelection } from '../../git/history.js';
 import { mapLimit } from '../../fsutil.js';
 import { openRepo } from '../../repo.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
@@ -98,32 +98,7 @@ export async function log(ctx: Context, options: LogOptions): Promise<LogResult>
   try {
     // Every blob requested at once: one round trip to git cat-file instead of one per version.
     await reader.blobs.readMany(commits.flatMap((c) => c.changes.flatMap((ch) => (ch.path === pointerRel && ch.blob !== undefined && ch.mode !== '120000' ? [ch.blob] : []))));
-    const versions: LogVersion[] = [];
-    const blobOf = new Map<LogVersion, string>();
-    const pointerRemote = new Map<LogVersion, string | undefined>();
-    for (const c of commits) {
-      const change = c.changes.find((ch) => ch.path === pointerRel);
-      if (!change) continue;
-      const { changes: _changes, ...info } = c;
-      const row: LogVersion = {
-        ...info,
-        change: change.blob === undefined ? 'deleted' : /^A+$/.test(change.status) ? 'added' : 'modified',
-        pointer: pointerRel,
-        isDir: false,
-        legacy: false,
-        refs: { head: false, branches: [], tags: [], remotes: [], revs: [] },
-      };
-      if (change.blob !== undefined) {
-        blobOf.set(row, change.blob);
-        const at = await reader.pointerFromBlob(pointerRel, change.blob, c.commit, change.mode);
-        if (at.output) {
-          const o = at.output;
-          Object.assign(row, { path: o.dataRel, oid: o.out.md5, size: o.out.size, nfiles: o.out.nfiles, isDir: o.isDir, legacy: o.legacy });
-          pointerRemote.set(row, o.out.remote);
-        } else if (at.error) row.error = { code: at.error.code, message: at.error.message, hint: at.error.hint };
-      }
-      versions.push(row);
-    }
+    const { versions, blobOf, pointerRemote } = await versionRows(reader, commits, pointerRel);
     if (versions.length === 0) throw await noVersions(reader, options.target, dataRel, scope);
     await attachRefs(repo.root, selection, tips, pointerRel, versions, blobOf);
     const result: LogResult = { path: dataRel, pointer: pointerRel, scope, versions };
@@ -133,6 +108,49 @@ export async function log(ctx: Context, options: LogOptions): Promise<LogResult>
     reader.close();
     facts.close();
   }
+}
+
+/** Version rows of one pointer, with the pointer blob and `remote:` of each row (for refs and remote checks). */
+export interface VersionRows {
+  /** Newest first; refs empty (attached by the caller when it wants them). */
+  versions: LogVersion[];
+  blobOf: Map<LogVersion, string>;
+  pointerRemote: Map<LogVersion, string | undefined>;
+}
+
+/**
+ * One row per commit of `commits` (as commitsChanging returns them, newest first) that changed
+ * `pointerRel`, its pointer parsed as untrusted text (a bad version becomes that row's error).
+ * Blobs are read through the reader (prefetch them with `reader.blobs.readMany` for one round trip).
+ */
+export async function versionRows(reader: PointerReader, commits: readonly CommitChanges[], pointerRel: string): Promise<VersionRows> {
+  const versions: LogVersion[] = [];
+  const blobOf = new Map<LogVersion, string>();
+  const pointerRemote = new Map<LogVersion, string | undefined>();
+  for (const c of commits) {
+    const change = c.changes.find((ch) => ch.path === pointerRel);
+    if (!change) continue;
+    const { changes: _changes, ...info } = c;
+    const row: LogVersion = {
+      ...info,
+      change: change.blob === undefined ? 'deleted' : /^A+$/.test(change.status) ? 'added' : 'modified',
+      pointer: pointerRel,
+      isDir: false,
+      legacy: false,
+      refs: { head: false, branches: [], tags: [], remotes: [], revs: [] },
+    };
+    if (change.blob !== undefined) {
+      blobOf.set(row, change.blob);
+      const at = await reader.pointerFromBlob(pointerRel, change.blob, c.commit, change.mode);
+      if (at.output) {
+        const o = at.output;
+        Object.assign(row, { path: o.dataRel, oid: o.out.md5, size: o.out.size, nfiles: o.out.nfiles, isDir: o.isDir, legacy: o.legacy });
+        pointerRemote.set(row, o.out.remote);
+      } else if (at.error) row.error = { code: at.error.code, message: at.error.message, hint: at.error.hint };
+    }
+    versions.push(row);
+  }
+  return { versions, blobOf, pointerRemote };
 }
 
 /**

@@ -181,7 +181,8 @@ async function resolveCommit(repo: Repo, rev: string, where: string): Promise<st
   return r.stdout.toString('utf8').trim();
 }
 
-function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void): void {
+/** The per-entry rules of `reg check` (name, card, pointer) for one scanned entry; also the catalog's card status. */
+export function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void): void {
   const { area, name } = e;
   const base = { area: area.name, entry: name };
   const versioned = area.mode === 'versioned';

@@ -1,0 +1,99 @@
+import { createHash } from 'node:crypto';
+import { siteAssets } from './assets.js';
+import { buildFileTree } from './file-tree.js';
+import { fieldValueText } from './html.js';
+import type { CatalogModel } from './model.js';
+import { imageExt, indexSortKeys, renderEntryPage, renderIndexPage, type TreeInfo } from './pages.js';
+import { buildSearchIndex } from './search.js';
+
+export interface SiteFile {
+  /** '/'-separated, relative to the site root. */
+  path: string;
+  data: Buffer;
+  md5: string;
+}
+
+/** The marker file a built site (and a published prefix) carries: every file with its md5. */
+export const SITE_INDEX_FILE = '.reg-catalog.json';
+export const SITE_INDEX_FORMAT = 'reg-catalog/1';
+
+/** Data scripts assign to a global; JSON is valid JavaScript here (U+2028/2029 included since ES2019). */
+function dataScript(call: string, ...args: unknown[]): string {
+  return `${call}(${args.map((a) => JSON.stringify(a)).join(',')});\n`;
+}
+
+/**
+ * The whole site for a model, in memory, sorted by path: pages, assets, data scripts, copied
+ * preview images, catalog.json and the site index. Pure and deterministic.
+ */
+export function renderSite(model: CatalogModel): SiteFile[] {
+  const out = new Map<string, string | Buffer>();
+  for (const a of siteAssets()) out.set(a.path, a.data);
+  const index = buildSearchIndex(model);
+  out.set('assets/catalog-index.js', `window.RegCatalogIndex = ${JSON.stringify({ index, keys: indexSortKeys(model) })};\n`);
+  out.set('index.html', renderIndexPage(model));
+  out.set('catalog.json', JSON.stringify(catalogJson(model), null, 1) + '\n');
+  for (const e of model.entries) {
+    let tree: TreeInfo | undefined;
+    if (e.files && e.files.paths.length > 0) {
+      const t = buildFileTree(e.files.paths, e.files.sizes);
+      t.chunks.forEach((c, i) => out.set(`data/${e.slug}/t${i}.js`, dataScript('RegTree.chunk', e.slug, i, c)));
+      t.pathChunks.forEach((c, k) => out.set(`data/${e.slug}/p${k}.js`, dataScript('RegTree.paths', e.slug, k, c.paths, c.sizes)));
+      tree = { pathChunks: t.pathChunks.length, dirs: t.dirs };
+    }
+    for (const p of e.previews) if (p.kind === 'image') out.set(`data/${e.slug}/img-${p.md5}${imageExt(p.mime)}`, p.bytes);
+    out.set(`entries/${e.slug}.html`, renderEntryPage(model, e, tree));
+  }
+  const files: SiteFile[] = [...out].map(([path, data]) => {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    return { path, data: bytes, md5: createHash('md5').update(bytes).digest('hex') };
+  });
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const marker = Buffer.from(JSON.stringify({ format: SITE_INDEX_FORMAT, files: Object.fromEntries(files.map((f) => [f.path, f.md5])) }, null, 1) + '\n');
+  files.push({ path: SITE_INDEX_FILE, data: marker, md5: createHash('md5').update(marker).digest('hex') });
+  return files;
+}
+
+/** The machine-readable catalog: the model without file lists and preview bytes. */
+export function catalogJson(model: CatalogModel): unknown {
+  return {
+    format: 'reg-catalog/1',
+    title: model.title,
+    source: model.source,
+    areas: model.areas,
+    entries: model.entries.map((e) => ({
+      path: e.path,
+      area: e.area,
+      mode: e.mode,
+      name: e.name,
+      page: `entries/${e.slug}.html`,
+      description: e.description,
+      license: e.license ?? null,
+      owner: e.owner ?? null,
+      status: e.status,
+      card: e.card ? { path: e.card.path, fields: JSON.parse(JSON.stringify(e.card.fields, (_k, v: unknown) => (v instanceof Date ? fieldValueText(v) : v))) as unknown } : null,
+      data: e.data ?? null,
+      sync: e.sync ?? null,
+      lastChange: e.lastChange ?? null,
+      versions: e.versions,
+      files: e.files ? { source: e.files.source, count: e.files.paths.length, totalSize: e.files.totalSize, unknownSizes: e.files.unknownSizes } : null,
+    })),
+  };
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  html: 'text/html; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  json: 'application/json',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+};
+
+/** The media type a site file is served with (S3 stores it with the object; `reg catalog serve` sends it). */
+export function contentTypeOf(path: string): string {
+  const ext = path.slice(path.lastIndexOf('.') + 1).toLowerCase();
+  return CONTENT_TYPES[ext] ?? 'application/octet-stream';
+}

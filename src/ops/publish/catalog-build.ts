@@ -1,0 +1,71 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Context } from '../../context.js';
+import { openRepo } from '../../repo.js';
+import { renderSite, type SiteFile } from '../../catalog/site.js';
+import { catalogModel, type CatalogSourceOptions } from './catalog-source.js';
+import { checkOutputDir, SiteWriter } from './catalog-output.js';
+
+export interface CatalogBuildOptions extends CatalogSourceOptions {
+  /** The output directory (relative to the cwd): new, empty, or a catalog reg built before. */
+  output: string;
+}
+
+export interface CatalogBuildResult {
+  output: string;
+  rev: string;
+  commit?: string;
+  entries: number;
+  /** Files the site has. */
+  files: number;
+  /** Files written because they were new or changed. */
+  written: number;
+  unchanged: number;
+  /** Files of the previous build that are no longer part of the site. */
+  removed: number;
+  bytes: number;
+}
+
+/** The site in memory: the model gathered from Git, rendered (see catalogModel and renderSite). */
+export async function catalogSite(ctx: Context, options: CatalogSourceOptions): Promise<{ files: SiteFile[]; rev: string; commit?: string; entries: number }> {
+  const model = await catalogModel(ctx, options);
+  return { files: renderSite(model), rev: model.source.rev, ...(model.source.commit ? { commit: model.source.commit } : {}), entries: model.entries.length };
+}
+
+/**
+ * `reg catalog build`: writes the static site. Files whose bytes did not change are not
+ * rewritten, files of the previous build that the site no longer has are removed, and the
+ * `.reg-catalog.json` listing every file is written last.
+ */
+export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): Promise<CatalogBuildResult> {
+  const repo = openRepo(ctx);
+  const outAbs = resolve(ctx.cwd, options.output);
+  const { previous } = checkOutputDir(repo.root, repo.regDir, outAbs);
+  const site = await catalogSite(ctx, options);
+  mkdirSync(outAbs, { recursive: true });
+  const writer = new SiteWriter(outAbs);
+  let written = 0;
+  let bytes = 0;
+  for (const f of site.files) {
+    bytes += f.data.length;
+    const old = writer.read(f.path);
+    if (old !== undefined && old.equals(f.data)) continue;
+    writer.writeFile(f.path, f.data);
+    written++;
+  }
+  const current = new Set(site.files.map((f) => f.path));
+  const stale = previous.filter((p) => !current.has(p));
+  for (const p of stale) writer.remove(p);
+  writer.removeEmptyDirs(stale.flatMap((p) => p.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
+  return {
+    output: outAbs,
+    rev: site.rev,
+    ...(site.commit ? { commit: site.commit } : {}),
+    entries: site.entries,
+    files: site.files.length,
+    written,
+    unchanged: site.files.length - written,
+    removed: stale.length,
+    bytes,
+  };
+}
