@@ -84,6 +84,8 @@ export function page(options: { title: string; root: string; scripts: readonly s
     '<meta name="referrer" content="no-referrer">',
     `<title>${esc(options.title)}</title>`,
     `<link rel="stylesheet" href="${options.root}assets/site.css">`,
+    // A site icon of its own: without one a browser asks the server for /favicon.ico, outside the site.
+    `<link rel="icon" type="image/svg+xml" href="${options.root}assets/icon.svg">`,
     ...options.scripts.map((s) => `<script src="${esc(s)}" defer></script>`),
     '</head>',
     `<body${data}>`,

@@ -50,8 +50,9 @@ function sourceText(model: CatalogModel): string {
   return `commit <code>${esc(model.source.commit!.slice(0, 12))}</code>${model.source.rev !== 'HEAD' && model.source.rev !== model.source.commit ? ` (${esc(model.source.rev)})` : ''}`;
 }
 
-function footer(model: CatalogModel): string {
-  return `<footer class="site">Built by <code>reg catalog build</code> from ${sourceText(model)}. Static files: no network is used to view them.</footer>`;
+/** The index names the commit it was built from; entry pages do not, so they change only with their entry. */
+function footer(model: CatalogModel | undefined): string {
+  return `<footer class="site">Built by <code>reg catalog build</code>${model ? ` from ${sourceText(model)}` : ''}. Static files: no network is used to view them.</footer>`;
 }
 
 function options(values: readonly string[], all: string): string {
@@ -164,7 +165,9 @@ export function renderEntryPage(model: CatalogModel, e: CatalogEntry, tree: Tree
   parts.push('<main id="main">');
   if (e.description) parts.push(`<p class="lead">${esc(e.description)}</p>`);
 
-  const command = getCommand(e, e.mode === 'versioned' ? model.source.commit : undefined);
+  // The commit that last changed the entry (not the build's): pages of entries a new commit did
+  // not touch stay byte-identical, so publish sends only what changed.
+  const command = getCommand(e, e.mode === 'versioned' ? (e.lastChange?.commit ?? model.source.commit) : undefined);
   if (command) {
     parts.push('<section aria-labelledby="get-h"><h2 id="get-h">Get the data</h2>', copyable('cmd-get', command, 'the command'), '<p id="copy-status" class="muted" role="status" aria-live="polite"></p></section>');
   }
@@ -261,6 +264,6 @@ export function renderEntryPage(model: CatalogModel, e: CatalogEntry, tree: Tree
     e.previews.forEach((p, i) => parts.push(previewHtml(p, e.slug, i)));
     parts.push('</section>');
   }
-  parts.push('</main>', footer(model));
+  parts.push('</main>', footer(undefined));
   return page({ title: `${e.name} · ${model.title}`, root, scripts: ['../assets/shared.js', '../assets/entry-page.js'], body: parts.join('\n') });
 }

@@ -105,16 +105,17 @@ export function makePreview(path: string, bytes: Buffer, size: number, md5: stri
       relax_column_count: true,
       relax_quotes: true,
       skip_empty_lines: true,
-      to_line: PREVIEW_ROWS + 1,
+      // The header, the rows shown, and one more to tell whether there are more.
+      to: PREVIEW_ROWS + 2,
       bom: true,
     }) as string[][];
   } catch {
     return undefined;
   }
   if (records.length === 0) return undefined;
-  const [header, ...body] = records;
+  const [header, ...rest] = records;
+  const body = rest.slice(0, PREVIEW_ROWS);
   const width = Math.min(PREVIEW_COLUMNS, Math.max(header!.length, ...body.map((r) => r.length)));
   const fit = (r: string[]) => Array.from({ length: width }, (_, i) => cell(r[i] ?? ''));
-  const totalLines = text.split('\n').filter((l) => l !== '').length;
-  return { path, kind: 'table', columns: fit(header!), rows: body.map(fit), truncated: cut || totalLines > records.length };
+  return { path, kind: 'table', columns: fit(header!), rows: body.map(fit), truncated: cut || rest.length > PREVIEW_ROWS };
 }

@@ -162,8 +162,14 @@ export function createSearchEngine() {
       for (const [doc, b] of best) {
         const prev = acc === undefined ? { score: 0, matches: {} as Record<string, string[]> } : acc.get(doc);
         if (prev === undefined) continue;
-        for (let f = 0; f < FIELDS.length; f++) if (b.mask & (1 << f)) (prev.matches[FIELDS[f]!] ??= []).push(q);
-        next.set(doc, { score: prev.score + b.score, matches: prev.matches });
+        // Matching in more fields counts a little: a tenth of each matched field's weight.
+        let breadth = 0;
+        for (let f = 0; f < FIELDS.length; f++) {
+          if (!(b.mask & (1 << f))) continue;
+          (prev.matches[FIELDS[f]!] ??= []).push(q);
+          breadth += WEIGHTS[f]! / 10;
+        }
+        next.set(doc, { score: prev.score + b.score + breadth, matches: prev.matches });
       }
       acc = next;
       if (acc.size === 0) break;

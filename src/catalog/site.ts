@@ -87,6 +87,7 @@ const CONTENT_TYPES: Record<string, string> = {
   js: 'text/javascript; charset=utf-8',
   json: 'application/json',
   png: 'image/png',
+  svg: 'image/svg+xml',
   jpg: 'image/jpeg',
   gif: 'image/gif',
   webp: 'image/webp',

@@ -43,7 +43,7 @@ th button { font: inherit; color: inherit; background: none; border: 0; padding:
 th[aria-sort="ascending"] button::after { content: " \\25B2"; }
 th[aria-sort="descending"] button::after { content: " \\25BC"; }
 td.num, th.num { text-align: right; white-space: nowrap; }
-td.name a { font-weight: 600; overflow-wrap: anywhere; }
+td.name a { font-weight: 600; overflow-wrap: break-word; }
 .why { display: block; font-size: 0.8rem; color: var(--accent); }
 .status { font-size: 0.8rem; border-radius: 1rem; padding: 0 0.5rem; white-space: nowrap; border: 1px solid currentColor; }
 .status.ok { color: var(--ok); }

@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { openRepo } from '../../repo.js';
-import { renderSite, type SiteFile } from '../../catalog/site.js';
+import { RegError } from '../../errors.js';
+import { SITE_INDEX_FILE, renderSite, type SiteFile } from '../../catalog/site.js';
 import { catalogModel, type CatalogSourceOptions } from './catalog-source.js';
 import { checkOutputDir, SiteWriter } from './catalog-output.js';
 
@@ -44,15 +45,26 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
   const site = await catalogSite(ctx, options);
   mkdirSync(outAbs, { recursive: true });
   const writer = new SiteWriter(outAbs);
-  let written = 0;
+  // A file the previous build did not list is someone else's: never overwritten.
+  const listed = new Set(previous);
+  const changed: SiteFile[] = [];
+  const foreign: string[] = [];
   let bytes = 0;
   for (const f of site.files) {
     bytes += f.data.length;
     const old = writer.read(f.path);
     if (old !== undefined && old.equals(f.data)) continue;
-    writer.writeFile(f.path, f.data);
-    written++;
+    if (old !== undefined && !listed.has(f.path) && f.path !== SITE_INDEX_FILE) foreign.push(f.path);
+    changed.push(f);
   }
+  if (foreign.length > 0) {
+    throw new RegError('catalog.output-foreign-file', 'conflict', `${outAbs} holds ${foreign.length === 1 ? 'a file' : `${foreign.length} files`} that no earlier catalog build wrote: ${foreign.slice(0, 5).join(', ')}${foreign.length > 5 ? ', …' : ''}`, {
+      hint: 'move those files away or build into a new directory; reg only replaces files of a catalog it built',
+      details: { files: foreign },
+    });
+  }
+  for (const f of changed) writer.writeFile(f.path, f.data);
+  const written = changed.length;
   const current = new Set(site.files.map((f) => f.path));
   const stale = previous.filter((p) => !current.has(p));
   for (const p of stale) writer.remove(p);

@@ -43,7 +43,8 @@ export interface CatalogSourceOptions extends Pick<RemoteAccessOptions, 'jobs' |
 }
 
 /** At most this many previews per entry, looked for among its first PREVIEW_SCAN files. */
-const MAX_PREVIEWS = 4;
+const MAX_PREVIEWS = 6;
+const MAX_PER_KIND = 2;
 const PREVIEW_SCAN = 5000;
 /** Objects larger than this are never downloaded for a preview. */
 const MAX_FETCH_BYTES = 1 << 20;
@@ -347,13 +348,14 @@ function describeSynced(repo: Repo, area: Area, entry: CatalogEntry): void {
 async function previewsOf(ctx: Context, repo: Repo, facts: ObjectFacts, files: CatalogFiles | undefined, o: HistoryOutput, fetch: boolean): Promise<CatalogPreview[]> {
   if (!files) return [];
   const out: CatalogPreview[] = [];
+  const perKind = new Map<string, number>();
   const limit = Math.min(files.paths.length, PREVIEW_SCAN);
   for (let i = 0; i < limit && out.length < MAX_PREVIEWS; i++) {
     const path = files.paths[i]!;
     const size = files.sizes[i];
     const md5 = files.md5s[i]!;
     const kind = previewKind(path, size);
-    if (kind === undefined || !/^[0-9a-f]{32}$/.test(md5)) continue;
+    if (kind === undefined || !/^[0-9a-f]{32}$/.test(md5) || (perKind.get(kind) ?? 0) >= MAX_PER_KIND) continue;
     let abs = repo.cache.locate(md5, o.legacy);
     if (abs === undefined && fetch && size !== undefined && size <= MAX_FETCH_BYTES) {
       try {
@@ -370,7 +372,9 @@ async function previewsOf(ctx: Context, repo: Repo, facts: ObjectFacts, files: C
     const bytes = readHead(abs, kind === 'image' ? MAX_IMAGE_BYTES + 1 : HEAD_BYTES);
     const total = size ?? bytes.length;
     const p = makePreview(path, bytes, total, md5);
-    if (p) out.push(p);
+    if (!p) continue;
+    out.push(p);
+    perKind.set(kind, (perKind.get(kind) ?? 0) + 1);
   }
   return out;
 }
