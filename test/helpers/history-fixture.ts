@@ -57,7 +57,8 @@ export interface HistoryFixture {
   aLegacyMd5: string;
 }
 
-function commit(root: string, message: string, day: number): string {
+/** `git add -A` and a commit dated 2024-01-<day> 12:00 UTC; returns its id. */
+export function commitOnDay(root: string, message: string, day: number): string {
   const date = `2024-01-${String(day).padStart(2, '0')}T12:00:00+00:00`;
   const env = { ...process.env, GIT_AUTHOR_NAME: 'reg tests', GIT_AUTHOR_EMAIL: 'tests@example.org', GIT_COMMITTER_NAME: 'reg tests', GIT_COMMITTER_EMAIL: 'tests@example.org', GIT_AUTHOR_DATE: date, GIT_COMMITTER_DATE: date, GIT_CONFIG_NOSYSTEM: '1' };
   execFileSync('git', ['add', '-A'], { cwd: root, env });
@@ -113,7 +114,7 @@ export async function buildHistoryFixture(options: { remoteDir?: string } = {}):
     'raw_datasets/.gitignore': '/images\n',
     'README.md': CONTENT.readme,
   });
-  const c1 = commit(root, 'images as DVC 2 wrote them', 1);
+  const c1 = commitOnDay(root, 'images as DVC 2 wrote them', 1);
   gitq(root, 'tag', 'v0');
   await pushAll();
 
@@ -121,14 +122,14 @@ export async function buildHistoryFixture(options: { remoteDir?: string } = {}):
   setDir(root, IMAGES, { ...v0Files, 'd.txt': CONTENT.d });
   writeTree(root, { [MODEL]: CONTENT.model1 });
   await add(ctx, { targets: [IMAGES, MODEL] });
-  const c2 = commit(root, 'images v1 (DVC 3), d.txt; first model', 2);
+  const c2 = commitOnDay(root, 'images v1 (DVC 3), d.txt; first model', 2);
   gitq(root, 'tag', '-a', 'v1', '-m', 'release 1');
   await pushAll();
 
   // c3: rename, modify, delete, gain, duplicates.
   setDir(root, IMAGES, { 'a.txt': CONTENT.a, 'sub/b-renamed.txt': CONTENT.b, 'sub/c.txt': CONTENT.c2, 'e.txt': CONTENT.e, 'dup1.txt': CONTENT.dup, 'dup2.txt': CONTENT.dup });
   await add(ctx, { targets: [IMAGES] });
-  const c3 = commit(root, 'images v2: rename b, modify c, drop d, add e and two duplicates', 3);
+  const c3 = commitOnDay(root, 'images v2: rename b, modify c, drop d, add e and two duplicates', 3);
   gitq(root, 'tag', 'v2');
   await pushAll();
 
@@ -137,24 +138,24 @@ export async function buildHistoryFixture(options: { remoteDir?: string } = {}):
   setDir(root, IMAGES, { 'a.txt': CONTENT.a, 'e.txt': CONTENT.e, 'dup1.txt': CONTENT.dup, 'dup2.txt': CONTENT.dup });
   writeTree(root, { [MODEL]: CONTENT.model2 });
   await add(ctx, { targets: [IMAGES, MODEL] });
-  const c4 = commit(root, 'experiment: without sub/, bigger model', 4);
+  const c4 = commitOnDay(root, 'experiment: without sub/, bigger model', 4);
 
   // c5 back on main: the duplicates move, a third copy appears.
   gitq(root, 'checkout', '-q', 'main');
   await checkout(ctx, { targets: [], force: true });
   setDir(root, IMAGES, { 'a.txt': CONTENT.a, 'sub/b-renamed.txt': CONTENT.b, 'sub/c.txt': CONTENT.c2, 'e.txt': CONTENT.e, 'z/dup-a.txt': CONTENT.dup, 'z/dup-b.txt': CONTENT.dup, 'z/dup-c.txt': CONTENT.dup });
   await add(ctx, { targets: [IMAGES] });
-  const c5 = commit(root, 'images v3: duplicates moved to z/', 5);
+  const c5 = commitOnDay(root, 'images v3: duplicates moved to z/', 5);
   gitq(root, 'tag', 'v3');
   await pushAll();
 
   writeTree(root, { 'README.md': CONTENT.readme + '\nMore words.\n' });
-  const c6 = commit(root, 'docs only', 6);
+  const c6 = commitOnDay(root, 'docs only', 6);
 
   // c7: roll images back to v1 (the pointer text of c2, byte-identical), data checked out.
   gitq(root, 'checkout', 'v1', '--', `${IMAGES}.dvc`);
   await checkout(ctx, { targets: [IMAGES], force: true });
-  const c7 = commit(root, 'roll images back to v1', 7);
+  const c7 = commitOnDay(root, 'roll images back to v1', 7);
   await pushAll();
 
   return {
