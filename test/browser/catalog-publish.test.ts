@@ -73,7 +73,7 @@ describe('reg catalog publish to a directory remote', () => {
   });
 
   test('a prefix that is the root or the data layout is refused before anything is sent', async () => {
-    for (const prefix of ['/', '../up', 'files/', 'ab/', 'a//b']) {
+    for (const prefix of ['/', '../up', 'files/', 'ab/', 'a//b', 'champion_models/', 'champion_models/catalog/', 'training_results']) {
       const r = await reg(fx.root, ['catalog', 'publish', '--prefix', prefix, '--json']);
       expect(r.code, prefix).toBe(2);
       expect(JSON.parse(r.stdout)).toMatchObject({ error: { code: 'catalog.prefix' } });

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { makeContext, search as searchApi } from '../../dist/index.js';
 import { buildCatalogFixture, snapshotTree, type CatalogFixture } from '../helpers/catalog-fixture.js';
 import { commitOnDay } from '../helpers/history-fixture.js';
 import { REG_BIN, filesUnder, git, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
@@ -167,6 +168,12 @@ describe('reg search', () => {
     expect((await searchJson('tibetan', 'zebra')).total).toBe(0);
     // File paths inside manifests are searched.
     expect((await searchJson('cleaning.md')).results.map((h) => h.path)).toEqual(['raw_datasets/tibetan_ocr']);
+  });
+
+  test('the library API (search from the package index) gives the same ranked result', async () => {
+    const viaCli = await searchJson('ocr', '--owner', 'gina');
+    const viaApi = await searchApi(makeContext({ cwd: fx.root }), { query: 'ocr', owner: 'gina' });
+    expect(JSON.parse(JSON.stringify(viaApi))).toEqual(viaCli);
   });
 
   test('--area, --license and --owner filter (licence and owner case-insensitively); --limit cuts', async () => {

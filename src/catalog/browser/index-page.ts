@@ -55,25 +55,31 @@
       const hits = RegSearch.search(data.index, query, { area: selects.area.value, license: selects.license.value, owner: selects.owner.value });
       const order = query === '' ? hits.map((h) => h.doc).sort(compare) : hits.map((h) => h.doc);
       const shown = new Set(order);
-      const frag = document.createDocumentFragment();
       const why = new Map(hits.map((h) => [h.doc, h.matches]));
-      for (const i of order) {
-        const tr = rows[i]!;
-        tr.hidden = false;
-        const cell = tr.querySelector('.why');
-        if (cell) {
-          const m = why.get(i) ?? {};
-          const fields = Object.keys(m).map((f) => FIELD_LABELS[f] ?? f);
-          cell.textContent = query !== '' && fields.length > 0 ? `matches ${fields.join(', ')}` : '';
-        }
-        frag.appendChild(tr);
-      }
+      // Touch the DOM only where something changes: a keystroke that keeps most rows as they are
+      // must not detach and re-insert a thousand rows (that re-lays out the whole table).
       for (let i = 0; i < rows.length; i++) {
-        if (shown.has(i)) continue;
-        rows[i]!.hidden = true;
-        frag.appendChild(rows[i]!);
+        const tr = rows[i]!;
+        const hide = !shown.has(i);
+        if (tr.hidden !== hide) tr.hidden = hide;
+        const cell = hide ? null : tr.querySelector('.why');
+        if (cell) {
+          const fields = Object.keys(why.get(i) ?? {}).map((f) => FIELD_LABELS[f] ?? f);
+          const text = query !== '' && fields.length > 0 ? `matches ${fields.join(', ')}` : '';
+          if (cell.textContent !== text) cell.textContent = text;
+        }
       }
-      tbody.appendChild(frag);
+      let inPlace = 0;
+      for (const tr of Array.from(tbody.rows)) {
+        if (tr.hidden) continue;
+        if (Number(tr.dataset.i) !== order[inPlace]) break;
+        inPlace++;
+      }
+      if (inPlace < order.length) {
+        const frag = document.createDocumentFragment();
+        for (const i of order) frag.appendChild(rows[i]!);
+        tbody.prepend(frag);
+      }
       count.textContent = `${order.length} of ${docs.length} entries${query !== '' ? ` matching “${query}”` : ''}`;
       table.dataset.searchMs = (performance.now() - t0).toFixed(1);
       saveState();

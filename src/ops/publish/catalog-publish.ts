@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Context } from '../../context.js';
 import { RegError, isRegError, usageError } from '../../errors.js';
 import { mapLimit } from '../../fsutil.js';
+import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
 import { DEFAULT_RETRY, describeError, withRetry } from '../../store/transfer.js';
@@ -109,6 +110,10 @@ function previousFiles(bytes: Buffer | undefined): string[] {
 export async function catalogPublish(ctx: Context, options: CatalogPublishOptions = {}): Promise<CatalogPublishResult> {
   const repo = openRepo(ctx);
   const prefix = normalizePrefix(options.prefix);
+  const synced = registryPolicy(repo.config.data).areas.find((a) => a.mode === 'synced' && (prefix.startsWith(`${a.prefix}/`) || `${a.prefix}/`.startsWith(prefix)));
+  if (synced) {
+    throw usageError('catalog.prefix', `--prefix ${prefix} overlaps ${synced.prefix}/, where the synced area ${synced.name} keeps its files on the remote`, { hint: 'publish the catalog under a prefix of its own, e.g. --prefix catalog/' });
+  }
   const site = await catalogSite(ctx, options);
   const remote = openRemote(repo, ctx, { remote: options.remote, jobs: options.jobs, wrapBackend: options.wrapBackend });
   const backend = remote.store.backend;
