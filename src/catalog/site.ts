@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isSafeRelpath } from '../data/path-rules.js';
 import { siteAssets } from './assets.js';
 import { buildFileTree } from './file-tree.js';
 import { fieldValueText } from './html.js';
@@ -52,6 +53,21 @@ export function renderSite(model: CatalogModel): SiteFile[] {
   const marker = Buffer.from(JSON.stringify({ format: SITE_INDEX_FORMAT, files: Object.fromEntries(files.map((f) => [f.path, f.md5])) }, null, 1) + '\n');
   files.push({ path: SITE_INDEX_FILE, data: marker, md5: createHash('md5').update(marker).digest('hex') });
   return files;
+}
+
+/**
+ * The files an earlier build or publish listed in its site index, or [] when `bytes` is not one.
+ * Untrusted (it sits in the output directory or on the remote): only safe relative paths are kept.
+ */
+export function listedSiteFiles(bytes: Buffer | undefined): string[] {
+  if (bytes === undefined) return [];
+  try {
+    const marker = JSON.parse(bytes.toString('utf8')) as { format?: unknown; files?: unknown };
+    if (marker.format !== SITE_INDEX_FORMAT || marker.files === null || typeof marker.files !== 'object' || Array.isArray(marker.files)) return [];
+    return Object.keys(marker.files as Record<string, unknown>).filter(isSafeRelpath);
+  } catch {
+    return [];
+  }
 }
 
 /** The machine-readable catalog: the model without file lists and preview bytes. */

@@ -115,9 +115,9 @@ export class SafeFs {
     }
   }
 
-  /** Atomic write of a whole file (temp + fsync + rename). */
-  writeFile(rel: string, data: string | Buffer, mode = 0o666): void {
-    writeFileInPlaceSync(this.prepareWrite(rel), data, mode);
+  /** Atomic write of a whole file (temp + fsync + rename; `durable: false` skips the fsync, see writeFileInPlaceSync). */
+  writeFile(rel: string, data: string | Buffer, mode = 0o666, durable = true): void {
+    writeFileInPlaceSync(this.prepareWrite(rel), data, mode, durable);
   }
 
   /** Removes a file or symlink (never what a symlink points to); a missing one is fine. */

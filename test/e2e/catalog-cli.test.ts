@@ -233,6 +233,22 @@ describe('hostile inputs leave everything outside the output directory untouched
     expect(gitDigest()).toEqual(gitBefore);
   });
 
+  test('an output inside the work tree is built there; one reached through a symlink in the work tree is refused', async () => {
+    const r = JSON.parse((await regOk(fx.root, ['catalog', 'build', '-o', 'site', '--json'])).stdout) as { files: number; written: number };
+    expect(r.written).toBe(r.files);
+    expect(existsSync(join(fx.root, 'site/index.html'))).toBe(true);
+    removeDir(join(fx.root, 'site'));
+    symlinkSync(sentinel, join(fx.root, 'linkdir'));
+    try {
+      const bad = await reg(fx.root, ['catalog', 'build', '-o', 'linkdir/site', '--json']);
+      expect(bad.code).toBe(7);
+      expect(JSON.parse(bad.stdout)).toMatchObject({ error: { code: 'path.symlink' } });
+      expect(snapshotTree(sentinel)).toEqual(sentinelDigest);
+    } finally {
+      removeDir(join(fx.root, 'linkdir'));
+    }
+  });
+
   test('a symlink inside a built site is never written through', async () => {
     const dir = join(work, 'symlinked');
     await regOk(fx.root, ['catalog', 'build', '-o', dir]);

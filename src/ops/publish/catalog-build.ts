@@ -1,11 +1,12 @@
-import { mkdirSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { openRepo } from '../../repo.js';
 import { RegError } from '../../errors.js';
 import { SITE_INDEX_FILE, renderSite, type SiteFile } from '../../catalog/site.js';
 import { catalogModel, type CatalogSourceOptions } from './catalog-source.js';
-import { checkOutputDir, SiteWriter } from './catalog-output.js';
+import { outputTree } from '../../workspace/safe-fs.js';
+import { checkOutputDir } from './catalog-output.js';
 
 export interface CatalogBuildOptions extends CatalogSourceOptions {
   /** The output directory (relative to the cwd): new, empty, or a catalog reg built before. */
@@ -43,8 +44,13 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
   const outAbs = resolve(ctx.cwd, options.output);
   const { previous } = checkOutputDir(repo.root, repo.regDir, outAbs);
   const site = await catalogSite(ctx, options);
-  mkdirSync(outAbs, { recursive: true });
-  const writer = new SiteWriter(outAbs);
+  // The confinement layer rooted at the output: plain relative paths only, never through a
+  // symlink, never into .git/.reg (also when the output is inside the work tree).
+  const { fs, prefix } = outputTree(repo, outAbs);
+  const current = (rel: string): Buffer | undefined => {
+    const abs = fs.existing(prefix + rel);
+    return abs !== undefined && lstatSync(abs, { throwIfNoEntry: false })?.isFile() ? readFileSync(abs) : undefined;
+  };
   // A file the previous build did not list is someone else's: never overwritten.
   const listed = new Set(previous);
   const changed: SiteFile[] = [];
@@ -52,7 +58,7 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
   let bytes = 0;
   for (const f of site.files) {
     bytes += f.data.length;
-    const old = writer.read(f.path);
+    const old = current(f.path);
     if (old !== undefined && old.equals(f.data)) continue;
     if (old !== undefined && !listed.has(f.path) && f.path !== SITE_INDEX_FILE) foreign.push(f.path);
     changed.push(f);
@@ -63,12 +69,17 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
       details: { files: foreign },
     });
   }
-  for (const f of changed) writer.writeFile(f.path, f.data);
+  // Not fsynced: the site is derived, and the next build compares every file's bytes anyway. The
+  // site index is written last, after the files it lists are written and the stale ones removed,
+  // so it never lists a file that is not there nor misses one a build left.
+  const write = (f: SiteFile) => fs.writeFile(prefix + f.path, f.data, 0o666, false);
+  for (const f of changed) if (f.path !== SITE_INDEX_FILE) write(f);
+  const produced = new Set(site.files.map((f) => f.path));
+  const stale = previous.filter((p) => !produced.has(p));
+  for (const p of stale) fs.remove(prefix + p);
+  fs.removeEmptyDirs(stale.flatMap((p) => p.split('/').slice(0, -1).map((_, i, parts) => prefix + parts.slice(0, i + 1).join('/'))));
+  for (const f of changed) if (f.path === SITE_INDEX_FILE) write(f);
   const written = changed.length;
-  const current = new Set(site.files.map((f) => f.path));
-  const stale = previous.filter((p) => !current.has(p));
-  for (const p of stale) writer.remove(p);
-  writer.removeEmptyDirs(stale.flatMap((p) => p.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))));
   return {
     output: outAbs,
     rev: site.rev,

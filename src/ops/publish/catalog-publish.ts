@@ -6,7 +6,7 @@ import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
 import { DEFAULT_RETRY, describeError, withRetry } from '../../store/transfer.js';
-import { SITE_INDEX_FILE, SITE_INDEX_FORMAT, contentTypeOf, type SiteFile } from '../../catalog/site.js';
+import { SITE_INDEX_FILE, contentTypeOf, listedSiteFiles, type SiteFile } from '../../catalog/site.js';
 import { openRemote, type OpenedRemote } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
 import { catalogSite } from './catalog-build.js';
@@ -88,18 +88,6 @@ async function readObject(backend: Backend, key: string, signal?: AbortSignal): 
   }
 }
 
-/** The files an earlier publish listed in its `.reg-catalog.json` (untrusted: only plain relative paths are kept). */
-function previousFiles(bytes: Buffer | undefined): string[] {
-  if (bytes === undefined) return [];
-  try {
-    const marker = JSON.parse(bytes.toString('utf8')) as { format?: unknown; files?: unknown };
-    if (marker.format !== SITE_INDEX_FORMAT || marker.files === null || typeof marker.files !== 'object') return [];
-    return Object.keys(marker.files as Record<string, unknown>).filter((p) => p.split('/').every((s) => s !== '' && s !== '.' && s !== '..' && !/[\0\\]/.test(s)));
-  } catch {
-    return [];
-  }
-}
-
 /**
  * `reg catalog publish`: builds the site and uploads it under a prefix of a remote, sending only
  * files whose md5 differs from what is there (S3 listings give single-part ETags; objects without
@@ -140,7 +128,7 @@ export async function catalogPublish(ctx: Context, options: CatalogPublishOption
     changed.sort((a, b) => (a.path < b.path ? -1 : 1));
     const current = new Set(site.files.map((f) => f.path));
     const before = there.has(SITE_INDEX_FILE) ? await call(`read ${prefix}${SITE_INDEX_FILE}`, () => readObject(backend, prefix + SITE_INDEX_FILE, ctx.signal)) : undefined;
-    const stale = previousFiles(before).filter((p) => !current.has(p) && there.has(p)).sort();
+    const stale = listedSiteFiles(before).filter((p) => !current.has(p) && there.has(p)).sort();
     const markerChanged = before === undefined || !before.equals(marker.data);
     const result: CatalogPublishResult = {
       remote: remote.name,
