@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { makeContext, search as searchApi } from '../../dist/index.js';
-import { buildCatalogFixture, snapshotTree, type CatalogFixture } from '../helpers/catalog-fixture.js';
+import { buildCatalogFixture, type CatalogFixture } from '../helpers/catalog-fixture.js';
+import { snapshotTree } from '../hostile/tree.js';
 import { commitOnDay } from '../helpers/history-fixture.js';
 import { REG_BIN, filesUnder, git, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 

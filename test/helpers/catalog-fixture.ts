@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { add } from '../../dist/ops/data/add.js';
 import { init } from '../../dist/ops/registry/init.js';
@@ -192,26 +191,3 @@ export async function buildCatalogFixture(options: { bigFiles?: number } = {}): 
   return { root, remoteDir, entries, ...(big ? { big } : {}), commits };
 }
 
-/**
- * Everything below `root` as `relpath -> description` (directories with their mode, files with
- * mode and md5, symlinks by target, never followed): two equal snapshots mean nothing changed.
- * The same contract as snapshotTree in the confinement workstream's test/hostile/tree.ts, which
- * replaces this one once both are on main.
- */
-export function snapshotTree(root: string, keep: (rel: string) => boolean = () => true): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!existsSync(root)) return out;
-  const visit = (abs: string, rel: string) => {
-    if (rel !== '' && !keep(rel)) return;
-    const st = lstatSync(abs);
-    const mode = (st.mode & 0o7777).toString(8);
-    if (st.isSymbolicLink()) out[rel] = `link -> ${readlinkSync(abs)}`;
-    else if (st.isDirectory()) {
-      out[rel] = `dir ${mode}`;
-      for (const name of readdirSync(abs).sort()) visit(join(abs, name), rel === '' ? name : `${rel}/${name}`);
-    } else if (st.isFile()) out[rel] = `file ${mode} ${createHash('md5').update(readFileSync(abs)).digest('hex')}`;
-    else out[rel] = `special ${mode}`;
-  };
-  visit(root, '');
-  return out;
-}
