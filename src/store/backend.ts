@@ -165,6 +165,19 @@ export function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { notFound?: unknown }).notFound === true;
 }
 
+/** The whole object at `key` (small objects: markers, manifests, site files), or undefined when it does not exist. */
+export async function readWholeObject(backend: Backend, key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+  try {
+    const { body } = await backend.get(key, { signal });
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
 /** The bytes read for an upload do not hash to the name they were to be stored under. */
 export function contentMismatchError(key: string, where: string, expected: string, actual: string): RegError {
   return integrityError('store.content-mismatch', `refusing to upload ${key} to ${where}: the local bytes hash to ${actual}, not ${expected}`, {

@@ -4,7 +4,7 @@ import { RegError, isRegError, usageError } from '../../errors.js';
 import { mapLimit } from '../../fsutil.js';
 import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
-import { isNotFound, type Backend } from '../../store/backend.js';
+import { readWholeObject, type Backend } from '../../store/backend.js';
 import { DEFAULT_RETRY, describeError, withRetry } from '../../store/transfer.js';
 import { SITE_INDEX_FILE, contentTypeOf, listedSiteFiles, type SiteFile } from '../../catalog/site.js';
 import { openRemote, type OpenedRemote } from '../remote/open-remote.js';
@@ -65,27 +65,8 @@ function publishFailure(remote: OpenedRemote, what: string, err: unknown): RegEr
 }
 
 async function md5OfObject(backend: Backend, key: string, signal?: AbortSignal): Promise<string | undefined> {
-  try {
-    const { body } = await backend.get(key, { signal });
-    const hash = createHash('md5');
-    for await (const chunk of body) hash.update(chunk as Buffer);
-    return hash.digest('hex');
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
-}
-
-async function readObject(backend: Backend, key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
-  try {
-    const { body } = await backend.get(key, { signal });
-    const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
+  const bytes = await readWholeObject(backend, key, signal);
+  return bytes === undefined ? undefined : createHash('md5').update(bytes).digest('hex');
 }
 
 /**
@@ -127,7 +108,7 @@ export async function catalogPublish(ctx: Context, options: CatalogPublishOption
     });
     changed.sort((a, b) => (a.path < b.path ? -1 : 1));
     const current = new Set(site.files.map((f) => f.path));
-    const before = there.has(SITE_INDEX_FILE) ? await call(`read ${prefix}${SITE_INDEX_FILE}`, () => readObject(backend, prefix + SITE_INDEX_FILE, ctx.signal)) : undefined;
+    const before = there.has(SITE_INDEX_FILE) ? await call(`read ${prefix}${SITE_INDEX_FILE}`, () => readWholeObject(backend, prefix + SITE_INDEX_FILE, ctx.signal)) : undefined;
     const stale = listedSiteFiles(before).filter((p) => !current.has(p) && there.has(p)).sort();
     const markerChanged = before === undefined || !before.equals(marker.data);
     const result: CatalogPublishResult = {

@@ -11,7 +11,7 @@ import { configError, isRegError, RegError, usageError } from '../../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
-import { isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type Backend, type VersionedObject } from '../../store/backend.js';
+import { isConditionalWritesUnsupported, isPreconditionFailed, readWholeObject, type Backend, type VersionedObject } from '../../store/backend.js';
 import { LOCK_STALE_MS, LockBusyError, acquireRemoteLock, describeHolder, type HeldLock } from '../../store/remote-lock.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
@@ -186,7 +186,7 @@ export function parseSyncManifest(bytes: Buffer, where: string): SyncManifest {
 /** A small object with its version: the backend's own (ETag) when it has one, else the MD5 of the bytes. */
 async function readVersionedObject(backend: Backend, key: string, signal?: AbortSignal): Promise<VersionedObject | undefined> {
   if (backend.readVersioned) return backend.readVersioned(key, { signal });
-  const bytes = await readAll(backend, key, signal);
+  const bytes = await readWholeObject(backend, key, signal);
   return bytes === undefined ? undefined : { bytes, version: md5Hex(bytes) };
 }
 
@@ -227,18 +227,6 @@ function checkRemoteEntryName(name: string, key: string, where: string): void {
     hint: 'remove or rename that entry on the remote, or pull the entries you want by name (reg sync pull <area>/<name>); nothing was transferred',
     details: { where, key, entry: name },
   });
-}
-
-async function readAll(backend: Backend, key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
-  try {
-    const { body } = await backend.get(key, { signal });
-    const chunks: Buffer[] = [];
-    for await (const c of body) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw err;
-  }
 }
 
 /** Entries to sync: named entries, or every entry of the named (or all) synced areas. */
