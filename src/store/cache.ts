@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, type Stats } from 'node:fs';
-import { chmod, copyFile, link, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { rename } from 'node:fs/promises';
 import { CHUNK_SIZE, hashFile } from '../data/hash.js';
 import { buildManifest, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
 import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
@@ -159,20 +159,26 @@ export class Cache {
   }
 
   /**
-   * Puts the object's bytes at `dest` (atomically: temp file + rename) using the first link type
-   * that works; `dest`'s directory must exist (the caller gets `dest` from the work-tree gateway,
-   * safe-fs.ts). Copies hash the bytes as they copy them and never publish a mismatch; the link
-   * types verify an unstamped object first. Copies and reflinks get a writable mode; hard and
-   * symbolic links stay read-only. A hardlink already in place is left alone.
+   * Puts the object's bytes at `dest` (atomically) using the first link type that works; `dest`'s
+   * directory must exist (the caller gets `dest` from the work-tree gateway, safe-fs.ts). Copies
+   * hash the bytes as they copy them and never publish a mismatch; the link types verify an
+   * unstamped object first. Copies and reflinks get a writable mode; hard and symbolic links stay
+   * read-only. A hardlink already in place is left alone.
+   *
+   * Copies and reflinks are written to a temp name and renamed over `dest`. A hard link is made at
+   * `dest` directly when nothing is there (link() never replaces: it fails with EEXIST, and the
+   * temp + rename path takes over), so a fresh checkout costs one link per file. Links are made
+   * synchronously: one short syscall is cheaper on the main thread than a round trip through
+   * libuv's pool (docs/benchmarks.md, checkout).
    */
   async materialize(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false): Promise<LinkType> {
-    const tmp = tempPathFor(dest);
     if (oid === EMPTY_MD5) {
+      const tmp = tempPathFor(dest);
       try {
-        await writeFile(tmp, '', { mode: executable ? 0o777 : 0o666, flag: 'wx' });
-        await rename(tmp, dest);
+        writeFileSync(tmp, '', { mode: executable ? 0o777 : 0o666, flag: 'wx' });
+        renameSync(tmp, dest);
       } catch (err) {
-        await rm(tmp, { force: true });
+        rmSync(tmp, { force: true });
         throw diskError(err, dest) ?? err;
       }
       return 'copy';
@@ -183,33 +189,45 @@ export class Cache {
     }
     for (const type of linkTypes) {
       if (this.unsupported.has(type) && type !== linkTypes[linkTypes.length - 1]) continue;
+      let tmp: string | undefined;
       try {
         switch (type) {
           case 'copy':
+            tmp = tempPathFor(dest);
             await this.copyVerified(oid, legacy, obj, tmp, writableMode(executable));
             break;
-          case 'reflink':
+          case 'reflink': {
             await this.ensureVerified(oid, legacy, obj);
-            await copyFile(obj.path, tmp, constants.COPYFILE_FICLONE_FORCE);
-            await chmod(tmp, writableMode(executable));
+            tmp = tempPathFor(dest);
+            copyFileSync(obj.path, tmp, constants.COPYFILE_FICLONE_FORCE);
+            const mode = writableMode(executable);
+            // The clone takes the object's mode (0444): make it writable unless it already is.
+            if ((obj.stat.mode & 0o7777) !== mode) chmodSync(tmp, mode);
             break;
+          }
           case 'hardlink': {
             await this.ensureVerified(oid, legacy, obj);
+            if (this.linkIfAbsent(obj.path, dest)) return 'hardlink';
             // rename() between two links to one inode does nothing (and would leave the temp link).
             const there = lstatSync(dest, { throwIfNoEntry: false });
             if (there !== undefined && there.ino === obj.stat.ino && there.dev === obj.stat.dev) return 'hardlink';
-            await link(obj.path, tmp);
+            tmp = tempPathFor(dest);
+            linkSync(obj.path, tmp);
             break;
           }
           case 'symlink':
             await this.ensureVerified(oid, legacy, obj);
-            await symlink(obj.path, tmp);
+            tmp = tempPathFor(dest);
+            symlinkSync(obj.path, tmp);
             break;
         }
-        await rename(tmp, dest);
+        // A copy's rename goes to libuv's pool, so the next file's copy overlaps it (file creation
+        // and rename wait on the filesystem's journal); a link is one short syscall, cheaper here.
+        if (type === 'copy') await rename(tmp!, dest);
+        else renameSync(tmp!, dest);
         return type;
       } catch (err) {
-        await rm(tmp, { force: true });
+        if (tmp !== undefined) rmSync(tmp, { force: true });
         if (!isUnsupportedLink(err)) throw diskError(err, dest) ?? err;
         this.unsupported.add(type);
       }
@@ -217,6 +235,17 @@ export class Cache {
     throw new RegError('cache.link-failed', 'config', `none of the cache link types ${linkTypes.join(',')} works for ${dest}`, {
       hint: 'add "copy" to cache.type in .reg/config.yaml',
     });
+  }
+
+  /** Hard-links `object` at `dest` when nothing is there: true if linked, false if `dest` exists (nothing changed). */
+  private linkIfAbsent(object: string, dest: string): boolean {
+    try {
+      linkSync(object, dest);
+      return true;
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return false;
+      throw err;
+    }
   }
 
   /** Copies the object to `tmp`, hashing in the same read pass; a mismatch is never kept. */
@@ -227,7 +256,7 @@ export class Cache {
       out = openSync(tmp, 'wx', mode);
       const { md5 } = obj.stat.size >= PIPELINE_MIN_BYTES && !obj.legacyHash
         ? await copyHashingPipelined(fd, out)
-        : copyHashingSync(fd, out, COPY_BUFFER, obj.legacyHash);
+        : copyHashingSync(fd, out, COPY_BUFFER, obj.legacyHash, undefined, undefined, obj.stat.size);
       if (md5 !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj, md5, false);
       if (!this.trusted(obj)) {
         stampVerifiedFd(fd);
