@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../fsutil.js';
 import type { WalkedFile } from './walk.js';
@@ -15,6 +15,16 @@ import type { WalkedFile } from './walk.js';
  * and lookups first try the row at the same position, so the common no-change case never builds
  * an index.
  *
+ * Small changes are appended, not rewritten: when every changed row is one the file already has
+ * (a touched or modified file, not an added or removed one), save() appends the new rows, the
+ * tree memo and the base as JSON lines to `<file>.log` (row position and path, so replay needs no
+ * index) instead of rewriting 100k rows. load() replays the log onto the columns; a torn last line
+ * (a crash mid-append) and everything after it are ignored, a row that changes a file's md5 drops
+ * the tree memo until a later line sets it again, and the log names the generation of the base
+ * file it patches, so a log left over from before a rewrite is never applied to the new base.
+ * Past LOG_MAX_ROWS rows (or on any added/removed path) the whole file is rewritten and the log
+ * dropped.
+ *
  * "Racy clean" guard (as in git): a file whose mtime lies within RACY_WINDOW_MS of the moment we
  * looked at it could be rewritten within the same timestamp tick without its stat changing, so
  * such rows are not trusted and get hashed again. Files reg wrote itself from a verified cache
@@ -22,6 +32,8 @@ import type { WalkedFile } from './walk.js';
  */
 const RACY_WINDOW_MS = 50;
 const FORMAT = 4;
+/** Rows the append log may hold before save() rewrites the whole file instead. */
+export const LOG_MAX_ROWS = 256;
 
 interface Row {
   ino: number;
@@ -34,6 +46,8 @@ interface Row {
 
 interface Stored {
   v: number;
+  /** Generation of this file: the append log applies only to the base it was written for. */
+  gen?: string;
   tree?: TreeMemo;
   base?: string;
   paths: string[] | string;
@@ -44,6 +58,12 @@ interface Stored {
   md5: string;
   checked: number[];
 }
+
+/** One line of the append log after its header `{"v","gen"}`. */
+type LogLine =
+  | { i: number; p: string; ino: number; size: number; mtime: number; ctime: number; md5: string; checked: number }
+  | { tree: TreeMemo | null }
+  | { base: string };
 
 interface TreeMemo {
   oid: string;
@@ -62,8 +82,19 @@ export class StatCache {
   private base: string | undefined;
   private dirty = false;
   private cursor = 0;
+  /** Stored rows found by lookup() whose stat no longer matched: position and old md5 (record() patches them). */
+  private readonly stale = new Map<string, { i: number; md5: string }>();
+  /** Rows in the append log already (it is rewritten into the file past LOG_MAX_ROWS). */
+  private logRows = 0;
+  /** The tree memo and base as last saved (what the log must repeat when they change). */
+  private savedTree: TreeMemo | undefined;
+  private savedBase: string | undefined;
 
   private constructor(private readonly file: string) {}
+
+  private get logFile(): string {
+    return `${this.file}.log`;
+  }
 
   static load(statDir: string, key: string, legacy: boolean): StatCache {
     const file = join(statDir, createHash('md5').update(`${legacy ? 'legacy' : 'md5'}:${key}`).digest('hex') + '.json');
@@ -75,11 +106,79 @@ export class StatCache {
         cache.paths = typeof parsed.paths === 'string' ? (parsed.paths === '' ? [] : parsed.paths.split('\n')) : parsed.paths;
         cache.tree = parsed.tree;
         cache.base = parsed.base;
+        if (parsed.gen !== undefined) cache.replayLog(parsed.gen);
       }
     } catch {
       // missing or unreadable: start empty, everything gets hashed
     }
+    cache.savedTree = cache.tree;
+    cache.savedBase = cache.base;
     return cache;
+  }
+
+  /** Applies the append log written for base generation `gen` (see the class comment). */
+  private replayLog(gen: string): void {
+    let text: string;
+    try {
+      text = readFileSync(this.logFile, 'utf8');
+    } catch {
+      return;
+    }
+    const lines = text.split('\n');
+    // Only newline-terminated lines are complete: the last element is '' or a torn line.
+    const torn = lines.pop() !== '';
+    let header: { v?: number; gen?: string };
+    try {
+      header = JSON.parse(lines[0] ?? '');
+    } catch {
+      return;
+    }
+    if (header.v !== FORMAT || header.gen !== gen) return;
+    const s = this.stored!;
+    const md5s: string[] = [];
+    const patched = new Map<number, string>();
+    for (let k = 1; k < lines.length; k++) {
+      let line: LogLine;
+      try {
+        line = JSON.parse(lines[k]!) as LogLine;
+      } catch {
+        // A damaged line: what follows it cannot be trusted to be in order. Rewrite on next save.
+        this.logRows = LOG_MAX_ROWS + 1;
+        break;
+      }
+      if ('i' in line) {
+        const { i } = line;
+        if (this.paths[i] !== line.p || typeof line.md5 !== 'string' || line.md5.length !== 32) {
+          this.tree = undefined;
+          continue;
+        }
+        const old = patched.get(i) ?? s.md5.slice(i * 32, i * 32 + 32);
+        if (old !== line.md5) this.tree = undefined;
+        s.ino[i] = line.ino;
+        s.size[i] = line.size;
+        s.mtime[i] = line.mtime;
+        s.ctime[i] = line.ctime;
+        s.checked[i] = line.checked;
+        patched.set(i, line.md5);
+        this.logRows++;
+      } else if ('tree' in line) {
+        this.tree = line.tree ?? undefined;
+      } else if ('base' in line) {
+        this.base = line.base;
+      }
+    }
+    // Appending after a torn line would glue onto it: the next save rewrites instead.
+    if (torn) this.logRows = LOG_MAX_ROWS + 1;
+    if (patched.size > 0) {
+      // One pass over the concatenated md5s, however many rows were patched.
+      let at = 0;
+      for (const i of [...patched.keys()].sort((a, b) => a - b)) {
+        md5s.push(s.md5.slice(at, i * 32), patched.get(i)!);
+        at = i * 32 + 32;
+      }
+      md5s.push(s.md5.slice(at));
+      s.md5 = md5s.join('');
+    }
   }
 
   private storedIndex(relpath: string): number | undefined {
@@ -105,8 +204,11 @@ export class StatCache {
   /** The remembered md5 if the file's stat still matches (and is not racy), else undefined. */
   lookup(file: WalkedFile): string | undefined {
     const row = this.row(file.relpath);
-    if (!row || row.ino !== file.ino || row.size !== file.size || row.mtimeMs !== file.mtimeMs || row.ctimeMs !== file.ctimeMs) return undefined;
-    if (row.mtimeMs >= row.checkedAtMs - RACY_WINDOW_MS) return undefined;
+    if (!row) return undefined;
+    if (row.ino !== file.ino || row.size !== file.size || row.mtimeMs !== file.mtimeMs || row.ctimeMs !== file.ctimeMs || row.mtimeMs >= row.checkedAtMs - RACY_WINDOW_MS) {
+      if (!this.changes.has(file.relpath) && this.cursor > 0 && this.paths[this.cursor - 1] === file.relpath) this.stale.set(file.relpath, { i: this.cursor - 1, md5: row.md5 });
+      return undefined;
+    }
     return row.md5;
   }
 
@@ -117,14 +219,22 @@ export class StatCache {
   record(file: WalkedFile, md5: string, checkedAtMs?: number): void {
     const checked = checkedAtMs ?? file.mtimeMs + RACY_WINDOW_MS + 1;
     this.changes.set(file.relpath, { ino: file.ino, size: file.size, mtimeMs: file.mtimeMs, ctimeMs: file.ctimeMs, md5, checkedAtMs: checked });
-    this.tree = undefined;
+    // A touched file with the same bytes leaves the tree as it was: its memo stays valid.
+    if (this.stale.get(file.relpath)?.md5 !== md5) this.tree = undefined;
     this.dirty = true;
+  }
+
+  /** Every row changed since load is a stored row re-recorded (a patch), none added. */
+  private onlyPatches(): boolean {
+    if (this.changes.size > this.stale.size) return false;
+    for (const p of this.changes.keys()) if (!this.stale.has(p)) return false;
+    return true;
   }
 
   /** Keeps only the rows of these files, stored in this order (the walk order). */
   retainOnly(relpaths: readonly string[]): void {
     // Every file was looked up once, in stored order, and nothing changed: already exact.
-    if (this.changes.size === 0 && this.inOrder === this.paths.length && relpaths.length === this.paths.length) return;
+    if (this.inOrder === this.paths.length && relpaths.length === this.paths.length && this.onlyPatches()) return;
     this.cursor = 0;
     const keep: Array<[string, Row]> = [];
     for (const p of relpaths) {
@@ -135,6 +245,7 @@ export class StatCache {
     this.paths = [];
     this.index = undefined;
     this.changes.clear();
+    this.stale.clear();
     for (const [p, r] of keep) this.changes.set(p, r);
     this.tree = undefined;
     this.dirty = true;
@@ -142,7 +253,7 @@ export class StatCache {
 
   /** The tree oid remembered for exactly the current rows, if any. */
   treeOid(count: number): string | undefined {
-    return this.tree && this.tree.count === count && this.changes.size === 0 && this.paths.length === count ? this.tree.oid : undefined;
+    return this.tree && this.tree.count === count && this.paths.length === count && this.onlyPatches() ? this.tree.oid : undefined;
   }
 
   rememberTree(oid: string, count: number): void {
@@ -168,6 +279,36 @@ export class StatCache {
 
   save(): void {
     if (!this.dirty) return;
+    if (this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.size <= LOG_MAX_ROWS && this.appendLog()) {
+      this.dirty = false;
+      return;
+    }
+    this.rewrite();
+  }
+
+  /** Appends the patched rows, tree memo and base to the log; false when the log cannot be written. */
+  private appendLog(): boolean {
+    const lines: string[] = [];
+    if (this.logRows === 0) lines.push(JSON.stringify({ v: FORMAT, gen: this.stored!.gen }));
+    for (const [p, r] of this.changes) {
+      lines.push(JSON.stringify({ i: this.stale.get(p)!.i, p, ino: r.ino, size: r.size, mtime: r.mtimeMs, ctime: r.ctimeMs, md5: r.md5, checked: r.checkedAtMs }));
+    }
+    if (this.tree?.oid !== this.savedTree?.oid || this.tree?.count !== this.savedTree?.count) lines.push(JSON.stringify({ tree: this.tree ?? null }));
+    if (this.base !== this.savedBase && this.base !== undefined) lines.push(JSON.stringify({ base: this.base }));
+    try {
+      // A fresh log replaces any leftover (written for an older base: its header would not match anyway).
+      if (this.logRows === 0) writeFileAtomicSync(this.logFile, lines.join('\n') + '\n');
+      else appendFileSync(this.logFile, lines.join('\n') + '\n');
+    } catch {
+      return false;
+    }
+    this.logRows += this.changes.size;
+    this.savedTree = this.tree;
+    this.savedBase = this.base;
+    return true;
+  }
+
+  private rewrite(): void {
     const order: string[] = [];
     const rows: Row[] = [];
     const seen = new Set<string>();
@@ -197,8 +338,11 @@ export class StatCache {
       ctime: rows.map((r) => r.ctimeMs),
       md5: rows.map((r) => r.md5).join(''),
       checked: rows.map((r) => r.checkedAtMs),
+      gen: randomBytes(6).toString('hex'),
     };
     writeFileAtomicSync(this.file, JSON.stringify(body));
+    // The log was for the previous generation; it would be ignored, but it need not linger.
+    if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });
     this.dirty = false;
   }
 }

@@ -131,7 +131,8 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   const manifestBytes = (): Buffer => (manifest ??= serializeManifest(files));
   let oid: string;
   if (isDir) {
-    const remembered = todo.length === 0 ? statCache.treeOid(files.length) : undefined;
+    // Valid also after re-hashing touched files whose bytes turned out unchanged (StatCache.record).
+    const remembered = statCache.treeOid(files.length);
     // add needs the bytes anyway (to store them): hash those instead of serialising twice.
     oid = remembered ?? (opts.store ? manifestOid(manifestBytes()) : manifestOidOf(files));
     statCache.rememberTree(oid, files.length);
