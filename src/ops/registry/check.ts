@@ -11,7 +11,7 @@ import { checkEntryName } from '../../policy/naming.js';
 import { findSecrets, findSecretsByLine } from '../../policy/secrets.js';
 import { REG_DIR, openRepo, type Repo } from '../../repo.js';
 import { allIndexEntries, blobSizes, gitRun, gitText, stagedPaths, ZERO_OID } from '../../git/read.js';
-import { ensureHistoryData, pointersAt, pointersChangedIn, type CommittedPointer } from '../remote/history-data.js';
+import type { CommittedPointer } from '../remote/history-data.js';
 
 /** Index mode of a submodule: its oid is a commit, not a blob. */
 const GITLINK_MODE = '160000';
@@ -133,6 +133,9 @@ export async function check(ctx: Context, options: CheckOptions = {}): Promise<C
 
 /** `reg check --ci`: every pointer of the range (default: HEAD's tree) has its data on the remote. */
 async function checkRemoteData(repo: Repo, ctx: Context, range: string | undefined, add: (f: Finding) => void): Promise<CiDataCheck> {
+  // Loaded here, not at the top: the remote and transfer modules are only needed by --ci, and
+  // the pre-commit hook (which runs check on every commit) should not pay for loading them.
+  const { ensureHistoryData, pointersAt, pointersChangedIn } = await import('../remote/history-data.js');
   let found: CommittedPointer[];
   let commits: number;
   let described: string;
