@@ -1,7 +1,8 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, regOk, tempDir, removeDir } from '../helpers/repo.js';
+import { setConfigValue } from '../../dist/config.js';
+import { git, regOk, tempDir, tempFilesUnder, removeDir } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { commit, makeWorld, manifestBytes, md5, pointerText, putCacheObject, putRemoteObject, runGuarded, type Outcome, type RemoteKind, type World } from './world.js';
 
@@ -214,6 +215,34 @@ const cases: HostileCase[] = [
       } finally {
         removeDir(to);
       }
+    },
+  },
+  // Hardlink checkout links straight at the target when nothing is there: the per-directory
+  // checks must still refuse the symlink, and no temp link may be left behind.
+  {
+    name: 'symlink swapped in for a directory inside an output, cache.type hardlink: checkout refuses',
+    setup: async (w) => {
+      setConfigValue(join(w.repo, '.reg/config.yaml'), ['cache', 'type'], 'hardlink');
+      await swapInSymlink('raw_datasets/d/sub')(w);
+    },
+    args: ['checkout'],
+    exit: 7,
+    code: 'checkout.would-lose-data',
+    check: (w) => expect(tempFilesUnder(w.repo)).toEqual([]),
+  },
+  {
+    name: 'symlink swapped in for a directory inside an output, cache.type hardlink: checkout --force links into a real directory, no temp files',
+    setup: async (w) => {
+      setConfigValue(join(w.repo, '.reg/config.yaml'), ['cache', 'type'], 'hardlink');
+      await swapInSymlink('raw_datasets/d/sub')(w);
+    },
+    args: ['checkout', '--force'],
+    exit: 0,
+    check: (w) => {
+      expect(lstatSync(join(w.repo, 'raw_datasets/d/sub')).isDirectory()).toBe(true);
+      expect(readFileSync(join(w.repo, 'raw_datasets/d/sub/f'), 'utf8')).toBe('f content');
+      expect(lstatSync(join(w.repo, 'raw_datasets/d/sub/f')).ino).toBe(lstatSync(join(w.repo, '.reg/cache/files/md5', md5('f content').slice(0, 2), md5('f content').slice(2))).ino);
+      expect(tempFilesUnder(w.repo)).toEqual([]);
     },
   },
   {

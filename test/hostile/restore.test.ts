@@ -2,7 +2,7 @@ import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, rmSync, st
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { setConfigValue } from '../../dist/config.js';
-import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
 import { md5 } from './world.js';
 
 /**
@@ -129,6 +129,32 @@ describe('hardlink mode', () => {
     await regOk(repo, ['checkout', '--force']);
     expect(filesUnder(join(repo, 'raw_datasets/d'))).toEqual(files);
     expect(lstatSync(join(repo, 'raw_datasets/d/c.txt')).ino).toBe(lstatSync(objectPath('alpha')).ino);
+  });
+});
+
+describe('hardlink checkout into an empty workspace', () => {
+  it('links every file straight at its path (no temp links), leaves a file in the way to --force, and status trusts what it wrote', async () => {
+    setConfigValue(join(repo, '.reg/config.yaml'), ['cache', 'type'], 'hardlink');
+    await addAndPush({ 'raw_datasets/d/a.txt': 'alpha', 'raw_datasets/d/sub/b.txt': 'bravo', 'raw_datasets/d/c.txt': 'alpha' }, 'raw_datasets/d');
+    rmSync(join(repo, 'raw_datasets/d'), { recursive: true });
+    rmSync(join(repo, '.reg/tmp'), { recursive: true, force: true });
+    await regOk(repo, ['checkout']);
+    expect(filesUnder(join(repo, 'raw_datasets/d'))).toEqual(['a.txt', 'c.txt', 'sub/b.txt']);
+    expect(tempFilesUnder(repo)).toEqual([]);
+    for (const [f, c] of [['a.txt', 'alpha'], ['c.txt', 'alpha'], ['sub/b.txt', 'bravo']]) {
+      expect(lstatSync(join(repo, 'raw_datasets/d', f)).ino).toBe(lstatSync(objectPath(c)).ino);
+    }
+    const st = JSON.parse((await regOk(repo, ['--json', 'status', 'raw_datasets/d'])).stdout).outputs[0];
+    expect([st.state, st.hashedFiles]).toEqual(['up-to-date', 0]);
+    // A file where a link must go (not the object's inode) is replaced by temp + rename, only with --force.
+    rmSync(join(repo, 'raw_datasets/d/c.txt'));
+    writeFileSync(join(repo, 'raw_datasets/d/c.txt'), 'local edit');
+    const refused = await reg(repo, ['--json', 'checkout']);
+    expect([refused.code, JSON.parse(refused.stdout).error.code]).toEqual([7, 'checkout.would-lose-data']);
+    expect(readFileSync(join(repo, 'raw_datasets/d/c.txt'), 'utf8')).toBe('local edit');
+    await regOk(repo, ['checkout', '--force']);
+    expect(lstatSync(join(repo, 'raw_datasets/d/c.txt')).ino).toBe(lstatSync(objectPath('alpha')).ino);
+    expect(tempFilesUnder(repo)).toEqual([]);
   });
 });
 

@@ -1,0 +1,128 @@
+import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LOG_MAX_ROWS, StatCache } from '../../src/workspace/stat-cache.js';
+import type { WalkedFile } from '../../src/workspace/walk.js';
+import { removeDir, tempDir } from '../helpers/repo.js';
+
+/**
+ * The stat cache's append log: touched/modified files are appended as patches instead of
+ * rewriting every row, a crash mid-append loses at most the torn line, and the tree memo never
+ * outlives a row whose md5 changed.
+ */
+let dir: string;
+beforeEach(() => {
+  dir = tempDir('reg-statcache-');
+});
+afterEach(() => removeDir(dir));
+
+const OLD = 1_700_000_000_000;
+const file = (i: number, over: Partial<WalkedFile> = {}): WalkedFile => ({ relpath: `f${i}`, abs: `/nowhere/f${i}`, ino: 1000 + i, size: 10 + i, mtimeMs: OLD + i, ctimeMs: OLD + i, mode: 0o100644, ...over });
+const md5 = (c: string) => c.repeat(32).slice(0, 32);
+const N = 5;
+const files = () => Array.from({ length: N }, (_, i) => file(i));
+const statFile = () => join(dir, readdirSync(dir).find((n) => n.endsWith('.json'))!);
+
+/** A saved cache of N rows, every md5 'a…', with tree memo T1. */
+function seed(): void {
+  const c = StatCache.load(dir, 'data', false);
+  for (const f of files()) c.record(f, md5('a'));
+  c.retainOnly(files().map((f) => f.relpath));
+  c.rememberTree('t1.dir', N);
+  c.save();
+}
+
+/** What a status does: look every file up in walk order, re-record the ones that missed. */
+function scan(current: WalkedFile[], hashes: Record<string, string>): StatCache {
+  const c = StatCache.load(dir, 'data', false);
+  for (const f of current) if (c.lookup(f) === undefined) c.record(f, hashes[f.relpath] ?? md5('a'), OLD + 10_000);
+  c.retainOnly(current.map((f) => f.relpath));
+  return c;
+}
+
+describe('stat cache append log', () => {
+  it('a touched file with the same md5 keeps the tree memo and is appended, not rewritten', () => {
+    seed();
+    const before = readFileSync(statFile());
+    const touched = files().map((f, i) => (i === 2 ? { ...f, mtimeMs: OLD + 500, ctimeMs: OLD + 500 } : f));
+    const c = scan(touched, {});
+    expect(c.treeOid(N)).toBe('t1.dir');
+    c.save();
+    expect(readFileSync(statFile())).toEqual(before);
+    expect(existsSync(statFile() + '.log')).toBe(true);
+    const again = StatCache.load(dir, 'data', false);
+    for (const f of touched) expect(again.lookup(f)).toBe(md5('a'));
+    expect(again.treeOid(N)).toBe('t1.dir');
+  });
+
+  it('a modified file drops the tree memo until a new one is saved after it', () => {
+    seed();
+    const modified = files().map((f, i) => (i === 1 ? { ...f, size: 99, mtimeMs: OLD + 600, ctimeMs: OLD + 600 } : f));
+    const c = scan(modified, { f1: md5('b') });
+    expect(c.treeOid(N)).toBeUndefined();
+    c.rememberTree('t2.dir', N);
+    c.save();
+    const again = StatCache.load(dir, 'data', false);
+    expect(again.lookup(modified[1]!)).toBe(md5('b'));
+    expect(again.treeOid(N)).toBe('t2.dir');
+  });
+
+  it('survives a crash mid-append: the torn line is ignored, the memo is not trusted past a changed row, the next save rewrites', () => {
+    seed();
+    const modified = files().map((f, i) => (i === 3 ? { ...f, size: 77, mtimeMs: OLD + 700, ctimeMs: OLD + 700 } : f));
+    const c = scan(modified, { f3: md5('c') });
+    c.rememberTree('t3.dir', N);
+    c.save();
+    const log = statFile() + '.log';
+    const text = readFileSync(log, 'utf8');
+    // Cut inside the last line (the tree memo): the row changing f3's md5 survives, its memo does not.
+    truncateSync(log, text.length - 10);
+    const after = StatCache.load(dir, 'data', false);
+    expect(after.lookup(modified[3]!)).toBe(md5('c'));
+    expect(after.treeOid(N)).toBeUndefined();
+    // Cut inside the row itself: f3 is simply unknown again (hashed next time), the old memo stays with the old rows.
+    truncateSync(log, text.indexOf('\n') + 20);
+    const cut = StatCache.load(dir, 'data', false);
+    expect(cut.lookup(modified[3]!)).toBeUndefined();
+    expect(cut.lookup(files()[0]!)).toBe(md5('a'));
+    expect(cut.treeOid(N)).toBe('t1.dir');
+    // The next change rewrites the whole file rather than appending after the torn line.
+    const next = scan(modified, { f3: md5('c') });
+    next.save();
+    expect(existsSync(log)).toBe(false);
+    expect(StatCache.load(dir, 'data', false).lookup(modified[3]!)).toBe(md5('c'));
+  });
+
+  it('a log written for an older generation of the file is never applied', () => {
+    seed();
+    const modified = files().map((f, i) => (i === 0 ? { ...f, size: 55, mtimeMs: OLD + 800, ctimeMs: OLD + 800 } : f));
+    const c = scan(modified, { f0: md5('d') });
+    c.save();
+    const log = statFile() + '.log';
+    const stale = readFileSync(log);
+    // A rewrite (here: a file added) gives the file a new generation; put the old log back.
+    const grown = [...files(), file(9)];
+    const r = scan(grown, {});
+    r.save();
+    expect(existsSync(log)).toBe(false);
+    writeFileSync(log, stale);
+    const after = StatCache.load(dir, 'data', false);
+    expect(after.lookup(modified[0]!)).toBeUndefined();
+    expect(after.lookup(files()[0]!)).toBe(md5('a'));
+  });
+
+  it(`rewrites the file once the log would pass ${LOG_MAX_ROWS} rows`, () => {
+    seed();
+    const stamp = () => statSync(statFile()).mtimeMs;
+    const first = stamp();
+    let cur = files();
+    for (let k = 0; k * N <= LOG_MAX_ROWS; k++) {
+      cur = cur.map((f) => ({ ...f, mtimeMs: f.mtimeMs + 1, ctimeMs: f.ctimeMs + 1 }));
+      scan(cur, {}).save();
+    }
+    expect(existsSync(statFile() + '.log') ? readFileSync(statFile() + '.log', 'utf8').split('\n').length : 0).toBeLessThanOrEqual(LOG_MAX_ROWS + 4);
+    expect(stamp()).not.toBe(first);
+    const last = StatCache.load(dir, 'data', false);
+    for (const f of cur) expect(last.lookup(f)).toBe(md5('a'));
+  });
+});
