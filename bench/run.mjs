@@ -7,7 +7,8 @@
 // One file per case in bench/cases/, the shared harness in bench/lib/ (docs/benchmarks.md).
 //
 // Options:
-//   --only a,b          run only these cases (names from --list), in the usual order
+//   --only a,b          run only these cases (names from --list), in the usual order; opt-in
+//                       cases (million) run only when named here
 //   --size full|quick|tiny
 //                       dataset sizes and round counts (default full; --quick = --size quick:
 //                       2000 files, 64 MiB, 5000-file status tree; tiny is the harness smoke test)
@@ -26,6 +27,7 @@
 //                       /proc/sys/vm/drop_caches is writable, i.e. as root)
 //   BENCH_PUSH=0        skip the push/pull case
 //   BENCH_REMOTE_REFS=1 run the push/pull references (cp, rclone) even when reg has no push
+//   BENCH_MILLION_FILES files in the million case (full: 1000000, quick: 20000, tiny: 2000)
 //   BENCH_KEEP=1        keep the temp dir (printed) instead of deleting it
 //   TMPDIR              where the datasets go (os.tmpdir())
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -60,7 +62,7 @@ try {
 const allCases = await loadCases();
 if (opts.help || opts.list) {
   if (opts.help) process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n\ncases:\n');
-  for (const c of allCases) process.stdout.write(`  ${c.name.padEnd(12)} ${c.description}${c.needs?.length ? ` [needs: ${c.needs.join(', ')}]` : ''}\n`);
+  for (const c of allCases) process.stdout.write(`  ${c.name.padEnd(12)} ${c.optIn ? '(opt-in: --only) ' : ''}${c.description}${c.needs?.length ? ` [needs: ${c.needs.join(', ')}]` : ''}\n`);
   process.exit(0);
 }
 const unknown = (opts.only ?? []).filter((n) => !caseNames.includes(n));
@@ -68,7 +70,8 @@ if (unknown.length) {
   process.stderr.write(`bench: unknown case ${unknown.join(', ')}; cases: ${caseNames.join(', ')}\n`);
   process.exit(2);
 }
-const selected = opts.only ? allCases.filter((c) => opts.only.includes(c.name)) : allCases;
+// Opt-in cases (`export const optIn = true`, e.g. million) run only when named in --only.
+const selected = opts.only ? allCases.filter((c) => opts.only.includes(c.name)) : allCases.filter((c) => !c.optIn);
 const { cfg } = opts;
 
 const tmp = mkdtempSync(join(tmpdir(), 'reg-bench-'));

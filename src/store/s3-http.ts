@@ -1,4 +1,4 @@
-import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { Readable, Transform, finished, type TransformCallback } from 'node:stream';
 import { NodeHttpHandler, type NodeHttpHandlerOptions } from '@smithy/node-http-handler';
 
 type HandleArgs = Parameters<NodeHttpHandler['handle']>;
@@ -32,8 +32,16 @@ export class IdleTimeoutHandler extends NodeHttpHandler {
 /** Passes the body through, failing it with a TimeoutError when no byte arrives for `ms` while the reader wants more. */
 export function watchBody(source: Readable, ms: number): Readable {
   const guard = new IdleGuard(ms);
-  // pipeline ties both ends: a stall or a reader that gives up also destroys the socket's stream.
-  pipeline(source, guard, () => undefined);
+  // Both ends are tied: a stall or a reader that gives up also destroys the socket's stream, and a
+  // body that fails or closes early fails the guard. Not stream.pipeline: it costs an
+  // AbortController and a DOMException with its stack trace per call, i.e. per request.
+  finished(source, { writable: false }, (err) => {
+    if (err) guard.destroy(err);
+  });
+  guard.once('close', () => {
+    if (!source.destroyed) source.destroy();
+  });
+  source.pipe(guard);
   return guard;
 }
 
