@@ -22,14 +22,18 @@ function expectSameCount(src, dst, what) {
   if (a !== b) throw new Error(`${what}: ${b} files arrived, ${a} expected`);
 }
 
-async function startS3rver(h, dir) {
+/**
+ * Starts s3rver (bucket `bench`) in a child process; stopped at the end of the run. With
+ * `onLog`, s3rver logs one line per request and each line is passed on (request counts).
+ */
+export async function startS3rver(h, dir, { onLog } = {}) {
   const lib = join(h.root, 'node_modules', 's3rver', 'lib', 's3rver.js');
   if (!existsSync(lib)) throw new Error('node_modules/s3rver is not installed (npm ci installs it as a dev dependency)');
   const script = `
     const S3rver = require(${JSON.stringify(lib)});
-    new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: ${JSON.stringify(dir)}, configureBuckets: [{ name: 'bench' }] })
+    new S3rver({ port: 0, address: '127.0.0.1', silent: ${onLog ? 'false' : 'true'}, directory: ${JSON.stringify(dir)}, configureBuckets: [{ name: 'bench' }] })
       .run()
-      .then((addr) => process.stdout.write(JSON.stringify(addr) + '\\n'), (err) => { console.error(err); process.exit(1); });`;
+      .then((addr) => process.stdout.write('S3RVER-ADDRESS ' + JSON.stringify(addr) + '\\n'), (err) => { console.error(err); process.exit(1); });`;
   const child = spawn(process.execPath, ['-e', script], {
     env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --openssl-legacy-provider`.trim() },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,12 +46,18 @@ async function startS3rver(h, dir) {
   const addr = await new Promise((resolvePromise, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error(`s3rver did not start in 20 s: ${err}`)), 20000);
+    let started = false;
     child.stdout.on('data', (d) => {
       out += d;
-      const nl = out.indexOf('\n');
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolvePromise(JSON.parse(out.slice(0, nl)));
+      let nl;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (!started && line.startsWith('S3RVER-ADDRESS ')) {
+          started = true;
+          clearTimeout(timer);
+          resolvePromise(JSON.parse(line.slice('S3RVER-ADDRESS '.length)));
+        } else if (started) onLog?.(line);
       }
     });
     child.on('exit', (code) => {

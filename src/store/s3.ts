@@ -483,8 +483,8 @@ function pickHeaders(headers: Record<string, string>, names: readonly string[]):
 const ERROR_BODY_MAX = 64 * 1024;
 
 /**
- * An S3 error response as the SDK would have thrown it: `name` from the XML error's Code (else the
- * HTTP status), `message` from its Message, `$fault`, `$metadata` (status, request ids),
+ * An S3 error response as the SDK would have thrown it: `name` from the XML error's Code (else
+ * `Unknown`), `message` from its Message, `$fault`, `$metadata` (status, request ids),
  * `$response` (headers: x-amz-bucket-region) and `Region` from the body where present.
  */
 async function s3ErrorFromResponse(status: number, headers: Record<string, string>, body: Readable | undefined, response: unknown): Promise<Error> {
@@ -503,9 +503,10 @@ async function s3ErrorFromResponse(status: number, headers: Record<string, strin
   }
   const field = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(text)?.[1]?.replace(/&lt;|&gt;|&quot;|&apos;|&amp;/g, (e) => ({ '&lt;': '<', '&gt;': '>', '&quot;': '"', '&apos;': "'", '&amp;': '&' })[e]!);
   const code = field('Code');
-  const name = code ?? (status === 404 ? 'NotFound' : String(status));
+  // The SDK's names for a body without an error code: `Unknown`, message `UnknownError`.
+  const name = code ?? 'Unknown';
   const region = field('Region');
-  return Object.assign(new Error(field('Message') ?? name), {
+  return Object.assign(new Error(field('Message') ?? (code ?? 'UnknownError')), {
     name,
     $fault: status >= 500 ? 'server' : 'client',
     $metadata: { httpStatusCode: status, requestId: headers['x-amz-request-id'], extendedRequestId: headers['x-amz-id-2'], attempts: 1, totalRetryDelay: 0 },
