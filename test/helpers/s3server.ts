@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,4 +63,15 @@ export async function startS3Server(bucket = 'test-bucket', options: { extraKey?
       rmSync(directory, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Makes `s3` the default remote `name` of the registry `ctx` works in: a fresh random prefix of the
+ * test bucket, the server's endpoint, path-style addressing (what s3rver needs).
+ */
+export async function addS3Remote(ctx: import('../../dist/context.js').Context, s3: S3Server, name = 's3'): Promise<void> {
+  const { remoteAdd, remoteModify } = await import('../../dist/ops/remote/remote.js');
+  await remoteAdd(ctx, { name, url: `s3://${s3.bucket}/reg-${randomBytes(4).toString('hex')}`, default: true });
+  await remoteModify(ctx, { name, option: 'endpoint-url', value: s3.endpoint });
+  await remoteModify(ctx, { name, option: 'path-style', value: 'true' });
 }

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,10 +6,9 @@ import { get } from '../../dist/ops/history/get.js';
 import { init } from '../../dist/ops/registry/init.js';
 import { openRemote } from '../../dist/ops/remote/open-remote.js';
 import { openRepo } from '../../dist/repo.js';
-import { remoteAdd, remoteModify } from '../../dist/ops/remote/remote.js';
 import { makeContext } from '../../dist/context.js';
 import { filesUnder, git, makeGitRepo, removeDir, tempDir } from '../helpers/repo.js';
-import { startS3Server, type S3Server } from '../helpers/s3server.js';
+import { addS3Remote, startS3Server, type S3Server } from '../helpers/s3server.js';
 import { counting, type BackendCall } from '../helpers/counting-backend.js';
 import { md5 } from '../helpers/history-fixture.js';
 
@@ -28,9 +26,7 @@ beforeAll(async () => {
   origin = makeGitRepo();
   const ctx = makeContext({ cwd: origin, env: s3.env });
   await init(ctx);
-  await remoteAdd(ctx, { name: 's3', url: `s3://${s3.bucket}/reg-${randomBytes(4).toString('hex')}`, default: true });
-  await remoteModify(ctx, { name: 's3', option: 'endpoint-url', value: s3.endpoint });
-  await remoteModify(ctx, { name: 's3', option: 'path-style', value: 'true' });
+  await addS3Remote(ctx, s3);
   for (let d = 0; d < 100; d++) mkdirSync(join(origin, 'data', 'big', `d${String(d).padStart(2, '0')}`), { recursive: true });
   for (let i = 0; i < FILES; i++) writeFileSync(join(origin, 'data', 'big', fileName(i)), fileText(i));
   await add(ctx, { targets: ['data/big'] });

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,10 +5,9 @@ import { add } from '../../dist/ops/data/add.js';
 import { restore } from '../../dist/ops/history/restore.js';
 import { init } from '../../dist/ops/registry/init.js';
 import { push } from '../../dist/ops/remote/push.js';
-import { remoteAdd, remoteModify } from '../../dist/ops/remote/remote.js';
 import { makeContext } from '../../dist/context.js';
 import { git, makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
-import { startS3Server, type S3Server } from '../helpers/s3server.js';
+import { addS3Remote, startS3Server, type S3Server } from '../helpers/s3server.js';
 import { counting, type BackendCall } from '../helpers/counting-backend.js';
 import { md5 } from '../helpers/history-fixture.js';
 
@@ -25,9 +23,7 @@ beforeAll(async () => {
   origin = makeGitRepo();
   const ctx = makeContext({ cwd: origin, env: s3.env });
   await init(ctx);
-  await remoteAdd(ctx, { name: 's3', url: `s3://${s3.bucket}/reg-${randomBytes(4).toString('hex')}`, default: true });
-  await remoteModify(ctx, { name: 's3', option: 'endpoint-url', value: s3.endpoint });
-  await remoteModify(ctx, { name: 's3', option: 'path-style', value: 'true' });
+  await addS3Remote(ctx, s3);
   writeTree(join(origin, 'data', 'set'), V1);
   await add(ctx, { targets: ['data/set'] });
   git(origin, 'add', '-A');

@@ -13,6 +13,7 @@ import { RegError } from '../../dist/errors.js';
 import { FlakyBackend } from '../../dist/store/flaky.js';
 import type { Backend } from '../../dist/store/backend.js';
 import { git, makeGitRepo, removeDir, tempDir, writeTree, filesUnder, tempFilesUnder } from '../helpers/repo.js';
+import { expectRegError } from '../helpers/expect-error.js';
 
 const FAST_RETRY = { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 };
 
@@ -21,19 +22,6 @@ let repoB: string;
 let remoteDir: string;
 const ctxA = (extra: Partial<Context> = {}) => makeContext({ cwd: repoA, ...extra });
 const ctxB = (extra: Partial<Context> = {}) => makeContext({ cwd: repoB, ...extra });
-
-async function expectRegError(p: Promise<unknown>, code: string, exit?: number): Promise<RegError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(RegError);
-    expect((err as RegError).code, (err as Error).message).toBe(code);
-    if (exit !== undefined) expect((err as RegError).exitCode).toBe(exit);
-    return err as RegError;
-  }
-  throw new Error(`expected RegError ${code}, but the operation succeeded`);
-}
-
 
 /** Every `.dir` manifest on the remote must have all of its files there (dvc-compat §5.2). */
 function assertManifestsComplete(root: string): number {
