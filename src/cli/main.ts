@@ -1,11 +1,11 @@
-import { Command, CommanderError } from 'commander';
+import type { Command, CommanderError } from 'commander';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ExitCode, RegError, diskError, isRegError } from '../errors.js';
-import { PACKAGE_NAME, VERSION } from '../package-info.js';
 import type { GlobalOptions, Runner } from './command.js';
 import { loadCommands } from './commands/index.js';
+import { fastPath, versionLine } from './fast-path.js';
 import { endQuietlyOnClosedPipe, escapeTerminal, jsonStringify, makeOutput } from './output.js';
 import { makeProgressSink } from './progress.js';
 
@@ -17,6 +17,10 @@ export async function main(argv: string[]): Promise<number> {
   let exit = 0;
   endQuietlyOnClosedPipe(process.stdout);
   endQuietlyOnClosedPipe(process.stderr);
+  const quick = await fastPath(argv, process.cwd());
+  if (quick !== undefined) return quick;
+  // Loaded here, after the fast paths, which do without it.
+  const { Command, CommanderError } = await import('commander');
   const abort = new AbortController();
   // First Ctrl-C: abort the operation (it stops, cleans its temp files, exits 130). Second one,
   // or an operation that does not stop within the grace period: exit at once.
@@ -32,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .name('reg')
     .description('A Git repository as a data and model registry (DVC 3 compatible).')
-    .version(`${VERSION} (${PACKAGE_NAME})`, '--version')
+    .version(versionLine(), '--version')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('-q, --quiet', 'print errors only: no results, progress, notes or warnings (--json still prints its document)')
     .option('-v, --verbose', 'more detail (file lists, debug logs)')
@@ -68,7 +72,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    exit = await reportError(abort.signal.aborted ? abort.signal.reason : err, argv.includes('--json'));
+    exit = await reportError(abort.signal.aborted ? abort.signal.reason : err, argv.includes('--json'), CommanderError);
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
@@ -89,8 +93,8 @@ function topLevelName(command: Command): string {
  * that escaped the operation's own mapping is still named as such, never "internal error".
  * (The classifier is loaded only when something failed: main.ts loads on every run.)
  */
-async function asKnownCondition(err: unknown): Promise<unknown> {
-  if (isRegError(err) || err instanceof CommanderError) return err;
+async function asKnownCondition(err: unknown, commanderError: typeof CommanderError): Promise<unknown> {
+  if (isRegError(err) || err instanceof commanderError) return err;
   const disk = diskError(err);
   if (disk) return disk;
   const { classifyRemoteError, remoteError } = await import('../store/remote-errors.js');
@@ -100,13 +104,13 @@ async function asKnownCondition(err: unknown): Promise<unknown> {
   return remoteError(err, generic);
 }
 
-async function reportError(err: unknown, json: boolean): Promise<number> {
-  if (err instanceof CommanderError) {
+async function reportError(err: unknown, json: boolean, commanderError: typeof CommanderError): Promise<number> {
+  if (err instanceof commanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
     if (json) process.stdout.write(jsonStringify({ error: { code: `usage.${err.code.replace('commander.', '')}`, message: err.message } }) + '\n');
     return ExitCode.usage;
   }
-  err = await asKnownCondition(err);
+  err = await asKnownCondition(err, commanderError);
   if (isRegError(err)) {
     if (json) process.stdout.write(jsonStringify({ error: err.toJSON() }) + '\n');
     process.stderr.write(`reg: error: ${escapeTerminal(err.message)}\n`);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, makeGitRepo, reg, regOk, removeDir, tempDir } from '../helpers/repo.js';
+import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 // The CLI imports only the command it runs (src/cli/commands/index.ts); these check that picking
 // the command first changes nothing users see.
@@ -47,5 +47,38 @@ describe('start-up: one command loaded, same behaviour', () => {
   it('reg hook pre-commit passes with nothing staged', async () => {
     const r = await regOk(repo, ['hook', 'pre-commit']);
     expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('');
+  });
+
+  it('reg hook pre-commit with nothing staged checks nothing (the commit records HEAD as it is), the same through the full program', async () => {
+    // An entry without a card, committed past the hook: a staged change next to it is refused,
+    // but a commit that stages nothing brings nothing new to check.
+    const other = makeGitRepo();
+    try {
+      await regOk(other, ['init']);
+      writeTree(other, { 'raw_datasets/pages/p1.txt': 'page\n' });
+      await regOk(other, ['add', 'raw_datasets/pages']);
+      git(other, 'add', '-A');
+      git(other, 'commit', '-q', '--no-verify', '-m', 'entry without a card');
+      const quick = await reg(other, ['hook', 'pre-commit']);
+      expect({ code: quick.code, stdout: quick.stdout, stderr: quick.stderr }).toEqual({ code: 0, stdout: '', stderr: '' });
+      // --json goes through commander and the op: same verdict, and it says why.
+      const full = JSON.parse((await regOk(other, ['--json', 'hook', 'pre-commit'])).stdout);
+      expect(full).toMatchObject({ ok: true, nothingStaged: true, findings: [] });
+
+      writeTree(other, { 'notes.txt': 'x\n' });
+      git(other, 'add', 'notes.txt');
+      const staged = await reg(other, ['hook', 'pre-commit']);
+      expect(staged.code).toBe(5);
+      expect(staged.stderr).toContain('[entry-without-card]');
+    } finally {
+      removeDir(other);
+    }
+  });
+
+  it('reg hook pre-commit outside a git repository still fails with the full program\'s error', async () => {
+    const r = await reg(elsewhere, ['hook', 'pre-commit']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^reg: error: /m);
   });
 });
