@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { configError } from './errors.js';
@@ -26,7 +26,26 @@ export interface LoadedConfig {
  */
 export const MAX_CONFIG_ALIASES = 50;
 
+/**
+ * Parsed config files by path, with the stat they were parsed at: one command opens the repo
+ * several times (status, its registry overview, check...), and each YAML parse costs more than
+ * the rest of opening it. Writers replace the file (temp + rename), which changes the inode.
+ */
+const parsedConfigs = new Map<string, { stamp: string; data: ConfigData }>();
+
 export function readConfigFile(path: string): ConfigData {
+  const st = statSync(path, { throwIfNoEntry: false });
+  if (st === undefined) return {};
+  const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  const known = parsedConfigs.get(path);
+  // A copy: callers may change what they get.
+  if (known?.stamp === stamp) return structuredClone(known.data);
+  const data = parseConfigFile(path);
+  parsedConfigs.set(path, { stamp, data });
+  return structuredClone(data);
+}
+
+function parseConfigFile(path: string): ConfigData {
   if (!existsSync(path)) return {};
   const doc = parseConfigDocument(path);
   let value: unknown;

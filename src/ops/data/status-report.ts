@@ -2,7 +2,7 @@ import type { Context } from '../../context.js';
 import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
 import { registryOverview, type RegistryOverview } from '../registry/overview.js';
-import { remoteStatus, type RemoteStatusResult } from '../remote/remote-status.js';
+import type { RemoteStatusResult } from '../remote/remote-status.js';
 import { status, type StatusResult } from './status.js';
 
 export interface StatusReportOptions {
@@ -28,6 +28,8 @@ export async function statusReport(ctx: Context, options: StatusReportOptions): 
   const base = await status(ctx, { targets: options.targets });
   const report: StatusReport = { ...base };
   if (options.remote) {
+    // Loaded only with --remote: the remote and transfer modules are most of what status would load.
+    const { remoteStatus } = await import('../remote/remote-status.js');
     report.remote = await remoteStatus(ctx, { targets: options.targets, remote: options.remoteName, jobs: options.jobs });
   }
   if (options.targets.length === 0 && registryPolicy(openRepo(ctx).config.data).areas.length > 0) {

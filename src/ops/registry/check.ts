@@ -15,7 +15,7 @@ import type { CommittedPointer } from '../remote/history-data.js';
 
 /** Index mode of a submodule: its oid is a commit, not a blob. */
 const GITLINK_MODE = '160000';
-import { scanRegistry, type ScannedEntry } from './registry-scan.js';
+import { scanRegistry, type RegistryScan, type ScannedEntry } from './registry-scan.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -90,11 +90,12 @@ export interface CheckResult {
  * Lints the registry: every entry has a valid card, every card an entry, names follow the rules,
  * pointers parse, no data or large files are in Git inside areas, no secrets in the tracked config.
  */
-export async function check(ctx: Context, options: CheckOptions = {}): Promise<CheckResult> {
+export async function check(ctx: Context, options: CheckOptions = {}, workTreeScan?: RegistryScan): Promise<CheckResult> {
   const repo = openRepo(ctx);
   const staged = Boolean(options.staged);
   const stagedList = staged ? await stagedPaths(repo.root) : undefined;
-  const scan = await scanRegistry(repo, { staged, stagedPaths: stagedList });
+  // A caller that scanned the work tree already (the status overview) passes its scan.
+  const scan = !staged && workTreeScan ? workTreeScan : await scanRegistry(repo, { staged, stagedPaths: stagedList });
   const findings: Finding[] = [];
   const add = (f: Finding) => findings.push(f);
 

@@ -7,11 +7,10 @@ import type { AreaMode } from '../../policy/areas.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { check, type Finding } from './check.js';
 import { scanRegistry, type ScannedEntry } from './registry-scan.js';
-import { remoteStatus, type RemoteStatusResult } from '../remote/remote-status.js';
-import { resolveRemoteName } from '../remote/open-remote.js';
+import type { RemoteStatusResult } from '../remote/remote-status.js';
 import { scanWorkspace } from '../data/scan.js';
 import { status, type StatusResult } from '../data/status.js';
-import { lastSyncState, sameFiles, sync, type SyncFiles } from './sync.js';
+import type { SyncFiles } from './sync.js';
 
 /**
  * The data state of an entry:
@@ -76,7 +75,7 @@ const CARD_RULES = new Set(['entry-without-card', 'card-not-committed', 'card-he
 export async function registryOverview(ctx: Context, options: OverviewOptions = {}): Promise<RegistryOverview> {
   const repo = openRepo(ctx);
   const scan = await scanRegistry(repo);
-  const findings = (await check(ctx)).findings;
+  const findings = (await check(ctx, {}, scan)).findings;
   const byEntry = new Map<string, Finding[]>();
   for (const f of findings) {
     if (f.area === undefined || f.entry === undefined) continue;
@@ -159,7 +158,8 @@ async function versionedStates(
   }
   if (remote) {
     try {
-      const rs = known.remoteStatusResult ?? (await remoteStatus(ctx, { targets: pointers.map((p) => join(repo.root, p)) }));
+      // The remote modules are loaded only when the remote is asked: a plain status runs without them.
+      const rs = known.remoteStatusResult ?? (await (await import('../remote/remote-status.js')).remoteStatus(ctx, { targets: pointers.map((p) => join(repo.root, p)) }));
       for (const r of rs.outputs) {
         if (!wanted.has(r.pointer)) continue;
         const key = pathOf(r.pointer);
@@ -176,6 +176,7 @@ async function versionedStates(
 
 async function syncedState(repo: Repo, ctx: Context, e: ScannedEntry, remote: boolean): Promise<{ state: EntryDataState; detail?: string }> {
   const abs = join(repo.root, ...e.path.split('/'));
+  const [{ resolveRemoteName }, { lastSyncState, sameFiles, sync }] = await Promise.all([import('../remote/open-remote.js'), import('./sync.js')]);
   let remoteName: string;
   try {
     remoteName = resolveRemoteName(repo, e.area.remote);
