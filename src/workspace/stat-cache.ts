@@ -25,6 +25,12 @@ import type { WalkedFile } from './walk.js';
  * Past LOG_MAX_ROWS rows (or on any added/removed path) the whole file is rewritten and the log
  * dropped.
  *
+ * It also keeps, from the moment a scan found the output exactly at a pointer's version, which
+ * files changed since and their md5 at that version (`since`), so a status after editing a few
+ * files lists them without reading the pointer's manifest. Every row change goes through the same
+ * bookkeeping (record() and log replay); anything it cannot follow (an added or removed file, a
+ * row written without a stored one) drops it.
+ *
  * "Racy clean" guard (as in git): a file whose mtime lies within RACY_WINDOW_MS of the moment we
  * looked at it could be rewritten within the same timestamp tick without its stat changing, so
  * such rows are not trusted and get hashed again. Files reg wrote itself from a verified cache
@@ -44,8 +50,23 @@ interface Row {
   checkedAtMs: number;
 }
 
+/** The rows equal tree `oid` (of `count` files) except `changed`: relpath → md5 at `oid`. */
+interface Since {
+  oid: string;
+  count: number;
+  changed: Map<string, string>;
+}
+
+/** `Since` as stored: the changes as [relpath, md5] pairs (a Map: relpaths are not object keys). */
+interface StoredSince {
+  oid: string;
+  count: number;
+  changed: Array<[string, string]>;
+}
+
 interface Stored {
   v: number;
+  since?: StoredSince;
   /** Generation of this file: the append log applies only to the base it was written for. */
   gen?: string;
   tree?: TreeMemo;
@@ -63,6 +84,7 @@ interface Stored {
 type LogLine =
   | { i: number; p: string; ino: number; size: number; mtime: number; ctime: number; md5: string; checked: number }
   | { tree: TreeMemo | null }
+  | { since: StoredSince | null }
   | { base: string };
 
 interface TreeMemo {
@@ -86,9 +108,17 @@ export class StatCache {
   private readonly stale = new Map<string, { i: number; md5: string }>();
   /** Rows in the append log already (it is rewritten into the file past LOG_MAX_ROWS). */
   private logRows = 0;
+  /**
+   * The log exists with this generation's header: later lines are appended to it. (Not the same
+   * as logRows > 0: a log may hold only tree, base or since lines, which a fresh log would drop.)
+   */
+  private logStarted = false;
   /** The tree memo and base as last saved (what the log must repeat when they change). */
   private savedTree: TreeMemo | undefined;
   private savedBase: string | undefined;
+  private since: Since | undefined;
+  /** `since` as last saved (JSON), to tell whether the log must repeat it. */
+  private savedSince = 'null';
 
   private constructor(private readonly file: string) {}
 
@@ -106,6 +136,7 @@ export class StatCache {
         cache.paths = typeof parsed.paths === 'string' ? (parsed.paths === '' ? [] : parsed.paths.split('\n')) : parsed.paths;
         cache.tree = parsed.tree;
         cache.base = parsed.base;
+        cache.since = sinceFrom(parsed.since);
         if (parsed.gen !== undefined) cache.replayLog(parsed.gen);
       }
     } catch {
@@ -113,6 +144,7 @@ export class StatCache {
     }
     cache.savedTree = cache.tree;
     cache.savedBase = cache.base;
+    cache.savedSince = JSON.stringify(storedSince(cache.since));
     return cache;
   }
 
@@ -134,6 +166,7 @@ export class StatCache {
       return;
     }
     if (header.v !== FORMAT || header.gen !== gen) return;
+    this.logStarted = true;
     const s = this.stored!;
     const md5s: string[] = [];
     const patched = new Map<number, string>();
@@ -150,10 +183,14 @@ export class StatCache {
         const { i } = line;
         if (this.paths[i] !== line.p || typeof line.md5 !== 'string' || line.md5.length !== 32) {
           this.tree = undefined;
+          this.since = undefined;
           continue;
         }
         const old = patched.get(i) ?? s.md5.slice(i * 32, i * 32 + 32);
-        if (old !== line.md5) this.tree = undefined;
+        if (old !== line.md5) {
+          this.tree = undefined;
+          this.noteChange(line.p, old, line.md5);
+        }
         s.ino[i] = line.ino;
         s.size[i] = line.size;
         s.mtime[i] = line.mtime;
@@ -163,6 +200,8 @@ export class StatCache {
         this.logRows++;
       } else if ('tree' in line) {
         this.tree = line.tree ?? undefined;
+      } else if ('since' in line) {
+        this.since = sinceFrom(line.since ?? undefined);
       } else if ('base' in line) {
         this.base = line.base;
       }
@@ -218,10 +257,23 @@ export class StatCache {
    */
   record(file: WalkedFile, md5: string, checkedAtMs?: number): void {
     const checked = checkedAtMs ?? file.mtimeMs + RACY_WINDOW_MS + 1;
+    const stored = this.stale.get(file.relpath);
+    // Only a stored row re-recorded once has a known previous md5 to keep `since` exact.
+    if (stored === undefined || this.changes.has(file.relpath)) this.since = undefined;
+    else if (stored.md5 !== md5) this.noteChange(file.relpath, stored.md5, md5);
     this.changes.set(file.relpath, { ino: file.ino, size: file.size, mtimeMs: file.mtimeMs, ctimeMs: file.ctimeMs, md5, checkedAtMs: checked });
     // A touched file with the same bytes leaves the tree as it was: its memo stays valid.
     if (this.stale.get(file.relpath)?.md5 !== md5) this.tree = undefined;
     this.dirty = true;
+  }
+
+  /** A row's md5 went from `prev` to `next`: keep `since` (the md5s at its tree) up to date. */
+  private noteChange(relpath: string, prev: string, next: string): void {
+    const since = this.since;
+    if (since === undefined) return;
+    const atTree = since.changed.get(relpath) ?? prev;
+    if (next === atTree) since.changed.delete(relpath);
+    else since.changed.set(relpath, atTree);
   }
 
   /** Every row changed since load is a stored row re-recorded (a patch), none added. */
@@ -248,6 +300,26 @@ export class StatCache {
     this.stale.clear();
     for (const [p, r] of keep) this.changes.set(p, r);
     this.tree = undefined;
+    this.since = undefined;
+    this.dirty = true;
+  }
+
+  /**
+   * The pointer's tree `oid` whose rows were exactly these at the last scan, and the files whose
+   * md5 changed since (the files themselves are the same: none added or removed). Undefined when
+   * that is not known. Call after the scan's record() calls.
+   */
+  contentChangesSinceTree(count: number): { oid: string; modified: string[] } | undefined {
+    const since = this.since;
+    if (since === undefined || since.count !== count || this.paths.length !== count || !this.onlyPatches()) return undefined;
+    return { oid: since.oid, modified: [...since.changed.keys()] };
+  }
+
+  /** The rows are now exactly tree `oid` (the scan found the pointer's version, or add recorded it). */
+  anchorChangesAt(oid: string, count: number): void {
+    const since = this.since;
+    if (since !== undefined && since.oid === oid && since.count === count && since.changed.size === 0) return;
+    this.since = { oid, count, changed: new Map() };
     this.dirty = true;
   }
 
@@ -289,22 +361,26 @@ export class StatCache {
   /** Appends the patched rows, tree memo and base to the log; false when the log cannot be written. */
   private appendLog(): boolean {
     const lines: string[] = [];
-    if (this.logRows === 0) lines.push(JSON.stringify({ v: FORMAT, gen: this.stored!.gen }));
+    if (!this.logStarted) lines.push(JSON.stringify({ v: FORMAT, gen: this.stored!.gen }));
     for (const [p, r] of this.changes) {
       lines.push(JSON.stringify({ i: this.stale.get(p)!.i, p, ino: r.ino, size: r.size, mtime: r.mtimeMs, ctime: r.ctimeMs, md5: r.md5, checked: r.checkedAtMs }));
     }
     if (this.tree?.oid !== this.savedTree?.oid || this.tree?.count !== this.savedTree?.count) lines.push(JSON.stringify({ tree: this.tree ?? null }));
     if (this.base !== this.savedBase && this.base !== undefined) lines.push(JSON.stringify({ base: this.base }));
+    const since = JSON.stringify(storedSince(this.since));
+    if (since !== this.savedSince) lines.push(`{"since":${since}}`);
     try {
       // A fresh log replaces any leftover (written for an older base: its header would not match anyway).
-      if (this.logRows === 0) writeFileAtomicSync(this.logFile, lines.join('\n') + '\n');
+      if (!this.logStarted) writeFileAtomicSync(this.logFile, lines.join('\n') + '\n');
       else appendFileSync(this.logFile, lines.join('\n') + '\n');
     } catch {
       return false;
     }
     this.logRows += this.changes.size;
+    this.logStarted = true;
     this.savedTree = this.tree;
     this.savedBase = this.base;
+    this.savedSince = since;
     return true;
   }
 
@@ -331,6 +407,7 @@ export class StatCache {
       v: FORMAT,
       ...(this.tree ? { tree: this.tree } : {}),
       ...(this.base ? { base: this.base } : {}),
+      ...(this.since ? { since: storedSince(this.since)! } : {}),
       paths: joinable ? order.join('\n') : order,
       ino: rows.map((r) => r.ino),
       size: rows.map((r) => r.size),
@@ -343,6 +420,22 @@ export class StatCache {
     writeFileAtomicSync(this.file, JSON.stringify(body));
     // The log was for the previous generation; it would be ignored, but it need not linger.
     if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });
+    this.logStarted = false;
     this.dirty = false;
   }
+}
+
+function storedSince(since: Since | undefined): StoredSince | null {
+  return since === undefined ? null : { oid: since.oid, count: since.count, changed: [...since.changed] };
+}
+
+/** A stored `since`, checked field by field (the file is reg's own, but may be damaged). */
+function sinceFrom(raw: StoredSince | undefined): Since | undefined {
+  if (raw === undefined || raw === null || typeof raw.oid !== 'string' || typeof raw.count !== 'number' || !Array.isArray(raw.changed)) return undefined;
+  const changed = new Map<string, string>();
+  for (const pair of raw.changed) {
+    if (!Array.isArray(pair) || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return undefined;
+    changed.set(pair[0], pair[1]);
+  }
+  return { oid: raw.oid, count: raw.count, changed };
 }

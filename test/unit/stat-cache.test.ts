@@ -111,6 +111,18 @@ describe('stat cache append log', () => {
     expect(after.lookup(files()[0]!)).toBe(md5('a'));
   });
 
+  it('a log holding only a base or tree line is appended to, not replaced, by the next patch', () => {
+    seed();
+    const c = scan(files(), {});
+    c.setBase('t1.dir');
+    c.save();
+    const touched = files().map((f, i) => (i === 2 ? { ...f, mtimeMs: OLD + 500, ctimeMs: OLD + 500 } : f));
+    scan(touched, {}).save();
+    const after = StatCache.load(dir, 'data', false);
+    expect(after.baseOid()).toBe('t1.dir');
+    expect(after.treeOid(N)).toBe('t1.dir');
+  });
+
   it(`rewrites the file once the log would pass ${LOG_MAX_ROWS} rows`, () => {
     seed();
     const stamp = () => statSync(statFile()).mtimeMs;
@@ -124,5 +136,80 @@ describe('stat cache append log', () => {
     expect(stamp()).not.toBe(first);
     const last = StatCache.load(dir, 'data', false);
     for (const f of cur) expect(last.lookup(f)).toBe(md5('a'));
+  });
+});
+
+/**
+ * `since`: from the scan that found the pointer's tree, which files changed and their md5 at
+ * that tree, so a status after an edit lists them without reading the manifest.
+ */
+describe('stat cache: changes since the pointer tree', () => {
+  /** seed(), then anchored at t1 (what a status that found the pointer's version does). */
+  function anchored(): void {
+    seed();
+    const c = scan(files(), {});
+    c.anchorChangesAt('t1.dir', N);
+    c.save();
+  }
+  const edit = (i: number, at: number, size = 50 + at) => (f: WalkedFile, k: number) => (k === i ? { ...f, size, mtimeMs: OLD + at, ctimeMs: OLD + at } : f);
+
+  it('follows edits across runs, and an edit reverted to the tree\'s bytes leaves the list', () => {
+    anchored();
+    let cur = files().map(edit(1, 600));
+    let c = scan(cur, { f1: md5('b') });
+    expect(c.contentChangesSinceTree(N)).toEqual({ oid: 't1.dir', modified: ['f1'] });
+    c.save();
+    cur = cur.map(edit(3, 700));
+    c = scan(cur, { f3: md5('c') });
+    expect(c.contentChangesSinceTree(N)).toEqual({ oid: 't1.dir', modified: ['f1', 'f3'] });
+    c.save();
+    // f1 edited again: still one entry, its md5 at t1 kept.
+    cur = cur.map(edit(1, 800));
+    c = scan(cur, { f1: md5('d') });
+    expect(c.contentChangesSinceTree(N)?.modified.sort()).toEqual(['f1', 'f3']);
+    c.save();
+    // Both back to t1's bytes ('a'): nothing differs from t1 any more.
+    cur = cur.map(edit(1, 900)).map(edit(3, 950));
+    c = scan(cur, { f1: md5('a'), f3: md5('a') });
+    expect(c.contentChangesSinceTree(N)).toEqual({ oid: 't1.dir', modified: [] });
+    c.save();
+    expect(StatCache.load(dir, 'data', false).contentChangesSinceTree(N)).toEqual({ oid: 't1.dir', modified: [] });
+  });
+
+  it('a touch with the same bytes is no change', () => {
+    anchored();
+    const c = scan(files().map(edit(2, 600, 12)), {});
+    expect(c.contentChangesSinceTree(N)).toEqual({ oid: 't1.dir', modified: [] });
+  });
+
+  it('an added or removed file drops it (the manifest is needed again), until the next anchor', () => {
+    anchored();
+    const grown = scan([...files(), file(9)], {});
+    expect(grown.contentChangesSinceTree(N + 1)).toBeUndefined();
+    grown.save();
+    expect(StatCache.load(dir, 'data', false).contentChangesSinceTree(N + 1)).toBeUndefined();
+    const shrunk = scan(files().slice(1), {});
+    expect(shrunk.contentChangesSinceTree(N - 1)).toBeUndefined();
+  });
+
+  it('a row recorded without a stored one (checkout writing a file) drops it', () => {
+    anchored();
+    const c = StatCache.load(dir, 'data', false);
+    c.record(files()[2]!, md5('e'));
+    c.save();
+    expect(StatCache.load(dir, 'data', false).contentChangesSinceTree(N)).toBeUndefined();
+  });
+
+  it('a crash that tears the log line saving it: the replayed rows rebuild it', () => {
+    anchored();
+    const cur = files().map(edit(4, 600));
+    const c = scan(cur, { f4: md5('f') });
+    c.save();
+    const log = statFile() + '.log';
+    const text = readFileSync(log, 'utf8');
+    expect(text.trimEnd().split('\n').at(-1)).toMatch(/^\{"since":/);
+    truncateSync(log, text.length - 5);
+    const after = StatCache.load(dir, 'data', false);
+    expect(after.contentChangesSinceTree(N)).toEqual({ oid: 't1.dir', modified: ['f4'] });
   });
 });

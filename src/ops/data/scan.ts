@@ -26,6 +26,12 @@ export interface WorkspaceState {
   hashedBytes: number;
   storedObjects: number;
   isexec: boolean;
+  /**
+   * Directories: a tree oid this workspace was found at by an earlier scan (the pointer's, or
+   * what add recorded) and the files whose bytes changed since (the same files otherwise), when
+   * the stat cache can tell; status lists the changes from it without reading a manifest.
+   */
+  changedSince?: { oid: string; modified: string[] };
   /** The oid the workspace last matched a pointer at, as remembered before this scan (see StatCache.baseOid). */
   base?: string;
   /** Symlinks to directories inside the output (relpaths; '' when the output path itself is one): never followed. */
@@ -122,6 +128,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     }
   }
   const files = walked as Array<WalkedFile & { md5: string }>;
+  const changedSince = isDir ? statCache.contentChangesSinceTree(files.length) : undefined;
   statCache.retainOnly(files.map((f) => f.relpath));
 
   let size = 0;
@@ -140,7 +147,10 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     oid = files[0]!.md5;
   }
   const base = statCache.baseOid();
-  if (opts.store || oid === opts.pointerOid) statCache.setBase(oid);
+  if (opts.store || oid === opts.pointerOid) {
+    statCache.setBase(oid);
+    if (isDir) statCache.anchorChangesAt(oid, files.length);
+  }
   statCache.save();
   return {
     exists: true,
@@ -155,6 +165,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     storedObjects,
     isexec: !isDir && (rootStat.mode & 0o111) !== 0,
     ...(base !== undefined ? { base } : {}),
+    ...(changedSince !== undefined ? { changedSince } : {}),
     symlinkedDirs,
     staleTemps,
   };

@@ -114,10 +114,13 @@ async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: 
   const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel, pointerOid: oid });
   base.hashedFiles = ws.hashedFiles;
   const matches = ws.exists && ws.oid === oid;
-  const { missing, manifest } = matches || !ws.exists ? { missing: cacheIndex.missingCount(o), manifest: undefined } : cacheIndex.missing(o);
+  // The workspace was at the pointer's version at the last scan and only these files' bytes
+  // changed since (the stat cache knows): the changes are listed without reading the manifest.
+  const sincePointer = !matches && o.isDir && ws.changedSince?.oid === oid ? ws.changedSince : undefined;
+  const { missing, manifest } = matches || !ws.exists || sincePointer ? { missing: cacheIndex.missingCount(o), manifest: undefined } : cacheIndex.missing(o);
   const inCache = missing === 0;
   const workspace = matches ? 'matches' : ws.exists ? 'differs' : 'absent';
-  const changes = workspace === 'differs' ? diffFiles(o, ws, manifest) : undefined;
+  const changes = workspace !== 'differs' ? undefined : sincePointer ? { added: [], modified: sincePointer.modified, deleted: [] } : diffFiles(o, ws, manifest);
   const row = { ...base, inCache, missingObjects: missing, workspace, ...(changes ? { changes } : {}) } as const;
   if (!inCache) {
     // Whatever the workspace holds, the pointer names a version this machine does not have: only
