@@ -201,6 +201,30 @@ describe('status and checkout', () => {
     expect((await status(ctx(), { targets: ['raw/mnist'] })).outputs[0]).toMatchObject({ state: 'missing', inCache: true });
   });
 
+  it('lists the same changes over repeated edits, a revert and an added file (with and without the stat cache knowing them)', async () => {
+    const changesNow = async () => (await status(ctx(), { targets: [] })).outputs[0]!;
+    expect((await changesNow()).state).toBe('up-to-date');
+    for (const text of ['one!', 'one!!', 'one!!!']) {
+      writeFileSync(join(repo, 'raw/mnist/train/0001.png'), text);
+      expect(await changesNow()).toMatchObject({ state: 'modified', changes: { added: [], modified: ['train/0001.png'], deleted: [] } });
+    }
+    // Asked again without an edit: the same answer.
+    expect(await changesNow()).toMatchObject({ state: 'modified', changes: { added: [], modified: ['train/0001.png'], deleted: [] } });
+    writeFileSync(join(repo, 'raw/mnist/test/0002.png'), 'three?');
+    const two = await changesNow();
+    expect(two.state).toBe('modified');
+    expect(two.changes!.modified.sort()).toEqual(['test/0002.png', 'train/0001.png']);
+    writeFileSync(join(repo, 'raw/mnist/train/0001.png'), 'one');
+    expect(await changesNow()).toMatchObject({ state: 'modified', changes: { added: [], modified: ['test/0002.png'], deleted: [] } });
+    writeFileSync(join(repo, 'raw/mnist/new.png'), 'new');
+    expect(await changesNow()).toMatchObject({ state: 'modified', changes: { added: ['new.png'], modified: ['test/0002.png'], deleted: [] } });
+    unlinkSync(join(repo, 'raw/mnist/new.png'));
+    writeFileSync(join(repo, 'raw/mnist/test/0002.png'), 'three');
+    expect((await changesNow()).state).toBe('up-to-date');
+    writeFileSync(join(repo, 'raw/mnist/train/0002.png'), 'two?');
+    expect(await changesNow()).toMatchObject({ state: 'modified', changes: { added: [], modified: ['train/0002.png'], deleted: [] } });
+  });
+
   it('checkout restores deleted data byte for byte and removes unlisted files that are in the cache', async () => {
     removeDir(join(repo, 'raw/mnist/train'));
     writeTree(repo, { 'raw/mnist/copy': 'two' }); // bytes exist in the cache: safe to remove
