@@ -10,7 +10,7 @@ import { validateCard } from '../../policy/cards.js';
 import { checkEntryName } from '../../policy/naming.js';
 import { findSecrets, findSecretsByLine } from '../../policy/secrets.js';
 import { REG_DIR, openRepo, type Repo } from '../../repo.js';
-import { allIndexEntries, blobSizes, gitRun, gitText, stagedPaths, ZERO_OID } from '../../git/read.js';
+import { allIndexEntries, blobSizes, gitRun, gitText, stagedPaths, ZERO_OID, type IndexEntry } from '../../git/read.js';
 import type { CommittedPointer } from '../remote/history-data.js';
 
 /** Index mode of a submodule: its oid is a commit, not a blob. */
@@ -112,9 +112,14 @@ export async function check(ctx: Context, options: CheckOptions = {}, workTreeSc
     if (staged && e.cardText !== undefined) checkEntry(e, staged, cardStagingNote(repo, e, add));
     else checkEntry(e, staged, add);
   }
-  await checkGitFiles(repo, scan.entries, scan.gitFiles, scan.policy.areas, staged, add);
-  await checkLargeFilesOutsideAreas(repo, scan.policy, staged ? new Set(stagedList) : undefined, add);
-  await checkSecrets(repo, staged, stagedList, add);
+  // Without --staged, the whole index is read once and every blob size asked for in one call:
+  // the three checks below would otherwise run git five times between them.
+  const index = staged ? undefined : await allIndexEntries(repo.root);
+  const outside = index?.filter((f) => f.mode !== GITLINK_MODE && areaOf(scan.policy.areas, f.path) === undefined);
+  const sizes = index ? await blobSizes(repo.root, [...scan.gitFiles, ...outside!].map((f) => f.oid)) : undefined;
+  await checkGitFiles(repo, scan.entries, scan.gitFiles, scan.policy.areas, staged, add, sizes);
+  await checkLargeFilesOutsideAreas(repo, scan.policy, staged ? new Set(stagedList) : undefined, add, outside && sizes ? { files: outside, sizes } : undefined);
+  await checkSecrets(repo, staged, stagedList, add, index && new Set(index.map((f) => f.path)));
   const ci = options.ci ? await checkRemoteData(repo, ctx, options.range, add) : undefined;
 
   const order = (f: Finding) => (f.severity === 'error' ? 0 : 1);
@@ -273,9 +278,17 @@ function cardStagingNote(repo: Repo, e: ScannedEntry, add: (f: Finding) => void)
   };
 }
 
-async function checkGitFiles(repo: Repo, entries: ScannedEntry[], files: Array<{ path: string; oid: string }>, areas: Area[], staged: boolean, add: (f: Finding) => void): Promise<void> {
+async function checkGitFiles(
+  repo: Repo,
+  entries: ScannedEntry[],
+  files: Array<{ path: string; oid: string }>,
+  areas: Area[],
+  staged: boolean,
+  add: (f: Finding) => void,
+  knownSizes?: Map<string, number>,
+): Promise<void> {
   if (files.length === 0) return;
-  const sizes = await blobSizes(repo.root, files.map((f) => f.oid));
+  const sizes = knownSizes ?? (await blobSizes(repo.root, files.map((f) => f.oid)));
   const pointerNames = new Set(entries.filter((e) => e.pointerText !== undefined || e.pointerOnlyOnDisk).map((e) => e.path));
   const verb = staged ? 'staged into Git' : 'tracked by Git';
   for (const f of files) {
@@ -311,13 +324,19 @@ function largeFileAllowed(rules: AreaRules, path: string): boolean {
  * file tracked (or, with `staged`, staged) at or above `rules.large-file-threshold` that no
  * `rules.large-file-allow` glob exempts.
  */
-async function checkLargeFilesOutsideAreas(repo: Repo, policy: RegistryPolicy, staged: Set<string> | undefined, add: (f: Finding) => void): Promise<void> {
+async function checkLargeFilesOutsideAreas(
+  repo: Repo,
+  policy: RegistryPolicy,
+  staged: Set<string> | undefined,
+  add: (f: Finding) => void,
+  known?: { files: IndexEntry[]; sizes: Map<string, number> },
+): Promise<void> {
   if (staged !== undefined && staged.size === 0) return;
-  const files = (await allIndexEntries(repo.root)).filter(
-    (f) => f.mode !== GITLINK_MODE && (staged === undefined || staged.has(f.path)) && areaOf(policy.areas, f.path) === undefined,
-  );
+  const files =
+    known?.files ??
+    (await allIndexEntries(repo.root)).filter((f) => f.mode !== GITLINK_MODE && (staged === undefined || staged.has(f.path)) && areaOf(policy.areas, f.path) === undefined);
   if (files.length === 0) return;
-  const sizes = await blobSizes(repo.root, files.map((f) => f.oid));
+  const sizes = known?.sizes ?? (await blobSizes(repo.root, files.map((f) => f.oid)));
   const limit = policy.rules.largeFileBytes;
   const verb = staged ? 'staged into Git' : 'tracked by Git';
   for (const f of files) {
@@ -340,8 +359,15 @@ const SECRET_FILES: ReadonlyArray<{ rel: string; format: 'yaml' | 'ini'; mustNot
   { rel: `${REG_DIR}/${LOCAL_CONFIG_FILE}`, format: 'yaml', mustNotBeTracked: true },
 ];
 
-async function checkSecrets(repo: Repo, staged: boolean, stagedList: string[] | undefined, add: (f: Finding) => void): Promise<void> {
-  const tracked = new Set(staged ? stagedList!.filter((p) => SECRET_FILES.some((f) => f.rel === p)) : await repo.git.trackedUnder(SECRET_FILES.map((f) => f.rel)));
+async function checkSecrets(repo: Repo, staged: boolean, stagedList: string[] | undefined, add: (f: Finding) => void, indexPaths?: Set<string>): Promise<void> {
+  const secretFiles = SECRET_FILES.map((f) => f.rel);
+  const tracked = new Set(
+    staged
+      ? stagedList!.filter((p) => secretFiles.includes(p))
+      : indexPaths
+        ? secretFiles.filter((p) => indexPaths.has(p))
+        : await repo.git.trackedUnder(secretFiles),
+  );
   for (const file of SECRET_FILES) {
     // The shared config is checked even before its first commit: it is meant to be committed.
     if (!tracked.has(file.rel) && file.rel !== `${REG_DIR}/${CONFIG_FILE}`) continue;
