@@ -7,7 +7,8 @@ export const name = 'status-100k';
 export const description = 'cold `reg add` of the large tree (100k files) vs `git add`, then `reg status` as in `status`; peak RSS of both';
 export const needs = [];
 
-const STATUS_BUDGET_SECONDS = 1.0;
+/** Issue 12: no-change status of the 100k-file tree under half a second. */
+const STATUS_BUDGET_SECONDS = 0.5;
 const RSS_BUDGET_MB = 300;
 
 export async function run(h) {
