@@ -29,9 +29,12 @@ export const MAX_CONFIG_ALIASES = 50;
 /**
  * Parsed config files by path, with the stat they were parsed at: one command opens the repo
  * several times (status, its registry overview, check...), and each YAML parse costs more than
- * the rest of opening it. Writers replace the file (temp + rename), which changes the inode.
+ * the rest of opening it. Writers replace the file (temp + rename), which changes the inode. A file
+ * changed in the last RACY_CONFIG_MS is not remembered: an in-place edit of the same size within
+ * one timestamp tick would keep its stat (git's "racy clean" problem).
  */
 const parsedConfigs = new Map<string, { stamp: string; data: ConfigData }>();
+const RACY_CONFIG_MS = 2000;
 
 export function readConfigFile(path: string): ConfigData {
   const st = statSync(path, { throwIfNoEntry: false });
@@ -41,7 +44,8 @@ export function readConfigFile(path: string): ConfigData {
   // A copy: callers may change what they get.
   if (known?.stamp === stamp) return structuredClone(known.data);
   const data = parseConfigFile(path);
-  parsedConfigs.set(path, { stamp, data });
+  if (Date.now() - Math.max(st.mtimeMs, st.ctimeMs) > RACY_CONFIG_MS) parsedConfigs.set(path, { stamp, data });
+  else parsedConfigs.delete(path);
   return structuredClone(data);
 }
 
