@@ -1,7 +1,7 @@
 import { closeSync, createWriteStream, openSync, renameSync, writeSync } from 'node:fs';
 import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { finished, type Readable } from 'node:stream';
+import { Transform, finished, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5OfBuffer } from '../data/hash.js';
 import { integrityError, withPath } from '../errors.js';
@@ -22,6 +22,11 @@ const MODERN_BASE = 'files/md5/';
 /** Objects up to this size are downloaded through memory. */
 const SMALL_OBJECT = 1 << 20;
 const KEY_RE = /^[0-9a-f]{2}\/[0-9a-f]{30}(\.dir)?$/;
+/**
+ * The most bytes a directory manifest may have when nothing else bounds it (about 10 million
+ * files): a server that never ends a body must not fill the disk or the memory.
+ */
+export const MAX_MANIFEST_BYTES = 1 << 30;
 
 /** `files/md5/XX/REST` for DVC 3 objects, `XX/REST` for legacy ones (dvc-compat.md §5.1). */
 export function objectKey(oid: string, legacy: boolean): string {
@@ -187,9 +192,13 @@ export class ObjectStore {
    * on the way (legacy file objects with the dos2unix rule over 1 MiB chunks, manifests and
    * DVC 3 objects with plain md5), renamed into place only when the hash matches the oid, then
    * made read-only. A mismatch is an integrity error naming the remote key; nothing is kept.
+   * `maxBytes` (the size a pointer records; manifests default to MAX_MANIFEST_BYTES) stops a body
+   * that runs longer, as soon as it does (a lying Content-Length, an endless body).
    */
-  async download(ref: ObjRef, cache: Cache, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<{ path: string; size: number }> {
+  async download(ref: ObjRef, cache: Cache, onBytes?: (n: number) => void, signal?: AbortSignal, maxBytes?: number): Promise<{ path: string; size: number }> {
     const key = refKey(ref);
+    const limit = maxBytes ?? (ref.oid.endsWith('.dir') ? MAX_MANIFEST_BYTES : undefined);
+    const tooBig = () => this.oversized(key, limit!);
     const target = cache.objectPath(ref.oid, ref.legacy);
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
@@ -207,15 +216,20 @@ export class ObjectStore {
         return { path: target, size: small.length };
       }
       const { body, size } = await this.backend.get(key, { signal });
+      if (limit !== undefined && size !== undefined && size > limit) {
+        body.destroy();
+        throw tooBig();
+      }
       if (size !== undefined && size <= SMALL_OBJECT) {
         // Small objects: read into memory, hash, one synchronous write (no stream plumbing and no
         // thread-pool round trips per object: at 20k objects these cost more than the bytes).
-        const bytes = await readBody(body, onBytes, signal);
+        const bytes = await readBody(body, onBytes, signal, limit === undefined ? undefined : { maxBytes: limit, tooBig });
         this.publishSmall(ref, key, bytes, legacyHash, tmp, target);
         return { path: target, size: bytes.length };
       }
       const hasher = new HashingTap({ legacy: legacyHash, onBytes });
-      await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
+      const stages = limit === undefined ? [body, hasher] : [body, sizeLimit(limit, tooBig), hasher];
+      await pipeline([...stages, createWriteStream(tmp, { flags: 'wx', mode: 0o644 })], { signal });
       this.check(ref, key, hasher.md5!);
       await chmod(tmp, 0o444).catch(() => undefined);
       stampVerifiedPath(tmp);
@@ -245,9 +259,16 @@ export class ObjectStore {
   async readVerified(ref: ObjRef, signal?: AbortSignal): Promise<Buffer> {
     const key = refKey(ref);
     const { body } = await this.backend.get(key, { signal });
-    const bytes = await readBody(body, undefined, signal);
+    const bytes = await readBody(body, undefined, signal, { maxBytes: MAX_MANIFEST_BYTES, tooBig: () => this.oversized(key, MAX_MANIFEST_BYTES) });
     this.check(ref, key, md5OfBuffer(bytes, ref.legacy && !ref.oid.endsWith('.dir')));
     return bytes;
+  }
+
+  private oversized(key: string, maxBytes: number): Error {
+    return integrityError('remote.oversized-object', `object ${key} on ${this.description} is longer than the ${maxBytes} bytes it may have (a lying size or an endless body); the download was stopped and nothing was kept`, {
+      hint: 'the remote serves other bytes than this version names; from a clone whose cache has good bytes, run `reg verify --remote NAME --repair`',
+      details: { key, maxBytes, remote: this.description },
+    });
   }
 
   private check(ref: ObjRef, key: string, md5: string): void {
@@ -266,7 +287,19 @@ export class ObjectStore {
  * AbortController, with a DOMException and its stack trace, per call). An abort of `signal`
  * destroys the body.
  */
-export function readBody(body: Readable, onBytes: ((n: number) => void) | undefined, signal: AbortSignal | undefined): Promise<Buffer> {
+/** Fails with `tooBig()` as soon as more than `maxBytes` bytes have passed. */
+function sizeLimit(maxBytes: number, tooBig: () => Error): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      if (seen > maxBytes) callback(tooBig());
+      else callback(null, chunk);
+    },
+  });
+}
+
+export function readBody(body: Readable, onBytes: ((n: number) => void) | undefined, signal: AbortSignal | undefined, limit?: { maxBytes: number; tooBig: () => Error }): Promise<Buffer> {
   return new Promise((resolvePromise, reject) => {
     if (signal?.aborted) {
       body.destroy();
@@ -285,6 +318,7 @@ export function readBody(body: Readable, onBytes: ((n: number) => void) | undefi
       } else resolvePromise(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
     };
     body.on('data', (c: Buffer) => {
+      if (limit !== undefined && length + c.length > limit.maxBytes) return void body.destroy(limit.tooBig());
       chunks.push(c);
       length += c.length;
       onBytes?.(c.length);

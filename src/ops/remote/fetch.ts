@@ -130,7 +130,7 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
   const failures: TransferFailure[] = [];
   const fetchedBytes = new Map<string, number>();
   let fatal: RegError | undefined;
-  const run = async (phase: string, label: string, refs: Array<{ ref: ObjRef; size: number }>) => {
+  const run = async (phase: string, label: string, refs: Array<{ ref: ObjRef; size: number; maxBytes?: number }>) => {
     if (fatal) return;
     const done = await downloadObjects(ctx, remote, repo.cache, refs, { phase, label, onDone: (ref) => index.add(ref) });
     for (const [k, v] of done.fetched) fetchedBytes.set(k, v);
@@ -148,7 +148,9 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
 
   // 2. Objects each output needs.
   const perOutput = new Map<TrackedOutput, { keys: string[]; present: number; broken: boolean }>();
-  const wanted = new Map<string, { ref: ObjRef; size: number }>();
+  const wanted = new Map<string, { ref: ObjRef; size: number; maxBytes?: number }>();
+  // No object of an output is larger than the size its pointer records: a body running longer is stopped there.
+  const boundOf = (o: TrackedOutput) => (o.out.size !== undefined ? { maxBytes: o.out.size } : {});
   for (const o of outputs) {
     const ref = { oid: o.out.md5!, legacy: o.legacy };
     const info = { keys: [] as string[], present: 0, broken: false };
@@ -157,7 +159,7 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
       if (index.has(ref)) info.present++;
       else {
         info.keys.push(refKey(ref));
-        wanted.set(refKey(ref), { ref, size: o.out.size ?? 0 });
+        wanted.set(refKey(ref), { ref, size: o.out.size ?? 0, ...boundOf(o) });
       }
       continue;
     }
@@ -183,7 +185,7 @@ async function fetchGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], re
     for (const e of missingMembers) {
       const mref = { oid: e.md5, legacy: o.legacy };
       info.keys.push(refKey(mref));
-      if (!wanted.has(refKey(mref))) wanted.set(refKey(mref), { ref: mref, size: avg });
+      if (!wanted.has(refKey(mref))) wanted.set(refKey(mref), { ref: mref, size: avg, ...boundOf(o) });
     }
   }
   await run('fetch', `fetching from ${remote.name}`, [...wanted.values()]);
@@ -223,16 +225,16 @@ export async function downloadObjects(
   ctx: Context,
   remote: OpenedRemote,
   cache: Cache,
-  refs: ReadonlyArray<{ ref: ObjRef; size: number }>,
+  refs: ReadonlyArray<{ ref: ObjRef; size: number; maxBytes?: number }>,
   options: { phase: string; label: string; onDone?: (ref: ObjRef) => void },
 ): Promise<{ fetched: Map<string, number>; failures: TransferFailure[]; fatal?: RegError }> {
   const fetched = new Map<string, number>();
   if (refs.length === 0) return { fetched, failures: [] };
-  const tasks: TransferTask[] = refs.map(({ ref, size }) => ({
+  const tasks: TransferTask[] = refs.map(({ ref, size, maxBytes }) => ({
     key: refKey(ref),
     size,
     run: async (onBytes, signal) => {
-      const { size: got } = await remote.store.download(ref, cache, onBytes, signal);
+      const { size: got } = await remote.store.download(ref, cache, onBytes, signal, maxBytes);
       fetched.set(refKey(ref), got);
       options.onDone?.(ref);
     },
