@@ -99,7 +99,9 @@ export async function get(ctx: Context, options: GetOptions): Promise<GetResult>
       const remote = facts.remote(facts.remoteNameFor(o.out.remote));
       remoteName = remote.name;
       const sizeOf = new Map(files.map((f) => [f.md5, f.size ?? 0]));
-      const done = await downloadObjects(ctx, remote, source.repo.cache, missing.map((ref) => ({ ref, size: sizeOf.get(ref.oid) ?? 0 })), { phase: 'get', label: `fetching ${missing.length} object${missing.length === 1 ? '' : 's'} from ${remote.name}` });
+      // No file of an entry is larger than the entry: a body running longer is stopped there.
+      const maxBytes = o.out.size;
+      const done = await downloadObjects(ctx, remote, source.repo.cache, missing.map((ref) => ({ ref, size: sizeOf.get(ref.oid) ?? 0, ...(maxBytes !== undefined ? { maxBytes } : {}) })), { phase: 'get', label: `fetching ${missing.length} object${missing.length === 1 ? '' : 's'} from ${remote.name}` });
       if (done.fatal) throw done.fatal;
       if (done.failures.length > 0) {
         throw fetchError('get', { remotes: [remote.name], fetched: done.fetched.size, skipped: refs.length - missing.length, failed: done.failures.length, bytes: 0, outputs: [], failures: done.failures }, remote.secrets, { failures: done.failures });
@@ -242,14 +244,23 @@ function repoPath(path: string): string {
   return clean;
 }
 
+/** Options of another registry's remote that reg get --repo ignores (see foreignConfig). */
+export const FOREIGN_IGNORED_OPTIONS = ['profile', 'read-timeout', 'connect-timeout', 'retry-budget', 'jobs'] as const;
+
 /**
  * The remote settings of another repository are untrusted input: options that name local files
- * (credential-path, config-path, a CA bundle) are refused, a relative directory remote is
- * resolved against that repository's `.reg/` only when it is a local work tree.
+ * (credential-path, config-path, a CA bundle) are refused; `profile` and the timeout, retry and
+ * concurrency options are ignored (the caller's AWS_PROFILE and reg's defaults apply); a relative
+ * directory remote is resolved against that repository's `.reg/` only when it is a local work
+ * tree. See docs/security.md.
  */
 function foreignConfig(config: LoadedConfig, partial: PartialRepo): LoadedConfig {
   const where = `${partial.source}: .reg/config.yaml at ${partial.rev}`;
   for (const [name, opts] of Object.entries(remotesOf(config.data))) {
+    // Which of the caller's AWS identities signs requests is the caller's choice (AWS_PROFILE), not
+    // the stranger's; and a stranger's timeouts, retry budget and concurrency could make a
+    // stalling server hang the caller for days: reg's defaults apply.
+    for (const key of FOREIGN_IGNORED_OPTIONS) delete opts[key];
     for (const key of ['credential-path', 'config-path']) {
       if (opts[key] !== undefined) throw configError('get.foreign-file-option', `${where}: remotes.${name}.${key} names a file on this machine; reg get --repo does not use it`, { hint: 'set AWS_PROFILE / AWS_SHARED_CREDENTIALS_FILE in your environment instead' });
     }
