@@ -49,8 +49,8 @@ export function isPointerPath(path: string): boolean {
  * that leaves the repository or points into `.git/` (at any depth), `.reg/` or `.dvc/`: the work
  * tree's rules (pointerDataRel), without the checks that need the disk.
  */
-export function historyDataPath(pointerRel: string, outPath: string): string {
-  return pointerDataRel(pointerRel, outPath, pointerRel, (rel) => pathProblem(rel, RESERVED_IN_REPO)?.reason);
+export function historyDataPath(pointerRel: string, outPath: string, shownAs = pointerRel): string {
+  return pointerDataRel(pointerRel, outPath, shownAs, (rel) => pathProblem(rel, RESERVED_IN_REPO)?.reason);
 }
 
 /** Parses pointer text from history or the work tree into one output (throws a RegError naming the file). */
@@ -62,7 +62,8 @@ export function outputFromPointerText(pointerRel: string, text: string, shownAs 
     });
   }
   const out = pointer.outs[0]!;
-  const dataRel = historyDataPath(pointerRel, out.path);
+  // Errors name the commit and line (`x.dvc at 1a2b3c4d5e:5`): a hostile pointer may sit in any version.
+  const dataRel = historyDataPath(pointerRel, out.path, pointer.pathLocations?.[0] ?? shownAs);
   return { pointerRel, dataRel, out, legacy: isLegacy(out), isDir: out.md5?.endsWith('.dir') ?? false };
 }
 
