@@ -181,7 +181,7 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
 
     const protectedOids = new Set<string>(versions.oids);
     const manifests = new ManifestSource(repo, facts, remote?.name);
-    const unreadable: Array<{ what: string; reason: string; integrity: boolean }> = [];
+    const unreadable: Unreadable[] = [];
     const expanded = new Set<string>();
     const expand = async (oid: string, legacy: boolean, what: string, remoteHint: string | undefined) => {
       if (expanded.has(oid)) return;
@@ -189,7 +189,7 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
       const got = await manifests.read({ oid, legacy }, remoteHint);
       if ('entries' in got) for (const e of got.entries) protectedOids.add(e.md5);
       else if (got.missing) result.unknownManifests.push({ version: what, reason: got.reason });
-      else unreadable.push({ what, reason: got.reason, integrity: got.integrity });
+      else unreadable.push({ what, reason: got.reason, integrity: got.integrity, malformed: got.malformed === true });
     };
     await mapLimit(versions.dirs(), 8, (v) => expand(v.oid, v.legacy, `${v.entry} at ${v.version}`, v.remote));
 
@@ -378,7 +378,15 @@ function dedupeVersions(list: readonly Version[]): GcVersion[] {
 }
 
 /** A manifest's entries, or why not: `missing` where gc can look, or unreadable (corrupt, unparseable, unreachable). */
-type ManifestRead = { entries: ManifestEntry[] } | { reason: string; missing: boolean; integrity: boolean };
+type ManifestRead = { entries: ManifestEntry[] } | { reason: string; missing: boolean; integrity: boolean; malformed?: boolean };
+
+/** A directory version whose members gc cannot know: corrupt bytes, a malformed (or hostile) manifest, or a remote that did not answer. */
+interface Unreadable {
+  what: string;
+  reason: string;
+  integrity: boolean;
+  malformed: boolean;
+}
 
 /** Manifests for gc: from the cache (hash checked), else read into memory from a remote; never written anywhere. */
 class ManifestSource {
@@ -425,7 +433,7 @@ class ManifestSource {
         return { entries: parseManifest(bytes, path) };
       } catch (err) {
         if (!isRegError(err)) throw err;
-        return { reason: err.message, missing: false, integrity: false };
+        return { reason: err.message, missing: false, integrity: false, malformed: err.exit === 'config' };
       }
     }
     let name: string;
@@ -442,7 +450,7 @@ class ManifestSource {
         return { entries: parseManifest(bytes, `${objectKey(ref.oid, legacy)} on ${remote.name}`) };
       } catch (err) {
         if (isNotFound(err)) continue;
-        if (isRegError(err)) return { reason: err.message, missing: false, integrity: err.exitCode === 6 };
+        if (isRegError(err)) return { reason: err.message, missing: false, integrity: err.exitCode === 6, malformed: err.exit === 'config' };
         return { reason: redact(`cannot read it from ${remote.name}: ${describeError(err)}`, remote.secrets), missing: false, integrity: false };
       }
     }
@@ -451,9 +459,11 @@ class ManifestSource {
   }
 }
 
-function membersUnknown(list: ReadonlyArray<{ what: string; reason: string; integrity: boolean }>): RegError {
+function membersUnknown(list: readonly Unreadable[]): RegError {
   const lines = list.slice(0, 10).map((u) => `  ${u.what}: ${u.reason}`).join('\n');
-  return new RegError('gc.members-unknown', list.every((u) => u.integrity) ? 'integrity' : 'transfer', `gc cannot tell which files ${list.length === 1 ? 'this directory version keeps' : `these ${list.length} directory versions keep`}, so it deletes nothing:\n${lines}${list.length > 10 ? `\n  ... and ${list.length - 10} more` : ''}`, {
+  // A remote that did not answer may answer on a retry (exit 4); else a malformed or hostile manifest is exit 3, corrupt bytes exit 6.
+  const exit = list.some((u) => !u.integrity && !u.malformed) ? 'transfer' : list.some((u) => u.malformed) ? 'config' : 'integrity';
+  return new RegError('gc.members-unknown', exit, `gc cannot tell which files ${list.length === 1 ? 'this directory version keeps' : `these ${list.length} directory versions keep`}, so it deletes nothing:\n${lines}${list.length > 10 ? `\n  ... and ${list.length - 10} more` : ''}`, {
     hint: 'repair them (reg verify --repair, from a clone that has good copies) or retry when the remote is reachable; or narrow the scope (--workspace, --all-branches, --all-tags) to leave those versions out',
     details: { manifests: list },
   });
