@@ -119,6 +119,7 @@ export async function exportEntry(ctx: Context, options: ExportOptions): Promise
     const name = options.name ?? ruleNameOf(version.entryName, !o.isDir);
     const dataPath = (f: PublishedFile) => (archive === 'none' ? `${DATA_DIR}/${f.relpath}` : o.isDir ? `${name}/${f.relpath}` : f.relpath);
     refuseUnpublishable(version, card, name, files, options.keepNames);
+    if (archive === 'zip') refuseZipNames(o.dataRel, files);
 
     const bundleName = `${name}-${version.label}`;
     const outAbs = resolve(ctx.cwd, options.output);
@@ -208,6 +209,19 @@ export async function exportEntry(ctx: Context, options: ExportOptions): Promise
 }
 
 /** The registry's rules and the publishing rules, all problems at once (exit 5). */
+/**
+ * Zip tools on Windows (and the zip library itself) read a backslash as a directory separator, so
+ * a POSIX name like `..\\..\\x` would climb out of the folder a recipient unpacks into.
+ */
+function refuseZipNames(entry: string, files: readonly PublishedFile[]): void {
+  const bad = files.find((f) => f.relpath.includes('\\'));
+  if (bad) {
+    throw new RegError('export.zip-unsafe-name', 'config', `${entry}: the file name ${JSON.stringify(bad.relpath)} holds a backslash, which zip archives read as a directory separator`, {
+      hint: 'publish it with --archive tar (or tar.gz, or none), or rename the file in the entry and reg add it again',
+    });
+  }
+}
+
 function refuseUnpublishable(version: EntryVersion, card: { rel: string; text?: string }, name: string, files: readonly PublishedFile[], keepNames?: boolean): void {
   const problems: Array<{ message: string; fix: string }> = [];
   const o = version.output;
