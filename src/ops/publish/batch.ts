@@ -627,9 +627,21 @@ function importError(err: unknown, job: BatchJob): RegError {
 
 const RESULT_COLUMNS = ['key', 'line', 'action', 'entry', 'status', 'imported', 'reason', 'files', 'bytes', 'objects', 'error'] as const;
 
+/**
+ * A spreadsheet runs a cell starting with = + - @ (or a tab / CR before one) as a formula, and
+ * entry paths start with an area name from the tracked config: such a cell gets a leading `'`
+ * (OWASP's advice), which readResults takes off again.
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function csvField(v: string | number | boolean | undefined): string {
-  const s = v === undefined || v === false ? '' : v === true ? 'yes' : String(v);
+  const raw = v === undefined || v === false ? '' : v === true ? 'yes' : String(v);
+  const s = typeof v === 'string' && FORMULA_START.test(raw) ? `'${raw}` : raw;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function fromCsvField(s: string | undefined): string {
+  return s !== undefined && s.startsWith("'") && FORMULA_START.test(s.slice(1)) ? s.slice(1) : (s ?? '');
 }
 
 function resultsCsv(rows: readonly JobOutcome[]): string {
@@ -651,9 +663,9 @@ function readResults(abs: string): Map<string, JobOutcome> {
       key: r.key,
       line: Number(r.line),
       action: r.action as BatchAction,
-      entry: r.entry ?? '',
+      entry: fromCsvField(r.entry),
       status: (r.status ?? 'pending') as JobStatus,
-      reason: r.reason ?? '',
+      reason: fromCsvField(r.reason),
       files: Number(r.files) || 0,
       bytes: Number(r.bytes) || 0,
       objects: Number(r.objects) || 0,
