@@ -27,6 +27,8 @@
 //                       /proc/sys/vm/drop_caches is writable, i.e. as root)
 //   BENCH_PUSH=0        skip the push/pull case
 //   BENCH_REMOTE_REFS=1 run the push/pull references (cp, rclone) even when reg has no push
+//   BENCH_BATCH_JOBS    jobs (source folders) in the batch case's CSV (full: 1000)
+//   BENCH_BATCH_JOB_FILES files in each of those folders (full: 100)
 //   BENCH_MILLION_FILES files in the million case (full: 1000000, quick: 20000, tiny: 2000)
 //   BENCH_KEEP=1        keep the temp dir (printed) instead of deleting it
 //   TMPDIR              where the datasets go (os.tmpdir())

@@ -2,10 +2,10 @@
 
 /** Dataset sizes and round counts per `--size`; each can still be overridden from the environment. */
 export const SIZES = {
-  full: { smallFiles: 20000, bigMB: 1024, statusFiles: 100000, rounds: 3, statusRounds: 5, pushRounds: 2, startupRounds: 20 },
-  quick: { smallFiles: 2000, bigMB: 64, statusFiles: 5000, rounds: 3, statusRounds: 5, pushRounds: 1, startupRounds: 10 },
+  full: { smallFiles: 20000, bigMB: 1024, statusFiles: 100000, rounds: 3, statusRounds: 5, pushRounds: 2, startupRounds: 20, batchJobs: 1000, batchJobFiles: 100 },
+  quick: { smallFiles: 2000, bigMB: 64, statusFiles: 5000, rounds: 3, statusRounds: 5, pushRounds: 1, startupRounds: 10, batchJobs: 200, batchJobFiles: 25 },
   // For the harness's own smoke test: exercises every step, measures nothing worth reading.
-  tiny: { smallFiles: 200, bigMB: 4, statusFiles: 300, rounds: 1, statusRounds: 2, pushRounds: 1, startupRounds: 2 },
+  tiny: { smallFiles: 200, bigMB: 4, statusFiles: 300, rounds: 1, statusRounds: 2, pushRounds: 1, startupRounds: 2, batchJobs: 10, batchJobFiles: 5 },
 };
 
 const ENV_NAMES = {
@@ -16,6 +16,8 @@ const ENV_NAMES = {
   statusRounds: 'BENCH_STATUS_ROUNDS',
   pushRounds: 'BENCH_PUSH_ROUNDS',
   startupRounds: 'BENCH_STARTUP_ROUNDS',
+  batchJobs: 'BENCH_BATCH_JOBS',
+  batchJobFiles: 'BENCH_BATCH_JOB_FILES',
 };
 
 export class UsageError extends Error {}

@@ -68,6 +68,8 @@ export function generateBigFile(path, mb) {
  * - small(): `small-repo/small`, cfg.smallFiles small files (add, status, push/pull)
  * - big(): `big-repo/big.bin`, cfg.bigMB MiB (big-file add, push/pull)
  * - status(): `status-repo/data`, cfg.statusFiles small files (the large add and status)
+ * - batchSources(): `batch-sources/subject-NNNN/`, cfg.batchJobs folders of cfg.batchJobFiles
+ *   small files each, outside every repository (the folders a batch CSV imports)
  */
 export function createDatasets({ tmp, cfg, results, log, note, sh, syncDisk }) {
   const made = new Set();
@@ -90,10 +92,12 @@ export function createDatasets({ tmp, cfg, results, log, note, sh, syncDisk }) {
   const smallRepo = join(tmp, 'small-repo');
   const bigRepo = join(tmp, 'big-repo');
   const statusRepo = join(tmp, 'status-repo');
+  const batchSources = join(tmp, 'batch-sources');
   const paths = {
     small: { repo: smallRepo, data: 'small', tree: join(smallRepo, 'small') },
     big: { repo: bigRepo, data: 'big.bin', file: join(bigRepo, 'big.bin') },
     status: { repo: statusRepo, data: 'data', tree: join(statusRepo, 'data') },
+    batchSources: { dir: batchSources, folders: Array.from({ length: cfg.batchJobs }, (_, i) => `subject-${String(i + 1).padStart(4, '0')}`) },
   };
   const warmTree = (tree) => sh(`find . -type f -print0 | xargs -0 cat > /dev/null`, { cwd: tree });
   return {
@@ -113,11 +117,23 @@ export function createDatasets({ tmp, cfg, results, log, note, sh, syncDisk }) {
       warmTree(paths.status.tree);
       return d;
     }),
+    batchSources: once('batchSources', () => {
+      const all = { files: 0, bytes: 0, dirs: 0 };
+      paths.batchSources.folders.forEach((folder, i) => {
+        const d = generateTree(join(batchSources, folder), cfg.batchJobFiles, 1000 + i);
+        all.files += d.files;
+        all.bytes += d.bytes;
+        all.dirs += 1;
+      });
+      warmTree(batchSources);
+      return all;
+    }),
     /** Reads the datasets generated so far again (after a step that dropped the page cache). */
     rewarm() {
       if (made.has('small')) warmTree(paths.small.tree);
       if (made.has('big')) sh('cat big.bin > /dev/null', { cwd: bigRepo });
       if (made.has('status')) warmTree(paths.status.tree);
+      if (made.has('batchSources')) warmTree(batchSources);
     },
   };
 }

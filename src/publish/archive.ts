@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
-import { PassThrough, Transform, Writable, type Readable } from 'node:stream';
+import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
@@ -26,21 +26,6 @@ export interface ArchiveMember {
 
 const FILE_MODE = 0o644;
 const DIR_MODE = 0o755;
-
-/** A stream that passes bytes through and hashes them (md5 of a member whose md5 is not known). */
-export function hashingPassThrough(algorithm: string, done: (hex: string) => void): Transform {
-  const hash = createHash(algorithm);
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      cb(null, chunk);
-    },
-    flush(cb) {
-      done(hash.digest('hex'));
-      cb();
-    },
-  });
-}
 
 /** Writes `members` as an archive of `kind` into `sink`; resolves once the sink has everything. */
 export async function writeArchive(kind: ArchiveKind, members: readonly ArchiveMember[], mtime: Date, sink: Writable, signal?: AbortSignal): Promise<void> {

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import AjvDraft04 from 'ajv-draft-04';
@@ -347,4 +347,50 @@ describe('reg export of a version whose objects are not in the cache', () => {
       removeDir(clone);
     }
   });
+});
+
+describe('reg export checks every object it reads against its md5 (in the same pass)', () => {
+  const cases: Array<[archive: string, file: string]> = [
+    ['none', 'page-001.txt'], // read whole
+    ['none', 'scans/big.bin'], // streamed
+    ['tar', 'page-002.txt'],
+    ['tar', 'scans/big.bin'],
+    ['zip', 'scans/big.bin'],
+  ];
+  for (const [archive, file] of cases) {
+    it(`--archive ${archive}: a corrupt cache object of ${file} (same size, verified stamp kept) fails with exit 6, publishes nothing, is quarantined`, async () => {
+      const r2 = makeGitRepo();
+      const dest = tempDir('reg-export-corrupt-');
+      try {
+        await regOk(r2, ['init']);
+        writeTree(join(r2, 'raw_datasets/ocr-pages'), ENTRY_FILES);
+        writeTree(r2, { 'raw_datasets/ocr-pages.card.md': CARD });
+        await regOk(r2, ['add', 'raw_datasets/ocr-pages']);
+        git(r2, 'add', '-A');
+        git(r2, 'commit', '-q', '-m', 'v1');
+        const md5 = sha('md5', ENTRY_FILES[file]!);
+        const object = join(r2, '.reg/cache/files/md5', md5.slice(0, 2), md5.slice(2));
+        const { mtime } = statSync(object);
+        const bytes = readFileSync(object);
+        bytes[bytes.length >> 1]! ^= 0x5a;
+        chmodSync(object, 0o644);
+        writeFileSync(object, bytes);
+        chmodSync(object, 0o444);
+        utimesSync(object, mtime, mtime); // still looks verified: the export must hash anyway
+        const before = hashTree(sentinel);
+        const r = await reg(r2, ['--json', 'export', 'raw_datasets/ocr-pages', '-o', dest, '--archive', archive]);
+        expect(r.code).toBe(6);
+        const err = JSON.parse(r.stdout) as { error: { code: string; message: string; details: { path: string; quarantined: string } } };
+        expect(err.error.code).toBe('export.corrupt-cache-object');
+        expect(err.error.message).toContain(file);
+        expect(readdirSync(dest)).toEqual([]);
+        expect(existsSync(object)).toBe(false);
+        expect(readFileSync(err.error.details.quarantined).equals(bytes)).toBe(true);
+        expect(hashTree(sentinel)).toEqual(before);
+      } finally {
+        removeDir(r2);
+        removeDir(dest);
+      }
+    });
+  }
 });

@@ -4,16 +4,20 @@ import { resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context.js';
-import { RegError, usageError } from '../../errors.js';
+import { RegError, integrityError, isRegError, usageError } from '../../errors.js';
+import { md5OfBuffer } from '../../data/hash.js';
 import { mapLimit, tempName } from '../../fsutil.js';
 import { PACKAGE_NAME, VERSION } from '../../package-info.js';
 import { validateCard, parseCard } from '../../policy/cards.js';
 import { checkEntryName, ruleNameOf } from '../../policy/naming.js';
 import { publishingProblems } from '../../policy/publishing.js';
-import { ARCHIVE_EXTENSIONS, PartsWriter, hashingPassThrough, writeArchive, type ArchiveKind, type ArchiveMember } from '../../publish/archive.js';
+import { ARCHIVE_EXTENSIONS, PartsWriter, writeArchive, type ArchiveKind, type ArchiveMember } from '../../publish/archive.js';
 import { checksumLines, releaseFromCard, renderCitation, renderDataPackage, renderLicense, renderReadme, type PackageResource, type ReleaseLayout } from '../../publish/release.js';
 import { createTorrentFile } from '../../publish/torrent.js';
 import { openRepo, type Repo } from '../../repo.js';
+import { contentMismatchError } from '../../store/backend.js';
+import { HashingTap } from '../../store/hashing-tap.js';
+import { quarantineCorrupt } from '../remote/output-objects.js';
 import { ObjectFacts, type RemoteAccessOptions } from '../history/manifests.js';
 import { PointerReader } from '../history/pointers.js';
 import { cardAt, entryVersion, type EntryVersion } from './entry-version.js';
@@ -34,8 +38,9 @@ import { cacheVersionObjects, versionFiles, type PublishedFile } from './version
  *   <name>-<version>.torrent  with --torrent
  *
  * Objects are read from the cache (missing ones are fetched first, verified); the work tree is
- * never read. Every byte is read once: SHA-256 is computed while the files are copied or
- * archived, and MD5SUMS uses the md5s the registry already knows. The release is built in a temp
+ * never read. Every byte is read once: each object's md5 is checked and SHA-256 computed while
+ * the files are copied or archived (a corrupt object stops the export, exit 6, and is moved to
+ * the cache's quarantine), and MD5SUMS uses the md5s the registry already knows. The release is built in a temp
  * directory beside its final place and renamed into place at the end, so an interrupted or
  * failed export leaves nothing half-written. Every path is written through the output gateway:
  * nothing lands outside `<out>` whatever names the manifest holds.
@@ -143,6 +148,8 @@ export async function exportEntry(ctx: Context, options: ExportOptions): Promise
       try {
         const job: Job = { repo, ctx, fs, tmpRel, version, files, sizes, dataPath };
         payload = archive === 'none' ? await copyFiles(job) : await archiveFiles(job, archive, bundleName, options.split);
+      } catch (err) {
+        throw corruptObjectError(repo, version, files, err) ?? err;
       } finally {
         ctx.progress({ type: 'end', phase: 'export' });
       }
@@ -262,10 +269,45 @@ interface Job {
   dataPath: (f: PublishedFile) => string;
 }
 
-function objectPath(repo: Repo, f: PublishedFile, legacy: boolean): string {
+/** Where the object is, and whether its bytes hash by DVC 2's md5-dos2unix rule (a legacy object in the legacy layout). */
+function locateObject(repo: Repo, f: PublishedFile, legacy: boolean): { path: string; legacyHash: boolean } {
   const path = repo.cache.locate(f.md5, legacy);
   if (path === undefined) throw new RegError('cache.missing-object', 'failed', `object ${f.md5} of ${f.relpath} vanished from the cache during the export`, { hint: 'retry the export (and do not run reg gc at the same time)' });
-  return path;
+  return { path, legacyHash: legacy && path === repo.cache.objectPath(f.md5, true) };
+}
+
+/** Where verify-on-read failures say the bytes were going. */
+const RELEASE = 'the release';
+/** Objects are read in chunks this big (and the archive written in chunks about as big). */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * A cache object's bytes, checked against its md5 in the same read pass that copies or archives
+ * them: the last chunk is held back until the digest is known, so a mismatch fails the stream
+ * (store.content-mismatch) before its consumer sees the whole body. `plainMd5` is the md5 of
+ * the bytes once the stream has ended (what MD5SUMS lists; for DVC 2 text objects it differs
+ * from their oid).
+ */
+function readVerified(repo: Repo, f: PublishedFile, legacy: boolean, size: number): HashingTap {
+  const { path, legacyHash } = locateObject(repo, f, legacy);
+  const tap = new HashingTap({ legacy: legacyHash, plain: true, expect: { md5: f.md5, key: f.md5, where: RELEASE, maxBytes: size } });
+  const source = createReadStream(path, { highWaterMark: READ_CHUNK });
+  source.on('error', (err) => tap.destroy(err));
+  return source.pipe(tap);
+}
+
+/** A verify-on-read mismatch as the export's own error (exit 6): names the file, quarantines the object. */
+function corruptObjectError(repo: Repo, version: EntryVersion, files: readonly PublishedFile[], err: unknown): RegError | undefined {
+  if (!isRegError(err) || err.code !== 'store.content-mismatch') return undefined;
+  const { key, actual } = err.details as { key: string; actual: string };
+  const file = files.find((f) => f.md5 === key);
+  if (file === undefined) return undefined;
+  const legacy = version.output.legacy;
+  const q = quarantineCorrupt(repo, { oid: file.md5, legacy }, actual, 'export.corrupt-cache-object');
+  return integrityError(q.code, `${version.output.dataRel}: ${file.relpath} (object ${file.md5}) is ${q.message}; nothing was published`, {
+    hint: 'export again: the object is then fetched from the remote and verified (or run reg verify --repair where a good copy exists)',
+    details: { ...(q.details as object), path: file.relpath },
+  });
 }
 
 /**
@@ -277,30 +319,33 @@ async function copyFiles(job: Job): Promise<{ published: ExportedFile[]; md5s: A
   const legacy = version.output.legacy;
   const results = await mapLimit(files, COPY_JOBS, async (f, i) => {
     ctx.signal?.throwIfAborted();
-    const src = objectPath(repo, f, legacy);
     const path = job.dataPath(f);
     const dest = fs.prepareWrite(`${tmpRel}/${path}`);
     const sha = createHash('sha256');
-    const md5 = legacy ? createHash('md5') : undefined;
+    let md5: string;
     if (job.sizes[i]! <= SMALL) {
+      const { path: src, legacyHash } = locateObject(repo, f, legacy);
       const bytes = readFileSync(src);
+      const actual = md5OfBuffer(bytes, legacyHash);
+      if (actual !== f.md5) throw contentMismatchError(f.md5, RELEASE, f.md5, actual);
       sha.update(bytes);
-      md5?.update(bytes);
+      md5 = legacyHash ? md5OfBuffer(bytes) : f.md5;
       writeFileSync(dest, bytes, { flag: 'wx', mode: 0o644 });
+      ctx.progress({ type: 'advance', phase: 'export', bytes: job.sizes[i]!, done: 1 });
     } else {
-      const tap = new Transform({
+      const verified = readVerified(repo, f, legacy, job.sizes[i]!);
+      const shaTap = new Transform({
         transform(chunk: Buffer, _enc, cb) {
           sha.update(chunk);
-          md5?.update(chunk);
           ctx.progress({ type: 'advance', phase: 'export', bytes: chunk.length });
           cb(null, chunk);
         },
       });
-      await pipeline(createReadStream(src, { highWaterMark: 1 << 20 }), tap, createWriteStream(dest, { flags: 'wx', mode: 0o644 }), { signal: ctx.signal });
+      await pipeline(verified, shaTap, createWriteStream(dest, { flags: 'wx', mode: 0o644 }), { signal: ctx.signal });
+      md5 = verified.plainMd5!;
+      ctx.progress({ type: 'advance', phase: 'export', done: 1 });
     }
-    if (job.sizes[i]! <= SMALL) ctx.progress({ type: 'advance', phase: 'export', bytes: job.sizes[i]!, done: 1 });
-    else ctx.progress({ type: 'advance', phase: 'export', done: 1 });
-    return { path, bytes: job.sizes[i]!, sha256: sha.digest('hex'), md5: md5?.digest('hex') ?? f.md5 };
+    return { path, bytes: job.sizes[i]!, sha256: sha.digest('hex'), md5 };
   });
   return {
     published: results.map(({ path, bytes, sha256 }) => ({ path, bytes, sha256 })),
@@ -329,10 +374,13 @@ async function archiveFiles(job: Job, kind: ArchiveKind, bundleName: string, spl
     path: job.dataPath(f),
     size: job.sizes[i]!,
     open: () => {
-      const stream = createReadStream(objectPath(repo, f, legacy), { highWaterMark: 1 << 20 });
-      stream.on('end', () => ctx.progress({ type: 'advance', phase: 'export', bytes: job.sizes[i]!, done: 1 }));
-      // DVC 2 text objects: their md5 is not the md5 of their bytes, so hash them on the way.
-      return legacy ? stream.pipe(hashingPassThrough('md5', (hex) => (md5s[i]!.hash = hex))) : stream;
+      const stream = readVerified(repo, f, legacy, job.sizes[i]!);
+      stream.on('end', () => {
+        // DVC 2 text objects: their md5 is not the md5 of their bytes, which the tap computed too.
+        md5s[i]!.hash = stream.plainMd5!;
+        ctx.progress({ type: 'advance', phase: 'export', bytes: job.sizes[i]!, done: 1 });
+      });
+      return stream;
     },
   }));
   // Part numbers are zero-padded wide enough that `cat NAME.part-*` joins them in order (the
