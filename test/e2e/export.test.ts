@@ -8,6 +8,8 @@ import addFormats from 'ajv-formats';
 import parseTorrent from 'parse-torrent';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { md5OfBuffer } from '../../dist/data/hash.js';
+import { serializeManifest } from '../../dist/data/manifest.js';
 import { PROJECT_ROOT, filesUnder, git, tempFilesUnder, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 /**
@@ -393,4 +395,52 @@ describe('reg export checks every object it reads against its md5 (in the same p
       }
     });
   }
+});
+
+describe('reg export of a DVC 2 entry (legacy pointer and objects)', () => {
+  it('verifies each object by the md5-dos2unix rule, lists plain md5s in MD5SUMS (md5sum -c passes), and refuses a corrupt one', async () => {
+    const r2 = makeGitRepo();
+    const dest = tempDir('reg-export-legacy-');
+    try {
+      await regOk(r2, ['init']);
+      const files: Record<string, Buffer> = { 'crlf.txt': Buffer.from('alpha\r\nline two\r\n'), 'plain.txt': Buffer.from('bravo\n') };
+      const put = (oid: string, bytes: Buffer) => {
+        const p = join(r2, '.reg/cache', oid.slice(0, 2), oid.slice(2));
+        mkdirSync(join(p, '..'), { recursive: true });
+        writeFileSync(p, bytes, { mode: 0o444 });
+        return p;
+      };
+      const entries = Object.entries(files).map(([relpath, bytes]) => ({ relpath, md5: md5OfBuffer(bytes, true), path: put(md5OfBuffer(bytes, true), bytes) }));
+      expect(entries[0]!.md5).not.toBe(sha('md5', files['crlf.txt']!)); // the dos2unix rule changes it
+      const manifest = serializeManifest(entries.map(({ relpath, md5 }) => ({ relpath, md5 })));
+      const oid = `${sha('md5', manifest)}.dir`;
+      put(oid, manifest);
+      writeTree(r2, {
+        'raw_datasets/scans.dvc': `outs:\n- md5: ${oid}\n  size: 24\n  nfiles: 2\n  path: scans\n`,
+        'raw_datasets/.gitignore': '/scans\n',
+        'raw_datasets/scans.card.md': '---\nlicense: CC-BY-4.0\nsource: x\nowner: y\n---\n# Card: scans\n',
+      });
+      git(r2, 'add', '-A');
+      git(r2, 'commit', '-q', '-m', 'dvc 2 entry');
+      for (const archive of ['none', 'tar']) {
+        const r = await regOk(r2, ['--json', 'export', 'raw_datasets/scans', '-o', join(dest, archive), '--archive', archive]);
+        const bundle = (JSON.parse(r.stdout) as { bundle: string }).bundle;
+        if (archive === 'tar') run('tar', ['-xf', readdirSync(bundle).find((f) => f.endsWith('.tar'))!], bundle);
+        const prefix = archive === 'none' ? 'data' : 'scans';
+        expect(readFileSync(join(bundle, 'MD5SUMS'), 'utf8')).toContain(`${sha('md5', files['crlf.txt']!)}  ${prefix}/crlf.txt`);
+        expect(run('md5sum', ['-c', 'MD5SUMS'], bundle)).toContain(`${prefix}/crlf.txt: OK`);
+      }
+      // Same size, other bytes: caught by the dos2unix md5 too.
+      chmodSync(entries[0]!.path, 0o644);
+      writeFileSync(entries[0]!.path, 'alpha\r\nline tw0\r\n');
+      const bad = await reg(r2, ['--json', 'export', 'raw_datasets/scans', '-o', join(dest, 'bad'), '--archive', 'tar']);
+      expect(bad.code).toBe(6);
+      expect((JSON.parse(bad.stdout) as { error: { code: string } }).error.code).toBe('export.corrupt-cache-object');
+      expect(existsSync(entries[0]!.path)).toBe(false);
+      expect(existsSync(join(dest, 'bad')) ? readdirSync(join(dest, 'bad')) : []).toEqual([]);
+    } finally {
+      removeDir(r2);
+      removeDir(dest);
+    }
+  });
 });
