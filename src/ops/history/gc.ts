@@ -12,7 +12,7 @@ import { openRepo, type Repo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
 import { QUARANTINE_DIR } from '../../store/cache.js';
 import { objectKey, type ObjRef } from '../../store/object-store.js';
-import { describeError, type RetryPolicy } from '../../store/transfer.js';
+import { describeError, fanOutSignal, type RetryPolicy } from '../../store/transfer.js';
 import { listCacheOids } from '../data/scan.js';
 import { STASH_DIR } from '../data/stash.js';
 import { redact } from '../remote/remote-config.js';
@@ -144,6 +144,8 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
   }
   const facts = new ObjectFacts(repo, ctx, { jobs: options.jobs, retry: options.retry, wrapBackend: options.wrapBackend });
   const reader = new PointerReader(repo);
+  // Every parallel listing and HEAD request listens on the signal: more than Node's warning threshold.
+  const fan = fanOutSignal(ctx.signal);
   try {
     const remote = options.remote !== undefined ? facts.remote(facts.remoteNameFor(options.remote === true ? undefined : options.remote)) : undefined;
     const result: GcResult = {
@@ -194,10 +196,10 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
     await mapLimit(versions.dirs(), 8, (v) => expand(v.oid, v.legacy, `${v.entry} at ${v.version}`, v.remote));
 
     // 2. What the store holds, and what of it is unprotected and old enough.
-    const store = remote ? await listRemote(remote.store.backend, syncedPrefixes, remote.jobs, ctx.signal) : listCache(repo);
+    const store = remote ? await listRemote(remote.store.backend, syncedPrefixes, remote.jobs, fan.signal) : listCache(repo);
     const unprotected = store.filter((o) => !protectedOids.has(o.oid));
     result.kept.referenced = store.length - unprotected.length;
-    const timed = remote ? await withTimes(remote.store.backend, unprotected, remote.jobs, ctx.signal) : unprotected.map((o) => ({ ...o, ...cacheTimes(repo, o.key) }));
+    const timed = remote ? await withTimes(remote.store.backend, unprotected, remote.jobs, fan.signal) : unprotected.map((o) => ({ ...o, ...cacheTimes(repo, o.key) }));
     let doomed = timed.filter((o) => o.modified !== undefined && now - o.modified >= grace.ms);
     result.kept.recent = timed.length - doomed.length;
 
@@ -232,8 +234,13 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
     const deleter = new Deleter(remote ? { kind: 'remote', backend: remote.store.backend } : { kind: 'cache', root: repo.cache.root }, options.onDelete);
     const jobs = remote ? remote.jobs : 1;
     try {
-      await mapLimit(result.objects.filter((o) => o.manifest), jobs, (o) => deleter.delete(o.key));
-      await mapLimit(result.objects.filter((o) => !o.manifest), jobs, (o) => deleter.delete(o.key));
+      // Ctrl-C stops between deletions (the ones in flight finish): what is left stays consistent.
+      const remove = (o: GcObject) => {
+        ctx.signal?.throwIfAborted();
+        return deleter.delete(o.key);
+      };
+      await mapLimit(result.objects.filter((o) => o.manifest), jobs, remove);
+      await mapLimit(result.objects.filter((o) => !o.manifest), jobs, remove);
       for (const x of extras) await deleter.delete(x.key);
     } catch (err) {
       result.deleted = deleter.deleted;
@@ -248,6 +255,7 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
     result.deleted = deleter.deleted;
     return result;
   } finally {
+    fan.dispose();
     reader.close();
     facts.close();
   }

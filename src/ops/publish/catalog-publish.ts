@@ -5,7 +5,7 @@ import { mapLimit } from '../../fsutil.js';
 import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
 import { readWholeObject, type Backend } from '../../store/backend.js';
-import { DEFAULT_RETRY, describeError, withRetry } from '../../store/transfer.js';
+import { DEFAULT_RETRY, describeError, fanOutSignal, withRetry } from '../../store/transfer.js';
 import { SITE_INDEX_FILE, contentTypeOf, listedSiteFiles, type SiteFile } from '../../catalog/site.js';
 import { openRemote, type OpenedRemote } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
@@ -87,28 +87,31 @@ export async function catalogPublish(ctx: Context, options: CatalogPublishOption
   const remote = openRemote(repo, ctx, { remote: options.remote, jobs: options.jobs, wrapBackend: options.wrapBackend });
   const backend = remote.store.backend;
   const retry = options.retry ?? DEFAULT_RETRY;
+  // Every parallel request listens on the signal: more than Node's warning threshold.
+  const fan = fanOutSignal(ctx.signal);
+  const signal = fan.signal;
   const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
-    withRetry(fn, retry, ctx.signal).catch((err: unknown) => {
-      if (ctx.signal?.aborted) throw err;
+    withRetry(fn, retry, signal).catch((err: unknown) => {
+      if (signal?.aborted) throw err;
       throw publishFailure(remote, what, err);
     });
   try {
     const there = new Map<string, string | undefined>();
     await call(`list ${prefix}`, async () => {
       there.clear();
-      for await (const page of backend.list(prefix, { signal: ctx.signal })) for (const o of page) there.set(o.key.slice(prefix.length), o.md5);
+      for await (const page of backend.list(prefix, { signal })) for (const o of page) there.set(o.key.slice(prefix.length), o.md5);
     });
     const marker = site.files.find((f) => f.path === SITE_INDEX_FILE)!;
     const pages = site.files.filter((f) => f !== marker);
     const changed: SiteFile[] = [];
     await mapLimit(pages, remote.jobs, async (f) => {
       if (!there.has(f.path)) return void changed.push(f);
-      const md5 = there.get(f.path) ?? (await call(`read ${prefix}${f.path}`, () => md5OfObject(backend, prefix + f.path, ctx.signal)));
+      const md5 = there.get(f.path) ?? (await call(`read ${prefix}${f.path}`, () => md5OfObject(backend, prefix + f.path, signal)));
       if (md5 !== f.md5) changed.push(f);
     });
     changed.sort((a, b) => (a.path < b.path ? -1 : 1));
     const current = new Set(site.files.map((f) => f.path));
-    const before = there.has(SITE_INDEX_FILE) ? await call(`read ${prefix}${SITE_INDEX_FILE}`, () => readWholeObject(backend, prefix + SITE_INDEX_FILE, ctx.signal)) : undefined;
+    const before = there.has(SITE_INDEX_FILE) ? await call(`read ${prefix}${SITE_INDEX_FILE}`, () => readWholeObject(backend, prefix + SITE_INDEX_FILE, signal)) : undefined;
     const stale = listedSiteFiles(before).filter((p) => !current.has(p) && there.has(p)).sort();
     const markerChanged = before === undefined || !before.equals(marker.data);
     const result: CatalogPublishResult = {
@@ -125,12 +128,13 @@ export async function catalogPublish(ctx: Context, options: CatalogPublishOption
       bytes: changed.reduce((n, f) => n + f.data.length, 0) + (markerChanged ? marker.data.length : 0),
     };
     if (options.dryRun) return result;
-    const put = (f: SiteFile) => call(`upload ${prefix}${f.path}`, () => backend.putBytes(prefix + f.path, f.data, { expectMd5: f.md5, contentType: contentTypeOf(f.path), signal: ctx.signal }));
+    const put = (f: SiteFile) => call(`upload ${prefix}${f.path}`, () => backend.putBytes(prefix + f.path, f.data, { expectMd5: f.md5, contentType: contentTypeOf(f.path), signal }));
     await mapLimit(changed, remote.jobs, put);
     for (const p of stale) await call(`delete ${prefix}${p}`, () => backend.delete(prefix + p));
     if (markerChanged) await put(marker);
     return result;
   } finally {
+    fan.dispose();
     remote.close();
   }
 }
