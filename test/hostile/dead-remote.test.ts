@@ -3,22 +3,38 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, reg, regOk, removeDir, tempDir } from '../helpers/repo.js';
 import { IMAGES, MODEL, buildHistoryFixture, type HistoryFixture } from '../helpers/history-fixture.js';
+import { PAGES, buildReleaseFixture, copyObjectToClone, type ReleaseFixture } from '../helpers/release-fixture.js';
+import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
 import { makeSentinel, snapshotTree } from './tree.js';
 
 /**
- * The history commands that download (get, restore, ls of a manifest not in the cache) against an
- * S3 remote nobody answers: each exits 4 (a remote failure, never "internal error") within the
- * retry budget, writes nothing at its output or in the cache (at most empty object directories),
- * and leaves the work tree, .git and a sentinel tree outside the repository byte-identical.
+ * The commands that reach a remote against an S3 remote nobody answers (a closed port) and one
+ * that accepts connections but never answers (the stall proxy): each exits 4 (a remote failure,
+ * never "internal error") within the retry budget, with a message naming the remote and a hint,
+ * writes nothing at its output or in the cache (at most empty object directories), deletes
+ * nothing, and leaves the work tree, .git and a sentinel tree outside the repository
+ * byte-identical.
  */
 const ENV = { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' };
 
-const withoutCache = (t: Record<string, string>) => Object.fromEntries(Object.entries(t).filter(([k]) => !k.startsWith('.reg/cache')));
+/** The cache, and reg's derived caches under .reg/tmp (sizes of manifests read), may gain entries; nothing else may change. */
+const withoutCache = (t: Record<string, string>) => Object.fromEntries(Object.entries(t).filter(([k]) => !k.startsWith('.reg/cache') && !k.startsWith('.reg/tmp')));
 
 let fx: HistoryFixture;
 let remoteDir: string;
 let clone: string;
+let release: ReleaseFixture;
 let sentinel: string;
+let stall: StallProxy;
+let closedPort: number;
+
+/** Makes `name` a local S3 remote of `repo` at `endpoint` with a 3 s retry budget (and short timeouts). */
+async function addUnreachableRemote(repo: string, name: string, endpoint: string, isDefault: boolean): Promise<void> {
+  await regOk(repo, ['remote', 'add', name, 's3://bucket/x', ...(isDefault ? ['--default'] : []), '--local'], { env: ENV });
+  for (const [option, value] of [['endpoint-url', endpoint], ['retry-budget', '3'], ['read-timeout', '1'], ['connect-timeout', '1']]) {
+    await regOk(repo, ['remote', 'modify', '--local', name, option!, value!], { env: ENV });
+  }
+}
 
 beforeAll(async () => {
   remoteDir = tempDir('reg-dead-remote-');
@@ -28,16 +44,46 @@ beforeAll(async () => {
   sentinel = makeSentinel();
   const probe = createServer();
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
-  const closedPort = (probe.address() as { port: number }).port;
+  closedPort = (probe.address() as { port: number }).port;
   await new Promise<void>((r) => probe.close(() => r()));
+  // Every request is read and never answered.
+  stall = await startStallProxy({ upstream: `http://127.0.0.1:${closedPort}`, every: 1, offset: 0, mode: 'headers' });
   // The clone's only way to the data is a dead endpoint (the local config overrides the tracked remote).
   await regOk(clone, ['remote', 'add', 'dead', 's3://bucket/x', '--default', '--local'], { env: ENV });
   await regOk(clone, ['remote', 'modify', '--local', 'dead', 'endpoint-url', `http://127.0.0.1:${closedPort}`], { env: ENV });
   await regOk(clone, ['remote', 'modify', '--local', 'dead', 'retry-budget', '3'], { env: ENV });
+
+  // The publishing commands: a clone whose cache holds the manifest of PAGES but none of its files.
+  release = await buildReleaseFixture({ 'a.txt': 'alpha\n', 'sub/b.txt': 'bravo\n', 'c.bin': Buffer.alloc(4096, 3) });
+  copyObjectToClone(release, release.manifest);
+  await addUnreachableRemote(release.clone, 'dead', `http://127.0.0.1:${closedPort}`, true);
+  await addUnreachableRemote(release.clone, 'stalled', stall.endpoint, false);
 }, 240_000);
-afterAll(() => {
-  for (const d of [fx?.root, remoteDir, clone, sentinel]) if (d) removeDir(d);
+afterAll(async () => {
+  await stall?.close();
+  for (const d of [fx?.root, remoteDir, clone, sentinel, release?.root, release?.remoteDir, release?.clone]) if (d) removeDir(d);
 });
+
+/** Runs reg in `repo`, asserts exit 4 naming `remote` within the budget, and that nothing was written anywhere. */
+async function expectRemoteFailure(repo: string, args: string[], remote: string, out: string): Promise<string> {
+  const before = { repo: snapshotTree(repo), sentinel: snapshotTree(sentinel), out: snapshotTree(out) };
+  const started = Date.now();
+  const r = await reg(repo, args, { env: ENV });
+  expect(r.code, r.stderr).toBe(4);
+  expect(r.stderr).not.toMatch(/internal error/i);
+  // Parallel requests all listening on Ctrl-C are no leak: Node must not warn about one.
+  expect(r.stderr).not.toMatch(/MaxListenersExceeded/);
+  expect(r.stderr).toMatch(new RegExp(`remote "?${remote}"?`));
+  expect(r.stderr).toMatch(/hint: /);
+  expect(Date.now() - started).toBeLessThan(60_000);
+  // The cache may have gained empty directories for the objects it tried to fetch; never a file.
+  const after = snapshotTree(repo);
+  expect(Object.entries(after).filter(([k, v]) => k.startsWith('.reg/cache') && !before.repo[k] && !v.startsWith('dir '))).toEqual([]);
+  expect(withoutCache(after)).toEqual(withoutCache(before.repo));
+  expect(snapshotTree(sentinel)).toEqual(before.sentinel);
+  expect(snapshotTree(out)).toEqual(before.out);
+  return r.stderr;
+}
 
 describe('a dead remote under the history commands', () => {
   const cases: Array<[string, (out: string) => string[]]> = [
@@ -50,22 +96,37 @@ describe('a dead remote under the history commands', () => {
     it(`${what}: exit 4 within the budget, nothing written anywhere`, async () => {
       const out = tempDir('reg-dead-out-');
       try {
-        const before = { clone: snapshotTree(clone), sentinel: snapshotTree(sentinel), out: snapshotTree(out) };
-        const started = Date.now();
-        const r = await reg(clone, args(out), { env: ENV });
-        expect(r.code, r.stderr).toBe(4);
-        expect(r.stderr).not.toMatch(/internal error/i);
-        expect(r.stderr).toMatch(/remote dead/);
-        expect(Date.now() - started).toBeLessThan(60_000);
-        // The cache may have gained empty directories for the objects it tried to fetch; never a file.
-        const after = snapshotTree(clone);
-        expect(Object.entries(after).filter(([k, v]) => k.startsWith('.reg/cache') && !v.startsWith('dir '))).toEqual([]);
-        expect(withoutCache(after)).toEqual(withoutCache(before.clone));
-        expect(snapshotTree(sentinel)).toEqual(before.sentinel);
-        expect(snapshotTree(out)).toEqual(before.out);
+        await expectRemoteFailure(clone, args(out), 'dead', out);
       } finally {
         removeDir(out);
       }
     }, 120_000);
+  }
+});
+
+describe('a dead or stalled remote under the publishing, gc and verify commands', () => {
+  const cases: Array<[string, (remote: string, out: string) => string[]]> = [
+    ['export (files missing from the cache)', (r, out) => ['export', PAGES, '--rev', 'v1', '-r', r, '-o', out]],
+    // Presigning needs no network, but share first checks that every object is on the remote:
+    // links to objects nobody could confirm are refused rather than written.
+    ['share', (r, out) => ['share', PAGES, '--rev', 'v1', '-r', r, '-o', out]],
+    ['gc --remote (dry run)', (r) => ['gc', '--remote', r]],
+    ['gc --remote --yes', (r) => ['gc', '--remote', r, '--yes']],
+    ['verify --remote', (r) => ['verify', '--remote', r]],
+    ['verify --remote --all-commits', (r) => ['verify', '--remote', r, '--all-commits']],
+    ['catalog publish', (r) => ['catalog', 'publish', '-r', r]],
+    ['catalog publish --dry-run', (r) => ['catalog', 'publish', '-r', r, '--dry-run']],
+  ];
+  for (const remote of ['dead', 'stalled']) {
+    for (const [what, args] of cases) {
+      it(`${what} against the ${remote} remote: exit 4 within the budget naming the remote, nothing written or deleted`, async () => {
+        const out = tempDir('reg-dead-out-');
+        try {
+          await expectRemoteFailure(release.clone, args(remote, out), remote, out);
+        } finally {
+          removeDir(out);
+        }
+      }, 120_000);
+    }
   }
 });
