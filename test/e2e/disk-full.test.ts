@@ -1,37 +1,26 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir } from '../helpers/repo.js';
+import { git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder } from '../helpers/repo.js';
+import { errorOf, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 /**
  * A full disk (a small tmpfs) during add and pull: exit 1 naming ENOSPC and the path, and no
  * half-written temp file left behind. Mounting needs root: the tests skip, saying so, otherwise.
  */
-const isRoot = process.getuid?.() === 0;
+let tmpfs: Tmpfs | undefined;
 let mountPoint = '';
-let mounted = false;
 
 beforeAll(() => {
   if (!isRoot) {
     console.warn('disk-full tests skipped: they mount a tmpfs, which needs root');
     return;
   }
-  mountPoint = tempDir('reg-tmpfs-');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', mountPoint]);
-  mounted = true;
+  tmpfs = mountTmpfs('6m');
+  mountPoint = tmpfs.dir;
 });
-afterAll(() => {
-  if (mounted) execFileSync('umount', [mountPoint]);
-  if (mountPoint) rmdirSync(mountPoint);
-});
-
-const tempFiles = (root: string) => filesUnder(root).filter((f) => f.endsWith('.tmp'));
-
-function errorOf(stdout: string): { code: string; message: string; hint?: string } {
-  return (JSON.parse(stdout) as { error: { code: string; message: string; hint?: string } }).error;
-}
+afterAll(() => tmpfs?.unmount());
 
 describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
   it('reg add of a file bigger than the free space: exit 1, ENOSPC and the cache path named, no temp file', async () => {
@@ -49,7 +38,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       expect(e.message).toContain(join(repo, '.reg', 'cache'));
       expect(e.hint).toMatch(/free some space/);
       expect(r.stderr).not.toContain('internal error');
-      expect(tempFiles(repo)).toEqual([]);
+      expect(tempFilesUnder(repo)).toEqual([]);
     } finally {
       removeDir(repo);
     }
@@ -90,7 +79,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
     const { e, clone, cleanup } = await pullIntoTmpfs('checkout', 'model.bin', 4 << 20);
     try {
       expect(e.message).toContain(join(clone, 'model.bin'));
-      expect(tempFiles(clone)).toEqual([]);
+      expect(tempFilesUnder(clone)).toEqual([]);
     } finally {
       cleanup();
     }
@@ -100,7 +89,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
     const { e, clone, cleanup } = await pullIntoTmpfs('pull', 'big.bin', 8 << 20);
     try {
       expect(e.message).toContain(join(clone, '.reg', 'cache'));
-      expect(tempFiles(clone)).toEqual([]);
+      expect(tempFilesUnder(clone)).toEqual([]);
     } finally {
       cleanup();
     }
