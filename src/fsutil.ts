@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { withPath } from './errors.js';
 
 /**
  * Every temp file reg creates (cache inserts, downloads, remote objects, workspace files, config
@@ -78,7 +79,8 @@ export function writeFileInPlaceSync(target: string, data: string | Buffer, mode
     renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
-    throw err;
+    // Writes through the descriptor carry no path: name the file being written (ENOSPC, EIO ...).
+    throw withPath(err, target);
   }
 }
 
