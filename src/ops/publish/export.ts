@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context.js';
-import { RegError, integrityError, isRegError, usageError } from '../../errors.js';
+import { RegError, integrityError, isRegError, usageError, withPath } from '../../errors.js';
 import { md5OfBuffer } from '../../data/hash.js';
 import { mapLimit, tempName } from '../../fsutil.js';
 import { PACKAGE_NAME, VERSION } from '../../package-info.js';
@@ -207,7 +207,8 @@ export async function exportEntry(ctx: Context, options: ExportOptions): Promise
       };
     } catch (err) {
       fs.removeTree(tmpRel);
-      throw err;
+      // Stream and descriptor writes carry no path: name the release being written.
+      throw withPath(err, join(outAbs, bundleName));
     }
   } finally {
     reader.close();
