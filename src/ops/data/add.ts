@@ -71,13 +71,18 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
   return { outputs, gitignores: [...gitignores], warnings };
 }
 
+/** The `.gitignore` that ignores `dataRel`: the one in its directory. */
+export function gitignoreOf(dataRel: string): string {
+  const dirRel = posix.dirname(dataRel);
+  return dirRel === '.' ? '.gitignore' : `${dirRel}/.gitignore`;
+}
+
 /**
  * Adds an output's line to the `.gitignore` next to its data (as DVC: no line when Git already
  * ignores the data through another rule). Returns that `.gitignore` when it holds the line.
  */
 export function ignoreData(fs: SafeFs, dataRel: string, alreadyIgnored: boolean): string | undefined {
-  const dirRel = posix.dirname(dataRel);
-  const giRel = dirRel === '.' ? '.gitignore' : `${dirRel}/.gitignore`;
+  const giRel = gitignoreOf(dataRel);
   const gi = fs.existing(giRel);
   const text = gi !== undefined && existsSync(gi) ? readFileSync(gi, 'utf8') : '';
   const next = addGitignoreLine(text, gitignoreLine(posix.basename(dataRel)));

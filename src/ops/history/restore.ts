@@ -4,8 +4,8 @@ import { RegError, configError, isRegError, usageError } from '../../errors.js';
 import { ignoredPaths } from '../../git/read.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
-import { workTree } from '../../workspace/safe-fs.js';
-import { ignoreData } from '../data/add.js';
+import { workTree, type SafeFs } from '../../workspace/safe-fs.js';
+import { gitignoreOf, ignoreData } from '../data/add.js';
 import { checkoutOutputs, type MissingObjects } from '../data/checkout.js';
 import { POINTER_SUFFIX, pointerTextOutputs, type TrackedOutput } from '../data/outputs.js';
 import type { StashRecord } from '../data/stash.js';
@@ -117,24 +117,37 @@ export async function restore(ctx: Context, options: RestoreOptions): Promise<Re
         }
       }
     };
+    // Files the pointer writes replaced, put back when the checkout fails or is interrupted, so
+    // the pointers never claim a version whose data is not all there (and a re-run restores it).
+    const putBack: Array<{ rel: string; undo: () => void }> = [];
     const writePointers = async () => {
       const fs = workTree(repo);
       const created = pending.filter((r) => r.created);
       const ignored = created.length > 0 ? await ignoredPaths(repo.root, created.map((r) => r.output.dataRel)) : new Set<string>();
       for (const r of pending) {
+        putBack.push(undoWrite(fs, r.output.pointerRel));
         fs.writeFile(r.output.pointerRel, r.pointerText);
-        if (r.created) gitignores.set(r.output.pointerRel, ignoreData(fs, r.output.dataRel, ignored.has(r.output.dataRel)));
+        if (r.created) {
+          putBack.push(undoWrite(fs, gitignoreOf(r.output.dataRel)));
+          gitignores.set(r.output.pointerRel, ignoreData(fs, r.output.dataRel, ignored.has(r.output.dataRel)));
+        }
       }
     };
     const gitignores = new Map<string, string | undefined>();
-    const checkedOut = pending.length === 0
-      ? { outputs: [] }
-      : await checkoutOutputs(repo, ctx, pending.map((r) => r.output), {
-          force: options.force,
-          stashReason: `restore --rev ${options.rev} --force`,
-          obtain,
-          beforeWrite: writePointers,
-        });
+    let checkedOut: Awaited<ReturnType<typeof checkoutOutputs>>;
+    try {
+      checkedOut = pending.length === 0
+        ? { outputs: [] }
+        : await checkoutOutputs(repo, ctx, pending.map((r) => r.output), {
+            force: options.force,
+            stashReason: `restore --rev ${options.rev} --force`,
+            obtain,
+            beforeWrite: writePointers,
+          });
+    } catch (err) {
+      if (putBack.length > 0) undoPointers(ctx, putBack, pending.map((r) => r.output.dataRel));
+      throw err;
+    }
     const byPointer = new Map(checkedOut.outputs.map((o) => [o.pointer, o]));
     const outputs: RestoredOutput[] = rollbacks.map((r) => {
       const o = r.output;
@@ -238,4 +251,33 @@ function remoteFor(facts: ObjectFacts, o: TrackedOutput): string {
       details: { cause: err.message },
     });
   }
+}
+
+/** What is at `rel` now (a regular file, or nothing) and how to put it back; anything else is left as the write made it. */
+function undoWrite(fs: SafeFs, rel: string): { rel: string; undo: () => void } {
+  const abs = fs.existing(rel);
+  const st = abs === undefined ? undefined : lstatSync(abs, { throwIfNoEntry: false });
+  if (st === undefined) return { rel, undo: () => fs.remove(rel) };
+  if (!st.isFile()) return { rel, undo: () => undefined };
+  const bytes = readFileSync(abs!);
+  return { rel, undo: () => fs.writeFile(rel, bytes, st.mode & 0o7777) };
+}
+
+/** After a failed or interrupted checkout: every pointer (and .gitignore) back as it was, newest first; says what could not be. */
+function undoPointers(ctx: Context, putBack: ReadonlyArray<{ rel: string; undo: () => void }>, entries: readonly string[]): void {
+  const failed: string[] = [];
+  for (const p of [...putBack].reverse()) {
+    try {
+      p.undo();
+    } catch {
+      failed.push(p.rel);
+    }
+  }
+  ctx.progress({
+    type: 'log',
+    level: 'warn',
+    message: failed.length === 0
+      ? `restore did not finish: the pointers of ${entries.join(', ')} were put back as they were (their data may be partly at the new version); run the command again`
+      : `restore did not finish and ${failed.join(', ')} could not be put back: run the command again, or reg checkout ${entries.join(' ')}`,
+  });
 }
