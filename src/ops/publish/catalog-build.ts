@@ -55,12 +55,14 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
   const listed = new Set(previous);
   const changed: SiteFile[] = [];
   const foreign: string[] = [];
+  const fresh = new Set<string>();
   let bytes = 0;
   for (const f of site.files) {
     bytes += f.data.length;
     const old = current(f.path);
     if (old !== undefined && old.equals(f.data)) continue;
     if (old !== undefined && !listed.has(f.path) && f.path !== SITE_INDEX_FILE) foreign.push(f.path);
+    if (old === undefined) fresh.add(f.path);
     changed.push(f);
   }
   if (foreign.length > 0) {
@@ -73,11 +75,28 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
   // site index is written last, after the files it lists are written and the stale ones removed,
   // so it never lists a file that is not there nor misses one a build left.
   const write = (f: SiteFile) => fs.writeFile(prefix + f.path, f.data, 0o666, false);
-  for (const f of changed) if (f.path !== SITE_INDEX_FILE) write(f);
+  // A build that fails (disk full) or is interrupted removes the files it created, which no site
+  // index lists: a first build leaves no half site, and the next build does not take them for
+  // someone else's files. Ctrl-C is seen between batches of writes.
+  const created: string[] = [];
+  try {
+    let n = 0;
+    for (const f of changed) {
+      if (f.path === SITE_INDEX_FILE) continue;
+      if (++n % 64 === 0) await new Promise((r) => setImmediate(r));
+      ctx.signal?.throwIfAborted();
+      write(f);
+      if (fresh.has(f.path)) created.push(f.path);
+    }
+  } catch (err) {
+    for (const p of created) fs.remove(prefix + p);
+    fs.removeEmptyDirs(parentDirs(created, prefix));
+    throw err;
+  }
   const produced = new Set(site.files.map((f) => f.path));
   const stale = previous.filter((p) => !produced.has(p));
   for (const p of stale) fs.remove(prefix + p);
-  fs.removeEmptyDirs(stale.flatMap((p) => p.split('/').slice(0, -1).map((_, i, parts) => prefix + parts.slice(0, i + 1).join('/'))));
+  fs.removeEmptyDirs(parentDirs(stale, prefix));
   for (const f of changed) if (f.path === SITE_INDEX_FILE) write(f);
   const written = changed.length;
   return {
@@ -91,4 +110,9 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
     removed: stale.length,
     bytes,
   };
+}
+
+/** Every directory above the given site files (prefixed), for removeEmptyDirs. */
+function parentDirs(paths: readonly string[], prefix: string): string[] {
+  return paths.flatMap((p) => p.split('/').slice(0, -1).map((_, i, parts) => prefix + parts.slice(0, i + 1).join('/')));
 }
