@@ -1,50 +1,13 @@
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, ftruncateSync, openSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REG_BIN, filesUnder, makeGitRepo, tempFilesUnder, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { filesUnder, makeGitRepo, tempFilesUnder, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { interruptWhen, sparseFile } from '../helpers/interrupt.js';
 
 /**
  * Ctrl-C (SIGINT to the reg process) while it works: it stops within a second, removes its temp
  * files, and exits 130.
  */
-interface Interrupted {
-  code: number | null;
-  /** Milliseconds from the signal to the exit. */
-  afterSignalMs: number;
-  stderr: string;
-}
-
-/** Runs reg, sends SIGINT as soon as `ready()` holds (polled), and waits for the exit. */
-function interruptWhen(cwd: string, args: string[], ready: () => boolean): Promise<Interrupted> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [REG_BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    let signalledAt: number | undefined;
-    child.stderr.on('data', (d) => (stderr += d));
-    child.stdout.resume();
-    const poll = setInterval(() => {
-      if (signalledAt === undefined && ready()) {
-        signalledAt = Date.now();
-        child.kill('SIGINT');
-      }
-    }, 5);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearInterval(poll);
-      if (signalledAt === undefined) reject(new Error(`reg ${args.join(' ')} finished (exit ${code}) before it could be interrupted:\n${stderr}`));
-      else resolve({ code, afterSignalMs: Date.now() - signalledAt, stderr });
-    });
-  });
-}
-
-/** A file of `bytes` zeros that takes no disk space (reading and hashing it still takes time). */
-function sparseFile(path: string, bytes: number): void {
-  const fd = openSync(path, 'w');
-  ftruncateSync(fd, bytes);
-  closeSync(fd);
-}
-
 
 function hasTemp(dir: string): boolean {
   if (!existsSync(dir)) return false;

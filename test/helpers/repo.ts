@@ -92,7 +92,10 @@ export function filesUnder(root: string): string[] {
   return out.sort();
 }
 
-/** The files under `root` whose names mark them as reg's temp files (relative paths, sorted). */
+/**
+ * The files under `root` that are reg's temp files or lie in one of its temp directories (a
+ * release or `get` output being built): relative paths, sorted.
+ */
 export function tempFilesUnder(root: string): string[] {
-  return filesUnder(root).filter((f) => isTempName(f.slice(f.lastIndexOf('/') + 1)));
+  return filesUnder(root).filter((f) => f.split('/').some(isTempName));
 }

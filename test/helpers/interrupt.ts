@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import { closeSync, ftruncateSync, openSync } from 'node:fs';
+import { REG_BIN } from './repo.js';
+
+/** Ctrl-C (SIGINT to the reg process) while it works: what it did, and how fast it stopped. */
+export interface Interrupted {
+  code: number | null;
+  /** Milliseconds from the signal to the exit. */
+  afterSignalMs: number;
+  stderr: string;
+}
+
+/**
+ * Runs reg, sends SIGINT as soon as `ready()` holds (polled every 5 ms: a temp file, a request
+ * reaching a stalling server), and waits for the exit. Fails when reg ends before it could be
+ * interrupted, so a test never passes without the signal landing mid-way.
+ */
+export function interruptWhen(cwd: string, args: string[], ready: () => boolean, env: Record<string, string> = {}): Promise<Interrupted> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [REG_BIN, ...args], { cwd, env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    let signalledAt: number | undefined;
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.resume();
+    const poll = setInterval(() => {
+      if (signalledAt === undefined && ready()) {
+        signalledAt = Date.now();
+        child.kill('SIGINT');
+      }
+    }, 5);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearInterval(poll);
+      if (signalledAt === undefined) reject(new Error(`reg ${args.join(' ')} finished (exit ${code}) before it could be interrupted:\n${stderr}`));
+      else resolve({ code, afterSignalMs: Date.now() - signalledAt, stderr });
+    });
+  });
+}
+
+/** A file of `bytes` zeros that takes no disk space (reading and hashing it still takes time). */
+export function sparseFile(path: string, bytes: number): void {
+  const fd = openSync(path, 'w');
+  ftruncateSync(fd, bytes);
+  closeSync(fd);
+}
