@@ -33,7 +33,6 @@ let silent: StallProxy;
 let sentinel: string;
 let v1Manifest: string;
 
-const sha256 = (b: Buffer) => execFileSync('sha256sum', { input: b }).toString().slice(0, 64);
 const BIG = randomBytes(6 << 20);
 
 /** Paths below root with a temp name in any segment (temp files and temp directories, empty ones too). */
@@ -240,7 +239,9 @@ describe('Ctrl-C while writing locally', () => {
       expect(snapshotTree(repo)).toEqual(before.repo);
       expect(snapshotTree(sentinel)).toEqual(before.sentinel);
       await regOk(repo, ['export', PAGES, '-o', out]);
-      expect(execFileSync('md5sum', ['-c', 'MD5SUMS'], { cwd: join(out, 'pages-HEAD'.replace('HEAD', readdirSync(out)[0]!.slice('pages-'.length))), encoding: 'utf8' })).toContain('data/huge.bin: OK');
+      const [bundle] = readdirSync(out);
+      expect(bundle).toMatch(/^pages-/);
+      expect(execFileSync('md5sum', ['-c', 'MD5SUMS'], { cwd: join(out, bundle!), encoding: 'utf8' })).toContain('data/huge.bin: OK');
     } finally {
       removeDir(out);
     }
