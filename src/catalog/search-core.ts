@@ -127,9 +127,26 @@ export function createSearchEngine() {
     return same(filters.area, doc.area) && same(filters.license, doc.license) && same(filters.owner, doc.owner);
   }
 
+  /** Per field mask: the best weight among its fields (an exact token match; a prefix counts half). */
+  const MASK_WEIGHT: number[] = [];
+  for (let mask = 0; mask < 64; mask++) {
+    let w = 0;
+    for (let f = 0; f < FIELDS.length; f++) if (mask & (1 << f)) w = Math.max(w, WEIGHTS[f]!);
+    MASK_WEIGHT.push(w);
+  }
+
+  /** Each document's name as a normalized phrase, computed once per index (the name bonus compares it with the query). */
+  const namePhrases = new WeakMap<SearchIndex, string[]>();
+  function namePhrase(index: SearchIndex, doc: number): string {
+    let names = namePhrases.get(index);
+    if (names === undefined) namePhrases.set(index, (names = []));
+    return (names[doc] ??= normalizedPhrase(index.docs[doc]!.name));
+  }
+
   /**
    * Ranked hits, best first (ties by path). An empty query returns every document passing the
-   * filters in index order, with score 0.
+   * filters in index order, with score 0. Runs on every keystroke in the site's search box, so
+   * per-document state lives in flat arrays indexed by document, not in maps of objects.
    */
   function search(index: SearchIndex, query: string, filters: SearchFilters = {}): SearchHit[] {
     const tokens = [...new Set(tokenize(query))];
@@ -140,47 +157,53 @@ export function createSearchEngine() {
       });
       return hits;
     }
-    let acc: Map<number, { score: number; matches: Record<string, string[]> }> | undefined;
+    const ndocs = index.docs.length;
+    const score = new Float64Array(ndocs);
+    /** Per query token, per document: the fields it matched in (0: none). */
+    const masks: Int32Array[] = [];
+    /** The documents every token so far matched, ascending. */
+    let alive: number[] | undefined;
     for (const q of tokens) {
-      const best = new Map<number, { score: number; mask: number }>();
+      const best = new Float64Array(ndocs);
+      const mask = new Int32Array(ndocs);
       for (let t = lowerBound(index.terms, q); t < index.terms.length && index.terms[t]!.startsWith(q); t++) {
         const exact = index.terms[t] === q;
-        for (const posting of index.postings[t]!) {
+        const postings = index.postings[t]!;
+        for (let k = 0; k < postings.length; k++) {
+          const posting = postings[k]!;
           const doc = Math.floor(posting / 64);
-          const mask = posting % 64;
-          let s = 0;
-          for (let f = 0; f < FIELDS.length; f++) if (mask & (1 << f)) s = Math.max(s, WEIGHTS[f]! * (exact ? 1 : 0.5));
-          const cur = best.get(doc);
-          if (cur === undefined) best.set(doc, { score: s, mask });
-          else {
-            cur.score = Math.max(cur.score, s);
-            cur.mask |= mask;
-          }
+          const m = posting % 64;
+          const s = exact ? MASK_WEIGHT[m]! : MASK_WEIGHT[m]! * 0.5;
+          if (s > best[doc]!) best[doc] = s;
+          mask[doc] = mask[doc]! | m;
         }
       }
-      const next = new Map<number, { score: number; matches: Record<string, string[]> }>();
-      for (const [doc, b] of best) {
-        const prev = acc === undefined ? { score: 0, matches: {} as Record<string, string[]> } : acc.get(doc);
-        if (prev === undefined) continue;
+      const next: number[] = [];
+      const candidates = alive ?? Array.from({ length: ndocs }, (_, i) => i);
+      for (const doc of candidates) {
+        const m = mask[doc]!;
+        if (m === 0) continue;
         // Matching in more fields counts a little: a tenth of each matched field's weight.
         let breadth = 0;
-        for (let f = 0; f < FIELDS.length; f++) {
-          if (!(b.mask & (1 << f))) continue;
-          (prev.matches[FIELDS[f]!] ??= []).push(q);
-          breadth += WEIGHTS[f]! / 10;
-        }
-        next.set(doc, { score: prev.score + b.score + breadth, matches: prev.matches });
+        for (let f = 0; f < FIELDS.length; f++) if (m & (1 << f)) breadth += WEIGHTS[f]! / 10;
+        score[doc] = score[doc]! + best[doc]! + breadth;
+        next.push(doc);
       }
-      acc = next;
-      if (acc.size === 0) break;
+      masks.push(mask);
+      alive = next;
+      if (alive.length === 0) break;
     }
     const phrase = tokens.join(' ');
-    for (const [doc, r] of acc ?? []) {
+    for (const doc of alive ?? []) {
       const d = index.docs[doc]!;
       if (!passes(d, filters)) continue;
-      const name = normalizedPhrase(d.name);
+      const matches: Record<string, string[]> = {};
+      masks.forEach((mask, k) => {
+        for (let f = 0; f < FIELDS.length; f++) if (mask[doc]! & (1 << f)) (matches[FIELDS[f]!] ??= []).push(tokens[k]!);
+      });
+      const name = namePhrase(index, doc);
       const bonus = name === phrase ? 20 : name.startsWith(phrase) ? 8 : 0;
-      hits.push({ doc, path: d.path, score: Math.round((r.score + bonus) * 100) / 100, matches: r.matches });
+      hits.push({ doc, path: d.path, score: Math.round((score[doc]! + bonus) * 100) / 100, matches });
     }
     hits.sort((a, b) => b.score - a.score || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return hits;

@@ -31,7 +31,9 @@ export function renderSite(model: CatalogModel): SiteFile[] {
   const out = new Map<string, string | Buffer>();
   for (const a of siteAssets()) out.set(a.path, a.data);
   const index = buildSearchIndex(model);
-  out.set('assets/catalog-index.js', `window.RegCatalogIndex = ${JSON.stringify({ index, keys: indexSortKeys(model) })};\n`);
+  // JSON.parse of one string literal: browsers parse that much faster than the same data written
+  // as an object literal, and the index page needs it before it can answer the first keystroke.
+  out.set('assets/catalog-index.js', `window.RegCatalogIndex = JSON.parse(${JSON.stringify(JSON.stringify({ index, keys: indexSortKeys(model) }))});\n`);
   out.set('index.html', renderIndexPage(model));
   out.set('catalog.json', JSON.stringify(catalogJson(model), null, 1) + '\n');
   for (const e of model.entries) {

@@ -84,7 +84,11 @@ export type CardProblem =
 
 /** Checks a card's text for an entry against the required fields. Pure. */
 export function validateCard(text: string, entry: string, requiredFields: readonly string[]): CardProblem[] {
-  const card = parseCard(text);
+  return validateParsedCard(parseCard(text), entry, requiredFields);
+}
+
+/** validateCard of a card already parsed (parsing the front matter is the costly part). */
+export function validateParsedCard(card: ParsedCard, entry: string, requiredFields: readonly string[]): CardProblem[] {
   const problems: CardProblem[] = [];
   if (card.frontMatterError) problems.push({ rule: 'card-front-matter', message: card.frontMatterError, line: 1 });
   const want = expectedHeader(entry);

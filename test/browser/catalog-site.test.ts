@@ -38,7 +38,7 @@ describe.skipIf(missing !== undefined)(`catalog site in Chromium${missing ? ` (s
       removeDir(fx.remoteDir);
     }
     if (site) removeDir(join(site, '..'));
-  });
+  }, 120_000);
 
   const url = (rel: string) => pathToFileURL(join(site, rel)).href;
 

@@ -1,12 +1,18 @@
 /**
  * The index page: instant search (RegSearch over assets/catalog-index.js), filters by area,
  * licence and owner, sortable columns, keyboard navigation. The rows are in the HTML already (the
- * page works without script); this only hides, shows and reorders them. State lives in the URL
- * fragment (#q=...&area=...), so a filtered view can be linked and survives reloads.
+ * page works without script); this only moves them in and out of the table, never rebuilds them.
+ * At most `limit` rows are in the table at a time ("Show more" adds the next ROWS_STEP, "Show all"
+ * the rest, ArrowDown past the last row the next step): a keystroke that brings back a thousand
+ * rows then lays out fifty, which keeps typing instant on a large registry. State lives in the URL fragment (#q=...&area=...), so
+ * a filtered view can be linked and survives reloads.
  */
 (() => {
   type SortKey = 'default' | 'name' | 'area' | 'license' | 'owner' | 'size' | 'nfiles' | 'date' | 'status';
   const FIELD_LABELS: Record<string, string> = { name: 'name', area: 'area', description: 'description', fields: 'card fields', text: 'card text', paths: 'file paths' };
+  const ROWS_STEP = 50;
+  /** The URL fragment follows the search after this pause in typing (replaceState costs a frame's worth of work). */
+  const STATE_DELAY_MS = 300;
 
   function start(): void {
     const data = window.RegCatalogIndex;
@@ -25,20 +31,41 @@
     const docs = data.index.docs;
     let sort: SortKey = 'default';
     let descending = false;
+    /** The entries the query and filters select, in display order; the first `limit` are in the table. */
+    let order: number[] = [];
+    let why = new Map<number, Record<string, string[]>>();
+    let query = '';
+    let limit = ROWS_STEP;
 
+    const button = (id: string): HTMLButtonElement => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'more';
+      b.id = id;
+      b.setAttribute('aria-controls', 'entries');
+      b.hidden = true;
+      return b;
+    };
+    const more = button('more-entries');
+    const all = button('all-entries');
+    const buttons = document.createElement('p');
+    buttons.className = 'more-entries';
+    buttons.append(more, ' ', all);
+    table.after(buttons);
+
+    const collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
     const compare = (a: number, b: number): number => {
       const da = docs[a]!;
       const db = docs[b]!;
       const ka = data.keys[a]!;
       const kb = data.keys[b]!;
-      const str = (x: string, y: string) => x.localeCompare(y, undefined, { sensitivity: 'base', numeric: true });
       const num = (x: number | null, y: number | null) => (x ?? -1) - (y ?? -1);
       let r = 0;
       switch (sort) {
-        case 'name': r = str(da.name, db.name); break;
-        case 'area': r = str(da.area, db.area); break;
-        case 'license': r = str(da.license, db.license); break;
-        case 'owner': r = str(da.owner, db.owner); break;
+        case 'name': r = collator.compare(da.name, db.name); break;
+        case 'area': r = collator.compare(da.area, db.area); break;
+        case 'license': r = collator.compare(da.license, db.license); break;
+        case 'owner': r = collator.compare(da.owner, db.owner); break;
         case 'size': r = num(ka[0], kb[0]); break;
         case 'nfiles': r = num(ka[1], kb[1]); break;
         case 'date': r = ka[2] < kb[2] ? -1 : ka[2] > kb[2] ? 1 : 0; break;
@@ -49,41 +76,54 @@
       return r || a - b;
     };
 
-    const update = (): void => {
+    /** Puts the first `limit` entries of `order` in the table, touching only what changed. */
+    const render = (): void => {
+      const shown = order.slice(0, limit);
+      const current = tbody.rows;
+      let same = current.length === shown.length;
+      for (let k = 0; same && k < shown.length; k++) same = current[k] === rows[shown[k]!];
+      if (!same) tbody.replaceChildren(...shown.map((i) => rows[i]!));
+      for (const i of shown) {
+        const cell = rows[i]!.querySelector('.why');
+        if (!cell) continue;
+        const fields = Object.keys(why.get(i) ?? {}).map((f) => FIELD_LABELS[f] ?? f);
+        const text = query !== '' && fields.length > 0 ? `matches ${fields.join(', ')}` : '';
+        if (cell.textContent !== text) cell.textContent = text;
+      }
+      const rest = order.length - shown.length;
+      more.hidden = all.hidden = rest <= 0;
+      if (rest > 0) {
+        more.textContent = `Show ${Math.min(ROWS_STEP, rest)} more`;
+        all.textContent = `Show all ${order.length}`;
+      }
+    };
+
+    const update = (typing = false): void => {
       const t0 = performance.now();
-      const query = q.value.trim();
+      query = q.value.trim();
       const hits = RegSearch.search(data.index, query, { area: selects.area.value, license: selects.license.value, owner: selects.owner.value });
-      const order = query === '' ? hits.map((h) => h.doc).sort(compare) : hits.map((h) => h.doc);
-      const shown = new Set(order);
-      const why = new Map(hits.map((h) => [h.doc, h.matches]));
-      // Touch the DOM only where something changes: a keystroke that keeps most rows as they are
-      // must not detach and re-insert a thousand rows (that re-lays out the whole table).
-      for (let i = 0; i < rows.length; i++) {
-        const tr = rows[i]!;
-        const hide = !shown.has(i);
-        if (tr.hidden !== hide) tr.hidden = hide;
-        const cell = hide ? null : tr.querySelector('.why');
-        if (cell) {
-          const fields = Object.keys(why.get(i) ?? {}).map((f) => FIELD_LABELS[f] ?? f);
-          const text = query !== '' && fields.length > 0 ? `matches ${fields.join(', ')}` : '';
-          if (cell.textContent !== text) cell.textContent = text;
-        }
-      }
-      let inPlace = 0;
-      for (const tr of Array.from(tbody.rows)) {
-        if (tr.hidden) continue;
-        if (Number(tr.dataset.i) !== order[inPlace]) break;
-        inPlace++;
-      }
-      if (inPlace < order.length) {
-        const frag = document.createDocumentFragment();
-        for (const i of order) frag.appendChild(rows[i]!);
-        tbody.prepend(frag);
-      }
+      order = query === '' ? hits.map((h) => h.doc).sort(compare) : hits.map((h) => h.doc);
+      why = new Map(hits.map((h) => [h.doc, h.matches]));
+      limit = ROWS_STEP;
+      render();
       count.textContent = `${order.length} of ${docs.length} entries${query !== '' ? ` matching “${query}”` : ''}`;
       table.dataset.searchMs = (performance.now() - t0).toFixed(1);
-      saveState();
+      // Typing saves the state after a pause; a filter, a sort or a cleared box at once.
+      clearTimeout(stateTimer);
+      if (typing) stateTimer = setTimeout(saveState, STATE_DELAY_MS);
+      else saveState();
     };
+    let stateTimer: ReturnType<typeof setTimeout> | undefined;
+    // A page left right after typing still carries the state.
+    window.addEventListener('pagehide', () => saveState());
+
+    const showMore = (n: number): void => {
+      if (limit >= order.length) return;
+      limit += n;
+      render();
+    };
+    more.addEventListener('click', () => showMore(ROWS_STEP));
+    all.addEventListener('click', () => showMore(order.length));
 
     const saveState = (): void => {
       const p = new URLSearchParams();
@@ -128,15 +168,15 @@
       update();
     });
 
-    q.addEventListener('input', update);
-    for (const s of Object.values(selects)) s.addEventListener('change', update);
+    q.addEventListener('input', () => update(q.value !== ''));
+    for (const s of Object.values(selects)) s.addEventListener('change', () => update());
     document.getElementById('controls')!.addEventListener('submit', (ev) => ev.preventDefault());
     window.addEventListener('hashchange', () => {
       loadState();
       update();
     });
 
-    const visibleLinks = (): HTMLAnchorElement[] => Array.from(tbody.querySelectorAll<HTMLAnchorElement>('tr:not([hidden]) td.name a'));
+    const visibleLinks = (): HTMLAnchorElement[] => Array.from(tbody.querySelectorAll<HTMLAnchorElement>('td.name a'));
     q.addEventListener('keydown', (ev) => {
       if (ev.key === 'ArrowDown') {
         const first = visibleLinks()[0];
@@ -155,7 +195,10 @@
       const at = links.indexOf(document.activeElement as HTMLAnchorElement);
       if (at === -1) return;
       ev.preventDefault();
-      if (ev.key === 'ArrowUp' && at === 0) q.focus();
+      if (ev.key === 'ArrowDown' && at === links.length - 1 && !more.hidden) {
+        showMore(ROWS_STEP);
+        visibleLinks()[at + 1]?.focus();
+      } else if (ev.key === 'ArrowUp' && at === 0) q.focus();
       else links[Math.max(0, Math.min(links.length - 1, at + (ev.key === 'ArrowDown' ? 1 : -1)))]!.focus();
     });
     document.addEventListener('keydown', (ev) => {

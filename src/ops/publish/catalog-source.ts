@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { compareCodePoints, isSafeRelpath, type ManifestEntry } from '../../data/manifest.js';
 import { deepMerge, getPath, isPlainObject, type ConfigData } from '../../config.js';
@@ -80,9 +80,9 @@ export async function catalogModel(ctx: Context, options: CatalogSourceOptions =
     const history = commit !== undefined && options.history !== false ? await readHistory(repo, reader, commit, policy, scanned) : undefined;
     const entries: CatalogEntry[] = [];
     for (const s of scanned) {
-      const findings: Finding[] = [];
-      checkEntry(s, false, (f) => findings.push(f));
       const card = s.cardText === undefined ? undefined : parseCard(s.cardText);
+      const findings: Finding[] = [];
+      checkEntry(s, false, (f) => findings.push(f), card);
       const fields = card?.fields ?? {};
       const body = s.cardText === undefined ? '' : cardBody(s.cardText, card!.bodyLine);
       const text = (k: string) => (fields[k] === undefined || fields[k] === null ? undefined : fieldValueText(fields[k]).trim() || undefined);
@@ -382,10 +382,11 @@ async function previewsOf(ctx: Context, repo: Repo, facts: ObjectFacts, files: C
 function readHead(abs: string, max: number): Buffer {
   const fd = openSync(abs, 'r');
   try {
-    const buf = Buffer.alloc(max);
+    // Sized by the file, not by `max`: most previewed files are far smaller than the head limit.
+    const buf = Buffer.allocUnsafe(Math.min(max, fstatSync(fd).size));
     let n = 0;
-    while (n < max) {
-      const r = readSync(fd, buf, n, max - n, n);
+    while (n < buf.length) {
+      const r = readSync(fd, buf, n, buf.length - n, n);
       if (r === 0) break;
       n += r;
     }

@@ -6,7 +6,7 @@ import { parsePointer } from '../../data/pointer.js';
 import { isRegError, usageError } from '../../errors.js';
 import ignore from 'ignore';
 import { areaOf, classifyAreaChild, type Area, type AreaRules, type RegistryPolicy } from '../../policy/areas.js';
-import { validateCard } from '../../policy/cards.js';
+import { parseCard, validateCard, validateParsedCard, type ParsedCard } from '../../policy/cards.js';
 import { checkEntryName } from '../../policy/naming.js';
 import { findSecrets, findSecretsByLine } from '../../policy/secrets.js';
 import { REG_DIR, openRepo, type Repo } from '../../repo.js';
@@ -190,8 +190,11 @@ async function resolveCommit(repo: Repo, rev: string, where: string): Promise<st
   return r.stdout.toString('utf8').trim();
 }
 
-/** The per-entry rules of `reg check` (name, card, pointer) for one scanned entry; also the catalog's card status. */
-export function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void): void {
+/**
+ * The per-entry rules of `reg check` (name, card, pointer) for one scanned entry; also the
+ * catalog's card status. `card`: the entry's card already parsed (the catalog parses it anyway).
+ */
+export function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void, card?: ParsedCard): void {
   const { area, name } = e;
   const base = { area: area.name, entry: name };
   const versioned = area.mode === 'versioned';
@@ -219,7 +222,7 @@ export function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) =
     }
   }
   if (hasCard) {
-    for (const p of validateCard(e.cardText!, name, area.rules.requiredFields)) {
+    for (const p of validateParsedCard(card ?? parseCard(e.cardText!), name, area.rules.requiredFields)) {
       const fix =
         p.rule === 'card-header' ? `make the first line after the front matter exactly "# Card: ${name}"`
         : p.rule === 'card-field' ? `set "${p.field}: <value>" in the YAML front matter (between the --- lines at the top) of ${e.cardRel}`
