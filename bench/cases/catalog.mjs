@@ -207,13 +207,12 @@ async function browserRows(h, site, entries) {
       await page.waitForSelector('body[data-ready="true"]');
       const nav = await page.evaluate(() => {
         const n = performance.getEntriesByType('navigation')[0];
-        return { dcl: n.domContentLoadedEventEnd, rows: document.querySelectorAll('#entries tbody tr').length };
+        return { dcl: n.domContentLoadedEventEnd };
       });
-      if (nav.rows !== entries) throw new Error(`the index has ${nav.rows} rows, ${entries} expected`);
       dcl.push(nav.dcl);
       h.sample('catalog-index-dcl', `index.html DOMContentLoaded, ${entries} entries (file://)`, { seconds: nav.dcl / 1000 });
       const shownAll = await page.textContent('#count');
-      if (!shownAll.startsWith(`${entries} of ${entries}`) && !shownAll.startsWith(`${entries} entries`)) throw new Error(`the index says "${shownAll}", ${entries} entries expected`);
+      if (!shownAll.startsWith(`${entries} of ${entries}`)) throw new Error(`the index says "${shownAll}", ${entries} entries expected`);
       await page.focus('#q');
       for (let k = 0; k < KEYS.length; k++) {
         await page.keyboard.press(KEYS[k]);
