@@ -118,6 +118,8 @@ const MD5_RE = /^[0-9a-f]{32}$/;
  * listed twice and none is both a file and a directory above another. Exit 3, naming the object.
  */
 export function parseManifest(bytes: Buffer | string, source = '.dir object'): ManifestEntry[] {
+  const canonical = readCanonicalManifest(bytes);
+  if (canonical !== undefined) return canonical;
   let parsed: unknown;
   try {
     parsed = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
@@ -153,4 +155,136 @@ export function parseManifest(bytes: Buffer | string, source = '.dir object'): M
     throw configError('manifest.file-and-dir', `${source}: ${JSON.stringify(clash[0])} is listed as a file and as a directory (of ${JSON.stringify(clash[1])})`, { hint });
   }
   return entries;
+}
+
+/** `{"md5": "<32 lowercase hex digits>", "relpath": "` at the scan position (sticky: no search, no allocation). */
+const CANONICAL_ENTRY_HEAD = /\{"md5": "[0-9a-f]{32}", "relpath": "/y;
+const MD5_AT = '{"md5": "'.length;
+const RELPATH_AT = MD5_AT + 32 + '", "relpath": "'.length;
+/**
+ * A relpath the canonical reader does not take as it is: what isSafeRelpath refuses (an empty,
+ * `.`, `..` or `.git` segment), and any character JSON would have escaped or that is not
+ * printable ASCII (a backslash starts an escape; a character above 0x7e came from a UTF-8 sequence).
+ */
+const NOT_PLAIN_SAFE_RELPATH = /(?:^|\/)(?:\.{0,2}|\.[gG][iI][tT])(?:\/|$)|[^\x20-\x7e]|\\/;
+
+/**
+ * Walks the entries of a manifest written exactly the way DVC writes it — `[{"md5": "…",
+ * "relpath": "…"}, …]` with `", "` and `": "` separators, sorted, every relpath printable ASCII
+ * without escapes — one entry per `next()`, checking every rule of parseManifest on the way: each
+ * md5 is 32 lowercase hex digits, each relpath is safe (isSafeRelpath), relpaths strictly
+ * increase (so none is listed twice), and none is also a directory above a later one. Any other
+ * document, valid or not, and any entry that breaks a rule, makes `next()` return 'other': the
+ * general reader then reads the document again and gives the answer or the error, so both
+ * readers agree on every input. Per entry only its relpath is made (and its md5 when asked for).
+ */
+export class CanonicalManifestCursor {
+  /** The current entry's relpath (valid after `next()` returned 'entry'). */
+  relpath = '';
+  private readonly text: string;
+  private entryAt = -1;
+  private at = 1;
+  private finished = false;
+  /**
+   * Earlier relpaths that are a prefix of the current one. Sorted, the relpaths starting with a
+   * given one are contiguous, so a relpath that is also a directory (`a`, then `a/b`) is still
+   * on this stack when the first path below it arrives.
+   */
+  private readonly prefixes: string[] = [];
+
+  /** Latin-1 gives every byte one character: a byte outside printable ASCII stays visible (and makes the document 'other'). */
+  constructor(bytes: Buffer | string) {
+    this.text = typeof bytes === 'string' ? bytes : bytes.toString('latin1');
+    if (this.text.charCodeAt(0) !== 0x5b /* [ */) this.finished = true;
+    else if (this.text === '[]') this.at = -1;
+  }
+
+  /** 'entry' with the next entry, 'end' after the last one, 'other' when the document is not canonical or breaks a rule. */
+  next(): 'entry' | 'end' | 'other' {
+    if (this.finished) return 'other';
+    const { text, at } = this;
+    if (at === -1) return 'end';
+    CANONICAL_ENTRY_HEAD.lastIndex = at;
+    const start = at + RELPATH_AT;
+    const end = CANONICAL_ENTRY_HEAD.test(text) ? text.indexOf('"', start) : -1;
+    const relpath = end === -1 ? '' : text.slice(start, end);
+    // Native string order is code-point order here: every character is ASCII.
+    if (end === -1 || NOT_PLAIN_SAFE_RELPATH.test(relpath) || !(this.relpath < relpath) || this.isBelowAFile(relpath) || text.charCodeAt(end + 1) !== 0x7d /* } */) return this.other();
+    const after = text.charCodeAt(end + 2);
+    if (after === 0x5d /* ] */ && end + 3 === text.length) this.at = -1;
+    else if (after === 0x2c /* , */ && text.charCodeAt(end + 3) === 0x20 /* space */) this.at = end + 4;
+    else return this.other();
+    this.relpath = relpath;
+    this.entryAt = at;
+    return 'entry';
+  }
+
+  md5(): string {
+    return this.text.slice(this.entryAt + MD5_AT, this.entryAt + MD5_AT + 32);
+  }
+
+  /** Whether the current entries of two cursors have the same md5 (compared in place). */
+  sameMd5(other: CanonicalManifestCursor): boolean {
+    return this.text.startsWith(other.md5(), this.entryAt + MD5_AT);
+  }
+
+  private isBelowAFile(relpath: string): boolean {
+    const { prefixes } = this;
+    while (prefixes.length > 0 && !relpath.startsWith(prefixes[prefixes.length - 1]!)) prefixes.pop();
+    for (const p of prefixes) if (relpath.charCodeAt(p.length) === 0x2f /* / */) return true;
+    prefixes.push(relpath);
+    return false;
+  }
+
+  private other(): 'other' {
+    this.finished = true;
+    return 'other';
+  }
+}
+
+/** The entries of a canonical manifest (see CanonicalManifestCursor), or undefined for any other document. */
+function readCanonicalManifest(bytes: Buffer | string): ManifestEntry[] | undefined {
+  const cursor = new CanonicalManifestCursor(bytes);
+  const entries: ManifestEntry[] = [];
+  for (;;) {
+    const step = cursor.next();
+    if (step === 'end') return entries;
+    if (step === 'other') return undefined;
+    entries.push({ relpath: cursor.relpath, md5: cursor.md5() });
+  }
+}
+
+/** What changed from one manifest to another, by relpath (each list in manifest order). */
+export interface ManifestChanges {
+  added: ManifestEntry[];
+  deleted: ManifestEntry[];
+  modified: Array<ManifestEntry & { oldMd5: string }>;
+}
+
+/**
+ * The changes between two canonical manifests as one merge of the two sorted documents, every
+ * entry of both validated as parseManifest would, without a string or object per unchanged
+ * entry. Undefined when either is not canonical (see CanonicalManifestCursor): parse both then.
+ */
+export function diffCanonicalManifests(oldBytes: Buffer, newBytes: Buffer): ManifestChanges | undefined {
+  const before = new CanonicalManifestCursor(oldBytes);
+  const after = new CanonicalManifestCursor(newBytes);
+  const changes: ManifestChanges = { added: [], deleted: [], modified: [] };
+  let o = before.next();
+  let n = after.next();
+  for (;;) {
+    if (o === 'other' || n === 'other') return undefined;
+    if (o === 'end' && n === 'end') return changes;
+    if (n === 'end' || (o === 'entry' && before.relpath < after.relpath)) {
+      changes.deleted.push({ relpath: before.relpath, md5: before.md5() });
+      o = before.next();
+    } else if (o === 'end' || after.relpath < before.relpath) {
+      changes.added.push({ relpath: after.relpath, md5: after.md5() });
+      n = after.next();
+    } else {
+      if (!after.sameMd5(before)) changes.modified.push({ relpath: after.relpath, md5: after.md5(), oldMd5: before.md5() });
+      o = before.next();
+      n = after.next();
+    }
+  }
 }

@@ -92,19 +92,29 @@ export class Cache {
    * (checked unless the object carries its verified stamp) are quarantined: exit 6.
    */
   readManifest(oid: string, legacy = false): ManifestEntry[] {
-    const obj = this.find(oid, legacy);
-    if (obj === undefined) {
+    const found = this.readManifestBytes(oid, legacy);
+    if (found === undefined) {
       throw new RegError('cache.missing-manifest', 'failed', `directory manifest ${oid} is not in the cache`, {
         hint: 'fetch it from a remote with `reg fetch`',
       });
     }
+    return parseManifest(found.bytes, found.path);
+  }
+
+  /**
+   * The bytes of a `.dir` object, checked against its oid (unless it carries its verified stamp;
+   * a mismatch is quarantined: exit 6), or undefined when the cache does not have it.
+   */
+  readManifestBytes(oid: string, legacy = false): { bytes: Buffer; path: string } | undefined {
+    const obj = this.find(oid, legacy);
+    if (obj === undefined) return undefined;
     const bytes = readFileSync(obj.path);
     if (!this.trusted(obj)) {
       const actual = md5Hex(bytes);
       if (actual !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj, actual, true);
       this.stamp(obj.path);
     }
-    return parseManifest(bytes, obj.path);
+    return { bytes, path: obj.path };
   }
 
   private trusted(obj: CacheObject): boolean {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildManifest, compareCodePoints, manifestOidOf, parseManifest, serializeManifest } from '../../src/data/manifest.js';
+import { CanonicalManifestCursor, buildManifest, compareCodePoints, diffCanonicalManifests, manifestOidOf, parseManifest, serializeManifest } from '../../src/data/manifest.js';
 import { md5OfBuffer } from '../../src/data/hash.js';
 import type { RegError } from '../../src/errors.js';
 
@@ -108,5 +108,110 @@ describe('file hashes', () => {
       expect(md5OfBuffer(bytes)).toBe(v.md5);
       expect(md5OfBuffer(bytes, true)).toBe(v.md5_dos2unix);
     }
+  });
+});
+
+describe('manifests in the exact form DVC writes are read without JSON.parse, by the same rules', () => {
+  const md5 = (i: number) => md5OfBuffer(Buffer.from(`content ${i}`));
+  /** What the general reader says about a document that is not canonical: the same bytes with the separators DVC does not write. */
+  const outcome = (text: string) => {
+    try {
+      return { entries: parseManifest(text, 'obj.dir') };
+    } catch (err) {
+      return { code: (err as RegError).code, message: (err as Error).message };
+    }
+  };
+  const relaxed = (text: string) => text.replace(/", "/g, '","').replace(/": "/g, '":"');
+  /** How the canonical reader's walk over a document ends: 'end' (read it all) or 'other' (left it to the general reader). */
+  const walk = (bytes: Buffer | string) => {
+    const cursor = new CanonicalManifestCursor(bytes);
+    let step = cursor.next();
+    while (step === 'entry') step = cursor.next();
+    return step;
+  };
+
+  it('gives the entries JSON.parse gives, for a large sorted manifest', () => {
+    const entries = Array.from({ length: 3000 }, (_, i) => ({ relpath: `d${i % 13}/sub ${i % 3}/f-${i}.bin`, md5: md5(i) }));
+    const bytes = serializeManifest(entries);
+    const parsed = parseManifest(bytes);
+    expect(parsed).toEqual(JSON.parse(bytes.toString()).map((e: { md5: string; relpath: string }) => ({ relpath: e.relpath, md5: e.md5 })));
+    expect(parsed).toEqual(outcome(relaxed(bytes.toString())).entries);
+    expect(walk(bytes)).toBe('end');
+    expect(walk(relaxed(bytes.toString()))).toBe('other');
+    expect(parseManifest(Buffer.from('[]'))).toEqual([]);
+  });
+
+  it('refuses every hostile entry in canonical form with the error the general reader gives', () => {
+    const good = md5(1);
+    const cases: Array<[string, Array<{ relpath: string; md5: string }>]> = [
+      ['manifest.unsafe-path', [{ relpath: '../etc/passwd', md5: good }]],
+      ['manifest.unsafe-path', [{ relpath: '/etc/passwd', md5: good }]],
+      ['manifest.unsafe-path', [{ relpath: 'a//b', md5: good }]],
+      ['manifest.unsafe-path', [{ relpath: 'a/./b', md5: good }]],
+      ['manifest.unsafe-path', [{ relpath: 'a/', md5: good }]],
+      ['manifest.unsafe-path', [{ relpath: '', md5: good }]],
+      ['manifest.unsafe-path', [{ relpath: 'sub/.GiT/hooks/post-checkout', md5: good }]],
+      ['manifest.unsafe-path', [{ relpath: '.git', md5: good }]],
+      ['manifest.unsafe-path', [{ relpath: 'a\u0000b', md5: good }]],
+      ['manifest.bad-md5', [{ relpath: 'a', md5: good.toUpperCase() }]],
+      ['manifest.bad-md5', [{ relpath: 'a', md5: '../../../../../../tmp/x/yyyyyyy' }]],
+      ['manifest.bad-md5', [{ relpath: 'a', md5: good.slice(0, 31) + 'g' }]],
+      ['manifest.file-and-dir', [{ relpath: 'a', md5: good }, { relpath: 'a/b', md5: good }]],
+      ['manifest.file-and-dir', [{ relpath: 'a', md5: good }, { relpath: 'a b/c', md5: good }, { relpath: 'a-x', md5: good }, { relpath: 'a/b/c', md5: good }]],
+      ['manifest.file-and-dir', [{ relpath: 'x/y', md5: good }, { relpath: 'x/y/z', md5: good }, { relpath: 'x/z', md5: good }]],
+    ];
+    for (const [code, entries] of cases) {
+      // serializeManifest writes exactly DVC's form (sorted, escaped), as an attacker's tool would.
+      const text = serializeManifest(entries).toString();
+      const canonical = outcome(text);
+      expect(canonical.code, text).toBe(code);
+      expect(walk(text), text).toBe('other');
+      expect(canonical).toEqual(outcome(relaxed(text)));
+    }
+    // Duplicates and unsorted lists are not in DVC's form; the general reader still judges them.
+    const dup = `[{"md5": "${good}", "relpath": "a"}, {"md5": "${good}", "relpath": "a"}]`;
+    expect(outcome(dup).code).toBe('manifest.duplicate');
+    const unsorted = `[{"md5": "${good}", "relpath": "b"}, {"md5": "${good}", "relpath": "a"}]`;
+    expect(outcome(unsorted).entries?.map((e) => e.relpath)).toEqual(['b', 'a']);
+    expect(outcome(`[{"md5": "${good}", "relpath": "b"}, {"md5": "${good}", "relpath": "b/c"}]`).code).toBe('manifest.file-and-dir');
+  });
+
+  it('leaves escapes, non-ASCII names, extra keys and trailing bytes to the general reader', () => {
+    const good = md5(2);
+    const names = ['caf\u00e9.txt', 'a"b', 'back\\slash', '\u{1F600}', 'tab\there'];
+    const entries = parseManifest(serializeManifest(names.map((relpath) => ({ relpath, md5: good }))));
+    expect(entries.map((e) => e.relpath).sort()).toEqual([...names].sort());
+    expect(parseManifest(`[{"md5": "${good}", "relpath": "a", "size": 3}]`)).toEqual([{ relpath: 'a', md5: good }]);
+    expect(parseManifest(`[{"md5": "${good}", "relpath": "a"}] `)).toEqual([{ relpath: 'a', md5: good }]);
+    expect(() => parseManifest(`[{"md5": "${good}", "relpath": "a"}]x`)).toThrow(/not valid JSON/);
+    expect(() => parseManifest(`[{"md5": "${good}", "relpath": "a"}, `)).toThrow(/not valid JSON/);
+    expect(() => parseManifest(`[{"md5": "${good}", "relpath": "a`)).toThrow(/not valid JSON/);
+    // Raw UTF-8 (DVC escapes it) is read as UTF-8, not byte by byte.
+    expect(parseManifest(Buffer.from(`[{"md5": "${good}", "relpath": "caf\u00e9"}]`, 'utf8'))).toEqual([{ relpath: 'caf\u00e9', md5: good }]);
+  });
+});
+
+describe('diffCanonicalManifests', () => {
+  const md5 = (i: number) => md5OfBuffer(Buffer.from(`content ${i}`));
+  const manifest = (entries: Array<[string, number]>) => serializeManifest(entries.map(([relpath, i]) => ({ relpath, md5: md5(i) })));
+
+  it('lists added, deleted and modified files in order, in one merge', () => {
+    const before = manifest([['a', 1], ['b/x', 2], ['b/y', 3], ['c', 4], ['e', 5]]);
+    const after = manifest([['a', 1], ['b/x', 9], ['b/z', 3], ['d', 6], ['e', 5], ['f/g', 7]]);
+    expect(diffCanonicalManifests(before, after)).toEqual({
+      added: [{ relpath: 'b/z', md5: md5(3) }, { relpath: 'd', md5: md5(6) }, { relpath: 'f/g', md5: md5(7) }],
+      deleted: [{ relpath: 'b/y', md5: md5(3) }, { relpath: 'c', md5: md5(4) }],
+      modified: [{ relpath: 'b/x', md5: md5(9), oldMd5: md5(2) }],
+    });
+    expect(diffCanonicalManifests(before, before)).toEqual({ added: [], deleted: [], modified: [] });
+    expect(diffCanonicalManifests(Buffer.from('[]'), before)?.added).toHaveLength(5);
+  });
+
+  it('gives up (undefined) when either side is not canonical or breaks a rule, so the general reader reports it', () => {
+    const good = manifest([['a', 1]]);
+    expect(diffCanonicalManifests(good, Buffer.from(`[{"md5":"${md5(1)}","relpath":"a"}]`))).toBeUndefined();
+    expect(diffCanonicalManifests(manifest([['../x', 1]]), good)).toBeUndefined();
+    expect(diffCanonicalManifests(good, manifest([['a', 1], ['a/b', 2]]))).toBeUndefined();
+    expect(diffCanonicalManifests(good, serializeManifest([{ relpath: 'a', md5: 'not-an-md5' }]))).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
-import { compareCodePoints } from '../../data/manifest.js';
+import { compareCodePoints, diffCanonicalManifests, type ManifestEntry } from '../../data/manifest.js';
 import { hashFile } from '../../data/hash.js';
 import { isRegError, usageError } from '../../errors.js';
 import { headCommit, resolveCommits } from '../../git/history.js';
@@ -237,11 +237,18 @@ async function diffOutput(repo: Repo, ctx: Context, facts: ObjectFacts, pair: Pa
       } else row.new = { ...row.new!, source: 'pointer' };
     }
     if (oldOut && row.new && row.old!.oid !== undefined && row.old!.oid === row.new.oid && row.old!.legacy === row.new.legacy && row.old!.path === row.new.path) return row;
-    const oldFiles: SideFiles | undefined = oldOut ? { dataRel: oldOut.dataRel, legacy: oldOut.legacy, files: await filesOfVersion(facts, oldOut), remote: oldOut.out.remote } : undefined;
-    newFiles ??= newOut ? { dataRel: newOut.dataRel, legacy: newOut.legacy, files: await filesOfVersion(facts, newOut), remote: newOut.out.remote } : undefined;
-    if (oldFiles && newFiles && oldFiles.legacy !== newFiles.legacy) row.mixedHashes = true;
-    compareFiles(row, oldFiles, newFiles, pair.within);
-    if (row.mixedHashes) await dropCrlfOnlyChanges(repo, row, oldFiles!);
+    let oldFiles: SideFiles | undefined;
+    if (newFiles === undefined && pair.within === undefined && (await compareManifestTexts(facts, row, oldOut, newOut))) {
+      // Sizes only need each side's hash kind and remote, not its file list.
+      oldFiles = sideOf(oldOut!, []);
+      newFiles = sideOf(newOut!, []);
+    } else {
+      oldFiles = oldOut ? sideOf(oldOut, await filesOfVersion(facts, oldOut)) : undefined;
+      newFiles ??= newOut ? sideOf(newOut, await filesOfVersion(facts, newOut)) : undefined;
+      if (oldFiles && newFiles && oldFiles.legacy !== newFiles.legacy) row.mixedHashes = true;
+      compareFiles(row, oldFiles, newFiles, pair.within);
+      if (row.mixedHashes) await dropCrlfOnlyChanges(repo, row, oldFiles!);
+    }
     await fillDiffSizes(facts, row, oldFiles, newFiles, options);
     row.status = !oldOut ? 'added' : !newOut ? 'deleted' : row.added.length + row.modified.length + row.deleted.length + row.renamed.length > 0 || row.old!.path !== row.new!.path ? 'modified' : 'unchanged';
     return row;
@@ -252,6 +259,32 @@ async function diffOutput(repo: Repo, ctx: Context, facts: ObjectFacts, pair: Pa
     row.error = { code: err.code, message: err.message, hint: err.hint };
     return row;
   }
+}
+
+function sideOf(o: HistoryOutput, files: VersionFile[]): SideFiles {
+  return { dataRel: o.dataRel, legacy: o.legacy, files, remote: o.out.remote };
+}
+
+/**
+ * Two versions of the same directory output, compared straight from their manifests' text
+ * (diffCanonicalManifests: one merge, no object per unchanged file). False when that does not
+ * apply (not two directories at one path with one hash kind, or a manifest not in DVC's exact
+ * form): compareFiles then compares the parsed manifests.
+ */
+async function compareManifestTexts(facts: ObjectFacts, row: OutputDiff, oldOut: HistoryOutput | undefined, newOut: HistoryOutput | undefined): Promise<boolean> {
+  if (!oldOut?.isDir || !newOut?.isDir || oldOut.out.md5 === undefined || newOut.out.md5 === undefined) return false;
+  if (oldOut.legacy !== newOut.legacy || oldOut.dataRel !== newOut.dataRel) return false;
+  const [before, after] = await Promise.all([
+    facts.manifestBytes({ oid: oldOut.out.md5, legacy: oldOut.legacy }, oldOut.out.remote),
+    facts.manifestBytes({ oid: newOut.out.md5, legacy: newOut.legacy }, newOut.out.remote),
+  ]);
+  const changes = diffCanonicalManifests(before.bytes, after.bytes);
+  if (changes === undefined) return false;
+  const dataRel = newOut.dataRel;
+  const file = (e: ManifestEntry): DiffFile => ({ path: fullPath(dataRel, e.relpath), md5: e.md5, size: null });
+  row.modified = changes.modified.map((m) => ({ ...file(m), oldMd5: m.oldMd5, oldSize: null }));
+  pairRenames(row, changes.added.map(file), changes.deleted.map(file));
+  return true;
 }
 
 /** Repo-relative path of a file of an output. */
@@ -297,6 +330,14 @@ function compareFiles(row: OutputDiff, oldFiles: SideFiles | undefined, newFiles
       j++;
     }
   }
+  pairRenames(row, added, deleted);
+}
+
+/**
+ * Sets the row's added, deleted and renamed files from the files only one side has (and puts the
+ * modified ones in path order): a deleted and an added file with the same md5 are a rename.
+ */
+function pairRenames(row: OutputDiff, added: DiffFile[], deleted: DiffFile[]): void {
   sortByPath(added);
   sortByPath(deleted);
   sortByPath(row.modified);

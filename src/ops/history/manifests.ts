@@ -65,8 +65,18 @@ export class ObjectFacts {
   }
 
   private async loadManifest(ref: ObjRef, pointerRemote: string | undefined): Promise<ManifestEntry[]> {
-    const cached = this.repo.cache.locate(ref.oid, ref.legacy);
-    if (cached !== undefined) return parseManifest(readFileSync(cached), cached);
+    const { bytes, path } = await this.manifestBytes(ref, pointerRemote);
+    return parseManifest(bytes, path);
+  }
+
+  /**
+   * The bytes of a `.dir` object, checked against its oid before they are used: from the cache
+   * (Cache.readManifestBytes), else downloaded alone from the remote (verified on the way into
+   * the cache). Not parsed: see parseManifest, diffCanonicalManifests.
+   */
+  async manifestBytes(ref: ObjRef, pointerRemote?: string): Promise<{ bytes: Buffer; path: string }> {
+    const cached = this.repo.cache.readManifestBytes(ref.oid, ref.legacy);
+    if (cached !== undefined) return cached;
     let name: string;
     try {
       name = this.remoteNameFor(pointerRemote);
@@ -80,7 +90,7 @@ export class ObjectFacts {
     try {
       const { path } = await withRetry(() => remote.store.download(ref, this.repo.cache, undefined, this.ctx.signal), this.options.retry ?? DEFAULT_RETRY, this.ctx.signal);
       this.fetchedManifests++;
-      return parseManifest(readFileSync(path), path);
+      return { bytes: readFileSync(path), path };
     } catch (err) {
       if (isRegError(err)) throw err;
       if (isNotFound(err)) {
