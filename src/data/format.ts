@@ -1,11 +1,12 @@
 /** Human-readable byte counts (1024-based units), shared by the CLI and the catalog. */
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
 export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
+  while (v >= 1024 && u < UNITS.length - 1) {
     v /= 1024;
     u++;
   }
-  return u === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
+  return u === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${UNITS[u]}`;
 }

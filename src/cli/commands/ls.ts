@@ -26,9 +26,9 @@ export const lsCommand: CommandModule = {
           (r, out) => {
             // One write for the whole listing (100k lines as 100k writes cost more than building them).
             const lines = r.entries.map((e) => {
-              const name = e.type === 'dir' ? `${e.path}/` : e.path;
+              if (e.type === 'file' && e.entry === undefined) return `${sizeColumn(e)}  ${e.path}`;
               const extra = [e.nfiles !== undefined ? plural(e.nfiles, 'file') : '', e.entry ? `entry${e.entry.legacy ? ', DVC 2' : ''}` : ''].filter(Boolean);
-              return `${sizeColumn(e)}  ${name}${extra.length ? `  (${extra.join(', ')})` : ''}`;
+              return `${sizeColumn(e)}  ${e.type === 'dir' ? `${e.path}/` : e.path}${extra.length ? `  (${extra.join(', ')})` : ''}`;
             });
             if (lines.length > 0) out.line(lines.join('\n'));
             if (out.verbose || r.entries.length === 0) {
