@@ -4,10 +4,6 @@ import type { CommandModule } from '../command.js';
 import { parseJobs } from '../jobs.js';
 import { formatBytes, plural } from '../output.js';
 
-function sizeColumn(e: LsEntry): string {
-  return (e.size === null ? '-' : formatBytes(e.size)).padStart(10);
-}
-
 export const lsCommand: CommandModule = {
   register(program, run) {
     program
@@ -25,6 +21,13 @@ export const lsCommand: CommandModule = {
           (ctx) => ls(ctx, { target, rev: opts.rev, recursive: opts.recursive, sizes: opts.sizes, remote: opts.remote, jobs: opts.jobs }),
           (r, out) => {
             // One write for the whole listing (100k lines as 100k writes cost more than building them).
+            // Sizes repeat (100k files fall into a few hundred distinct columns): each is formatted once.
+            const columns = new Map<number | null, string>();
+            const sizeColumn = (e: LsEntry) => {
+              let column = columns.get(e.size);
+              if (column === undefined) columns.set(e.size, (column = (e.size === null ? '-' : formatBytes(e.size)).padStart(10)));
+              return column;
+            };
             const lines = r.entries.map((e) => {
               if (e.type === 'file' && e.entry === undefined) return `${sizeColumn(e)}  ${e.path}`;
               const extra = [e.nfiles !== undefined ? plural(e.nfiles, 'file') : '', e.entry ? `entry${e.entry.legacy ? ', DVC 2' : ''}` : ''].filter(Boolean);
