@@ -216,7 +216,6 @@ export async function exportEntry(ctx: Context, options: ExportOptions): Promise
   }
 }
 
-/** The registry's rules and the publishing rules, all problems at once (exit 5). */
 /**
  * Zip tools on Windows (and the zip library itself) read a backslash as a directory separator, so
  * a POSIX name like `..\\..\\x` would climb out of the folder a recipient unpacks into.
@@ -230,6 +229,7 @@ function refuseZipNames(entry: string, files: readonly PublishedFile[]): void {
   }
 }
 
+/** The registry's rules and the publishing rules, all problems at once (exit 5). */
 function refuseUnpublishable(version: EntryVersion, card: { rel: string; text?: string }, name: string, files: readonly PublishedFile[], keepNames?: boolean): void {
   const problems: Array<{ message: string; fix: string }> = [];
   const o = version.output;
