@@ -91,6 +91,8 @@ describe('a dead remote under the history commands', () => {
     ['get of a single-file entry', (out) => ['get', MODEL, '--rev', 'v2', '-r', 'dead', '-o', join(out, 'model.bin')]],
     ['restore', () => ['restore', IMAGES, '--rev', 'v2', '-r', 'dead']],
     ['ls of a manifest the cache lacks', () => ['ls', IMAGES, '--rev', 'v2', '-r', 'dead']],
+    ['diff of two versions whose manifests the cache lacks', () => ['diff', 'v1', 'v2', IMAGES, '-r', 'dead']],
+    ['log --remote (which versions still have their data)', () => ['log', IMAGES, '-r', 'dead']],
   ];
   for (const [what, args] of cases) {
     it(`${what}: exit 4 within the budget, nothing written anywhere`, async () => {
