@@ -3,6 +3,7 @@ import { isFilled } from '../policy/cards.js';
 import { versionsChart } from './chart.js';
 import { day, esc, fieldValueHtml, page } from './html.js';
 import { renderMarkdown } from './markdown.js';
+import type { Listing } from './file-tree.js';
 import type { CatalogEntry, CatalogModel, CatalogPreview } from './model.js';
 
 /** Pure page rendering: model in, HTML out. Every registry value is escaped or sanitized here. */
@@ -134,22 +135,29 @@ function copyable(id: string, command: string, label: string): string {
   return `<div class="cmd"><code id="${id}">${esc(command)}</code><button type="button" class="copy" data-copy="${id}" aria-label="Copy ${esc(label)}">Copy</button></div>`;
 }
 
-function previewHtml(p: CatalogPreview, slug: string, i: number): string {
+function previewHtml(p: CatalogPreview, i: number): string {
   const caption = `<figcaption><code>${esc(p.path)}</code></figcaption>`;
-  if (p.kind === 'image') return `<figure>${caption}<img src="../data/${slug}/img-${p.md5}${imageExt(p.mime)}" alt="${esc(p.path)}" loading="lazy"></figure>`;
+  if (p.kind === 'image') return `<figure>${caption}<img src="../${previewImagePath(p.md5, p.mime)}" alt="${esc(p.path)}" loading="lazy"></figure>`;
   if (p.kind === 'text') return `<figure>${caption}<pre tabindex="0">${esc(p.text)}${p.truncated ? '\n…' : ''}</pre></figure>`;
   const head = p.columns.map((c) => `<th scope="col">${esc(c)}</th>`).join('');
   const rows = p.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
   return `<figure>${caption}<div class="preview-table" tabindex="0" role="region" aria-label="First rows of ${esc(p.path)}"><table id="preview-${i}"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></div>${p.truncated ? '<p class="muted">First rows only.</p>' : ''}</figure>`;
 }
 
-export function imageExt(mime: string): string {
+function imageExt(mime: string): string {
   return { 'image/png': '.png', 'image/jpeg': '.jpg', 'image/gif': '.gif', 'image/webp': '.webp' }[mime] ?? '.bin';
+}
+
+/** Where a preview image is in the site (relative to its root). */
+export function previewImagePath(md5: string, mime: string): string {
+  return `data/img-${md5}${imageExt(mime)}`;
 }
 
 export interface TreeInfo {
   pathChunks: number;
   dirs: number;
+  /** A small tree carried by the page: its one listing chunk, and its paths with their sizes. */
+  inline?: [listings: Listing[], paths: string[], sizes: Array<number | null>];
 }
 
 export function renderEntryPage(model: CatalogModel, e: CatalogEntry, tree: TreeInfo | undefined): string {
@@ -248,7 +256,9 @@ export function renderEntryPage(model: CatalogModel, e: CatalogEntry, tree: Tree
     const what = e.files.source === 'sync-state' ? 'as of the last sync from this workspace' : e.files.source === 'file' ? 'a single file' : 'of the version above, from its manifest';
     parts.push(
       `<p class="muted">${e.files.paths.length} file${e.files.paths.length === 1 ? '' : 's'}, ${esc(formatBytes(e.files.totalSize))}${e.files.unknownSizes ? ` (+ ${e.files.unknownSizes} not in the local cache, size unknown)` : ''}, ${what}.</p>`,
-      `<div class="file-browser" id="file-browser" data-base="../data/${e.slug}/" data-path-chunks="${tree.pathChunks}">`,
+      tree.inline
+        ? `<div class="file-browser" id="file-browser" data-tree="${esc(JSON.stringify(tree.inline))}">`
+        : `<div class="file-browser" id="file-browser" data-base="../data/${e.slug}/" data-path-chunks="${tree.pathChunks}">`,
       `<div class="file-filter"><label for="file-filter-input">Filter files <input type="search" id="file-filter-input" placeholder="part of a path" autocomplete="off" spellcheck="false"></label> <span class="file-results-status muted" role="status" aria-live="polite"></span></div>`,
       '<div class="file-results" hidden></div>',
       '<ul role="tree" aria-label="Files" id="file-tree"></ul>',
@@ -261,7 +271,7 @@ export function renderEntryPage(model: CatalogModel, e: CatalogEntry, tree: Tree
 
   if (e.previews.length > 0) {
     parts.push('<section class="previews" aria-labelledby="previews-h"><h2 id="previews-h">Previews</h2>');
-    e.previews.forEach((p, i) => parts.push(previewHtml(p, e.slug, i)));
+    e.previews.forEach((p, i) => parts.push(previewHtml(p, i)));
     parts.push('</section>');
   }
   parts.push('</main>', footer(undefined));

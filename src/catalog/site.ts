@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { isSafeRelpath } from '../data/path-rules.js';
 import { siteAssets } from './assets.js';
-import { buildFileTree } from './file-tree.js';
+import { buildFileTree, type FileTreeData } from './file-tree.js';
 import { fieldValueText } from './html.js';
 import type { CatalogModel } from './model.js';
-import { imageExt, indexSortKeys, renderEntryPage, renderIndexPage, type TreeInfo } from './pages.js';
+import { indexSortKeys, previewImagePath, renderEntryPage, renderIndexPage, type TreeInfo } from './pages.js';
 import { buildSearchIndex } from './search.js';
 
 export interface SiteFile {
@@ -17,6 +17,18 @@ export interface SiteFile {
 /** The marker file a built site (and a published prefix) carries: every file with its md5. */
 export const SITE_INDEX_FILE = '.reg-catalog.json';
 export const SITE_INDEX_FORMAT = 'reg-catalog/1';
+
+/**
+ * Entries with at most this many files carry their file tree inside their page (a data attribute,
+ * not a script: the CSP stays script-src 'self'). Bigger ones get `data/<slug>/` with listing
+ * chunks `t<N>.js` and path lists `p<K>.js` that the page loads on demand. Each file and, above
+ * all, each directory the site has costs the build kernel time, and most entries are small.
+ */
+export const INLINE_TREE_FILES = 500;
+
+function isSmallTree(t: FileTreeData, files: number): boolean {
+  return files <= INLINE_TREE_FILES && t.chunks.length === 1 && t.pathChunks.length === 1;
+}
 
 /** Data scripts assign to a global; JSON is valid JavaScript here (U+2028/2029 included since ES2019). */
 function dataScript(call: string, ...args: unknown[]): string {
@@ -40,11 +52,18 @@ export function renderSite(model: CatalogModel): SiteFile[] {
     let tree: TreeInfo | undefined;
     if (e.files && e.files.paths.length > 0) {
       const t = buildFileTree(e.files.paths, e.files.sizes);
-      t.chunks.forEach((c, i) => out.set(`data/${e.slug}/t${i}.js`, dataScript('RegTree.chunk', e.slug, i, c)));
-      t.pathChunks.forEach((c, k) => out.set(`data/${e.slug}/p${k}.js`, dataScript('RegTree.paths', e.slug, k, c.paths, c.sizes)));
-      tree = { pathChunks: t.pathChunks.length, dirs: t.dirs };
+      if (isSmallTree(t, e.files.paths.length)) {
+        // Carried by the entry page itself: no file and no directory of its own (most entries).
+        const only = t.pathChunks[0]!;
+        tree = { pathChunks: 1, dirs: t.dirs, inline: [t.chunks[0]!, only.paths, only.sizes] };
+      } else {
+        t.chunks.forEach((c, i) => out.set(`data/${e.slug}/t${i}.js`, dataScript('RegTree.chunk', e.slug, i, c)));
+        t.pathChunks.forEach((c, k) => out.set(`data/${e.slug}/p${k}.js`, dataScript('RegTree.paths', e.slug, k, c.paths, c.sizes)));
+        tree = { pathChunks: t.pathChunks.length, dirs: t.dirs };
+      }
     }
-    for (const p of e.previews) if (p.kind === 'image') out.set(`data/${e.slug}/img-${p.md5}${imageExt(p.mime)}`, p.bytes);
+    // Named by their md5 in one directory: an image two entries share is one file.
+    for (const p of e.previews) if (p.kind === 'image') out.set(previewImagePath(p.md5, p.mime), p.bytes);
     out.set(`entries/${e.slug}.html`, renderEntryPage(model, e, tree));
   }
   const files: SiteFile[] = [...out].map(([path, data]) => {

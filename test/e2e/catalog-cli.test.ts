@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { makeContext, search as searchApi } from '../../dist/index.js';
@@ -77,6 +77,35 @@ describe('reg catalog build', () => {
     const bad = await reg(fx.root, ['catalog', 'build', '-o', dir, '--rev', 'no-such-rev']);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('no-such-rev');
+  });
+
+  test('small entries carry their file tree in their page (no directory of their own); a site of the older layout is cleaned on rebuild', async () => {
+    const dir = join(work, 'layout');
+    await regOk(fx.root, ['catalog', 'build', '-o', dir]);
+    const catalog = JSON.parse(readFileSync(join(dir, 'catalog.json'), 'utf8')) as CatalogJson;
+    const files = filesUnder(dir);
+    const slugOf = (path: string) => catalog.entries.find((e) => e.path === path)!.page.replace(/^entries\/|\.html$/g, '');
+    // This fixture's entries are all small: no data directory of their own (the big tree's
+    // data/<slug>/ is checked in test/browser/catalog-site.test.ts).
+    expect(files.filter((p) => /^data\/[^/]+\//.test(p))).toEqual([]);
+    // A small entry's tree is in its page, its preview image in data/ under its md5.
+    const small = readFileSync(join(dir, catalog.entries.find((e) => e.path === 'raw_datasets/tibetan_ocr')!.page), 'utf8');
+    expect(small).toMatch(/<div class="file-browser" id="file-browser" data-tree="\[\[\[0,0,1,/);
+    expect(small).not.toContain('data-base=');
+    expect(small).toMatch(/<img src="\.\.\/data\/img-[0-9a-f]{32}\.png"/);
+    // A site of the older layout (a directory per entry with t0.js and p0.js, listed in its site
+    // index): the rebuild removes those files and their directories, so publish has nothing stale to send.
+    const index = JSON.parse(readFileSync(join(dir, '.reg-catalog.json'), 'utf8')) as { format: string; files: Record<string, string> };
+    const old = catalog.entries.filter((e) => e.files !== null).map((e) => slugOf(e.path));
+    for (const slug of old) {
+      writeTree(dir, { [`data/${slug}/t0.js`]: 'RegTree.chunk();\n', [`data/${slug}/p0.js`]: 'RegTree.paths();\n' });
+      index.files[`data/${slug}/t0.js`] = index.files[`data/${slug}/p0.js`] = '0'.repeat(32);
+    }
+    writeFileSync(join(dir, '.reg-catalog.json'), JSON.stringify(index));
+    const r = JSON.parse((await regOk(fx.root, ['catalog', 'build', '-o', dir, '--json'])).stdout) as { removed: number; written: number };
+    expect(r).toMatchObject({ removed: old.length * 2, written: 1 });
+    expect(filesUnder(dir)).toEqual(files);
+    expect(readdirSync(join(dir, 'data')).every((n) => /^img-[0-9a-f]{32}\.png$/.test(n))).toBe(true);
   });
 
   test('uncommitted edits are shown only with --worktree', async () => {
@@ -313,7 +342,7 @@ describe('hostile inputs leave everything outside the output directory untouched
       const entry = catalog.entries.find((e) => e.path === 'raw_datasets/escape')!;
       expect(entry.files).toBeNull();
       expect(readFileSync(join(dir, entry.page), 'utf8')).toContain('unsafe relpath');
-      expect(filesUnder(dir).every((p) => /^(\.reg-catalog\.json|catalog\.json|index\.html|assets\/[a-z0-9.-]+|entries\/[A-Za-z0-9._-]+\.html|data\/[A-Za-z0-9._-]+\/[a-z0-9.-]+)$/.test(p))).toBe(true);
+      expect(filesUnder(dir).every((p) => /^(\.reg-catalog\.json|catalog\.json|index\.html|assets\/[a-z0-9.-]+|entries\/[A-Za-z0-9._-]+\.html|data\/[A-Za-z0-9._-]+(\/[a-z0-9.-]+)?)$/.test(p))).toBe(true);
       expect(gitDigest()).toEqual(gitBefore);
       expect(snapshotTree(sentinel)).toEqual(sentinelDigest);
     } finally {

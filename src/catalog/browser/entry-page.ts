@@ -1,9 +1,10 @@
 /**
- * An entry page: copy buttons for the `reg get` commands, and the file browser. The browser loads
- * directory listings on demand from data/<slug>/t<N>.js chunks (script elements: file:// pages
- * cannot fetch()), shows at most one page of rows per opened directory, and follows the WAI-ARIA
- * tree pattern for the keyboard (arrows, Home/End, Enter/Space). The filter loads the path lists
- * (p<N>.js) once and shows the first matches as a flat list.
+ * An entry page: copy buttons for the `reg get` commands, and the file browser. A small entry's
+ * tree comes with the page (the data-tree attribute); a big one's directory listings are loaded on
+ * demand from data/<slug>/t<N>.js chunks (script elements: file:// pages cannot fetch()). It
+ * shows at most one page of rows per opened directory, and follows the WAI-ARIA tree pattern for
+ * the keyboard (arrows, Home/End, Enter/Space). The filter loads a big tree's path lists (p<N>.js)
+ * once and shows the first matches as a flat list.
  */
 (() => {
   type DirRow = [string, number, number, number | null, number];
@@ -68,13 +69,20 @@
 
   function setupTree(container: HTMLElement): void {
     const base = container.dataset.base ?? '';
-    const pathChunks = Number(container.dataset.pathChunks ?? '0');
+    // A small tree comes with the page (data-tree: its one listing chunk, paths and sizes); a big
+    // one is loaded chunk by chunk from data/<slug>/.
+    const inline = container.dataset.tree === undefined ? undefined : (JSON.parse(container.dataset.tree) as [Listing[], string[], Array<number | null>]);
+    if (inline) {
+      window.RegTree!.chunk('', 0, inline[0]);
+      window.RegTree!.paths('', 0, inline[1], inline[2]);
+    }
+    const pathChunks = inline ? 0 : Number(container.dataset.pathChunks ?? '0');
     const tree = container.querySelector<HTMLUListElement>('ul[role="tree"]')!;
     const filter = container.querySelector<HTMLInputElement>('input[type="search"]');
     const results = container.querySelector<HTMLElement>('.file-results');
     const resultsStatus = container.querySelector<HTMLElement>('.file-results-status');
 
-    const chunk = (id: number) => loadScript(`${base}t${id}.js`);
+    const chunk = (id: number) => (inline ? Promise.resolve() : loadScript(`${base}t${id}.js`));
 
     const itemFor = (label: string, meta: string, isDir: boolean): HTMLLIElement => {
       const li = document.createElement('li');
