@@ -68,7 +68,7 @@ describe('reg catalog build', () => {
     await regOk(fx.root, ['catalog', 'build', '-o', dir]);
     const r = JSON.parse((await regOk(fx.root, ['catalog', 'build', '-o', dir, '--rev', fx.commits[1]!, '--json'])).stdout) as { entries: number; removed: number; commit: string };
     expect(r).toMatchObject({ entries: 1, commit: fx.commits[1] });
-    expect(r.removed).toBeGreaterThan(20);
+    expect(r.removed).toBeGreaterThanOrEqual(fx.entries.length - 1); // at least every other entry's page
     const catalog = JSON.parse(readFileSync(join(dir, 'catalog.json'), 'utf8')) as CatalogJson;
     expect(catalog.entries.map((e) => e.path)).toEqual(['raw_datasets/tibetan_ocr']);
     expect(catalog.entries[0]!.versions).toHaveLength(1);
