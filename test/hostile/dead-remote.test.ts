@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,5 +131,58 @@ describe('a dead or stalled remote under the publishing, gc and verify commands'
         }
       }, 120_000);
     }
+  }
+});
+
+// `reg catalog build --remote-status` asks each entry's remote (its default remote here) whether
+// the current version is pushed: against a closed port or a remote that never answers, the build
+// stops with exit 4 naming the remote before a file of the site is written, in a new output
+// directory (not even created) as over a site an earlier build left (kept byte for byte).
+describe('a dead or stalled remote under catalog build --remote-status', () => {
+  const clones = new Map<string, string>();
+  beforeAll(async () => {
+    for (const [remote, endpoint] of [['dead', `http://127.0.0.1:${closedPort}`], ['stalled', stall.endpoint]] as const) {
+      const dir = tempDir(`reg-catalog-${remote}-`);
+      git(dir, 'clone', '-q', release.root, '.');
+      await addUnreachableRemote(dir, remote, endpoint, true);
+      clones.set(remote, dir);
+    }
+  }, 120_000);
+  afterAll(() => {
+    for (const d of clones.values()) removeDir(d);
+  });
+
+  for (const remote of ['dead', 'stalled']) {
+    it(`into a new output directory against the ${remote} remote: exit 4 within the budget naming the remote, no directory made`, async () => {
+      const out = tempDir('reg-dead-out-');
+      try {
+        const stderr = await expectRemoteFailure(clones.get(remote)!, ['catalog', 'build', '--remote-status', '-o', join(out, 'site')], remote, out);
+        // The server it could not reach, and what to check or change.
+        expect(stderr).toMatch(/cannot reach the server: giving up after \d+ attempts/);
+        expect(stderr).toMatch(remote === 'dead' ? /hint: check that the server at http:\/\/127\.0\.0\.1:\d+ is running/ : /hint: the connection to http:\/\/127\.0\.0\.1:\d+ broke or stalled: .*read-timeout/);
+      } finally {
+        removeDir(out);
+      }
+    }, 120_000);
+
+    it(`over an earlier site against the ${remote} remote: exit 4, the site left as it was, no temp file`, async () => {
+      const out = tempDir('reg-dead-out-');
+      try {
+        const repo = clones.get(remote)!;
+        await regOk(repo, ['catalog', 'build', '-o', join(out, 'site')], { env: ENV });
+        const site = snapshotTree(join(out, 'site'));
+        expect(Object.keys(site)).toContain('index.html');
+        // A later commit changes the card, so a build that got through would rewrite pages.
+        writeFileSync(join(repo, `${PAGES}.card.md`), readFileSync(join(repo, `${PAGES}.card.md`), 'utf8') + '\nA later paragraph.\n');
+        git(repo, 'commit', '-q', '-am', 'card: a later paragraph');
+        try {
+          await expectRemoteFailure(repo, ['catalog', 'build', '--remote-status', '-o', join(out, 'site')], remote, out);
+        } finally {
+          git(repo, 'reset', '-q', '--hard', 'HEAD~1');
+        }
+      } finally {
+        removeDir(out);
+      }
+    }, 120_000);
   }
 });
