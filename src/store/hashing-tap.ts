@@ -12,10 +12,15 @@ export interface HashingTapOptions {
   /**
    * Verify on the way: the last chunk is held back until the digest is known and the stream
    * errors instead of delivering it on a mismatch, so a consumer never sees the whole body of
-   * bytes that do not match their name. `maxBytes` errors as soon as more bytes arrive than
-   * the consumer was promised (it could otherwise complete a request with a corrupt prefix).
+   * bytes that do not match their name.
    */
-  expect?: { md5: string; key: string; where: string; maxBytes?: number };
+  expect?: { md5: string; key: string; where: string };
+  /**
+   * Errors as soon as more than `maxBytes` bytes have passed (a lying size, an endless body; a
+   * consumer could otherwise complete a request with a corrupt prefix): with `tooBig()`, or by
+   * default (only with `expect`) the content mismatch against `expect`.
+   */
+  limit?: { maxBytes: number; tooBig?: () => Error };
 }
 
 /** Pass-through stream that hashes what flows by (and optionally refuses a mismatch). */
@@ -44,11 +49,9 @@ export class HashingTap extends Transform {
     this.content.update(chunk);
     this.plainHash?.update(chunk);
     this.options.onBytes?.(chunk.length);
-    const expect = this.options.expect;
+    const { expect, limit } = this.options;
+    if (limit !== undefined && this.content.size > limit.maxBytes) return cb(this.tooBig(limit));
     if (expect === undefined) return cb(null, chunk);
-    if (expect.maxBytes !== undefined && this.content.size > expect.maxBytes) {
-      return cb(this.fail(`(more than the ${expect.maxBytes} bytes expected)`));
-    }
     const previous = this.held;
     this.held = chunk;
     if (previous !== undefined) this.push(previous);
@@ -63,6 +66,13 @@ export class HashingTap extends Transform {
     if (this.held !== undefined) this.push(this.held);
     this.held = undefined;
     cb();
+  }
+
+  private tooBig(limit: NonNullable<HashingTapOptions['limit']>): Error {
+    if (limit.tooBig === undefined) return this.fail(`(more than the ${limit.maxBytes} bytes expected)`);
+    this.held = undefined;
+    this.failure = limit.tooBig();
+    return this.failure;
   }
 
   private fail(actual: string): Error {

@@ -1,7 +1,7 @@
 import { closeSync, createWriteStream, openSync, renameSync, writeSync } from 'node:fs';
 import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform, finished, type Readable } from 'node:stream';
+import { finished, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5OfBuffer } from '../data/hash.js';
 import { integrityError, withPath } from '../errors.js';
@@ -227,9 +227,8 @@ export class ObjectStore {
         this.publishSmall(ref, key, bytes, legacyHash, tmp, target);
         return { path: target, size: bytes.length };
       }
-      const hasher = new HashingTap({ legacy: legacyHash, onBytes });
-      const stages = limit === undefined ? [body, hasher] : [body, sizeLimit(limit, tooBig), hasher];
-      await pipeline([...stages, createWriteStream(tmp, { flags: 'wx', mode: 0o644 })], { signal });
+      const hasher = new HashingTap({ legacy: legacyHash, onBytes, ...(limit !== undefined ? { limit: { maxBytes: limit, tooBig } } : {}) });
+      await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
       this.check(ref, key, hasher.md5!);
       await chmod(tmp, 0o444).catch(() => undefined);
       stampVerifiedPath(tmp);
@@ -287,18 +286,6 @@ export class ObjectStore {
  * AbortController, with a DOMException and its stack trace, per call). An abort of `signal`
  * destroys the body.
  */
-/** Fails with `tooBig()` as soon as more than `maxBytes` bytes have passed. */
-function sizeLimit(maxBytes: number, tooBig: () => Error): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      seen += chunk.length;
-      if (seen > maxBytes) callback(tooBig());
-      else callback(null, chunk);
-    },
-  });
-}
-
 export function readBody(body: Readable, onBytes: ((n: number) => void) | undefined, signal: AbortSignal | undefined, limit?: { maxBytes: number; tooBig: () => Error }): Promise<Buffer> {
   return new Promise((resolvePromise, reject) => {
     if (signal?.aborted) {

@@ -265,7 +265,7 @@ export class S3Backend implements Backend {
     const tap = new HashingTap({
       legacy: false,
       onBytes: options.onBytes,
-      ...(bodyMd5 !== undefined ? { expect: { md5: bodyMd5, key, where: this.description, maxBytes: size } } : {}),
+      ...(bodyMd5 !== undefined ? { expect: { md5: bodyMd5, key, where: this.description }, limit: { maxBytes: size } } : {}),
     });
     const file = createReadStream(path, { highWaterMark: 1 << 20 });
     file.on('error', (err) => tap.destroy(err));

@@ -291,7 +291,7 @@ const READ_CHUNK = 1 << 20;
  */
 function readVerified(repo: Repo, f: PublishedFile, legacy: boolean, size: number): HashingTap {
   const { path, legacyHash } = locateObject(repo, f, legacy);
-  const tap = new HashingTap({ legacy: legacyHash, plain: true, expect: { md5: f.md5, key: f.md5, where: RELEASE, maxBytes: size } });
+  const tap = new HashingTap({ legacy: legacyHash, plain: true, expect: { md5: f.md5, key: f.md5, where: RELEASE }, limit: { maxBytes: size } });
   const source = createReadStream(path, { highWaterMark: READ_CHUNK });
   source.on('error', (err) => tap.destroy(err));
   return source.pipe(tap);
