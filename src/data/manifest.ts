@@ -120,6 +120,40 @@ const MD5_RE = /^[0-9a-f]{32}$/;
 export function parseManifest(bytes: Buffer | string, source = '.dir object'): ManifestEntry[] {
   const canonical = readCanonicalManifest(bytes);
   if (canonical !== undefined) return canonical;
+  const raw = readManifestDocument(bytes, source);
+  return validateEntries(raw, raw.map((_, i) => i), source);
+}
+
+/**
+ * The entries of a manifest at `subpath` (a file) or below it (a directory), for writing just
+ * those: the document must be a JSON list of objects whose `md5` and `relpath` are strings, as
+ * for parseManifest, but only the selected entries are validated in full (safe relpath, md5
+ * format, none listed twice, no file that is also a directory), and when there are any, no
+ * entry may name a directory above them as a file (refused as parseManifest would). Entries outside the
+ * selection are never written, so a hostile name there does not stop a get of a clean file.
+ * `subpath` is a safe relpath, not empty. Exit 3 as parseManifest, naming the object.
+ */
+export function selectManifestEntries(bytes: Buffer | string, subpath: string, source = '.dir object'): ManifestEntry[] {
+  const raw = readManifestDocument(bytes, source);
+  const prefix = subpath + '/';
+  const picked: number[] = [];
+  let fileAbove: string | undefined;
+  for (let i = 0; i < raw.length; i++) {
+    const relpath = raw[i]!.relpath;
+    if (relpath.startsWith(subpath) && (relpath.length === subpath.length || relpath.startsWith(prefix))) picked.push(i);
+    else if (relpath.length < subpath.length && subpath.startsWith(relpath) && subpath.charCodeAt(relpath.length) === 0x2f /* / */) fileAbove = relpath;
+  }
+  if (fileAbove !== undefined && picked.length > 0) throw fileAndDirError(source, fileAbove, raw[picked[0]!]!.relpath);
+  return validateEntries(raw, picked, source);
+}
+
+const MALFORMED_HINT = 'the directory object is malformed or hostile: nothing was written; remove the pointer that names it (or fix it with `reg add` from a good copy)';
+
+/**
+ * The document's entries, each checked to be an object with a string `md5` and `relpath` and
+ * nothing else (no copy: validateEntries makes clean entries of the ones used).
+ */
+function readManifestDocument(bytes: Buffer | string, source: string): readonly ManifestEntry[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(typeof bytes === 'string' ? bytes : bytes.toString('utf8'));
@@ -131,30 +165,40 @@ export function parseManifest(bytes: Buffer | string, source = '.dir object'): M
   if (!Array.isArray(parsed)) {
     throw configError('manifest.not-a-list', `${source} is not a JSON list of entries`);
   }
-  const hint = 'the directory object is malformed or hostile: nothing was written; remove the pointer that names it (or fix it with `reg add` from a good copy)';
-  const files = new Set<string>();
-  const entries = parsed.map((raw, i): ManifestEntry => {
-    const e = raw as Record<string, unknown>;
+  for (let i = 0; i < parsed.length; i++) {
+    const e = parsed[i] as Record<string, unknown> | null;
     if (typeof e !== 'object' || e === null || typeof e.relpath !== 'string' || typeof e.md5 !== 'string') {
-      throw configError('manifest.bad-entry', `${source}: entry ${i} lacks a string "md5" or "relpath"`, { hint });
+      throw configError('manifest.bad-entry', `${source}: entry ${i} lacks a string "md5" or "relpath"`, { hint: MALFORMED_HINT });
     }
+  }
+  return parsed as ManifestEntry[];
+}
+
+/** The entries at `indexes` of `entries`, each checked by the rules of parseManifest (errors name the entry's index). */
+function validateEntries(entries: readonly ManifestEntry[], indexes: readonly number[], source: string): ManifestEntry[] {
+  const files = new Set<string>();
+  const out = indexes.map((i) => {
+    const e = entries[i]!;
     if (!isSafeRelpath(e.relpath)) {
       throw configError('manifest.unsafe-path', `${source}: entry ${i} has an unsafe relpath ${JSON.stringify(e.relpath)}`, {
         hint: 'a manifest may only name paths inside its directory (no absolute paths, "..", empty segments or .git)',
       });
     }
     if (!MD5_RE.test(e.md5)) {
-      throw configError('manifest.bad-md5', `${source}: entry ${i} (${JSON.stringify(e.relpath)}) has md5 ${JSON.stringify(e.md5)}, not 32 lowercase hex digits`, { hint });
+      throw configError('manifest.bad-md5', `${source}: entry ${i} (${JSON.stringify(e.relpath)}) has md5 ${JSON.stringify(e.md5)}, not 32 lowercase hex digits`, { hint: MALFORMED_HINT });
     }
-    if (files.has(e.relpath)) throw configError('manifest.duplicate', `${source}: ${JSON.stringify(e.relpath)} is listed twice`, { hint });
+    if (files.has(e.relpath)) throw configError('manifest.duplicate', `${source}: ${JSON.stringify(e.relpath)} is listed twice`, { hint: MALFORMED_HINT });
     files.add(e.relpath);
+    // Only the two fields: a document may carry extra keys.
     return { relpath: e.relpath, md5: e.md5 };
   });
   const clash = fileAndDirConflict(files);
-  if (clash) {
-    throw configError('manifest.file-and-dir', `${source}: ${JSON.stringify(clash[0])} is listed as a file and as a directory (of ${JSON.stringify(clash[1])})`, { hint });
-  }
-  return entries;
+  if (clash) throw fileAndDirError(source, clash[0], clash[1]);
+  return out;
+}
+
+function fileAndDirError(source: string, file: string, below: string) {
+  return configError('manifest.file-and-dir', `${source}: ${JSON.stringify(file)} is listed as a file and as a directory (of ${JSON.stringify(below)})`, { hint: MALFORMED_HINT });
 }
 
 /** `{"md5": "<32 lowercase hex digits>", "relpath": "` at the scan position (sticky: no search, no allocation). */

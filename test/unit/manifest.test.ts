@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CanonicalManifestCursor, buildManifest, compareCodePoints, diffCanonicalManifests, manifestOidOf, parseManifest, serializeManifest } from '../../src/data/manifest.js';
+import { CanonicalManifestCursor, buildManifest, compareCodePoints, diffCanonicalManifests, manifestOidOf, parseManifest, selectManifestEntries, serializeManifest } from '../../src/data/manifest.js';
 import { md5OfBuffer } from '../../src/data/hash.js';
 import type { RegError } from '../../src/errors.js';
 
@@ -108,6 +108,64 @@ describe('file hashes', () => {
       expect(md5OfBuffer(bytes)).toBe(v.md5);
       expect(md5OfBuffer(bytes, true)).toBe(v.md5_dos2unix);
     }
+  });
+});
+
+describe('selectManifestEntries: the entries at or below one path, only those validated in full', () => {
+  const md5 = 'acbd18db4cc2f85cedef654fccc4a4d8';
+  const other = '37b51d194a7513e45b56f6524f2d51f2';
+  const m = (...entries: Array<[string, string]>) => JSON.stringify(entries.map(([relpath, h]) => ({ md5: h, relpath })));
+  const code = (text: string, subpath: string) => {
+    try {
+      return selectManifestEntries(text, subpath, 'obj.dir');
+    } catch (err) {
+      expect((err as RegError).exitCode).toBe(3);
+      expect((err as Error).message).toContain('obj.dir');
+      return (err as RegError).code;
+    }
+  };
+
+  it('gives what parseManifest gives, filtered, for a valid manifest (exact file, sub-directory, absent path)', () => {
+    const text = m(['a.txt', md5], ['sub/b.txt', other], ['sub/deep/c', md5], ['sub2/x', md5], ['sub.txt', other]);
+    const all = parseManifest(text);
+    expect(selectManifestEntries(text, 'a.txt')).toEqual([{ relpath: 'a.txt', md5 }]);
+    expect(selectManifestEntries(text, 'sub')).toEqual(all.filter((e) => e.relpath.startsWith('sub/')));
+    expect(selectManifestEntries(text, 'sub/deep')).toEqual([{ relpath: 'sub/deep/c', md5 }]);
+    expect(selectManifestEntries(text, 'su')).toEqual([]);
+    expect(selectManifestEntries(text, 'missing/x')).toEqual([]);
+    // Extra keys and other spacing: only the two fields come back.
+    expect(selectManifestEntries('[ {"relpath":"foo","md5":"' + md5 + '","size":3} ]', 'foo')).toEqual([{ relpath: 'foo', md5 }]);
+  });
+
+  it('ignores hostile entries outside the selection (they are never written)', () => {
+    const text = m(['../x', md5], ['/etc/passwd', md5], ['.git/config', md5], ['b', 'not-an-md5'], ['b', md5], ['clean.txt', other]);
+    expect(() => parseManifest(text)).toThrow();
+    expect(selectManifestEntries(text, 'clean.txt')).toEqual([{ relpath: 'clean.txt', md5: other }]);
+  });
+
+  it('refuses a document that is not JSON, not a list, or has an entry without string fields, wherever it is', () => {
+    expect(code('{', 'a')).toBe('manifest.invalid-json');
+    expect(code('{}', 'a')).toBe('manifest.not-a-list');
+    expect(code(`[{"md5": "${md5}", "relpath": "a"}, 7]`, 'a')).toBe('manifest.bad-entry');
+    expect(code(`[{"md5": "${md5}", "relpath": "a"}, null]`, 'a')).toBe('manifest.bad-entry');
+    expect(code(`[{"md5": "${md5}", "relpath": "a"}, {"md5": 1, "relpath": "z"}]`, 'a')).toBe('manifest.bad-entry');
+  });
+
+  it('validates the selected entries as parseManifest would', () => {
+    expect(code(m(['a', md5.toUpperCase()]), 'a')).toBe('manifest.bad-md5');
+    expect(code(m(['sub/ok', md5], ['sub/bad', 'x']), 'sub')).toBe('manifest.bad-md5');
+    expect(code(m(['a', md5], ['a', other]), 'a')).toBe('manifest.duplicate');
+    expect(code(m(['sub/x', md5], ['sub/x', md5]), 'sub')).toBe('manifest.duplicate');
+    for (const bad of ['sub/../../b', 'sub//b', 'sub/./a', 'sub/', 'sub/.git/config', 'sub/.GIT/hooks/x', 'sub/a\u0000b']) {
+      expect(code(m([bad, md5]), 'sub'), bad).toBe('manifest.unsafe-path');
+    }
+    // The target both a file and a directory, inside the selection or above it.
+    expect(code(m(['sub', md5], ['sub/b', md5]), 'sub')).toBe('manifest.file-and-dir');
+    expect(code(m(['sub/x', md5], ['sub/x/y', md5]), 'sub')).toBe('manifest.file-and-dir');
+    expect(code(m(['a', md5], ['a/b/c', md5]), 'a/b/c')).toBe('manifest.file-and-dir');
+    expect(code(m(['a/b', md5], ['a/b/c', md5]), 'a/b/c')).toBe('manifest.file-and-dir');
+    // Nothing at or below the target: not there (a file above it is no clash by itself).
+    expect(code(m(['a/b', md5]), 'a/b/c')).toEqual([]);
   });
 });
 

@@ -319,23 +319,18 @@ async function selectedFiles(facts: ObjectFacts, o: HistoryOutput, subpath: stri
     if (!MD5.test(o.out.md5!)) throw configError('pointer.bad-md5', `${o.pointerRel}: md5 ${JSON.stringify(o.out.md5)} is not 32 hex digits`);
     return [{ relpath: '', md5: o.out.md5!, ...(o.out.size !== undefined ? { size: o.out.size } : {}) }];
   }
-  const entries = await facts.manifest({ oid: o.out.md5!, legacy: o.legacy }, o.out.remote);
+  const ref = { oid: o.out.md5!, legacy: o.legacy };
   let picked: ManifestEntry[];
-  if (subpath === '') picked = entries;
+  if (subpath === '') picked = await facts.manifest(ref, o.out.remote);
   else {
-    const exact = entries.find((e) => e.relpath === subpath);
-    if (exact) picked = [{ relpath: '', md5: exact.md5 }];
-    else {
-      const prefix = subpath + '/';
-      picked = entries.filter((e) => e.relpath.startsWith(prefix)).map((e) => ({ relpath: e.relpath.slice(prefix.length), md5: e.md5 }));
-    }
+    // Only the entries at or below the target are validated (and can be a file and a directory
+    // at once only as an error): nothing else of the manifest is written.
+    const entries = await facts.manifestAt(ref, subpath, o.out.remote);
+    picked = entries.map((e) => ({ relpath: e.relpath.slice(subpath.length + 1), md5: e.md5 }));
   }
   if (picked.length === 0) {
     if (subpath !== '') throw notFound();
     throw usageError('get.empty', `${o.dataRel} is an empty directory at this version: nothing to get`);
-  }
-  for (const e of picked) {
-    if (!MD5.test(e.md5)) throw configError('manifest.bad-md5', `the manifest of ${o.dataRel} lists ${JSON.stringify(e.relpath)} with md5 ${JSON.stringify(e.md5)}, not 32 hex digits`, { hint: 'the manifest is malformed or hostile; nothing was written' });
   }
   return picked;
 }

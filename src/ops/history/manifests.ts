@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import type { Context } from '../../context.js';
-import { parseManifest, type ManifestEntry } from '../../data/manifest.js';
+import { parseManifest, selectManifestEntries, type ManifestEntry } from '../../data/manifest.js';
 import { RegError, isRegError } from '../../errors.js';
 import type { Repo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
@@ -62,6 +62,15 @@ export class ObjectFacts {
       p.catch(() => this.manifests.delete(key));
     }
     return p;
+  }
+
+  /**
+   * The entries of a `.dir` oid at or below `subpath` (selectManifestEntries): only those are
+   * validated, for commands that write nothing else (get of a file or sub-directory).
+   */
+  async manifestAt(ref: ObjRef, subpath: string, pointerRemote?: string): Promise<ManifestEntry[]> {
+    const { bytes, path } = await this.manifestBytes(ref, pointerRemote);
+    return selectManifestEntries(bytes, subpath, path);
   }
 
   private async loadManifest(ref: ObjRef, pointerRemote: string | undefined): Promise<ManifestEntry[]> {
