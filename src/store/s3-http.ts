@@ -1,5 +1,10 @@
 import { Readable, Transform, finished, type TransformCallback } from 'node:stream';
-import { NodeHttpHandler, type NodeHttpHandlerOptions } from '@smithy/node-http-handler';
+import { createRequire } from 'node:module';
+import type { NodeHttpHandlerOptions } from '@smithy/node-http-handler';
+
+// CommonJS loaded by `require` (no export scan; see s3.ts); the client loads the same module.
+const { NodeHttpHandler } = createRequire(import.meta.url)('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
+type NodeHttpHandler = InstanceType<typeof NodeHttpHandler>;
 
 type HandleArgs = Parameters<NodeHttpHandler['handle']>;
 type HandleResult = Awaited<ReturnType<NodeHttpHandler['handle']>>;
