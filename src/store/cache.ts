@@ -103,7 +103,9 @@ export class Cache {
 
   /**
    * The bytes of a `.dir` object, checked against its oid (unless it carries its verified stamp;
-   * a mismatch is quarantined: exit 6), or undefined when the cache does not have it.
+   * a mismatch is quarantined: exit 6), or undefined when the cache does not have it. Not
+   * validated: the stamp only means "these bytes hash to the oid", so every caller validates
+   * the entries it uses (parseManifest, selectManifestEntries).
    */
   readManifestBytes(oid: string, legacy = false): { bytes: Buffer; path: string } | undefined {
     const obj = this.find(oid, legacy);
