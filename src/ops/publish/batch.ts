@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { cp } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { constants, createReadStream, createWriteStream, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { copyFile, lstat, mkdir, readdir, utimes } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse/sync';
 import type { Context } from '../../context.js';
 import { isLegacy } from '../../data/pointer.js';
 import { parseByteSize } from '../../data/units.js';
-import { RegError, errnoCode, isRegError, usageError } from '../../errors.js';
+import { RegError, errnoCode, isRegError, usageError, withPath } from '../../errors.js';
 import { resolveCommits } from '../../git/history.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
 import { ruleNameOf } from '../../policy/naming.js';
@@ -566,7 +567,7 @@ async function runJob(repo: Repo, ctx: Context, job: BatchJob, outcome: JobOutco
   }
   await lock.run(async () => {
     if (job.source !== undefined && !outcome.imported) {
-      await importSource(repo, job);
+      await importSource(repo, job, ctx.signal);
       outcome.imported = true;
       outcome.reason = `${job.importMode === 'move' ? 'moved' : 'copied'} ${job.source}`;
       await save();
@@ -591,7 +592,7 @@ async function runJob(repo: Repo, ctx: Context, job: BatchJob, outcome: JobOutco
  * Copies (or moves) the source into the entry's place: into a temp name beside it first, then
  * renamed, so the entry appears whole or not at all. A move on one filesystem is one rename.
  */
-async function importSource(repo: Repo, job: BatchJob): Promise<void> {
+async function importSource(repo: Repo, job: BatchJob, signal: AbortSignal | undefined): Promise<void> {
   const { fs } = outputTree(repo, repo.root);
   const destRel = job.entry;
   const dest = fs.prepareWrite(destRel);
@@ -606,7 +607,7 @@ async function importSource(repo: Repo, job: BatchJob): Promise<void> {
   }
   const tmp = tempPathFor(dest);
   try {
-    await cp(job.source!, tmp, { recursive: true, errorOnExist: true, force: false, preserveTimestamps: true });
+    await copyTree(job.source!, tmp, signal);
     renameSync(tmp, dest);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
@@ -614,10 +615,39 @@ async function importSource(repo: Repo, job: BatchJob): Promise<void> {
   }
 }
 
+/** Files up to this size are copied in one call (copy_file_range); bigger ones as a stream that Ctrl-C stops. */
+const WHOLE_COPY_MAX = 8 << 20;
+
+/**
+ * Copies a file or folder of plain files, timestamps kept. Unlike fs.cp it stops on Ctrl-C
+ * between files and within a big one, so the caller can remove the temp copy before reg exits.
+ * Anything but plain files and folders (a symlink appearing since the plan) is refused.
+ */
+async function copyTree(src: string, dest: string, signal: AbortSignal | undefined): Promise<void> {
+  signal?.throwIfAborted();
+  const st = await lstat(src);
+  if (st.isDirectory()) {
+    await mkdir(dest);
+    for (const name of (await readdir(src)).sort()) await copyTree(join(src, name), join(dest, name), signal);
+  } else if (st.isFile()) {
+    try {
+      if (st.size <= WHOLE_COPY_MAX) await copyFile(src, dest, constants.COPYFILE_EXCL);
+      else await pipeline(createReadStream(src), createWriteStream(dest, { flags: 'wx', mode: st.mode & 0o777 }), { signal });
+    } catch (err) {
+      throw withPath(err, dest);
+    }
+  } else {
+    throw new RegError('batch.source-changed', 'failed', `${src} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: an import copies plain files and folders only`, { hint: 'replace it with the file it stands for and continue (reg batch --continue)' });
+  }
+  await utimes(dest, st.atime, st.mtime);
+}
+
 function importError(err: unknown, job: BatchJob): RegError {
   if (isRegError(err)) return err;
   const code = errnoCode(err);
-  return new RegError(code === 'ENOSPC' ? 'fs.no-space' : code === 'EACCES' || code === 'EPERM' ? 'fs.permission' : 'batch.import-failed', 'failed', `importing ${job.source} into ${job.entry} failed: ${(err as Error).message}`, {
+  const path = (err as { dest?: unknown; path?: unknown }).dest ?? (err as { path?: unknown }).path;
+  const message = (err as Error).message + (typeof path === 'string' && !(err as Error).message.includes(path) ? `: ${path}` : '');
+  return new RegError(code === 'ENOSPC' ? 'fs.no-space' : code === 'EACCES' || code === 'EPERM' ? 'fs.permission' : 'batch.import-failed', 'failed', `importing ${job.source} into ${job.entry} failed: ${message}`, {
     hint: code === 'ENOSPC' ? 'free some disk space and continue (reg batch --continue)' : code === 'EACCES' || code === 'EPERM' ? 'fix the permissions and continue (reg batch --continue)' : 'fix the cause and continue (reg batch --continue)',
   });
 }

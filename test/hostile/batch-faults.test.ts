@@ -1,0 +1,305 @@
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { isTempName } from '../../src/fsutil.js';
+import { interruptWhen } from '../helpers/interrupt.js';
+import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { startS3Server, type S3Server } from '../helpers/s3server.js';
+import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
+import { isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
+import { makeSentinel, snapshotTree } from './tree.js';
+
+/**
+ * Faults under `reg batch` (issue 11): Ctrl-C while an `add` job imports a source folder from
+ * outside the repository (copied, or moved across filesystems) and while a `push` job uploads to
+ * s3rver, and a disk that fills while a job imports. Each run leaves no temp file anywhere (repo,
+ * cache, sources, results directory), a results file of complete rows, the sources intact (or,
+ * for a move, every byte either still at the source or in place and hashed), the sentinel and
+ * .git unchanged; an interrupted run is finished by `--continue` without redoing finished jobs.
+ */
+const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
+
+let s3: S3Server;
+let sentinel: string;
+let root: string;
+let repo: string;
+let incoming: string;
+let jobsDir: string;
+
+/** Paths below root with a temp name in any segment (temp files and temp directories, empty ones too). */
+function tempPathsUnder(dir: string): string[] {
+  return Object.keys(snapshotTree(dir)).filter((k) => k.split('/').some(isTempName));
+}
+
+/** `name -> md5` of every file below dir. */
+function hashes(dir: string): Record<string, string> {
+  return Object.fromEntries(filesUnder(dir).map((f) => [f, md5(readFileSync(join(dir, f)))]));
+}
+
+/** A source folder of `count` files of `size` random bytes (in two sub-folders). */
+function makeSource(dir: string, count: number, size: number): void {
+  writeTree(dir, Object.fromEntries(Array.from({ length: count }, (_, i) => [`${i % 2 ? 'odd' : 'even'}/f${String(i).padStart(4, '0')}.bin`, randomBytes(size)])));
+}
+
+function writeJobs(rows: string[]): string {
+  const file = join(jobsDir, 'jobs.csv');
+  writeFileSync(file, ['action,entry,area,source,import,remote,force', ...rows].join('\n') + '\n');
+  return file;
+}
+
+const RESULTS_HEADER = 'key,line,action,entry,status,imported,reason,files,bytes,objects,error';
+
+/** The results file, parsed strictly: the header reg writes, then complete rows of 11 fields, the file ending with a newline. */
+function readResults(file: string): Array<Record<string, string>> {
+  const text = readFileSync(file, 'utf8');
+  expect(text.split('\n')[0]).toBe(RESULTS_HEADER);
+  expect(text.endsWith('\n')).toBe(true);
+  // csv-parse throws on a row with fewer or more fields than the header, and on an unclosed quote.
+  return parse(text, { columns: true, relax_column_count: false }) as Array<Record<string, string>>;
+}
+
+/** Files in the cache (objects), as a set of `XX/REST` keys. */
+function cacheKeys(): Set<string> {
+  return new Set(filesUnder(join(repo, '.reg', 'cache', 'files', 'md5')));
+}
+
+beforeAll(async () => {
+  s3 = await startS3Server('batch-faults');
+  sentinel = makeSentinel();
+}, 120_000);
+afterAll(async () => {
+  await s3?.stop();
+  if (sentinel) removeDir(sentinel);
+});
+
+/** A registry at root/repo, sources in root/incoming and the jobs CSV (and its results) in root/jobs: all apart. */
+async function freshWorld(): Promise<void> {
+  root = tempDir('reg-batch-fault-');
+  repo = join(root, 'repo');
+  incoming = join(root, 'incoming');
+  jobsDir = join(root, 'jobs');
+  renameSync(makeGitRepo(), repo);
+  await regOk(repo, ['init']);
+  mkdirSync(jobsDir);
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-qm', 'registry');
+}
+
+afterEach(() => {
+  if (root) removeDir(root);
+});
+
+interface Before {
+  git: Record<string, string>;
+  sentinel: Record<string, string>;
+}
+
+function snapshotBefore(): Before {
+  return { git: snapshotTree(join(repo, '.git')), sentinel: snapshotTree(sentinel) };
+}
+
+/** What every interrupted or failed batch run must leave: no temp anywhere, .git and the sentinel as they were. */
+function expectNoTrace(before: Before, sources: string[]): void {
+  expect(tempPathsUnder(repo)).toEqual([]);
+  expect(tempPathsUnder(jobsDir)).toEqual([]);
+  for (const s of sources) expect(tempPathsUnder(s)).toEqual([]);
+  expect(snapshotTree(join(repo, '.git'))).toEqual(before.git);
+  expect(snapshotTree(sentinel)).toEqual(before.sentinel);
+}
+
+/** True once a temp directory holding at least `files` files has appeared in `dir` (an import under way, past the small jobs). */
+function importUnderWay(dir: string, files = 10): boolean {
+  if (!existsSync(dir)) return false;
+  return readdirSync(dir, { withFileTypes: true }).some((e) => isTempName(e.name) && e.isDirectory() && filesUnder(join(dir, e.name)).length >= files);
+}
+
+/** Every file of an entry is in the cache under its md5 (it was hashed in). */
+function expectHashedIn(entry: string): void {
+  const keys = cacheKeys();
+  for (const [f, h] of Object.entries(hashes(join(repo, entry)))) expect(keys.has(`${h.slice(0, 2)}/${h.slice(2)}`), `${entry}/${f}`).toBe(true);
+}
+
+describe('Ctrl-C under reg batch', () => {
+  it('while an add job copies a source folder in (mid-way through a big file): exit 130, no temp file, sources byte-identical, results complete; --continue finishes without redoing done jobs', async () => {
+    await freshWorld();
+    makeSource(join(incoming, 'small-01'), 3, 64);
+    makeSource(join(incoming, 'big'), 100, 256 << 10);
+    // Copied last, as a stream: the signal lands while it is being written.
+    writeFileSync(join(incoming, 'big', 'zz-huge.bin'), randomBytes(48 << 20));
+    makeSource(join(incoming, 'small-02'), 3, 64);
+    const file = writeJobs(['small-01', 'big', 'small-02'].map((n) => `add,${n},raw_datasets,${join(incoming, n)},copy,,`));
+    const sourcesBefore = hashes(incoming);
+    const before = snapshotBefore();
+
+    const datasets = join(repo, 'raw_datasets');
+    const hugeUnderWay = () => existsSync(datasets) && readdirSync(datasets).some((n) => isTempName(n) && existsSync(join(datasets, n, 'zz-huge.bin')));
+    const r = await interruptWhen(repo, ['batch', file, '-j', '1'], hugeUnderWay);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).not.toMatch(/internal error/i);
+    expect(r.afterSignalMs).toBeLessThan(10_000);
+    expectNoTrace(before, [incoming]);
+    expect(hashes(incoming)).toEqual(sourcesBefore);
+    const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+    expect(rows.map((row) => [row.line, row.status])).toEqual([['2', 'done'], ['3', 'interrupted'], ['4', 'pending']]);
+    // The interrupted import left no entry (and so no pointer) behind.
+    expect(existsSync(join(repo, 'raw_datasets', 'big'))).toBe(false);
+    expect(existsSync(join(repo, 'raw_datasets', 'big.dvc'))).toBe(false);
+
+    const again = JSON.parse((await regOk(repo, ['batch', file, '--continue', '--json'])).stdout) as { previouslyDone: number; done: number; failed: number; outcomes: Array<{ status: string }> };
+    expect(again.previouslyDone).toBe(rows.filter((row) => row.status === 'done').length);
+    expect(again.failed).toBe(0);
+    expect(again.outcomes.map((o) => o.status)).toEqual(['done', 'done', 'done']);
+    for (const n of ['small-01', 'big', 'small-02']) {
+      expect(hashes(join(repo, 'raw_datasets', n))).toEqual(hashes(join(incoming, n)));
+      expect(existsSync(join(repo, 'raw_datasets', `${n}.dvc`))).toBe(true);
+      expectHashedIn(`raw_datasets/${n}`);
+    }
+    expect(hashes(incoming)).toEqual(sourcesBefore);
+  }, 240_000);
+
+  it.skipIf(!isRoot)('while an add job moves a source folder from another filesystem: every byte still at the source or in place and hashed; --continue finishes the move', async () => {
+    await freshWorld();
+    // A move across filesystems is a copy, then the source is removed.
+    const other: Tmpfs = mountTmpfs('256m');
+    try {
+      const source = join(other.dir, 'big');
+      makeSource(source, 400, 256 << 10);
+      makeSource(join(incoming, 'small-01'), 3, 64);
+      const sourceBefore = hashes(source);
+      const file = writeJobs([`add,small-01,raw_datasets,${join(incoming, 'small-01')},copy,,`, `add,big,raw_datasets,${source},move,,`]);
+      const before = snapshotBefore();
+
+      const r = await interruptWhen(repo, ['batch', file, '-j', '1'], () => importUnderWay(join(repo, 'raw_datasets')));
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).not.toMatch(/internal error/i);
+      expectNoTrace(before, [incoming, other.dir]);
+      // Nothing lost: each file is at the source with its bytes, or in the entry with them and in the cache.
+      const entry = join(repo, 'raw_datasets', 'big');
+      const keys = cacheKeys();
+      for (const [f, h] of Object.entries(sourceBefore)) {
+        const atSource = existsSync(join(source, f)) && md5(readFileSync(join(source, f))) === h;
+        const inPlace = existsSync(join(entry, f)) && md5(readFileSync(join(entry, f))) === h && keys.has(`${h.slice(0, 2)}/${h.slice(2)}`);
+        expect(atSource || inPlace, f).toBe(true);
+      }
+      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      expect(rows.map((row) => row.status)).toEqual(['done', 'interrupted']);
+
+      const again = JSON.parse((await regOk(repo, ['batch', file, '--continue', '--json'])).stdout) as { previouslyDone: number; outcomes: Array<{ status: string }> };
+      expect(again.previouslyDone).toBe(1);
+      expect(again.outcomes.map((o) => o.status)).toEqual(['done', 'done']);
+      expect(hashes(entry)).toEqual(sourceBefore);
+      expectHashedIn('raw_datasets/big');
+      expect(existsSync(source)).toBe(false);
+    } finally {
+      other.unmount();
+    }
+  }, 240_000);
+
+  describe('while a push job uploads to s3rver', () => {
+    let stall: StallProxy;
+    beforeAll(async () => {
+      // Request 40 (the small job needs fewer) is held half-read: the big job's push never ends by itself.
+      stall = await startStallProxy({ upstream: s3.endpoint, every: 1_000_000, offset: 40, mode: 'upload' });
+    });
+    afterAll(async () => {
+      await stall?.close();
+    });
+
+    it('exit 130, no temp file, nothing lost; --continue uploads the rest without importing again', async () => {
+      await freshWorld();
+      const env = s3.env;
+      const prefix = `team-${randomBytes(4).toString('hex')}`;
+      await regOk(repo, ['remote', 'add', 's3', `s3://${s3.bucket}/${prefix}`, '--default', '--local'], { env });
+      await regOk(repo, ['remote', 'modify', '--local', 's3', 'endpoint-url', stall.endpoint], { env });
+      await regOk(repo, ['remote', 'modify', '--local', 's3', 'path-style', 'true'], { env });
+      makeSource(join(incoming, 'small-01'), 3, 64);
+      makeSource(join(incoming, 'big'), 200, 16 << 10);
+      makeSource(join(incoming, 'small-02'), 3, 64);
+      const file = writeJobs(['small-01', 'big', 'small-02'].map((n) => `push,${n},raw_datasets,${join(incoming, n)},copy,s3,`));
+      const sourcesBefore = hashes(incoming);
+      const before = snapshotBefore();
+      const bucketObjects = () => filesUnder(join(s3.directory, s3.bucket, prefix)).filter((f) => f.endsWith('._S3rver_object'));
+
+      const stalledBefore = stall.stats.stalled;
+      const r = await interruptWhen(repo, ['batch', file, '-j', '1'], () => stall.stats.stalled > stalledBefore, env);
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).not.toMatch(/internal error/i);
+      expect(r.afterSignalMs).toBeLessThan(10_000);
+      expectNoTrace(before, [incoming]);
+      expect(hashes(incoming)).toEqual(sourcesBefore);
+      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      expect(rows.map((row) => [row.line, row.status, row.imported])).toEqual([['2', 'done', 'yes'], ['3', 'interrupted', 'yes'], ['4', 'pending', '']]);
+      // The big entry was imported and hashed before its push began: in place, complete, in the cache.
+      expect(hashes(join(repo, 'raw_datasets', 'big'))).toEqual(hashes(join(incoming, 'big')));
+      expectHashedIn('raw_datasets/big');
+
+      // --continue, through the same bucket without the stall: the big job is pushed, not imported again.
+      await regOk(repo, ['remote', 'modify', '--local', 's3', 'endpoint-url', s3.endpoint], { env });
+      const again = JSON.parse((await regOk(repo, ['batch', file, '--continue', '--json'], { env })).stdout) as { previouslyDone: number; failed: number; outcomes: Array<{ status: string }> };
+      expect(again.previouslyDone).toBe(1);
+      expect(again.outcomes.map((o) => o.status)).toEqual(['done', 'done', 'done']);
+      expect(readResults(join(jobsDir, 'jobs.results.csv')).map((row) => row.status)).toEqual(['done', 'done', 'done']);
+      // Every object of the three entries is on the remote: 3 + 200 + 3 files and 3 manifests.
+      expect(bucketObjects().filter((f) => f.startsWith('files/md5/'))).toHaveLength(209);
+      expect(hashes(incoming)).toEqual(sourcesBefore);
+    }, 240_000);
+  });
+});
+
+describe.skipIf(!isRoot)('a full disk under reg batch', () => {
+  it('an add job whose import does not fit: exit 1, ENOSPC with the path in the results file, no temp file, no entry or pointer, the source intact; the other jobs done', async () => {
+    await freshWorld();
+    // The registry lives on a 6 MiB tmpfs; the sources on the ordinary disk.
+    const disk: Tmpfs = mountTmpfs('6m');
+    try {
+      execFileSync('mv', [repo, join(disk.dir, 'repo')]);
+      repo = join(disk.dir, 'repo');
+      makeSource(join(incoming, 'small-01'), 3, 64);
+      makeSource(join(incoming, 'big'), 40, 256 << 10);
+      // One file bigger than the free space: copied as a stream, whose write error carries no path of its own.
+      makeSource(join(incoming, 'moved'), 1, 12 << 20);
+      makeSource(join(incoming, 'small-02'), 3, 64);
+      const file = writeJobs([
+        `add,small-01,raw_datasets,${join(incoming, 'small-01')},copy,,`,
+        `add,big,raw_datasets,${join(incoming, 'big')},copy,,`,
+        // A move across filesystems copies first: the source must survive the failed copy.
+        `add,moved,raw_datasets,${join(incoming, 'moved')},move,,`,
+        `add,small-02,raw_datasets,${join(incoming, 'small-02')},copy,,`,
+      ]);
+      expect(statfsSync(disk.dir).bavail * statfsSync(disk.dir).bsize).toBeLessThan(10 << 20);
+      const sourcesBefore = hashes(incoming);
+      const before = snapshotBefore();
+
+      const r = await reg(repo, ['batch', file, '-j', '1', '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(/internal error/i);
+      expectNoTrace(before, [incoming]);
+      expect(tempPathsUnder(disk.dir)).toEqual([]);
+      expect(hashes(incoming)).toEqual(sourcesBefore);
+      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      expect(rows.map((row) => [row.line, row.status])).toEqual([['2', 'done'], ['3', 'failed'], ['4', 'failed'], ['5', 'done']]);
+      for (const [row, entry] of [[rows[1]!, 'big'], [rows[2]!, 'moved']] as const) {
+        expect(row.reason).toContain('ENOSPC');
+        expect(row.reason).toContain(join(repo, 'raw_datasets'));
+        expect(row.reason).toMatch(/free some (disk )?space/);
+        expect(row.error).toBe('failed');
+        expect(row.imported).toBe('');
+        expect(existsSync(join(repo, 'raw_datasets', entry))).toBe(false);
+        expect(existsSync(join(repo, 'raw_datasets', `${entry}.dvc`))).toBe(false);
+      }
+      const doc = JSON.parse(r.stdout) as { done: number; failed: number };
+      expect([doc.done, doc.failed]).toEqual([2, 2]);
+      for (const n of ['small-01', 'small-02']) {
+        expect(hashes(join(repo, 'raw_datasets', n))).toEqual(hashes(join(incoming, n)));
+        expect(existsSync(join(repo, 'raw_datasets', `${n}.dvc`))).toBe(true);
+        expectHashedIn(`raw_datasets/${n}`);
+      }
+    } finally {
+      removeDir(repo);
+      disk.unmount();
+    }
+  }, 240_000);
+});
