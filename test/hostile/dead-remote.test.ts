@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, reg, regOk, removeDir, tempDir } from '../helpers/repo.js';
+import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
 import { IMAGES, MODEL, buildHistoryFixture, type HistoryFixture } from '../helpers/history-fixture.js';
 import { PAGES, buildReleaseFixture, copyObjectToClone, type ReleaseFixture } from '../helpers/release-fixture.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
@@ -185,4 +186,75 @@ describe('a dead or stalled remote under catalog build --remote-status', () => {
       }
     }, 120_000);
   }
+});
+
+describe('a dead or stalled remote under reg batch', () => {
+  it('push and sync-push jobs to the closed port and a push job to the stalled endpoint fail with a transfer error in the results file, within the budget; the other jobs finish; exit 1', async () => {
+    const root = tempDir('reg-dead-batch-');
+    try {
+      const repo = join(root, 'repo');
+      const incoming = join(root, 'incoming');
+      renameSync(makeGitRepo(), repo);
+      await regOk(repo, ['init']);
+      git(repo, 'add', '-A');
+      git(repo, 'commit', '-qm', 'registry');
+      await addUnreachableRemote(repo, 'dead', `http://127.0.0.1:${closedPort}`, true);
+      await addUnreachableRemote(repo, 'stalled', stall.endpoint, false);
+      const names = ['small-01', 'pushed-dead', 'run-dead', 'pushed-stalled', 'small-02'];
+      for (const n of names) writeTree(join(incoming, n), { 'a.txt': `${n} a\n`, 'sub/b.txt': `${n} b\n` });
+      mkdirSync(join(root, 'jobs'));
+      const file = join(root, 'jobs', 'jobs.csv');
+      writeFileSync(
+        file,
+        [
+          'action,entry,area,source,import,remote',
+          `add,small-01,raw_datasets,${join(incoming, 'small-01')},copy,`,
+          `push,pushed-dead,raw_datasets,${join(incoming, 'pushed-dead')},copy,dead`,
+          `sync-push,run-dead,processed_datasets,${join(incoming, 'run-dead')},copy,dead`,
+          `push,pushed-stalled,raw_datasets,${join(incoming, 'pushed-stalled')},copy,stalled`,
+          `add,small-02,raw_datasets,${join(incoming, 'small-02')},copy,`,
+        ].join('\n') + '\n',
+      );
+      const before = { git: snapshotTree(join(repo, '.git')), sentinel: snapshotTree(sentinel), incoming: snapshotTree(incoming) };
+      // The dry run cannot ask the dead remote whether run-dead exists there: it says so for that row (exit 1), plans the others, changes nothing.
+      const repoBefore = snapshotTree(repo);
+      const dry = await reg(repo, ['batch', file, '--dry-run'], { env: ENV });
+      expect(dry.code, dry.stderr).toBe(1);
+      expect(dry.stdout).toMatch(/line 4: sync-push processed_datasets\/run-dead: cannot be planned: remote "?dead"?/);
+      expect(dry.stdout).toContain('dry run: 4 jobs would run, 0 skipped, 1 cannot be planned');
+      expect(snapshotTree(repo)).toEqual(repoBefore);
+      const started = Date.now();
+      const r = await reg(repo, ['batch', file, '-j', '1'], { env: ENV });
+      expect(Date.now() - started).toBeLessThan(90_000);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(/internal error/i);
+      const rows = parse(readFileSync(join(root, 'jobs', 'jobs.results.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+      expect(rows.map((row) => [row.line, row.status, row.error])).toEqual([
+        ['2', 'done', ''],
+        ['3', 'failed', 'transfer'],
+        ['4', 'failed', 'transfer'],
+        ['5', 'failed', 'transfer'],
+        ['6', 'done', ''],
+      ]);
+      for (const [row, remote] of [[rows[1]!, 'dead'], [rows[2]!, 'dead'], [rows[3]!, 'stalled']] as const) {
+        expect(row.reason).toMatch(new RegExp(`remote "?${remote}"?`));
+        // The fix, in the hint the reason ends with.
+        expect(row.reason).toMatch(/\(.*(check|endpoint|network|retry|reachable).*\)$/i);
+      }
+      // What the add part legitimately did: both pushes' entries imported and added (pointer, cache), nothing else.
+      for (const n of ['small-01', 'pushed-dead', 'pushed-stalled', 'small-02']) {
+        expect(filesUnder(join(repo, 'raw_datasets', n))).toEqual(['a.txt', 'sub/b.txt']);
+        expect(existsSync(join(repo, 'raw_datasets', `${n}.dvc`))).toBe(true);
+      }
+      // The sync-push job failed before its import: nothing of it in the work tree.
+      expect(existsSync(join(repo, 'processed_datasets', 'run-dead'))).toBe(false);
+      expect(tempFilesUnder(repo)).toEqual([]);
+      expect(tempFilesUnder(join(root, 'jobs'))).toEqual([]);
+      expect(snapshotTree(join(repo, '.git'))).toEqual(before.git);
+      expect(snapshotTree(sentinel)).toEqual(before.sentinel);
+      expect(snapshotTree(incoming)).toEqual(before.incoming);
+    } finally {
+      removeDir(root);
+    }
+  }, 180_000);
 });

@@ -13,6 +13,7 @@ function shardOption(value: string): { index: number; count: number } {
 function planLine(p: JobPlan): string {
   const head = `line ${p.job.line}: ${p.job.action} ${p.job.entry}`;
   if (p.decision === 'skip') return `${head}: skip (${p.reason})`;
+  if (p.decision === 'fail') return `${head}: cannot be planned: ${p.reason}`;
   const parts: string[] = [];
   if (p.job.action === 'export') parts.push(`write ${plural(p.copy.files, 'file')} (${formatBytes(p.copy.bytes)}) to ${p.job.output}`);
   else if (p.copy.files > 0 || p.job.source !== undefined) parts.push(`${p.job.importMode} ${plural(p.copy.files, 'file')} (${formatBytes(p.copy.bytes)}) from ${p.job.source}`);
@@ -29,7 +30,7 @@ function render(r: BatchResult, out: Output): void {
   if (r.dryRun) {
     for (const p of r.plan) out.line(planLine(p));
     out.line(
-      `dry run: ${plural(t.run, 'job')} would run, ${t.skip} skipped${r.previouslyDone ? `, ${r.previouslyDone} done before` : ''}; copy ${plural(t.copyFiles, 'file')} (${formatBytes(t.copyBytes)}); send ${t.estimate ? 'at most ' : ''}${plural(t.sendFiles, 'file')}, ${plural(t.sendObjects, 'object')} (${formatBytes(t.sendBytes)})`,
+      `dry run: ${plural(t.run, 'job')} would run, ${t.skip} skipped${t.fail ? `, ${t.fail} cannot be planned` : ''}${r.previouslyDone ? `, ${r.previouslyDone} done before` : ''}; copy ${plural(t.copyFiles, 'file')} (${formatBytes(t.copyBytes)}); send ${t.estimate ? 'at most ' : ''}${plural(t.sendFiles, 'file')}, ${plural(t.sendObjects, 'object')} (${formatBytes(t.sendBytes)})`,
     );
     return;
   }
@@ -55,7 +56,7 @@ export const batchCommand: CommandModule = {
           cmd,
           (ctx) => batch(ctx, { csv, dryRun: opts.dryRun, jobs: opts.jobs, shard: opts.shard, continue: opts.continue, results: opts.results, transferJobs: opts.transferJobs }),
           render,
-          (r) => (r.failed > 0 ? 1 : 0),
+          (r) => (r.failed > 0 || r.totals.fail > 0 ? 1 : 0),
         ),
       );
   },

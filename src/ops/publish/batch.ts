@@ -92,9 +92,15 @@ export interface TransferPlan {
 
 export interface JobPlan {
   job: BatchJob;
-  /** `run`, or `skip` (with the reason) when the remote entry exists and the row does not say force. */
-  decision: 'run' | 'skip';
+  /**
+   * `run`; `skip` (with the reason) when the remote entry exists and the row does not say force;
+   * `fail` (with the reason and `error`) when the remote could not be asked: the job fails
+   * without running and the others go on (--continue tries it again).
+   */
+  decision: 'run' | 'skip' | 'fail';
   reason?: string;
+  /** Exit-code class of a `fail` decision (transfer). */
+  error?: string;
   /** What the import copies (or moves) into the work tree; an export: what it writes. */
   copy: { files: number; bytes: number };
   /** What would be sent to the remote. */
@@ -129,7 +135,7 @@ export interface BatchResult {
   plan: JobPlan[];
   /** Real run: the outcome of each job of this shard, previously finished ones included. */
   outcomes: JobOutcome[];
-  totals: { jobs: number; run: number; skip: number; copyFiles: number; copyBytes: number; sendFiles: number; sendBytes: number; sendObjects: number; estimate: boolean };
+  totals: { jobs: number; run: number; skip: number; fail: number; copyFiles: number; copyBytes: number; sendFiles: number; sendBytes: number; sendObjects: number; estimate: boolean };
   /** Jobs finished by an earlier run (--continue), not run again. */
   previouslyDone: number;
   done: number;
@@ -396,8 +402,10 @@ async function planJobs(repo: Repo, ctx: Context, jobs: readonly BatchJob[], pre
         else if (job.action === 'sync-push') await planSyncJob(repo, job, plan, areas, remoteFor, imported);
         else if (job.action === 'export') planExportJob(repo, job, plan, resolved, bad);
       } catch (err) {
-        if (!isRegError(err)) throw err;
-        bad(undefined, `${err.message}${err.hint ? ` (${err.hint})` : ''}`);
+        if (!isRegError(err) || ctx.signal?.aborted) throw err;
+        // An unreachable remote is no fault of the row: that job fails, the others run.
+        if (err.exit === 'transfer') Object.assign(plan, { decision: 'fail', reason: failureReason(err), error: err.exit });
+        else bad(undefined, `${err.message}${err.hint ? ` (${err.hint})` : ''}`);
       }
     }
   } finally {
@@ -458,10 +466,10 @@ function planExportJob(repo: Repo, job: BatchJob, plan: JobPlan, commits: Readon
 }
 
 function totalsOf(plans: readonly JobPlan[]): BatchResult['totals'] {
-  const t = { jobs: plans.length, run: 0, skip: 0, copyFiles: 0, copyBytes: 0, sendFiles: 0, sendBytes: 0, sendObjects: 0, estimate: false };
+  const t = { jobs: plans.length, run: 0, skip: 0, fail: 0, copyFiles: 0, copyBytes: 0, sendFiles: 0, sendBytes: 0, sendObjects: 0, estimate: false };
   for (const p of plans) {
-    if (p.decision === 'skip') {
-      t.skip++;
+    if (p.decision !== 'run') {
+      t[p.decision]++;
       continue;
     }
     t.run++;
@@ -519,6 +527,8 @@ async function runJobs(repo: Repo, ctx: Context, selected: readonly BatchJob[], 
       const tag = `job ${job.line} (${job.action} ${job.entry})`;
       if (plan.decision === 'skip') {
         Object.assign(outcome, { status: 'skipped', reason: plan.reason ?? '' });
+      } else if (plan.decision === 'fail') {
+        Object.assign(outcome, { status: 'failed', reason: plan.reason ?? '', error: plan.error });
       } else {
         log(`${tag}: started`);
         try {
@@ -530,8 +540,7 @@ async function runJobs(repo: Repo, ctx: Context, selected: readonly BatchJob[], 
             outcome.reason = 'interrupted';
           } else {
             outcome.status = 'failed';
-            // The message's first two lines: what failed and the first cause (a transfer error lists one per line).
-            outcome.reason = isRegError(err) ? `${err.message.split('\n').slice(0, 2).map((l) => l.trim()).join(': ')}${err.hint ? ` (${err.hint})` : ''}` : `internal error: ${(err as Error)?.message ?? String(err)}`;
+            outcome.reason = failureReason(err);
             outcome.error = isRegError(err) ? err.exit : 'failed';
           }
         }
@@ -556,6 +565,11 @@ async function runJobs(repo: Repo, ctx: Context, selected: readonly BatchJob[], 
   if (ctx.signal?.aborted) {
     throw new RegError('interrupted', 'interrupted', `interrupted: ${result.done} jobs done; the results are in ${resultsAbs}`, { hint: `finish with: reg batch ${options.csv} --continue${options.shard ? ` --shard ${options.shard.index}/${options.shard.count}` : ''}` });
   }
+}
+
+/** A failure as one results cell: the message's first two lines (what failed and the first cause: a transfer error lists one per line) and the hint. */
+function failureReason(err: unknown): string {
+  return isRegError(err) ? `${err.message.split('\n').slice(0, 2).map((l) => l.trim()).join(': ')}${err.hint ? ` (${err.hint})` : ''}` : `internal error: ${(err as Error)?.message ?? String(err)}`;
 }
 
 async function runJob(repo: Repo, ctx: Context, job: BatchJob, outcome: JobOutcome, lock: Lock, save: () => Promise<void>, options: BatchOptions): Promise<void> {
