@@ -93,6 +93,14 @@ export function writeFileAtomicSync(target: string, data: string | Buffer, mode 
   writeFileInPlaceSync(target, data, mode);
 }
 
+/**
+ * Lets the event loop run (signal handlers, timers) in a long run of synchronous work such as
+ * unlinkSync calls, which otherwise never yields: Ctrl-C would only be seen after the last one.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight; rejects on the first failure after in-flight work settles. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,6 +34,7 @@ let sentinel: string;
 let v1Manifest: string;
 
 const BIG = randomBytes(6 << 20);
+const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
 
 /** Paths below root with a temp name in any segment (temp files and temp directories, empty ones too). */
 function tempPathsUnder(root: string): string[] {
@@ -215,6 +216,37 @@ describe('Ctrl-C while a remote that never answers holds the request', () => {
   }
 });
 
+describe('Ctrl-C of the read-only history commands while the remote holds the manifest request', () => {
+  // The clone's cache holds only the v1 manifest: each command must fetch v2's (or ask the remote
+  // which versions it holds), and the signal lands while that request hangs. A read-only command
+  // writes nothing: not the work tree, not the index, no temp file, no half manifest in the cache.
+  const readOnlyCases: Array<[string, string[], string[], (out: string) => void]> = [
+    ['log --remote', ['log', PAGES, '-r', 'silent'], ['log', PAGES, '-r', 's3'], (out) => expect(out).toContain('pages v2')],
+    ['diff of v1 and HEAD', ['diff', 'v1', 'HEAD', PAGES, '-r', 'silent'], ['diff', 'v1', 'HEAD', PAGES, '-r', 's3'], (out) => expect(out).toContain(`${PAGES}: modified: +1 file, -1 file`)],
+    ['ls -R of the version the work tree names', ['ls', '-R', PAGES, '-r', 'silent'], ['ls', '-R', PAGES, '-r', 's3'], (out) => expect([out.includes('c.txt'), out.includes('b.txt'), out.includes('big.bin')]).toEqual([true, true, false])],
+  ];
+  for (const [what, args, rerun, check] of readOnlyCases) {
+    it(`${what}: exit 130, nothing written (work tree, index, cache); the re-run completes`, async () => {
+      const s = await scene();
+      try {
+        const status = git(s.clone, 'status', '--porcelain', '--untracked-files=all', '--ignored');
+        const index = readFileSync(join(s.clone, '.git', 'index'));
+        const cacheFiles = filesUnder(join(s.clone, '.reg', 'cache'));
+        const seen = silent.stats.requests;
+        const r = await interruptWhen(s.clone, args, () => silent.stats.requests > seen, env);
+        expectCleanInterrupt(r, s);
+        expect(git(s.clone, 'status', '--porcelain', '--untracked-files=all', '--ignored')).toBe(status);
+        expect(readFileSync(join(s.clone, '.git', 'index')).equals(index)).toBe(true);
+        // Not even a verified object: the cache holds exactly what it held (at most empty directories more).
+        expect(filesUnder(join(s.clone, '.reg', 'cache'))).toEqual(cacheFiles);
+        check((await regOk(s.clone, rerun, { env })).stdout);
+      } finally {
+        cleanup(s);
+      }
+    }, 120_000);
+  }
+});
+
 describe('Ctrl-C while writing locally', () => {
   let repo: string;
   beforeAll(async () => {
@@ -244,6 +276,57 @@ describe('Ctrl-C while writing locally', () => {
       expect(execFileSync('md5sum', ['-c', 'MD5SUMS'], { cwd: join(out, bundle!), encoding: 'utf8' })).toContain('data/huge.bin: OK');
     } finally {
       removeDir(out);
+    }
+  }, 240_000);
+});
+
+describe('Ctrl-C under local gc --yes', () => {
+  it('mid-deletion of many objects: exit 130, every referenced object present and verifying, no temp file; the re-run finishes', async () => {
+    const repo = makeGitRepo();
+    try {
+      await regOk(repo, ['init']);
+      const kept = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`raw_datasets/kept/k${i}.txt`, `kept ${i}\n`]));
+      writeTree(repo, kept);
+      await regOk(repo, ['add', 'raw_datasets/kept']);
+      git(repo, 'add', '-A');
+      git(repo, 'commit', '-qm', 'kept');
+      // 4,000 objects no version refers to: added, never committed, pointer and data removed.
+      writeTree(repo, Object.fromEntries(Array.from({ length: 4000 }, (_, i) => [`raw_datasets/gone/g${i}.txt`, `gone ${i}\n`])));
+      await regOk(repo, ['add', 'raw_datasets/gone']);
+      const goneManifest = /md5: ([0-9a-f]{32}\.dir)/.exec(readFileSync(join(repo, 'raw_datasets/gone.dvc'), 'utf8'))![1]!;
+      rmSync(join(repo, 'raw_datasets/gone.dvc'));
+      rmSync(join(repo, 'raw_datasets/gone'), { recursive: true });
+      const objects = join(repo, '.reg', 'cache', 'files', 'md5');
+      const objectPath = (oid: string) => join(objects, oid.slice(0, 2), oid.slice(2));
+      const keptOids = [/md5: ([0-9a-f]{32}\.dir)/.exec(readFileSync(join(repo, 'raw_datasets/kept.dvc'), 'utf8'))![1]!, ...Object.values(kept).map((c) => md5(c))];
+      const goneOids = Array.from({ length: 4000 }, (_, i) => md5(`gone ${i}\n`));
+      expect(goneOids.every((o) => existsSync(objectPath(o)))).toBe(true);
+      const before = { git: snapshotTree(join(repo, '.git')), sentinel: snapshotTree(sentinel) };
+
+      // gc deletes the manifests first: once the unreferenced one is gone, the deletion is under way.
+      const r = await interruptWhen(repo, ['gc', '--yes', '--grace', '0'], () => !existsSync(objectPath(goneManifest)));
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toContain('interrupted');
+      expect(r.stderr).not.toMatch(/internal error/i);
+      const left = goneOids.filter((o) => existsSync(objectPath(o))).length;
+      // Stopped mid-way: some unreferenced objects are still there.
+      expect(left).toBeGreaterThan(0);
+      for (const [i, oid] of keptOids.entries()) {
+        expect(existsSync(objectPath(oid)), oid).toBe(true);
+        if (i > 0) expect(md5(readFileSync(objectPath(oid)))).toBe(oid);
+      }
+      expect(tempPathsUnder(repo)).toEqual([]);
+      expect(snapshotTree(join(repo, '.git'))).toEqual(before.git);
+      expect(snapshotTree(sentinel)).toEqual(before.sentinel);
+      await regOk(repo, ['verify']);
+
+      const again = JSON.parse((await regOk(repo, ['gc', '--yes', '--grace', '0', '--json'])).stdout) as { deleted: string[] };
+      expect(again.deleted).toHaveLength(left);
+      expect(goneOids.filter((o) => existsSync(objectPath(o)))).toEqual([]);
+      expect(keptOids.every((o) => existsSync(objectPath(o)))).toBe(true);
+      await regOk(repo, ['verify']);
+    } finally {
+      removeDir(repo);
     }
   }, 240_000);
 });

@@ -4,7 +4,7 @@ import type { Context } from '../../context.js';
 import { getPath } from '../../config.js';
 import { md5Hex, parseManifest, type ManifestEntry } from '../../data/manifest.js';
 import { RegError, configError, isRegError, usageError } from '../../errors.js';
-import { mapLimit } from '../../fsutil.js';
+import { mapLimit, yieldToEventLoop } from '../../fsutil.js';
 import { allIndexEntries } from '../../git/read.js';
 import { gitRemoteStates, worktreeHeads, type GitRemoteState, type RevSelection } from '../../git/history.js';
 import { registryPolicy } from '../../policy/areas.js';
@@ -235,13 +235,15 @@ export async function gc(ctx: Context, options: GcOptions = {}): Promise<GcResul
     const jobs = remote ? remote.jobs : 1;
     try {
       // Ctrl-C stops between deletions (the ones in flight finish): what is left stays consistent.
-      const remove = (o: GcObject) => {
+      // Cache deletions are synchronous: every 64 the event loop runs, so the signal is seen.
+      const remove = async (key: string) => {
+        if (!remote && deleter.deleted.length % 64 === 63) await yieldToEventLoop();
         ctx.signal?.throwIfAborted();
-        return deleter.delete(o.key);
+        return deleter.delete(key);
       };
-      await mapLimit(result.objects.filter((o) => o.manifest), jobs, remove);
-      await mapLimit(result.objects.filter((o) => !o.manifest), jobs, remove);
-      for (const x of extras) await deleter.delete(x.key);
+      await mapLimit(result.objects.filter((o) => o.manifest), jobs, (o) => remove(o.key));
+      await mapLimit(result.objects.filter((o) => !o.manifest), jobs, (o) => remove(o.key));
+      for (const x of extras) await remove(x.key);
     } catch (err) {
       result.deleted = deleter.deleted;
       if (ctx.signal?.aborted) throw err;
