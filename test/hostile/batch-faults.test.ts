@@ -302,4 +302,45 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
       disk.unmount();
     }
   }, 240_000);
+
+  it('an add job whose import fits but whose hashing into the cache does not: exit 1, ENOSPC naming the cache in the results file, no pointer, no temp file; --continue adds it once there is space', async () => {
+    await freshWorld();
+    const disk: Tmpfs = mountTmpfs('6m');
+    try {
+      execFileSync('mv', [repo, join(disk.dir, 'repo')]);
+      repo = join(disk.dir, 'repo');
+      // 3.5 MiB fits in the work tree once, not twice (work tree and cache on the same 6 MiB).
+      makeSource(join(incoming, 'half'), 14, 256 << 10);
+      makeSource(join(incoming, 'small-01'), 3, 64);
+      const file = writeJobs([`add,half,raw_datasets,${join(incoming, 'half')},copy,,`, `add,small-01,raw_datasets,${join(incoming, 'small-01')},copy,,`]);
+      const sourcesBefore = hashes(incoming);
+      const before = snapshotBefore();
+
+      const r = await reg(repo, ['batch', file, '-j', '1']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(/internal error/i);
+      expectNoTrace(before, [incoming]);
+      expect(hashes(incoming)).toEqual(sourcesBefore);
+      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      expect(rows.map((row) => [row.line, row.status, row.imported])).toEqual([['2', 'failed', 'yes'], ['3', 'done', 'yes']]);
+      expect(rows[0]!.reason).toContain('ENOSPC');
+      expect(rows[0]!.reason).toContain(join(repo, '.reg', 'cache'));
+      expect(rows[0]!.error).toBe('failed');
+      // Imported (a copy: the source still has every byte), but not presented as added: no pointer.
+      expect(hashes(join(repo, 'raw_datasets', 'half'))).toEqual(hashes(join(incoming, 'half')));
+      expect(existsSync(join(repo, 'raw_datasets', 'half.dvc'))).toBe(false);
+
+      // With space again (the tmpfs grown), --continue adds the imported data without importing it again.
+      execFileSync('mount', ['-o', 'remount,size=32m', disk.dir]);
+      const again = JSON.parse((await regOk(repo, ['batch', file, '--continue', '--json'])).stdout) as { previouslyDone: number; outcomes: Array<{ status: string }> };
+      expect(again.previouslyDone).toBe(1);
+      expect(again.outcomes.map((o) => o.status)).toEqual(['done', 'done']);
+      expect(existsSync(join(repo, 'raw_datasets', 'half.dvc'))).toBe(true);
+      expectHashedIn('raw_datasets/half');
+      expect(hashes(incoming)).toEqual(sourcesBefore);
+    } finally {
+      removeDir(repo);
+      disk.unmount();
+    }
+  }, 240_000);
 });
