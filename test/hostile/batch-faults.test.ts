@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isTempName } from '../../src/fsutil.js';
-import { interruptWhen } from '../helpers/interrupt.js';
+import { interruptWhen, type Interrupted } from '../helpers/interrupt.js';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
@@ -110,6 +110,15 @@ function expectNoTrace(before: Before, sources: string[]): void {
   expect(snapshotTree(sentinel)).toEqual(before.sentinel);
 }
 
+/** An interrupted batch run: exit 130 promptly, no trace, the sources (copied, not moved) byte-identical. */
+function expectStoppedCleanly(r: Interrupted, before: Before, sourcesBefore: Record<string, string>): void {
+  expect(r.code, r.stderr).toBe(130);
+  expect(r.stderr).not.toMatch(/internal error/i);
+  expect(r.afterSignalMs).toBeLessThan(10_000);
+  expectNoTrace(before, [incoming]);
+  expect(hashes(incoming)).toEqual(sourcesBefore);
+}
+
 /** True once a temp directory holding at least `files` files has appeared in `dir` (an import under way, past the small jobs). */
 function importUnderWay(dir: string, files = 10): boolean {
   if (!existsSync(dir)) return false;
@@ -137,11 +146,7 @@ describe('Ctrl-C under reg batch', () => {
     const datasets = join(repo, 'raw_datasets');
     const hugeUnderWay = () => existsSync(datasets) && readdirSync(datasets).some((n) => isTempName(n) && existsSync(join(datasets, n, 'zz-huge.bin')));
     const r = await interruptWhen(repo, ['batch', file, '-j', '1'], hugeUnderWay);
-    expect(r.code, r.stderr).toBe(130);
-    expect(r.stderr).not.toMatch(/internal error/i);
-    expect(r.afterSignalMs).toBeLessThan(10_000);
-    expectNoTrace(before, [incoming]);
-    expect(hashes(incoming)).toEqual(sourcesBefore);
+    expectStoppedCleanly(r, before, sourcesBefore);
     const rows = readResults(join(jobsDir, 'jobs.results.csv'));
     expect(rows.map((row) => [row.line, row.status])).toEqual([['2', 'done'], ['3', 'interrupted'], ['4', 'pending']]);
     // The interrupted import left no entry (and so no pointer) behind.
@@ -225,11 +230,7 @@ describe('Ctrl-C under reg batch', () => {
 
       const stalledBefore = stall.stats.stalled;
       const r = await interruptWhen(repo, ['batch', file, '-j', '1'], () => stall.stats.stalled > stalledBefore, env);
-      expect(r.code, r.stderr).toBe(130);
-      expect(r.stderr).not.toMatch(/internal error/i);
-      expect(r.afterSignalMs).toBeLessThan(10_000);
-      expectNoTrace(before, [incoming]);
-      expect(hashes(incoming)).toEqual(sourcesBefore);
+      expectStoppedCleanly(r, before, sourcesBefore);
       const rows = readResults(join(jobsDir, 'jobs.results.csv'));
       expect(rows.map((row) => [row.line, row.status, row.imported])).toEqual([['2', 'done', 'yes'], ['3', 'interrupted', 'yes'], ['4', 'pending', '']]);
       // The big entry was imported and hashed before its push began: in place, complete, in the cache.
@@ -250,13 +251,22 @@ describe('Ctrl-C under reg batch', () => {
 });
 
 describe.skipIf(!isRoot)('a full disk under reg batch', () => {
-  it('an add job whose import does not fit: exit 1, ENOSPC with the path in the results file, no temp file, no entry or pointer, the source intact; the other jobs done', async () => {
+  /** A fresh registry moved onto a 6 MiB tmpfs (work tree and cache); the sources and the jobs stay on the ordinary disk. */
+  async function onFullDisk(test: (disk: Tmpfs) => Promise<void>): Promise<void> {
     await freshWorld();
-    // The registry lives on a 6 MiB tmpfs; the sources on the ordinary disk.
-    const disk: Tmpfs = mountTmpfs('6m');
+    const disk = mountTmpfs('6m');
     try {
       execFileSync('mv', [repo, join(disk.dir, 'repo')]);
       repo = join(disk.dir, 'repo');
+      await test(disk);
+    } finally {
+      removeDir(repo);
+      disk.unmount();
+    }
+  }
+
+  it('an add job whose import does not fit: exit 1, ENOSPC with the path in the results file, no temp file, no entry or pointer, the source intact; the other jobs done', async () => {
+    await onFullDisk(async (disk) => {
       makeSource(join(incoming, 'small-01'), 3, 64);
       makeSource(join(incoming, 'big'), 40, 256 << 10);
       // One file bigger than the free space: copied as a stream, whose write error carries no path of its own.
@@ -297,18 +307,11 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
         expect(existsSync(join(repo, 'raw_datasets', `${n}.dvc`))).toBe(true);
         expectHashedIn(`raw_datasets/${n}`);
       }
-    } finally {
-      removeDir(repo);
-      disk.unmount();
-    }
+    });
   }, 240_000);
 
   it('an add job whose import fits but whose hashing into the cache does not: exit 1, ENOSPC naming the cache in the results file, no pointer, no temp file; --continue adds it once there is space', async () => {
-    await freshWorld();
-    const disk: Tmpfs = mountTmpfs('6m');
-    try {
-      execFileSync('mv', [repo, join(disk.dir, 'repo')]);
-      repo = join(disk.dir, 'repo');
+    await onFullDisk(async (disk) => {
       // 3.5 MiB fits in the work tree once, not twice (work tree and cache on the same 6 MiB).
       makeSource(join(incoming, 'half'), 14, 256 << 10);
       makeSource(join(incoming, 'small-01'), 3, 64);
@@ -338,9 +341,6 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
       expect(existsSync(join(repo, 'raw_datasets', 'half.dvc'))).toBe(true);
       expectHashedIn('raw_datasets/half');
       expect(hashes(incoming)).toEqual(sourcesBefore);
-    } finally {
-      removeDir(repo);
-      disk.unmount();
-    }
+    });
   }, 240_000);
 });
