@@ -203,23 +203,32 @@ describe('Ctrl-C under reg batch', () => {
     }
   }, 240_000);
 
-  describe('while a push job uploads to s3rver', () => {
-    let stall: StallProxy;
-    beforeAll(async () => {
-      // Request 40 (the small job needs fewer) is held half-read: the big job's push never ends by itself.
-      stall = await startStallProxy({ upstream: s3.endpoint, every: 1_000_000, offset: 40, mode: 'upload' });
-    });
+  describe('while a job uploads to s3rver', () => {
+    const stalls: StallProxy[] = [];
     afterAll(async () => {
-      await stall?.close();
+      for (const p of stalls) await p.close();
     });
+    const env = () => s3.env;
 
-    it('exit 130, no temp file, nothing lost; --continue uploads the rest without importing again', async () => {
+    /**
+     * A fresh registry whose default remote `s3` is a fresh prefix of the bucket behind a proxy
+     * that holds request `stallAt` half-read (the small job needs fewer): the big job's upload
+     * never ends by itself.
+     */
+    async function s3World(stallAt: number): Promise<{ prefix: string; stall: StallProxy }> {
       await freshWorld();
-      const env = s3.env;
+      const stall = await startStallProxy({ upstream: s3.endpoint, every: 1_000_000, offset: stallAt, mode: 'upload' });
+      stalls.push(stall);
       const prefix = `team-${randomBytes(4).toString('hex')}`;
-      await regOk(repo, ['remote', 'add', 's3', `s3://${s3.bucket}/${prefix}`, '--default', '--local'], { env });
-      await regOk(repo, ['remote', 'modify', '--local', 's3', 'endpoint-url', stall.endpoint], { env });
-      await regOk(repo, ['remote', 'modify', '--local', 's3', 'path-style', 'true'], { env });
+      await regOk(repo, ['remote', 'add', 's3', `s3://${s3.bucket}/${prefix}`, '--default', '--local'], { env: env() });
+      await regOk(repo, ['remote', 'modify', '--local', 's3', 'endpoint-url', stall.endpoint], { env: env() });
+      await regOk(repo, ['remote', 'modify', '--local', 's3', 'path-style', 'true'], { env: env() });
+      return { prefix, stall };
+    }
+
+    it('a push job: exit 130, no temp file, nothing lost; --continue uploads the rest without importing again', async () => {
+      const { prefix, stall } = await s3World(40);
+      const env = s3.env;
       makeSource(join(incoming, 'small-01'), 3, 64);
       makeSource(join(incoming, 'big'), 200, 16 << 10);
       makeSource(join(incoming, 'small-02'), 3, 64);
@@ -245,6 +254,37 @@ describe('Ctrl-C under reg batch', () => {
       expect(readResults(join(jobsDir, 'jobs.results.csv')).map((row) => row.status)).toEqual(['done', 'done', 'done']);
       // Every object of the three entries is on the remote: 3 + 200 + 3 files and 3 manifests.
       expect(bucketObjects().filter((f) => f.startsWith('files/md5/'))).toHaveLength(209);
+      expect(hashes(incoming)).toEqual(sourcesBefore);
+    }, 240_000);
+
+    it('a sync-push job: exit 130, no temp file, the entry not presented as synced (no manifest on the remote); --continue completes it without importing again', async () => {
+      const { prefix, stall } = await s3World(30);
+      makeSource(join(incoming, 'run-01'), 3, 64);
+      makeSource(join(incoming, 'run-02'), 200, 16 << 10);
+      const file = writeJobs(['run-01', 'run-02'].map((n) => `sync-push,${n},processed_datasets,${join(incoming, n)},copy,s3,`));
+      const sourcesBefore = hashes(incoming);
+      const before = snapshotBefore();
+      const onRemote = () => filesUnder(join(s3.directory, s3.bucket, prefix)).filter((f) => f.endsWith('._S3rver_object')).map((f) => f.slice(0, -'._S3rver_object'.length));
+
+      const stalledBefore = stall.stats.stalled;
+      const r = await interruptWhen(repo, ['batch', file, '-j', '1'], () => stall.stats.stalled > stalledBefore, env());
+      expectStoppedCleanly(r, before, sourcesBefore);
+      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      expect(rows.map((row) => [row.line, row.status, row.imported])).toEqual([['2', 'done', 'yes'], ['3', 'interrupted', 'yes']]);
+      // The manifest is written last: run-01 has one, run-02 (cut off) has none.
+      expect(onRemote().filter((k) => k.endsWith('.reg-sync.json')).map((k) => k.split('/').slice(-2, -1)[0])).toEqual(['run-01']);
+      expect(hashes(join(repo, 'processed_datasets', 'run-02'))).toEqual(hashes(join(incoming, 'run-02')));
+
+      await regOk(repo, ['remote', 'modify', '--local', 's3', 'endpoint-url', s3.endpoint], { env: env() });
+      const again = JSON.parse((await regOk(repo, ['batch', file, '--continue', '--json'], { env: env() })).stdout) as { previouslyDone: number; outcomes: Array<{ status: string; files: number }> };
+      expect(again.previouslyDone).toBe(1);
+      expect(again.outcomes.map((o) => o.status)).toEqual(['done', 'done']);
+      // The files that arrived before the signal are known as this push's own: not sent again, no conflict.
+      expect(again.outcomes[1]!.files).toBeGreaterThan(0);
+      expect(again.outcomes[1]!.files).toBeLessThan(200);
+      const keys = onRemote();
+      expect(keys.filter((k) => k.endsWith('.reg-sync.json'))).toHaveLength(2);
+      expect(keys.filter((k) => k.includes('/run-02/') && !k.endsWith('.reg-sync.json'))).toHaveLength(200);
       expect(hashes(incoming)).toEqual(sourcesBefore);
     }, 240_000);
   });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import { Transform } from 'node:stream';
@@ -144,6 +144,25 @@ function readState(repo: Repo, remote: string, entryRel: string): SyncState | un
     return JSON.parse(readFileSync(p, 'utf8')) as SyncState;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The files a push to an entry with no remote manifest yet (a first push) set out to send: when
+ * it is cut off (Ctrl-C, a failed transfer), the next push knows the ones that arrived (same key
+ * and size) as its own, so it neither sends them again nor takes them for another tool's files.
+ * Removed once the push completes.
+ */
+function pendingFile(repo: Repo, remote: string, entryRel: string): string {
+  return join(repo.regDir, 'tmp', 'sync-pending', remote, ...entryRel.split('/')) + '.json';
+}
+
+function readPending(repo: Repo, remote: string, entryRel: string): SyncFiles {
+  try {
+    const files = (JSON.parse(readFileSync(pendingFile(repo, remote, entryRel), 'utf8')) as { files?: SyncFiles }).files;
+    return files && typeof files === 'object' ? files : {};
+  } catch {
+    return {};
   }
 }
 
@@ -311,6 +330,9 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
   const local = localEntry?.files;
   const { read, manifest } = await readSyncManifest(backend, `${base}/${SYNC_MANIFEST}`, ctx.signal);
   const state = readState(repo, remote.name, ref.rel);
+  // Without a manifest, what this workspace sent in a push that was cut off is known too.
+  const pending = manifest ? {} : readPending(repo, remote.name, ref.rel);
+  const lastSeen = (rp: string): SyncFile | undefined => pending[rp] ?? state?.files[rp];
   let remoteFiles: SyncFiles = {};
   const remoteUnknown = new Set<string>();
   const listed = new Map<string, number | undefined>();
@@ -332,7 +354,7 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     const clash = options.direction === 'pull' ? fileAndDirConflict(new Set(listed.keys())) : undefined;
     if (clash) throw unsafeKey(`${backend.description}: ${base}/`, clash[1], `${JSON.stringify(clash[0])} is also a file`);
     for (const [rp, size] of listed) {
-      const known = state?.files[rp];
+      const known = lastSeen(rp);
       if (known && (size === undefined || known.size === size)) remoteFiles[rp] = known;
       else {
         remoteFiles[rp] = { md5: '', size: size ?? -1 };
@@ -362,7 +384,7 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     const touched = [...plan.transfer.filter((rp) => remoteFiles[rp] !== undefined), ...plan.remove];
     // A touched file is unseen when its remote version is not the one this workspace last synced.
     const unseen = touched.filter((rp) => {
-      const seen = state?.files[rp];
+      const seen = lastSeen(rp);
       const now = remoteFiles[rp];
       return !seen || !now || remoteUnknown.has(rp) || seen.md5 !== now.md5 || seen.size !== now.size;
     });
@@ -472,6 +494,13 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
   });
   if (tasks.length > 0) {
     const label = `${options.direction === 'push' ? 'sending' : 'receiving'} ${plan.ref.rel}`;
+    // Until its manifest is written, nothing on the remote says what a first push sends: it is
+    // written down here first (an upload lands whole or not at all; its size tells which), and
+    // forgotten once the push completes.
+    if (options.direction === 'push' && plan.manifestMissing) {
+      const sending = Object.fromEntries(plan.transfer.map((rp) => [rp, { md5: plan.local.get(rp)!.md5, size: plan.local.get(rp)!.size }]));
+      writeFileAtomicSync(pendingFile(repo, plan.remote.name, plan.ref.rel), JSON.stringify({ files: { ...readPending(repo, plan.remote.name, plan.ref.rel), ...sending } }) + '\n');
+    }
     const outcome = await runTransfersWithProgress(ctx, tasks, plan.remote, { phase, label });
     if (outcome.fatal) throw outcome.fatal;
     failures.push(...outcome.failed);
@@ -521,6 +550,7 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
     }
   }
   writeFileAtomicSync(stateFile(repo, plan.remote.name, plan.ref.rel), JSON.stringify({ remote: plan.remote.name, key: plan.base, files, syncedAt: new Date().toISOString() } satisfies SyncState, null, 1) + '\n');
+  rmSync(pendingFile(repo, plan.remote.name, plan.ref.rel), { force: true });
   result.transferred += plan.transfer.length;
   result.deleted += plan.remove.length;
   result.bytes += row.bytes;
