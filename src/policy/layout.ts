@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isPlainObject, readConfigFile } from '../config.js';
 import { writeFileAtomicSync } from '../fsutil.js';
+import { packagePath } from '../package-info.js';
 import { areaGitignore, mergeGitignore, registryPolicy, TEMPLATE_FILE, type Area } from './areas.js';
 import { fallbackTemplate } from './cards.js';
 
-/** The package's `templates/` directory (dist/policy/ -> ../../templates/). */
+/** The package's `templates/` directory. */
 export function templatesDir(): string {
-  return fileURLToPath(new URL('../../templates/', import.meta.url));
+  return packagePath('templates/');
 }
 
 /** The shipped card template for an area name, or a generic one. */

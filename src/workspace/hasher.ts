@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CHUNK_SIZE } from '../data/hash.js';
 import { RegError } from '../errors.js';
+import { packagePath } from '../package-info.js';
 import { runAnyHashTask, type HashOutcome, type HashTask } from './hash-task.js';
 
 export interface HashProgress {
@@ -63,7 +64,7 @@ export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashPro
   const stopFlag = new Int32Array(new SharedArrayBuffer(4));
   const workers = Array.from(
     { length: workerCount },
-    () => new Worker(new URL('./hash-worker.js', import.meta.url), { workerData: { stop: stopFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } }),
+    () => new Worker(packagePath('dist/workspace/hash-worker.js'), { workerData: { stop: stopFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } }),
   );
   let nextBatch = 0;
   let stopped: (() => void) | undefined;

@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Context } from '../../context.js';
 import { RegError, usageError } from '../../errors.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
+import { packagePath } from '../../package-info.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { gitText } from '../../git/read.js';
 
@@ -12,9 +12,9 @@ export type HookName = (typeof HOOK_NAMES)[number];
 export const HOOK_MARKER = '# reg-managed-hook:';
 export const CHAINED_SUFFIX = '.local';
 
-/** The package's `hooks/` directory with the shim scripts (dist/ops/hooks/ -> ../../../hooks/). */
+/** The package's `hooks/` directory with the shim scripts. */
 export function shimsDir(): string {
-  return fileURLToPath(new URL('../../../hooks/', import.meta.url));
+  return packagePath('hooks/');
 }
 
 export function shimText(name: HookName): string {
