@@ -5,21 +5,18 @@ import type { Context } from '../context.js';
 import { ExitCode, RegError, diskError, isRegError } from '../errors.js';
 import type { GlobalOptions, Runner } from './command.js';
 import { loadCommands } from './commands/index.js';
-import { fastPath, versionLine } from './fast-path.js';
+import { versionLine } from './fast-path.js';
 import { endQuietlyOnClosedPipe, escapeTerminal, jsonStringify, makeOutput } from './output.js';
 import { makeProgressSink } from './progress.js';
 
 /** After Ctrl-C, how long reg may take to stop (abort transfers and hashing, remove temp files). */
 const INTERRUPT_GRACE_MS = 800;
 
-/** Builds the program, runs it, and returns the exit code: the only place that decides one. */
+/** Builds the program, runs it, and returns the exit code: the only place that decides one (entry.ts runs the fast paths first). */
 export async function main(argv: string[]): Promise<number> {
   let exit = 0;
   endQuietlyOnClosedPipe(process.stdout);
   endQuietlyOnClosedPipe(process.stderr);
-  const quick = await fastPath(argv, process.cwd());
-  if (quick !== undefined) return quick;
-  // Loaded here, after the fast paths, which do without it.
   const { Command, CommanderError } = await import('commander');
   const abort = new AbortController();
   // First Ctrl-C: abort the operation (it stops, cleans its temp files, exits 130). Second one,

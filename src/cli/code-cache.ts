@@ -1,0 +1,128 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { Script, constants as vmConstants } from 'node:vm';
+import { VERSION } from '../package-info.js';
+
+/**
+ * How the cache file was used: `used` (V8 accepted it), `rejected` (V8 found it stale or corrupt
+ * and compiled from source), `absent` (none yet), `untrusted` (not a regular file of ours, or
+ * writable by others: never read), `off` (no cache directory).
+ */
+export type CodeCacheStatus = 'used' | 'rejected' | 'absent' | 'untrusted' | 'off';
+
+export interface CodeCachedModule {
+  exports: unknown;
+  cacheStatus: CodeCacheStatus;
+  /** Writes the cache when this run had no usable one (call after the work, so it holds the functions that ran). */
+  saveCache(): void;
+}
+
+/** Larger than any cache of reg's bundle; a bigger file is not read. */
+const MAX_CACHE_BYTES = 64 * 1024 * 1024;
+/** A cache file: this magic, then SHA-256(source hash + V8 data), then V8's data. */
+const MAGIC = Buffer.from('reg-v8-code-cache-1\n');
+const DIGEST_BYTES = 32;
+
+/** `$XDG_CACHE_HOME/reg/code-cache`, else `~/.cache/reg/code-cache` (a relative XDG_CACHE_HOME is ignored, as the XDG spec says). */
+export function codeCacheDir(env: NodeJS.ProcessEnv): string | undefined {
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg && isAbsolute(xdg)) return join(xdg, 'reg', 'code-cache');
+  const home = env.HOME || homedir();
+  return home && isAbsolute(home) ? join(home, '.cache', 'reg', 'code-cache') : undefined;
+}
+
+/**
+ * Runs a CommonJS file (the CLI bundle) the way `require` would, but compiled with a V8 code cache:
+ * Node 20 has no compile cache for modules, and without one V8 parses and compiles the same
+ * ~1 MB of JavaScript on every command. The cache file lives in the user's cache directory, never
+ * in the work tree; it is named by the file's name, reg's version, Node's version and architecture
+ * and the SHA-256 of the source, and read only when it is a regular file owned by this user and
+ * writable by no one else. Its V8 data is handed to V8 only if a SHA-256 over the source's hash and
+ * the data matches: a release build of V8 checks the data's header (its version, flags and the
+ * source's length) but no checksum of the compiled code, so a flipped bit, or the cache of another
+ * source of the same length, would otherwise run. Any mismatch means compiling from source: a bad
+ * cache costs time, never behaviour.
+ */
+export function loadCodeCached(file: string, env: NodeJS.ProcessEnv): CodeCachedModule {
+  const source = readFileSync(file, 'utf8');
+  const dir = codeCacheDir(env);
+  const sourceHash = createHash('sha256').update(source).digest();
+  const key = `${basename(file)}-${VERSION}-node${process.version}-${process.arch}-${sourceHash.toString('hex').slice(0, 32)}.v8cache`;
+  const cachePath = dir && join(dir, key);
+  const cached = cachePath ? unwrap(readTrusted(cachePath), sourceHash) : { status: 'off' as const };
+  // The same wrapper as Node's CommonJS loader, on the source's first line so line numbers match.
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, {
+    filename: file,
+    cachedData: cached.data,
+    importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  const cacheStatus: CodeCacheStatus = cached.data ? (script.cachedDataRejected === true ? 'rejected' : 'used') : cached.status;
+  const module = { exports: {} as unknown };
+  const wrapper = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: typeof module, f: string, d: string) => void;
+  wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  return {
+    get exports() {
+      return module.exports;
+    },
+    cacheStatus,
+    saveCache() {
+      if (!cachePath || cacheStatus === 'used') return;
+      const data = script.createCachedData();
+      writeCacheQuietly(cachePath, Buffer.concat([MAGIC, digestOf(sourceHash, data), data]));
+    },
+  };
+}
+
+function digestOf(sourceHash: Buffer, data: Buffer): Buffer {
+  return createHash('sha256').update(sourceHash).update(data).digest();
+}
+
+/** The V8 data of a cache file, if its digest says it was written for this source and is whole. */
+function unwrap(file: { status: CodeCacheStatus; data?: Buffer }, sourceHash: Buffer): { status: CodeCacheStatus; data?: Buffer } {
+  const raw = file.data;
+  if (!raw) return file;
+  const start = MAGIC.length + DIGEST_BYTES;
+  if (raw.length <= start || !raw.subarray(0, MAGIC.length).equals(MAGIC)) return { status: 'rejected' };
+  const data = raw.subarray(start);
+  if (!digestOf(sourceHash, data).equals(raw.subarray(MAGIC.length, start))) return { status: 'rejected' };
+  return { status: 'absent', data };
+}
+
+function readTrusted(path: string): { status: CodeCacheStatus; data?: Buffer } {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { status: code === 'ENOENT' || code === 'ENOTDIR' ? 'absent' : 'untrusted' };
+  }
+  try {
+    const st = fstatSync(fd);
+    const ownUid = process.getuid?.();
+    if (!st.isFile() || (ownUid !== undefined && st.uid !== ownUid) || (st.mode & 0o022) !== 0 || st.size > MAX_CACHE_BYTES) return { status: 'untrusted' };
+    return { status: 'absent', data: readFileSync(fd) };
+  } catch {
+    return { status: 'untrusted' };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Temp file + rename (a concurrent reader sees the old file or the whole new one); any failure leaves no cache and no temp file. */
+function writeCacheQuietly(path: string, data: Buffer): void {
+  const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    writeFileSync(temp, data, { mode: 0o600, flag: 'wx' });
+    renameSync(temp, path);
+  } catch {
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // Nothing was written, or the directory is not ours to clean.
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { codeCacheDir } from '../../src/cli/code-cache.js';
+import { PROJECT_ROOT, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+
+// The CLI bundle runs through a V8 code cache kept in the user's cache directory
+// (src/cli/code-cache.ts). A cache that is corrupt, stale, planted or unreadable must change
+// nothing but the time taken. Each load runs in a fresh node process, as the CLI does (within one
+// process V8 would reuse its own compilation and never read the file).
+
+const LOADER = join(PROJECT_ROOT, 'dist', 'cli', 'code-cache.js');
+
+let work: string;
+let cacheHome: string;
+let script: string;
+
+/** Loads `file` through the code cache in a new process: the cache status and what the script computed. */
+function load(file: string, env: Record<string, string> = {}): { status: string; value: unknown } {
+  const program = `const { loadCodeCached } = await import(${JSON.stringify(LOADER)});
+const m = loadCodeCached(${JSON.stringify(file)}, process.env);
+const value = m.exports.compute(20);
+m.saveCache();
+process.stdout.write(JSON.stringify({ status: m.cacheStatus, value }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', program], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env }, encoding: 'utf8' });
+  return JSON.parse(out);
+}
+
+function cacheFiles(): string[] {
+  const dir = codeCacheDir({ XDG_CACHE_HOME: cacheHome })!;
+  return existsSync(dir) ? readdirSync(dir).map((name) => join(dir, name)) : [];
+}
+
+/** A script whose answer depends on code that only runs lazily (so its bytecode is in the cache). */
+function writeScript(path: string, factor: number): void {
+  writeFileSync(path, `'use strict';\nfunction fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nexports.compute = (n) => fib(n) * ${factor};\n`);
+}
+
+beforeAll(() => {
+  work = tempDir('reg-code-cache-');
+  cacheHome = join(work, 'xdg-cache');
+  script = join(work, 'bundle.cjs');
+  writeScript(script, 2);
+});
+afterAll(() => removeDir(work));
+
+describe('V8 code cache of the CLI bundle', () => {
+  it('is written under $XDG_CACHE_HOME/reg/code-cache (0700 directory, 0600 file) after the first run and used by the next', () => {
+    expect(load(script)).toEqual({ status: 'absent', value: 13530 });
+    const files = cacheFiles();
+    expect(files).toHaveLength(1);
+    expect(files[0]).toMatch(/bundle\.cjs-\d+\.\d+\.\d+-nodev[\d.]+-\w+-[0-9a-f]{32}\.v8cache$/);
+    expect(statSync(files[0]!).mode & 0o777).toBe(0o600);
+    expect(statSync(join(cacheHome, 'reg', 'code-cache')).mode & 0o777).toBe(0o700);
+    expect(load(script)).toEqual({ status: 'used', value: 13530 });
+    // Nothing next to the script: the cache never lives beside the code (the work tree, dist/).
+    expect(readdirSync(work).sort()).toEqual(['bundle.cjs', 'xdg-cache']);
+  });
+
+  it('a changed source of the same length gets its own cache file; the other source\'s cache, planted under its name, is refused', () => {
+    const other = join(work, 'other', 'bundle.cjs');
+    execFileSync('mkdir', ['-p', join(work, 'other')]);
+    writeScript(other, 3); // same length as `script`, different code
+    expect(readFileSync(other).length).toBe(readFileSync(script).length);
+    expect(load(other)).toEqual({ status: 'absent', value: 20295 });
+    expect(cacheFiles()).toHaveLength(2);
+    // Copy the first script's cache over the second's: V8 alone would accept it (it checks only the
+    // source's length) and run the first script's code; the digest bound to the source refuses it.
+    const [forScript, forOther] = [cacheFiles().find((f) => !f.endsWith(keySuffix(other)))!, cacheFiles().find((f) => f.endsWith(keySuffix(other)))!];
+    writeFileSync(forOther, readFileSync(forScript));
+    expect(load(other)).toEqual({ status: 'rejected', value: 20295 });
+    expect(load(other)).toEqual({ status: 'used', value: 20295 }); // rewritten by the run that refused it
+  });
+
+  it('garbage, a truncated file, a flipped bit and an empty file are refused, the result is unchanged, and the cache is rewritten', () => {
+    load(script);
+    const file = cacheFiles().find((f) => f.endsWith(keySuffix(script)))!;
+    const good = readFileSync(file);
+    const flipped = Buffer.from(good);
+    flipped[flipped.length - 100]! ^= 0x10;
+    for (const bad of [Buffer.from('not a code cache at all\n'), good.subarray(0, good.length >> 1), flipped, Buffer.alloc(0), Buffer.alloc(good.length, 0xff)]) {
+      writeFileSync(file, bad);
+      expect(load(script)).toEqual({ status: 'rejected', value: 13530 });
+      expect(load(script)).toEqual({ status: 'used', value: 13530 });
+    }
+  });
+
+  it('a cache file that others may write, or a symlink in its place, is never read', () => {
+    load(script);
+    const file = cacheFiles().find((f) => f.endsWith(keySuffix(script)))!;
+    chmodSync(file, 0o666);
+    expect(load(script)).toEqual({ status: 'untrusted', value: 13530 });
+    expect(statSync(file).mode & 0o777).toBe(0o600); // replaced by a private one
+    const decoy = join(work, 'decoy');
+    writeFileSync(decoy, readFileSync(file));
+    execFileSync('rm', [file]);
+    symlinkSync(decoy, file);
+    expect(load(script)).toEqual({ status: 'untrusted', value: 13530 });
+    expect(readFileSync(decoy).length).toBeGreaterThan(0); // the symlink's target is not written through
+  });
+
+  it('an unwritable cache directory only means no cache', () => {
+    const blocked = join(work, 'blocked');
+    writeFileSync(blocked, 'a file where the cache directory would go\n');
+    expect(load(script, { XDG_CACHE_HOME: join(blocked, 'sub') })).toEqual({ status: 'absent', value: 13530 });
+    expect(readFileSync(blocked, 'utf8')).toBe('a file where the cache directory would go\n');
+  });
+
+  it('follows the XDG rules for where the cache lives', () => {
+    expect(codeCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/reg/code-cache');
+    expect(codeCacheDir({ XDG_CACHE_HOME: 'relative/cache', HOME: '/home/u' })).toBe('/home/u/.cache/reg/code-cache');
+    expect(codeCacheDir({ HOME: '/home/u' })).toBe('/home/u/.cache/reg/code-cache');
+  });
+});
+
+describe('the CLI through its code cache', () => {
+  let repo: string;
+  beforeAll(async () => {
+    repo = makeGitRepo();
+    await regOk(repo, ['init']);
+    writeTree(repo, { 'raw_datasets/pages/p1.txt': 'page\n' });
+    await regOk(repo, ['add', 'raw_datasets/pages']);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-q', '--no-verify', '-m', 'entry');
+  });
+  afterAll(() => removeDir(repo));
+
+  it('reg status prints the same with no cache, a fresh cache, and a corrupt cache', async () => {
+    const home = join(work, 'cli-cache');
+    const env = { XDG_CACHE_HOME: home };
+    const first = await reg(repo, ['--json', 'status'], { env });
+    expect(first.code).toBe(0);
+    const dir = codeCacheDir(env)!;
+    const [file] = readdirSync(dir);
+    expect(file).toMatch(/^reg-cli\.cjs-/);
+    const second = await reg(repo, ['--json', 'status'], { env });
+    writeFileSync(join(dir, file!), Buffer.alloc(statSync(join(dir, file!)).size, 0x5a));
+    const corrupt = await reg(repo, ['--json', 'status'], { env });
+    for (const r of [second, corrupt]) expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: first.code, stdout: first.stdout, stderr: first.stderr });
+    expect(JSON.parse(first.stdout).outputs[0]).toMatchObject({ path: 'raw_datasets/pages', state: 'up-to-date' });
+  });
+});
+
+function keySuffix(file: string): string {
+  return `-${createHash('sha256').update(readFileSync(file, 'utf8')).digest('hex').slice(0, 32)}.v8cache`;
+}
