@@ -70,8 +70,10 @@ export function loadCodeCached(file: string, env: NodeJS.ProcessEnv): CodeCached
     cacheStatus,
     saveCache() {
       if (!cachePath || cacheStatus === 'used') return;
-      const data = script.createCachedData();
-      writeCacheQuietly(cachePath, Buffer.concat([MAGIC, digestOf(sourceHash, data), data]));
+      writeCacheQuietly(cachePath, () => {
+        const data = script.createCachedData();
+        return Buffer.concat([MAGIC, digestOf(sourceHash, data), data]);
+      });
     },
   };
 }
@@ -111,15 +113,24 @@ function readTrusted(path: string): { status: CodeCacheStatus; data?: Buffer } {
   }
 }
 
-/** Temp file + rename (a concurrent reader sees the old file or the whole new one); any failure leaves no cache and no temp file. */
-function writeCacheQuietly(path: string, data: Buffer): void {
+/**
+ * Temp file + rename (a concurrent reader sees the old file or the whole new one); any failure
+ * leaves no cache and no temp file. The data are made only once the temp file is open, so an
+ * unwritable cache directory costs no serialisation on every run.
+ */
+function writeCacheQuietly(path: string, data: () => Buffer): void {
   const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  let fd: number | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    writeFileSync(temp, data, { mode: 0o600, flag: 'wx' });
+    fd = openSync(temp, 'wx', 0o600);
+    writeFileSync(fd, data());
+    closeSync(fd);
+    fd = undefined;
     renameSync(temp, path);
   } catch {
     try {
+      if (fd !== undefined) closeSync(fd);
       rmSync(temp, { force: true });
     } catch {
       // Nothing was written, or the directory is not ours to clean.
