@@ -5,6 +5,7 @@
 // worker, the catalog's browser assets and the fast paths stay tsc's one-file-per-module output.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 
 const root = new URL('../', import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
@@ -18,7 +19,25 @@ const external = Object.keys(pkg.dependencies)
   .filter((name) => !BUNDLED_PACKAGES.has(name))
   .flatMap((name) => [name, `${name}/*`]);
 
-await build({
+const isExternal = (specifier) => external.some((e) => (e.endsWith('/*') ? specifier.startsWith(e.slice(0, -1)) : specifier === e));
+
+// `import('<external package>')` becomes `__regImport('<external package>')`, a function the loader
+// (src/cli/code-cache.ts) passes in, so the bundle itself holds no import(): on Node 20 a function
+// restored from a V8 code cache has lost vm's dynamic-import callback (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING),
+// and that callback is experimental (it prints a warning). Imports of bundled modules become
+// require()s inside the bundle anyway.
+const externalDynamicImports = {
+  name: 'external-dynamic-imports',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (args) => {
+      const text = await readFile(args.path, 'utf8');
+      const contents = text.replace(/\bimport\((['"])([^'"]+)\1\)/g, (call, quote, specifier) => (isExternal(specifier) ? `__regImport(${quote}${specifier}${quote})` : call));
+      return { contents, loader: 'ts' };
+    });
+  },
+};
+
+const result = await build({
   absWorkingDir: new URL('.', root).pathname,
   entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/reg-cli.cjs',
@@ -34,5 +53,10 @@ await build({
   // dist/package-info.js does.
   define: { 'import.meta.url': '__regBundleUrl' },
   banner: { js: "'use strict';\nconst __regBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [externalDynamicImports],
+  write: false,
   logLevel: 'warning',
 });
+const [output] = result.outputFiles;
+if (/\bimport\(/.test(output.text)) throw new Error(`${output.path}: an import() is left in the bundle (only import('<external package>') with a literal name is rewritten to __regImport)`);
+await writeFile(output.path, output.contents);

@@ -3,7 +3,7 @@ import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, ren
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { Script, constants as vmConstants } from 'node:vm';
+import { Script } from 'node:vm';
 import { VERSION } from '../package-info.js';
 
 /**
@@ -53,16 +53,18 @@ export function loadCodeCached(file: string, env: NodeJS.ProcessEnv): CodeCached
   const key = `${basename(file)}-${VERSION}-node${process.version}-${process.arch}-${sourceHash.toString('hex').slice(0, 32)}.v8cache`;
   const cachePath = dir && join(dir, key);
   const cached = cachePath ? unwrap(readTrusted(cachePath), sourceHash) : { status: 'off' as const };
-  // The same wrapper as Node's CommonJS loader, on the source's first line so line numbers match.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, {
+  // Node's CommonJS wrapper, on the source's first line so line numbers match, plus __regImport:
+  // the file must not call import() itself (a function restored from a code cache has lost vm's
+  // dynamic-import callback on Node 20), so scripts/build-cli.mjs rewrites the bundle's
+  // import('<package>') calls to this function, which imports from here (the same node_modules).
+  const script = new Script(`(function (exports, require, module, __filename, __dirname, __regImport) { ${source}\n})`, {
     filename: file,
     cachedData: cached.data,
-    importModuleDynamically: vmConstants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
   const cacheStatus: CodeCacheStatus = cached.data ? (script.cachedDataRejected === true ? 'rejected' : 'used') : cached.status;
   const module = { exports: {} as unknown };
-  const wrapper = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: typeof module, f: string, d: string) => void;
-  wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
+  const wrapper = script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: typeof module, f: string, d: string, i: (specifier: string) => Promise<unknown>) => void;
+  wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file), (specifier) => import(specifier));
   return {
     get exports() {
       return module.exports;

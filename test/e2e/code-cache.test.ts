@@ -21,7 +21,8 @@ let script: string;
 function load(file: string, env: Record<string, string> = {}): { status: string; value: unknown } {
   const program = `const { loadCodeCached } = await import(${JSON.stringify(LOADER)});
 const m = loadCodeCached(${JSON.stringify(file)}, process.env);
-const value = m.exports.compute(20);
+// A lazily compiled function that imports: it must work when restored from the cache too.
+const value = m.exports.compute(20) + (await m.exports.separator()).length;
 m.saveCache();
 process.stdout.write(JSON.stringify({ status: m.cacheStatus, value }));`;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', program], { env: { ...process.env, XDG_CACHE_HOME: cacheHome, ...env }, encoding: 'utf8' });
@@ -35,7 +36,7 @@ function cacheFiles(): string[] {
 
 /** A script whose answer depends on code that only runs lazily (so its bytecode is in the cache). */
 function writeScript(path: string, factor: number): void {
-  writeFileSync(path, `'use strict';\nfunction fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nexports.compute = (n) => fib(n) * ${factor};\n`);
+  writeFileSync(path, `'use strict';\nfunction fib(n) { return n < 2 ? n : fib(n - 1) + fib(n - 2); }\nexports.compute = (n) => fib(n) * ${factor};\nexports.separator = async () => (await __regImport('node:path')).sep;\n`);
 }
 
 beforeAll(() => {
@@ -48,13 +49,13 @@ afterAll(() => removeDir(work));
 
 describe('V8 code cache of the CLI bundle', () => {
   it('is written under $XDG_CACHE_HOME/reg/code-cache (0700 directory, 0600 file) after the first run and used by the next', () => {
-    expect(load(script)).toEqual({ status: 'absent', value: 13530 });
+    expect(load(script)).toEqual({ status: 'absent', value: 13531 });
     const files = cacheFiles();
     expect(files).toHaveLength(1);
     expect(files[0]).toMatch(/bundle\.cjs-\d+\.\d+\.\d+-nodev[\d.]+-\w+-[0-9a-f]{32}\.v8cache$/);
     expect(statSync(files[0]!).mode & 0o777).toBe(0o600);
     expect(statSync(join(cacheHome, 'reg', 'code-cache')).mode & 0o777).toBe(0o700);
-    expect(load(script)).toEqual({ status: 'used', value: 13530 });
+    expect(load(script)).toEqual({ status: 'used', value: 13531 });
     // Nothing next to the script: the cache never lives beside the code (the work tree, dist/).
     expect(readdirSync(work).sort()).toEqual(['bundle.cjs', 'xdg-cache']);
   });
@@ -64,14 +65,14 @@ describe('V8 code cache of the CLI bundle', () => {
     execFileSync('mkdir', ['-p', join(work, 'other')]);
     writeScript(other, 3); // same length as `script`, different code
     expect(readFileSync(other).length).toBe(readFileSync(script).length);
-    expect(load(other)).toEqual({ status: 'absent', value: 20295 });
+    expect(load(other)).toEqual({ status: 'absent', value: 20296 });
     expect(cacheFiles()).toHaveLength(2);
     // Copy the first script's cache over the second's: V8 alone would accept it (it checks only the
     // source's length) and run the first script's code; the digest bound to the source refuses it.
     const [forScript, forOther] = [cacheFiles().find((f) => !f.endsWith(keySuffix(other)))!, cacheFiles().find((f) => f.endsWith(keySuffix(other)))!];
     writeFileSync(forOther, readFileSync(forScript));
-    expect(load(other)).toEqual({ status: 'rejected', value: 20295 });
-    expect(load(other)).toEqual({ status: 'used', value: 20295 }); // rewritten by the run that refused it
+    expect(load(other)).toEqual({ status: 'rejected', value: 20296 });
+    expect(load(other)).toEqual({ status: 'used', value: 20296 }); // rewritten by the run that refused it
   });
 
   it('garbage, a truncated file, a flipped bit and an empty file are refused, the result is unchanged, and the cache is rewritten', () => {
@@ -82,8 +83,8 @@ describe('V8 code cache of the CLI bundle', () => {
     flipped[flipped.length - 100]! ^= 0x10;
     for (const bad of [Buffer.from('not a code cache at all\n'), good.subarray(0, good.length >> 1), flipped, Buffer.alloc(0), Buffer.alloc(good.length, 0xff)]) {
       writeFileSync(file, bad);
-      expect(load(script)).toEqual({ status: 'rejected', value: 13530 });
-      expect(load(script)).toEqual({ status: 'used', value: 13530 });
+      expect(load(script)).toEqual({ status: 'rejected', value: 13531 });
+      expect(load(script)).toEqual({ status: 'used', value: 13531 });
     }
   });
 
@@ -91,20 +92,20 @@ describe('V8 code cache of the CLI bundle', () => {
     load(script);
     const file = cacheFiles().find((f) => f.endsWith(keySuffix(script)))!;
     chmodSync(file, 0o666);
-    expect(load(script)).toEqual({ status: 'untrusted', value: 13530 });
+    expect(load(script)).toEqual({ status: 'untrusted', value: 13531 });
     expect(statSync(file).mode & 0o777).toBe(0o600); // replaced by a private one
     const decoy = join(work, 'decoy');
     writeFileSync(decoy, readFileSync(file));
     execFileSync('rm', [file]);
     symlinkSync(decoy, file);
-    expect(load(script)).toEqual({ status: 'untrusted', value: 13530 });
+    expect(load(script)).toEqual({ status: 'untrusted', value: 13531 });
     expect(readFileSync(decoy).length).toBeGreaterThan(0); // the symlink's target is not written through
   });
 
   it('an unwritable cache directory only means no cache', () => {
     const blocked = join(work, 'blocked');
     writeFileSync(blocked, 'a file where the cache directory would go\n');
-    expect(load(script, { XDG_CACHE_HOME: join(blocked, 'sub') })).toEqual({ status: 'absent', value: 13530 });
+    expect(load(script, { XDG_CACHE_HOME: join(blocked, 'sub') })).toEqual({ status: 'absent', value: 13531 });
     expect(readFileSync(blocked, 'utf8')).toBe('a file where the cache directory would go\n');
   });
 
