@@ -7,9 +7,9 @@ import { Script } from 'node:vm';
 import { VERSION } from '../package-info.js';
 
 /**
- * How the cache file was used: `used` (V8 accepted it), `rejected` (V8 found it stale or corrupt
- * and compiled from source), `absent` (none yet), `untrusted` (not a regular file of ours, or
- * writable by others: never read), `off` (no cache directory).
+ * How the cache file was used: `used` (V8 accepted it), `rejected` (its digest did not match, or V8
+ * refused it: compiled from source), `absent` (none yet), `untrusted` (not a regular file of ours,
+ * or writable by others: never read), `off` (no cache directory).
  */
 export type CodeCacheStatus = 'used' | 'rejected' | 'absent' | 'untrusted' | 'off';
 
