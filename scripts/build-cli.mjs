@@ -31,7 +31,8 @@ const externalDynamicImports = {
   setup(b) {
     b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (args) => {
       const text = await readFile(args.path, 'utf8');
-      const contents = text.replace(/\bimport\((['"])([^'"]+)\1\)/g, (call, quote, specifier) => (isExternal(specifier) ? `__regImport(${quote}${specifier}${quote})` : call));
+      // (`typeof import('...')` is a type, erased by esbuild: left alone.)
+      const contents = text.replace(/(?<!\btypeof\s+)\bimport\((['"])([^'"]+)\1\)/g, (call, quote, specifier) => (isExternal(specifier) ? `__regImport(${quote}${specifier}${quote})` : call));
       return { contents, loader: 'ts' };
     });
   },
