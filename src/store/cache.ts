@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { CHUNK_SIZE, hashFile } from '../data/hash.js';
@@ -184,6 +184,28 @@ export class Cache {
    * libuv's pool (docs/benchmarks.md, checkout).
    */
   async materialize(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false): Promise<LinkType> {
+    return (await this.place(oid, legacy, dest, linkTypes, executable, false)).type;
+  }
+
+  /**
+   * materialize(), also returning the stat of `dest` as written (stat, not lstat: a symlink's
+   * identity is its target's, as in the walk), for the stat cache. A fresh hard link costs one
+   * link and one stat: the link is made first and its stat carries the verify stamp (the link
+   * shares the object's inode); an unstamped object's link is taken back at once and the object
+   * verified before it is linked again, so unverified bytes never keep a data file's name.
+   */
+  async materializeStat(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false): Promise<{ type: LinkType; stat: Stats }> {
+    const placed = await this.place(oid, legacy, dest, linkTypes, executable, true);
+    return { type: placed.type, stat: placed.stat ?? statSync(dest) };
+  }
+
+  private async place(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable: boolean, wantStat: boolean): Promise<{ type: LinkType; stat?: Stats }> {
+    let linkTried = false;
+    if (wantStat && linkTypes[0] === 'hardlink' && !legacy && oid !== EMPTY_MD5 && !this.unsupported.has('hardlink')) {
+      const linked = this.linkStamped(this.objectPath(oid), dest);
+      if (linked.stat !== undefined) return { type: 'hardlink', stat: linked.stat };
+      linkTried = linked.exists;
+    }
     if (oid === EMPTY_MD5) {
       const tmp = tempPathFor(dest);
       try {
@@ -193,7 +215,7 @@ export class Cache {
         rmSync(tmp, { force: true });
         throw diskError(err, dest) ?? err;
       }
-      return 'copy';
+      return { type: 'copy' };
     }
     const obj = this.find(oid, legacy);
     if (obj === undefined) {
@@ -219,10 +241,10 @@ export class Cache {
           }
           case 'hardlink': {
             await this.ensureVerified(oid, legacy, obj);
-            if (this.linkIfAbsent(obj.path, dest)) return 'hardlink';
+            if (!linkTried && this.linkIfAbsent(obj.path, dest)) return { type: 'hardlink' };
             // rename() between two links to one inode does nothing (and would leave the temp link).
             const there = lstatSync(dest, { throwIfNoEntry: false });
-            if (there !== undefined && there.ino === obj.stat.ino && there.dev === obj.stat.dev) return 'hardlink';
+            if (there !== undefined && there.ino === obj.stat.ino && there.dev === obj.stat.dev) return { type: 'hardlink' };
             tmp = tempPathFor(dest);
             linkSync(obj.path, tmp);
             break;
@@ -237,7 +259,7 @@ export class Cache {
         // and rename wait on the filesystem's journal); a link is one short syscall, cheaper here.
         if (type === 'copy') await rename(tmp!, dest);
         else renameSync(tmp!, dest);
-        return type;
+        return { type };
       } catch (err) {
         if (tmp !== undefined) rmSync(tmp, { force: true });
         if (!isUnsupportedLink(err)) throw diskError(err, dest) ?? err;
@@ -247,6 +269,28 @@ export class Cache {
     throw new RegError('cache.link-failed', 'config', `none of the cache link types ${linkTypes.join(',')} works for ${dest}`, {
       hint: 'add "copy" to cache.type in .reg/config.yaml',
     });
+  }
+
+  /**
+   * The hard-link fast path: links `object` at `dest` and stats the link. Kept only when the stat
+   * shows the verify stamp (or this process verified the object); otherwise the link is removed
+   * again at once and `stat` is undefined. `exists`: `dest` was there already (nothing changed).
+   * Any other failure (missing object, unsupported link) is left to the careful path to report.
+   */
+  private linkStamped(object: string, dest: string): { stat?: Stats; exists: boolean } {
+    try {
+      linkSync(object, dest);
+    } catch (err) {
+      return { exists: errnoCode(err) === 'EEXIST' };
+    }
+    try {
+      const st = statSync(dest);
+      if (hasVerifiedMtime(st.mtimeMs) || this.verified.has(object)) return { stat: st, exists: false };
+    } catch {
+      // fall through: the link goes, and the careful path reports what is wrong
+    }
+    unlinkSync(dest);
+    return { exists: false };
   }
 
   /** Hard-links `object` at `dest` when nothing is there: true if linked, false if `dest` exists (nothing changed). */

@@ -1,4 +1,4 @@
-import { readlinkSync, statSync } from 'node:fs';
+import { readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import type { Context } from '../../context.js';
 import type { ManifestEntry } from '../../data/manifest.js';
@@ -231,13 +231,14 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   const phase = 'checkout';
   if (plan.write.length > 0) ctx.progress({ type: 'start', phase, label: `checking out ${o.dataRel}`, total: plan.write.length });
   const statCache = StatCache.load(repo.statDir, o.dataRel, o.legacy);
-  let written = 0;
+  let writtenCount = 0;
   try {
     await mapLimit(plan.write, FILE_JOBS, async (e) => {
       ctx.signal?.throwIfAborted();
       const target = fs.prepareWrite(rel(e.relpath));
+      let written: Stats;
       try {
-        await repo.cache.materialize(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec));
+        ({ stat: written } = await repo.cache.materializeStat(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec)));
       } catch (err) {
         if (!isRegError(err) || err.code !== 'cache.corrupt-object') throw err;
         const c = corrupt.get(e.md5) ?? { legacy: o.legacy, uses: [], outputs: [] };
@@ -246,9 +247,8 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
         corrupt.set(e.md5, c);
         return;
       }
-      written++;
-      // stat (not lstat) as the walk does: a symlink's identity is its target's.
-      statCache.record(fileFromStats(e.relpath, target, statSync(target)), e.md5);
+      writtenCount++;
+      statCache.record(fileFromStats(e.relpath, target, written), e.md5);
       ctx.progress({ type: 'advance', phase, done: 1 });
     });
     // The workspace now holds the pointer's version: `reg status` measures later edits (and later pointer changes) from it.
@@ -258,8 +258,8 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
     if (plan.write.length > 0) ctx.progress({ type: 'end', phase });
   }
   if (o.isDir) fs.ensureDir(o.dataRel);
-  const changed = written > 0 || plan.remove.length > 0 || plan.replaceRoot || plan.unlink.length > 0;
-  return { ...base, action: changed ? 'restored' : 'unchanged', written, removed: plan.remove.length, unchanged: plan.unchanged };
+  const changed = writtenCount > 0 || plan.remove.length > 0 || plan.replaceRoot || plan.unlink.length > 0;
+  return { ...base, action: changed ? 'restored' : 'unchanged', written: writtenCount, removed: plan.remove.length, unchanged: plan.unchanged };
 }
 
 /** The directories above a relpath, deepest first ('a/b/c' -> ['a/b', 'a']). */
