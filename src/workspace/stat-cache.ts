@@ -133,7 +133,8 @@ export class StatCache {
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as Stored;
       if (parsed.v === FORMAT) {
         cache.stored = parsed;
-        cache.paths = typeof parsed.paths === 'string' ? (parsed.paths === '' ? [] : parsed.paths.split('\n')) : parsed.paths;
+        // '' joins both no rows and the one row of a single-file output (relpath ''): the columns tell which.
+        cache.paths = typeof parsed.paths === 'string' ? (parsed.paths === '' && parsed.ino.length === 0 ? [] : parsed.paths.split('\n')) : parsed.paths;
         cache.tree = parsed.tree;
         cache.base = parsed.base;
         cache.since = sinceFrom(parsed.since);

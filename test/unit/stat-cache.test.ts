@@ -212,4 +212,17 @@ describe('stat cache: changes since the pointer tree', () => {
     const after = StatCache.load(dir, 'data', false);
     expect(after.contentChangesSinceTree(N)).toEqual({ oid: 't1.dir', modified: ['f4'] });
   });
+
+  it('a single-file output (its one relpath is "") is found again after save and load', () => {
+    const single = file(0, { relpath: '' });
+    const c = StatCache.load(dir, 'one-file', false);
+    c.record(single, md5('b'));
+    c.retainOnly(['']);
+    c.save();
+    expect(StatCache.load(dir, 'one-file', false).lookup(single)).toBe(md5('b'));
+    const empty = StatCache.load(dir, 'no-files', false);
+    empty.retainOnly([]);
+    empty.save();
+    expect(StatCache.load(dir, 'no-files', false).lookup(single)).toBeUndefined();
+  });
 });
