@@ -21,6 +21,13 @@ interface CacheObject {
   stat: Stats;
 }
 
+/**
+ * Stamped objects at least this big are copied by the kernel (Cache.copyStamped), smaller ones by
+ * the hashing copy: for small files the two measured the same (file creation dominates), so the
+ * stronger check stays where it is free (docs/benchmarks.md, checkout-speed).
+ */
+const KERNEL_COPY_MIN_BYTES = CHUNK_SIZE;
+
 /** The copy pass of materialize is synchronous for all but big files: one shared buffer serves them all. */
 const COPY_BUFFER = Buffer.allocUnsafe(CHUNK_SIZE);
 
@@ -28,8 +35,8 @@ const COPY_BUFFER = Buffer.allocUnsafe(CHUNK_SIZE);
  * The local content-addressed cache (`.reg/cache`): `files/md5/XX/REST` for DVC 3 objects and
  * `XX/REST` for DVC 2 (legacy) ones. Objects are read-only (0444) and published by rename with a
  * "verified" mtime stamp (see hash-task.ts): restoring by copy hashes the bytes in the copy's read
- * pass; linking (reflink, hardlink, symlink) re-hashes an object first only when its stamp is
- * gone. An object whose bytes do not match its name is moved to `quarantine/` and reported.
+ * pass (a stamped object of 1 MiB or more is copied by the kernel instead, unhashed, like a link);
+ * linking (reflink, hardlink, symlink) re-hashes an object first only when its stamp is gone. An object whose bytes do not match its name is moved to `quarantine/` and reported.
  */
 export class Cache {
   /** Link types that failed as unsupported once; not tried again for this cache (same filesystem). */
@@ -173,8 +180,8 @@ export class Cache {
   /**
    * Puts the object's bytes at `dest` (atomically) using the first link type that works; `dest`'s
    * directory must exist (the caller gets `dest` from the work-tree gateway, safe-fs.ts). Copies
-   * hash the bytes as they copy them and never publish a mismatch; the link types verify an
-   * unstamped object first. Copies and reflinks get a writable mode; hard and symbolic links stay
+   * hash the bytes as they copy them and never publish a mismatch (stamped objects of 1 MiB or
+   * more are copied by the kernel, see copyStamped); the link types verify an unstamped object first. Copies and reflinks get a writable mode; hard and symbolic links stay
    * read-only. A hardlink already in place is left alone.
    *
    * Copies and reflinks are written to a temp name and renamed over `dest`. A hard link is made at
@@ -228,7 +235,9 @@ export class Cache {
         switch (type) {
           case 'copy':
             tmp = tempPathFor(dest);
-            await this.copyVerified(oid, legacy, obj, tmp, writableMode(executable));
+            if (obj.stat.size < KERNEL_COPY_MIN_BYTES || !this.trusted(obj) || !this.copyStamped(obj, tmp, writableMode(executable))) {
+              await this.copyVerified(oid, legacy, obj, tmp, writableMode(executable));
+            }
             break;
           case 'reflink': {
             await this.ensureVerified(oid, legacy, obj);
@@ -302,6 +311,24 @@ export class Cache {
       if (errnoCode(err) === 'EEXIST') return false;
       throw err;
     }
+  }
+
+  /**
+   * Copies an object that carries its verify stamp to `tmp` in the kernel (a clone where the
+   * filesystem can, copy_file_range otherwise): its bytes never pass through this process and are
+   * not hashed again, as with the link types. The object's stat is taken again afterwards: if
+   * anything wrote to it meanwhile (its ctime moves), the copy is dropped and false returned, so
+   * the caller copies it the hashing way.
+   */
+  private copyStamped(obj: CacheObject, tmp: string, mode: number): boolean {
+    copyFileSync(obj.path, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+    // The copy takes the object's mode (0444).
+    chmodSync(tmp, mode);
+    const after = statSync(obj.path);
+    const { stat } = obj;
+    if (after.ino === stat.ino && after.size === stat.size && after.mtimeMs === stat.mtimeMs && after.ctimeMs === stat.ctimeMs) return true;
+    rmSync(tmp, { force: true });
+    return false;
   }
 
   /** Copies the object to `tmp`, hashing in the same read pass; a mismatch is never kept. */

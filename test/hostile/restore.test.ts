@@ -24,7 +24,7 @@ afterEach(() => {
   removeDir(remote);
 });
 
-const objectPath = (content: string) => join(repo, '.reg/cache/files/md5', md5(content).slice(0, 2), md5(content).slice(2));
+const objectPath = (content: string | Buffer) => join(repo, '.reg/cache/files/md5', md5(content).slice(0, 2), md5(content).slice(2));
 
 function corrupt(path: string, bytes: string): void {
   chmodSync(path, 0o644);
@@ -109,6 +109,70 @@ describe('verify on restore', () => {
     expect(existsSync(manifest)).toBe(false);
     await regOk(repo, ['pull']);
     expect(readFileSync(join(repo, 'raw_datasets/d/a.txt'), 'utf8')).toBe('alpha');
+  });
+});
+
+describe('the cheap paths keep the checks', () => {
+  /** 2 MiB of bytes that differ per seed: above the size from which stamped objects are copied by the kernel. */
+  const big = (seed: number) => {
+    const b = Buffer.alloc(2 * 1024 * 1024);
+    for (let i = 0; i < b.length; i += 4) b.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ seed) >>> 0, i);
+    return b;
+  };
+
+  it('copy mode: a stamped big object is copied whole with a writable (and executable) mode, no temp left; status trusts it', async () => {
+    setConfigValue(join(repo, '.reg/config.yaml'), ['cache', 'type'], 'copy');
+    const bytes = big(1);
+    writeTree(repo, { 'raw_datasets/model.bin': bytes });
+    chmodSync(join(repo, 'raw_datasets/model.bin'), 0o755);
+    await regOk(repo, ['add', 'raw_datasets/model.bin']);
+    expect(readFileSync(join(repo, 'raw_datasets/model.bin.dvc'), 'utf8')).toContain('isexec: true');
+    rmSync(join(repo, 'raw_datasets/model.bin'));
+    rmSync(join(repo, '.reg/tmp'), { recursive: true, force: true });
+    expect(statSync(objectPath(bytes)).mtimeMs % 1_024_000).toBe(0);
+    await regOk(repo, ['checkout']);
+    const file = join(repo, 'raw_datasets/model.bin');
+    expect(readFileSync(file).equals(bytes)).toBe(true);
+    expect(statSync(file).ino).not.toBe(statSync(objectPath(bytes)).ino);
+    expect(statSync(file).mode & 0o700).toBe(0o700);
+    expect(statSync(objectPath(bytes)).mode & 0o222).toBe(0); // the object stays read-only
+    expect(tempFilesUnder(repo)).toEqual([]);
+    const st = JSON.parse((await regOk(repo, ['--json', 'status'])).stdout).outputs[0];
+    expect([st.state, st.hashedFiles]).toEqual(['up-to-date', 0]);
+  });
+
+  it('copy mode: a big object rewritten in place (its stamp gone) is hashed, refused (exit 6) and never written', async () => {
+    setConfigValue(join(repo, '.reg/config.yaml'), ['cache', 'type'], 'copy');
+    const bytes = big(2);
+    writeTree(repo, { 'raw_datasets/d/model.bin': bytes, 'raw_datasets/d/small.txt': 'small' });
+    await regOk(repo, ['add', 'raw_datasets/d']);
+    rmSync(join(repo, 'raw_datasets/d'), { recursive: true });
+    const evil = Buffer.from(bytes);
+    evil[12345] ^= 0xff;
+    chmodSync(objectPath(bytes), 0o644);
+    writeFileSync(objectPath(bytes), evil); // same size, one byte flipped
+    chmodSync(objectPath(bytes), 0o444);
+    const r = await reg(repo, ['--json', 'checkout']);
+    expect([r.code, JSON.parse(r.stdout).error.code]).toEqual([6, 'checkout.corrupt-object']);
+    expect(existsSync(join(repo, 'raw_datasets/d/model.bin'))).toBe(false);
+    expect(readFileSync(join(repo, 'raw_datasets/d/small.txt'), 'utf8')).toBe('small');
+    expect(tempFilesUnder(repo)).toEqual([]);
+  });
+
+  it('hardlink mode: a good object whose stamp is gone is verified, stamped again and linked; status trusts it', async () => {
+    setConfigValue(join(repo, '.reg/config.yaml'), ['cache', 'type'], 'hardlink');
+    await addAndPush({ 'raw_datasets/d/a.txt': 'alpha', 'raw_datasets/d/b.txt': 'bravo' }, 'raw_datasets/d');
+    rmSync(join(repo, 'raw_datasets/d'), { recursive: true });
+    rmSync(join(repo, '.reg/tmp'), { recursive: true, force: true });
+    const obj = objectPath('alpha');
+    utimesSync(obj, new Date(), new Date()); // same bytes, the stamp is gone
+    expect(statSync(obj).mtimeMs % 1_024_000).not.toBe(0);
+    await regOk(repo, ['checkout']);
+    expect(lstatSync(join(repo, 'raw_datasets/d/a.txt')).ino).toBe(lstatSync(obj).ino);
+    expect(statSync(obj).mtimeMs % 1_024_000).toBe(0);
+    expect(tempFilesUnder(repo)).toEqual([]);
+    const st = JSON.parse((await regOk(repo, ['--json', 'status', 'raw_datasets/d'])).stdout).outputs[0];
+    expect([st.state, st.hashedFiles]).toEqual(['up-to-date', 0]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { readlinkSync, type Stats } from 'node:fs';
+import { readlinkSync, statSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import type { Context } from '../../context.js';
 import type { ManifestEntry } from '../../data/manifest.js';
@@ -231,14 +231,18 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   const phase = 'checkout';
   if (plan.write.length > 0) ctx.progress({ type: 'start', phase, label: `checking out ${o.dataRel}`, total: plan.write.length });
   const statCache = StatCache.load(repo.statDir, o.dataRel, o.legacy);
+  // Every hard link to an object moves the ctime of all its links: files sharing an object are
+  // stat'ed for the stat cache once all are linked.
+  const shared = objectsUsedTwice(plan.write);
+  const linkedShared: Array<{ relpath: string; target: string; md5: string }> = [];
   let writtenCount = 0;
   try {
     await mapLimit(plan.write, FILE_JOBS, async (e) => {
       ctx.signal?.throwIfAborted();
       const target = fs.prepareWrite(rel(e.relpath));
-      let written: Stats;
+      let written: { type: LinkType; stat: Stats };
       try {
-        ({ stat: written } = await repo.cache.materializeStat(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec)));
+        written = await repo.cache.materializeStat(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec));
       } catch (err) {
         if (!isRegError(err) || err.code !== 'cache.corrupt-object') throw err;
         const c = corrupt.get(e.md5) ?? { legacy: o.legacy, uses: [], outputs: [] };
@@ -248,9 +252,11 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
         return;
       }
       writtenCount++;
-      statCache.record(fileFromStats(e.relpath, target, written), e.md5);
+      if (written.type === 'hardlink' && shared.has(e.md5)) linkedShared.push({ relpath: e.relpath, target, md5: e.md5 });
+      else statCache.record(fileFromStats(e.relpath, target, written.stat), e.md5);
       ctx.progress({ type: 'advance', phase, done: 1 });
     });
+    for (const f of linkedShared) statCache.record(fileFromStats(f.relpath, f.target, statSync(f.target)), f.md5);
     // The workspace now holds the pointer's version: `reg status` measures later edits (and later pointer changes) from it.
     if (o.out.md5 !== undefined) statCache.setBase(o.out.md5);
   } finally {
@@ -260,6 +266,17 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   if (o.isDir) fs.ensureDir(o.dataRel);
   const changed = writtenCount > 0 || plan.remove.length > 0 || plan.replaceRoot || plan.unlink.length > 0;
   return { ...base, action: changed ? 'restored' : 'unchanged', written: writtenCount, removed: plan.remove.length, unchanged: plan.unchanged };
+}
+
+/** The md5s that more than one of `entries` uses. */
+function objectsUsedTwice(entries: readonly ManifestEntry[]): Set<string> {
+  const seen = new Set<string>();
+  const twice = new Set<string>();
+  for (const e of entries) {
+    if (seen.has(e.md5)) twice.add(e.md5);
+    else seen.add(e.md5);
+  }
+  return twice;
 }
 
 /** The directories above a relpath, deepest first ('a/b/c' -> ['a/b', 'a']). */
