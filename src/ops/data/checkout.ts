@@ -232,7 +232,7 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   if (plan.write.length > 0) ctx.progress({ type: 'start', phase, label: `checking out ${o.dataRel}`, total: plan.write.length });
   const statCache = StatCache.load(repo.statDir, o.dataRel, o.legacy);
   // Every hard link to an object moves the ctime of all its links: files sharing an object are
-  // stat'ed for the stat cache once all are linked.
+  // stat'ed again for the stat cache once all are linked (recorded again, their rows keep their place).
   const shared = objectsUsedTwice(plan.write);
   const linkedShared: Array<{ relpath: string; target: string; md5: string }> = [];
   let writtenCount = 0;
@@ -252,8 +252,8 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
         return;
       }
       writtenCount++;
+      statCache.record(fileFromStats(e.relpath, target, written.stat), e.md5);
       if (written.type === 'hardlink' && shared.has(e.md5)) linkedShared.push({ relpath: e.relpath, target, md5: e.md5 });
-      else statCache.record(fileFromStats(e.relpath, target, written.stat), e.md5);
       ctx.progress({ type: 'advance', phase, done: 1 });
     });
     for (const f of linkedShared) statCache.record(fileFromStats(f.relpath, f.target, statSync(f.target)), f.md5);
