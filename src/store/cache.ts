@@ -181,8 +181,9 @@ export class Cache {
    * Puts the object's bytes at `dest` (atomically) using the first link type that works; `dest`'s
    * directory must exist (the caller gets `dest` from the work-tree gateway, safe-fs.ts). Copies
    * hash the bytes as they copy them and never publish a mismatch (stamped objects of 1 MiB or
-   * more are copied by the kernel, see copyStamped); the link types verify an unstamped object first. Copies and reflinks get a writable mode; hard and symbolic links stay
-   * read-only. A hardlink already in place is left alone.
+   * more are copied by the kernel, see copyStamped); the link types verify an unstamped object
+   * first. Copies and reflinks get a writable mode; hard and symbolic links stay read-only. A
+   * hardlink already in place is left alone.
    *
    * Copies and reflinks are written to a temp name and renamed over `dest`. A hard link is made at
    * `dest` directly when nothing is there (link() never replaces: it fails with EEXIST, and the
@@ -198,8 +199,9 @@ export class Cache {
    * materialize(), also returning the stat of `dest` as written (stat, not lstat: a symlink's
    * identity is its target's, as in the walk), for the stat cache. A fresh hard link costs one
    * link and one stat: the link is made first and its stat carries the verify stamp (the link
-   * shares the object's inode); an unstamped object's link is taken back at once and the object
-   * verified before it is linked again, so unverified bytes never keep a data file's name.
+   * shares the object's inode); an unstamped object's link is taken back right after that stat
+   * and the object verified before it is linked again, so unverified bytes hold a data file's
+   * name for one stat call at most (a kill in between leaves a link that status hashes: no row).
    */
   async materializeStat(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false): Promise<{ type: LinkType; stat: Stats }> {
     const placed = await this.place(oid, legacy, dest, linkTypes, executable, true);
@@ -298,7 +300,11 @@ export class Cache {
     } catch {
       // fall through: the link goes, and the careful path reports what is wrong
     }
-    unlinkSync(dest);
+    try {
+      unlinkSync(dest);
+    } catch (err) {
+      throw diskError(err, dest) ?? err;
+    }
     return { exists: false };
   }
 
