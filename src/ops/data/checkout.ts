@@ -233,7 +233,7 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   const statCache = StatCache.load(repo.statDir, o.dataRel, o.legacy);
   // Every hard link to an object moves the ctime of all its links: files sharing an object are
   // stat'ed again for the stat cache once all are linked (recorded again, their rows keep their place).
-  const shared = objectsUsedTwice(plan.write);
+  const shared = repo.linkTypes.includes('hardlink') ? objectsUsedTwice(plan.write) : new Set<string>();
   const linkedShared: Array<{ relpath: string; target: string; md5: string }> = [];
   let writtenCount = 0;
   try {
