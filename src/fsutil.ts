@@ -66,12 +66,14 @@ export function removeStaleTemps(dir: string, maxAgeMs = STALE_TEMP_MS, now = Da
  * `durable: false` skips the fsync, for files reg regenerates and checks byte for byte on the next
  * run (the catalog's site: one fsync per file was most of a 3,000-file build).
  */
-export function writeFileInPlaceSync(target: string, data: string | Buffer, mode = 0o666, durable = true): void {
+export function writeFileInPlaceSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666, durable = true): void {
   const tmp = tempPathFor(target);
   try {
     const fd = openSync(tmp, 'wx', mode);
     try {
-      writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+      if (typeof data === 'string' || Buffer.isBuffer(data)) writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+      // In parts: a file built from a million rows need never exist whole in memory, as text and again as bytes.
+      else for (const part of data) writeAllSync(fd, Buffer.from(part, 'utf8'));
       if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -84,11 +86,15 @@ export function writeFileInPlaceSync(target: string, data: string | Buffer, mode
   }
 }
 
+function writeAllSync(fd: number, bytes: Buffer): void {
+  for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+}
+
 /**
  * Atomic write for reg's own files (config, stash records, state under `.reg/`), creating the
  * directory. Work-tree files go through `src/workspace/safe-fs.ts` instead.
  */
-export function writeFileAtomicSync(target: string, data: string | Buffer, mode = 0o666): void {
+export function writeFileAtomicSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666): void {
   mkdirSync(dirname(target), { recursive: true });
   writeFileInPlaceSync(target, data, mode);
 }

@@ -15,50 +15,87 @@ const BATCH_BYTES = 64 * CHUNK_SIZE;
 const INLINE_MAX_FILES = 64;
 const INLINE_MAX_BYTES = 16 * CHUNK_SIZE;
 
-export interface SizedTask extends HashTask {
+/**
+ * A file to hash. `legacy` and `cacheRoot` default to hashMany's `shared` options, so a caller
+ * with 100k files can pass its own file records instead of building a task object per file.
+ */
+export interface SizedTask {
+  abs: string;
   size: number;
+  legacy?: boolean;
+  cacheRoot?: string;
+}
+
+export interface SharedTaskOptions {
+  legacy: boolean;
+  cacheRoot?: string;
 }
 
 /** After an abort, how long workers get to stop at their next chunk and remove their temp files. */
 const STOP_GRACE_MS = 400;
 
+export interface HashManyOptions {
+  onProgress?: HashProgress;
+  /** Worker threads (default: every core). */
+  jobs?: number;
+  signal?: AbortSignal;
+  shared?: SharedTaskOptions;
+}
+
+/** hashEach, with the results in task order. */
+export async function hashMany(tasks: readonly SizedTask[], options: HashManyOptions = {}): Promise<HashOutcome[]> {
+  const results: HashOutcome[] = new Array(tasks.length);
+  await hashEach(tasks, (r, i) => (results[i] = r), options);
+  return results;
+}
+
 /**
  * Hashes files on all cores: batches of small files (or single big files) go to worker threads
- * that use synchronous I/O with one reused buffer. Results come back in task order.
+ * that use synchronous I/O with one reused buffer. Each result is handed to `onResult` with its
+ * task's index as its batch completes (batches may complete out of order), so no array of a
+ * million results need be held; an error thrown by `onResult` stops the run and is rethrown.
  * An abort (`signal`) stops every task at its next chunk (temp files removed), then rejects with
  * the signal's reason.
  */
-export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashProgress, jobs = availableParallelism(), signal?: AbortSignal): Promise<HashOutcome[]> {
+export async function hashEach(
+  tasks: readonly SizedTask[],
+  onResult: (result: HashOutcome, index: number) => void,
+  { onProgress, jobs = availableParallelism(), signal, shared = { legacy: false } }: HashManyOptions = {},
+): Promise<void> {
   const totalBytes = tasks.reduce((s, t) => s + t.size, 0);
-  if (tasks.length === 0) return [];
+  if (tasks.length === 0) return;
   signal?.throwIfAborted();
+  const taskAt = (i: number): HashTask => {
+    const t = tasks[i]!;
+    return { abs: t.abs, legacy: t.legacy ?? shared.legacy, cacheRoot: t.cacheRoot ?? shared.cacheRoot, size: t.size };
+  };
   if (jobs <= 1 || (tasks.length <= INLINE_MAX_FILES && totalBytes <= INLINE_MAX_BYTES)) {
     const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
-    const results: HashOutcome[] = [];
     const stop = () => signal?.aborted === true;
-    for (const t of tasks) {
-      results.push(await runAnyHashTask(t, buffer, (n) => onProgress?.(0, n), stop));
+    for (let i = 0; i < tasks.length; i++) {
+      const result = await runAnyHashTask(taskAt(i), buffer, (n) => onProgress?.(0, n), stop);
       signal?.throwIfAborted();
+      onResult(result, i);
       onProgress?.(1, 0);
     }
-    return results;
+    return;
   }
-  const batches: Array<{ start: number; tasks: HashTask[] }> = [];
-  let current: { start: number; tasks: HashTask[] } = { start: 0, tasks: [] };
-  let currentBytes = 0;
-  tasks.forEach((t, i) => {
-    if (current.tasks.length > 0 && (current.tasks.length >= BATCH_FILES || currentBytes + t.size > BATCH_BYTES)) {
-      batches.push(current);
-      current = { start: i, tasks: [] };
-      currentBytes = 0;
+  // Batches are cut as workers ask for them: only the batches in flight hold task copies.
+  let nextTask = 0;
+  const nextBatch = (): { start: number; tasks: HashTask[] } | undefined => {
+    if (nextTask >= tasks.length) return undefined;
+    const start = nextTask;
+    const batch: HashTask[] = [];
+    let bytes = 0;
+    while (nextTask < tasks.length && (batch.length === 0 || (batch.length < BATCH_FILES && bytes + tasks[nextTask]!.size <= BATCH_BYTES))) {
+      bytes += tasks[nextTask]!.size;
+      batch.push(taskAt(nextTask++));
     }
-    current.tasks.push({ abs: t.abs, legacy: t.legacy, cacheRoot: t.cacheRoot, size: t.size });
-    currentBytes += t.size;
-  });
-  batches.push(current);
+    return { start, tasks: batch };
+  };
+  const estimatedBatches = Math.max(Math.ceil(tasks.length / BATCH_FILES), Math.ceil(totalBytes / BATCH_BYTES));
 
-  const results: HashOutcome[] = new Array(tasks.length);
-  const workerCount = Math.min(jobs, batches.length);
+  const workerCount = Math.min(jobs, estimatedBatches);
   // Small heaps: a worker holds one 1 MiB buffer and a batch of paths; V8's default young
   // generation per isolate would otherwise add tens of MB of RSS per worker.
   const stopFlag = new Int32Array(new SharedArrayBuffer(4));
@@ -66,7 +103,8 @@ export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashPro
     { length: workerCount },
     () => new Worker(packagePath('dist/workspace/hash-worker.js'), { workerData: { stop: stopFlag }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 } }),
   );
-  let nextBatch = 0;
+  let batchId = 0;
+  let failure: { err: unknown } | undefined;
   let stopped: (() => void) | undefined;
   const stoppedInTime = new Promise<void>((resolve) => (stopped = resolve));
   const onAbort = () => {
@@ -81,19 +119,26 @@ export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashPro
           new Promise<void>((resolve, reject) => {
             let active: { id: number; start: number; count: number } | undefined;
             const dispatch = () => {
-              if (nextBatch >= batches.length || signal?.aborted) {
+              const batch = signal?.aborted || failure !== undefined ? undefined : nextBatch();
+              if (batch === undefined) {
                 resolve();
                 return;
               }
-              const id = nextBatch++;
-              const batch = batches[id]!;
+              const id = batchId++;
               active = { id, start: batch.start, count: batch.tasks.length };
               worker.postMessage({ id, tasks: batch.tasks });
             };
             worker.on('message', (msg: { id: number; bytes: number; results?: HashOutcome[] }) => {
               if (msg.bytes > 0) onProgress?.(0, msg.bytes);
               if (!msg.results || !active) return;
-              msg.results.forEach((r, k) => (results[active!.start + k] = r));
+              // After a failure, batches in flight finish (their temp files handled by the worker) and no new ones start.
+              if (failure === undefined) {
+                try {
+                  msg.results.forEach((r, k) => onResult(r, active!.start + k));
+                } catch (err) {
+                  failure = { err };
+                }
+              }
               onProgress?.(active.count, 0);
               dispatch();
             });
@@ -106,9 +151,9 @@ export async function hashMany(tasks: readonly SizedTask[], onProgress?: HashPro
     // stuck longer than the grace period is terminated below.
     await Promise.race([all, stoppedInTime.then(() => signal?.throwIfAborted())]);
     signal?.throwIfAborted();
+    if (failure !== undefined) throw failure.err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
     await Promise.all(workers.map((w) => w.terminate()));
   }
-  return results;
 }

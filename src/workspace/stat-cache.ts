@@ -92,12 +92,65 @@ interface TreeMemo {
   count: number;
 }
 
+/**
+ * Rows keyed by relpath, held column-wise: a Row object per file (with its boxed doubles) costs
+ * ~150 bytes, which at a million files is most of a command's heap.
+ */
+class ChangedRows {
+  private readonly at = new Map<string, number>();
+  private readonly ino: number[] = [];
+  private readonly size: number[] = [];
+  private readonly mtime: number[] = [];
+  private readonly ctime: number[] = [];
+  private readonly checked: number[] = [];
+  private readonly md5: string[] = [];
+
+  get count(): number {
+    return this.at.size;
+  }
+
+  has(relpath: string): boolean {
+    return this.at.has(relpath);
+  }
+
+  get(relpath: string): Row | undefined {
+    const i = this.at.get(relpath);
+    return i === undefined ? undefined : this.rowAt(i);
+  }
+
+  set(relpath: string, r: Row): void {
+    let i = this.at.get(relpath);
+    if (i === undefined) {
+      i = this.md5.length;
+      this.at.set(relpath, i);
+    }
+    this.ino[i] = r.ino;
+    this.size[i] = r.size;
+    this.mtime[i] = r.mtimeMs;
+    this.ctime[i] = r.ctimeMs;
+    this.checked[i] = r.checkedAtMs;
+    this.md5[i] = r.md5;
+  }
+
+  relpaths(): IterableIterator<string> {
+    return this.at.keys();
+  }
+
+  *entries(): IterableIterator<[string, Row]> {
+    for (const [p, i] of this.at) yield [p, this.rowAt(i)];
+  }
+
+  private rowAt(i: number): Row {
+    return { ino: this.ino[i]!, size: this.size[i]!, mtimeMs: this.mtime[i]!, ctimeMs: this.ctime[i]!, md5: this.md5[i]!, checkedAtMs: this.checked[i]! };
+  }
+}
+
 export class StatCache {
   private paths: string[] = [];
   private stored: Stored | undefined;
   private index: Map<string, number> | undefined;
   /** Rows written since load; they win over stored ones. */
-  private readonly changes = new Map<string, Row>();
+  private changes = new ChangedRows();
   /** Lookups that found their stored row exactly at the next position (walk order unchanged). */
   private inOrder = 0;
   private tree: TreeMemo | undefined;
@@ -279,8 +332,8 @@ export class StatCache {
 
   /** Every row changed since load is a stored row re-recorded (a patch), none added. */
   private onlyPatches(): boolean {
-    if (this.changes.size > this.stale.size) return false;
-    for (const p of this.changes.keys()) if (!this.stale.has(p)) return false;
+    if (this.changes.count > this.stale.size) return false;
+    for (const p of this.changes.relpaths()) if (!this.stale.has(p)) return false;
     return true;
   }
 
@@ -289,17 +342,16 @@ export class StatCache {
     // Every file was looked up once, in stored order, and nothing changed: already exact.
     if (this.inOrder === this.paths.length && relpaths.length === this.paths.length && this.onlyPatches()) return;
     this.cursor = 0;
-    const keep: Array<[string, Row]> = [];
+    const kept = new ChangedRows();
     for (const p of relpaths) {
       const r = this.row(p);
-      if (r) keep.push([p, r]);
+      if (r) kept.set(p, r);
     }
     this.stored = undefined;
     this.paths = [];
     this.index = undefined;
-    this.changes.clear();
+    this.changes = kept;
     this.stale.clear();
-    for (const [p, r] of keep) this.changes.set(p, r);
     this.tree = undefined;
     this.since = undefined;
     this.dirty = true;
@@ -352,7 +404,7 @@ export class StatCache {
 
   save(): void {
     if (!this.dirty) return;
-    if (this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.size <= LOG_MAX_ROWS && this.appendLog()) {
+    if (this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.count <= LOG_MAX_ROWS && this.appendLog()) {
       this.dirty = false;
       return;
     }
@@ -363,7 +415,7 @@ export class StatCache {
   private appendLog(): boolean {
     const lines: string[] = [];
     if (!this.logStarted) lines.push(JSON.stringify({ v: FORMAT, gen: this.stored!.gen }));
-    for (const [p, r] of this.changes) {
+    for (const [p, r] of this.changes.entries()) {
       lines.push(JSON.stringify({ i: this.stale.get(p)!.i, p, ino: r.ino, size: r.size, mtime: r.mtimeMs, ctime: r.ctimeMs, md5: r.md5, checked: r.checkedAtMs }));
     }
     if (this.tree?.oid !== this.savedTree?.oid || this.tree?.count !== this.savedTree?.count) lines.push(JSON.stringify({ tree: this.tree ?? null }));
@@ -377,7 +429,7 @@ export class StatCache {
     } catch {
       return false;
     }
-    this.logRows += this.changes.size;
+    this.logRows += this.changes.count;
     this.logStarted = true;
     this.savedTree = this.tree;
     this.savedBase = this.base;
@@ -387,38 +439,47 @@ export class StatCache {
 
   private rewrite(): void {
     const order: string[] = [];
-    const rows: Row[] = [];
+    const ino: number[] = [];
+    const size: number[] = [];
+    const mtime: number[] = [];
+    const ctime: number[] = [];
+    const checked: number[] = [];
+    const md5: string[] = [];
+    const add = (p: string, r: Row) => {
+      order.push(p);
+      ino.push(r.ino);
+      size.push(r.size);
+      mtime.push(r.mtimeMs);
+      ctime.push(r.ctimeMs);
+      checked.push(r.checkedAtMs);
+      md5.push(r.md5);
+    };
     const seen = new Set<string>();
-    this.paths.forEach((p) => {
+    for (const p of this.paths) {
       const r = this.row(p);
       if (r) {
-        order.push(p);
-        rows.push(r);
+        add(p, r);
         seen.add(p);
       }
-    });
-    for (const [p, r] of this.changes) {
-      if (!seen.has(p)) {
-        order.push(p);
-        rows.push(r);
-      }
     }
+    for (const [p, r] of this.changes.entries()) if (!seen.has(p)) add(p, r);
     const joinable = order.every((p) => !p.includes('\n'));
-    const body: Stored = {
+    const header = {
       v: FORMAT,
       ...(this.tree ? { tree: this.tree } : {}),
       ...(this.base ? { base: this.base } : {}),
       ...(this.since ? { since: storedSince(this.since)! } : {}),
-      paths: joinable ? order.join('\n') : order,
-      ino: rows.map((r) => r.ino),
-      size: rows.map((r) => r.size),
-      mtime: rows.map((r) => r.mtimeMs),
-      ctime: rows.map((r) => r.ctimeMs),
-      md5: rows.map((r) => r.md5).join(''),
-      checked: rows.map((r) => r.checkedAtMs),
       gen: randomBytes(6).toString('hex'),
     };
-    writeFileAtomicSync(this.file, JSON.stringify(body));
+    // The same JSON document as JSON.stringify(Stored), written a column at a time.
+    function* parts(): Generator<string> {
+      yield JSON.stringify(header).slice(0, -1);
+      yield `,"paths":${JSON.stringify(joinable ? order.join('\n') : order)}`;
+      const columns: Array<[string, number[]]> = [['ino', ino], ['size', size], ['mtime', mtime], ['ctime', ctime], ['checked', checked]];
+      for (const [key, values] of columns) yield `,"${key}":${JSON.stringify(values)}`;
+      yield `,"md5":${JSON.stringify(md5.join(''))}}`;
+    }
+    writeFileAtomicSync(this.file, parts());
     // The log was for the previous generation; it would be ignored, but it need not linger.
     if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });
     this.logStarted = false;

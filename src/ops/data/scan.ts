@@ -5,7 +5,8 @@ import { manifestOid, manifestOidOf, serializeManifest } from '../../data/manife
 import { RegError, diskError, errnoCode } from '../../errors.js';
 import { STALE_TEMP_MS } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
-import { hashMany, type SizedTask } from '../../workspace/hasher.js';
+import type { HashOutcome } from '../../workspace/hash-task.js';
+import { hashEach } from '../../workspace/hasher.js';
 import { StatCache } from '../../workspace/stat-cache.js';
 import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
 import { fileFromStats, walkTree, type WalkedFile } from '../../workspace/walk.js';
@@ -88,16 +89,15 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     });
   }
   const statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
-  const todo: SizedTask[] = [];
-  const todoFiles: WalkedFile[] = [];
+  // The walked records serve as hash tasks (abs, size): no per-file task object.
+  const todo: WalkedFile[] = [];
   for (const f of walked) {
     const known = statCache.lookup(f);
     if (known !== undefined && (!opts.store || repo.cache.has(known, opts.legacy))) {
       f.md5 = known;
       continue;
     }
-    todo.push({ abs: f.abs, legacy: opts.legacy, size: f.size, cacheRoot: opts.store ? repo.cache.root : undefined });
-    todoFiles.push(f);
+    todo.push(f);
   }
   const phase = 'hash';
   const totalBytes = todo.reduce((s, t) => s + t.size, 0);
@@ -106,9 +106,8 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     if (opts.store) mkdirSync(repo.cache.root, { recursive: true });
     ctx.progress({ type: 'start', phase, label: `${opts.store ? 'adding' : 'hashing'} ${dataRel}`, total: todo.length, totalBytes });
     try {
-      const results = await hashMany(todo, (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), ctx.cores, ctx.signal);
-      results.forEach((r, k) => {
-        const f = todoFiles[k]!;
+      const onResult = (r: HashOutcome, k: number) => {
+        const f = todo[k]!;
         if ('error' in r) {
           const shown = f.relpath === '' ? dataRel : `${dataRel}/${f.relpath}`;
           // Out of space or a read-only disk while copying into the cache is the cache's disk, not the file.
@@ -122,6 +121,12 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
         // mtime and is simply hashed again next time.
         f.md5 = r.md5;
         statCache.record(f, r.md5, checkedAt);
+      };
+      await hashEach(todo, onResult, {
+        onProgress: (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }),
+        jobs: ctx.cores,
+        signal: ctx.signal,
+        shared: { legacy: opts.legacy, cacheRoot: opts.store ? repo.cache.root : undefined },
       });
     } finally {
       ctx.progress({ type: 'end', phase });

@@ -40,9 +40,7 @@ export async function saveToStash(
   const links = entries.filter((f) => f.linkTarget !== undefined).map((f) => ({ path: f.path, target: f.linkTarget! }));
   const results = await hashMany(
     files.map((f) => ({ abs: f.abs, legacy: false, size: f.size, cacheRoot: repo.cache.root })),
-    undefined,
-    ctx.cores,
-    ctx.signal,
+    { jobs: ctx.cores, signal: ctx.signal },
   );
   const saved = results.map((r, i) => {
     if ('error' in r) throw new RegError('stash.save-failed', 'failed', `could not save ${files[i]!.path} before overwriting it: ${r.error}`, { hint: 'nothing was changed; fix the problem and retry' });

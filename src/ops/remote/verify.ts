@@ -700,7 +700,7 @@ async function hashWithProgress(ctx: Context, phase: string, label: string, task
   if (tasks.length === 0) return [];
   ctx.progress({ type: 'start', phase, label, total: tasks.length, totalBytes: tasks.reduce((s, t) => s + t.size, 0) });
   try {
-    return await hashMany(tasks, (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), ctx.cores);
+    return await hashMany(tasks, { onProgress: (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }), jobs: ctx.cores });
   } finally {
     ctx.progress({ type: 'end', phase });
   }

@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+// The workers load dist/workspace/hash-worker.js, so the built module is tested (npm test builds first).
+import { hashEach, hashMany } from '../../dist/workspace/hasher.js';
+import { removeDir, tempDir, tempFilesUnder } from '../helpers/repo.js';
+
+/**
+ * hashEach hands results over as batches complete instead of holding them all; a failure in the
+ * consumer stops new batches, lets the ones in flight finish (no temp file left in the cache) and
+ * is rethrown.
+ */
+let dir: string;
+beforeEach(() => {
+  dir = tempDir('reg-hasher-');
+});
+afterEach(() => removeDir(dir));
+
+const N = 600;
+function makeFiles(): Array<{ abs: string; size: number; md5: string }> {
+  mkdirSync(join(dir, 'src'));
+  return Array.from({ length: N }, (_, i) => {
+    const abs = join(dir, 'src', `f${i}`);
+    const body = `file ${i}\n`.repeat(1 + (i % 7));
+    writeFileSync(abs, body);
+    return { abs, size: body.length, md5: createHash('md5').update(body).digest('hex') };
+  });
+}
+
+describe('hashEach / hashMany', () => {
+  it('hashMany returns every result in task order, storing into the shared cache root', async () => {
+    const files = makeFiles();
+    const cacheRoot = join(dir, 'cache');
+    mkdirSync(cacheRoot);
+    const results = await hashMany(files, { jobs: 2, shared: { legacy: false, cacheRoot } });
+    expect(results.map((r) => ('md5' in r ? r.md5 : r.error))).toEqual(files.map((f) => f.md5));
+    const f = files[17]!;
+    expect(readFileSync(join(cacheRoot, 'files', 'md5', f.md5.slice(0, 2), f.md5.slice(2)))).toEqual(readFileSync(f.abs));
+  });
+
+  it('hashEach reports each index once', async () => {
+    const files = makeFiles();
+    const seen = new Map<number, string>();
+    await hashEach(files, (r, i) => {
+      expect(seen.has(i)).toBe(false);
+      seen.set(i, 'md5' in r ? r.md5 : r.error);
+    }, { jobs: 2 });
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual(files.map((_, i) => i));
+    expect(files.every((f, i) => seen.get(i) === f.md5)).toBe(true);
+  });
+
+  it('a throwing consumer stops the run: the error is rethrown, no temp file is left, later batches never start', async () => {
+    const files = makeFiles();
+    const cacheRoot = join(dir, 'cache');
+    mkdirSync(cacheRoot);
+    let calls = 0;
+    const boom = new Error('consumer failed');
+    await expect(
+      hashEach(files, () => {
+        if (++calls === 3) throw boom;
+      }, { jobs: 2, shared: { legacy: false, cacheRoot } }),
+    ).rejects.toBe(boom);
+    expect(tempFilesUnder(cacheRoot)).toEqual([]);
+    // Batches are 256 files: at most the two in flight when the error came were hashed.
+    expect(calls).toBeLessThan(N);
+  });
+});
