@@ -78,6 +78,8 @@ describe('add', () => {
     expect(r.outputs[0]).toMatchObject({ path: 'data', pointer: 'data.dvc', oid: t.dir_md5, size: 6, nfiles: 2, changed: true });
     expect(readFileSync(join(repo, 'data.dvc'), 'utf8')).toBe(t.dvc_file.text);
     expect(readFileSync(join(repo, '.gitignore'), 'utf8')).toBe(`${t.dvc_file.gitignore_line}\n`);
+    // Every member is cached now: the tree is marked complete, so the next status reads no manifest.
+    expect(existsSync(join(repo, '.reg', 'cache', '.complete', t.dir_md5))).toBe(true);
     expect(cacheFiles()).toEqual(t.object_keys);
     for (const k of t.object_keys) expect(statSync(join(repo, '.reg/cache', k)).mode & 0o777).toBe(0o444);
     expect(readFileSync(join(repo, '.reg/cache', `files/md5/${t.dir_md5.slice(0, 2)}/${t.dir_md5.slice(2)}`), 'utf8')).toBe(t.manifest);

@@ -195,7 +195,12 @@ async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd): Prom
   const state = await scanWorkspace(repo, ctx, p.dataAbs, p.dataRel, { legacy: false, store: true, label: p.dataRel });
   if (!state.exists || state.oid === undefined) throw new RegError('add.vanished', 'failed', `${p.target} disappeared while adding it`);
   for (const t of state.staleTemps) fs.remove(`${p.dataRel}/${t}`);
-  if (state.isDir && !repo.cache.has(state.oid)) repo.cache.insertBytes(state.oid, state.manifestBytes());
+  if (state.isDir) {
+    if (!repo.cache.has(state.oid)) repo.cache.insertBytes(state.oid, state.manifestBytes());
+    // The scan stored every file it hashed and checked that the others are cached: the next
+    // status need not read the manifest to find the tree complete.
+    repo.cache.markComplete(state.oid);
+  }
   const next: PointerOutput = {
     md5: state.oid,
     size: state.size,
