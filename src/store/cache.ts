@@ -22,9 +22,9 @@ interface CacheObject {
 }
 
 /**
- * Stamped objects at least this big are copied by the kernel (Cache.copyStamped), smaller ones by
- * the hashing copy: for small files the two measured the same (file creation dominates), so the
- * stronger check stays where it is free (docs/benchmarks.md, checkout-speed).
+ * Objects at least this big that this process has just hashed (a pull's downloads) are copied by
+ * the kernel (Cache.copyStamped), everything else by the hashing copy: for small files the two
+ * measured the same (file creation dominates; docs/benchmarks.md, checkout-speed).
  */
 const KERNEL_COPY_MIN_BYTES = CHUNK_SIZE;
 
@@ -35,7 +35,8 @@ const COPY_BUFFER = Buffer.allocUnsafe(CHUNK_SIZE);
  * The local content-addressed cache (`.reg/cache`): `files/md5/XX/REST` for DVC 3 objects and
  * `XX/REST` for DVC 2 (legacy) ones. Objects are read-only (0444) and published by rename with a
  * "verified" mtime stamp (see hash-task.ts): restoring by copy hashes the bytes in the copy's read
- * pass (a stamped object of 1 MiB or more is copied by the kernel instead, unhashed, like a link);
+ * pass (an object of 1 MiB or more that this process hashed moments ago, as a pull does while
+ * downloading, is copied by the kernel instead; a stamp alone never skips the copy's hash);
  * linking (reflink, hardlink, symlink) re-hashes an object first only when its stamp is gone. An object whose bytes do not match its name is moved to `quarantine/` and reported.
  */
 export class Cache {
@@ -126,6 +127,11 @@ export class Cache {
     return { bytes, path: obj.path };
   }
 
+  /** An object this process has just hashed and published into the cache (a verified download). */
+  noteVerified(path: string): void {
+    this.verified.add(path);
+  }
+
   private trusted(obj: CacheObject): boolean {
     return hasVerifiedMtime(obj.stat.mtimeMs) || this.verified.has(obj.path);
   }
@@ -180,8 +186,8 @@ export class Cache {
   /**
    * Puts the object's bytes at `dest` (atomically) using the first link type that works; `dest`'s
    * directory must exist (the caller gets `dest` from the work-tree gateway, safe-fs.ts). Copies
-   * hash the bytes as they copy them and never publish a mismatch (stamped objects of 1 MiB or
-   * more are copied by the kernel, see copyStamped); the link types verify an unstamped object
+   * hash the bytes as they copy them and never publish a mismatch (objects of 1 MiB or more that
+   * this process has hashed already are copied by the kernel, see copyStamped); the link types verify an unstamped object
    * first. Copies and reflinks get a writable mode; hard and symbolic links stay read-only. A
    * hardlink already in place is left alone.
    *
@@ -237,7 +243,8 @@ export class Cache {
         switch (type) {
           case 'copy':
             tmp = tempPathFor(dest);
-            if (obj.stat.size < KERNEL_COPY_MIN_BYTES || !this.trusted(obj) || !this.copyStamped(obj, tmp, writableMode(executable))) {
+            // Copy mode keeps verify-on-copy: only bytes this process hashed itself skip the second hash.
+            if (obj.stat.size < KERNEL_COPY_MIN_BYTES || !this.verified.has(obj.path) || !this.copyStamped(obj, tmp, writableMode(executable))) {
               await this.copyVerified(oid, legacy, obj, tmp, writableMode(executable));
             }
             break;
@@ -320,9 +327,8 @@ export class Cache {
   }
 
   /**
-   * Copies an object that carries its verify stamp to `tmp` in the kernel (a clone where the
-   * filesystem can, copy_file_range otherwise): its bytes never pass through this process and are
-   * not hashed again, as with the link types. The object's stat is taken again afterwards: if
+   * Copies an object this process has hashed already to `tmp` in the kernel (a clone where the
+   * filesystem can, copy_file_range otherwise): its bytes do not pass through this process again. The object's stat is taken again afterwards: if
    * anything wrote to it meanwhile (its ctime moves), the copy is dropped and false returned, so
    * the caller copies it the hashing way.
    */

@@ -233,6 +233,7 @@ export class ObjectStore {
       await chmod(tmp, 0o444).catch(() => undefined);
       stampVerifiedPath(tmp);
       await rename(tmp, target);
+      cache.noteVerified(target);
       return { path: target, size: hasher.bytesRead };
     } catch (err) {
       await rm(tmp, { force: true });

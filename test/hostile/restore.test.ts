@@ -113,7 +113,7 @@ describe('verify on restore', () => {
 });
 
 describe('the cheap paths keep the checks', () => {
-  /** 2 MiB of bytes that differ per seed: above the size from which stamped objects are copied by the kernel. */
+  /** 2 MiB of bytes that differ per seed: above the size from which objects this process hashed are copied by the kernel. */
   const big = (seed: number) => {
     const b = Buffer.alloc(2 * 1024 * 1024);
     for (let i = 0; i < b.length; i += 4) b.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ seed) >>> 0, i);
@@ -156,6 +156,27 @@ describe('the cheap paths keep the checks', () => {
     expect([r.code, JSON.parse(r.stdout).error.code]).toEqual([6, 'checkout.corrupt-object']);
     expect(existsSync(join(repo, 'raw_datasets/d/model.bin'))).toBe(false);
     expect(readFileSync(join(repo, 'raw_datasets/d/small.txt'), 'utf8')).toBe('small');
+    expect(tempFilesUnder(repo)).toEqual([]);
+  });
+
+  it('copy mode: a big object rewritten with its stamp forged back is still hashed in the copy pass, refused (exit 6) and never written', async () => {
+    setConfigValue(join(repo, '.reg/config.yaml'), ['cache', 'type'], 'copy');
+    const bytes = big(3);
+    writeTree(repo, { 'raw_datasets/d/model.bin': bytes, 'raw_datasets/d/small.txt': 'small' });
+    await regOk(repo, ['add', 'raw_datasets/d']);
+    rmSync(join(repo, 'raw_datasets/d'), { recursive: true });
+    const obj = objectPath(bytes);
+    const stamp = statSync(obj).mtime;
+    const evil = Buffer.from(bytes);
+    evil[54321] ^= 0xff;
+    chmodSync(obj, 0o644);
+    writeFileSync(obj, evil); // bit rot, or a tool that rewrites and restores the mtime
+    chmodSync(obj, 0o444);
+    utimesSync(obj, stamp, stamp);
+    expect(statSync(obj).mtimeMs % 1_024_000).toBe(0);
+    const r = await reg(repo, ['--json', 'checkout']);
+    expect([r.code, JSON.parse(r.stdout).error.code]).toEqual([6, 'checkout.corrupt-object']);
+    expect(existsSync(join(repo, 'raw_datasets/d/model.bin'))).toBe(false);
     expect(tempFilesUnder(repo)).toEqual([]);
   });
 
