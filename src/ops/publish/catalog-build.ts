@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { openRepo } from '../../repo.js';
 import { RegError } from '../../errors.js';
+import { yieldToEventLoop } from '../../fsutil.js';
 import { SITE_INDEX_FILE, renderSite, type SiteFile } from '../../catalog/site.js';
 import { catalogModel, type CatalogSourceOptions } from './catalog-source.js';
 import { outputTree } from '../../workspace/safe-fs.js';
@@ -83,7 +84,7 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
     let n = 0;
     for (const f of changed) {
       if (f.path === SITE_INDEX_FILE) continue;
-      if (++n % 64 === 0) await new Promise((r) => setImmediate(r));
+      if (++n % 64 === 0) await yieldToEventLoop();
       ctx.signal?.throwIfAborted();
       write(f);
       if (fresh.has(f.path)) created.push(f.path);
