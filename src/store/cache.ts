@@ -23,7 +23,7 @@ interface CacheObject {
 
 /**
  * Objects at least this big that this process has just hashed (a pull's downloads) are copied by
- * the kernel (Cache.copyStamped), everything else by the hashing copy: for small files the two
+ * the kernel (Cache.copyInKernel), everything else by the hashing copy: for small files the two
  * measured the same (file creation dominates; docs/benchmarks.md, checkout-speed).
  */
 const KERNEL_COPY_MIN_BYTES = CHUNK_SIZE;
@@ -187,7 +187,7 @@ export class Cache {
    * Puts the object's bytes at `dest` (atomically) using the first link type that works; `dest`'s
    * directory must exist (the caller gets `dest` from the work-tree gateway, safe-fs.ts). Copies
    * hash the bytes as they copy them and never publish a mismatch (objects of 1 MiB or more that
-   * this process has hashed already are copied by the kernel, see copyStamped); the link types verify an unstamped object
+   * this process has hashed already are copied by the kernel, see copyInKernel); the link types verify an unstamped object
    * first. Copies and reflinks get a writable mode; hard and symbolic links stay read-only. A
    * hardlink already in place is left alone.
    *
@@ -244,7 +244,7 @@ export class Cache {
           case 'copy':
             tmp = tempPathFor(dest);
             // Copy mode keeps verify-on-copy: only bytes this process hashed itself skip the second hash.
-            if (obj.stat.size < KERNEL_COPY_MIN_BYTES || !this.verified.has(obj.path) || !this.copyStamped(obj, tmp, writableMode(executable))) {
+            if (obj.stat.size < KERNEL_COPY_MIN_BYTES || !this.verified.has(obj.path) || !this.copyInKernel(obj, tmp, writableMode(executable))) {
               await this.copyVerified(oid, legacy, obj, tmp, writableMode(executable));
             }
             break;
@@ -303,7 +303,7 @@ export class Cache {
     }
     try {
       const st = statSync(dest);
-      if (hasVerifiedMtime(st.mtimeMs) || this.verified.has(object)) return { stat: st, exists: false };
+      if (this.trusted({ path: object, legacyHash: false, stat: st })) return { stat: st, exists: false };
     } catch {
       // fall through: the link goes, and the careful path reports what is wrong
     }
@@ -332,7 +332,7 @@ export class Cache {
    * anything wrote to it meanwhile (its ctime moves), the copy is dropped and false returned, so
    * the caller copies it the hashing way.
    */
-  private copyStamped(obj: CacheObject, tmp: string, mode: number): boolean {
+  private copyInKernel(obj: CacheObject, tmp: string, mode: number): boolean {
     copyFileSync(obj.path, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     // The copy takes the object's mode (0444).
     chmodSync(tmp, mode);
