@@ -119,6 +119,8 @@ interface Planned {
   /** Relpaths whose remote md5 is unknown (remote without a manifest). */
   remoteUnknown: Set<string>;
   manifestMissing: boolean;
+  /** What an earlier first push that was cut off set out to send (empty once a manifest exists). */
+  pending: SyncFiles;
   /** Version of the remote manifest this plan was made from (undefined: there was none). */
   manifestVersion?: string;
   transfer: string[];
@@ -371,7 +373,7 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     if (ref.explicit) throw usageError('sync.not-on-remote', `${ref.rel} is not on remote ${remote.name} (nothing under ${backend.description} ${base}/)`, { hint: `push it first: reg sync push ${ref.rel}` });
     return undefined;
   }
-  const plan: Planned = { ref, remote, base, local: local ?? new Map(), remoteFiles, remoteUnknown, manifestMissing: manifest === undefined, ...(read ? { manifestVersion: read.version } : {}), transfer: [], remove: [], unlink: [], staleTemps: localEntry?.staleTemps ?? [], unchanged: 0 };
+  const plan: Planned = { ref, remote, base, local: local ?? new Map(), remoteFiles, remoteUnknown, manifestMissing: manifest === undefined, pending, ...(read ? { manifestVersion: read.version } : {}), transfer: [], remove: [], unlink: [], staleTemps: localEntry?.staleTemps ?? [], unchanged: 0 };
   const localMap = plan.local;
   if (options.direction === 'push') {
     for (const [rp, f] of localMap) {
@@ -499,7 +501,7 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
     // forgotten once the push completes.
     if (options.direction === 'push' && plan.manifestMissing) {
       const sending = Object.fromEntries(plan.transfer.map((rp) => [rp, { md5: plan.local.get(rp)!.md5, size: plan.local.get(rp)!.size }]));
-      writeFileAtomicSync(pendingFile(repo, plan.remote.name, plan.ref.rel), JSON.stringify({ files: { ...readPending(repo, plan.remote.name, plan.ref.rel), ...sending } }) + '\n');
+      writeFileAtomicSync(pendingFile(repo, plan.remote.name, plan.ref.rel), JSON.stringify({ files: { ...plan.pending, ...sending } }) + '\n');
     }
     const outcome = await runTransfersWithProgress(ctx, tasks, plan.remote, { phase, label });
     if (outcome.fatal) throw outcome.fatal;
@@ -526,7 +528,8 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
     files = {};
     for (const [rp, f] of plan.local) files[rp] = { md5: f.md5, size: f.size };
     if (!options.delete) for (const [rp, f] of Object.entries(plan.remoteFiles)) if (!files[rp] && !plan.remoteUnknown.has(rp)) files[rp] = f;
-    const unknownKept = [...plan.remoteUnknown].filter((rp) => !files[rp] && !plan.remove.includes(rp));
+    const removed = new Set(plan.remove);
+    const unknownKept = [...plan.remoteUnknown].filter((rp) => !files[rp] && !removed.has(rp));
     if (unknownKept.length === 0 || !plan.manifestMissing) {
       await commitManifest(plan, serializeSyncManifest(plan.ref.rel, files, new Date()), ctx.signal);
     }
@@ -535,8 +538,9 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
     // Local files the remote no longer has, unchanged since they were last synced, stay known as
     // synced copies (so a later `pull --delete` may remove them without --force).
     const previous = readState(repo, plan.remote.name, plan.ref.rel);
+    const removed = new Set(plan.remove);
     for (const [rp, l] of plan.local) {
-      if (plan.remove.includes(rp) || plan.remoteFiles[rp] !== undefined) continue;
+      if (removed.has(rp) || plan.remoteFiles[rp] !== undefined) continue;
       if (previous?.files[rp]?.md5 === l.md5) files[rp] = previous.files[rp]!;
     }
     for (const [rp, r] of Object.entries(plan.remoteFiles)) {
