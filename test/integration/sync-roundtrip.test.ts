@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { init } from '../../dist/ops/registry/init.js';
@@ -185,6 +186,38 @@ describe('reg sync through S3 (s3rver)', () => {
     } finally {
       removeDir(a);
       removeDir(b);
+    }
+  });
+
+  it('after a cut-off first push, a same-sized file another tool put at the key is not taken for its own (the ETag is compared)', async () => {
+    const remote = { url: `s3://${s3.bucket}/cutoff`, 'endpoint-url': s3.endpoint, 'path-style': true };
+    const a = await workspace(remote);
+    const env = { ...s3.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+    const { S3Client, PutObjectCommand, GetObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = new S3Client({ endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: s3.env.AWS_ACCESS_KEY_ID!, secretAccessKey: s3.env.AWS_SECRET_ACCESS_KEY! } });
+    try {
+      writeTree(a, { [`${ENTRY}/a.txt`]: 'alpha', [`${ENTRY}/b.txt`]: 'bravo' });
+      // What a first push cut off after both uploads had started leaves behind: its pending list.
+      const pending = join(a, '.reg/tmp/sync-pending/team', `${ENTRY}.json`);
+      mkdirSync(join(pending, '..'), { recursive: true });
+      const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+      writeFileSync(pending, JSON.stringify({ files: { 'a.txt': { md5: md5('alpha'), size: 5 }, 'b.txt': { md5: md5('bravo'), size: 5 } } }));
+      // b.txt arrived; at a.txt another tool wrote 5 other bytes.
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `cutoff/${ENTRY}/b.txt`, Body: 'bravo' }));
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `cutoff/${ENTRY}/a.txt`, Body: 'omega' }));
+      const e = await refused(sync(makeContext({ cwd: a, env }), { direction: 'push', targets: [ENTRY] }));
+      expect(e.code).toBe('sync.conflict');
+      expect(e.message).toContain('a.txt');
+      const stored = await client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: `cutoff/${ENTRY}/a.txt` }));
+      expect(await stored.Body!.transformToString()).toBe('omega');
+      // With the other tool's file gone, the same push completes and sends only what is missing.
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: `cutoff/${ENTRY}/a.txt`, Body: 'alpha' }));
+      const done = await sync(makeContext({ cwd: a, env }), { direction: 'push', targets: [ENTRY] });
+      expect(done.entries[0]!.transferred).toEqual([]);
+      expect(existsSync(pending)).toBe(false);
+    } finally {
+      client.destroy();
+      removeDir(a);
     }
   });
 });

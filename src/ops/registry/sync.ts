@@ -337,7 +337,7 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
   const lastSeen = (rp: string): SyncFile | undefined => pending[rp] ?? state?.files[rp];
   let remoteFiles: SyncFiles = {};
   const remoteUnknown = new Set<string>();
-  const listed = new Map<string, number | undefined>();
+  const listed = new Map<string, { size?: number; md5?: string }>();
   if (manifest) remoteFiles = manifest.files;
   else {
     // No manifest: a layout made by another tool (aws s3 sync) or an interrupted first push.
@@ -350,14 +350,17 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
           if (options.direction === 'pull') throw unsafeKey(`${backend.description}: ${base}/`, rp);
           continue; // push: never written locally, and never deleted
         }
-        listed.set(rp, o.size ?? (await backend.head(o.key))?.size);
+        const size = o.size ?? (await backend.head(o.key))?.size;
+        listed.set(rp, { ...(size !== undefined ? { size } : {}), ...(o.md5 !== undefined ? { md5: o.md5 } : {}) });
       }
     }
     const clash = options.direction === 'pull' ? fileAndDirConflict(new Set(listed.keys())) : undefined;
     if (clash) throw unsafeKey(`${backend.description}: ${base}/`, clash[1], `${JSON.stringify(clash[0])} is also a file`);
-    for (const [rp, size] of listed) {
+    for (const [rp, { size, md5 }] of listed) {
       const known = lastSeen(rp);
-      if (known && (size === undefined || known.size === size)) remoteFiles[rp] = known;
+      // Same key and size is taken as reg's own file; where the listing carries the bytes' md5 (an
+      // S3 single-part ETag) it must match too, so another tool's same-sized file is not mistaken for it.
+      if (known && (size === undefined || known.size === size) && (md5 === undefined || md5 === known.md5)) remoteFiles[rp] = known;
       else {
         remoteFiles[rp] = { md5: '', size: size ?? -1 };
         remoteUnknown.add(rp);
