@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { rmdirSync } from 'node:fs';
+import { rmSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { tempDir } from './repo.js';
 
 /**
@@ -23,6 +24,14 @@ export function mountTmpfs(size: string): Tmpfs {
       rmdirSync(dir);
     },
   };
+}
+
+/** Leaves about `free` bytes free on the filesystem holding `dir` (a filler file in it); returns a function removing the filler. */
+export function fillTo(dir: string, free: number): () => void {
+  const st = statfsSync(dir);
+  const filler = join(dir, 'filler');
+  writeFileSync(filler, Buffer.alloc(Math.max(0, st.bavail * st.bsize - free)));
+  return () => rmSync(filler, { force: true });
 }
 
 /** The `error` of a `--json` document. */

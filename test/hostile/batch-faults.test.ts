@@ -12,7 +12,7 @@ import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
 import { isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
-import { makeSentinel, snapshotTree } from './tree.js';
+import { makeSentinel, snapshotTree, tempPathsUnder } from './tree.js';
 
 /**
  * Faults under `reg batch` (issue 11): Ctrl-C while an `add` job imports a source folder from
@@ -30,11 +30,6 @@ let root: string;
 let repo: string;
 let incoming: string;
 let jobsDir: string;
-
-/** Paths below root with a temp name in any segment (temp files and temp directories, empty ones too). */
-function tempPathsUnder(dir: string): string[] {
-  return Object.keys(snapshotTree(dir)).filter((k) => k.split('/').some(isTempName));
-}
 
 /** `name -> md5` of every file below dir. */
 function hashes(dir: string): Record<string, string> {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitOnDay } from '../helpers/history-fixture.js';
 import { PAGES, buildReleaseFixture, type ReleaseFixture } from '../helpers/release-fixture.js';
 import { filesUnder, git, reg, regOk, removeDir, tempFilesUnder } from '../helpers/repo.js';
-import { errorOf, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
+import { errorOf, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { makeSentinel, snapshotTree } from './tree.js';
 
 /**
@@ -74,14 +74,6 @@ async function expectNoSpace(cwd: string, args: string[], under: string, guarded
   return { message: e.message, stderr: r.stderr };
 }
 
-/** Leaves about `free` bytes free on the tmpfs (a filler file); returns a function removing it. */
-function fillTmpfs(free: number): () => void {
-  const st = statfsSync(tmpfs!.dir);
-  const filler = join(tmpfs!.dir, 'filler');
-  writeFileSync(filler, Buffer.alloc(Math.max(0, st.bavail * st.bsize - free)));
-  return () => rmSync(filler, { force: true });
-}
-
 describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB) under the new commands', () => {
   it('get -o of a directory bigger than the free space: exit 1 naming the output, no temp directory, no output', async () => {
     const out = join(tmpfs!.dir, 'pages');
@@ -137,7 +129,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB) under the new commands', ()
 
   it('catalog build -o on a disk with a few KiB free: exit 1 naming the output, no file of the half-built site left; the re-run into the same directory completes', async () => {
     const out = join(tmpfs!.dir, 'site');
-    const unfill = fillTmpfs(16 << 10);
+    const unfill = fillTo(tmpfs!.dir, 16 << 10);
     try {
       await expectNoSpace(big.root, ['catalog', 'build', '-o', out], out, [big.root]);
       // The files written before the disk filled are removed again: no half site.

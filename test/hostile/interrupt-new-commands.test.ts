@@ -10,7 +10,7 @@ import { PAGES, PAGES_CARD, buildReleaseFixture, type ReleaseFixture } from '../
 import { filesUnder, git, makeGitRepo, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
-import { makeSentinel, snapshotTree } from './tree.js';
+import { makeSentinel, snapshotTree, tempPathsUnder } from './tree.js';
 
 /**
  * Ctrl-C under the commands of issues 9-11. The real CLI is spawned and SIGINT is sent at a
@@ -35,11 +35,6 @@ let v1Manifest: string;
 
 const BIG = randomBytes(6 << 20);
 const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
-
-/** Paths below root with a temp name in any segment (temp files and temp directories, empty ones too). */
-function tempPathsUnder(root: string): string[] {
-  return Object.keys(snapshotTree(root)).filter((k) => k.split('/').some(isTempName));
-}
 
 const hasTemp = (root: string) => existsSync(root) && tempPathsUnder(root).length > 0;
 

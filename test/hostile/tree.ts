@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isTempName } from '../../src/fsutil.js';
 import { tempDir } from '../helpers/repo.js';
 
 /**
@@ -40,4 +41,9 @@ export function makeSentinel(): string {
   writeFileSync(join(dir, 'run.sh'), '#!/bin/sh\necho hi\n');
   chmodSync(join(dir, 'run.sh'), 0o755);
   return dir;
+}
+
+/** Paths below root with a temp name in any segment (temp files and temp directories, empty ones too). */
+export function tempPathsUnder(root: string): string[] {
+  return Object.keys(snapshotTree(root)).filter((k) => k.split('/').some(isTempName));
 }

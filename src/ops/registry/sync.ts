@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context.js';
 import { md5Hex } from '../../data/manifest.js';
 import { fileAndDirConflict, hasControlChar, isPlainSegment, isSafeRelpath } from '../../data/path-rules.js';
-import { configError, isRegError, RegError, usageError } from '../../errors.js';
+import { configError, isRegError, RegError, usageError, withPath } from '../../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
@@ -465,7 +465,9 @@ async function download(backend: Backend, key: string, target: string, expect: s
     return { md5, size };
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    // A write through the stream carries no path: without one, a full local disk would be taken
+    // for a remote failure (exit 4, "check the remote's settings") instead of naming the file.
+    throw withPath(err, target);
   }
 }
 
