@@ -5,12 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commitOnDay } from '../helpers/history-fixture.js';
 import { PAGES, buildReleaseFixture, type ReleaseFixture } from '../helpers/release-fixture.js';
 import { filesUnder, git, reg, regOk, removeDir, tempFilesUnder } from '../helpers/repo.js';
+import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { errorOf, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { makeSentinel, snapshotTree } from './tree.js';
 
 /**
  * A full disk (a tmpfs of 6 MiB) under the commands of issues 9-11 that write files: get -o,
- * restore, export -o and catalog build -o. Each exits 1 with `disk.no-space`, a message naming
+ * restore, export -o, share -o and catalog build -o. Each exits 1 with `disk.no-space`, a message naming
  * ENOSPC and the path, leaves no temp file, presents nothing half-written as complete (the
  * output is absent, or for the catalog has no site index), and leaves the source registry and a
  * sentinel tree byte-identical. Mounting needs root: the tests skip, saying so, otherwise.
@@ -145,4 +146,53 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB) under the new commands', ()
       removeDir(out);
     }
   }, 60_000);
+});
+
+describe.skipIf(!isRoot)('disk full under share -o', () => {
+  let s3: S3Server;
+  let fx: ReleaseFixture;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    s3 = await startS3Server('share-full');
+    env = { ...s3.env, AWS_EC2_METADATA_DISABLED: 'true' };
+    fx = await buildReleaseFixture({ 'a.txt': 'alpha\n', 'sub/b.txt': 'bravo\n', 'c.bin': randomBytes(64 << 10) });
+    await regOk(fx.root, ['remote', 'add', 's3', `s3://${s3.bucket}/team`, '--local'], { env });
+    await regOk(fx.root, ['remote', 'modify', '--local', 's3', 'endpoint-url', s3.endpoint], { env });
+    await regOk(fx.root, ['remote', 'modify', '--local', 's3', 'path-style', 'true'], { env });
+    await regOk(fx.root, ['push', '-r', 's3'], { env });
+  }, 120_000);
+  afterAll(async () => {
+    await s3?.stop();
+    for (const d of [fx?.root, fx?.remoteDir, fx?.clone]) if (d) removeDir(d);
+  });
+
+  // No room at all, and room for links.tsv but not for download.sh: either way neither file is
+  // left (a links.tsv alone would make the re-run refuse with "already exists").
+  for (const [what, free] of [['no space at all', 0], ['room for links.tsv only', 4096]] as const) {
+    it(`${what}: exit 1 naming the output, neither links.tsv nor download.sh left; the re-run without --force completes`, async () => {
+      const out = join(tmpfs!.dir, 'share');
+      const unfill = fillTo(tmpfs!.dir, free);
+      try {
+        const r = await reg(fx.root, ['--json', 'share', PAGES, '--rev', 'v1', '-r', 's3', '-o', out], { env });
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr).not.toMatch(/internal error/i);
+        const e = errorOf(r.stdout);
+        expect(e.code, e.message).toBe('disk.no-space');
+        expect(e.message).toContain('ENOSPC');
+        expect(e.message).toContain(out);
+        expect(e.hint).toMatch(/free some space/);
+        expect(filesUnder(out)).toEqual([]);
+        expect(tempFilesUnder(tmpfs!.dir)).toEqual([]);
+      } finally {
+        unfill();
+      }
+      try {
+        await regOk(fx.root, ['share', PAGES, '--rev', 'v1', '-r', 's3', '-o', out], { env });
+        expect(filesUnder(out)).toEqual(['download.sh', 'links.tsv']);
+        expect(readFileSync(join(out, 'links.tsv'), 'utf8').trim().split('\n')).toHaveLength(4);
+      } finally {
+        removeDir(out);
+      }
+    }, 120_000);
+  }
 });

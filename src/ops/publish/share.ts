@@ -114,7 +114,13 @@ export async function share(ctx: Context, options: ShareOptions): Promise<ShareR
     const bytes = sizes.reduce((a, b) => a + b, 0);
     const expiresAt = new Date(signedAt + expiresIn * 1000).toISOString();
     fs.writeFile(prefix + LINKS, ['path\tmd5\tbytes\turl', ...rows].join('\n') + '\n', 0o644);
-    fs.writeFile(prefix + SCRIPT, downloadScript({ entry: o.dataRel, at: version.rev ?? version.commit.slice(0, 10), files: files.length, bytes, expiresAt }), 0o755);
+    try {
+      fs.writeFile(prefix + SCRIPT, downloadScript({ entry: o.dataRel, at: version.rev ?? version.commit.slice(0, 10), files: files.length, bytes, expiresAt }), 0o755);
+    } catch (err) {
+      // A links.tsv without its script is no share, and would make the re-run refuse ("already exists").
+      fs.remove(prefix + LINKS);
+      throw err;
+    }
     const warnings: string[] = [];
     if (urls.some((u) => /[?&]X-Amz-Security-Token=/i.test(u))) {
       warnings.push('the links were signed with temporary credentials: they stop working when those credentials expire, which may be before --expires');
