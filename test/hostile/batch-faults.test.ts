@@ -405,4 +405,57 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
       expect(hashes(incoming)).toEqual(sourcesBefore);
     });
   }, 240_000);
+
+  it('push and sync-push jobs to a directory remote on a full filesystem: exit 1, each failed with the remote named and the fix in the results file, imported and kept, no temp file or manifest on the remote; --continue sends them once there is space, without importing again', async () => {
+    await freshWorld();
+    const disk = mountTmpfs('6m');
+    try {
+      const remoteDir = join(disk.dir, 'remote');
+      await regOk(repo, ['remote', 'add', 'nas', remoteDir, '--default', '--local']);
+      makeSource(join(incoming, 'small-01'), 3, 64);
+      makeSource(join(incoming, 'big'), 40, 256 << 10);
+      makeSource(join(incoming, 'run-01'), 40, 256 << 10);
+      const file = writeJobs([
+        `add,small-01,raw_datasets,${join(incoming, 'small-01')},copy,,`,
+        `push,big,raw_datasets,${join(incoming, 'big')},copy,nas,`,
+        `sync-push,run-01,processed_datasets,${join(incoming, 'run-01')},copy,nas,`,
+      ]);
+      const sourcesBefore = hashes(incoming);
+      const before = snapshotBefore();
+
+      const r = await reg(repo, ['batch', file, '-j', '1', '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(/internal error/i);
+      expectNoTrace(before, [incoming]);
+      expect(tempPathsUnder(disk.dir)).toEqual([]);
+      expect(hashes(incoming)).toEqual(sourcesBefore);
+      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      expect(rows.map((row) => [row.line, row.status, row.imported, row.error])).toEqual([['2', 'done', 'yes', ''], ['3', 'failed', 'yes', 'transfer'], ['4', 'failed', 'yes', 'transfer']]);
+      for (const row of rows.slice(1)) {
+        expect(row.reason).toContain('ENOSPC');
+        expect(row.reason).toMatch(/remote "?nas"?/);
+        expect(row.reason).toContain(`free space on the disk holding ${remoteDir}`);
+      }
+      // Nothing on the remote presented as complete: no manifest of big, no sync manifest of run-01, every object whole.
+      const objects = join(remoteDir, 'files', 'md5');
+      for (const f of filesUnder(objects)) {
+        expect(f.endsWith('.dir'), f).toBe(false);
+        expect(md5(readFileSync(join(objects, f)))).toBe(f.replace('/', ''));
+      }
+      expect(existsSync(join(remoteDir, 'processed_datasets', 'run-01', '.reg-sync.json'))).toBe(false);
+      // Imported and (big) hashed into the cache: --continue does not import again.
+      expectHashedIn('raw_datasets/big');
+      expect(hashes(join(repo, 'processed_datasets', 'run-01'))).toEqual(hashes(join(incoming, 'run-01')));
+
+      execFileSync('mount', ['-o', 'remount,size=32m', disk.dir]);
+      const again = JSON.parse((await regOk(repo, ['batch', file, '--continue', '--json'])).stdout) as { previouslyDone: number; outcomes: Array<{ status: string }> };
+      expect(again.previouslyDone).toBe(1);
+      expect(again.outcomes.map((o) => o.status)).toEqual(['done', 'done', 'done']);
+      expect(filesUnder(objects).filter((f) => f.endsWith('.dir'))).toHaveLength(1);
+      expect(filesUnder(join(remoteDir, 'processed_datasets', 'run-01'))).toHaveLength(41);
+      expect(hashes(incoming)).toEqual(sourcesBefore);
+    } finally {
+      disk.unmount();
+    }
+  }, 240_000);
 });
