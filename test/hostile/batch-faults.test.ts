@@ -8,6 +8,7 @@ import { makeContext } from '../../dist/context.js';
 import { batch } from '../../dist/ops/publish/batch.js';
 import { isTempName } from '../../src/fsutil.js';
 import { interruptWhen, type Interrupted } from '../helpers/interrupt.js';
+import { PAGES, buildReleaseFixture, copyObjectToClone, type ReleaseFixture } from '../helpers/release-fixture.js';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
@@ -41,9 +42,9 @@ function makeSource(dir: string, count: number, size: number): void {
   writeTree(dir, Object.fromEntries(Array.from({ length: count }, (_, i) => [`${i % 2 ? 'odd' : 'even'}/f${String(i).padStart(4, '0')}.bin`, randomBytes(size)])));
 }
 
-function writeJobs(rows: string[]): string {
+function writeJobs(rows: string[], header = 'action,entry,area,source,import,remote,force'): string {
   const file = join(jobsDir, 'jobs.csv');
-  writeFileSync(file, ['action,entry,area,source,import,remote,force', ...rows].join('\n') + '\n');
+  writeFileSync(file, [header, ...rows].join('\n') + '\n');
   return file;
 }
 
@@ -85,8 +86,11 @@ async function freshWorld(): Promise<void> {
   git(repo, 'commit', '-qm', 'registry');
 }
 
+/** Directories of a test made outside root (release fixtures). */
+const extraDirs: string[] = [];
 afterEach(() => {
   if (root) removeDir(root);
+  for (const d of extraDirs.splice(0)) removeDir(d);
 });
 
 interface Before {
@@ -454,6 +458,100 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
       expect(filesUnder(objects).filter((f) => f.endsWith('.dir'))).toHaveLength(1);
       expect(filesUnder(join(remoteDir, 'processed_datasets', 'run-01'))).toHaveLength(41);
       expect(hashes(incoming)).toEqual(sourcesBefore);
+    } finally {
+      disk.unmount();
+    }
+  }, 240_000);
+});
+
+describe('export jobs under reg batch', () => {
+  const EXPORT_HEADER = 'action,entry,area,source,import,remote,force,rev,output';
+  let halfBody: StallProxy;
+  beforeAll(async () => {
+    // Half of every response body, then nothing: a download leaves a temp file in the cache and stalls.
+    halfBody = await startStallProxy({ upstream: s3.endpoint, every: 1, offset: 0, mode: 'body' });
+  });
+  afterAll(async () => {
+    await halfBody?.close();
+  });
+
+  /** The release fixture (PAGES at v1 with a 6 MiB file, a card with a licence); the jobs and a small source under a fresh root. */
+  async function releaseWorld(): Promise<ReleaseFixture> {
+    root = tempDir('reg-batch-export-');
+    jobsDir = join(root, 'jobs');
+    incoming = join(root, 'incoming');
+    mkdirSync(jobsDir);
+    makeSource(join(incoming, 'small-01'), 3, 64);
+    const fx = await buildReleaseFixture({ 'a.txt': 'alpha\n', 'sub/b.txt': 'bravo\n', 'big.bin': randomBytes(6 << 20) });
+    extraDirs.push(fx.root, fx.remoteDir, fx.clone);
+    return fx;
+  }
+
+  /** An export job of PAGES at v1 into `out` (from `remote`, if named), then an add job. */
+  const exportJobs = (out: string, remote = '') => writeJobs([`export,${PAGES},,,,${remote},,v1,${out}`, `add,small-01,raw_datasets,${join(incoming, 'small-01')},copy,,,,`], EXPORT_HEADER);
+
+  const expectReleaseVerifies = (out: string) => expect(execFileSync('md5sum', ['-c', 'MD5SUMS'], { cwd: join(out, 'pages-v1'), encoding: 'utf8' })).toContain('data/big.bin: OK');
+
+  it('Ctrl-C while an export job fetches the files the cache lacks: exit 130, no temp file, no release, the bucket untouched; --continue finishes it', async () => {
+    const fx = await releaseWorld();
+    const prefix = `export-${randomBytes(4).toString('hex')}`;
+    const env = s3.env;
+    await regOk(fx.root, ['remote', 'add', 's3', `s3://${s3.bucket}/${prefix}`, '--local'], { env });
+    await regOk(fx.root, ['remote', 'modify', '--local', 's3', 'endpoint-url', s3.endpoint], { env });
+    await regOk(fx.root, ['remote', 'modify', '--local', 's3', 'path-style', 'true'], { env });
+    await regOk(fx.root, ['push', '-r', 's3'], { env });
+    // A teammate's clone: the manifest in its cache, none of the files; its remote reached through the stalling proxy.
+    repo = fx.clone;
+    copyObjectToClone(fx, fx.manifest);
+    await regOk(repo, ['remote', 'add', 'half', `s3://${s3.bucket}/${prefix}`, '--local'], { env });
+    await regOk(repo, ['remote', 'modify', '--local', 'half', 'endpoint-url', halfBody.endpoint], { env });
+    await regOk(repo, ['remote', 'modify', '--local', 'half', 'path-style', 'true'], { env });
+    const out = join(root, 'releases');
+    const file = exportJobs(out, 'half');
+    const sourcesBefore = hashes(incoming);
+    const before = snapshotBefore();
+    const bucket = snapshotTree(join(s3.directory, s3.bucket, prefix));
+
+    const r = await interruptWhen(repo, ['batch', file, '-j', '1'], () => tempPathsUnder(join(repo, '.reg', 'cache')).length > 0, env);
+    expectStoppedCleanly(r, before, sourcesBefore);
+    expect(tempPathsUnder(out)).toEqual([]);
+    expect(filesUnder(out)).toEqual([]);
+    expect(snapshotTree(join(s3.directory, s3.bucket, prefix))).toEqual(bucket);
+    expect(readResults(join(jobsDir, 'jobs.results.csv')).map((row) => [row.line, row.status])).toEqual([['2', 'interrupted'], ['3', 'pending']]);
+
+    await regOk(repo, ['remote', 'modify', '--local', 'half', 'endpoint-url', s3.endpoint], { env });
+    const again = JSON.parse((await regOk(repo, ['batch', file, '--continue', '--json'], { env })).stdout) as { outcomes: Array<{ status: string }> };
+    expect(again.outcomes.map((o) => o.status)).toEqual(['done', 'done']);
+    expectReleaseVerifies(out);
+  }, 240_000);
+
+  it.skipIf(!isRoot)('an export job whose release does not fit in its output directory: exit 1, ENOSPC with the path and the fix in the results file, no temp file, no release; the other job done; --continue finishes it once there is space', async () => {
+    const fx = await releaseWorld();
+    repo = fx.root;
+    const disk = mountTmpfs('4m');
+    try {
+      const out = join(disk.dir, 'releases');
+      const file = exportJobs(out);
+      const sourcesBefore = hashes(incoming);
+      const before = snapshotBefore();
+
+      const r = await reg(repo, ['batch', file, '-j', '1', '--json']);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).not.toMatch(/internal error/i);
+      expectNoTrace(before, [incoming]);
+      expect(tempPathsUnder(disk.dir)).toEqual([]);
+      expect(filesUnder(out)).toEqual([]);
+      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      expect(rows.map((row) => [row.line, row.status, row.error])).toEqual([['2', 'failed', 'failed'], ['3', 'done', '']]);
+      expect(rows[0]!.reason).toContain('ENOSPC');
+      expect(rows[0]!.reason).toContain(out);
+      expect(rows[0]!.reason).toMatch(/free some space/);
+
+      execFileSync('mount', ['-o', 'remount,size=32m', disk.dir]);
+      const again = JSON.parse((await regOk(repo, ['batch', file, '--continue', '--json'])).stdout) as { previouslyDone: number; outcomes: Array<{ status: string }> };
+      expect(again.previouslyDone).toBe(1);
+      expect(again.outcomes.map((o) => o.status)).toEqual(['done', 'done']);
+      expectReleaseVerifies(out);
     } finally {
       disk.unmount();
     }

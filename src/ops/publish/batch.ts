@@ -6,7 +6,7 @@ import { parse } from 'csv-parse/sync';
 import type { Context } from '../../context.js';
 import { isLegacy } from '../../data/pointer.js';
 import { parseByteSize } from '../../data/units.js';
-import { RegError, errnoCode, isRegError, usageError } from '../../errors.js';
+import { RegError, diskError, errnoCode, isRegError, usageError } from '../../errors.js';
 import { resolveCommits } from '../../git/history.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
 import { ruleNameOf } from '../../policy/naming.js';
@@ -538,9 +538,11 @@ async function runJobs(repo: Repo, ctx: Context, selected: readonly BatchJob[], 
             outcome.status = 'interrupted';
             outcome.reason = 'interrupted';
           } else {
+            // A disk condition the op left to the CLI to name (a full output directory): named here, as the CLI would.
+            const known = diskError(err) ?? err;
             outcome.status = 'failed';
-            outcome.reason = failureReason(err);
-            outcome.error = isRegError(err) ? err.exit : 'failed';
+            outcome.reason = failureReason(known);
+            outcome.error = isRegError(known) ? known.exit : 'failed';
           }
         }
       }
