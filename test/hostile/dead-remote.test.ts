@@ -258,3 +258,44 @@ describe('a dead or stalled remote under reg batch', () => {
     }
   }, 180_000);
 });
+
+describe('a dead or stalled remote under a batch export job', () => {
+  for (const remote of ['dead', 'stalled']) {
+    it(`an export job that must fetch from the ${remote} remote: failed with a transfer error naming the remote and the fix in the results file, within the budget; the other job done; nothing written at the output`, async () => {
+      const root = tempDir('reg-dead-batch-export-');
+      try {
+        const out = join(root, 'releases');
+        const source = join(root, 'incoming', 'small');
+        writeTree(source, { 'a.txt': 'a\n' });
+        mkdirSync(join(root, 'jobs'));
+        const file = join(root, 'jobs', 'jobs.csv');
+        // The clone's cache holds the manifest of PAGES, none of its files: the export must fetch them.
+        writeFileSync(file, ['action,entry,area,source,remote,rev,output', `export,${PAGES},,,${remote},v1,${out}`, `add,small,raw_datasets,${source},,,`].join('\n') + '\n');
+        const before = { clone: withoutCache(snapshotTree(release.clone)), git: snapshotTree(join(release.clone, '.git')), sentinel: snapshotTree(sentinel) };
+        const started = Date.now();
+        const r = await reg(release.clone, ['batch', file, '-j', '1'], { env: ENV });
+        expect(Date.now() - started).toBeLessThan(60_000);
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stderr).not.toMatch(/internal error/i);
+        const rows = parse(readFileSync(join(root, 'jobs', 'jobs.results.csv'), 'utf8'), { columns: true }) as Array<Record<string, string>>;
+        expect(rows.map((row) => [row.line, row.status, row.error])).toEqual([['2', 'failed', 'transfer'], ['3', 'done', '']]);
+        expect(rows[0]!.reason).toMatch(new RegExp(`remote "?${remote}"?`));
+        expect(rows[0]!.reason).toMatch(/\(.*(check|endpoint|network|retry|reachable).*\)$/i);
+        expect(filesUnder(out)).toEqual([]);
+        expect(tempFilesUnder(release.clone)).toEqual([]);
+        expect(tempFilesUnder(root)).toEqual([]);
+        // What the add job legitimately did (the entry, its pointer and .gitignore), nothing else.
+        const added = new Set(['raw_datasets/small', 'raw_datasets/small/a.txt', 'raw_datasets/small.dvc', 'raw_datasets/.gitignore']);
+        const after = Object.fromEntries(Object.entries(withoutCache(snapshotTree(release.clone))).filter(([k]) => !added.has(k)));
+        expect(after).toEqual(Object.fromEntries(Object.entries(before.clone).filter(([k]) => !added.has(k))));
+        expect(snapshotTree(join(release.clone, '.git'))).toEqual(before.git);
+        expect(snapshotTree(sentinel)).toEqual(before.sentinel);
+      } finally {
+        removeDir(root);
+        // Back to the clone as the other tests expect it.
+        git(release.clone, 'checkout', '-q', '--', '.');
+        git(release.clone, 'clean', '-qfdx', '-e', '.reg/');
+      }
+    }, 120_000);
+  }
+});
