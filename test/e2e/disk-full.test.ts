@@ -1,13 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder } from '../helpers/repo.js';
+import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
 import { errorOf, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 /**
  * A full disk (a small tmpfs) during add and pull: exit 1 naming ENOSPC and the path, and no
- * half-written temp file left behind. Mounting needs root: the tests skip, saying so, otherwise.
+ * half-written temp file left behind; and under push to a directory remote on it: exit 4 naming
+ * the remote, no temp file, no manifest before its files. Mounting needs root: the tests skip, saying so, otherwise.
  */
 let tmpfs: Tmpfs | undefined;
 let mountPoint = '';
@@ -82,6 +84,39 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       expect(tempFilesUnder(clone)).toEqual([]);
     } finally {
       cleanup();
+    }
+  }, 60_000);
+
+  it('reg push to a directory remote on the full disk: exit 4 remote.no-space naming the remote and the fix, no temp file, every object whole, no manifest; the re-run completes once there is space', async () => {
+    const repo = makeGitRepo();
+    const remote = join(mountPoint, 'push-remote');
+    try {
+      await regOk(repo, ['init']);
+      writeFileSync(join(repo, 'big.bin'), randomBytes(8 << 20));
+      writeTree(repo, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`dir/f${i}.txt`, `f${i}\n`])));
+      await regOk(repo, ['add', 'big.bin', 'dir']);
+      await regOk(repo, ['remote', 'add', 'nas', remote, '--default']);
+      const r = await reg(repo, ['push', '--json']);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).not.toContain('internal error');
+      const e = errorOf(r.stdout);
+      expect(e.code).toBe('remote.no-space');
+      expect(e.message).toContain('ENOSPC');
+      expect(e.message).toContain(remote);
+      expect(e.hint).toContain(`free space on the disk holding ${remote}`);
+      expect(tempFilesUnder(remote)).toEqual([]);
+      expect(tempFilesUnder(repo)).toEqual([]);
+      const objects = filesUnder(join(remote, 'files', 'md5'));
+      expect(objects.filter((f) => f.endsWith('.dir'))).toEqual([]);
+      for (const f of objects) expect(createHash('md5').update(readFileSync(join(remote, 'files', 'md5', f))).digest('hex')).toBe(f.replace('/', ''));
+
+      execFileSync('mount', ['-o', 'remount,size=32m', mountPoint]);
+      await regOk(repo, ['push']);
+      expect(filesUnder(join(remote, 'files', 'md5'))).toHaveLength(22);
+    } finally {
+      removeDir(repo);
+      removeDir(remote);
+      execFileSync('mount', ['-o', 'remount,size=6m', mountPoint]);
     }
   }, 60_000);
 
