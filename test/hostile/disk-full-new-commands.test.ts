@@ -148,6 +148,38 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB) under the new commands', ()
   }, 60_000);
 });
 
+describe.skipIf(!isRoot)('a full directory remote under catalog publish', () => {
+  it('catalog publish to a directory remote on a disk with a few KiB free: exit 4 naming the remote and the fix, no temp file, no site marker (nothing presented as published); the re-run completes', async () => {
+    const remote = join(tmpfs!.dir, 'catalog-remote');
+    await regOk(big.root, ['remote', 'add', 'full', remote, '--local']);
+    const unfill = fillTo(tmpfs!.dir, 16 << 10);
+    try {
+      const r = await reg(big.root, ['--json', 'catalog', 'publish', '-r', 'full']);
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).not.toMatch(/internal error/i);
+      const e = errorOf(r.stdout);
+      expect(e.code, e.message).toBe('remote.no-space');
+      expect(e.message).toContain('ENOSPC');
+      expect(e.message).toContain(remote);
+      expect(e.hint).toContain(`free space on the disk holding ${remote}`);
+      expect(tempFilesUnder(tmpfs!.dir)).toEqual([]);
+      // The marker is the publish's commit point: written last, so absent.
+      expect(existsSync(join(remote, 'catalog', '.reg-catalog.json'))).toBe(false);
+    } finally {
+      unfill();
+    }
+    try {
+      const done = JSON.parse((await regOk(big.root, ['catalog', 'publish', '-r', 'full', '--json'])).stdout) as { files: number; unchanged: number };
+      // Pages that arrived before the disk filled are not sent again.
+      expect(done.unchanged).toBeGreaterThan(0);
+      expect(filesUnder(join(remote, 'catalog'))).toHaveLength(done.files);
+    } finally {
+      removeDir(remote);
+      await regOk(big.root, ['remote', 'remove', 'full']);
+    }
+  }, 60_000);
+});
+
 describe.skipIf(!isRoot)('disk full under share -o', () => {
   let s3: S3Server;
   let fx: ReleaseFixture;
