@@ -259,6 +259,36 @@ describe('a dead or stalled remote under reg batch', () => {
   }, 180_000);
 });
 
+describe('a dead or stalled remote under reg sync push and pull', () => {
+  let repo: string;
+  beforeAll(async () => {
+    repo = makeGitRepo();
+    await regOk(repo, ['init']);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'registry');
+    await addUnreachableRemote(repo, 'dead', `http://127.0.0.1:${closedPort}`, true);
+    await addUnreachableRemote(repo, 'stalled', stall.endpoint, false);
+    writeTree(join(repo, 'processed_datasets', 'run-01'), { 'a.txt': 'alpha\n', 'sub/b.txt': 'bravo\n' });
+  }, 120_000);
+  afterAll(() => {
+    if (repo) removeDir(repo);
+  });
+
+  for (const remote of ['dead', 'stalled']) {
+    for (const direction of ['push', 'pull']) {
+      it(`sync ${direction} against the ${remote} remote: exit 4 within the budget naming the remote, nothing written (no sync state, the entry as it was)`, async () => {
+        const out = tempDir('reg-dead-out-');
+        try {
+          await expectRemoteFailure(repo, ['sync', direction, 'processed_datasets/run-01', '-r', remote], remote, out);
+          expect(existsSync(join(repo, '.reg', 'tmp', 'sync'))).toBe(false);
+        } finally {
+          removeDir(out);
+        }
+      }, 120_000);
+    }
+  }
+});
+
 describe('a dead or stalled remote under a batch export job', () => {
   for (const remote of ['dead', 'stalled']) {
     it(`an export job that must fetch from the ${remote} remote: failed with a transfer error naming the remote and the fix in the results file, within the budget; the other job done; nothing written at the output`, async () => {
