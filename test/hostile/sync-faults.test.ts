@@ -124,7 +124,9 @@ describe('Ctrl-C under reg sync', () => {
 
     await regOk(repo, ['remote', 'modify', '--local', 's3', 'endpoint-url', s3.endpoint], { env });
     const again = JSON.parse((await regOk(repo, ['sync', 'push', ENTRY, '--json'], { env })).stdout) as { transferred: number };
-    expect(again.transferred).toBe(40 - Object.keys(remote).length);
+    // What arrived is not sent again (an upload in flight at the signal may land after the listing above).
+    expect(again.transferred).toBeGreaterThan(0);
+    expect(again.transferred).toBeLessThanOrEqual(40 - Object.keys(remote).length);
     const after = bucketObjects(prefix);
     expect(Object.keys(after).filter((k) => k.includes('.reg-sync-locks'))).toEqual([]);
     const manifest = JSON.parse(readFileSync(join(s3.directory, s3.bucket, prefix, ENTRY, '.reg-sync.json._S3rver_object'), 'utf8')) as { files: Record<string, { md5: string }> };
