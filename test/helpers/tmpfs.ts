@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { rmSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { CliResult } from './repo.js';
 import { tempDir } from './repo.js';
 
 /**
@@ -37,4 +39,19 @@ export function fillTo(dir: string, free: number): () => void {
 /** The `error` of a `--json` document. */
 export function errorOf(stdout: string): { code: string; message: string; hint?: string } {
   return (JSON.parse(stdout) as { error: { code: string; message: string; hint?: string } }).error;
+}
+
+/**
+ * A `--json` run that failed on a full disk: `local` is exit 1 `disk.no-space` naming ENOSPC and
+ * `path`; `remote` (a directory remote on it) exit 4 `remote.no-space` naming the remote's
+ * directory `path`; each with its fix.
+ */
+export function expectDiskFull(r: CliResult, side: 'local' | 'remote', path: string): void {
+  expect(r.code, r.stderr).toBe(side === 'local' ? 1 : 4);
+  expect(r.stderr).not.toMatch(/internal error/i);
+  const e = errorOf(r.stdout);
+  expect(e.code, e.message).toBe(side === 'local' ? 'disk.no-space' : 'remote.no-space');
+  expect(e.message).toContain('ENOSPC');
+  expect(e.message).toContain(path);
+  expect(e.hint).toContain(side === 'local' ? 'free some space' : `free space on the disk holding ${path}`);
 }

@@ -9,7 +9,7 @@ import { batch } from '../../dist/ops/publish/batch.js';
 import { isTempName } from '../../src/fsutil.js';
 import { interruptWhen, type Interrupted } from '../helpers/interrupt.js';
 import { PAGES, buildReleaseFixture, copyObjectToClone, type ReleaseFixture } from '../helpers/release-fixture.js';
-import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree, type CliResult } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
 import { isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
@@ -118,6 +118,20 @@ function expectStoppedCleanly(r: Interrupted, before: Before, sourcesBefore: Rec
   expect(r.afterSignalMs).toBeLessThan(10_000);
   expectNoTrace(before, [incoming]);
   expect(hashes(incoming)).toEqual(sourcesBefore);
+}
+
+/**
+ * A batch run on a full disk that fails some jobs: exit 1 (never an internal error), no trace, no
+ * temp path on `disk`, the sources byte-identical; returns the rows of the results file.
+ */
+async function runFailingBatch(file: string, disk: string, before: Before, sourcesBefore: Record<string, string>): Promise<{ r: CliResult; rows: Array<Record<string, string>> }> {
+  const r = await reg(repo, ['batch', file, '-j', '1', '--json']);
+  expect(r.code, r.stderr).toBe(1);
+  expect(r.stderr).not.toMatch(/internal error/i);
+  expectNoTrace(before, [incoming]);
+  expect(tempPathsUnder(disk)).toEqual([]);
+  expect(hashes(incoming)).toEqual(sourcesBefore);
+  return { r, rows: readResults(join(jobsDir, 'jobs.results.csv')) };
 }
 
 /** True once a temp directory holding at least `files` files has appeared in `dir` (an import under way, past the small jobs). */
@@ -349,13 +363,7 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
       const sourcesBefore = hashes(incoming);
       const before = snapshotBefore();
 
-      const r = await reg(repo, ['batch', file, '-j', '1', '--json']);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).not.toMatch(/internal error/i);
-      expectNoTrace(before, [incoming]);
-      expect(tempPathsUnder(disk.dir)).toEqual([]);
-      expect(hashes(incoming)).toEqual(sourcesBefore);
-      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      const { r, rows } = await runFailingBatch(file, disk.dir, before, sourcesBefore);
       expect(rows.map((row) => [row.line, row.status])).toEqual([['2', 'done'], ['3', 'failed'], ['4', 'failed'], ['5', 'done']]);
       for (const [row, entry] of [[rows[1]!, 'big'], [rows[2]!, 'moved']] as const) {
         expect(row.reason).toContain('ENOSPC');
@@ -385,12 +393,7 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
       const sourcesBefore = hashes(incoming);
       const before = snapshotBefore();
 
-      const r = await reg(repo, ['batch', file, '-j', '1']);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).not.toMatch(/internal error/i);
-      expectNoTrace(before, [incoming]);
-      expect(hashes(incoming)).toEqual(sourcesBefore);
-      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      const { rows } = await runFailingBatch(file, disk.dir, before, sourcesBefore);
       expect(rows.map((row) => [row.line, row.status, row.imported])).toEqual([['2', 'failed', 'yes'], ['3', 'done', 'yes']]);
       expect(rows[0]!.reason).toContain('ENOSPC');
       expect(rows[0]!.reason).toContain(join(repo, '.reg', 'cache'));
@@ -427,13 +430,7 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
       const sourcesBefore = hashes(incoming);
       const before = snapshotBefore();
 
-      const r = await reg(repo, ['batch', file, '-j', '1', '--json']);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).not.toMatch(/internal error/i);
-      expectNoTrace(before, [incoming]);
-      expect(tempPathsUnder(disk.dir)).toEqual([]);
-      expect(hashes(incoming)).toEqual(sourcesBefore);
-      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
+      const { rows } = await runFailingBatch(file, disk.dir, before, sourcesBefore);
       expect(rows.map((row) => [row.line, row.status, row.imported, row.error])).toEqual([['2', 'done', 'yes', ''], ['3', 'failed', 'yes', 'transfer'], ['4', 'failed', 'yes', 'transfer']]);
       for (const row of rows.slice(1)) {
         expect(row.reason).toContain('ENOSPC');
@@ -535,13 +532,8 @@ describe('export jobs under reg batch', () => {
       const sourcesBefore = hashes(incoming);
       const before = snapshotBefore();
 
-      const r = await reg(repo, ['batch', file, '-j', '1', '--json']);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).not.toMatch(/internal error/i);
-      expectNoTrace(before, [incoming]);
-      expect(tempPathsUnder(disk.dir)).toEqual([]);
+      const { rows } = await runFailingBatch(file, disk.dir, before, sourcesBefore);
       expect(filesUnder(out)).toEqual([]);
-      const rows = readResults(join(jobsDir, 'jobs.results.csv'));
       expect(rows.map((row) => [row.line, row.status, row.error])).toEqual([['2', 'failed', 'failed'], ['3', 'done', '']]);
       expect(rows[0]!.reason).toContain('ENOSPC');
       expect(rows[0]!.reason).toContain(out);

@@ -7,7 +7,7 @@ import { interruptWhen, type Interrupted } from '../helpers/interrupt.js';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
-import { errorOf, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
+import { expectDiskFull, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { makeSentinel, snapshotTree, tempPathsUnder } from './tree.js';
 
 /**
@@ -183,17 +183,6 @@ describe.skipIf(!isRoot)('a full disk under reg sync', () => {
     }
   }
 
-  /** Exit 4 `remote.no-space` naming the directory remote, with its fix. */
-  function expectRemoteFull(r: { code: number; stdout: string; stderr: string }, remoteDir: string): void {
-    expect(r.code, r.stderr).toBe(4);
-    expect(r.stderr).not.toMatch(/internal error/i);
-    const e = errorOf(r.stdout);
-    expect(e.code, e.message).toBe('remote.no-space');
-    expect(e.message).toContain('ENOSPC');
-    expect(e.message).toContain(remoteDir);
-    expect(e.hint).toContain(`free space on the disk holding ${remoteDir}`);
-  }
-
   it('sync push to a directory remote on a full filesystem, the data bigger than the free space: exit 4 naming the remote, no temp file, no manifest, no lock; the re-run completes once there is space', async () => {
     await withDisk(async (dir) => {
       const repo = await freshRepo();
@@ -204,7 +193,7 @@ describe.skipIf(!isRoot)('a full disk under reg sync', () => {
       const before = guard(repo);
 
       const r = await reg(repo, ['sync', 'push', ENTRY, '--json']);
-      expectRemoteFull(r, remoteDir);
+      expectDiskFull(r, 'remote', remoteDir);
       expect(tempPathsUnder(dir)).toEqual([]);
       expect(tempPathsUnder(repo)).toEqual([]);
       const remoteEntry = join(remoteDir, ...ENTRY.split('/'));
@@ -232,7 +221,7 @@ describe.skipIf(!isRoot)('a full disk under reg sync', () => {
       // Room for the data and the push's lock object, not one page more.
       const unfill = fillTo(dir, (Math.ceil(big.length / page) + 2 + 1) * page);
       const r = await reg(repo, ['sync', 'push', ENTRY, '--json']);
-      expectRemoteFull(r, remoteDir);
+      expectDiskFull(r, 'remote', remoteDir);
       const remoteEntry = join(remoteDir, ...ENTRY.split('/'));
       expect(tempPathsUnder(dir)).toEqual([]);
       expect(hashes(remoteEntry)).toEqual(local);
@@ -264,14 +253,7 @@ describe.skipIf(!isRoot)('a full disk under reg sync', () => {
       const before = guard(clone);
       const remoteBefore = snapshotTree(remoteDir);
 
-      const r = await reg(clone, ['sync', 'pull', ENTRY, '--json']);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).not.toMatch(/internal error/i);
-      const e = errorOf(r.stdout);
-      expect(e.code, e.message).toBe('disk.no-space');
-      expect(e.message).toContain('ENOSPC');
-      expect(e.message).toContain(join(clone, ENTRY));
-      expect(e.hint).toMatch(/free some space/);
+      expectDiskFull(await reg(clone, ['sync', 'pull', ENTRY, '--json']), 'local', join(clone, ENTRY));
       expect(tempPathsUnder(clone)).toEqual([]);
       expect(existsSync(stateFile(clone, 'nas'))).toBe(false);
       expectComplete(hashes(join(clone, ENTRY)), want);
@@ -296,13 +278,7 @@ describe.skipIf(!isRoot)('a full disk under reg sync', () => {
       const before = guard(repo);
       const unfill = fillTo(dir, 0);
 
-      const r = await reg(repo, ['sync', 'push', ENTRY, '--json']);
-      expect(r.code, r.stderr).toBe(1);
-      expect(r.stderr).not.toMatch(/internal error/i);
-      const e = errorOf(r.stdout);
-      expect(e.code, e.message).toBe('disk.no-space');
-      expect(e.message).toContain(join(repo, '.reg'));
-      expect(e.hint).toMatch(/free some space/);
+      expectDiskFull(await reg(repo, ['sync', 'push', ENTRY, '--json']), 'local', join(repo, '.reg'));
       expect(tempPathsUnder(repo)).toEqual([]);
       expect(filesUnder(remoteDir)).toEqual([]);
       expectGuarded(repo, before);
