@@ -183,6 +183,9 @@ async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex
   const entries: ManifestEntry[] = o.isDir ? repo.cache.readManifest(oid, o.legacy) : [{ relpath: '', md5: oid }];
   const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel });
   const inCache = (md5: string) => cacheIndex.has(md5, o.legacy);
+  // A completeness mark (left by add, or by a status that found every object) vouches for every
+  // object of the manifest, as it does for status: planning a checkout need not list the whole cache.
+  const complete = o.isDir && repo.cache.isMarkedComplete(oid, o.legacy);
   const shown = (rel: string) => (rel === '' ? o.dataRel : `${o.dataRel}/${rel}`);
   const plan: Plan = { ...empty, entries, staleTemps: ws.staleTemps };
   for (const link of ws.symlinkedDirs) {
@@ -213,7 +216,7 @@ async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex
       if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'not-in-pointer' });
     }
   }
-  plan.missing = plan.write.filter((e) => !inCache(e.md5));
+  plan.missing = complete ? [] : plan.write.filter((e) => !inCache(e.md5));
   return plan;
 }
 
