@@ -5,34 +5,39 @@ import { REG_BIN } from './repo.js';
 /** Ctrl-C (SIGINT to the reg process) while it works: what it did, and how fast it stopped. */
 export interface Interrupted {
   code: number | null;
+  /** The signal that ended it (SIGKILL), or null when it exited by itself. */
+  signal: NodeJS.Signals | null;
   /** Milliseconds from the signal to the exit. */
   afterSignalMs: number;
   stderr: string;
 }
 
 /**
- * Runs reg, sends SIGINT as soon as `ready()` holds (polled every 5 ms: a temp file, a request
- * reaching a stalling server), and waits for the exit. Fails when reg ends before it could be
- * interrupted, so a test never passes without the signal landing mid-way.
+ * Runs reg, sends SIGINT (or `how.signal`, e.g. SIGKILL) as soon as `ready()` holds (polled every
+ * 5 ms: a temp file, a request reaching a stalling server), `how.delayMs` later if given, and
+ * waits for the exit. Fails when reg ends before it could be interrupted, so a test never passes
+ * without the signal landing mid-way.
  */
-export function interruptWhen(cwd: string, args: string[], ready: () => boolean, env: Record<string, string> = {}): Promise<Interrupted> {
+export function interruptWhen(cwd: string, args: string[], ready: () => boolean, env: Record<string, string> = {}, how: { signal?: NodeJS.Signals; delayMs?: number } = {}): Promise<Interrupted> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [REG_BIN, ...args], { cwd, env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let readyAt: number | undefined;
     let signalledAt: number | undefined;
     child.stderr.on('data', (d) => (stderr += d));
     child.stdout.resume();
     const poll = setInterval(() => {
-      if (signalledAt === undefined && ready()) {
+      if (readyAt === undefined && ready()) readyAt = Date.now();
+      if (signalledAt === undefined && readyAt !== undefined && Date.now() - readyAt >= (how.delayMs ?? 0)) {
         signalledAt = Date.now();
-        child.kill('SIGINT');
+        child.kill(how.signal ?? 'SIGINT');
       }
     }, 5);
     child.on('error', reject);
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       clearInterval(poll);
       if (signalledAt === undefined) reject(new Error(`reg ${args.join(' ')} finished (exit ${code}) before it could be interrupted:\n${stderr}`));
-      else resolve({ code, afterSignalMs: Date.now() - signalledAt, stderr });
+      else resolve({ code, signal, afterSignalMs: Date.now() - signalledAt, stderr });
     });
   });
 }

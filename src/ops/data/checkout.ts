@@ -1,4 +1,4 @@
-import { readlinkSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import type { Context } from '../../context.js';
 import type { ManifestEntry } from '../../data/manifest.js';
@@ -144,7 +144,7 @@ export async function checkoutOutputs(repo: Repo, ctx: Context, outputs: readonl
   const results: CheckoutOutput[] = [];
   const corrupt: CorruptObjects = new Map();
   for (const plan of plans) results.push(await applyPlan(repo, ctx, fs, plan, corrupt));
-  if (corrupt.size > 0) throw corruptionError(repo, corrupt);
+  if (corrupt.size > 0) throw corruptionError(repo, fs, corrupt);
   return { outputs: results, ...(stash ? { stash } : {}) };
 }
 
@@ -156,11 +156,18 @@ function wouldLoseData(atRisk: readonly AtRiskFile[]): RegError {
   });
 }
 
-/** Quarantines the corrupt objects (so a fetch can replace them) and builds the exit-6 error naming them and their files. */
-function corruptionError(repo: Repo, corrupt: CorruptObjects): RegError {
+/**
+ * Quarantines the corrupt objects (so a fetch can replace them) and builds the exit-6 error naming
+ * them and their files. A workspace file that is a hard link to a corrupt object (left by a run
+ * killed between a link and its check) is removed first: its bytes are the object's, which the
+ * quarantine keeps, and the next checkout writes the good copy there.
+ */
+function corruptionError(repo: Repo, fs: SafeFs, corrupt: CorruptObjects): RegError {
   const objects = [...corrupt].map(([oid, { legacy, uses }]) => {
     let quarantined: string | undefined;
     try {
+      const object = repo.cache.locate(oid, legacy);
+      if (object !== undefined) for (const use of uses) if (sameInode(fs.existing(use), object)) fs.remove(use);
       quarantined = repo.cache.quarantine(oid, legacy);
     } catch (err) {
       if (!isRegError(err)) throw err;
@@ -206,7 +213,10 @@ async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex
       if (f === undefined) plan.write.push(e);
       else if (f.md5 !== e.md5) {
         plan.write.push(e);
-        if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'modified' });
+        // A hard link to the entry's own object holds the cache's bytes, not unsaved ones: that
+        // object is corrupt (a run killed between a link and its check left the link), and the
+        // write below finds it, quarantines it (the bytes are kept) and takes the link away.
+        if (!inCache(f.md5) && !sameInode(f.abs, repo.cache.locate(e.md5, o.legacy))) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'modified' });
       } else if (relink) plan.write.push(e);
       else plan.unchanged++;
       current.delete(e.relpath);
@@ -269,6 +279,13 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   if (o.isDir) fs.ensureDir(o.dataRel);
   const changed = writtenCount > 0 || plan.remove.length > 0 || plan.replaceRoot || plan.unlink.length > 0;
   return { ...base, action: changed ? 'restored' : 'unchanged', written: writtenCount, removed: plan.remove.length, unchanged: plan.unchanged };
+}
+
+/** Both paths name one inode (a hard link of the other); false when either is missing. */
+function sameInode(a: string | undefined, b: string | undefined): boolean {
+  const sa = a === undefined ? undefined : lstatSync(a, { throwIfNoEntry: false });
+  const sb = sa === undefined || b === undefined ? undefined : lstatSync(b, { throwIfNoEntry: false });
+  return sa !== undefined && sb !== undefined && sa.ino === sb.ino && sa.dev === sb.dev;
 }
 
 /** The md5s that more than one of `entries` uses. */
