@@ -32,6 +32,8 @@
 //   BENCH_MILLION_FILES files in the million case (full: 1000000, quick: 20000, tiny: 2000)
 //   BENCH_CATALOG_ENTRIES entries in the catalog case's registry (full: 1000, quick: 300, tiny: 40;
 //                       its big dataset has BENCH_STATUS_FILES files)
+//   BENCH_CHECKOUT_TARGET=tmpfs|disk  where copy-mode checkout and `cp -a` write (default tmpfs:
+//                       /dev/shm, both tools; disk when there is none)
 //   BENCH_KEEP=1        keep the temp dir (printed) instead of deleting it
 //   TMPDIR              where the datasets go (os.tmpdir())
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
