@@ -88,6 +88,21 @@ function parseLsFiles(out: string): IndexEntry[] {
     });
 }
 
+/** The whole index and the sizes of its blobs (what `reg check` reads without --staged). */
+export interface IndexSnapshot {
+  entries: IndexEntry[];
+  sizes: Map<string, number>;
+}
+
+/**
+ * Reads the index and its blob sizes with two git processes. Callers start it before other work
+ * (status starts it before walking the workspace), so git runs meanwhile instead of afterwards.
+ */
+export async function indexSnapshot(root: string): Promise<IndexSnapshot> {
+  const entries = await allIndexEntries(root);
+  return { entries, sizes: await blobSizes(root, entries.map((e) => e.oid)) };
+}
+
 /** Paths staged for the next commit (added, copied, modified, renamed). */
 export async function stagedPaths(root: string): Promise<string[]> {
   const out = await gitText(root, ['diff', '--cached', '--name-only', '-z', '--diff-filter=ACMR', '--no-renames']);

@@ -2,6 +2,7 @@ import { configError } from '../errors.js';
 import { getPath, isPlainObject, type ConfigData } from '../config.js';
 import { isNamingPreset, NAMING_PRESETS, type NamingRule } from './naming.js';
 import { parseByteSize } from '../data/units.js';
+import { compareCodePoints } from '../data/manifest.js';
 
 export type { NamingRule } from './naming.js';
 
@@ -168,12 +169,12 @@ export function registryPolicy(config: ConfigData): RegistryPolicy {
       areas.push({ name, mode: mode as AreaMode, prefix, template, rules, ...(remote !== undefined ? { remote } : {}) });
     }
   }
-  areas.sort((a, b) => b.name.length - a.name.length || a.name.localeCompare(b.name));
+  areas.sort((a, b) => b.name.length - a.name.length || compareCodePoints(a.name, b.name));
   for (const a of areas) {
     const parent = areas.find((b) => b !== a && a.name.startsWith(b.name + '/'));
     if (parent) throw configError('config.area-nested', `${FILE}: area ${a.name} is inside area ${parent.name}`, { hint: 'areas may not be nested' });
   }
-  areas.sort((a, b) => a.name.localeCompare(b.name));
+  areas.sort((a, b) => compareCodePoints(a.name, b.name));
   const prePush = getPath(config, ['hooks', 'pre-push']) ?? 'push';
   if (prePush !== 'push' && prePush !== 'check') throw configError('config.type', `${FILE}: hooks.pre-push must be push or check, got ${JSON.stringify(prePush)}`, { hint: 'hooks: { pre-push: check }' });
   const installHooks = getPath(config, ['hooks', 'install']) ?? true;

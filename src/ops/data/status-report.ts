@@ -1,4 +1,5 @@
 import type { Context } from '../../context.js';
+import { indexSnapshot } from '../../git/read.js';
 import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
 import { registryOverview, type RegistryOverview } from '../registry/overview.js';
@@ -25,6 +26,12 @@ export interface StatusReport extends StatusResult {
  * with no targets the registry overview. Each workspace is scanned once and the results shared.
  */
 export async function statusReport(ctx: Context, options: StatusReportOptions): Promise<StatusReport> {
+  const repo = openRepo(ctx);
+  const overview = options.targets.length === 0 && registryPolicy(repo.config.data).areas.length > 0;
+  // The overview's git reads start now and run while status walks the workspace.
+  const index = overview ? indexSnapshot(repo.root) : undefined;
+  // (Awaited below; a failure of status first must not leave it an unhandled rejection.)
+  index?.catch(() => undefined);
   const base = await status(ctx, { targets: options.targets });
   const report: StatusReport = { ...base };
   if (options.remote) {
@@ -32,8 +39,8 @@ export async function statusReport(ctx: Context, options: StatusReportOptions): 
     const { remoteStatus } = await import('../remote/remote-status.js');
     report.remote = await remoteStatus(ctx, { targets: options.targets, remote: options.remoteName, jobs: options.jobs });
   }
-  if (options.targets.length === 0 && registryPolicy(openRepo(ctx).config.data).areas.length > 0) {
-    report.registry = await registryOverview(ctx, { remote: Boolean(options.remote), statusResult: base, remoteStatusResult: report.remote });
+  if (overview) {
+    report.registry = await registryOverview(ctx, { remote: Boolean(options.remote), statusResult: base, remoteStatusResult: report.remote, index });
   }
   return report;
 }

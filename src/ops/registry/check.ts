@@ -10,7 +10,7 @@ import { parseCard, validateCard, validateParsedCard, type ParsedCard } from '..
 import { checkEntryName } from '../../policy/naming.js';
 import { findSecrets, findSecretsByLine } from '../../policy/secrets.js';
 import { REG_DIR, openRepo, type Repo } from '../../repo.js';
-import { allIndexEntries, blobSizes, gitRun, gitText, stagedPaths, ZERO_OID, type IndexEntry } from '../../git/read.js';
+import { allIndexEntries, blobSizes, gitRun, gitText, stagedPaths, ZERO_OID, type IndexEntry, type IndexSnapshot } from '../../git/read.js';
 import type { CommittedPointer } from '../remote/history-data.js';
 
 /** Index mode of a submodule: its oid is a commit, not a blob. */
@@ -90,7 +90,7 @@ export interface CheckResult {
  * Lints the registry: every entry has a valid card, every card an entry, names follow the rules,
  * pointers parse, no data or large files are in Git inside areas, no secrets in the tracked config.
  */
-export async function check(ctx: Context, options: CheckOptions = {}, workTreeScan?: RegistryScan): Promise<CheckResult> {
+export async function check(ctx: Context, options: CheckOptions = {}, workTreeScan?: RegistryScan, knownIndex?: IndexSnapshot): Promise<CheckResult> {
   const repo = openRepo(ctx);
   const staged = Boolean(options.staged);
   const stagedList = staged ? await stagedPaths(repo.root) : undefined;
@@ -114,9 +114,10 @@ export async function check(ctx: Context, options: CheckOptions = {}, workTreeSc
   }
   // Without --staged, the whole index is read once and every blob size asked for in one call:
   // the three checks below would otherwise run git five times between them.
-  const index = staged ? undefined : await allIndexEntries(repo.root);
+  // (The status overview passes both, read while it walked the workspace.)
+  const index = staged ? undefined : knownIndex?.entries ?? (await allIndexEntries(repo.root));
   const outside = index?.filter((f) => f.mode !== GITLINK_MODE && areaOf(scan.policy.areas, f.path) === undefined);
-  const sizes = index ? await blobSizes(repo.root, [...scan.gitFiles, ...outside!].map((f) => f.oid)) : undefined;
+  const sizes = index ? knownIndex?.sizes ?? (await blobSizes(repo.root, [...scan.gitFiles, ...outside!].map((f) => f.oid))) : undefined;
   await checkGitFiles(repo, scan.entries, scan.gitFiles, scan.policy.areas, staged, add, sizes);
   await checkLargeFilesOutsideAreas(repo, scan.policy, staged ? new Set(stagedList) : undefined, add, outside && sizes ? { files: outside, sizes } : undefined);
   await checkSecrets(repo, staged, stagedList, add, index && new Set(index.map((f) => f.path)));

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { parsePointer } from '../../data/pointer.js';
 import { isRegError } from '../../errors.js';
+import type { IndexSnapshot } from '../../git/read.js';
 import type { AreaMode } from '../../policy/areas.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { check, type Finding } from './check.js';
@@ -67,6 +68,8 @@ export interface OverviewOptions {
   statusResult?: StatusResult;
   /** Likewise for the remote state. */
   remoteStatusResult?: RemoteStatusResult;
+  /** The index and its blob sizes, when the caller started reading them already. */
+  index?: Promise<IndexSnapshot>;
 }
 
 const CARD_RULES = new Set(['entry-without-card', 'card-not-committed', 'card-header', 'card-front-matter', 'card-field']);
@@ -74,8 +77,9 @@ const CARD_RULES = new Set(['entry-without-card', 'card-not-committed', 'card-he
 /** `reg status` with no targets: per area and entry, whether the card is ok and the data's state. */
 export async function registryOverview(ctx: Context, options: OverviewOptions = {}): Promise<RegistryOverview> {
   const repo = openRepo(ctx);
-  const scan = await scanRegistry(repo);
-  const findings = (await check(ctx, {}, scan)).findings;
+  const index = await options.index;
+  const scan = await scanRegistry(repo, { index: index?.entries });
+  const findings = (await check(ctx, {}, scan, index)).findings;
   const byEntry = new Map<string, Finding[]>();
   for (const f of findings) {
     if (f.area === undefined || f.entry === undefined) continue;

@@ -4,6 +4,7 @@ import { areaOf, classifyAreaChild, entryNameOf, registryPolicy, CARD_SUFFIX, PO
 import { parsePointer } from '../../data/pointer.js';
 import type { Repo } from '../../repo.js';
 import { indexEntries, readBlobs, type IndexEntry } from '../../git/read.js';
+import { compareCodePoints } from '../../data/manifest.js';
 
 /** One entry of an area as seen on disk and (optionally) in the index. */
 export interface ScannedEntry {
@@ -54,11 +55,12 @@ function isDir(p: string): boolean {
  * Lists every area's entries: names come from data on disk, pointers and cards (disk, plus the
  * index in staged mode). Card and pointer texts are read from the index in staged mode.
  */
-export async function scanRegistry(repo: Repo, options: { staged?: boolean; stagedPaths?: readonly string[] } = {}): Promise<RegistryScan> {
+export async function scanRegistry(repo: Repo, options: { staged?: boolean; stagedPaths?: readonly string[]; index?: readonly IndexEntry[] } = {}): Promise<RegistryScan> {
   const policy = registryPolicy(repo.config.data);
   const staged = Boolean(options.staged);
   const areaNames = policy.areas.map((a) => a.name);
-  const tracked = await indexEntries(repo.root, areaNames);
+  // The whole index, when the caller read it already, holds the areas' entries (in the same order).
+  const tracked = options.index ? options.index.filter((e) => areaNames.some((a) => e.path === a || e.path.startsWith(a + '/'))) : await indexEntries(repo.root, areaNames);
   const indexByPath = new Map(tracked.map((e) => [e.path, e]));
   const entries: ScannedEntry[] = [];
   const missingAreas: Area[] = [];
@@ -87,7 +89,7 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
         if (kind === 'card' || kind === 'pointer') note(hit.rest, false);
       }
     }
-    for (const [name, info] of [...names].sort((a, b) => a[0].localeCompare(b[0]))) {
+    for (const [name, info] of [...names].sort((a, b) => compareCodePoints(a[0], b[0]))) {
       const cardRel = `${area.name}/${name}${CARD_SUFFIX}`;
       const pointerRel = `${area.name}/${name}${POINTER_SUFFIX}`;
       const e: ScannedEntry = {
