@@ -175,6 +175,11 @@ export class StatCache {
 
   private constructor(private readonly file: string) {}
 
+  /** Rows stored by the last save (the size of the output at its last scan). */
+  get rows(): number {
+    return this.paths.length;
+  }
+
   private get logFile(): string {
     return `${this.file}.log`;
   }

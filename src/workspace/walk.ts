@@ -1,6 +1,7 @@
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { RegError, errnoCode, usageError } from '../errors.js';
 import { isTempName } from '../fsutil.js';
+import { DirLister, FAILED, FIELDS, MISSING, type DirListing } from './dir-lister.js';
 
 /** A regular file found under an output directory, with the stat fields the stat cache keys on. */
 export interface WalkedFile {
@@ -26,9 +27,36 @@ export interface WalkOptions {
   onSymlinkedDir?: (relpath: string) => void;
   /** Told about each reg temp file found (never listed as data), with its mtime. */
   onTemp?: (relpath: string, mtimeMs: number) => void;
+  /** Lists directories ahead on a second thread (worth it from tens of thousands of files); the caller closes it. */
+  lister?: DirLister;
 }
 
-export function fileFromStats(relpath: string, abs: string, st: Stats): WalkedFile {
+/** The stat fields the walk uses: a Stats, or an entry listed by the DirLister's thread. */
+type EntryStats = Pick<Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs' | 'mode' | 'isDirectory' | 'isFile' | 'isSymbolicLink'>;
+
+const S_IFMT = 0o170000;
+
+/** An entry of a DirListing (no Dates built for it: the walk never reads them). */
+class ListedStats implements EntryStats {
+  constructor(
+    readonly mode: number,
+    readonly ino: number,
+    readonly size: number,
+    readonly mtimeMs: number,
+    readonly ctimeMs: number,
+  ) {}
+  isDirectory(): boolean {
+    return (this.mode & S_IFMT) === 0o040000;
+  }
+  isFile(): boolean {
+    return (this.mode & S_IFMT) === 0o100000;
+  }
+  isSymbolicLink(): boolean {
+    return (this.mode & S_IFMT) === 0o120000;
+  }
+}
+
+export function fileFromStats(relpath: string, abs: string, st: EntryStats): WalkedFile {
   return {
     relpath,
     abs,
@@ -47,21 +75,31 @@ export function fileFromStats(relpath: string, abs: string, st: Stats): WalkedFi
  */
 export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
   const out: WalkedFile[] = [];
+  const lister = options.lister;
   const visit = (absDir: string, prefix: string) => {
+    const listing = lister?.take(absDir);
     let names: string[];
-    try {
-      names = readdirSync(absDir);
-    } catch (err) {
-      throw new RegError('walk.readdir', 'failed', `cannot read directory ${absDir}: ${(err as Error).message}`);
+    if (listing) names = listing.names;
+    else {
+      try {
+        names = readdirSync(absDir);
+      } catch (err) {
+        throw new RegError('walk.readdir', 'failed', `cannot read directory ${absDir}: ${(err as Error).message}`);
+      }
     }
-    for (const name of names) {
+    // With a helper thread, every entry is looked at first, so the subdirectories can be handed to it before descending.
+    const known = lister ? statEntries(absDir, names, listing, lister) : undefined;
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k]!;
       const relpath = prefix + name;
       // Plain concatenation: path.join normalises, which costs more than the lstat at 100k files.
       const abs = absDir + '/' + name;
       if (name.includes('\uFFFD')) assertUtf8Name(absDir, name, abs);
-      let st: Stats;
+      let st: EntryStats;
       try {
-        st = lstatSync(abs);
+        const prefetched = known?.[k];
+        if (prefetched instanceof Error) throw prefetched;
+        st = known ? prefetched ?? lstatSync(abs) : lstatSync(abs);
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') continue; // deleted while we walk
         throw err;
@@ -102,6 +140,36 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
   };
   visit(dir, '');
   return out;
+}
+
+/**
+ * The stats of a directory's entries (from the helper's listing, else lstat here; an lstat error
+ * is kept for its entry, so errors surface in the same order as without a helper), and its
+ * subdirectories posted to the helper.
+ */
+function statEntries(absDir: string, names: readonly string[], listing: DirListing | undefined, lister: DirLister): Array<EntryStats | Error | undefined> {
+  const stats: Array<EntryStats | Error | undefined> = new Array(names.length);
+  const subdirs: string[] = [];
+  for (let k = 0, o = 0; k < names.length; k++, o += FIELDS) {
+    const abs = absDir + '/' + names[k]!;
+    let st: EntryStats | Error | undefined;
+    if (listing && listing.stats[o] !== FAILED) {
+      const s = listing.stats;
+      if (s[o] === MISSING) {
+        st = Object.assign(new Error(`ENOENT: ${abs}`), { code: 'ENOENT' });
+      } else st = new ListedStats(s[o]!, s[o + 1]!, s[o + 2]!, s[o + 3]!, s[o + 4]!);
+    } else {
+      try {
+        st = lstatSync(abs);
+      } catch (err) {
+        st = err as Error;
+      }
+    }
+    stats[k] = st;
+    if (!(st instanceof Error) && st.isDirectory() && !SKIPPED_DIRS.has(names[k]!)) subdirs.push(abs);
+  }
+  lister.post(subdirs);
+  return stats;
 }
 
 function assertUtf8Name(absDir: string, name: string, abs: string): void {

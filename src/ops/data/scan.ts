@@ -9,6 +9,7 @@ import type { HashOutcome } from '../../workspace/hash-task.js';
 import { hashEach } from '../../workspace/hasher.js';
 import { StatCache } from '../../workspace/stat-cache.js';
 import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
+import { DirLister } from '../../workspace/dir-lister.js';
 import { fileFromStats, walkTree, type WalkedFile } from '../../workspace/walk.js';
 
 /** What is in the workspace at an output's path, hashed. */
@@ -50,6 +51,9 @@ export interface ScanOptions {
   pointerOid?: string;
 }
 
+/** Walks of at least this many files (as the stat cache remembers the output) list directories on a second thread. */
+const PARALLEL_WALK_MIN_FILES = 50_000;
+
 /**
  * Hashes an output's files, reusing the stat cache so unchanged files are never read again.
  * With `store`, new bytes are copied into the cache in the same read pass.
@@ -74,21 +78,28 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   }
   const symlinkedDirs: string[] = [];
   const staleTemps: string[] = [];
+  const statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
   let walked: WalkedFile[];
   if (!isDir) walked = [fileFromStats('', dataAbs, rootStat)];
   else if (rootIsLink) {
     walked = [];
     symlinkedDirs.push('');
   } else {
-    walked = walkTree(dataAbs, {
-      ignored: dvcIgnoreFor(repo.root, dataRel).ignored,
-      onSymlinkedDir: (rel) => symlinkedDirs.push(rel),
-      onTemp: (rel, mtimeMs) => {
-        if (checkedAt - mtimeMs > STALE_TEMP_MS) staleTemps.push(rel);
-      },
-    });
+    // The last scan's size says whether a second thread pays for itself.
+    const lister = statCache.rows >= PARALLEL_WALK_MIN_FILES ? new DirLister() : undefined;
+    try {
+      walked = walkTree(dataAbs, {
+        ignored: dvcIgnoreFor(repo.root, dataRel).ignored,
+        onSymlinkedDir: (rel) => symlinkedDirs.push(rel),
+        onTemp: (rel, mtimeMs) => {
+          if (checkedAt - mtimeMs > STALE_TEMP_MS) staleTemps.push(rel);
+        },
+        ...(lister ? { lister } : {}),
+      });
+    } finally {
+      lister?.close();
+    }
   }
-  const statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
   // The walked records serve as hash tasks (abs, size): no per-file task object.
   const todo: WalkedFile[] = [];
   for (const f of walked) {
