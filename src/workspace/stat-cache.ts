@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../fsutil.js';
 import type { WalkedFile } from './walk.js';
@@ -175,17 +175,21 @@ export class StatCache {
 
   private constructor(private readonly file: string) {}
 
-  /** Rows stored by the last save (the size of the output at its last scan). */
-  get rows(): number {
-    return this.paths.length;
-  }
-
   private get logFile(): string {
     return `${this.file}.log`;
   }
 
+  private static fileFor(statDir: string, key: string, legacy: boolean): string {
+    return join(statDir, createHash('md5').update(`${legacy ? 'legacy' : 'md5'}:${key}`).digest('hex') + '.json');
+  }
+
+  /** The size of the stored file in bytes (0 when there is none): a hint at the output's size before loading it. */
+  static storedBytes(statDir: string, key: string, legacy: boolean): number {
+    return statSync(StatCache.fileFor(statDir, key, legacy), { throwIfNoEntry: false })?.size ?? 0;
+  }
+
   static load(statDir: string, key: string, legacy: boolean): StatCache {
-    const file = join(statDir, createHash('md5').update(`${legacy ? 'legacy' : 'md5'}:${key}`).digest('hex') + '.json');
+    const file = StatCache.fileFor(statDir, key, legacy);
     const cache = new StatCache(file);
     try {
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as Stored;

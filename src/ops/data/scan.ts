@@ -51,8 +51,11 @@ export interface ScanOptions {
   pointerOid?: string;
 }
 
-/** Walks of at least this many files (as the stat cache remembers the output) list directories on a second thread. */
-const PARALLEL_WALK_MIN_FILES = 50_000;
+/**
+ * Outputs whose stat cache file is at least this large (~50k files at ~115 bytes a row) are walked
+ * with a second thread listing directories (below that, the thread starts too late to help).
+ */
+const PARALLEL_WALK_MIN_STORED_BYTES = 5_000_000;
 
 /**
  * Hashes an output's files, reusing the stat cache so unchanged files are never read again.
@@ -78,16 +81,20 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   }
   const symlinkedDirs: string[] = [];
   const staleTemps: string[] = [];
-  const statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
+  // The last scan's size says whether a second thread pays for itself; started first, it is
+  // listing the output's top directory while the stat cache loads.
+  const walkIsLarge = isDir && !rootIsLink && StatCache.storedBytes(repo.statDir, dataRel, opts.legacy) >= PARALLEL_WALK_MIN_STORED_BYTES;
+  const lister = walkIsLarge ? new DirLister() : undefined;
+  lister?.post([dataAbs]);
+  let statCache: StatCache;
   let walked: WalkedFile[];
-  if (!isDir) walked = [fileFromStats('', dataAbs, rootStat)];
-  else if (rootIsLink) {
-    walked = [];
-    symlinkedDirs.push('');
-  } else {
-    // The last scan's size says whether a second thread pays for itself.
-    const lister = statCache.rows >= PARALLEL_WALK_MIN_FILES ? new DirLister() : undefined;
-    try {
+  try {
+    statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
+    if (!isDir) walked = [fileFromStats('', dataAbs, rootStat)];
+    else if (rootIsLink) {
+      walked = [];
+      symlinkedDirs.push('');
+    } else {
       walked = walkTree(dataAbs, {
         ignored: dvcIgnoreFor(repo.root, dataRel).ignored,
         onSymlinkedDir: (rel) => symlinkedDirs.push(rel),
@@ -96,9 +103,9 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
         },
         ...(lister ? { lister } : {}),
       });
-    } finally {
-      lister?.close();
     }
+  } finally {
+    lister?.close();
   }
   // The walked records serve as hash tasks (abs, size): no per-file task object.
   const todo: WalkedFile[] = [];
