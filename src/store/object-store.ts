@@ -37,6 +37,13 @@ export function refKey(ref: ObjRef): string {
   return objectKey(ref.oid, ref.legacy);
 }
 
+/** The ref an object key names (the inverse of refKey). */
+export function refOfKey(key: string): ObjRef {
+  const legacy = !key.startsWith(MODERN_BASE);
+  const rest = legacy ? key : key.slice(MODERN_BASE.length);
+  return { oid: rest.slice(0, 2) + rest.slice(3), legacy };
+}
+
 // dvc-objects constants (dvc-compat.md §5.3).
 const LIST_PAGE = 1000;
 const TRAVERSE_WEIGHT_MULTIPLIER = 5;
@@ -86,8 +93,18 @@ export class ObjectStore {
    * both stay cheap.
    */
   async missing(refs: readonly ObjRef[], parentOptions: QueryOptions): Promise<Set<string>> {
-    const present = await this.present(refs, parentOptions);
-    return new Set(refs.map(refKey).filter((k) => !present.has(k)));
+    return this.missingKeys(refs.map(refKey), parentOptions);
+  }
+
+  /**
+   * missing() for object keys (`refKey` of each ref): the returned set holds the same string
+   * instances as `keys`, so a caller holding a million keys does not get a second million.
+   */
+  async missingKeys(keys: readonly string[], parentOptions: QueryOptions): Promise<Set<string>> {
+    const present = await this.presentKeys(keys, parentOptions);
+    const missing = new Set<string>();
+    for (const k of keys) if (!present.has(k)) missing.add(k);
+    return missing;
   }
 
   /**
@@ -95,15 +112,19 @@ export class ObjectStore {
    * and the md5 where the backend reports it: S3 single-part ETags). Same strategy as missing().
    */
   async present(refs: readonly ObjRef[], parentOptions: QueryOptions): Promise<Map<string, ObjectInfo>> {
+    return this.presentKeys(refs.map(refKey), parentOptions);
+  }
+
+  private async presentKeys(keys: readonly string[], parentOptions: QueryOptions): Promise<Map<string, ObjectInfo>> {
     const fan = fanOutSignal(parentOptions.signal);
     try {
-      return await this.presentAll(refs, { ...parentOptions, signal: fan.signal });
+      return await this.presentAll(keys, { ...parentOptions, signal: fan.signal });
     } finally {
       fan.dispose();
     }
   }
 
-  private async presentAll(refs: readonly ObjRef[], options: QueryOptions): Promise<Map<string, ObjectInfo>> {
+  private async presentAll(allKeys: readonly string[], options: QueryOptions): Promise<Map<string, ObjectInfo>> {
     const stats: QueryStats = { strategy: 'none', requests: 0 };
     const count = () => {
       stats.requests++;
@@ -111,7 +132,7 @@ export class ObjectStore {
     };
     const present = new Map<string, ObjectInfo>();
     for (const legacy of [false, true]) {
-      const keys = [...new Set(refs.filter((r) => r.legacy === legacy).map(refKey))];
+      const keys = [...new Set(allKeys.filter((k) => k.startsWith(MODERN_BASE) !== legacy))];
       if (keys.length === 0) continue;
       for (const [k, info] of await this.presentIn(legacy ? '' : MODERN_BASE, keys, options, stats, count)) present.set(k, info);
     }

@@ -234,11 +234,16 @@ async function runAll(tasks: readonly TransferTask[], options: TransferOptions):
     const bad = t.requires!.filter((k) => failedKeys.has(k));
     if (bad.length > 0) {
       failedKeys.add(t.key);
-      outcome.failed.push({ key: t.key, error: `not uploaded because ${bad.length} of its files failed (a manifest is only sent once all its files are there)`, code: 'transfer.dependency-failed', integrity: false });
+      outcome.failed.push(dependencyFailure(t.key, bad.length));
     } else runnable.push(t);
   }
   await runPool(runnable, options, outcome, failedKeys);
   return outcome;
+}
+
+/** The failure of a manifest not sent because `failedFiles` of its files failed. */
+export function dependencyFailure(key: string, failedFiles: number): TransferFailure {
+  return { key, error: `not uploaded because ${failedFiles} of its files failed (a manifest is only sent once all its files are there)`, code: 'transfer.dependency-failed', integrity: false };
 }
 
 async function runPool(tasks: readonly TransferTask[], options: TransferOptions, outcome: TransferOutcome, failedKeys: Set<string>): Promise<void> {

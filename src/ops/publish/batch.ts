@@ -18,7 +18,7 @@ import { loadPointer } from '../data/outputs.js';
 import { guardEntryName } from '../registry/entry-name.js';
 import { SYNC_MANIFEST, sync } from '../registry/sync.js';
 import { openRemote, resolveRemoteName } from '../remote/open-remote.js';
-import { planPush, push } from '../remote/push.js';
+import { planPush, plannedTotals, push } from '../remote/push.js';
 import { remotesOf } from '../remote/remote-config.js';
 import { versionLabel } from './entry-version.js';
 import { EXPORT_ARCHIVES, MIN_SPLIT, exportEntry, type ExportArchive } from './export.js';
@@ -426,14 +426,13 @@ async function planPushJob(repo: Repo, ctx: Context, job: BatchJob, plan: JobPla
   if (outputs.length === 0) return;
   const remote = remoteFor(job.remote ?? outputs[0]!.out.remote);
   const pushPlan = await planPush(repo, ctx, outputs, remote);
-  const missing = [...pushPlan.objects.values()];
-  if (missing.length === 0 && !job.force) {
+  const missing = plannedTotals(pushPlan);
+  if (missing.objects === 0 && !job.force) {
     plan.decision = 'skip';
     plan.reason = `${job.entry} (${outputs.map((o) => o.out.md5).join(', ')}) is on ${remote.name} already`;
     return;
   }
-  const files = missing.filter((o) => !o.members);
-  plan.send = { files: files.length, bytes: missing.reduce((s, o) => s + o.size, 0), objects: missing.length, estimate: outputs.some((o) => isLegacy(o.out)) };
+  plan.send = { ...missing, estimate: outputs.some((o) => isLegacy(o.out)) };
 }
 
 async function planSyncJob(repo: Repo, job: BatchJob, plan: JobPlan, areas: readonly Area[], remoteFor: (name: string | undefined) => ReturnType<typeof openRemote>, imported: boolean): Promise<void> {

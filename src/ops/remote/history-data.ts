@@ -5,13 +5,11 @@ import { isLegacy, parsePointer } from '../../data/pointer.js';
 import { isRegError } from '../../errors.js';
 import { gitText, readBlobs } from '../../git/read.js';
 import type { Repo } from '../../repo.js';
-import { type TransferTask } from '../../store/transfer.js';
 import { POINTER_SUFFIX, pointerDataRel, type TrackedOutput } from '../data/outputs.js';
 import { workTree } from '../../workspace/safe-fs.js';
 import { openRemote, resolveRemoteName } from './open-remote.js';
-import { planPush, push } from './push.js';
+import { planPush, push, uploadPlan } from './push.js';
 import { redact } from './remote-config.js';
-import { runTransfersWithProgress } from './transfer-progress.js';
 
 /**
  * "Every pointer in these commits has its data on the remote": what the pre-push hook and
@@ -230,15 +228,9 @@ async function uploadMissing(repo: Repo, ctx: Context, remoteName: string, missi
   const remote = openRemote(repo, ctx, { remote: remoteName });
   try {
     const plan = await planPush(repo, ctx, older, remote);
-    const tasks: TransferTask[] = [];
-    for (const obj of plan.objects.values()) {
-      if (obj.localPath === undefined || (obj.members && obj.unavailableMembers! > 0)) continue;
-      const localPath = obj.localPath;
-      tasks.push({ key: obj.key, size: obj.size, requires: obj.members, run: (onBytes, signal) => remote.store.upload(obj.ref, localPath, obj.size, onBytes, signal) });
-    }
-    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: 'pre-push', label: `uploading older data versions to ${remote.name}` });
+    const outcome = await uploadPlan(repo, ctx, plan, remote, { phase: 'pre-push', label: `uploading older data versions to ${remote.name}`, skipUnavailable: true });
     if (outcome.fatal) result.warnings.push(outcome.fatal.message + (outcome.fatal.hint ? ` (${outcome.fatal.hint})` : ''));
-    else for (const f of outcome.failed) result.warnings.push(`upload of ${f.key} failed: ${redact(f.error, remote.secrets)}`);
+    else for (const f of outcome.failures) result.warnings.push(`upload of ${f.key} failed: ${redact(f.error, remote.secrets)}`);
   } finally {
     remote.close();
   }

@@ -1,18 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Context } from '../../context.js';
-import { parseManifest } from '../../data/manifest.js';
+import { parseManifest, type ManifestEntry } from '../../data/manifest.js';
 import { RegError, isRegError } from '../../errors.js';
-import { mapLimit } from '../../fsutil.js';
+import { yieldToEventLoop } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
-import { refKey, type ObjRef } from '../../store/object-store.js';
-import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
+import { objectKey, refKey, refOfKey, type ObjRef } from '../../store/object-store.js';
+import { dependencyFailure, type RetryPolicy, type TransferFailure, type TransferOutcome, type TransferTask } from '../../store/transfer.js';
 import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
 import { quarantineCorrupt, usersOf, type ObjectUse } from './output-objects.js';
 import { redact } from './remote-config.js';
-import { runTransfersWithProgress, withDetails } from './transfer-progress.js';
+import { runTransferBatchesWithProgress, withDetails } from './transfer-progress.js';
 
 export interface PushOptions {
   /** Data paths, `.dvc` files or directories holding pointers; empty = every output. */
@@ -59,7 +59,7 @@ export interface PushResult {
   query: { strategy: string; requests: number };
 }
 
-/** An object the push needs on the remote and where its bytes are locally. */
+/** An output's own object the push needs on the remote (a directory manifest or a single file) and where its bytes are locally. */
 export interface PlannedObject {
   ref: ObjRef;
   key: string;
@@ -69,6 +69,20 @@ export interface PlannedObject {
   members?: string[];
   /** For manifests: members that are neither on the remote nor in the local cache. */
   unavailableMembers?: number;
+}
+
+/**
+ * The missing files of directories, column-wise: one key string and one number per object and
+ * no record per file, so a million-file directory costs tens of megabytes, not a gigabyte.
+ */
+export interface PlannedFiles {
+  keys: string[];
+  /** Bytes of each object in the local cache; -1 when it is not there. */
+  sizes: Float64Array;
+  /** 1 where a legacy object was found under the DVC 3 layout of the local cache. */
+  modernCopy: Uint8Array;
+  /** Position in keys/sizes by key. */
+  index: Map<string, number>;
 }
 
 export interface OutputPlan {
@@ -83,17 +97,42 @@ export interface OutputPlan {
 
 export interface PushPlan {
   outputs: OutputPlan[];
-  /** Every missing object by key. */
+  /** The outputs' own missing objects (manifests, single files) by key. */
   objects: Map<string, PlannedObject>;
+  /** The missing files of directories that are not also an output's own object. */
+  files: PlannedFiles;
   skipped: number;
   query: { strategy: string; requests: number };
 }
+
+/** Bytes of a planned object in the local cache (0 when it is not there or not planned). */
+export function plannedSize(plan: PushPlan, key: string): number {
+  const top = plan.objects.get(key);
+  if (top !== undefined) return top.size;
+  const i = plan.files.index.get(key);
+  return i === undefined ? 0 : Math.max(0, plan.files.sizes[i]!);
+}
+
+/** How much a plan would send: objects, of which files (not manifests), and bytes. */
+export function plannedTotals(plan: PushPlan): { objects: number; files: number; bytes: number } {
+  let files = plan.files.keys.length;
+  let bytes = 0;
+  for (const size of plan.files.sizes) bytes += Math.max(0, size);
+  for (const obj of plan.objects.values()) {
+    bytes += obj.size;
+    if (!obj.members) files++;
+  }
+  return { objects: plan.objects.size + plan.files.keys.length, files, bytes };
+}
+
+/** How often the planning loops over a million objects let a Ctrl-C in. */
+const YIELD_EVERY = 4096;
 
 /**
  * Works out which objects the remote lacks: first the outputs' own oids (a `.dir` on the remote
  * proves its whole directory is there: one check per unchanged dataset), then the members of the
  * directories that are missing, with one batched query (listing or per-object checks, whichever
- * is cheaper).
+ * is cheaper). Each member key is one string shared by every list that names it.
  */
 export async function planPush(repo: Repo, ctx: Context, outputs: readonly TrackedOutput[], remote: OpenedRemote, retry: RetryPolicy = remote.retry): Promise<PushPlan> {
   const store = remote.store;
@@ -107,14 +146,16 @@ export async function planPush(repo: Repo, ctx: Context, outputs: readonly Track
   };
   try {
     const tops = outputs.filter((o) => o.out.md5 !== undefined);
-    const topRefs = tops.map((o) => ({ oid: o.out.md5!, legacy: o.legacy }));
-    const topMissing = await store.missing(topRefs, { jobs: remote.jobs, signal: ctx.signal, onRequest, retry });
+    const topMissing = await store.missingKeys(tops.map((o) => objectKey(o.out.md5!, o.legacy)), { jobs: remote.jobs, signal: ctx.signal, onRequest, retry });
     strategy = store.lastQuery.strategy;
     const plans: OutputPlan[] = [];
     const objects = new Map<string, PlannedObject>();
     let skipped = 0;
-    const memberRefs = new Map<string, ObjRef>();
-    const dirMembers = new Map<string, { plan: OutputPlan; members: ObjRef[] }>();
+    // Every distinct member key once, across directories; each directory's members as indices into it.
+    const memberKeys: string[] = [];
+    const memberIndex = new Map<string, number>();
+    const seenBy: number[] = [];
+    const dirMembers: Array<{ plan: OutputPlan; manifest: PlannedObject; members: number[] }> = [];
     for (const o of tops) {
       const ref = { oid: o.out.md5!, legacy: o.legacy };
       const key = refKey(ref);
@@ -137,42 +178,92 @@ export async function planPush(repo: Repo, ctx: Context, outputs: readonly Track
         continue;
       }
       const bytes = readFileSync(manifestPath);
-      const members = [...new Map(parseManifest(bytes, manifestPath).map((e) => [e.md5, { oid: e.md5, legacy: o.legacy }])).values()];
-      objects.set(key, { ref, key, size: bytes.length, localPath: manifestPath, members: members.map(refKey) });
-      for (const m of members) memberRefs.set(refKey(m), m);
-      dirMembers.set(key, { plan, members });
+      const manifest: PlannedObject = { ref, key, size: bytes.length, localPath: manifestPath, members: [] };
+      objects.set(key, manifest);
+      dirMembers.push({ plan, manifest, members: distinctMembers(parseManifest(bytes, manifestPath), o.legacy, dirMembers.length, memberKeys, memberIndex, seenBy) });
     }
-    // Members of missing directories and missing single files, asked in one batch.
-    const memberMissing = memberRefs.size > 0 ? await store.missing([...memberRefs.values()], { jobs: remote.jobs, signal: ctx.signal, onRequest, retry }) : new Set<string>();
-    if (memberRefs.size > 0 && store.lastQuery.strategy === 'list') strategy = 'list';
-    else if (memberRefs.size > 0 && strategy === 'none') strategy = store.lastQuery.strategy;
-    for (const [dirKey, { plan, members }] of dirMembers) {
-      const manifest = objects.get(dirKey)!;
-      manifest.members = [];
-      for (const m of members) {
-        const key = refKey(m);
+    // Members of missing directories, asked in one batch.
+    const memberMissing = memberKeys.length > 0 ? await store.missingKeys(memberKeys, { jobs: remote.jobs, signal: ctx.signal, onRequest, retry }) : new Set<string>();
+    if (memberKeys.length > 0 && store.lastQuery.strategy === 'list') strategy = 'list';
+    else if (memberKeys.length > 0 && strategy === 'none') strategy = store.lastQuery.strategy;
+    for (const { plan, manifest, members } of dirMembers) {
+      for (const i of members) {
+        const key = memberKeys[i]!;
         if (!memberMissing.has(key)) {
           plan.presentObjects++;
           skipped++;
           continue;
         }
         plan.missingKeys.push(key);
-        manifest.members.push(key);
-        if (!objects.has(key)) objects.set(key, { ref: m, key, size: 0 });
+        manifest.members!.push(key);
       }
     }
-    // Where each missing object's bytes are in the local cache.
-    await mapLimit([...objects.values()], 32, async (obj) => {
-      if (obj.localPath === undefined) obj.localPath = repo.cache.locate(obj.ref.oid, obj.ref.legacy);
-      if (obj.localPath !== undefined) obj.size = (await stat(obj.localPath)).size;
-    });
+    memberIndex.clear();
+    const files = await locateFiles(repo, ctx, memberKeys.filter((k) => memberMissing.has(k) && !objects.has(k)));
+    // Where the outputs' own objects are in the local cache.
     for (const obj of objects.values()) {
-      if (obj.members) obj.unavailableMembers = obj.members.filter((k) => objects.get(k)?.localPath === undefined).length;
+      if (obj.localPath === undefined && !obj.members) obj.localPath = repo.cache.locate(obj.ref.oid, obj.ref.legacy);
+      if (obj.localPath !== undefined) obj.size = (await stat(obj.localPath)).size;
     }
-    return { outputs: plans, objects, skipped, query: { strategy, requests } };
+    for (const obj of objects.values()) {
+      if (!obj.members) continue;
+      let unavailable = 0;
+      for (const k of obj.members) {
+        const i = files.index.get(k);
+        if (i === undefined ? objects.get(k)?.localPath === undefined : files.sizes[i]! < 0) unavailable++;
+      }
+      obj.unavailableMembers = unavailable;
+    }
+    return { outputs: plans, objects, files, skipped, query: { strategy, requests } };
   } finally {
     ctx.progress({ type: 'end', phase });
   }
+}
+
+/**
+ * The manifest's distinct member objects as indices into `keys` (one string per key, added there
+ * when new); `seenBy[i]` is the ordinal of the last directory that listed keys[i].
+ */
+function distinctMembers(entries: readonly ManifestEntry[], legacy: boolean, dir: number, keys: string[], index: Map<string, number>, seenBy: number[]): number[] {
+  const members: number[] = [];
+  for (const e of entries) {
+    const key = objectKey(e.md5, legacy);
+    let i = index.get(key);
+    if (i === undefined) {
+      i = keys.length;
+      index.set(key, i);
+      keys.push(key);
+      seenBy.push(dir);
+      members.push(i);
+    } else if (seenBy[i] !== dir) {
+      seenBy[i] = dir;
+      members.push(i);
+    }
+  }
+  return members;
+}
+
+/** Sizes of the file objects in the local cache (one stat each), column-wise. */
+async function locateFiles(repo: Repo, ctx: Context, keys: string[]): Promise<PlannedFiles> {
+  const sizes = new Float64Array(keys.length);
+  const modernCopy = new Uint8Array(keys.length);
+  const index = new Map<string, number>();
+  for (let i = 0; i < keys.length; i++) {
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) {
+      await yieldToEventLoop();
+      ctx.signal?.throwIfAborted();
+    }
+    const key = keys[i]!;
+    index.set(key, i);
+    const ref = refOfKey(key);
+    let st = statSync(repo.cache.objectPath(ref.oid, ref.legacy), { throwIfNoEntry: false });
+    if (st === undefined && ref.legacy) {
+      st = statSync(repo.cache.objectPath(ref.oid, false), { throwIfNoEntry: false });
+      if (st !== undefined) modernCopy[i] = 1;
+    }
+    sizes[i] = st === undefined ? -1 : st.size;
+  }
+  return { keys, sizes, modernCopy, index };
 }
 
 /**
@@ -212,54 +303,15 @@ async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], rem
   const plan = await planPush(repo, ctx, outputs, remote);
   result.skipped += plan.skipped;
   result.query = { strategy: plan.query.strategy === 'none' ? result.query.strategy : plan.query.strategy, requests: result.query.requests + plan.query.requests };
-  const failures: TransferFailure[] = [];
-  const tasks: TransferTask[] = [];
-  for (const obj of plan.objects.values()) {
-    if (obj.localPath === undefined) {
-      failures.push({
-        key: obj.key,
-        error: obj.members ? 'the directory manifest is not in the local cache' : 'the object is not in the local cache',
-        code: 'cache.missing-object',
-        integrity: false,
-      });
-      continue;
-    }
-    if (obj.members && obj.unavailableMembers! > 0) {
-      failures.push({
-        key: obj.key,
-        error: `not uploaded: ${obj.unavailableMembers} of its files are neither on the remote nor in the local cache`,
-        code: 'transfer.dependency-failed',
-        integrity: false,
-      });
-      continue;
-    }
-    const localPath = obj.localPath;
-    tasks.push({
-      key: obj.key,
-      size: obj.size,
-      requires: obj.members,
-      run: async (onBytes, signal) => {
-        try {
-          await remote.store.upload(obj.ref, localPath, obj.size, onBytes, signal);
-        } catch (err) {
-          // The bytes read from the cache do not hash to their name: nothing reached the remote.
-          if (isRegError(err) && err.code === 'store.content-mismatch') {
-            throw quarantineCorrupt(repo, obj.ref, (err.details as { actual: string }).actual, 'push.corrupt-cache-object');
-          }
-          throw err;
-        }
-      },
-    });
-  }
-  const totalBytes = tasks.reduce((s, t) => s + t.size, 0);
-  let outcomeDone = new Set<string>(tasks.map((t) => t.key));
-  let fatal: RegError | undefined;
-  if (!options.dryRun && tasks.length > 0) {
-    const outcome = await runTransfersWithProgress(ctx, tasks, remote, { phase: 'push', label: `pushing to ${remote.name}`, totalBytes });
-    failures.push(...outcome.failed);
-    outcomeDone = new Set(outcome.done);
-    fatal = outcome.fatal;
-  }
+  const upload = await uploadPlan(repo, ctx, plan, remote, {
+    phase: 'push',
+    label: `pushing to ${remote.name}`,
+    dryRun: options.dryRun,
+    uploadError: (err, ref) =>
+      // The bytes read from the cache do not hash to their name: nothing reached the remote.
+      isRegError(err) && err.code === 'store.content-mismatch' ? quarantineCorrupt(repo, ref, (err.details as { actual: string }).actual, CORRUPT_CODE) : err,
+  });
+  const failures = upload.failures;
   for (const f of failures) f.error = redact(f.error, remote.secrets);
   const corruptKeys = new Set(failures.filter((f) => f.code === CORRUPT_CODE).map((f) => f.key));
   if (corruptKeys.size > 0) {
@@ -270,28 +322,173 @@ async function pushGroup(repo: Repo, ctx: Context, outputs: TrackedOutput[], rem
       result.corrupt.push({ key: f.key, usedBy });
     }
   }
-  const failedKeys = new Set(failures.map((f) => f.key));
   result.failures.push(...failures);
   result.failed += failures.length;
-  for (const key of outcomeDone) {
-    if (failedKeys.has(key)) continue;
-    result.pushed++;
-    result.bytes += plan.objects.get(key)?.size ?? 0;
-  }
+  result.pushed += upload.sent.objects;
+  result.bytes += upload.sent.bytes;
   for (const p of plan.outputs) {
     const row = outputRow(p.output, remote.name, 'up-to-date');
     for (const key of p.missingKeys) {
-      if (failedKeys.has(key)) row.failedObjects++;
-      else if (outcomeDone.has(key)) {
+      const state = upload.stateOf(key);
+      if (state === FAILED) row.failedObjects++;
+      else if (state === SENT) {
         row.objects++;
-        row.bytes += plan.objects.get(key)?.size ?? 0;
+        row.bytes += plannedSize(plan, key);
       }
     }
     row.state = row.failedObjects > 0 ? 'failed' : row.objects > 0 ? 'pushed' : 'up-to-date';
     result.outputs.push(row);
   }
-  return fatal;
+  return upload.fatal;
 }
+
+/** Not sent (the transfer stopped first), sent (with dryRun: would be), failed. */
+const UNSENT = 0;
+const SENT = 1;
+const FAILED = 2;
+
+export interface PlanUploadOptions {
+  phase: string;
+  label: string;
+  /** Work out what would be sent, send nothing. */
+  dryRun?: boolean;
+  /** Leave out objects that are not in the local cache (and manifests missing files) without reporting them. */
+  skipUnavailable?: boolean;
+  /** Turns an upload's error into what is reported (e.g. a corrupt cache object, quarantined). */
+  uploadError?: (err: unknown, ref: ObjRef) => unknown;
+}
+
+export interface PlanUpload {
+  failures: TransferFailure[];
+  /** Objects and bytes sent (with dryRun: that would be). */
+  sent: { objects: number; bytes: number };
+  /** SENT, FAILED or UNSENT for a planned key. */
+  stateOf(key: string): number;
+  /** The error that stopped the transfer early (credentials refused, remote given up ...). */
+  fatal?: RegError;
+}
+
+/**
+ * Uploads what a plan says is missing: the outputs' single files and the directories' files in
+ * batches (tasks are made a batch at a time from the plan's columns), then each manifest whose
+ * files all made it. Objects missing from the local cache, and manifests that lack files, are
+ * failures (or left out with skipUnavailable).
+ */
+export async function uploadPlan(repo: Repo, ctx: Context, plan: PushPlan, remote: OpenedRemote, options: PlanUploadOptions): Promise<PlanUpload> {
+  const { files, objects } = plan;
+  const failures: TransferFailure[] = [];
+  const fileState = new Uint8Array(files.keys.length);
+  const topState = new Map<string, number>();
+  const stateOf = (key: string): number => {
+    const i = files.index.get(key);
+    return i === undefined ? (topState.get(key) ?? UNSENT) : fileState[i]!;
+  };
+  const setState = (key: string, state: number) => {
+    const i = files.index.get(key);
+    if (i === undefined) topState.set(key, state);
+    else fileState[i] = state;
+  };
+  const fail = (failure: TransferFailure) => {
+    setState(failure.key, FAILED);
+    failures.push(failure);
+  };
+  const unavailable = (key: string, error: string, code: string) => {
+    if (options.skipUnavailable) setState(key, FAILED);
+    else fail({ key, error, code, integrity: false });
+  };
+  const task = (ref: ObjRef, key: string, localPath: string, size: number): TransferTask => ({
+    key,
+    size,
+    run: async (onBytes, signal) => {
+      try {
+        await remote.store.upload(ref, localPath, size, onBytes, signal);
+      } catch (err) {
+        throw options.uploadError ? options.uploadError(err, ref) : err;
+      }
+    },
+  });
+  const manifests = [...objects.values()].filter((o) => o.members);
+  let total = 0;
+  let totalBytes = 0;
+  for (const size of files.sizes) {
+    if (size >= 0) {
+      total++;
+      totalBytes += size;
+    }
+  }
+  for (const obj of objects.values()) {
+    if (obj.localPath !== undefined && !(obj.members && obj.unavailableMembers! > 0)) {
+      total++;
+      totalBytes += obj.size;
+    }
+  }
+  function* batches(): Generator<TransferTask[]> {
+    let batch: TransferTask[] = [];
+    for (const obj of objects.values()) {
+      if (obj.members) continue;
+      if (obj.localPath === undefined) unavailable(obj.key, 'the object is not in the local cache', 'cache.missing-object');
+      else batch.push(task(obj.ref, obj.key, obj.localPath, obj.size));
+    }
+    for (let i = 0; i < files.keys.length; i++) {
+      const key = files.keys[i]!;
+      const size = files.sizes[i]!;
+      if (size < 0) {
+        unavailable(key, 'the object is not in the local cache', 'cache.missing-object');
+        continue;
+      }
+      const ref = refOfKey(key);
+      batch.push(task(ref, key, repo.cache.objectPath(ref.oid, ref.legacy && files.modernCopy[i] === 0), size));
+      if (batch.length >= UPLOAD_BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+    yield batch;
+    // Manifests last, each once all of its files are on the remote (dvc-compat.md §5.2).
+    batch = [];
+    for (const obj of manifests) {
+      if (obj.localPath === undefined) unavailable(obj.key, 'the directory manifest is not in the local cache', 'cache.missing-object');
+      else if (obj.unavailableMembers! > 0) {
+        unavailable(obj.key, `not uploaded: ${obj.unavailableMembers} of its files are neither on the remote nor in the local cache`, 'transfer.dependency-failed');
+      } else {
+        let failed = 0;
+        for (const k of obj.members!) if (stateOf(k) !== SENT) failed++;
+        if (failed > 0) fail(dependencyFailure(obj.key, failed));
+        else batch.push(task(obj.ref, obj.key, obj.localPath, obj.size));
+      }
+    }
+    yield batch;
+  }
+  const sent = { objects: 0, bytes: 0 };
+  const record = (outcome: TransferOutcome, sizes: ReadonlyMap<string, number>) => {
+    for (const key of outcome.done) {
+      setState(key, SENT);
+      sent.objects++;
+      sent.bytes += sizes.get(key) ?? 0;
+    }
+    for (const f of outcome.failed) fail(f);
+  };
+  let fatal: RegError | undefined;
+  if (options.dryRun) {
+    for (const batch of batches()) record({ done: batch.map((t) => t.key), failed: [], bytes: 0 }, new Map(batch.map((t) => [t.key, t.size])));
+  } else if (total > 0) {
+    let sizes = new Map<string, number>();
+    const sized = function* () {
+      for (const batch of batches()) {
+        sizes = new Map(batch.map((t) => [t.key, t.size]));
+        yield batch;
+      }
+    };
+    fatal = await runTransferBatchesWithProgress(ctx, sized(), remote, { phase: options.phase, label: options.label, total, totalBytes }, (outcome) => record(outcome, sizes));
+  } else {
+    // Nothing can be sent: still report what is unavailable.
+    for (const _ of batches());
+  }
+  return { failures, sent, stateOf, ...(fatal ? { fatal } : {}) };
+}
+
+/** Upload tasks made at a time: enough to keep every job busy, few enough to cost little memory. */
+const UPLOAD_BATCH = 4096;
 
 function outputRow(o: TrackedOutput, remote: string, state: PushState): PushedOutput {
   return { path: o.dataRel, pointer: o.pointerRel, remote, ...(o.out.md5 ? { oid: o.out.md5 } : {}), state, objects: 0, bytes: 0, failedObjects: 0 };
@@ -310,6 +507,8 @@ export function groupByRemote(repo: Repo, outputs: readonly TrackedOutput[], rem
   return groups;
 }
 
+const CORRUPT_CODE = 'push.corrupt-cache-object';
+
 export const MAX_LISTED_FAILURES = 20;
 
 export function failureLines(failures: readonly TransferFailure[]): string {
@@ -318,7 +517,6 @@ export function failureLines(failures: readonly TransferFailure[]): string {
   return shown.join('\n');
 }
 
-const CORRUPT_CODE = 'push.corrupt-cache-object';
 
 function pushError(result: PushResult, secrets: readonly string[]): RegError {
   if (result.corrupt.length > 0) return corruptCacheError(result, secrets);

@@ -2,7 +2,7 @@ import type { Context } from '../../context.js';
 import { openRepo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
 import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
-import { groupByRemote, planPush } from './push.js';
+import { groupByRemote, planPush, plannedSize } from './push.js';
 import { openRemote } from './open-remote.js';
 
 export interface RemoteStatusOptions {
@@ -61,7 +61,7 @@ export async function remoteStatus(ctx: Context, options: RemoteStatusOptions): 
       if (plan.query.strategy !== 'none') query.strategy = plan.query.strategy;
       query.requests += plan.query.requests;
       for (const p of plan.outputs) {
-        const missingBytes = p.missingKeys.reduce((s, k) => s + (plan.objects.get(k)?.size ?? 0), 0);
+        const missingBytes = p.missingKeys.reduce((s, k) => s + plannedSize(plan, k), 0);
         rows.push({
           ...base(p.output, remote.name),
           state: p.missingKeys.length === 0 ? 'pushed' : 'not-pushed',
