@@ -188,6 +188,35 @@ describe('failures and retries', () => {
     expect(assertManifestsComplete(remoteDir)).toBe(1);
   });
 
+  it('more files than one upload batch, directories sharing files, and a file output equal to a member: each object once, manifests last', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 4200; i++) files[`big/d${i % 7}/f${i}.txt`] = `big file ${i}\n`;
+    for (let i = 0; i < 100; i++) files[`big2/shared-${i}.txt`] = `big file ${i * 41}\n`;
+    for (let i = 0; i < 5; i++) files[`big2/own-${i}.txt`] = `own ${i}\n`;
+    files['single.txt'] = 'big file 4199\n';
+    writeTree(repoA, files);
+    await add(ctxA(), { targets: ['big', 'big2', 'single.txt'] });
+    const targets = ['big', 'big2', 'single.txt'];
+    const dry = await push(ctxA(), { targets, dryRun: true });
+    expect(filesUnder(remoteDir)).toEqual([]);
+    const r = await push(ctxA(), { targets });
+    expect(r.failed).toBe(0);
+    // 4200 + 5 distinct files (big2's shared ones and single.txt are big's) and two manifests.
+    expect(r.pushed).toBe(4207);
+    expect(dry.pushed).toBe(r.pushed);
+    expect(dry.bytes).toBe(r.bytes);
+    const rows = Object.fromEntries(r.outputs.map((o) => [o.path, o]));
+    expect(rows['big']).toMatchObject({ state: 'pushed', objects: 4201, failedObjects: 0 });
+    expect(rows['big2']).toMatchObject({ state: 'pushed', objects: 106, failedObjects: 0 });
+    expect(rows['single.txt']).toMatchObject({ state: 'pushed', objects: 1, failedObjects: 0 });
+    expect(assertManifestsComplete(remoteDir)).toBe(2);
+    const remote = filesUnder(join(remoteDir, 'files', 'md5'));
+    for (const k of remote) expect(readFileSync(join(remoteDir, 'files', 'md5', k)).equals(readFileSync(join(repoA, '.reg', 'cache', 'files', 'md5', k))), k).toBe(true);
+    const again = await push(ctxA(), { targets });
+    expect(again.pushed).toBe(0);
+    expect(again.outputs.map((o) => o.state)).toEqual(['up-to-date', 'up-to-date', 'up-to-date']);
+  });
+
   it('objects missing from the local cache fail the push and block their manifest', async () => {
     const cacheRoot = join(repoA, '.reg', 'cache', 'files', 'md5');
     const victim = filesUnder(cacheRoot).find((k) => !k.endsWith('.dir'))!;
