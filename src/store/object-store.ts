@@ -132,15 +132,15 @@ export class ObjectStore {
     };
     const present = new Map<string, ObjectInfo>();
     for (const legacy of [false, true]) {
-      const keys = [...new Set(allKeys.filter((k) => k.startsWith(MODERN_BASE) !== legacy))];
-      if (keys.length === 0) continue;
+      const keys = new Set(allKeys.filter((k) => k.startsWith(MODERN_BASE) !== legacy));
+      if (keys.size === 0) continue;
       for (const [k, info] of await this.presentIn(legacy ? '' : MODERN_BASE, keys, options, stats, count)) present.set(k, info);
     }
     this.lastQuery = stats;
     return present;
   }
 
-  private async presentIn(base: string, keys: string[], options: QueryOptions, stats: QueryStats, count: () => void): Promise<Map<string, ObjectInfo>> {
+  private async presentIn(base: string, wanted: ReadonlySet<string>, options: QueryOptions, stats: QueryStats, count: () => void): Promise<Map<string, ObjectInfo>> {
     const retry = options.retry ?? DEFAULT_RETRY;
     const found = new Map<string, ObjectInfo>();
     const head = async (candidates: string[]) => {
@@ -152,12 +152,12 @@ export class ObjectStore {
       });
       return found;
     };
-    if (keys.length === 1 || !this.listable) return head(keys);
+    if (wanted.size === 1 || !this.listable) return head([...wanted]);
     const prefixLen = this.backend.traversePrefixLen;
     const buckets = 16 ** prefixLen;
     // Estimate the remote size from the keys of oids starting with `0` x prefixLen.
     const estimatePrefix = `${base}00/${'0'.repeat(prefixLen - 2)}`;
-    const limit = Math.ceil(Math.max(TRAVERSE_THRESHOLD_SIZE, (keys.length / TRAVERSE_WEIGHT_MULTIPLIER) * LIST_PAGE) / buckets);
+    const limit = Math.ceil(Math.max(TRAVERSE_THRESHOLD_SIZE, (wanted.size / TRAVERSE_WEIGHT_MULTIPLIER) * LIST_PAGE) / buckets);
     const seen = new Map<string, ObjectInfo>();
     await withRetry(async () => {
       seen.clear();
@@ -169,13 +169,16 @@ export class ObjectStore {
     const remoteSize = Math.max(1, seen.size) * buckets;
     const pages = remoteSize / LIST_PAGE;
     const weight = remoteSize > TRAVERSE_THRESHOLD_SIZE ? pages * TRAVERSE_WEIGHT_MULTIPLIER : pages;
-    if (keys.length < weight) {
-      for (const k of keys) if (seen.has(k)) found.set(k, seen.get(k)!);
-      return head(keys.filter((k) => !seen.has(k)));
+    if (wanted.size < weight) {
+      const unseen: string[] = [];
+      for (const k of wanted) {
+        if (seen.has(k)) found.set(k, seen.get(k)!);
+        else unseen.push(k);
+      }
+      return head(unseen);
     }
 
     stats.strategy = 'list';
-    const wanted = new Set(keys);
     // A listing that fails part-way is restarted (keys already seen stay seen: they exist).
     const listAll = (prefix: string) =>
       withRetry(async () => {

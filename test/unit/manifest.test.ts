@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CanonicalManifestCursor, buildManifest, compareCodePoints, diffCanonicalManifests, manifestOidOf, parseManifest, selectManifestEntries, serializeManifest } from '../../src/data/manifest.js';
+import { CanonicalManifestCursor, buildManifest, compareCodePoints, diffCanonicalManifests, manifestMd5s, manifestOidOf, parseManifest, selectManifestEntries, serializeManifest } from '../../src/data/manifest.js';
 import { md5OfBuffer } from '../../src/data/hash.js';
 import type { RegError } from '../../src/errors.js';
 
@@ -246,6 +246,45 @@ describe('manifests in the exact form DVC writes are read without JSON.parse, by
     expect(() => parseManifest(`[{"md5": "${good}", "relpath": "a`)).toThrow(/not valid JSON/);
     // Raw UTF-8 (DVC escapes it) is read as UTF-8, not byte by byte.
     expect(parseManifest(Buffer.from(`[{"md5": "${good}", "relpath": "caf\u00e9"}]`, 'utf8'))).toEqual([{ relpath: 'caf\u00e9', md5: good }]);
+  });
+});
+
+describe('manifestMd5s: the member md5s alone, by the rules of parseManifest', () => {
+  const md5 = (i: number) => md5OfBuffer(Buffer.from(`member ${i}`));
+  const verdict = (read: () => unknown) => {
+    try {
+      return { value: read() };
+    } catch (err) {
+      return { code: (err as RegError).code, message: (err as Error).message };
+    }
+  };
+
+  it('gives the md5s parseManifest gives, in order, for canonical and other documents', () => {
+    const entries = Array.from({ length: 2500 }, (_, i) => ({ relpath: `d${i % 5}/f-${i}`, md5: md5(i % 2000) }));
+    const bytes = serializeManifest(entries);
+    expect(manifestMd5s(bytes)).toEqual(parseManifest(bytes).map((e) => e.md5));
+    const relaxed = bytes.toString().replace(/", "/g, '","');
+    expect(manifestMd5s(relaxed)).toEqual(parseManifest(relaxed).map((e) => e.md5));
+    const unsorted = `[{"md5": "${md5(1)}", "relpath": "b"}, {"md5": "${md5(2)}", "relpath": "a"}]`;
+    expect(manifestMd5s(unsorted)).toEqual([md5(1), md5(2)]);
+    expect(manifestMd5s(Buffer.from('[]'))).toEqual([]);
+  });
+
+  it('refuses hostile manifests with the error parseManifest gives (also after canonical entries)', () => {
+    const good = md5(3);
+    const docs = [
+      serializeManifest([{ relpath: '../etc/passwd', md5: good }]).toString(),
+      serializeManifest([{ relpath: 'a', md5: good }, { relpath: 'b', md5: good.toUpperCase() }]).toString(),
+      serializeManifest([{ relpath: 'a', md5: good }, { relpath: 'a/b', md5: good }]).toString(),
+      `[{"md5": "${good}", "relpath": "a"}, {"md5": "${good}", "relpath": "a"}]`,
+      `[{"md5": "${good}", "relpath": "a"}, {"md5": "${good}", "relpath": ".git/hooks/x"}]`,
+      `[{"md5": "${good}", "relpath": "a"}]x`,
+    ];
+    for (const doc of docs) {
+      const expected = verdict(() => parseManifest(doc, 'obj.dir'));
+      expect(expected.code, doc).toBeDefined();
+      expect(verdict(() => manifestMd5s(doc, 'obj.dir')), doc).toEqual(expected);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Context } from '../../context.js';
-import { parseManifest, type ManifestEntry } from '../../data/manifest.js';
+import { manifestMd5s } from '../../data/manifest.js';
 import { RegError, isRegError } from '../../errors.js';
 import { yieldToEventLoop } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
@@ -180,7 +180,7 @@ export async function planPush(repo: Repo, ctx: Context, outputs: readonly Track
       const bytes = readFileSync(manifestPath);
       const manifest: PlannedObject = { ref, key, size: bytes.length, localPath: manifestPath, members: [] };
       objects.set(key, manifest);
-      dirMembers.push({ plan, manifest, members: distinctMembers(parseManifest(bytes, manifestPath), o.legacy, dirMembers.length, memberKeys, memberIndex, seenBy) });
+      dirMembers.push({ plan, manifest, members: distinctMembers(manifestMd5s(bytes, manifestPath), o.legacy, dirMembers.length, memberKeys, memberIndex, seenBy) });
     }
     // Members of missing directories, asked in one batch.
     const memberMissing = memberKeys.length > 0 ? await store.missingKeys(memberKeys, { jobs: remote.jobs, signal: ctx.signal, onRequest, retry }) : new Set<string>();
@@ -224,15 +224,16 @@ export async function planPush(repo: Repo, ctx: Context, outputs: readonly Track
  * The manifest's distinct member objects as indices into `keys` (one string per key, added there
  * when new); `seenBy[i]` is the ordinal of the last directory that listed keys[i].
  */
-function distinctMembers(entries: readonly ManifestEntry[], legacy: boolean, dir: number, keys: string[], index: Map<string, number>, seenBy: number[]): number[] {
+function distinctMembers(md5s: readonly string[], legacy: boolean, dir: number, keys: string[], index: Map<string, number>, seenBy: number[]): number[] {
   const members: number[] = [];
-  for (const e of entries) {
-    const key = objectKey(e.md5, legacy);
+  for (const md5 of md5s) {
+    const key = objectKey(md5, legacy);
     let i = index.get(key);
     if (i === undefined) {
       i = keys.length;
-      index.set(key, i);
-      keys.push(key);
+      const own = ownString(key);
+      index.set(own, i);
+      keys.push(own);
       seenBy.push(dir);
       members.push(i);
     } else if (seenBy[i] !== dir) {
@@ -241,6 +242,15 @@ function distinctMembers(entries: readonly ManifestEntry[], legacy: boolean, dir
     }
   }
   return members;
+}
+
+/**
+ * A flat copy of an ASCII string: the md5s are slices of the whole manifest text and the keys
+ * concatenations of them, which would keep that text (tens of MB at a million files) alive for
+ * as long as any key is.
+ */
+function ownString(ascii: string): string {
+  return Buffer.from(ascii, 'latin1').toString('latin1');
 }
 
 /** Sizes of the file objects in the local cache (one stat each), column-wise. */
