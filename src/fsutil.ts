@@ -94,9 +94,9 @@ function writeAllSync(fd: number, bytes: Buffer): void {
  * Atomic write for reg's own files (config, stash records, state under `.reg/`), creating the
  * directory. Work-tree files go through `src/workspace/safe-fs.ts` instead.
  */
-export function writeFileAtomicSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666): void {
+export function writeFileAtomicSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666, durable = true): void {
   mkdirSync(dirname(target), { recursive: true });
-  writeFileInPlaceSync(target, data, mode);
+  writeFileInPlaceSync(target, data, mode, durable);
 }
 
 /**

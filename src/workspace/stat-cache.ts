@@ -40,6 +40,8 @@ const RACY_WINDOW_MS = 50;
 const FORMAT = 4;
 /** Rows the append log may hold before save() rewrites the whole file instead. */
 export const LOG_MAX_ROWS = 256;
+/** Rows per slice when the file is written (see rewrite()). */
+const PART_ROWS = 16_384;
 
 interface Row {
   ino: number;
@@ -480,20 +482,37 @@ export class StatCache {
       ...(this.since ? { since: storedSince(this.since)! } : {}),
       gen: randomBytes(6).toString('hex'),
     };
-    // The same JSON document as JSON.stringify(Stored), written a column at a time.
+    // The same JSON document as JSON.stringify(Stored), written a column at a time and each column
+    // in slices of PART_ROWS rows: at a million rows, a whole column as one string (and again as its
+    // JSON and its bytes) was most of the peak memory of the command that saved it.
     function* parts(): Generator<string> {
       yield JSON.stringify(header).slice(0, -1);
-      yield `,"paths":${JSON.stringify(joinable ? order.join('\n') : order)}`;
+      if (joinable) {
+        // Escaping is per character, so the escaped slices joined by an escaped "\n" equal the escaped whole.
+        yield ',"paths":"';
+        for (let at = 0; at < order.length; at += PART_ROWS) yield (at > 0 ? '\\n' : '') + JSON.stringify(order.slice(at, at + PART_ROWS).join('\n')).slice(1, -1);
+        yield '"';
+      } else yield* jsonArrayParts('paths', order);
       const columns: Array<[string, number[]]> = [['ino', ino], ['size', size], ['mtime', mtime], ['ctime', ctime], ['checked', checked]];
-      for (const [key, values] of columns) yield `,"${key}":${JSON.stringify(values)}`;
-      yield `,"md5":${JSON.stringify(md5.join(''))}}`;
+      for (const [key, values] of columns) yield* jsonArrayParts(key, values);
+      yield ',"md5":"';
+      for (let at = 0; at < md5.length; at += PART_ROWS) yield md5.slice(at, at + PART_ROWS).join('');
+      yield '"}';
     }
-    writeFileAtomicSync(this.file, parts());
+    // Not fsynced: a cache. A file torn by a crash fails to parse and is treated as missing (every file gets hashed).
+    writeFileAtomicSync(this.file, parts(), 0o666, false);
     // The log was for the previous generation; it would be ignored, but it need not linger.
     if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });
     this.logStarted = false;
     this.dirty = false;
   }
+}
+
+/** `,"key":[...]` of `values` in slices of PART_ROWS. */
+function* jsonArrayParts(key: string, values: readonly (string | number)[]): Generator<string> {
+  yield `,"${key}":[`;
+  for (let at = 0; at < values.length; at += PART_ROWS) yield (at > 0 ? ',' : '') + JSON.stringify(values.slice(at, at + PART_ROWS)).slice(1, -1);
+  yield ']';
 }
 
 function storedSince(since: Since | undefined): StoredSince | null {
