@@ -1,7 +1,7 @@
 import type { Context } from '../../context.js';
 import type { Backend } from '../../store/backend.js';
 import type { RetryPolicy } from '../../store/transfer.js';
-import { checkout, type CheckoutResult } from '../data/checkout.js';
+import { checkoutOutputs, type CheckoutResult } from '../data/checkout.js';
 import { fetchError, fetchObjects, type FetchResult } from './fetch.js';
 
 export interface PullOptions {
@@ -23,13 +23,14 @@ export interface PullResult extends FetchResult {
  * failed, the others are left untouched in the workspace and the fetch error is thrown after.
  */
 export async function pull(ctx: Context, options: PullOptions): Promise<PullResult> {
-  const { result, secrets, outputs } = await fetchObjects(ctx, options);
+  const { result, secrets, repo, outputs } = await fetchObjects(ctx, options);
   const failedPaths = new Set(result.outputs.filter((o) => o.state === 'failed').map((o) => o.pointer));
   const complete = outputs.filter((o) => o.out.md5 !== undefined && !failedPaths.has(o.pointerRel));
   let checkoutResult: CheckoutResult = { outputs: [] };
   if (complete.length > 0) {
-    const targets = failedPaths.size === 0 ? options.targets : complete.map((o) => o.pointerAbs);
-    checkoutResult = await checkout(ctx, { targets, force: options.force });
+    // The fetch's repo, so its cache: objects the fetch has just verified are copied by the kernel
+    // instead of being hashed a second time (Cache.noteVerified).
+    checkoutResult = await checkoutOutputs(repo, ctx, failedPaths.size === 0 ? outputs : complete, { force: options.force, stashReason: 'checkout --force' });
   }
   if (result.failures.length > 0) {
     throw fetchError('pull', result, secrets, { ...result, checkout: checkoutResult });
