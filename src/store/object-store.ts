@@ -1,4 +1,4 @@
-import { closeSync, createWriteStream, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, open as openCallback, writeSync } from 'node:fs';
 import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished, type Readable } from 'node:stream';
@@ -235,7 +235,7 @@ export class ObjectStore {
     try {
       const small = await this.backend.readSmall?.(key, SMALL_OBJECT);
       if (small !== undefined) {
-        this.publishSmall(ref, key, small, legacyHash, tmp, target);
+        await this.publishSmall(ref, key, small, legacyHash, tmp, target);
         onBytes?.(small.length);
         return { path: target, size: small.length };
       }
@@ -248,7 +248,7 @@ export class ObjectStore {
         // Small objects: read into memory, hash, one synchronous write (no stream plumbing and no
         // thread-pool round trips per object: at 20k objects these cost more than the bytes).
         const bytes = await readBody(body, onBytes, signal, limit === undefined ? undefined : { maxBytes: limit, tooBig });
-        this.publishSmall(ref, key, bytes, legacyHash, tmp, target);
+        await this.publishSmall(ref, key, bytes, legacyHash, tmp, target);
         return { path: target, size: bytes.length };
       }
       const hasher = new HashingTap({ legacy: legacyHash, onBytes, ...(limit !== undefined ? { limit: { maxBytes: limit, tooBig } } : {}) });
@@ -265,10 +265,16 @@ export class ObjectStore {
     }
   }
 
-  /** Verifies in-memory bytes against the oid, then writes them once to `tmp` (read-only, stamped verified) and renames it into place. */
-  private publishSmall(ref: ObjRef, key: string, bytes: Buffer, legacyHash: boolean, tmp: string, target: string): void {
+  /**
+   * Verifies in-memory bytes against the oid, then writes them once to `tmp` (read-only, stamped
+   * verified) and renames it into place. The file's creation and the rename go through libuv's
+   * pool: each waits on the filesystem's journal (hundreds of microseconds on a busy disk) and,
+   * made synchronously, would hold up every other download's socket for that long; the write of
+   * at most SMALL_OBJECT bytes into a fresh file, the stamp and the close stay synchronous.
+   */
+  private async publishSmall(ref: ObjRef, key: string, bytes: Buffer, legacyHash: boolean, tmp: string, target: string): Promise<void> {
     this.check(ref, key, md5OfBuffer(bytes, legacyHash));
-    const fd = openSync(tmp, 'wx', 0o444);
+    const fd = await openExclusive(tmp, 0o444);
     try {
       let written = 0;
       while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written);
@@ -276,7 +282,7 @@ export class ObjectStore {
     } finally {
       closeSync(fd);
     }
-    renameSync(tmp, target);
+    await rename(tmp, target);
   }
 
   /** An object's bytes in memory (directory manifests), verified against the oid like download(). */
@@ -337,6 +343,11 @@ export function readBody(body: Readable, onBytes: ((n: number) => void) | undefi
     });
     finished(body, { writable: false }, (err) => done(err ?? undefined));
   });
+}
+
+/** open(path, 'wx', mode) on libuv's pool, without a FileHandle. */
+function openExclusive(path: string, mode: number): Promise<number> {
+  return new Promise((resolvePromise, reject) => openCallback(path, 'wx', mode, (err, fd) => (err ? reject(err) : resolvePromise(fd))));
 }
 
 /** What an object's bytes must hash to: plain md5 for DVC 3 objects and manifests, md5-dos2unix for legacy files. */
