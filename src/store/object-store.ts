@@ -9,6 +9,7 @@ import { mapLimit, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { stampVerifiedFd, stampVerifiedPath } from '../workspace/hash-task.js';
 import type { Backend, ObjectInfo, PutOptions } from './backend.js';
 import type { Cache } from './cache.js';
+import { FOLLOW_HASH_MIN_BYTES, FollowingHasher, PositionedFileWriter } from './follow-hash.js';
 import { HashingTap } from './hashing-tap.js';
 import { DEFAULT_RETRY, fanOutSignal, withRetry, type RetryPolicy } from './transfer.js';
 
@@ -251,14 +252,20 @@ export class ObjectStore {
         await this.publishSmall(ref, key, bytes, legacyHash, tmp, target);
         return { path: target, size: bytes.length };
       }
-      const hasher = new HashingTap({ legacy: legacyHash, onBytes, ...(limit !== undefined ? { limit: { maxBytes: limit, tooBig } } : {}) });
-      await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
-      this.check(ref, key, hasher.md5!);
+      const bound = limit !== undefined ? { limit: { maxBytes: limit, tooBig } } : {};
+      let got: { md5: string; size: number };
+      if (size !== undefined && size >= FOLLOW_HASH_MIN_BYTES && !legacyHash) got = await downloadHashedBehind(body, tmp, signal, onBytes, bound.limit);
+      else {
+        const hasher = new HashingTap({ legacy: legacyHash, onBytes, ...bound });
+        await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
+        got = { md5: hasher.md5!, size: hasher.bytesRead };
+      }
+      this.check(ref, key, got.md5);
       await chmod(tmp, 0o444).catch(() => undefined);
       stampVerifiedPath(tmp);
       await rename(tmp, target);
       cache.noteVerified(target);
-      return { path: target, size: hasher.bytesRead };
+      return { path: target, size: got.size };
     } catch (err) {
       await rm(tmp, { force: true });
       throw withPath(err, tmp);
@@ -343,6 +350,27 @@ export function readBody(body: Readable, onBytes: ((n: number) => void) | undefi
     });
     finished(body, { writable: false }, (err) => done(err ?? undefined));
   });
+}
+
+/**
+ * A big object's body written to `tmp` while a worker thread hashes the written prefix behind
+ * it (FollowingHasher): receiving and hashing run on two cores instead of one.
+ */
+async function downloadHashedBehind(body: Readable, tmp: string, signal: AbortSignal | undefined, onBytes: ((n: number) => void) | undefined, limit: { maxBytes: number; tooBig: () => Error } | undefined): Promise<{ md5: string; size: number }> {
+  const fd = await openExclusive(tmp, 0o644);
+  let hasher: FollowingHasher | undefined;
+  let writer: PositionedFileWriter | undefined;
+  try {
+    const follower = (hasher = new FollowingHasher(tmp));
+    writer = new PositionedFileWriter(fd, (written) => follower.advance(written), onBytes, limit);
+    await pipeline(body, writer, { signal });
+    return { md5: await follower.digest(writer.bytesWritten), size: writer.bytesWritten };
+  } finally {
+    // A failed pipeline may leave a write on the pool: closing its fd first could let a file opened meanwhile take the number.
+    await writer?.settled();
+    closeSync(fd);
+    await hasher?.dispose();
+  }
 }
 
 /** open(path, 'wx', mode) on libuv's pool, without a FileHandle. */

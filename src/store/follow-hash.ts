@@ -1,0 +1,124 @@
+import { write as fsWrite, writev as fsWritev } from 'node:fs';
+import { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { packagePath } from '../package-info.js';
+
+/** Objects at least this big are hashed by a FollowingHasher while they download (worker start-up costs ~30 ms). */
+export const FOLLOW_HASH_MIN_BYTES = 64 << 20;
+/** The worker is told about newly written bytes in steps of at least this much. */
+const ADVANCE_STEP = 4 << 20;
+
+/**
+ * The md5 of a file as it is being written, computed on a worker thread that reads the written
+ * prefix back (from the page cache) in order: a big download's hashing no longer competes with
+ * receiving its bytes on the main thread. It hashes what is on disk, i.e. exactly what is
+ * renamed into the cache once the digest matches.
+ */
+export class FollowingHasher {
+  private readonly worker: Worker;
+  private posted = 0;
+  private failure: Error | undefined;
+  private answer: ((msg: { md5?: string; size?: number; error?: string; code?: string }) => void) | undefined;
+
+  constructor(path: string) {
+    this.worker = new Worker(packagePath('dist/store/follow-hash-worker.js'), { workerData: { path }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
+    this.worker.on('message', (msg: { md5?: string; size?: number; error?: string; code?: string }) => {
+      if (msg.error !== undefined) this.failure = Object.assign(new Error(msg.error), msg.code !== undefined ? { code: msg.code } : {});
+      this.answer?.(msg);
+    });
+    this.worker.on('error', (err) => {
+      this.failure = err;
+      this.answer?.({ error: err.message });
+    });
+  }
+
+  /** The first `written` bytes of the file are written and may be hashed. */
+  advance(written: number): void {
+    if (written - this.posted < ADVANCE_STEP) return;
+    this.posted = written;
+    this.worker.postMessage({ upTo: written });
+  }
+
+  /** The md5 of the file's first `size` bytes (all of it, once the writer has finished). */
+  async digest(size: number): Promise<string> {
+    if (this.failure) throw this.failure;
+    const msg = await new Promise<{ md5?: string; size?: number; error?: string; code?: string }>((resolvePromise) => {
+      this.answer = resolvePromise;
+      this.worker.postMessage({ end: size });
+    });
+    if (msg.md5 === undefined || msg.size !== size) throw this.failure ?? new Error(`hashing stopped at ${msg.size ?? 0} of ${size} bytes`);
+    return msg.md5;
+  }
+
+  dispose(): Promise<number> {
+    return this.worker.terminate();
+  }
+}
+
+/**
+ * Writes a stream's chunks to `fd` in order (several buffered chunks in one writev), reporting
+ * after each write how many bytes are on disk; errors as soon as more than `limit.maxBytes`
+ * arrive (a lying size, an endless body) without writing them.
+ */
+export class PositionedFileWriter extends Writable {
+  bytesWritten = 0;
+  private received = 0;
+  /** The write on libuv's pool, if one is; its fd must stay open until it is done. */
+  private inFlight: Promise<void> | undefined;
+  private writeDone: (() => void) | undefined;
+
+  constructor(private readonly fd: number, private readonly onWritten: (total: number) => void, private readonly onBytes?: (n: number) => void, private readonly limit?: { maxBytes: number; tooBig: () => Error }) {
+    super({ highWaterMark: 4 << 20 });
+  }
+
+  private take(bytes: number): Error | undefined {
+    this.received += bytes;
+    if (this.limit !== undefined && this.received > this.limit.maxBytes) return this.limit.tooBig();
+    this.onBytes?.(bytes);
+    return undefined;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const over = this.take(chunk.length);
+    if (over) return cb(over);
+    this.writeAll([chunk], cb);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    const buffers = chunks.map((c) => c.chunk);
+    const over = this.take(buffers.reduce((s, b) => s + b.length, 0));
+    if (over) return cb(over);
+    this.writeAll(buffers, cb);
+  }
+
+  /** Resolves once no write is in flight (the stream may have failed meanwhile): only then may the fd be closed. */
+  settled(): Promise<void> {
+    return this.inFlight ?? Promise.resolve();
+  }
+
+  /** writev, continued after a short write until every byte is down (or the disk says why not). */
+  private writeAll(buffers: Buffer[], cb: (err?: Error | null) => void): void {
+    this.inFlight ??= new Promise<void>((resolvePromise) => (this.writeDone = resolvePromise));
+    const finish = (err?: Error | null) => {
+      this.inFlight = undefined;
+      this.writeDone!();
+      cb(err);
+    };
+    const done = (err: NodeJS.ErrnoException | null, n: number) => {
+      if (err) return finish(err);
+      if (n === 0) return finish(Object.assign(new Error('the disk accepted no bytes'), { code: 'EIO' }));
+      this.bytesWritten += n;
+      this.onWritten(this.bytesWritten);
+      let rest = n;
+      while (buffers.length > 0 && rest >= buffers[0]!.length) rest -= buffers.shift()!.length;
+      if (buffers.length === 0) return finish();
+      buffers[0] = buffers[0]!.subarray(rest);
+      write();
+    };
+    const write = () => {
+      if (buffers.length === 1) fsWrite(this.fd, buffers[0]!, 0, buffers[0]!.length, this.bytesWritten, done);
+      else fsWritev(this.fd, buffers, this.bytesWritten, done);
+    };
+    write();
+  }
+}

@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setConfigValue } from '../../dist/config.js';
+import { FOLLOW_HASH_MIN_BYTES } from '../../dist/store/follow-hash.js';
+import { interruptWhen } from '../helpers/interrupt.js';
+import { tempFilesUnder } from '../helpers/repo.js';
+import { startS3Server, type S3Server } from '../helpers/s3server.js';
+import { commit, makeWorld, md5, pointerText, putRemoteObject, runGuarded, type World } from './world.js';
+
+/**
+ * Objects of FOLLOW_HASH_MIN_BYTES or more download with their md5 computed on a worker thread
+ * that reads the temp file back behind the writer (store/follow-hash.ts). The same guarantees as
+ * the in-line hash: the bytes are checked before they enter the cache, a corrupt or cut-off body
+ * leaves no temp file, no cache object and no work-tree file, and nothing outside the repo moves.
+ */
+const BIG = randomBytes(FOLLOW_HASH_MIN_BYTES + 12_345);
+const OID = md5(BIG);
+const objectPath = (w: World) => join(w.repo, '.reg/cache/files/md5', OID.slice(0, 2), OID.slice(2));
+
+function expectNothingLeft(w: World): void {
+  expect(existsSync(join(w.repo, 'raw_datasets/big.bin'))).toBe(false);
+  expect(existsSync(objectPath(w))).toBe(false);
+  expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
+  expect(tempFilesUnder(join(w.repo, 'raw_datasets'))).toEqual([]);
+}
+
+describe('a big object (hashed behind the download on a worker thread)', () => {
+  let s3: S3Server;
+  beforeAll(async () => {
+    s3 = await startS3Server();
+  }, 60_000);
+  afterAll(async () => {
+    await s3?.stop();
+  });
+
+  it('pulls from s3rver byte for byte: cached read-only, checked out, no temp file', async () => {
+    const w = await makeWorld('s3rver', s3);
+    try {
+      await putRemoteObject(w, BIG);
+      commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
+      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(readFileSync(join(w.repo, 'raw_datasets/big.bin')).equals(BIG)).toBe(true);
+      expect(statSync(objectPath(w)).mode & 0o777).toBe(0o444);
+      expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
+    } finally {
+      await w.cleanup();
+    }
+  }, 180_000);
+
+  it('a corrupt object of the right length (one byte flipped at the end): exit 6, nothing cached or checked out', async () => {
+    const w = await makeWorld('fake-s3');
+    try {
+      const bad = Buffer.from(BIG);
+      bad[bad.length - 1]! ^= 0xff;
+      await w.putRemote(`files/md5/${OID.slice(0, 2)}/${OID.slice(2)}`, bad);
+      commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
+      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.stdout + r.stderr).toContain('remote.corrupt-object');
+      expectNothingLeft(w);
+    } finally {
+      await w.cleanup();
+    }
+  }, 180_000);
+});
+
+describe('a big object whose body the server cuts off or stalls half-way', () => {
+  let server: Server;
+  let url: string;
+  let requests = 0;
+  let mode: 'cut' | 'stall' = 'cut';
+  let halfSent = false;
+  const sockets = new Set<Socket>();
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      requests++;
+      if (!req.url?.endsWith(`/${OID.slice(0, 2)}/${OID.slice(2)}`)) return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-length': String(BIG.length), 'content-type': 'application/octet-stream' });
+      res.write(BIG.subarray(0, BIG.length >> 1), () => {
+        halfSent = true;
+        if (mode === 'cut') res.destroy();
+      });
+    });
+    server.on('connection', (s) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const webWorld = async (): Promise<World> => {
+    const w = await makeWorld('none');
+    setConfigValue(join(w.repo, '.reg/config.yaml'), ['remotes', 'web'], { url, 'retry-budget': 5, 'read-timeout': 5, 'connect-timeout': 2 });
+    setConfigValue(join(w.repo, '.reg/config.yaml'), ['core', 'remote'], 'web');
+    commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
+    return w;
+  };
+
+  it('cut off every time: retried, then exit 4 within the retry budget; no temp file, nothing cached or checked out', async () => {
+    mode = 'cut';
+    const w = await webWorld();
+    try {
+      const started = Date.now();
+      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+      expect(r.code, r.stderr).toBe(4);
+      expect(requests).toBeGreaterThan(1);
+      expect(Date.now() - started).toBeLessThan(60_000);
+      expectNothingLeft(w);
+    } finally {
+      await w.cleanup();
+    }
+  }, 120_000);
+
+  it('Ctrl-C while half of it is written and the server stalls: exit 130 at once, the temp file removed, nothing cached or checked out', async () => {
+    mode = 'stall';
+    halfSent = false;
+    const w = await webWorld();
+    try {
+      const r = await interruptWhen(w.repo, ['pull', 'raw_datasets/big.bin'], () => halfSent && tempFilesUnder(join(w.repo, '.reg/cache')).length > 0);
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.afterSignalMs).toBeLessThan(10_000);
+      expectNothingLeft(w);
+    } finally {
+      await w.cleanup();
+    }
+  }, 120_000);
+});
