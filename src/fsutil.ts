@@ -64,9 +64,10 @@ export function removeStaleTemps(dir: string, maxAgeMs = STALE_TEMP_MS, now = Da
 /**
  * Writes `target` through a temp file in its directory (which must exist), fsynced, then renamed.
  * `durable: false` skips the fsync, for files reg regenerates and checks byte for byte on the next
- * run (the catalog's site: one fsync per file was most of a 3,000-file build).
+ * run (the catalog's site: one fsync per file was most of a 3,000-file build). `beforeRename`
+ * may throw to keep what was written from ever taking the target's name (a hash check).
  */
-export function writeFileInPlaceSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666, durable = true): void {
+export function writeFileInPlaceSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666, durable = true, beforeRename?: () => void): void {
   const tmp = tempPathFor(target);
   try {
     const fd = openSync(tmp, 'wx', mode);
@@ -78,6 +79,7 @@ export function writeFileInPlaceSync(target: string, data: string | Buffer | Ite
     } finally {
       closeSync(fd);
     }
+    beforeRename?.();
     renameSync(tmp, target);
   } catch (err) {
     rmSync(tmp, { force: true });
@@ -94,9 +96,9 @@ function writeAllSync(fd: number, bytes: Buffer): void {
  * Atomic write for reg's own files (config, stash records, state under `.reg/`), creating the
  * directory. Work-tree files go through `src/workspace/safe-fs.ts` instead.
  */
-export function writeFileAtomicSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666, durable = true): void {
+export function writeFileAtomicSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666, durable = true, beforeRename?: () => void): void {
   mkdirSync(dirname(target), { recursive: true });
-  writeFileInPlaceSync(target, data, mode, durable);
+  writeFileInPlaceSync(target, data, mode, durable, beforeRename);
 }
 
 /**

@@ -61,9 +61,7 @@ function entryJson(e: ManifestEntry): string {
 
 /** The exact `.dir` object bytes DVC writes: entries sorted, `", "` and `": "` separators. */
 export function serializeManifest(entries: readonly ManifestEntry[]): Buffer {
-  const parts: Buffer[] = [];
-  forEachManifestSlice(entries, (text) => parts.push(Buffer.from(text, 'latin1')));
-  return Buffer.concat(parts);
+  return Buffer.concat([...manifestSlices(entries)].map((text) => Buffer.from(text, 'latin1')));
 }
 
 const HAS_SURROGATE = /[\ud800-\udfff]/;
@@ -72,18 +70,18 @@ const HAS_SURROGATE = /[\ud800-\udfff]/;
  * Produces the manifest text in slices of a few thousand entries (ASCII only: every non-ASCII
  * character is escaped), so a 100k-entry manifest never exists as one giant array of strings.
  */
-function forEachManifestSlice(entries: readonly ManifestEntry[], emit: (text: string) => void): void {
+export function* manifestSlices(entries: readonly ManifestEntry[]): Generator<string> {
   // Without surrogates (astral characters), UTF-16 order is code point order: the engine's own
   // string comparison gives the same order several times faster than compareCodePoints.
   const astral = entries.some((e) => HAS_SURROGATE.test(e.relpath));
   const sorted = [...entries].sort(astral ? (x, y) => compareCodePoints(x.relpath, y.relpath) : (x, y) => (x.relpath < y.relpath ? -1 : x.relpath > y.relpath ? 1 : 0));
   const SLICE = 2048;
-  emit('[');
+  yield '[';
   for (let i = 0; i < sorted.length; i += SLICE) {
     const part = sorted.slice(i, i + SLICE).map(entryJson).join(', ');
-    emit(i === 0 ? part : ', ' + part);
+    yield i === 0 ? part : ', ' + part;
   }
-  emit(']');
+  yield ']';
 }
 
 /**
@@ -92,7 +90,7 @@ function forEachManifestSlice(entries: readonly ManifestEntry[], emit: (text: st
  */
 export function manifestOidOf(entries: readonly ManifestEntry[]): string {
   const hash = createHash('md5');
-  forEachManifestSlice(entries, (text) => hash.update(text, 'latin1'));
+  for (const text of manifestSlices(entries)) hash.update(text, 'latin1');
   return hash.digest('hex') + '.dir';
 }
 

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { CHUNK_SIZE, hashFile } from '../data/hash.js';
-import { buildManifest, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
+import { buildManifest, manifestSlices, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
 import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../fsutil.js';
 import { copyHashingPipelined, copyHashingSync, hasVerifiedMtime, objectPathIn, PIPELINE_MIN_BYTES, stampVerifiedFd, stampVerifiedPath } from '../workspace/hash-task.js';
@@ -85,6 +85,29 @@ export class Cache {
       throw integrityError('cache.oid-mismatch', `refusing to store bytes under ${oid}: their md5 is ${md5Hex(bytes)}`);
     }
     writeFileAtomicSync(target, bytes, 0o444);
+    this.stamp(target);
+    return true;
+  }
+
+  /**
+   * Stores the `.dir` object of `entries` under `oid`, written slice by slice (a million-entry
+   * manifest never exists whole in memory, as text or as bytes) and hashed as it is written: bytes
+   * that do not hash to `oid` never take its name. False when the cache already has it.
+   */
+  insertManifestOf(oid: string, entries: readonly ManifestEntry[]): boolean {
+    const target = this.objectPath(oid, false);
+    if (existsSync(target)) return false;
+    const hash = createHash('md5');
+    function* hashed(): Generator<string> {
+      for (const text of manifestSlices(entries)) {
+        hash.update(text, 'utf8');
+        yield text;
+      }
+    }
+    writeFileAtomicSync(target, hashed(), 0o444, true, () => {
+      const got = `${hash.digest('hex')}.dir`;
+      if (got !== oid) throw integrityError('cache.oid-mismatch', `refusing to store a manifest under ${oid}: its md5 is ${got}`);
+    });
     this.stamp(target);
     return true;
   }

@@ -1,7 +1,7 @@
 import { lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
-import { manifestOid, manifestOidOf, serializeManifest } from '../../data/manifest.js';
+import { manifestOidOf } from '../../data/manifest.js';
 import { RegError, diskError, errnoCode } from '../../errors.js';
 import { STALE_TEMP_MS } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
@@ -20,8 +20,6 @@ export interface WorkspaceState {
   files: Array<WalkedFile & { md5: string }>;
   /** The oid the output would get if added now (dir oid for directories). */
   oid?: string;
-  /** The canonical `.dir` bytes (directories only); built on demand. */
-  manifestBytes(): Buffer;
   size: number;
   nfiles: number;
   hashedFiles: number;
@@ -156,15 +154,12 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
 
   let size = 0;
   for (const f of files) size += f.size;
-  let manifest: Buffer | undefined;
-  // WalkedFile has relpath and md5, so it serves as a manifest entry without a copy.
-  const manifestBytes = (): Buffer => (manifest ??= serializeManifest(files));
   let oid: string;
   if (isDir) {
     // Valid also after re-hashing touched files whose bytes turned out unchanged (StatCache.record).
     const remembered = statCache.treeOid(files.length);
-    // add needs the bytes anyway (to store them): hash those instead of serialising twice.
-    oid = remembered ?? (opts.store ? manifestOid(manifestBytes()) : manifestOidOf(files));
+    // WalkedFile has relpath and md5, so it serves as a manifest entry without a copy.
+    oid = remembered ?? manifestOidOf(files);
     statCache.rememberTree(oid, files.length);
   } else {
     oid = files[0]!.md5;
@@ -180,7 +175,6 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     isDir,
     files,
     oid,
-    manifestBytes,
     size,
     nfiles: files.length,
     hashedFiles: todo.length,
@@ -195,7 +189,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
 }
 
 function emptyState(exists: boolean): WorkspaceState {
-  return { exists, isDir: false, files: [], manifestBytes: () => Buffer.from('[]'), size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, storedObjects: 0, isexec: false, symlinkedDirs: [], staleTemps: [] };
+  return { exists, isDir: false, files: [], size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, storedObjects: 0, isexec: false, symlinkedDirs: [], staleTemps: [] };
 }
 
 /**
