@@ -470,26 +470,19 @@ export async function uploadPlan(repo: Repo, ctx: Context, plan: PushPlan, remot
     yield batch;
   }
   const sent = { objects: 0, bytes: 0 };
-  const record = (outcome: TransferOutcome, sizes: ReadonlyMap<string, number>) => {
+  const record = (outcome: Pick<TransferOutcome, 'done' | 'failed'>) => {
     for (const key of outcome.done) {
       setState(key, SENT);
       sent.objects++;
-      sent.bytes += sizes.get(key) ?? 0;
+      sent.bytes += plannedSize(plan, key);
     }
     for (const f of outcome.failed) fail(f);
   };
   let fatal: RegError | undefined;
   if (options.dryRun) {
-    for (const batch of batches()) record({ done: batch.map((t) => t.key), failed: [], bytes: 0 }, new Map(batch.map((t) => [t.key, t.size])));
+    for (const batch of batches()) record({ done: batch.map((t) => t.key), failed: [] });
   } else if (total > 0) {
-    let sizes = new Map<string, number>();
-    const sized = function* () {
-      for (const batch of batches()) {
-        sizes = new Map(batch.map((t) => [t.key, t.size]));
-        yield batch;
-      }
-    };
-    fatal = await runTransferBatchesWithProgress(ctx, sized(), remote, { phase: options.phase, label: options.label, total, totalBytes }, (outcome) => record(outcome, sizes));
+    fatal = await runTransferBatchesWithProgress(ctx, batches(), remote, { phase: options.phase, label: options.label, total, totalBytes }, record);
   } else {
     // Nothing can be sent: still report what is unavailable.
     for (const _ of batches());
