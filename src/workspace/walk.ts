@@ -99,7 +99,7 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
       try {
         const prefetched = known?.[k];
         if (prefetched instanceof Error) throw prefetched;
-        st = known ? prefetched ?? lstatSync(abs) : lstatSync(abs);
+        st = prefetched ?? lstatSync(abs);
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') continue; // deleted while we walk
         throw err;
@@ -147,12 +147,12 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
  * is kept for its entry, so errors surface in the same order as without a helper), and its
  * subdirectories posted to the helper.
  */
-function statEntries(absDir: string, names: readonly string[], listing: DirListing | undefined, lister: DirLister): Array<EntryStats | Error | undefined> {
-  const stats: Array<EntryStats | Error | undefined> = new Array(names.length);
+function statEntries(absDir: string, names: readonly string[], listing: DirListing | undefined, lister: DirLister): Array<EntryStats | Error> {
+  const stats: Array<EntryStats | Error> = new Array(names.length);
   const subdirs: string[] = [];
   for (let k = 0, o = 0; k < names.length; k++, o += FIELDS) {
     const abs = absDir + '/' + names[k]!;
-    let st: EntryStats | Error | undefined;
+    let st: EntryStats | Error;
     if (listing && listing.stats[o] !== FAILED) {
       const s = listing.stats;
       if (s[o] === MISSING) {
