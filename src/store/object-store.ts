@@ -1,4 +1,5 @@
 import { closeSync, createWriteStream, open as openCallback, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { chmod, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished, type Readable } from 'node:stream';
@@ -373,9 +374,11 @@ async function downloadHashedBehind(body: Readable, tmp: string, signal: AbortSi
   }
 }
 
-/** open(path, 'wx', mode) on libuv's pool, without a FileHandle. */
+const openFd = promisify(openCallback);
+
+/** open(path, 'wx', mode) on libuv's pool, as a plain descriptor (not a FileHandle). */
 function openExclusive(path: string, mode: number): Promise<number> {
-  return new Promise((resolvePromise, reject) => openCallback(path, 'wx', mode, (err, fd) => (err ? reject(err) : resolvePromise(fd))));
+  return openFd(path, 'wx', mode);
 }
 
 /** What an object's bytes must hash to: plain md5 for DVC 3 objects and manifests, md5-dos2unix for legacy files. */
