@@ -249,4 +249,19 @@ describe('stat cache: changes since the pointer tree', () => {
     const again = StatCache.load(dir, 'nl', false);
     for (const f of withNewline) expect(again.lookup(f)).toBe(md5('c'));
   });
+
+  it('a stat file torn by a crash (it is written without fsync) is trusted for nothing: every lookup misses, load does not throw', () => {
+    seed();
+    const text = readFileSync(statFile(), 'utf8');
+    for (const cut of [0, 1, Math.floor(text.length / 3), Math.floor(text.length / 2), text.length - 1]) {
+      writeFileSync(statFile(), text.slice(0, cut));
+      const torn = StatCache.load(dir, 'data', false);
+      for (const f of files()) expect(torn.lookup(f)).toBeUndefined();
+      expect(torn.treeOid(N)).toBeUndefined();
+    }
+    // Zeros where the data never reached the disk.
+    writeFileSync(statFile(), Buffer.alloc(text.length));
+    const zeroed = StatCache.load(dir, 'data', false);
+    for (const f of files()) expect(zeroed.lookup(f)).toBeUndefined();
+  });
 });
