@@ -35,8 +35,10 @@ export function isTempName(name: string): boolean {
 }
 
 /**
- * Removes temp files older than `maxAgeMs` directly in `dir` (left by killed runs). Best effort:
- * a missing directory or a file that vanished meanwhile is not an error. Returns how many went.
+ * Removes temp files older than `maxAgeMs` directly in `dir` (left by killed runs), and temp
+ * folders (an import's copy) when nothing in them is newer: a copy still running keeps writing
+ * into its tree. Best effort: a missing directory or a file that vanished meanwhile is not an
+ * error. Returns how many went.
  */
 export function removeStaleTemps(dir: string, maxAgeMs = STALE_TEMP_MS, now = Date.now()): number {
   let names: string[];
@@ -50,15 +52,28 @@ export function removeStaleTemps(dir: string, maxAgeMs = STALE_TEMP_MS, now = Da
     if (!isTempName(name)) continue;
     const abs = `${dir}/${name}`;
     const st = lstatSync(abs, { throwIfNoEntry: false });
-    if (st === undefined || st.isDirectory() || now - st.mtimeMs < maxAgeMs) continue;
+    if (st === undefined || now - st.mtimeMs < maxAgeMs) continue;
     try {
-      unlinkSync(abs);
+      if (!st.isDirectory()) unlinkSync(abs);
+      else if (name.startsWith(TEMP_PREFIX) && !touchedSince(abs, now - maxAgeMs)) rmSync(abs, { recursive: true });
+      else continue;
       removed++;
     } catch {
       // gone already, or not ours to remove
     }
   }
   return removed;
+}
+
+/** True when anything in the folder `abs` (not following links) was modified at or after `since`. */
+function touchedSince(abs: string, since: number): boolean {
+  for (const entry of readdirSync(abs, { withFileTypes: true })) {
+    const path = `${abs}/${entry.name}`;
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st === undefined) continue;
+    if (st.mtimeMs >= since || (st.isDirectory() && touchedSince(path, since))) return true;
+  }
+  return false;
 }
 
 /**

@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statfsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeContext } from '../../dist/context.js';
 import { batch } from '../../dist/ops/publish/batch.js';
-import { isTempName } from '../../src/fsutil.js';
+import { isTempName, removeStaleTemps } from '../../src/fsutil.js';
 import { interruptWhen, type Interrupted } from '../helpers/interrupt.js';
 import { PAGES, buildReleaseFixture, copyObjectToClone, type ReleaseFixture } from '../helpers/release-fixture.js';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree, type CliResult } from '../helpers/repo.js';
@@ -203,6 +203,51 @@ describe('Ctrl-C under reg batch', () => {
     expect(atAbort).toEqual([]);
     expect(tempPathsUnder(repo)).toEqual([]);
     expect(existsSync(join(datasets, 'big'))).toBe(false);
+  }, 240_000);
+
+  it.skipIf(!isRoot)('a temp copy that cannot be removed at the signal (the copy still running adds to it; here a mount inside it) is no uncaught error: the run ends interrupted, and the leftover is a temp folder swept once stale', async () => {
+    await freshWorld();
+    makeSource(join(incoming, 'many'), 400, 64);
+    const file = writeJobs([`add,many,raw_datasets,${join(incoming, 'many')},copy,,`]);
+    const datasets = join(repo, 'raw_datasets');
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    const controller = new AbortController();
+    let mounted: string | undefined;
+    const poll = setInterval(() => {
+      if (controller.signal.aborted || !existsSync(datasets)) return;
+      const temp = readdirSync(datasets).find((n) => isTempName(n));
+      if (temp === undefined || !existsSync(join(datasets, temp, 'odd'))) return;
+      // rmdir of a mount point fails (EBUSY) whatever the listener does: its removal cannot finish.
+      mounted = join(datasets, temp, 'odd');
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mounted]);
+      controller.abort(new Error('interrupted'));
+    }, 0);
+    try {
+      await expect(batch(makeContext({ cwd: repo, signal: controller.signal }), { csv: file })).rejects.toThrow(/interrupted/);
+      // An error thrown by an abort listener surfaces on a later tick.
+      await new Promise((r) => setTimeout(r, 50));
+      expect(uncaught).toEqual([]);
+    } finally {
+      clearInterval(poll);
+      process.off('uncaughtException', onUncaught);
+      if (mounted !== undefined) execFileSync('umount', [mounted]);
+    }
+    expect(mounted).toBeDefined();
+    expect(existsSync(join(datasets, 'many'))).toBe(false);
+    const left = readdirSync(datasets).filter((n) => isTempName(n));
+    expect(left).toHaveLength(1);
+    // Not swept while fresh (a run may still be copying into it); swept by the next add once stale.
+    expect(removeStaleTemps(datasets)).toBe(0);
+    const old = Date.now() / 1000 - 2 * 3600;
+    for (const f of filesUnder(join(datasets, left[0]!))) utimesSync(join(datasets, left[0]!, f), old, old);
+    utimesSync(join(datasets, left[0]!, 'odd'), old, old);
+    utimesSync(join(datasets, left[0]!), old, old);
+    mkdirSync(join(datasets, 'later'));
+    writeFileSync(join(datasets, 'later', 'a.txt'), 'a');
+    await regOk(repo, ['add', 'raw_datasets/later']);
+    expect(readdirSync(datasets).filter((n) => isTempName(n))).toEqual([]);
   }, 240_000);
 
   it.skipIf(!isRoot)('while an add job moves a source folder from another filesystem: every byte still at the source or in place and hashed; --continue finishes the move', async () => {

@@ -113,6 +113,24 @@ describe('temp files', () => {
     expect(existsSync(join(root, '.regtmp-new'))).toBe(true);
     expect(existsSync(join(root, 'data'))).toBe(true);
   });
+
+  it('removeStaleTemps removes a temp folder (an import cut off) only when nothing in it is newer than an hour', () => {
+    const old = Date.now() / 1000 - 7200;
+    for (const name of ['.regtmp-done', '.regtmp-busy']) {
+      mkdirSync(join(root, name, 'sub'), { recursive: true });
+      writeFileSync(join(root, name, 'sub', 'f.bin'), 'x');
+      writeFileSync(join(root, name, 'g.bin'), 'y');
+      for (const p of ['sub/f.bin', 'g.bin', 'sub', '']) utimesSync(join(root, name, p), old, old);
+    }
+    // A copy still writing, deep in the tree.
+    utimesSync(join(root, '.regtmp-busy', 'sub', 'f.bin'), new Date(), new Date());
+    mkdirSync(join(root, 'plain'));
+    utimesSync(join(root, 'plain'), old, old);
+    expect(removeStaleTemps(root)).toBe(1);
+    expect(existsSync(join(root, '.regtmp-done'))).toBe(false);
+    expect(existsSync(join(root, '.regtmp-busy', 'sub', 'f.bin'))).toBe(true);
+    expect(existsSync(join(root, 'plain'))).toBe(true);
+  });
 });
 
 describe('printing file names', () => {

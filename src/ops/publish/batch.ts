@@ -621,18 +621,31 @@ async function importSource(repo: Repo, job: BatchJob, signal: AbortSignal | und
   }
   const tmp = tempPathFor(dest);
   // Ctrl-C removes the temp copy at once: a big file's copy cannot be stopped, and may outlast
-  // the grace period reg has to exit (its bytes go to an unlinked file until then).
-  const removeTmp = () => rmSync(tmp, { recursive: true, force: true });
-  signal?.addEventListener('abort', removeTmp, { once: true });
+  // the grace period reg has to exit (its bytes go to an unlinked file until then). The copy
+  // still running in the thread pool can add a file or folder while the tree is being removed
+  // (ENOTEMPTY): a listener must not throw, so that removal is best effort and the one below,
+  // once the copy has settled, finishes it.
+  const removeNow = () => {
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      // finished below, or swept as a stale temp by a later add
+    }
+  };
+  signal?.addEventListener('abort', removeNow, { once: true });
   try {
     await copyTree(job.source!, tmp, signal);
     signal?.throwIfAborted();
     renameSync(tmp, dest);
   } catch (err) {
-    removeTmp();
+    try {
+      rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // the import's own error is the one to report; a leftover temp is swept as stale by a later add
+    }
     throw importError(err, job);
   } finally {
-    signal?.removeEventListener('abort', removeTmp);
+    signal?.removeEventListener('abort', removeNow);
   }
 }
 
