@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
-import { errorOf, expectDiskFull, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
+import { errorOf, expectDiskFull, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 /**
  * A full disk (a small tmpfs) during add and pull: exit 1 naming ENOSPC and the path, and no
@@ -120,6 +120,39 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       expect(tempFilesUnder(clone)).toEqual([]);
     } finally {
       cleanup();
+    }
+  }, 60_000);
+
+  it('reg status on a full disk still answers: the stat cache it cannot save is a warning naming ENOSPC, nothing half-written; with space again it is saved', async () => {
+    const repo = join(mountPoint, 'status');
+    mkdirSync(repo);
+    let unfill = () => {};
+    try {
+      git(repo, 'init', '-q', '-b', 'main');
+      await regOk(repo, ['init']);
+      writeTree(join(repo, 'raw_datasets', 'd'), Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`f${i}.txt`, `row ${i}\n`])));
+      await regOk(repo, ['add', 'raw_datasets/d']);
+      // Every file touched, bytes unchanged: status hashes them again and has new rows to save.
+      const later = new Date(Date.now() + 5_000);
+      for (const f of filesUnder(join(repo, 'raw_datasets', 'd'))) utimesSync(join(repo, 'raw_datasets', 'd', f), later, later);
+      unfill = fillTo(repo, 0);
+      const r = await reg(repo, ['status', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toContain('internal error');
+      expect(r.stderr).toMatch(/stat cache was not saved \(ENOSPC/);
+      expect(r.stderr).toMatch(/free some space/);
+      expect(JSON.stringify(JSON.parse(r.stdout))).toContain('raw_datasets/d');
+      expect(tempFilesUnder(repo)).toEqual([]);
+      unfill();
+      unfill = () => {};
+      const again = await reg(repo, ['status', '--json']);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).not.toMatch(/not saved/);
+      expect(again.stdout).toBe(r.stdout);
+      expect(tempFilesUnder(repo)).toEqual([]);
+    } finally {
+      unfill();
+      removeDir(repo);
     }
   }, 60_000);
 });

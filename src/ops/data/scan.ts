@@ -12,6 +12,20 @@ import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
 import { DirLister } from '../../workspace/dir-lister.js';
 import { fileFromStats, walkTree, type WalkedFile } from '../../workspace/walk.js';
 
+/**
+ * The stat cache only saves hashing next time: a scan that stores nothing (status, diff, the hooks)
+ * still answers when it cannot be written (a full or read-only disk), with a warning naming why.
+ */
+function saveStatCache(statCache: StatCache, ctx: Context, storing: boolean): void {
+  try {
+    statCache.save();
+  } catch (err) {
+    const disk = diskError(err);
+    if (storing || disk === undefined) throw err;
+    ctx.progress({ type: 'log', level: 'warn', message: `the stat cache was not saved (${disk.message}): the next run hashes these files again; ${disk.hint}` });
+  }
+}
+
 /** What is in the workspace at an output's path, hashed. */
 export interface WorkspaceState {
   exists: boolean;
@@ -169,7 +183,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     statCache.setBase(oid);
     if (isDir) statCache.anchorChangesAt(oid, files.length);
   }
-  statCache.save();
+  saveStatCache(statCache, ctx, opts.store);
   return {
     exists: true,
     isDir,
