@@ -44,6 +44,11 @@ export class Cache {
   private readonly unsupported = new Set<LinkType>();
   /** Object paths verified by this process (even where the stamp could not be set). */
   private readonly verified = new Set<string>();
+  /**
+   * Work-tree copies of big objects written while they downloaded (ObjectStore.download), by
+   * object path, with their stat as adopted; undefined unless a pull asked for them (wantEarlyCopies).
+   */
+  private earlyCopies: Map<string, { path: string; stat: Stats }> | undefined;
 
   constructor(readonly root: string) {}
 
@@ -153,6 +158,91 @@ export class Cache {
   /** An object this process has just hashed and published into the cache (a verified download). */
   noteVerified(path: string): void {
     this.verified.add(path);
+  }
+
+  /**
+   * A pull whose checkout will copy objects into the work tree asks for early copies: each big
+   * download also writes a second copy, beside the object, from the bytes its hash covered, and
+   * the checkout renames that copy into place instead of copying the object again afterwards.
+   * Unused copies are removed by discardEarlyCopies().
+   */
+  wantEarlyCopies(): void {
+    this.earlyCopies ??= new Map();
+  }
+
+  /** Where a download of the object at `objectPath` should write its early copy (a temp name beside it), if copies are wanted. */
+  earlyCopyTarget(objectPath: string): { path: string; mode: number } | undefined {
+    return this.earlyCopies === undefined ? undefined : { path: tempPathFor(objectPath), mode: writableMode(false) };
+  }
+
+  /** The complete early copy of an object this process has just verified and published at `objectPath`. */
+  adoptEarlyCopy(objectPath: string, copyPath: string): void {
+    if (this.earlyCopies === undefined || !this.verified.has(objectPath)) {
+      rmSync(copyPath, { force: true });
+      return;
+    }
+    const old = this.earlyCopies.get(objectPath);
+    if (old !== undefined) rmSync(old.path, { force: true });
+    this.earlyCopies.set(objectPath, { path: copyPath, stat: lstatSync(copyPath) });
+  }
+
+  /** Removes the early copies no checkout used. */
+  discardEarlyCopies(): void {
+    for (const { path } of this.earlyCopies?.values() ?? []) rmSync(path, { force: true });
+    this.earlyCopies?.clear();
+  }
+
+  /**
+   * Moves the early copy of `obj` to `dest` (each is used once). False, with the copy removed,
+   * when there is none, when anything touched it since it was written (its stat moved), or when
+   * the rename fails (another filesystem): the caller copies the object instead.
+   */
+  private async takeEarlyCopy(obj: CacheObject, dest: string, mode: number): Promise<boolean> {
+    const copy = this.earlyCopies?.get(obj.path);
+    if (copy === undefined) return false;
+    this.earlyCopies!.delete(obj.path);
+    try {
+      const now = lstatSync(copy.path);
+      const was = copy.stat;
+      if (now.ino !== was.ino || now.size !== obj.stat.size || now.size !== was.size || now.mtimeMs !== was.mtimeMs || now.ctimeMs !== was.ctimeMs || !now.isFile()) throw new Error('changed');
+      if ((now.mode & 0o7777) !== mode) chmodSync(copy.path, mode);
+      await rename(copy.path, dest);
+      return true;
+    } catch {
+      rmSync(copy.path, { force: true });
+      return false;
+    }
+  }
+
+  /**
+   * Whether materialize() into `dir` copies bytes: copy is the first link type of `linkTypes`
+   * that works. A leading reflink is probed once, with a scratch file (cache to `dir`).
+   */
+  copiesInto(dir: string, linkTypes: readonly LinkType[]): boolean {
+    for (const type of linkTypes) {
+      if (this.unsupported.has(type)) continue;
+      if (type !== 'reflink') return type === 'copy';
+      if (this.reflinks(dir)) return false;
+    }
+    return false;
+  }
+
+  private reflinks(dir: string): boolean {
+    const src = tempPathFor(join(this.root, 'probe'));
+    const dest = tempPathFor(join(dir, 'probe'));
+    try {
+      mkdirSync(this.root, { recursive: true });
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(src, 'reg reflink probe\n', { flag: 'wx' });
+      copyFileSync(src, dest, constants.COPYFILE_FICLONE_FORCE);
+      return true;
+    } catch (err) {
+      if (isUnsupportedLink(err)) this.unsupported.add('reflink');
+      return false;
+    } finally {
+      rmSync(src, { force: true });
+      rmSync(dest, { force: true });
+    }
   }
 
   private trusted(obj: CacheObject): boolean {
@@ -265,6 +355,7 @@ export class Cache {
       try {
         switch (type) {
           case 'copy':
+            if (await this.takeEarlyCopy(obj, dest, writableMode(executable))) return { type };
             tmp = tempPathFor(dest);
             // Copy mode keeps verify-on-copy: only bytes this process hashed itself skip the second hash.
             if (obj.stat.size < KERNEL_COPY_MIN_BYTES || !this.verified.has(obj.path) || !this.copyInKernel(obj, tmp, writableMode(executable))) {

@@ -8,21 +8,30 @@ export const FOLLOW_HASH_MIN_BYTES = 64 << 20;
 /** The worker is told about newly written bytes in steps of at least this much. */
 const ADVANCE_STEP = 4 << 20;
 
+type WorkerAnswer = { md5?: string; size?: number; copied?: boolean; error?: string; code?: string };
+
 /**
  * The md5 of a file as it is being written, computed on a worker thread that reads the written
  * prefix back (from the page cache) in order: a big download's hashing no longer competes with
  * receiving its bytes on the main thread. It hashes what is on disk, i.e. exactly what is
  * renamed into the cache once the digest matches.
+ *
+ * With `copyTo`, the worker also writes each chunk it hashed to a new file at that path (created
+ * with `mode`): a second copy made while the download runs, holding exactly the hashed bytes.
+ * `copied` says whether it is complete (a failed copy is removed by the worker; the caller removes
+ * a complete one it does not keep).
  */
 export class FollowingHasher {
   private readonly worker: Worker;
   private posted = 0;
   private failure: Error | undefined;
-  private answer: ((msg: { md5?: string; size?: number; error?: string; code?: string }) => void) | undefined;
+  private answer: ((msg: WorkerAnswer) => void) | undefined;
+  /** After digest(): the copy at `copyTo` holds the whole file. */
+  copied = false;
 
-  constructor(path: string) {
-    this.worker = new Worker(packagePath('dist/store/follow-hash-worker.js'), { workerData: { path }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
-    this.worker.on('message', (msg: { md5?: string; size?: number; error?: string; code?: string }) => {
+  constructor(path: string, copyTo?: { path: string; mode: number }) {
+    this.worker = new Worker(packagePath('dist/store/follow-hash-worker.js'), { workerData: { path, copyTo }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
+    this.worker.on('message', (msg: WorkerAnswer) => {
       if (msg.error !== undefined) this.failure = Object.assign(new Error(msg.error), msg.code !== undefined ? { code: msg.code } : {});
       this.answer?.(msg);
     });
@@ -42,11 +51,12 @@ export class FollowingHasher {
   /** The md5 of the file's first `size` bytes (all of it, once the writer has finished). */
   async digest(size: number): Promise<string> {
     if (this.failure) throw this.failure;
-    const msg = await new Promise<{ md5?: string; size?: number; error?: string; code?: string }>((resolvePromise) => {
+    const msg = await new Promise<WorkerAnswer>((resolvePromise) => {
       this.answer = resolvePromise;
       this.worker.postMessage({ end: size });
     });
     if (msg.md5 === undefined || msg.size !== size) throw this.failure ?? new Error(`hashing stopped at ${msg.size ?? 0} of ${size} bytes`);
+    this.copied = msg.copied === true;
     return msg.md5;
   }
 

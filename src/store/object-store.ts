@@ -234,6 +234,8 @@ export class ObjectStore {
     }
     const tmp = tempPathFor(target);
     const legacyHash = ref.legacy && !ref.oid.endsWith('.dir');
+    /** Where a copy for the work tree is being written alongside (Cache.earlyCopyTarget), until the cache adopts it. */
+    let earlyCopy: { path: string; mode: number } | undefined;
     try {
       const small = await this.backend.readSmall?.(key, SMALL_OBJECT);
       if (small !== undefined) {
@@ -254,9 +256,11 @@ export class ObjectStore {
         return { path: target, size: bytes.length };
       }
       const bound = limit !== undefined ? { limit: { maxBytes: limit, tooBig } } : {};
-      let got: { md5: string; size: number };
-      if (size !== undefined && size >= FOLLOW_HASH_MIN_BYTES && !legacyHash) got = await downloadHashedBehind(body, tmp, signal, onBytes, bound.limit);
-      else {
+      let got: { md5: string; size: number; copied?: boolean };
+      if (size !== undefined && size >= FOLLOW_HASH_MIN_BYTES && !legacyHash) {
+        earlyCopy = cache.earlyCopyTarget(target);
+        got = await downloadHashedBehind(body, tmp, signal, onBytes, bound.limit, earlyCopy);
+      } else {
         const hasher = new HashingTap({ legacy: legacyHash, onBytes, ...bound });
         await pipeline(body, hasher, createWriteStream(tmp, { flags: 'wx', mode: 0o644 }), { signal });
         got = { md5: hasher.md5!, size: hasher.bytesRead };
@@ -266,10 +270,16 @@ export class ObjectStore {
       stampVerifiedPath(tmp);
       await rename(tmp, target);
       cache.noteVerified(target);
+      if (earlyCopy !== undefined && got.copied === true) {
+        cache.adoptEarlyCopy(target, earlyCopy.path);
+        earlyCopy = undefined;
+      }
       return { path: target, size: got.size };
     } catch (err) {
       await rm(tmp, { force: true });
       throw withPath(err, tmp);
+    } finally {
+      if (earlyCopy !== undefined) await rm(earlyCopy.path, { force: true });
     }
   }
 
@@ -355,17 +365,19 @@ export function readBody(body: Readable, onBytes: ((n: number) => void) | undefi
 
 /**
  * A big object's body written to `tmp` while a worker thread hashes the written prefix behind
- * it (FollowingHasher): receiving and hashing run on two cores instead of one.
+ * it (FollowingHasher): receiving and hashing run on two cores instead of one. With `copyTo`
+ * the worker also writes the bytes it hashed to that file (`copied` once it holds them all).
  */
-async function downloadHashedBehind(body: Readable, tmp: string, signal: AbortSignal | undefined, onBytes: ((n: number) => void) | undefined, limit: { maxBytes: number; tooBig: () => Error } | undefined): Promise<{ md5: string; size: number }> {
+async function downloadHashedBehind(body: Readable, tmp: string, signal: AbortSignal | undefined, onBytes: ((n: number) => void) | undefined, limit: { maxBytes: number; tooBig: () => Error } | undefined, copyTo?: { path: string; mode: number }): Promise<{ md5: string; size: number; copied: boolean }> {
   const fd = await openExclusive(tmp, 0o644);
   let hasher: FollowingHasher | undefined;
   let writer: PositionedFileWriter | undefined;
   try {
-    const follower = (hasher = new FollowingHasher(tmp));
+    const follower = (hasher = new FollowingHasher(tmp, copyTo));
     writer = new PositionedFileWriter(fd, (written) => follower.advance(written), onBytes, limit);
     await pipeline(body, writer, { signal });
-    return { md5: await follower.digest(writer.bytesWritten), size: writer.bytesWritten };
+    const md5 = await follower.digest(writer.bytesWritten);
+    return { md5, size: writer.bytesWritten, copied: follower.copied };
   } finally {
     // A failed pipeline may leave a write on the pool: closing its fd first could let a file opened meanwhile take the number.
     await writer?.settled();

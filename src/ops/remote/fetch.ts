@@ -75,8 +75,12 @@ export async function fetch(ctx: Context, options: FetchOptions): Promise<FetchR
   return result;
 }
 
-/** fetch() without the final throw: pull uses it to check out whatever did arrive complete. */
-export async function fetchObjects(ctx: Context, options: FetchOptions): Promise<{ result: FetchResult; secrets: string[]; repo: Repo; outputs: TrackedOutput[] }> {
+/**
+ * fetch() without the final throw: pull uses it to check out whatever did arrive complete.
+ * `beforeDownload` runs once, with the repo, before the first remote is opened (nothing runs it
+ * when the cache has everything).
+ */
+export async function fetchObjects(ctx: Context, options: FetchOptions, beforeDownload?: (repo: Repo) => void): Promise<{ result: FetchResult; secrets: string[]; repo: Repo; outputs: TrackedOutput[] }> {
   const repo = openRepo(ctx);
   const outputs = await resolveOutputs(repo, ctx, options.targets, 'download');
   const result: FetchResult = { remotes: [], fetched: 0, skipped: 0, failed: 0, bytes: 0, outputs: [], failures: [] };
@@ -98,6 +102,8 @@ export async function fetchObjects(ctx: Context, options: FetchOptions): Promise
       result.skipped += group.reduce((s, o) => s + 1 + (o.isDir ? (o.out.nfiles ?? 0) : 0), 0);
       continue;
     }
+    beforeDownload?.(repo);
+    beforeDownload = undefined;
     const remote = openRemote(repo, ctx, { remote: name, jobs: options.jobs, retry: options.retry, wrapBackend: options.wrapBackend });
     secrets = [...secrets, ...remote.secrets];
     result.remotes.push(remote.name);
