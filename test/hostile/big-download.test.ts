@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setConfigValue } from '../../dist/config.js';
@@ -44,9 +44,50 @@ describe('a big object (hashed behind the download on a worker thread)', () => {
       commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
       const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
       expect(r.code, r.stderr).toBe(0);
-      expect(readFileSync(join(w.repo, 'raw_datasets/big.bin')).equals(BIG)).toBe(true);
+      const data = join(w.repo, 'raw_datasets/big.bin');
+      expect(readFileSync(data).equals(BIG)).toBe(true);
       expect(statSync(objectPath(w)).mode & 0o777).toBe(0o444);
+      expect(statSync(data).mode & 0o200).toBe(0o200);
+      expect(statSync(data).ino).not.toBe(statSync(objectPath(w)).ino);
+      // The work-tree copy was written during the download (the early copy), not copied from the
+      // cache afterwards: its last write is no later than the object's publication in the cache.
+      expect(statSync(data).mtimeMs).toBeLessThanOrEqual(statSync(objectPath(w)).ctimeMs);
       expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
+      expect(tempFilesUnder(join(w.repo, 'raw_datasets'))).toEqual([]);
+    } finally {
+      await w.cleanup();
+    }
+  }, 180_000);
+
+  it('cache.type hardlink: the pull links the object (no early copy is written or left behind)', async () => {
+    const w = await makeWorld('s3rver', s3);
+    try {
+      await putRemoteObject(w, BIG);
+      setConfigValue(join(w.repo, '.reg/config.yaml'), ['cache', 'type'], 'hardlink');
+      commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
+      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(statSync(join(w.repo, 'raw_datasets/big.bin')).ino).toBe(statSync(objectPath(w)).ino);
+      expect(readFileSync(objectPath(w)).equals(BIG)).toBe(true);
+      expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
+    } finally {
+      await w.cleanup();
+    }
+  }, 180_000);
+
+  it('unsaved bytes under the file: the download is cached, the pull refuses (exit 7), the file is untouched and the early copy removed', async () => {
+    const w = await makeWorld('s3rver', s3);
+    try {
+      await putRemoteObject(w, BIG);
+      commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
+      const mine = Buffer.from('my own unsaved work\n');
+      writeFileSync(join(w.repo, 'raw_datasets/big.bin'), mine);
+      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+      expect(r.code, r.stderr).toBe(7);
+      expect(readFileSync(join(w.repo, 'raw_datasets/big.bin')).equals(mine)).toBe(true);
+      expect(readFileSync(objectPath(w)).equals(BIG)).toBe(true);
+      expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
+      expect(tempFilesUnder(join(w.repo, 'raw_datasets'))).toEqual([]);
     } finally {
       await w.cleanup();
     }
