@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { ensureRegAdded } from '../lib/repos.mjs';
 
 export const name = 'push-pull';
-export const description = '`reg push` / no-op push / `reg pull` of both datasets to a directory remote and s3rver vs `cp -r` and `rclone copy --transfers 32`';
+export const description = '`reg push` / no-op push / `reg pull` (from s3rver also with `cache.type: hardlink`) of both datasets to a directory remote and s3rver vs `cp -r`, `rclone copy --transfers 32` and (pull from s3rver) `rclone copy` + `cp -a`';
 export const needs = ['s3rver (dev dependency)', 'rclone (optional)'];
 
 function countFiles(dir) {
@@ -78,11 +78,17 @@ function helpHas(h, args, word) {
 async function setRemoteOption(h, repo, remoteName, key, value) {
   const r = h.reg(repo, ['-q', 'remote', 'modify', '--local', remoteName, key, String(value)], { allowFail: true });
   if (r.code === 0) return;
+  await setLocalConfig(h, repo, ['remotes', remoteName, key], value);
+}
+
+/** Sets (or, with `undefined`, deletes) one setting in .reg/config.local.yaml. */
+async function setLocalConfig(h, repo, path, value) {
   const { parseDocument } = await import(pathToFileURL(join(h.root, 'node_modules', 'yaml', 'dist', 'index.js')).href);
   const file = join(repo, '.reg', 'config.local.yaml');
   const doc = parseDocument(existsSync(file) ? readFileSync(file, 'utf8') : '');
   if (!doc.contents) doc.contents = doc.createNode({});
-  doc.setIn(['remotes', remoteName, key], value);
+  if (value === undefined) doc.deleteIn(path);
+  else doc.setIn(path, value);
   writeFileSync(file, doc.toString());
 }
 
@@ -172,21 +178,33 @@ export async function run(h) {
             const asideData = join(scratch, `data-aside-${seq}`);
             renameSync(cacheDir, asideCache);
             renameSync(join(ds.repo, ds.data), asideData);
-            rmSync(join(ds.repo, '.reg', 'tmp'), { recursive: true, force: true });
-            h.syncDisk();
-            const p = h.reg(ds.repo, ['-q', 'pull'], { env, allowFail: true });
-            const ok = p.code === 0 && existsSync(join(ds.repo, ds.data));
-            if (ok) {
-              h.sample(`pull-${id}`, `reg pull ${ds.label} from ${kind} remote`, p);
-              rmSync(asideCache, { recursive: true, force: true });
-              rmSync(asideData, { recursive: true, force: true });
-            } else {
+            const emptyRepo = () => {
               rmSync(cacheDir, { recursive: true, force: true });
               rmSync(join(ds.repo, ds.data), { recursive: true, force: true });
-              renameSync(asideCache, cacheDir);
-              renameSync(asideData, join(ds.repo, ds.data));
-              throw new Error(`reg pull from ${kind} failed (exit ${p.code}): ${p.stderr.trim().slice(0, 1000)}`);
+              rmSync(join(ds.repo, '.reg', 'tmp'), { recursive: true, force: true });
+              h.syncDisk();
+            };
+            // The default cache.type (reflink,copy: a copy on ext4), then cache.type hardlink (S3
+            // only: the pull-from-S3 target with links is against rclone alone).
+            const modes = [{ suffix: '', what: '' }, ...(kind === 's3' ? [{ suffix: '-hardlink', what: ', cache.type hardlink', type: 'hardlink' }] : [])];
+            for (const mode of modes) {
+              emptyRepo();
+              if (mode.type) await setLocalConfig(h, ds.repo, ['cache', 'type'], mode.type);
+              const p = h.reg(ds.repo, ['-q', 'pull'], { env, allowFail: true });
+              if (mode.type) await setLocalConfig(h, ds.repo, ['cache', 'type'], undefined);
+              const ok = p.code === 0 && existsSync(join(ds.repo, ds.data));
+              if (!ok) {
+                emptyRepo();
+                renameSync(asideCache, cacheDir);
+                renameSync(asideData, join(ds.repo, ds.data));
+                throw new Error(`reg pull${mode.what} from ${kind} failed (exit ${p.code}): ${p.stderr.trim().slice(0, 1000)}`);
+              }
+              h.sample(`pull${mode.suffix}-${id}`, `reg pull ${ds.label} from ${kind} remote${mode.what}`, p);
             }
+            // The last pull's workspace holds links into the cache: the copy-mode one goes back in place.
+            emptyRepo();
+            renameSync(asideCache, cacheDir);
+            renameSync(asideData, join(ds.repo, ds.data));
           }
         }
         // references: the same bytes (the cache's object files) copied by cp -r and rclone
@@ -210,8 +228,16 @@ export async function run(h) {
           h.sample(`rclone-noop-${id}`, `rclone copy (no-op) ${ds.label} to ${kind}`, rclone([src, dst]));
           const back = join(scratch, `rclone-back-${seq}`);
           h.syncDisk();
-          h.sample(`rclone-pull-${id}`, `rclone copy --transfers 32 ${ds.label} back from ${kind}`, rclone([dst, back]));
+          const down = h.sample(`rclone-pull-${id}`, `rclone copy --transfers 32 ${ds.label} back from ${kind}`, rclone([dst, back]));
           expectSameCount(src, back, `rclone round trip via ${kind}`);
+          if (kind === 's3') {
+            // What a copy-mode pull does with rclone: download into a cache, then copy into the workspace.
+            const work = join(scratch, `rclone-back-work-${seq}`);
+            h.syncDisk();
+            const cp = h.sample(`rclone-pull-cp-${id}`, `cp -a of the ${ds.label} rclone downloaded`, h.run('cp', ['-a', back, work]));
+            h.sample(`rclone-pull-cp-a-${id}`, `rclone copy --transfers 32 ${ds.label} back from ${kind} + cp -a`, { seconds: down.seconds + cp.seconds });
+            rmSync(work, { recursive: true, force: true });
+          }
           rmSync(back, { recursive: true, force: true });
           if (kind === 'dir') rmSync(dst, { recursive: true, force: true });
         }
@@ -221,6 +247,8 @@ export async function run(h) {
       for (const [a, b] of [
         [`push-${id}`, `cp-push-${id}`], [`push-${id}`, `rclone-push-${id}`], [`push-noop-${id}`, `rclone-noop-${id}`],
         [`pull-${id}`, `cp-pull-${id}`], [`pull-${id}`, `rclone-pull-${id}`],
+        // issue 12's pull targets: copy mode <= 1.0x rclone + cp -a, hardlink <= 1.1x rclone alone
+        [`pull-${id}`, `rclone-pull-cp-a-${id}`], [`pull-hardlink-${id}`, `rclone-pull-${id}`],
       ]) h.compare(a, b);
     }
   }
