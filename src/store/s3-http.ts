@@ -34,8 +34,37 @@ export class IdleTimeoutHandler extends NodeHttpHandler {
   }
 }
 
-/** Passes the body through, failing it with a TimeoutError when no byte arrives for `ms` while the reader wants more. */
+/**
+ * Fails the body with a TimeoutError when no byte arrives for `ms` while the reader wants more.
+ * The body is returned as it is, watched from the side: a timer every `ms / 8` looks at the
+ * socket's byte count, so nothing runs per chunk and no stream stage is added (for a 1 GiB
+ * download that stage was 16,000 pushes and timer re-arms). While the body holds bytes the reader
+ * has not taken, the silence is the reader's, not the server's. A body without a socket is passed
+ * through a guard stream instead.
+ */
 export function watchBody(source: Readable, ms: number): Readable {
+  const socket = (source as Readable & { socket?: { bytesRead?: number } | null }).socket;
+  if (socket === null || socket === undefined || typeof socket.bytesRead !== 'number') return guardBody(source, ms);
+  let seen = socket.bytesRead;
+  let quietSince = Date.now();
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const read = socket.bytesRead ?? seen;
+    if (read !== seen || source.readableLength > 0) {
+      seen = read;
+      quietSince = now;
+    } else if (now - quietSince >= ms) {
+      clearInterval(timer);
+      source.destroy(idleTimeoutError(ms, 'received'));
+    }
+  }, Math.max(1, Math.floor(ms / 8)));
+  timer.unref();
+  finished(source, { writable: false }, () => clearInterval(timer));
+  return source;
+}
+
+/** Passes the body through a stream that fails with a TimeoutError when no byte arrives for `ms` while the reader wants more. */
+function guardBody(source: Readable, ms: number): Readable {
   const guard = new IdleGuard(ms);
   // Both ends are tied: a stall or a reader that gives up also destroys the socket's stream, and a
   // body that fails or closes early fails the guard. Not stream.pipeline: it costs an
