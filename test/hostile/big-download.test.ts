@@ -37,11 +37,17 @@ describe('a big object (hashed behind the download on a worker thread)', () => {
     await s3?.stop();
   });
 
-  it('pulls from s3rver byte for byte: cached read-only, checked out, no temp file', async () => {
+  /** A clone whose committed pointer names BIG, which only the s3rver remote holds. */
+  const bigObjectWorld = async (): Promise<World> => {
     const w = await makeWorld('s3rver', s3);
+    await putRemoteObject(w, BIG);
+    commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
+    return w;
+  };
+
+  it('pulls from s3rver byte for byte: cached read-only, checked out, no temp file', async () => {
+    const w = await bigObjectWorld();
     try {
-      await putRemoteObject(w, BIG);
-      commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
       const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
       expect(r.code, r.stderr).toBe(0);
       const data = join(w.repo, 'raw_datasets/big.bin');
@@ -60,11 +66,9 @@ describe('a big object (hashed behind the download on a worker thread)', () => {
   }, 180_000);
 
   it('cache.type hardlink: the pull links the object (no early copy is written or left behind)', async () => {
-    const w = await makeWorld('s3rver', s3);
+    const w = await bigObjectWorld();
     try {
-      await putRemoteObject(w, BIG);
       setConfigValue(join(w.repo, '.reg/config.yaml'), ['cache', 'type'], 'hardlink');
-      commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
       const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
       expect(r.code, r.stderr).toBe(0);
       expect(statSync(join(w.repo, 'raw_datasets/big.bin')).ino).toBe(statSync(objectPath(w)).ino);
@@ -76,10 +80,8 @@ describe('a big object (hashed behind the download on a worker thread)', () => {
   }, 180_000);
 
   it('unsaved bytes under the file: the download is cached, the pull refuses (exit 7), the file is untouched and the early copy removed', async () => {
-    const w = await makeWorld('s3rver', s3);
+    const w = await bigObjectWorld();
     try {
-      await putRemoteObject(w, BIG);
-      commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
       const mine = Buffer.from('my own unsaved work\n');
       writeFileSync(join(w.repo, 'raw_datasets/big.bin'), mine);
       const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
