@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { add } from '../../dist/ops/data/add.js';
@@ -124,5 +124,31 @@ describe('reg check', () => {
     expect((await check(ctx())).ok).toBe(true);
     git(repo, 'add', 'raw_datasets/ocr-pages.card.md');
     expect((await check(ctx(), { staged: true })).findings).toEqual([]);
+  });
+
+  it('remembers card checks by content: an edited card is checked again, same size and mtime included; a torn or forged memo is ignored', async () => {
+    writeTree(repo, { 'raw_datasets/scans/p1.txt': 'page', 'raw_datasets/scans.card.md': goodRaw('scans') });
+    await add(ctx(), { targets: ['raw_datasets/scans'] });
+    const cardFile = join(repo, 'raw_datasets/scans.card.md');
+    const memo = join(repo, '.reg/tmp/card-checks.json');
+    expect((await check(ctx())).findings).toEqual([]);
+    expect(existsSync(memo)).toBe(true);
+    // The same number of bytes and the old mtime: only the content tells.
+    const before = statSync(cardFile);
+    writeFileSync(cardFile, goodRaw('scans').replace('license: CC-BY-4.0', 'licence: CC-BY-4.0'));
+    utimesSync(cardFile, before.atime, before.mtime);
+    expect(statSync(cardFile).size).toBe(before.size);
+    expect(summary(await check(ctx()))).toEqual(['error card-field raw_datasets/scans.card.md']);
+    writeFileSync(cardFile, goodRaw('scans'));
+    expect((await check(ctx())).findings).toEqual([]);
+    // A memo torn by a crash, or one whose results are not card problems, is not trusted.
+    const stored = JSON.parse(readFileSync(memo, 'utf8')) as { v: number; results: Record<string, unknown> };
+    const [key] = Object.keys(stored.results);
+    writeFileSync(memo, JSON.stringify(stored).slice(0, 20));
+    writeFileSync(cardFile, goodRaw('scans').replace('# Card: scans', '# Card: wrong'));
+    expect(summary(await check(ctx()))).toEqual(['error card-header raw_datasets/scans.card.md']);
+    writeFileSync(cardFile, goodRaw('scans'));
+    writeFileSync(memo, JSON.stringify({ v: stored.v, results: { [key!]: [{ rule: 'card-header' }] } }));
+    expect((await check(ctx())).findings).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@ import { parsePointer } from '../../data/pointer.js';
 import { isRegError, usageError } from '../../errors.js';
 import ignore from 'ignore';
 import { areaOf, classifyAreaChild, type Area, type AreaRules, type RegistryPolicy } from '../../policy/areas.js';
-import { parseCard, validateCard, validateParsedCard, type ParsedCard } from '../../policy/cards.js';
+import { validateCard, validateParsedCard, type ParsedCard } from '../../policy/cards.js';
 import { checkEntryName } from '../../policy/naming.js';
 import { findSecrets, findSecretsByLine } from '../../policy/secrets.js';
 import { REG_DIR, openRepo, type Repo } from '../../repo.js';
@@ -16,6 +16,7 @@ import type { CommittedPointer } from '../remote/history-data.js';
 /** Index mode of a submodule: its oid is a commit, not a blob. */
 const GITLINK_MODE = '160000';
 import { scanRegistry, type RegistryScan, type ScannedEntry } from './registry-scan.js';
+import { CardChecks } from './card-checks.js';
 
 export type Severity = 'error' | 'warning';
 
@@ -108,10 +109,12 @@ export async function check(ctx: Context, options: CheckOptions = {}, workTreeSc
       add({ severity: 'warning', rule: 'template-missing', file: area.template, area: area.name, message: `the card template ${area.template} is missing`, fix: 'run `reg init` to restore the default template' });
     }
   }
+  const cardChecks = CardChecks.load(repo.regDir);
   for (const e of scan.entries) {
-    if (staged && e.cardText !== undefined) checkEntry(e, staged, cardStagingNote(repo, e, add));
-    else checkEntry(e, staged, add);
+    if (staged && e.cardText !== undefined) checkEntry(e, staged, cardStagingNote(repo, e, add), undefined, cardChecks);
+    else checkEntry(e, staged, add, undefined, cardChecks);
   }
+  cardChecks.save();
   // Without --staged, the whole index is read once and every blob size asked for in one call:
   // the three checks below would otherwise run git five times between them.
   // (The status overview passes both, read while it walked the workspace.)
@@ -193,9 +196,10 @@ async function resolveCommit(repo: Repo, rev: string, where: string): Promise<st
 
 /**
  * The per-entry rules of `reg check` (name, card, pointer) for one scanned entry; also the
- * catalog's card status. `card`: the entry's card already parsed (the catalog parses it anyway).
+ * catalog's card status. `card`: the entry's card already parsed (the catalog parses it anyway);
+ * else `cardChecks` answers for cards checked before.
  */
-export function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void, card?: ParsedCard): void {
+export function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) => void, card?: ParsedCard, cardChecks?: CardChecks): void {
   const { area, name } = e;
   const base = { area: area.name, entry: name };
   const versioned = area.mode === 'versioned';
@@ -223,7 +227,10 @@ export function checkEntry(e: ScannedEntry, staged: boolean, add: (f: Finding) =
     }
   }
   if (hasCard) {
-    for (const p of validateParsedCard(card ?? parseCard(e.cardText!), name, area.rules.requiredFields)) {
+    const problems = card ? validateParsedCard(card, name, area.rules.requiredFields)
+      : cardChecks ? cardChecks.problems(e.cardText!, name, area.rules.requiredFields)
+      : validateCard(e.cardText!, name, area.rules.requiredFields);
+    for (const p of problems) {
       const fix =
         p.rule === 'card-header' ? `make the first line after the front matter exactly "# Card: ${name}"`
         : p.rule === 'card-field' ? `set "${p.field}: <value>" in the YAML front matter (between the --- lines at the top) of ${e.cardRel}`
