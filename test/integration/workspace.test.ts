@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -133,6 +134,22 @@ describe('add', () => {
     expect(third.outputs[0]!.changed).toBe(true);
     expect(third.outputs[0]!.oid).not.toBe(first.outputs[0]!.oid);
     expect(readFileSync(join(repo, 'ds.dvc'), 'utf8')).toContain(third.outputs[0]!.oid);
+  });
+
+  it('sees a file rewritten with the same size and its mtime put back (its ctime moved)', async () => {
+    writeTree(repo, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`ds/f${i}.txt`, `content ${String(i).padStart(2, '0')}`])));
+    await add(ctx(), { targets: ['ds'] });
+    await new Promise((r) => setTimeout(r, 60)); // leave the stat cache's racy window
+    expect((await status(ctx(), { targets: ['ds'] })).outputs[0]).toMatchObject({ state: 'up-to-date', hashedFiles: 0 });
+    const f3 = join(repo, 'ds/f3.txt');
+    const before = statSync(f3);
+    // touch -r keeps the nanoseconds (utimes from JS rounds them).
+    execFileSync('touch', ['-r', f3, join(repo, 'times.ref')]);
+    writeFileSync(f3, 'CONTENT 03');
+    execFileSync('touch', ['-r', join(repo, 'times.ref'), f3]);
+    expect(statSync(f3).size).toBe(before.size);
+    expect(statSync(f3).mtimeMs).toBe(before.mtimeMs);
+    expect((await status(ctx(), { targets: ['ds'] })).outputs[0]).toMatchObject({ state: 'modified', changes: { modified: ['f3.txt'] } });
   });
 
   it('refuses paths outside the repo, tracked by Git, overlapping, missing or .reg', async () => {
