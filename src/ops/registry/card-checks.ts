@@ -2,8 +2,10 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../../fsutil.js';
+import { VERSION } from '../../package-info.js';
 import { parseCard, validateParsedCard, type CardProblem } from '../../policy/cards.js';
 
+/** Bump when validateParsedCard's rules or messages change: verdicts stored under another format are never used. */
 const FORMAT = 1;
 
 /**
@@ -42,7 +44,8 @@ export class CardChecks {
 
   /** validateCard(text, entry, requiredFields), from the memo when the same inputs were checked before. */
   problems(text: string, entry: string, requiredFields: readonly string[]): CardProblem[] {
-    const key = createHash('sha256').update(JSON.stringify([entry, requiredFields])).update('\0').update(text).digest('base64url');
+    // reg's version is in the key too: another release may judge the same card differently.
+    const key = createHash('sha256').update(JSON.stringify([VERSION, entry, requiredFields])).update('\0').update(text).digest('base64url');
     const known = this.used.get(key) ?? this.known.get(key);
     if (Array.isArray(known)) {
       this.used.set(key, known);
