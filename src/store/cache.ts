@@ -6,7 +6,8 @@ import { CHUNK_SIZE, hashFile } from '../data/hash.js';
 import { buildManifest, manifestSlices, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
 import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../fsutil.js';
-import { copyHashingPipelined, copyHashingSync, hasVerifiedMtime, objectPathIn, PIPELINE_MIN_BYTES, stampVerifiedFd, stampVerifiedPath } from '../workspace/hash-task.js';
+import { copyHashingPipelined, copyHashingSync, copyInKernel, hasVerifiedMtime, KERNEL_COPY_MIN_BYTES, objectPathIn, PIPELINE_MIN_BYTES, stampVerifiedFd, stampVerifiedPath, type WrittenStat } from '../workspace/hash-task.js';
+import { hashEach } from '../workspace/hasher.js';
 
 export type LinkType = 'reflink' | 'hardlink' | 'symlink' | 'copy';
 export const LINK_TYPES: readonly LinkType[] = ['reflink', 'hardlink', 'symlink', 'copy'];
@@ -20,13 +21,6 @@ interface CacheObject {
   legacyHash: boolean;
   stat: Stats;
 }
-
-/**
- * Objects at least this big that this process has just hashed (a pull's downloads) are copied by
- * the kernel (Cache.copyInKernel), everything else by the hashing copy: for small files the two
- * measured the same (file creation dominates; docs/benchmarks.md, checkout-speed).
- */
-const KERNEL_COPY_MIN_BYTES = CHUNK_SIZE;
 
 /** The copy pass of materialize is synchronous for all but big files: one shared buffer serves them all. */
 const COPY_BUFFER = Buffer.allocUnsafe(CHUNK_SIZE);
@@ -149,7 +143,7 @@ export class Cache {
     const bytes = readFileSync(obj.path);
     if (!this.trusted(obj)) {
       const actual = md5Hex(bytes);
-      if (actual !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj, actual, true);
+      if (actual !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj.path, actual, true);
       this.stamp(obj.path);
     }
     return { bytes, path: obj.path };
@@ -259,7 +253,7 @@ export class Cache {
   private async ensureVerified(oid: string, legacy: boolean, obj: CacheObject): Promise<void> {
     if (this.trusted(obj)) return;
     const { md5 } = await hashFile(obj.path, obj.legacyHash);
-    if (md5 !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj, md5, false);
+    if (md5 !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj.path, md5, false);
     this.stamp(obj.path);
   }
 
@@ -268,11 +262,11 @@ export class Cache {
    * (one reader); file objects by the caller once every user of the object has been told, via
    * quarantine().
    */
-  private corrupt(oid: string, legacy: boolean, obj: CacheObject, actual: string, quarantineNow: boolean): RegError {
+  private corrupt(oid: string, legacy: boolean, path: string, actual: string, quarantineNow: boolean): RegError {
     const moved = quarantineNow ? this.quarantine(oid, legacy) : undefined;
     return integrityError(quarantineNow ? 'cache.corrupt-manifest' : 'cache.corrupt-object', `cache object ${oid} is corrupt: its bytes hash to ${actual}${moved ? ` (moved to ${moved})` : ''}`, {
       hint: 'fetch a good copy from the remote (`reg fetch`, or `reg pull`), then retry',
-      details: { oid, legacy, path: obj.path, actual, ...(moved ? { quarantined: moved } : {}) },
+      details: { oid, legacy, path, actual, ...(moved ? { quarantined: moved } : {}) },
     });
   }
 
@@ -346,9 +340,7 @@ export class Cache {
       return { type: 'copy' };
     }
     const obj = this.find(oid, legacy);
-    if (obj === undefined) {
-      throw new RegError('cache.missing-object', 'failed', `object ${oid} is not in the cache`, { hint: 'fetch it with `reg fetch`' });
-    }
+    if (obj === undefined) throw missingObject(oid);
     for (const type of linkTypes) {
       if (this.unsupported.has(type) && type !== linkTypes[linkTypes.length - 1]) continue;
       let tmp: string | undefined;
@@ -358,7 +350,7 @@ export class Cache {
             if (await this.takeEarlyCopy(obj, dest, writableMode(executable))) return { type };
             tmp = tempPathFor(dest);
             // Copy mode keeps verify-on-copy: only bytes this process hashed itself skip the second hash.
-            if (obj.stat.size < KERNEL_COPY_MIN_BYTES || !this.verified.has(obj.path) || !this.copyInKernel(obj, tmp, writableMode(executable))) {
+            if (obj.stat.size < KERNEL_COPY_MIN_BYTES || !this.verified.has(obj.path) || !copyInKernel(obj.path, obj.stat, tmp, writableMode(executable))) {
               await this.copyVerified(oid, legacy, obj, tmp, writableMode(executable));
             }
             break;
@@ -403,6 +395,51 @@ export class Cache {
     });
   }
 
+  /** The link type place() would use first: the first of `linkTypes` not found unsupported (the last is always tried). */
+  private firstUsable(linkTypes: readonly LinkType[]): LinkType | undefined {
+    return linkTypes.find((t, i) => !this.unsupported.has(t) || i === linkTypes.length - 1);
+  }
+
+  /** True when materialize() would copy (cache.type copy, or reflink found unsupported here): copyMany() applies. */
+  copiesFirst(linkTypes: readonly LinkType[]): boolean {
+    return this.firstUsable(linkTypes) === 'copy';
+  }
+
+  /**
+   * materializeStat() in copy mode for many DVC 3 file objects at once, on the hashing pool's
+   * worker threads (inline for a few): each worker takes batches of files and copies them with
+   * synchronous syscalls (runRestoreTask: hashed in the copy's read pass, temp name + rename,
+   * the stat from the open output), so no promise, thread-pool round trip or path walk is
+   * spent per file and both cores copy. `onResult` gets each file's stat as written, or the
+   * error for that file (cache.corrupt-object for bytes that do not match their name: nothing
+   * was written; the caller decides, as with materializeStat's throw); an error it throws stops
+   * the run. `dest`s come from the confinement layer (safe-fs.ts prepareWrite). Interrupted
+   * (`signal`), each worker stops before its next file, removes its temp file, and this rejects
+   * with the signal's reason.
+   */
+  async copyMany(
+    jobs: ReadonlyArray<{ oid: string; dest: string; executable: boolean }>,
+    onResult: (index: number, outcome: { stat: WrittenStat } | { error: unknown }) => void,
+    options: { signal?: AbortSignal; cores?: number; onFiles?: (n: number) => void } = {},
+  ): Promise<void> {
+    const tasks = jobs.map((j) => {
+      const abs = this.objectPath(j.oid);
+      return { abs, size: 0, restore: { dest: j.dest, expect: j.oid, mode: writableMode(j.executable), kernelCopy: this.verified.has(abs) } };
+    });
+    await hashEach(
+      tasks,
+      (r, i) => {
+        const j = jobs[i]!;
+        if ('error' in r) {
+          const err = Object.assign(new Error(r.error), { code: r.code });
+          onResult(i, { error: r.code === 'ENOENT' && !existsSync(tasks[i]!.abs) ? missingObject(j.oid) : (diskError(err, j.dest) ?? err) });
+        } else if (r.written === undefined) onResult(i, { error: this.corrupt(j.oid, false, tasks[i]!.abs, r.md5, false) });
+        else onResult(i, { stat: r.written });
+      },
+      { signal: options.signal, jobs: options.cores, shared: { legacy: false }, onProgress: (files) => (files > 0 ? options.onFiles?.(files) : undefined) },
+    );
+  }
+
   /**
    * The hard-link fast path: links `object` at `dest` and stats the link. Kept only when the stat
    * shows the verify stamp (or this process verified the object); otherwise the link is removed
@@ -440,23 +477,6 @@ export class Cache {
     }
   }
 
-  /**
-   * Copies an object this process has hashed already to `tmp` in the kernel (a clone where the
-   * filesystem can, copy_file_range otherwise): its bytes do not pass through this process again. The object's stat is taken again afterwards: if
-   * anything wrote to it meanwhile (its ctime moves), the copy is dropped and false returned, so
-   * the caller copies it the hashing way.
-   */
-  private copyInKernel(obj: CacheObject, tmp: string, mode: number): boolean {
-    copyFileSync(obj.path, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-    // The copy takes the object's mode (0444).
-    chmodSync(tmp, mode);
-    const after = statSync(obj.path);
-    const { stat } = obj;
-    if (after.ino === stat.ino && after.size === stat.size && after.mtimeMs === stat.mtimeMs && after.ctimeMs === stat.ctimeMs) return true;
-    rmSync(tmp, { force: true });
-    return false;
-  }
-
   /** Copies the object to `tmp`, hashing in the same read pass; a mismatch is never kept. */
   private async copyVerified(oid: string, legacy: boolean, obj: CacheObject, tmp: string, mode: number): Promise<void> {
     const fd = openSync(obj.path, 'r');
@@ -466,7 +486,7 @@ export class Cache {
       const { md5 } = obj.stat.size >= PIPELINE_MIN_BYTES && !obj.legacyHash
         ? await copyHashingPipelined(fd, out)
         : copyHashingSync(fd, out, COPY_BUFFER, obj.legacyHash, undefined, undefined, obj.stat.size);
-      if (md5 !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj, md5, false);
+      if (md5 !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj.path, md5, false);
       if (!this.trusted(obj)) {
         stampVerifiedFd(fd);
         this.verified.add(obj.path);
@@ -490,6 +510,10 @@ export class Cache {
   isMarkedComplete(oid: string, legacy = false): boolean {
     return existsSync(join(this.root, '.complete', oid)) && this.has(oid, legacy);
   }
+}
+
+function missingObject(oid: string): RegError {
+  return new RegError('cache.missing-object', 'failed', `object ${oid} is not in the cache`, { hint: 'fetch it with `reg fetch`' });
 }
 
 /** Where `Cache.quarantine` keeps corrupt objects, relative to the cache root. */

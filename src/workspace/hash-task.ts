@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, futimesSync, mkdirSync, openSync, renameSync, rmSync, utimesSync, write, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, futimesSync, mkdirSync, openSync, renameSync, rmSync, statSync, utimesSync, write, writeSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CHUNK_SIZE, readFullSync, updateHash, type FileDigest } from '../data/hash.js';
-import { tempName } from '../fsutil.js';
+import { tempName, tempPathFor } from '../fsutil.js';
 
 /** One file to hash; with `cacheRoot` its bytes are also stored as `files/md5/XX/REST` in one read pass. */
 export interface HashTask {
@@ -11,9 +11,32 @@ export interface HashTask {
   cacheRoot?: string;
   /** Size from the walk; picks the copy strategy (the bytes actually read decide the result). */
   size?: number;
+  /** `abs` is a cache object to restore (copy mode) at `restore.dest`: see runRestoreTask. */
+  restore?: RestoreSpec;
 }
 
-export type HashOutcome = { md5: string; size: number; stored: boolean } | { error: string; code?: string };
+/** Where and how a copy-mode checkout writes one cache object (a DVC 3 file object). */
+export interface RestoreSpec {
+  /** The work-tree path, from the confinement layer (safe-fs.ts): its directory is checked already. */
+  dest: string;
+  /** The object's md5: bytes that hash otherwise never take `dest`'s name. */
+  expect: string;
+  mode: number;
+  /** This process hashed the object moments ago (a pull's download): a big one may be copied by the kernel. */
+  kernelCopy: boolean;
+}
+
+/** The stat of a file as written, for the stat cache. */
+export interface WrittenStat {
+  ino: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  mode: number;
+}
+
+/** With `restore`: `written` is set once the file is in place (an md5 other than `expect` means the object is corrupt; nothing was written). */
+export type HashOutcome = { md5: string; size: number; stored: boolean; written?: WrittenStat } | { error: string; code?: string };
 
 export function objectPathIn(cacheRoot: string, oid: string, legacy = false): string {
   // Concatenation, not path.join: join normalises, which costs more than a link at 20k objects.
@@ -233,8 +256,78 @@ export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string 
   }
 }
 
-/** Picks the pipelined copy for big files going into the cache, the plain pass otherwise. */
+/**
+ * Objects at least this big that this process has just hashed (a pull's downloads) are copied by
+ * the kernel (copyInKernel), everything else by the hashing copy: for small files the two
+ * measured the same (file creation dominates; docs/benchmarks.md, checkout-speed).
+ */
+export const KERNEL_COPY_MIN_BYTES = CHUNK_SIZE;
+
+/**
+ * Copies an object this process has hashed already to `tmp` in the kernel (a clone where the
+ * filesystem can, copy_file_range otherwise): its bytes do not pass through this process again.
+ * The object's stat is taken again afterwards: if anything wrote to it meanwhile (its ctime
+ * moves), the copy is dropped and false returned, so the caller copies it the hashing way.
+ */
+export function copyInKernel(object: string, before: Stats, tmp: string, mode: number): boolean {
+  copyFileSync(object, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+  // The copy takes the object's mode (0444).
+  chmodSync(tmp, mode);
+  const after = statSync(object);
+  if (after.ino === before.ino && after.size === before.size && after.mtimeMs === before.mtimeMs && after.ctimeMs === before.ctimeMs) return true;
+  rmSync(tmp, { force: true });
+  return false;
+}
+
+function writtenStat(st: Stats): WrittenStat {
+  return { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode };
+}
+
+/**
+ * Copy-mode checkout of one cache object, all synchronous (on a hashing worker, or inline for a
+ * few files): the object is hashed in the copy's read pass into a temp name beside `dest`, and
+ * only bytes whose md5 is `expect` are renamed to `dest` (a mismatch removes the temp and
+ * returns the md5 found, without `written`). An object whose stamp was gone is stamped once its
+ * bytes are verified. The stat of the file written is taken from the still open output after
+ * the rename (the rename moves its ctime): no path walk. Interrupted (`stop`) between chunks,
+ * the temp file is removed.
+ */
+export async function runRestoreTask(task: HashTask & { restore: RestoreSpec }, buffer: Buffer, onBytes?: (n: number) => void, stop?: StopCheck): Promise<HashOutcome> {
+  const { dest, expect, mode, kernelCopy } = task.restore;
+  let fd = -1;
+  let out = -1;
+  let tmp: string | undefined;
+  try {
+    checkStop(stop);
+    fd = openSync(task.abs, 'r');
+    const object = fstatSync(fd);
+    tmp = tempPathFor(dest);
+    if (kernelCopy && object.size >= KERNEL_COPY_MIN_BYTES && copyInKernel(task.abs, object, tmp, mode)) {
+      renameSync(tmp, dest);
+      tmp = undefined;
+      return { md5: expect, size: object.size, stored: false, written: writtenStat(statSync(dest)) };
+    }
+    out = openSync(tmp, 'wx', mode);
+    const { md5, size } = object.size >= PIPELINE_MIN_BYTES && !task.legacy
+      ? await copyHashingPipelined(fd, out, onBytes, stop)
+      : copyHashingSync(fd, out, buffer, task.legacy, onBytes, stop, object.size);
+    if (md5 !== expect) return { md5, size, stored: false };
+    if (!hasVerifiedMtime(object.mtimeMs)) stampVerifiedFd(fd);
+    renameSync(tmp, dest);
+    tmp = undefined;
+    return { md5, size, stored: false, written: writtenStat(fstatSync(out)) };
+  } catch (err) {
+    return failure(task, err);
+  } finally {
+    if (fd !== -1) closeSync(fd);
+    if (out !== -1) closeSync(out);
+    if (tmp !== undefined) rmSync(tmp, { force: true });
+  }
+}
+
+/** Picks the restore for copy-mode checkouts, the pipelined copy for big files going into the cache, the plain pass otherwise. */
 export async function runAnyHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void, stop?: StopCheck): Promise<HashOutcome> {
+  if (task.restore !== undefined) return runRestoreTask(task as HashTask & { restore: RestoreSpec }, buffer, onBytes, stop);
   if (task.cacheRoot !== undefined && !task.legacy && (task.size ?? 0) >= PIPELINE_MIN_BYTES) {
     return runHashTaskPipelined({ ...task, cacheRoot: task.cacheRoot }, onBytes, stop);
   }

@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { CHUNK_SIZE } from '../data/hash.js';
 import { RegError } from '../errors.js';
 import { packagePath } from '../package-info.js';
-import { runAnyHashTask, type HashOutcome, type HashTask } from './hash-task.js';
+import { runAnyHashTask, type HashOutcome, type HashTask, type RestoreSpec } from './hash-task.js';
 
 export interface HashProgress {
   (files: number, bytes: number): void;
@@ -24,6 +24,8 @@ export interface SizedTask {
   size: number;
   legacy?: boolean;
   cacheRoot?: string;
+  /** A cache object to copy into the work tree (runRestoreTask) instead of a file to hash. */
+  restore?: RestoreSpec;
 }
 
 export interface SharedTaskOptions {
@@ -67,7 +69,9 @@ export async function hashEach(
   signal?.throwIfAborted();
   const taskAt = (i: number): HashTask => {
     const t = tasks[i]!;
-    return { abs: t.abs, legacy: t.legacy ?? shared.legacy, cacheRoot: t.cacheRoot ?? shared.cacheRoot, size: t.size };
+    const task: HashTask = { abs: t.abs, legacy: t.legacy ?? shared.legacy, cacheRoot: t.cacheRoot ?? shared.cacheRoot, size: t.size };
+    if (t.restore !== undefined) task.restore = t.restore;
+    return task;
   };
   if (jobs <= 1 || (tasks.length <= INLINE_MAX_FILES && totalBytes <= INLINE_MAX_BYTES)) {
     const buffer = Buffer.allocUnsafe(CHUNK_SIZE);

@@ -5,7 +5,8 @@ import type { ManifestEntry } from '../../data/manifest.js';
 import { RegError, integrityError, isRegError } from '../../errors.js';
 import { mapLimit } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
-import type { LinkType } from '../../store/cache.js';
+import { EMPTY_MD5, type LinkType } from '../../store/cache.js';
+import type { WrittenStat } from '../../workspace/hash-task.js';
 import { workTree, type SafeFs } from '../../workspace/safe-fs.js';
 import { StatCache } from '../../workspace/stat-cache.js';
 import { fileFromStats } from '../../workspace/walk.js';
@@ -249,26 +250,50 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   const shared = repo.linkTypes.includes('hardlink') ? objectsUsedTwice(plan.write) : new Set<string>();
   const linkedShared: Array<{ relpath: string; target: string; md5: string }> = [];
   let writtenCount = 0;
+  const noteCorrupt = (e: ManifestEntry, err: unknown) => {
+    if (!isRegError(err) || err.code !== 'cache.corrupt-object') throw err;
+    const c = corrupt.get(e.md5) ?? { legacy: o.legacy, uses: [], outputs: [] };
+    c.uses.push(rel(e.relpath));
+    if (!c.outputs.includes(o.dataRel)) c.outputs.push(o.dataRel);
+    corrupt.set(e.md5, c);
+  };
+  const noteWritten = (e: ManifestEntry, target: string, stat: WrittenStat) => {
+    writtenCount++;
+    statCache.record({ relpath: e.relpath, abs: target, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, mode: stat.mode }, e.md5);
+  };
+  const writeOne = async (e: ManifestEntry) => {
+    ctx.signal?.throwIfAborted();
+    const target = fs.prepareWrite(rel(e.relpath));
+    let written: { type: LinkType; stat: Stats };
+    try {
+      written = await repo.cache.materializeStat(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec));
+    } catch (err) {
+      noteCorrupt(e, err);
+      return;
+    }
+    noteWritten(e, target, written.stat);
+    if (written.type === 'hardlink' && shared.has(e.md5)) linkedShared.push({ relpath: e.relpath, target, md5: e.md5 });
+    ctx.progress({ type: 'advance', phase, done: 1 });
+  };
   try {
-    await mapLimit(plan.write, FILE_JOBS, async (e) => {
-      ctx.signal?.throwIfAborted();
-      const target = fs.prepareWrite(rel(e.relpath));
-      let written: { type: LinkType; stat: Stats };
-      try {
-        written = await repo.cache.materializeStat(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec));
-      } catch (err) {
-        if (!isRegError(err) || err.code !== 'cache.corrupt-object') throw err;
-        const c = corrupt.get(e.md5) ?? { legacy: o.legacy, uses: [], outputs: [] };
-        c.uses.push(rel(e.relpath));
-        if (!c.outputs.includes(o.dataRel)) c.outputs.push(o.dataRel);
-        corrupt.set(e.md5, c);
-        return;
-      }
-      writtenCount++;
-      statCache.record(fileFromStats(e.relpath, target, written.stat), e.md5);
-      if (written.type === 'hardlink' && shared.has(e.md5)) linkedShared.push({ relpath: e.relpath, target, md5: e.md5 });
-      ctx.progress({ type: 'advance', phase, done: 1 });
-    });
+    let rest = plan.write;
+    // With reflink,copy (the default) the first file finds out whether this filesystem clones.
+    if (!o.legacy && rest.length > 1 && !repo.cache.copiesFirst(repo.linkTypes) && repo.linkTypes.includes('copy') && repo.linkTypes[0] === 'reflink') {
+      await writeOne(rest[0]!);
+      rest = rest.slice(1);
+    }
+    if (!o.legacy && repo.cache.copiesFirst(repo.linkTypes)) {
+      // Copy mode: the files are copied in batches on worker threads (Cache.copyMany); the empty file has no object.
+      const copies = rest.filter((e) => e.md5 !== EMPTY_MD5);
+      for (const e of rest) if (e.md5 === EMPTY_MD5) await writeOne(e);
+      const targets = copies.map((e) => fs.prepareWrite(rel(e.relpath)));
+      const executable = !o.isDir && Boolean(o.out.isexec);
+      await repo.cache.copyMany(
+        copies.map((e, i) => ({ oid: e.md5, dest: targets[i]!, executable })),
+        (i, outcome) => ('stat' in outcome ? noteWritten(copies[i]!, targets[i]!, outcome.stat) : noteCorrupt(copies[i]!, outcome.error)),
+        { signal: ctx.signal, cores: ctx.cores, onFiles: (done) => ctx.progress({ type: 'advance', phase, done }) },
+      );
+    } else await mapLimit(rest, FILE_JOBS, writeOne);
     for (const f of linkedShared) statCache.record(fileFromStats(f.relpath, f.target, statSync(f.target)), f.md5);
     // The workspace now holds the pointer's version: `reg status` measures later edits (and later pointer changes) from it.
     if (o.out.md5 !== undefined) statCache.setBase(o.out.md5);
