@@ -22,6 +22,9 @@ interface CacheObject {
   stat: Stats;
 }
 
+/** copyMany: how long its workers get to stop after Ctrl-C. */
+const COPY_STOP_GRACE_MS = 3000;
+
 /** The copy pass of materialize is synchronous for all but big files: one shared buffer serves them all. */
 const COPY_BUFFER = Buffer.allocUnsafe(CHUNK_SIZE);
 
@@ -436,7 +439,9 @@ export class Cache {
         } else if (r.written === undefined) onResult(i, { error: this.corrupt(j.oid, false, tasks[i]!.abs, r.md5, false) });
         else onResult(i, { stat: r.written });
       },
-      { signal: options.signal, jobs: options.cores, shared: { legacy: false }, onProgress: (files) => (files > 0 ? options.onFiles?.(files) : undefined) },
+      // A worker stops within one small file; one descheduled on a busy machine gets longer before
+      // it is terminated (a worker terminated mid-file would leave its temp file in the work tree).
+      { signal: options.signal, jobs: options.cores, shared: { legacy: false }, stopGraceMs: COPY_STOP_GRACE_MS, onProgress: (files) => (files > 0 ? options.onFiles?.(files) : undefined) },
     );
   }
 

@@ -42,6 +42,8 @@ export interface HashManyOptions {
   jobs?: number;
   signal?: AbortSignal;
   shared?: SharedTaskOptions;
+  /** After an abort, how long workers get to stop and clean up before they are terminated (default STOP_GRACE_MS). */
+  stopGraceMs?: number;
 }
 
 /** hashEach, with the results in task order. */
@@ -62,7 +64,7 @@ export async function hashMany(tasks: readonly SizedTask[], options: HashManyOpt
 export async function hashEach(
   tasks: readonly SizedTask[],
   onResult: (result: HashOutcome, index: number) => void,
-  { onProgress, jobs = availableParallelism(), signal, shared = { legacy: false } }: HashManyOptions = {},
+  { onProgress, jobs = availableParallelism(), signal, shared = { legacy: false }, stopGraceMs = STOP_GRACE_MS }: HashManyOptions = {},
 ): Promise<void> {
   const totalBytes = tasks.reduce((s, t) => s + t.size, 0);
   if (tasks.length === 0) return;
@@ -113,7 +115,7 @@ export async function hashEach(
   const stoppedInTime = new Promise<void>((resolve) => (stopped = resolve));
   const onAbort = () => {
     Atomics.store(stopFlag, 0, 1);
-    setTimeout(() => stopped!(), STOP_GRACE_MS).unref();
+    setTimeout(() => stopped!(), stopGraceMs).unref();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   try {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setConfigValue } from '../../dist/config.js';
@@ -114,6 +114,37 @@ describe.each(['copy', 'hardlink'])('Ctrl-C during a plain checkout of many file
     expect(filesUnder(join(repo, DATA)).length).toBeLessThan(FILES);
     expect((await statusOf()).state).not.toBe('up-to-date');
     await regOk(repo, ['checkout', DATA]);
+    await expectComplete();
+    expect(snapshotTree(sentinel)).toEqual(sentinelBefore);
+    expect(snapshotTree(join(repo, '.git'))).toEqual(gitBefore);
+  }, 180_000);
+});
+
+describe('copy mode with corrupt and unstamped objects among many files (copied in batches on worker threads)', () => {
+  it('exit 6 naming every corrupt object (one with its stamp kept, as after bit rot under a restored mtime), none of their bytes in the work tree, no temp file; unstamped objects are verified and stamped; a pull repairs', async () => {
+    setConfigValue(join(repo, '.reg/config.yaml'), ['cache', 'type'], 'copy');
+    emptyWorkspace();
+    for (const rel of unstamped) unstamp(objectPath(rel));
+    const stampKept = corrupted[0]!;
+    for (const rel of corrupted) {
+      const before = statSync(objectPath(rel));
+      corrupt(objectPath(rel));
+      if (rel === stampKept) utimesSync(objectPath(rel), before.atime, before.mtime);
+    }
+    expect(statSync(objectPath(stampKept)).mtimeMs % 1_024_000).toBe(0);
+    const sentinelBefore = snapshotTree(sentinel);
+    const r = await reg(repo, ['--json', 'checkout', DATA]);
+    const error = JSON.parse(r.stdout).error;
+    expect([r.code, error?.code], r.stderr).toEqual([6, 'checkout.corrupt-object']);
+    expect(error.details.objects.map((o: { oid: string }) => o.oid).sort()).toEqual(corrupted.map((rel) => md5(contents.get(rel)!)).sort());
+    for (const rel of corrupted) expect(existsSync(join(repo, DATA, rel))).toBe(false);
+    expect(wrongFiles()).toEqual([]);
+    expect(filesUnder(join(repo, DATA)).length).toBe(FILES - corrupted.length);
+    expect(tempFilesUnder(repo)).toEqual([]);
+    // Verified in the copy's read pass, the good unstamped objects carry the stamp again.
+    for (const rel of unstamped.filter((u) => !corrupted.includes(u))) expect(statSync(objectPath(rel)).mtimeMs % 1_024_000).toBe(0);
+    expect((await statusOf()).state).not.toBe('up-to-date');
+    await regOk(repo, ['pull', DATA]);
     await expectComplete();
     expect(snapshotTree(sentinel)).toEqual(sentinelBefore);
     expect(snapshotTree(join(repo, '.git'))).toEqual(gitBefore);
