@@ -325,6 +325,72 @@ export async function runRestoreTask(task: HashTask & { restore: RestoreSpec }, 
   }
 }
 
+/**
+ * A batch of restore tasks as columns: one worker message of a few arrays instead of an object
+ * per file (structured cloning 20k nested task objects cost the main thread more than the copies'
+ * bookkeeping).
+ */
+export interface PackedRestores {
+  abs: string[];
+  dest: string[];
+  expect: string[];
+  legacy: Uint8Array;
+  mode: Uint32Array;
+  kernelCopy: Uint8Array;
+}
+
+/** The batch as PackedRestores when every task in it is a restore, else undefined. */
+export function packRestores(tasks: readonly HashTask[]): PackedRestores | undefined {
+  const n = tasks.length;
+  const packed: PackedRestores = { abs: new Array(n), dest: new Array(n), expect: new Array(n), legacy: new Uint8Array(n), mode: new Uint32Array(n), kernelCopy: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    const t = tasks[i]!;
+    if (t.restore === undefined) return undefined;
+    packed.abs[i] = t.abs;
+    packed.dest[i] = t.restore.dest;
+    packed.expect[i] = t.restore.expect;
+    packed.legacy[i] = t.legacy ? 1 : 0;
+    packed.mode[i] = t.restore.mode;
+    packed.kernelCopy[i] = t.restore.kernelCopy ? 1 : 0;
+  }
+  return packed;
+}
+
+export function unpackRestores(p: PackedRestores): Array<HashTask & { restore: RestoreSpec }> {
+  return p.abs.map((abs, i) => ({ abs, legacy: p.legacy[i] === 1, restore: { dest: p.dest[i]!, expect: p.expect[i]!, mode: p.mode[i]!, kernelCopy: p.kernelCopy[i] === 1 } }));
+}
+
+/** Restore outcomes as columns: per file the written stat (5 numbers; NaN where nothing was written); mismatches and errors by index. */
+export interface PackedRestoreOutcomes {
+  written: Float64Array;
+  mismatches: Array<[index: number, md5: string, size: number]>;
+  errors: Array<[index: number, error: string, code: string | undefined]>;
+}
+
+const STAT_FIELDS = 5;
+
+export function packRestoreOutcomes(outcomes: readonly HashOutcome[]): PackedRestoreOutcomes {
+  const packed: PackedRestoreOutcomes = { written: new Float64Array(outcomes.length * STAT_FIELDS).fill(NaN), mismatches: [], errors: [] };
+  outcomes.forEach((r, i) => {
+    if ('error' in r) packed.errors.push([i, r.error, r.code]);
+    else if (r.written === undefined) packed.mismatches.push([i, r.md5, r.size]);
+    else packed.written.set([r.written.ino, r.written.size, r.written.mtimeMs, r.written.ctimeMs, r.written.mode], i * STAT_FIELDS);
+  });
+  return packed;
+}
+
+/** The outcomes packRestoreOutcomes packed; `expectAt(i)` is the md5 file `i` was restored under. */
+export function unpackRestoreOutcomes(p: PackedRestoreOutcomes, expectAt: (i: number) => string): HashOutcome[] {
+  const w = p.written;
+  const out: HashOutcome[] = new Array(w.length / STAT_FIELDS);
+  for (let i = 0, o = 0; i < out.length; i++, o += STAT_FIELDS) {
+    if (!Number.isNaN(w[o]!)) out[i] = { md5: expectAt(i), size: w[o + 1]!, stored: false, written: { ino: w[o]!, size: w[o + 1]!, mtimeMs: w[o + 2]!, ctimeMs: w[o + 3]!, mode: w[o + 4]! } };
+  }
+  for (const [i, md5, size] of p.mismatches) out[i] = { md5, size, stored: false };
+  for (const [i, error, code] of p.errors) out[i] = { error, code };
+  return out;
+}
+
 /** Picks the restore for copy-mode checkouts, the pipelined copy for big files going into the cache, the plain pass otherwise. */
 export async function runAnyHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number) => void, stop?: StopCheck): Promise<HashOutcome> {
   if (task.restore !== undefined) return runRestoreTask(task as HashTask & { restore: RestoreSpec }, buffer, onBytes, stop);

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CHUNK_SIZE } from '../data/hash.js';
-import { runAnyHashTask, type HashOutcome, type HashTask } from './hash-task.js';
+import { packRestoreOutcomes, runAnyHashTask, unpackRestores, type HashOutcome, type HashTask, type PackedRestores } from './hash-task.js';
 
 const PROGRESS_EVERY = 32 * CHUNK_SIZE;
 const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
@@ -8,7 +8,8 @@ const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
 const stopFlag = (workerData as { stop?: Int32Array } | undefined)?.stop;
 const stop = () => stopFlag !== undefined && Atomics.load(stopFlag, 0) === 1;
 
-parentPort!.on('message', async (msg: { id: number; tasks: HashTask[] }) => {
+parentPort!.on('message', async (msg: { id: number; tasks?: HashTask[]; restores?: PackedRestores }) => {
+  const tasks = msg.tasks ?? unpackRestores(msg.restores!);
   let pending = 0;
   const onBytes = (n: number) => {
     pending += n;
@@ -18,6 +19,10 @@ parentPort!.on('message', async (msg: { id: number; tasks: HashTask[] }) => {
     }
   };
   const results: HashOutcome[] = [];
-  for (const task of msg.tasks) results.push(stop() ? { error: 'interrupted', code: 'ABORT_ERR' } : await runAnyHashTask(task, buffer, onBytes, stop));
-  parentPort!.postMessage({ id: msg.id, bytes: pending, results });
+  for (const task of tasks) results.push(stop() ? { error: 'interrupted', code: 'ABORT_ERR' } : await runAnyHashTask(task, buffer, onBytes, stop));
+  if (msg.restores === undefined) parentPort!.postMessage({ id: msg.id, bytes: pending, results });
+  else {
+    const restored = packRestoreOutcomes(results);
+    parentPort!.postMessage({ id: msg.id, bytes: pending, restored }, [restored.written.buffer as ArrayBuffer]);
+  }
 });

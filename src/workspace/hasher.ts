@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { CHUNK_SIZE } from '../data/hash.js';
 import { RegError } from '../errors.js';
 import { packagePath } from '../package-info.js';
-import { runAnyHashTask, type HashOutcome, type HashTask, type RestoreSpec } from './hash-task.js';
+import { packRestores, runAnyHashTask, unpackRestoreOutcomes, type HashOutcome, type HashTask, type PackedRestoreOutcomes, type RestoreSpec } from './hash-task.js';
 
 export interface HashProgress {
   (files: number, bytes: number): void;
@@ -132,10 +132,12 @@ export async function hashEach(
               }
               const id = batchId++;
               active = { id, start: batch.start, count: batch.tasks.length };
-              worker.postMessage({ id, tasks: batch.tasks });
+              const restores = packRestores(batch.tasks);
+              worker.postMessage(restores ? { id, restores } : { id, tasks: batch.tasks });
             };
-            worker.on('message', (msg: { id: number; bytes: number; results?: HashOutcome[] }) => {
+            worker.on('message', (msg: { id: number; bytes: number; results?: HashOutcome[]; restored?: PackedRestoreOutcomes }) => {
               if (msg.bytes > 0) onProgress?.(0, msg.bytes);
+              if (msg.restored && active) msg.results = unpackRestoreOutcomes(msg.restored, (k) => tasks[active!.start + k]!.restore!.expect);
               if (!msg.results || !active) return;
               // After a failure, batches in flight finish (their temp files handled by the worker) and no new ones start.
               if (failure === undefined) {
