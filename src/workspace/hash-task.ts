@@ -110,6 +110,13 @@ function checkStop(stop: StopCheck | undefined): void {
   if (stop?.()) throw Object.assign(new Error('interrupted'), { code: 'ABORT_ERR' });
 }
 
+/** A task's cleanup: closes what it opened and removes a temp file it did not publish. */
+function release(fd: number, out: number, tmp: string | undefined): void {
+  if (fd !== -1) closeSync(fd);
+  if (out !== -1) closeSync(out);
+  if (tmp !== undefined) rmSync(tmp, { force: true });
+}
+
 function failure(task: HashTask, err: unknown): HashOutcome {
   const e = err as NodeJS.ErrnoException;
   return { error: `${task.abs}: ${e.message}`, code: e.code };
@@ -145,9 +152,7 @@ export function runHashTask(task: HashTask, buffer: Buffer, onBytes?: (n: number
   } catch (err) {
     return failure(task, err);
   } finally {
-    if (fd !== -1) closeSync(fd);
-    if (out !== -1) closeSync(out);
-    if (tmp !== undefined) rmSync(tmp, { force: true });
+    release(fd, out, tmp);
   }
 }
 
@@ -250,9 +255,7 @@ export async function runHashTaskPipelined(task: HashTask & { cacheRoot: string 
   } catch (err) {
     return failure(task, err);
   } finally {
-    if (fd !== -1) closeSync(fd);
-    if (out !== -1) closeSync(out);
-    if (tmp !== undefined) rmSync(tmp, { force: true });
+    release(fd, out, tmp);
   }
 }
 
@@ -319,9 +322,7 @@ export async function runRestoreTask(task: HashTask & { restore: RestoreSpec }, 
   } catch (err) {
     return failure(task, err);
   } finally {
-    if (fd !== -1) closeSync(fd);
-    if (out !== -1) closeSync(out);
-    if (tmp !== undefined) rmSync(tmp, { force: true });
+    release(fd, out, tmp);
   }
 }
 

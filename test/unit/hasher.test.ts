@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 // The workers load dist/workspace/hash-worker.js, so the built module is tested (npm test builds first).
@@ -64,5 +64,35 @@ describe('hashEach / hashMany', () => {
     expect(tempFilesUnder(cacheRoot)).toEqual([]);
     // Batches are 256 files: at most the two in flight when the error came were hashed.
     expect(calls).toBeLessThan(N);
+  });
+
+  it('restore tasks on two workers (packed batches): each file written with its stat returned, a mismatch and a missing object reported by index with nothing written, no temp file', async () => {
+    const files = makeFiles();
+    mkdirSync(join(dir, 'out'));
+    const bad = 123;
+    const missing = 456;
+    writeFileSync(files[bad]!.abs, 'not the bytes this md5 names\n');
+    const tasks = files.map((f, i) => ({
+      abs: i === missing ? join(dir, 'src', 'gone') : f.abs,
+      size: 0,
+      restore: { dest: join(dir, 'out', `r${i}`), expect: f.md5, mode: 0o640, kernelCopy: false },
+    }));
+    const results = await hashMany(tasks, { jobs: 2 });
+    results.forEach((r, i) => {
+      const dest = tasks[i]!.restore.dest;
+      if (i === bad) {
+        expect(r).toEqual({ md5: createHash('md5').update('not the bytes this md5 names\n').digest('hex'), size: 29, stored: false });
+        expect(existsSync(dest)).toBe(false);
+      } else if (i === missing) {
+        expect('error' in r && r.code).toBe('ENOENT');
+        expect(existsSync(dest)).toBe(false);
+      } else {
+        const st = lstatSync(dest);
+        expect(r).toEqual({ md5: files[i]!.md5, size: st.size, stored: false, written: { ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, mode: st.mode } });
+        expect(st.mode & 0o777).toBe(0o640 & ~process.umask());
+        expect(readFileSync(dest)).toEqual(readFileSync(files[i]!.abs));
+      }
+    });
+    expect(tempFilesUnder(dir)).toEqual([]);
   });
 });
