@@ -441,7 +441,7 @@ export class Cache {
       },
       // A worker stops within one small file; one descheduled on a busy machine gets longer before
       // it is terminated (a worker terminated mid-file would leave its temp file in the work tree).
-      { signal: options.signal, jobs: options.cores, shared: { legacy: false }, stopGraceMs: COPY_STOP_GRACE_MS, onProgress: (files) => (files > 0 ? options.onFiles?.(files) : undefined) },
+      { signal: options.signal, jobs: options.cores, shared: { legacy: false }, stopGraceMs: COPY_STOP_GRACE_MS, batchesInFlight: 2, onProgress: (files) => (files > 0 ? options.onFiles?.(files) : undefined) },
     );
   }
 

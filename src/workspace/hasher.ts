@@ -44,6 +44,12 @@ export interface HashManyOptions {
   shared?: SharedTaskOptions;
   /** After an abort, how long workers get to stop and clean up before they are terminated (default STOP_GRACE_MS). */
   stopGraceMs?: number;
+  /**
+   * Batches sent to each worker ahead (default 1). With 2 a worker has its next batch queued when it
+   * finishes one, instead of waiting for the main thread to be scheduled (on a busy machine a
+   * wait per batch); an error then stops the run up to two batches per worker later.
+   */
+  batchesInFlight?: number;
 }
 
 /** hashEach, with the results in task order. */
@@ -64,7 +70,7 @@ export async function hashMany(tasks: readonly SizedTask[], options: HashManyOpt
 export async function hashEach(
   tasks: readonly SizedTask[],
   onResult: (result: HashOutcome, index: number) => void,
-  { onProgress, jobs = availableParallelism(), signal, shared = { legacy: false }, stopGraceMs = STOP_GRACE_MS }: HashManyOptions = {},
+  { onProgress, jobs = availableParallelism(), signal, shared = { legacy: false }, stopGraceMs = STOP_GRACE_MS, batchesInFlight = 1 }: HashManyOptions = {},
 ): Promise<void> {
   const totalBytes = tasks.reduce((s, t) => s + t.size, 0);
   if (tasks.length === 0) return;
@@ -123,26 +129,29 @@ export async function hashEach(
       workers.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
-            let active: { id: number; start: number; count: number } | undefined;
+            const inFlight = new Map<number, { start: number; count: number }>();
             const dispatch = () => {
               const batch = signal?.aborted || failure !== undefined ? undefined : nextBatch();
               if (batch === undefined) {
-                resolve();
+                if (inFlight.size === 0) resolve();
                 return;
               }
               const id = batchId++;
-              active = { id, start: batch.start, count: batch.tasks.length };
+              inFlight.set(id, { start: batch.start, count: batch.tasks.length });
               const restores = packRestores(batch.tasks);
               worker.postMessage(restores ? { id, restores } : { id, tasks: batch.tasks });
             };
             worker.on('message', (msg: { id: number; bytes: number; results?: HashOutcome[]; restored?: PackedRestoreOutcomes }) => {
               if (msg.bytes > 0) onProgress?.(0, msg.bytes);
-              if (msg.restored && active) msg.results = unpackRestoreOutcomes(msg.restored, (k) => tasks[active!.start + k]!.restore!.expect);
-              if (!msg.results || !active) return;
+              const active = inFlight.get(msg.id);
+              if (active === undefined) return;
+              if (msg.restored) msg.results = unpackRestoreOutcomes(msg.restored, (k) => tasks[active.start + k]!.restore!.expect);
+              if (!msg.results) return;
+              inFlight.delete(msg.id);
               // After a failure, batches in flight finish (their temp files handled by the worker) and no new ones start.
               if (failure === undefined) {
                 try {
-                  msg.results.forEach((r, k) => onResult(r, active!.start + k));
+                  msg.results.forEach((r, k) => onResult(r, active.start + k));
                 } catch (err) {
                   failure = { err };
                 }
@@ -151,7 +160,7 @@ export async function hashEach(
               dispatch();
             });
             worker.on('error', (err) => reject(new RegError('hash.worker', 'failed', `hashing worker failed: ${err.message}`, { cause: err })));
-            dispatch();
+            for (let k = 0; k < batchesInFlight; k++) dispatch();
           }),
       ),
     );
