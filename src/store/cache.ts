@@ -183,6 +183,11 @@ export class Cache {
     this.earlyCopies.set(objectPath, { path: copyPath, stat: lstatSync(copyPath) });
   }
 
+  /** True while an early copy of the DVC 3 object `oid` waits to be taken (materialize() takes it; copyMany() does not). */
+  hasEarlyCopy(oid: string): boolean {
+    return this.earlyCopies?.has(this.objectPath(oid)) ?? false;
+  }
+
   /** Removes the early copies no checkout used. */
   discardEarlyCopies(): void {
     for (const { path } of this.earlyCopies?.values() ?? []) rmSync(path, { force: true });

@@ -286,9 +286,11 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
       rest = rest.slice(1);
     }
     if (!o.legacy && repo.cache.copiesFirst(repo.linkTypes)) {
-      // Copy mode: the files are copied in batches on worker threads (Cache.copyMany); the empty file has no object.
-      const copies = rest.filter((e) => e.md5 !== EMPTY_MD5);
-      for (const e of rest) if (e.md5 === EMPTY_MD5) await writeOne(e);
+      // Copy mode: the files are copied in batches on worker threads (Cache.copyMany). The empty
+      // file has no object, and a big object a pull wrote an early copy of has its copy renamed into place.
+      const byItself = (e: ManifestEntry) => e.md5 === EMPTY_MD5 || repo.cache.hasEarlyCopy(e.md5);
+      const copies = rest.filter((e) => !byItself(e));
+      for (const e of rest) if (byItself(e)) await writeOne(e);
       const executable = !o.isDir && Boolean(o.out.isexec);
       // In slices: the jobs and their paths for a million files need not exist at once.
       for (let start = 0; start < copies.length; start += COPY_SLICE) {
