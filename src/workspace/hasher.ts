@@ -4,6 +4,7 @@ import { CHUNK_SIZE } from '../data/hash.js';
 import { RegError } from '../errors.js';
 import { packagePath } from '../package-info.js';
 import { packRestores, runAnyHashTask, unpackRestoreOutcomes, type HashOutcome, type HashTask, type PackedRestoreOutcomes, type RestoreSpec } from './hash-task.js';
+import { walkedPath } from './walk.js';
 
 export interface HashProgress {
   (files: number, bytes: number): void;
@@ -16,11 +17,13 @@ const INLINE_MAX_FILES = 64;
 const INLINE_MAX_BYTES = 16 * CHUNK_SIZE;
 
 /**
- * A file to hash. `legacy` and `cacheRoot` default to hashMany's `shared` options, so a caller
- * with 100k files can pass its own file records instead of building a task object per file.
+ * A file to hash: its absolute path, or its path below `shared.root`. `legacy` and `cacheRoot`
+ * default to hashMany's `shared` options, so a caller with 100k files can pass its own file
+ * records (a walk's, which keep no absolute path) instead of building a task object per file.
  */
-export interface SizedTask {
-  abs: string;
+export type SizedTask = AbsoluteTask | (TaskFields & { relpath: string });
+
+interface TaskFields {
   size: number;
   legacy?: boolean;
   cacheRoot?: string;
@@ -28,9 +31,15 @@ export interface SizedTask {
   restore?: RestoreSpec;
 }
 
+export interface AbsoluteTask extends TaskFields {
+  abs: string;
+}
+
 export interface SharedTaskOptions {
   legacy: boolean;
   cacheRoot?: string;
+  /** The directory that tasks given by `relpath` are below (see walkedPath). */
+  root?: string;
 }
 
 /** After an abort, how long workers get to stop at their next chunk and remove their temp files. */
@@ -50,6 +59,12 @@ export interface HashManyOptions {
    * wait per batch); an error then stops the run up to two batches per worker later.
    */
   batchesInFlight?: number;
+}
+
+function taskPath(t: SizedTask, root: string | undefined): string {
+  if ('abs' in t) return t.abs;
+  if (root === undefined) throw new Error(`hash task ${JSON.stringify(t.relpath)} is given by relpath without shared.root`);
+  return walkedPath(root, t.relpath);
 }
 
 /** hashEach, with the results in task order. */
@@ -77,7 +92,7 @@ export async function hashEach(
   signal?.throwIfAborted();
   const taskAt = (i: number): HashTask => {
     const t = tasks[i]!;
-    const task: HashTask = { abs: t.abs, legacy: t.legacy ?? shared.legacy, cacheRoot: t.cacheRoot ?? shared.cacheRoot, size: t.size };
+    const task: HashTask = { abs: taskPath(t, shared.root), legacy: t.legacy ?? shared.legacy, cacheRoot: t.cacheRoot ?? shared.cacheRoot, size: t.size };
     if (t.restore !== undefined) task.restore = t.restore;
     return task;
   };

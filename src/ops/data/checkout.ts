@@ -9,7 +9,7 @@ import { EMPTY_MD5, type LinkType } from '../../store/cache.js';
 import type { WrittenStat } from '../../workspace/hash-task.js';
 import { workTree, type SafeFs } from '../../workspace/safe-fs.js';
 import { StatCache } from '../../workspace/stat-cache.js';
-import { fileFromStats } from '../../workspace/walk.js';
+import { fileFromStats, walkedPath } from '../../workspace/walk.js';
 import { FILE_JOBS } from './link.js';
 import { resolveOutputs, type TrackedOutput } from './outputs.js';
 import { scanWorkspace } from './scan.js';
@@ -208,7 +208,7 @@ async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex
   }
   if (ws.exists && ws.isDir !== o.isDir) {
     plan.replaceRoot = true;
-    for (const f of ws.files) if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'replaced' });
+    for (const f of ws.files) if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: walkedPath(o.dataAbs, f.relpath), size: f.size, reason: 'replaced' });
     plan.write = entries;
   } else {
     const current = new Map(ws.files.map((f) => [f.relpath, f]));
@@ -220,14 +220,14 @@ async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex
         // A hard link to the entry's own object holds the cache's bytes, not unsaved ones: that
         // object is corrupt (a run killed between a link and its check left the link), and the
         // write below finds it, quarantines it (the bytes are kept) and takes the link away.
-        if (!inCache(f.md5) && !sameInode(f.abs, repo.cache.locate(e.md5, o.legacy))) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'modified' });
+        if (!inCache(f.md5) && !sameInode(walkedPath(o.dataAbs, f.relpath), repo.cache.locate(e.md5, o.legacy))) atRisk.push({ path: shown(f.relpath), abs: walkedPath(o.dataAbs, f.relpath), size: f.size, reason: 'modified' });
       } else if (relink) plan.write.push(e);
       else plan.unchanged++;
       current.delete(e.relpath);
     }
     for (const f of current.values()) {
       plan.remove.push(f.relpath);
-      if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: f.abs, size: f.size, reason: 'not-in-pointer' });
+      if (!inCache(f.md5)) atRisk.push({ path: shown(f.relpath), abs: walkedPath(o.dataAbs, f.relpath), size: f.size, reason: 'not-in-pointer' });
     }
   }
   plan.missing = complete ? [] : plan.write.filter((e) => !inCache(e.md5));
@@ -262,7 +262,7 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   };
   const noteWritten = (e: ManifestEntry, target: string, stat: WrittenStat) => {
     writtenCount++;
-    statCache.record({ relpath: e.relpath, abs: target, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, mode: stat.mode }, e.md5);
+    statCache.record({ relpath: e.relpath, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, mode: stat.mode }, e.md5);
   };
   const writeOne = async (e: ManifestEntry) => {
     ctx.signal?.throwIfAborted();
@@ -303,7 +303,7 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
         );
       }
     } else await mapLimit(rest, FILE_JOBS, writeOne);
-    for (const f of linkedShared) statCache.record(fileFromStats(f.relpath, f.target, statSync(f.target)), f.md5);
+    for (const f of linkedShared) statCache.record(fileFromStats(f.relpath, statSync(f.target)), f.md5);
     // The workspace now holds the pointer's version: `reg status` measures later edits (and later pointer changes) from it.
     if (o.out.md5 !== undefined) statCache.setBase(o.out.md5);
   } finally {

@@ -3,7 +3,7 @@ import { mapLimit } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
 import type { SafeFs } from '../../workspace/safe-fs.js';
 import { StatCache } from '../../workspace/stat-cache.js';
-import { fileFromStats } from '../../workspace/walk.js';
+import { fileFromStats, walkedPath } from '../../workspace/walk.js';
 import type { WorkspaceState } from './scan.js';
 
 export const FILE_JOBS = 16;
@@ -25,7 +25,7 @@ export async function linkWorkspaceToCache(repo: Repo, fs: SafeFs, dataRel: stri
   // The links are new inodes: remember their stat so the next status does not re-hash them.
   const statCache = StatCache.load(repo.statDir, dataRel, false);
   for (const f of relinked) {
-    if (f) statCache.record(fileFromStats(f.relpath, f.abs, (first === 'symlink' ? statSync : lstatSync)(f.abs)), f.md5);
+    if (f) statCache.record(fileFromStats(f.relpath, (first === 'symlink' ? statSync : lstatSync)(walkedPath(fs.abs(dataRel), f.relpath))), f.md5);
   }
   statCache.save();
 }

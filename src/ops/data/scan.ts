@@ -102,7 +102,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   let walked: WalkedFile[];
   try {
     statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
-    if (!isDir) walked = [fileFromStats('', dataAbs, rootStat)];
+    if (!isDir) walked = [fileFromStats('', rootStat)];
     else if (rootIsLink) {
       walked = [];
       symlinkedDirs.push('');
@@ -119,7 +119,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   } finally {
     lister?.close();
   }
-  // The walked records serve as hash tasks (abs, size): no per-file task object.
+  // The walked records serve as hash tasks (relpath below dataAbs, size): no per-file task object.
   const todo: WalkedFile[] = [];
   for (const f of walked) {
     const known = statCache.lookup(f);
@@ -156,7 +156,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
         onProgress: (done, bytes) => ctx.progress({ type: 'advance', phase, done, bytes }),
         jobs: ctx.cores,
         signal: ctx.signal,
-        shared: { legacy: opts.legacy, cacheRoot: opts.store ? repo.cache.root : undefined },
+        shared: { legacy: opts.legacy, cacheRoot: opts.store ? repo.cache.root : undefined, root: dataAbs },
       });
     } finally {
       ctx.progress({ type: 'end', phase });

@@ -16,6 +16,7 @@ import { LOCK_STALE_MS, LockBusyError, acquireRemoteLock, describeHolder, type H
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
 import { workTree } from '../../workspace/safe-fs.js';
+import { walkedPath } from '../../workspace/walk.js';
 import { scanWorkspace } from '../data/scan.js';
 import { runTransfersWithProgress } from '../remote/transfer-progress.js';
 
@@ -321,7 +322,7 @@ async function localFiles(repo: Repo, ctx: Context, ref: EntryRef): Promise<Loca
     });
   }
   const files = new Map<string, SyncFile & { abs: string }>();
-  for (const f of ws.files) if (f.relpath !== SYNC_MANIFEST) files.set(f.relpath, { md5: f.md5, size: f.size, abs: f.abs });
+  for (const f of ws.files) if (f.relpath !== SYNC_MANIFEST) files.set(f.relpath, { md5: f.md5, size: f.size, abs: walkedPath(ref.abs, f.relpath) });
   return { files, symlinkedDirs: ws.symlinkedDirs, staleTemps: ws.staleTemps };
 }
 

@@ -9,7 +9,7 @@ import type { Backend, ObjectInfo } from '../../store/backend.js';
 import { QUARANTINE_DIR } from '../../store/cache.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
 import type { RetryPolicy, TransferFailure, TransferTask } from '../../store/transfer.js';
-import { hashMany, type SizedTask } from '../../workspace/hasher.js';
+import { hashMany, type AbsoluteTask, type SizedTask } from '../../workspace/hasher.js';
 import type { HashOutcome } from '../../workspace/hash-task.js';
 import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
 import { PointerReader, targetPath } from '../history/pointers.js';
@@ -381,7 +381,7 @@ function checkedEntries(entries: ManifestEntry[], source: string): ManifestEntry
 /** Re-hashes every cache object not yet checked, on all cores. Returns the bytes read. */
 async function checkCache(repo: Repo, ctx: Context, states: Map<string, ObjectState>): Promise<number> {
   const todo: ObjectState[] = [];
-  const tasks: SizedTask[] = [];
+  const tasks: AbsoluteTask[] = [];
   for (const s of states.values()) {
     if (s.cache !== 'unchecked') continue;
     // Cache.locate's lookup (legacy objects may sit in the DVC 3 layout), one stat per path.
@@ -417,7 +417,7 @@ async function checkCache(repo: Repo, ctx: Context, states: Map<string, ObjectSt
 
 /** Re-reads every workspace file of the outputs (never trusting the stat cache) and compares it with its name. */
 async function checkWorkspace(ctx: Context, plans: OutputPlan[]): Promise<{ checked: number; bytes: number }> {
-  const tasks: SizedTask[] = [];
+  const tasks: AbsoluteTask[] = [];
   const owners: Array<{ plan: OutputPlan; obj: OutputObject; relpath: string }> = [];
   for (const plan of plans) {
     plan.row.workspace = { checked: 0, absent: 0 };
@@ -463,7 +463,7 @@ async function checkRemote(ctx: Context, remote: OpenedRemote, objects: ObjectSt
   const states = new Map<string, RemoteState>();
   const backend = remote.store.backend;
   if (backend.localPath !== undefined) {
-    const tasks: SizedTask[] = [];
+    const tasks: AbsoluteTask[] = [];
     const todo: ObjectState[] = [];
     for (const s of objects) {
       const abs = backend.localPath(s.key);
