@@ -99,13 +99,13 @@ interface TreeMemo {
  * ~150 bytes, which at a million files is most of a command's heap.
  */
 class ChangedRows {
-  private readonly at = new Map<string, number>();
-  private readonly ino: number[] = [];
-  private readonly size: number[] = [];
-  private readonly mtime: number[] = [];
-  private readonly ctime: number[] = [];
-  private readonly checked: number[] = [];
-  private readonly md5: string[] = [];
+  private at = new Map<string, number>();
+  readonly ino: number[] = [];
+  readonly size: number[] = [];
+  readonly mtime: number[] = [];
+  readonly ctime: number[] = [];
+  readonly checked: number[] = [];
+  readonly md5: string[] = [];
 
   get count(): number {
     return this.at.size;
@@ -113,6 +113,18 @@ class ChangedRows {
 
   has(relpath: string): boolean {
     return this.at.has(relpath);
+  }
+
+  /** Where a relpath's row is in the columns. */
+  indexOf(relpath: string): number | undefined {
+    return this.at.get(relpath);
+  }
+
+  /** Puts the rows in the order of `relpaths` (each one held here): only the index is rebuilt, the columns stay. */
+  reorder(relpaths: readonly string[]): void {
+    const at = new Map<string, number>();
+    for (const p of relpaths) at.set(p, this.at.get(p)!);
+    this.at = at;
   }
 
   get(relpath: string): Row | undefined {
@@ -136,6 +148,11 @@ class ChangedRows {
 
   relpaths(): IterableIterator<string> {
     return this.at.keys();
+  }
+
+  /** [relpath, column index] in row order. */
+  indexes(): IterableIterator<[string, number]> {
+    return this.at.entries();
   }
 
   *entries(): IterableIterator<[string, Row]> {
@@ -353,15 +370,21 @@ export class StatCache {
     // Every file was looked up once, in stored order, and nothing changed: already exact.
     if (this.inOrder === this.paths.length && relpaths.length === this.paths.length && this.onlyPatches()) return;
     this.cursor = 0;
-    const kept = new ChangedRows();
-    for (const p of relpaths) {
-      const r = this.row(p);
-      if (r) kept.set(p, r);
+    if (this.changes.count === relpaths.length && relpaths.every((p) => this.changes.has(p))) {
+      // Every file kept was recorded by this scan (a first add): its rows need only the walk's
+      // order, not a second copy (at a million files, that copy was a tenth of add's peak memory).
+      this.changes.reorder(relpaths);
+    } else {
+      const kept = new ChangedRows();
+      for (const p of relpaths) {
+        const r = this.row(p);
+        if (r) kept.set(p, r);
+      }
+      this.changes = kept;
     }
     this.stored = undefined;
     this.paths = [];
     this.index = undefined;
-    this.changes = kept;
     this.stale.clear();
     this.tree = undefined;
     this.since = undefined;
@@ -449,31 +472,34 @@ export class StatCache {
   }
 
   private rewrite(): void {
+    // Each row is named by where it is, not copied: an index into the recorded columns (>= 0) or
+    // -1 - its index in the stored ones. Copies of every column were most of the memory a
+    // million-row save added.
     const order: string[] = [];
-    const ino: number[] = [];
-    const size: number[] = [];
-    const mtime: number[] = [];
-    const ctime: number[] = [];
-    const checked: number[] = [];
-    const md5: string[] = [];
-    const add = (p: string, r: Row) => {
+    const where: number[] = [];
+    const stored = this.stored;
+    const changes = this.changes;
+    const rewritten = new Set<string>();
+    for (let i = 0; i < this.paths.length; i++) {
+      const p = this.paths[i]!;
+      const c = changes.indexOf(p);
       order.push(p);
-      ino.push(r.ino);
-      size.push(r.size);
-      mtime.push(r.mtimeMs);
-      ctime.push(r.ctimeMs);
-      checked.push(r.checkedAtMs);
-      md5.push(r.md5);
-    };
-    const seen = new Set<string>();
-    for (const p of this.paths) {
-      const r = this.row(p);
-      if (r) {
-        add(p, r);
-        seen.add(p);
-      }
+      where.push(c ?? -1 - i);
+      if (c !== undefined) rewritten.add(p);
     }
-    for (const [p, r] of this.changes.entries()) if (!seen.has(p)) add(p, r);
+    for (const [p, c] of changes.indexes()) {
+      if (rewritten.has(p)) continue;
+      order.push(p);
+      where.push(c);
+    }
+    const numberAt = (column: 'ino' | 'size' | 'mtime' | 'ctime' | 'checked') => (k: number) => {
+      const w = where[k]!;
+      return w >= 0 ? changes[column][w]! : stored![column][-1 - w]!;
+    };
+    const md5At = (k: number) => {
+      const w = where[k]!;
+      return w >= 0 ? changes.md5[w]! : stored!.md5.slice((-1 - w) * 32, (-1 - w) * 32 + 32);
+    };
     const joinable = order.every((p) => !p.includes('\n'));
     const header = {
       v: FORMAT,
@@ -492,11 +518,10 @@ export class StatCache {
         yield ',"paths":"';
         for (let at = 0; at < order.length; at += PART_ROWS) yield (at > 0 ? '\\n' : '') + JSON.stringify(order.slice(at, at + PART_ROWS).join('\n')).slice(1, -1);
         yield '"';
-      } else yield* jsonArrayParts('paths', order);
-      const columns: Array<[string, number[]]> = [['ino', ino], ['size', size], ['mtime', mtime], ['ctime', ctime], ['checked', checked]];
-      for (const [key, values] of columns) yield* jsonArrayParts(key, values);
+      } else yield* jsonArrayParts('paths', order.length, (k) => order[k]!);
+      for (const column of ['ino', 'size', 'mtime', 'ctime', 'checked'] as const) yield* jsonArrayParts(column, order.length, numberAt(column));
       yield ',"md5":"';
-      for (let at = 0; at < md5.length; at += PART_ROWS) yield md5.slice(at, at + PART_ROWS).join('');
+      for (let at = 0; at < order.length; at += PART_ROWS) yield sliceOf(at, order.length, md5At).join('');
       yield '"}';
     }
     // Not fsynced: a cache. A file torn by a crash fails to parse and is treated as missing (every file gets hashed).
@@ -508,11 +533,18 @@ export class StatCache {
   }
 }
 
-/** `,"key":[...]` of `values` in slices of PART_ROWS. */
-function* jsonArrayParts(key: string, values: readonly (string | number)[]): Generator<string> {
+/** `,"key":[...]` of the `count` values `valueAt` gives, in slices of PART_ROWS. */
+function* jsonArrayParts(key: string, count: number, valueAt: (k: number) => string | number): Generator<string> {
   yield `,"${key}":[`;
-  for (let at = 0; at < values.length; at += PART_ROWS) yield (at > 0 ? ',' : '') + JSON.stringify(values.slice(at, at + PART_ROWS)).slice(1, -1);
+  for (let at = 0; at < count; at += PART_ROWS) yield (at > 0 ? ',' : '') + JSON.stringify(sliceOf(at, count, valueAt)).slice(1, -1);
   yield ']';
+}
+
+/** The values `valueAt` gives for rows `at` .. `at + PART_ROWS` (fewer at the end). */
+function sliceOf<T>(at: number, count: number, valueAt: (k: number) => T): T[] {
+  const part: T[] = [];
+  for (let k = at; k < Math.min(count, at + PART_ROWS); k++) part.push(valueAt(k));
+  return part;
 }
 
 function storedSince(since: Since | undefined): StoredSince | null {
