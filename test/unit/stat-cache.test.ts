@@ -250,6 +250,35 @@ describe('stat cache: changes since the pointer tree', () => {
     for (const f of withNewline) expect(again.lookup(f)).toBe(md5('c'));
   });
 
+  it('rows recorded out of walk order (as hashing batches finish) are saved in walk order, each with its own stats; a rewrite keeps stored rows beside re-recorded ones', () => {
+    const walked = Array.from({ length: 2 * LOG_MAX_ROWS + 100 }, (_, i) => file(i, { size: 500 + i, mtimeMs: OLD + 7 * i }));
+    const md5Of = (i: number) => (i % 16).toString(16).repeat(32);
+    const c = StatCache.load(dir, 'order', false);
+    for (const i of [...walked.keys()].reverse()) c.record(walked[i]!, md5Of(i));
+    c.retainOnly(walked.map((f) => f.relpath));
+    c.save();
+    const parsed = JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string; md5: string; size: number[]; mtime: number[] };
+    expect(parsed.paths.split('\n')).toEqual(walked.map((f) => f.relpath));
+    expect(parsed.size).toEqual(walked.map((f) => f.size));
+    expect(parsed.mtime).toEqual(walked.map((f) => f.mtimeMs));
+    expect(parsed.md5).toBe(walked.map((_, i) => md5Of(i)).join(''));
+    // Every other file modified: too many rows for the append log, so the file is rewritten from
+    // the stored rows and the re-recorded ones together; then one file added (a rewrite again).
+    const modified = (i: number) => i % 2 === 1;
+    const steps = [walked.map((f, i) => (modified(i) ? { ...f, mtimeMs: f.mtimeMs + 1 } : f))];
+    steps.push([...steps[0]!, file(9_999)]);
+    for (const current of steps) {
+      const next = StatCache.load(dir, 'order', false);
+      for (const [i, f] of current.entries()) if (next.lookup(f) === undefined) next.record(f, modified(i) ? md5('e') : md5Of(i), OLD + 100_000);
+      next.retainOnly(current.map((f) => f.relpath));
+      next.save();
+      expect(existsSync(`${statFile()}.log`)).toBe(false);
+      const back = StatCache.load(dir, 'order', false);
+      for (const [i, f] of current.entries()) expect(back.lookup(f)).toBe(modified(i) ? md5('e') : md5Of(i));
+      expect((JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string }).paths.split('\n')).toEqual(current.map((f) => f.relpath));
+    }
+  });
+
   it('a stat file torn by a crash (it is written without fsync) is trusted for nothing: every lookup misses, load does not throw', () => {
     seed();
     const text = readFileSync(statFile(), 'utf8');
