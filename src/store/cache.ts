@@ -221,12 +221,8 @@ export class Cache {
    * that works. A leading reflink is probed once, with a scratch file (cache to `dir`).
    */
   copiesInto(dir: string, linkTypes: readonly LinkType[]): boolean {
-    for (const type of linkTypes) {
-      if (this.unsupported.has(type)) continue;
-      if (type !== 'reflink') return type === 'copy';
-      if (this.reflinks(dir)) return false;
-    }
-    return false;
+    if (this.firstUsable(linkTypes) === 'reflink' && this.reflinks(dir)) return false;
+    return this.copiesFirst(linkTypes);
   }
 
   private reflinks(dir: string): boolean {
