@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { CHUNK_SIZE, hashFile } from '../data/hash.js';
 import { buildManifest, manifestSlices, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
 import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../fsutil.js';
-import { copyHashingPipelined, copyHashingSync, copyInKernel, hasVerifiedMtime, KERNEL_COPY_MIN_BYTES, objectPathIn, PIPELINE_MIN_BYTES, stampVerifiedFd, stampVerifiedPath, type WrittenStat } from '../workspace/hash-task.js';
+import { hasVerifiedMtime, objectPathIn, runRestoreTask, stampVerifiedPath, type WrittenStat } from '../workspace/hash-task.js';
 import { hashEach } from '../workspace/hasher.js';
 
 export type LinkType = 'reflink' | 'hardlink' | 'symlink' | 'copy';
@@ -320,12 +320,12 @@ export class Cache {
    * and the object verified before it is linked again, so unverified bytes hold a data file's
    * name for one stat call at most (a kill in between leaves a link that status hashes: no row).
    */
-  async materializeStat(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false): Promise<{ type: LinkType; stat: Stats }> {
+  async materializeStat(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable = false): Promise<{ type: LinkType; stat: WrittenStat }> {
     const placed = await this.place(oid, legacy, dest, linkTypes, executable, true);
     return { type: placed.type, stat: placed.stat ?? statSync(dest) };
   }
 
-  private async place(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable: boolean, wantStat: boolean): Promise<{ type: LinkType; stat?: Stats }> {
+  private async place(oid: string, legacy: boolean, dest: string, linkTypes: readonly LinkType[], executable: boolean, wantStat: boolean): Promise<{ type: LinkType; stat?: WrittenStat }> {
     let linkTried = false;
     if (wantStat && linkTypes[0] === 'hardlink' && !legacy && oid !== EMPTY_MD5 && !this.unsupported.has('hardlink')) {
       const linked = this.linkStamped(this.objectPath(oid), dest);
@@ -352,12 +352,7 @@ export class Cache {
         switch (type) {
           case 'copy':
             if (await this.takeEarlyCopy(obj, dest, writableMode(executable))) return { type };
-            tmp = tempPathFor(dest);
-            // Copy mode keeps verify-on-copy: only bytes this process hashed itself skip the second hash.
-            if (obj.stat.size < KERNEL_COPY_MIN_BYTES || !this.verified.has(obj.path) || !copyInKernel(obj.path, obj.stat, tmp, writableMode(executable))) {
-              await this.copyVerified(oid, legacy, obj, tmp, writableMode(executable));
-            }
-            break;
+            return { type, stat: await this.copyVerified(oid, legacy, obj, dest, writableMode(executable)) };
           case 'reflink': {
             await this.ensureVerified(oid, legacy, obj);
             tmp = tempPathFor(dest);
@@ -383,10 +378,7 @@ export class Cache {
             symlinkSync(obj.path, tmp);
             break;
         }
-        // A copy's rename goes to libuv's pool, so the next file's copy overlaps it (file creation
-        // and rename wait on the filesystem's journal); a link is one short syscall, cheaper here.
-        if (type === 'copy') await rename(tmp!, dest);
-        else renameSync(tmp!, dest);
+        renameSync(tmp!, dest);
         return { type };
       } catch (err) {
         if (tmp !== undefined) rmSync(tmp, { force: true });
@@ -483,24 +475,19 @@ export class Cache {
     }
   }
 
-  /** Copies the object to `tmp`, hashing in the same read pass; a mismatch is never kept. */
-  private async copyVerified(oid: string, legacy: boolean, obj: CacheObject, tmp: string, mode: number): Promise<void> {
-    const fd = openSync(obj.path, 'r');
-    let out = -1;
-    try {
-      out = openSync(tmp, 'wx', mode);
-      const { md5 } = obj.stat.size >= PIPELINE_MIN_BYTES && !obj.legacyHash
-        ? await copyHashingPipelined(fd, out)
-        : copyHashingSync(fd, out, COPY_BUFFER, obj.legacyHash, undefined, undefined, obj.stat.size);
-      if (md5 !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj.path, md5, false);
-      if (!this.trusted(obj)) {
-        stampVerifiedFd(fd);
-        this.verified.add(obj.path);
-      }
-    } finally {
-      closeSync(fd);
-      if (out !== -1) closeSync(out);
-    }
+  /**
+   * Copies the object to `dest` on this thread with the copy-mode workers' code (runRestoreTask:
+   * hashed in the copy's read pass into a temp name beside `dest`, renamed only on a match, an
+   * object hashed moments ago copied by the kernel) and returns the stat of the file written. A
+   * mismatch is never kept: cache.corrupt-object.
+   */
+  private async copyVerified(oid: string, legacy: boolean, obj: CacheObject, dest: string, mode: number): Promise<WrittenStat> {
+    const restore = { dest, expect: oid.replace(/\.dir$/, ''), mode, kernelCopy: this.verified.has(obj.path) };
+    const r = await runRestoreTask({ abs: obj.path, legacy: obj.legacyHash, restore }, COPY_BUFFER);
+    if ('error' in r) throw Object.assign(new Error(r.error), { code: r.code });
+    if (r.written === undefined) throw this.corrupt(oid, legacy, obj.path, r.md5, false);
+    this.verified.add(obj.path);
+    return r.written;
   }
 
   /**

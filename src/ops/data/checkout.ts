@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Context } from '../../context.js';
 import type { ManifestEntry } from '../../data/manifest.js';
@@ -267,7 +267,7 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   const writeOne = async (e: ManifestEntry) => {
     ctx.signal?.throwIfAborted();
     const target = fs.prepareWrite(rel(e.relpath));
-    let written: { type: LinkType; stat: Stats };
+    let written: { type: LinkType; stat: WrittenStat };
     try {
       written = await repo.cache.materializeStat(e.md5, o.legacy, target, repo.linkTypes, !o.isDir && Boolean(o.out.isexec));
     } catch (err) {
