@@ -479,11 +479,12 @@ export class Cache {
    * Copies the object to `dest` on this thread with the copy-mode workers' code (runRestoreTask:
    * hashed in the copy's read pass into a temp name beside `dest`, renamed only on a match, an
    * object hashed moments ago copied by the kernel) and returns the stat of the file written. A
-   * mismatch is never kept: cache.corrupt-object.
+   * mismatch is never kept: cache.corrupt-object. The rename goes to libuv's pool, so the next
+   * file's copy (`reg get` of a directory copies several at once) overlaps it.
    */
   private async copyVerified(oid: string, legacy: boolean, obj: CacheObject, dest: string, mode: number): Promise<WrittenStat> {
     const restore = { dest, expect: oid.replace(/\.dir$/, ''), mode, kernelCopy: this.verified.has(obj.path) };
-    const r = await runRestoreTask({ abs: obj.path, legacy: obj.legacyHash, restore }, COPY_BUFFER);
+    const r = await runRestoreTask({ abs: obj.path, legacy: obj.legacyHash, restore }, COPY_BUFFER, undefined, undefined, rename);
     if ('error' in r) throw Object.assign(new Error(r.error), { code: r.code });
     if (r.written === undefined) throw this.corrupt(oid, legacy, obj.path, r.md5, false);
     this.verified.add(obj.path);

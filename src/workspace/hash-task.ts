@@ -293,9 +293,16 @@ function writtenStat(st: Stats): WrittenStat {
  * returns the md5 found, without `written`). An object whose stamp was gone is stamped once its
  * bytes are verified. The stat of the file written is taken from the still open output after
  * the rename (the rename moves its ctime): no path walk. Interrupted (`stop`) between chunks,
- * the temp file is removed.
+ * the temp file is removed. `moveIntoPlace` renames the temp file to `dest`: synchronous on the
+ * workers; the main thread passes the asynchronous rename, so the next file's copy overlaps it.
  */
-export async function runRestoreTask(task: HashTask & { restore: RestoreSpec }, buffer: Buffer, onBytes?: (n: number) => void, stop?: StopCheck): Promise<HashOutcome> {
+export async function runRestoreTask(
+  task: HashTask & { restore: RestoreSpec },
+  buffer: Buffer,
+  onBytes?: (n: number) => void,
+  stop?: StopCheck,
+  moveIntoPlace: (tmp: string, dest: string) => void | Promise<void> = renameSync,
+): Promise<HashOutcome> {
   const { dest, expect, mode, kernelCopy } = task.restore;
   let fd = -1;
   let out = -1;
@@ -306,7 +313,7 @@ export async function runRestoreTask(task: HashTask & { restore: RestoreSpec }, 
     const object = fstatSync(fd);
     tmp = tempPathFor(dest);
     if (kernelCopy && object.size >= KERNEL_COPY_MIN_BYTES && copyInKernel(task.abs, object, tmp, mode)) {
-      renameSync(tmp, dest);
+      await moveIntoPlace(tmp, dest);
       tmp = undefined;
       return { md5: expect, size: object.size, stored: false, written: writtenStat(statSync(dest)) };
     }
@@ -316,7 +323,7 @@ export async function runRestoreTask(task: HashTask & { restore: RestoreSpec }, 
       : copyHashingSync(fd, out, buffer, task.legacy, onBytes, stop, object.size);
     if (md5 !== expect) return { md5, size, stored: false };
     if (!hasVerifiedMtime(object.mtimeMs)) stampVerifiedFd(fd);
-    renameSync(tmp, dest);
+    await moveIntoPlace(tmp, dest);
     tmp = undefined;
     return { md5, size, stored: false, written: writtenStat(fstatSync(out)) };
   } catch (err) {
