@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
+import { FOLLOW_HASH_MIN_BYTES } from '../../dist/store/follow-hash.js';
 import { errorOf, expectDiskFull, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 
 /**
@@ -50,10 +51,10 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
    * A registry outside the tmpfs pushes one file of `bytes` to a directory remote; a clone of it
    * inside the tmpfs pulls it. Returns the pull's error and the clone.
    */
-  async function pullIntoTmpfs(name: string, file: string, bytes: number): Promise<{ r: Awaited<ReturnType<typeof reg>>; e: ReturnType<typeof errorOf>; clone: string; cleanup: () => void }> {
+  async function pullIntoTmpfs(name: string, file: string, bytes: number, at = mountPoint): Promise<{ r: Awaited<ReturnType<typeof reg>>; e: ReturnType<typeof errorOf>; clone: string; cleanup: () => void }> {
     const a = makeGitRepo();
     const remote = tempDir('reg-full-remote-');
-    const clone = join(mountPoint, name);
+    const clone = join(at, name);
     const cleanup = () => [a, remote, clone].forEach(removeDir);
     try {
       await regOk(a, ['init']);
@@ -63,7 +64,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       await regOk(a, ['push']);
       git(a, 'add', '-A');
       git(a, 'commit', '-qm', 'data');
-      git(mountPoint, 'clone', '-q', a, name);
+      git(at, 'clone', '-q', a, name);
       const r = await reg(clone, ['pull', '--json']);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).not.toContain('internal error');
@@ -122,6 +123,51 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       cleanup();
     }
   }, 60_000);
+
+  describe('an object big enough to be hashed on a worker with its work-tree copy written during the download (FOLLOW_HASH_MIN_BYTES)', () => {
+    const BIG = FOLLOW_HASH_MIN_BYTES + 4096;
+    let big: Tmpfs | undefined;
+    beforeAll(() => {
+      big = mountTmpfs('40m');
+    });
+    afterAll(() => big?.unmount());
+
+    it('onto a disk with less free space than the object: exit 1 naming ENOSPC and the cache path, no temp file (nor early copy), nothing checked out', async () => {
+      const { e, clone, cleanup } = await pullIntoTmpfs('big-pull', 'big.bin', BIG, big!.dir);
+      try {
+        expect(e.message).toContain(join(clone, '.reg', 'cache'));
+        expect(existsSync(join(clone, 'big.bin'))).toBe(false);
+        expect(tempFilesUnder(clone)).toEqual([]);
+      } finally {
+        cleanup();
+      }
+    }, 180_000);
+
+    it('room for the object once but not twice: the early copy fails and only it is dropped; the object enters the cache verified, the checkout copies it the ordinary way (ENOSPC naming the work-tree file), and with space again `reg checkout` restores it', async () => {
+      execFileSync('mount', ['-o', 'remount,size=100m', big!.dir]);
+      const { e, clone, cleanup } = await pullIntoTmpfs('big-copy', 'big.bin', BIG, big!.dir);
+      try {
+        // The download did not fail on the copy's account: the checkout's own copy ran out of space.
+        expect(e.message).toContain(join(clone, 'big.bin'));
+        expect(tempFilesUnder(clone)).toEqual([]);
+        const objects = filesUnder(join(clone, '.reg', 'cache', 'files', 'md5'));
+        expect(objects).toHaveLength(1);
+        const object = join(clone, '.reg', 'cache', 'files', 'md5', objects[0]!);
+        expect(statSync(object).mode & 0o777).toBe(0o444);
+        const bytes = readFileSync(object);
+        expect(bytes.length).toBe(BIG);
+        expect(createHash('md5').update(bytes).digest('hex')).toBe(objects[0]!.replace('/', ''));
+
+        execFileSync('mount', ['-o', 'remount,size=200m', big!.dir]);
+        await regOk(clone, ['checkout']);
+        expect(readFileSync(join(clone, 'big.bin')).equals(bytes)).toBe(true);
+        expect(tempFilesUnder(clone)).toEqual([]);
+      } finally {
+        cleanup();
+        execFileSync('mount', ['-o', 'remount,size=40m', big!.dir]);
+      }
+    }, 180_000);
+  });
 
   it('reg status on a full disk still answers: the stat cache it cannot save is a warning naming ENOSPC, nothing half-written; with space again it is saved', async () => {
     const repo = join(mountPoint, 'status');
