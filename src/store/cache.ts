@@ -218,14 +218,16 @@ export class Cache {
 
   /**
    * Whether materialize() into `dir` copies bytes: copy is the first link type of `linkTypes`
-   * that works. A leading reflink is probed once, with a scratch file (cache to `dir`).
+   * that works. A leading reflink is asked of `reflinks` (by default probed with a scratch file,
+   * reflinksInto; a caller may answer from a remembered probe).
    */
-  copiesInto(dir: string, linkTypes: readonly LinkType[]): boolean {
-    if (this.firstUsable(linkTypes) === 'reflink' && this.reflinks(dir)) return false;
+  copiesInto(dir: string, linkTypes: readonly LinkType[], reflinks: (dir: string) => boolean = (d) => this.reflinksInto(d)): boolean {
+    if (this.firstUsable(linkTypes) === 'reflink' && reflinks(dir)) return false;
     return this.copiesFirst(linkTypes);
   }
 
-  private reflinks(dir: string): boolean {
+  /** Probes with a scratch file whether a reflink from the cache into `dir` works. */
+  reflinksInto(dir: string): boolean {
     const src = tempPathFor(join(this.root, 'probe'));
     const dest = tempPathFor(join(dir, 'probe'));
     try {

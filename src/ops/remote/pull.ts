@@ -1,6 +1,7 @@
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
+import { writeFileAtomicSync } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
 import type { RetryPolicy } from '../../store/transfer.js';
@@ -32,7 +33,7 @@ export async function pull(ctx: Context, options: PullOptions): Promise<PullResu
       opened = repo;
       // A checkout that will copy the bytes: big objects get their work-tree copy written while
       // they download, and the checkout renames it into place (Cache.wantEarlyCopies).
-      if (repo.cache.copiesInto(join(repo.regDir, 'tmp'), repo.linkTypes) && sameDevice(repo.cache.root, repo.root)) repo.cache.wantEarlyCopies();
+      if (earlyCopiesPay(repo)) repo.cache.wantEarlyCopies();
     });
     const failedPaths = new Set(result.outputs.filter((o) => o.state === 'failed').map((o) => o.pointer));
     const complete = outputs.filter((o) => o.out.md5 !== undefined && !failedPaths.has(o.pointerRel));
@@ -51,12 +52,66 @@ export async function pull(ctx: Context, options: PullOptions): Promise<PullResu
   }
 }
 
-/** Both paths on one filesystem (a rename between them works); `a` is created if missing. */
-function sameDevice(a: string, b: string): boolean {
+/** The reflink probe's answer for a cache and work tree (LINK_PROBE_FILE in .reg/tmp), valid while `key` matches. */
+interface LinkProbe {
+  key: string;
+  /** A reflink from the cache into .reg/tmp works; absent until a cache.type led with reflink. */
+  reflinks?: boolean;
+}
+
+const LINK_PROBE_FILE = 'link-probe.json';
+
+/**
+ * Whether early copies pay: the checkout will copy bytes (copy is the first cache.type that
+ * works) and the cache is on the work tree's filesystem, so a copy written beside a downloading
+ * object can be renamed into the work tree. The reflink probe (a scratch file) and the device
+ * comparison run once per cache and work tree, not on every pull: the probe's answer is kept in
+ * .reg/tmp under the device and inode of the cache dir, the work tree and .reg/tmp, and found
+ * again only while all three match (a cache dir moved to another filesystem is probed anew);
+ * the devices are compared from the same stats.
+ * A wrong answer costs only speed: a refused reflink falls back in materialize, a refused
+ * rename of an early copy to an ordinary copy.
+ */
+function earlyCopiesPay(repo: Repo): boolean {
+  const tmp = join(repo.regDir, 'tmp');
+  const memoPath = join(tmp, LINK_PROBE_FILE);
+  let cacheDir: Stats, workTree: Stats, tmpDir: Stats;
   try {
-    mkdirSync(a, { recursive: true });
-    return statSync(a).dev === statSync(b).dev;
+    cacheDir = existingDir(repo.cache.root);
+    tmpDir = existingDir(tmp);
+    workTree = statSync(repo.root);
   } catch {
     return false;
+  }
+  const key = [cacheDir, workTree, tmpDir].map((st) => `${st.dev}:${st.ino}`).join(' ');
+  const known = readLinkProbe(memoPath, key);
+  const probe: LinkProbe = { key, ...(known?.reflinks !== undefined ? { reflinks: known.reflinks } : {}) };
+  const copies = repo.cache.copiesInto(tmp, repo.linkTypes, (dir) => (probe.reflinks ??= repo.cache.reflinksInto(dir)));
+  if (known === undefined || known.reflinks !== probe.reflinks) {
+    try {
+      writeFileAtomicSync(memoPath, `${JSON.stringify(probe)}\n`, 0o666, false);
+    } catch {
+      // Only a cache of an answer: the next pull probes again.
+    }
+  }
+  return copies && cacheDir.dev === workTree.dev;
+}
+
+/** The directory's stat, created first if missing. */
+function existingDir(dir: string): Stats {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  if (st !== undefined) return st;
+  mkdirSync(dir, { recursive: true });
+  return statSync(dir);
+}
+
+/** The remembered probe for `key`, or undefined (none, another key, or not ours to trust: unreadable or malformed). */
+function readLinkProbe(path: string, key: string): LinkProbe | undefined {
+  try {
+    const data = JSON.parse(readFileSync(path, 'utf8')) as Partial<LinkProbe>;
+    if (data.key !== key || (data.reflinks !== undefined && typeof data.reflinks !== 'boolean')) return undefined;
+    return { key, ...(data.reflinks !== undefined ? { reflinks: data.reflinks } : {}) };
+  } catch {
+    return undefined;
   }
 }
