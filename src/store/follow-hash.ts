@@ -1,5 +1,4 @@
-import { close as fsClose, open as fsOpen, rmSync, write as fsWrite, writev as fsWritev } from 'node:fs';
-import { promisify } from 'node:util';
+import { write as fsWrite, writev as fsWritev } from 'node:fs';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { packagePath } from '../package-info.js';
@@ -9,28 +8,41 @@ export const FOLLOW_HASH_MIN_BYTES = 64 << 20;
 /** The worker is told about newly written bytes in steps of at least this much. */
 const ADVANCE_STEP = 4 << 20;
 
-type WorkerAnswer = { md5?: string; size?: number; error?: string; code?: string };
+type WorkerAnswer = { md5?: string; size?: number; copied?: boolean; dropped?: boolean; error?: string; code?: string };
 
 /**
  * The md5 of a file as it is being written, computed on a worker thread that reads the written
  * prefix back (from the page cache) in order: a big download's hashing no longer competes with
  * receiving its bytes on the main thread. It hashes what is on disk, i.e. exactly what is
  * renamed into the cache once the digest matches.
+ *
+ * With `copyTo`, the worker also writes each chunk it hashed to a new file at that path (created
+ * with `mode`): a second copy made while the download runs, holding exactly the hashed bytes.
+ * `copied` says whether it is complete (a failed copy is removed by the worker; the caller removes
+ * a complete one it does not keep).
  */
 export class FollowingHasher {
   private readonly worker: Worker;
   private posted = 0;
   private failure: Error | undefined;
   private answer: ((msg: WorkerAnswer) => void) | undefined;
+  private dropAnswer: ((dropped: boolean) => void) | undefined;
+  /** A copy is wanted and has not been given up. */
+  private copying: boolean;
+  /** After digest(): the copy at `copyTo` holds the whole file. */
+  copied = false;
 
-  constructor(path: string) {
-    this.worker = new Worker(packagePath('dist/store/follow-hash-worker.js'), { workerData: { path }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
+  constructor(path: string, copyTo?: { path: string; mode: number }) {
+    this.worker = new Worker(packagePath('dist/store/follow-hash-worker.js'), { workerData: { path, copyTo }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
+    this.copying = copyTo !== undefined;
     this.worker.on('message', (msg: WorkerAnswer) => {
+      if (msg.dropped !== undefined) return this.dropAnswer?.(msg.dropped);
       if (msg.error !== undefined) this.failure = Object.assign(new Error(msg.error), msg.code !== undefined ? { code: msg.code } : {});
       this.answer?.(msg);
     });
     this.worker.on('error', (err) => {
       this.failure = err;
+      this.dropAnswer?.(false);
       this.answer?.({ error: err.message });
     });
   }
@@ -50,7 +62,22 @@ export class FollowingHasher {
       this.worker.postMessage({ end: size });
     });
     if (msg.md5 === undefined || msg.size !== size) throw this.failure ?? new Error(`hashing stopped at ${msg.size ?? 0} of ${size} bytes`);
+    this.copied = msg.copied === true;
     return msg.md5;
+  }
+
+  /**
+   * Out of space: the copy (only a head start for the checkout) is given up, once, and its file
+   * removed, so that the object's own write can be tried again. False when there was no copy
+   * left to give up.
+   */
+  async giveUpCopy(): Promise<boolean> {
+    if (!this.copying || this.failure !== undefined) return false;
+    this.copying = false;
+    return new Promise<boolean>((resolvePromise) => {
+      this.dropAnswer = resolvePromise;
+      this.worker.postMessage({ dropCopy: true });
+    });
   }
 
   dispose(): Promise<number> {
@@ -70,7 +97,14 @@ export class PositionedFileWriter extends Writable {
   private inFlight: Promise<void> | undefined;
   private writeDone: (() => void) | undefined;
 
-  constructor(private readonly fd: number, private readonly onWritten: (total: number) => void, private readonly onBytes?: (n: number) => void, private readonly limit?: { maxBytes: number; tooBig: () => Error }, private readonly mirror?: MirrorFile) {
+  constructor(
+    private readonly fd: number,
+    private readonly onWritten: (total: number) => void,
+    private readonly onBytes?: (n: number) => void,
+    private readonly limit?: { maxBytes: number; tooBig: () => Error },
+    /** Out of space: frees some if it can (true), and the write is tried again. */
+    private readonly onNoSpace?: () => Promise<boolean>,
+  ) {
     super({ highWaterMark: 4 << 20 });
   }
 
@@ -102,27 +136,24 @@ export class PositionedFileWriter extends Writable {
   /** writev, continued after a short write until every byte is down (or the disk says why not). */
   private writeAll(buffers: Buffer[], cb: (err?: Error | null) => void): void {
     this.inFlight ??= new Promise<void>((resolvePromise) => (this.writeDone = resolvePromise));
-    // The mirror writes the same buffers at the same position beside this write (never rejects).
-    const mirrored = this.mirror?.write(buffers.slice(), this.bytesWritten);
     const finish = (err?: Error | null) => {
-      const settle = () => {
-        this.inFlight = undefined;
-        this.writeDone!();
-        cb(err);
-      };
-      if (mirrored === undefined) settle();
-      else void mirrored.then(settle);
+      this.inFlight = undefined;
+      this.writeDone!();
+      cb(err);
     };
     const done = (err: NodeJS.ErrnoException | null, n: number) => {
-      // Out of space with a mirror still growing: the copy is only a head start for the checkout,
-      // so it gives its space back and the object's own write is tried again.
-      if (err && (err.code === 'ENOSPC' || err.code === 'EDQUOT') && this.mirror?.live === true) return void this.mirror.abandon().then(write);
+      if (err && (err.code === 'ENOSPC' || err.code === 'EDQUOT') && this.onNoSpace !== undefined) {
+        void this.onNoSpace().then((freed) => (freed ? write() : finish(err)));
+        return;
+      }
       if (err) return finish(err);
       if (n === 0) return finish(Object.assign(new Error('the disk accepted no bytes'), { code: 'EIO' }));
       this.bytesWritten += n;
       this.onWritten(this.bytesWritten);
-      dropWritten(buffers, n);
+      let rest = n;
+      while (buffers.length > 0 && rest >= buffers[0]!.length) rest -= buffers.shift()!.length;
       if (buffers.length === 0) return finish();
+      buffers[0] = buffers[0]!.subarray(rest);
       write();
     };
     const write = () => {
@@ -130,94 +161,5 @@ export class PositionedFileWriter extends Writable {
       else fsWritev(this.fd, buffers, this.bytesWritten, done);
     };
     write();
-  }
-}
-
-/** Removes the first `n` written bytes from the front of `buffers` (after a writev, maybe short). */
-function dropWritten(buffers: Buffer[], n: number): void {
-  let rest = n;
-  while (buffers.length > 0 && rest >= buffers[0]!.length) rest -= buffers.shift()!.length;
-  if (buffers.length > 0 && rest > 0) buffers[0] = buffers[0]!.subarray(rest);
-}
-
-const openAsync = promisify(fsOpen);
-const writevAsync = promisify(fsWritev);
-const closeAsync = promisify(fsClose);
-
-/**
- * A second file written from the same buffers as a PositionedFileWriter's, at the same positions,
- * on libuv's pool beside that write: a pull's early work-tree copy of a big object (the hash
- * worker only hashes). The file is created exclusively at the first write. A failed write (a full
- * disk) only ends the copy: the file is removed and the download goes on without it.
- */
-export class MirrorFile {
-  private fd = -1;
-  private created = false;
-  private failed = false;
-  private written = 0;
-  /** The write in progress (never rejects): its fd must stay open until it is done. */
-  private pending: Promise<void> = Promise.resolve();
-
-  constructor(readonly path: string, private readonly mode: number) {}
-
-  /** Still being written (not dropped). */
-  get live(): boolean {
-    return !this.failed;
-  }
-
-  /** Writes `buffers` at `position`; never rejects (a failure drops the copy). */
-  write(buffers: Buffer[], position: number): Promise<void> {
-    this.pending = this.writeAt(buffers, position);
-    return this.pending;
-  }
-
-  private async writeAt(buffers: Buffer[], position: number): Promise<void> {
-    if (this.failed) return;
-    try {
-      if (!this.created) {
-        this.fd = await openAsync(this.path, 'wx', this.mode);
-        this.created = true;
-      }
-      let at = position;
-      while (buffers.length > 0 && !this.failed) {
-        const { bytesWritten: n } = await writevAsync(this.fd, buffers, at);
-        if (n === 0) throw Object.assign(new Error('the disk accepted no bytes'), { code: 'EIO' });
-        at += n;
-        this.written += n;
-        dropWritten(buffers, n);
-      }
-    } catch {
-      await this.drop();
-    }
-  }
-
-  /** Gives up the copy: waits for the write in progress, then closes and removes the file. */
-  async abandon(): Promise<void> {
-    this.failed = true;
-    await this.pending;
-    await this.drop();
-  }
-
-  /** Closes the copy; true when it holds exactly `size` bytes, else it is removed (the caller removes a complete one it does not keep). */
-  async finish(size: number): Promise<boolean> {
-    await this.pending;
-    if (this.failed || !this.created || this.written !== size) {
-      await this.drop();
-      return false;
-    }
-    const fd = this.fd;
-    this.fd = -1;
-    await closeAsync(fd);
-    return true;
-  }
-
-  private async drop(): Promise<void> {
-    this.failed = true;
-    if (this.fd !== -1) {
-      const fd = this.fd;
-      this.fd = -1;
-      await closeAsync(fd).catch(() => undefined);
-    }
-    if (this.created) rmSync(this.path, { force: true });
   }
 }

@@ -10,7 +10,7 @@ import { mapLimit, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { stampVerifiedFd, stampVerifiedPath } from '../workspace/hash-task.js';
 import type { Backend, ObjectInfo, PutOptions } from './backend.js';
 import type { Cache } from './cache.js';
-import { FOLLOW_HASH_MIN_BYTES, FollowingHasher, MirrorFile, PositionedFileWriter } from './follow-hash.js';
+import { FOLLOW_HASH_MIN_BYTES, FollowingHasher, PositionedFileWriter } from './follow-hash.js';
 import { HashingTap } from './hashing-tap.js';
 import { DEFAULT_RETRY, fanOutSignal, withRetry, type RetryPolicy } from './transfer.js';
 
@@ -365,28 +365,24 @@ export function readBody(body: Readable, onBytes: ((n: number) => void) | undefi
 
 /**
  * A big object's body written to `tmp` while a worker thread hashes the written prefix behind
- * it (FollowingHasher): receiving and hashing run on two cores instead of one. With `copyTo`,
- * every buffer is also written at the same position to that file (MirrorFile), beside the write
- * to `tmp`; `copied` once it holds them all (a failed copy is removed and the download goes on).
+ * it (FollowingHasher): receiving and hashing run on two cores instead of one. With `copyTo`
+ * the worker also writes the bytes it hashed to that file (`copied` once it holds them all); out
+ * of space, that copy is given up before the object's own write fails.
  */
 async function downloadHashedBehind(body: Readable, tmp: string, signal: AbortSignal | undefined, onBytes: ((n: number) => void) | undefined, limit: { maxBytes: number; tooBig: () => Error } | undefined, copyTo?: { path: string; mode: number }): Promise<{ md5: string; size: number; copied: boolean }> {
   const fd = await openExclusive(tmp, 0o644);
   let hasher: FollowingHasher | undefined;
   let writer: PositionedFileWriter | undefined;
-  const mirror = copyTo === undefined ? undefined : new MirrorFile(copyTo.path, copyTo.mode);
-  let copied = false;
   try {
-    const follower = (hasher = new FollowingHasher(tmp));
-    writer = new PositionedFileWriter(fd, (written) => follower.advance(written), onBytes, limit, mirror);
+    const follower = (hasher = new FollowingHasher(tmp, copyTo));
+    writer = new PositionedFileWriter(fd, (written) => follower.advance(written), onBytes, limit, copyTo === undefined ? undefined : () => follower.giveUpCopy());
     await pipeline(body, writer, { signal });
     const md5 = await follower.digest(writer.bytesWritten);
-    copied = (await mirror?.finish(writer.bytesWritten)) ?? false;
-    return { md5, size: writer.bytesWritten, copied };
+    return { md5, size: writer.bytesWritten, copied: follower.copied };
   } finally {
     // A failed pipeline may leave a write on the pool: closing its fd first could let a file opened meanwhile take the number.
     await writer?.settled();
     closeSync(fd);
-    if (!copied) await mirror?.finish(-1);
     await hasher?.dispose();
   }
 }
