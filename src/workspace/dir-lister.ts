@@ -38,12 +38,15 @@ const { workerData } = require('node:worker_threads');
 const { readdirSync, lstatSync } = require('node:fs');
 const { port, claims, answered } = workerData;
 const queue = [];
-const list = (id, dir) => {
+const list = (id, dir, remembered) => {
   let names;
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return { id };
+  if (remembered !== undefined) names = remembered === '' ? [] : remembered.split('\\n');
+  else {
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return { id };
+    }
   }
   const stats = new Float64Array(names.length * ${FIELDS});
   for (let i = 0, o = 0; i < names.length; i++, o += ${FIELDS}) {
@@ -69,9 +72,9 @@ const list = (id, dir) => {
 port.on('message', (dirs) => {
   for (const d of dirs) queue.push(d);
   while (queue.length > 0) {
-    const [id, dir] = queue.pop();
+    const [id, dir, remembered] = queue.pop();
     if (Atomics.compareExchange(claims, id, ${FREE}, ${BY_HELPER}) !== ${FREE}) continue;
-    const r = list(id, dir);
+    const r = list(id, dir, remembered);
     port.postMessage(r, r.stats ? [r.stats.buffer] : []);
     Atomics.add(answered, 0, 1);
     Atomics.notify(answered, 0);
@@ -99,14 +102,19 @@ export class DirLister {
     this.worker.on('error', () => undefined);
   }
 
-  /** Directories the walk will visit later (absolute paths), in walk order. */
-  post(dirs: readonly string[]): void {
-    const batch: Array<[number, string]> = [];
-    for (const dir of dirs) {
+  /**
+   * Directories the walk will visit later (absolute paths), in walk order; with the names a
+   * directory is known to hold ('\n'-joined, from DirListings.known), the thread lstats those
+   * instead of reading the directory.
+   */
+  post(dirs: readonly string[], remembered: ReadonlyArray<string | undefined> = []): void {
+    const batch: Array<[number, string, string | undefined]> = [];
+    for (let k = 0; k < dirs.length; k++) {
       if (this.nextId >= MAX_DIRS) break;
+      const dir = dirs[k]!;
       const id = this.nextId++;
       this.ids.set(dir, id);
-      batch.push([id, dir]);
+      batch.push([id, dir, remembered[k]]);
     }
     if (batch.length > 0) this.port.postMessage(batch);
   }

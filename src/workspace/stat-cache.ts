@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../fsutil.js';
-import type { WalkedFile } from './walk.js';
+import type { DirListings, DirStats, WalkedFile } from './walk.js';
 
 /**
  * Remembers the md5 of files by (inode, size, mtime, ctime) so unchanged files are never
@@ -35,6 +35,14 @@ import type { WalkedFile } from './walk.js';
  * looked at it could be rewritten within the same timestamp tick without its stat changing, so
  * such rows are not trusted and get hashed again. Files reg wrote itself from a verified cache
  * object are recorded as trusted.
+ *
+ * It also remembers each walked directory's listing with the directory's inode, mtime and ctime
+ * (`dirs`, as git's untracked cache does), so the next walk lstats the entries of an unchanged
+ * directory without reading it again: adding, removing or renaming an entry moves both times (and
+ * ctime cannot be set back). The same racy rule applies: a listing whose directory changed within
+ * RACY_WINDOW_MS of the scan that read it is not trusted. Rows are keyed by relpath prefix, checked
+ * on use, so a row for a directory no longer walked is harmless; changed rows go to the append log
+ * like file rows.
  */
 const RACY_WINDOW_MS = 50;
 const FORMAT = 4;
@@ -66,8 +74,16 @@ interface StoredSince {
   changed: Array<[string, string]>;
 }
 
+/** A directory's remembered listing: ino, mtimeMs, ctimeMs, when the scan that listed it started, names joined by '\n'. */
+type DirRow = [ino: number, mtimeMs: number, ctimeMs: number, checkedAtMs: number, names: string];
+/** An empty, '.' or '..' name in a '\n'-joined listing. */
+const NOT_A_NAME = /(?:^|\n)\.{0,2}(?:\n|$)/;
+/** As stored: the relpath prefix first. */
+type StoredDirRow = [prefix: string, ...row: DirRow];
+
 interface Stored {
   v: number;
+  dirs?: StoredDirRow[];
   since?: StoredSince;
   /** Generation of this file: the append log applies only to the base it was written for. */
   gen?: string;
@@ -87,7 +103,8 @@ type LogLine =
   | { i: number; p: string; ino: number; size: number; mtime: number; ctime: number; md5: string; checked: number }
   | { tree: TreeMemo | null }
   | { since: StoredSince | null }
-  | { base: string };
+  | { base: string }
+  | { dir: StoredDirRow };
 
 interface TreeMemo {
   oid: string;
@@ -191,6 +208,12 @@ export class StatCache {
   private since: Since | undefined;
   /** `since` as last saved (JSON), to tell whether the log must repeat it. */
   private savedSince = 'null';
+  /** Directory listings as loaded (see the class comment). */
+  private dirs = new Map<string, DirRow>();
+  /** Listings of the directories walked by this scan (undefined: none walked); a rewrite keeps only these. */
+  private walkedDirs: Map<string, DirRow> | undefined;
+  /** Prefixes whose row this scan changed (what the log must repeat). */
+  private readonly changedDirs = new Set<string>();
 
   private constructor(private readonly file: string) {}
 
@@ -219,6 +242,7 @@ export class StatCache {
         cache.tree = parsed.tree;
         cache.base = parsed.base;
         cache.since = sinceFrom(parsed.since);
+        if (Array.isArray(parsed.dirs)) for (const d of parsed.dirs) cache.loadDir(d);
         if (parsed.gen !== undefined) cache.replayLog(parsed.gen);
       }
     } catch {
@@ -286,6 +310,9 @@ export class StatCache {
         this.since = sinceFrom(line.since ?? undefined);
       } else if ('base' in line) {
         this.base = line.base;
+      } else if ('dir' in line) {
+        this.loadDir(line.dir);
+        this.logRows++;
       }
     }
     // Appending after a torn line would glue onto it: the next save rewrites instead.
@@ -300,6 +327,54 @@ export class StatCache {
       md5s.push(s.md5.slice(at));
       s.md5 = md5s.join('');
     }
+  }
+
+  /** A stored directory row, checked field by field (the file is reg's own, but may be damaged). */
+  private loadDir(d: unknown): void {
+    if (!Array.isArray(d) || d.length !== 6 || typeof d[0] !== 'string' || typeof d[5] !== 'string') return;
+    for (let k = 1; k < 5; k++) if (typeof d[k] !== 'number') return;
+    const [prefix, ...row] = d as StoredDirRow;
+    // Names are joined under the output: one that is empty, '.', '..' or holds a '/' would lead the walk elsewhere.
+    if (row[4] !== '' && (row[4].includes('/') || row[4].includes('\0') || NOT_A_NAME.test(row[4]))) return;
+    this.dirs.set(prefix, row);
+  }
+
+  /**
+   * The directory listings this cache remembers, for a walk whose scan started at `checkedAtMs`
+   * (before any directory's stats were taken); what the walk lists is remembered on save.
+   */
+  dirListings(checkedAtMs: number): DirListings {
+    const walked = new Map<string, DirRow>();
+    this.walkedDirs = walked;
+    const trusted = (row: DirRow | undefined, st: DirStats): row is DirRow =>
+      row !== undefined &&
+      row[0] === st.ino &&
+      row[1] === st.mtimeMs &&
+      row[2] === st.ctimeMs &&
+      Math.max(row[1], row[2]) < row[3] - RACY_WINDOW_MS;
+    return {
+      known: (prefix, st) => {
+        const row = this.dirs.get(prefix);
+        return trusted(row, st) ? row[4] : undefined;
+      },
+      listed: (prefix, st, names, joined) => {
+        const old = this.dirs.get(prefix);
+        if (joined !== undefined && old !== undefined && old[4] === joined) {
+          walked.set(prefix, old);
+          return;
+        }
+        // A name with a newline cannot be joined: that directory is read every time.
+        if (names.some((n) => n.includes('\n'))) return;
+        const all = names.join('\n');
+        if (trusted(old, st) && old[4] === all) {
+          walked.set(prefix, old);
+          return;
+        }
+        walked.set(prefix, [st.ino, st.mtimeMs, st.ctimeMs, checkedAtMs, all]);
+        this.changedDirs.add(prefix);
+        this.dirty = true;
+      },
+    };
   }
 
   private storedIndex(relpath: string): number | undefined {
@@ -438,7 +513,7 @@ export class StatCache {
 
   save(): void {
     if (!this.dirty) return;
-    if (this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.count <= LOG_MAX_ROWS && this.appendLog()) {
+    if (this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.count + this.changedDirs.size <= LOG_MAX_ROWS && this.appendLog()) {
       this.dirty = false;
       return;
     }
@@ -456,6 +531,7 @@ export class StatCache {
     if (this.base !== this.savedBase && this.base !== undefined) lines.push(JSON.stringify({ base: this.base }));
     const since = JSON.stringify(storedSince(this.since));
     if (since !== this.savedSince) lines.push(`{"since":${since}}`);
+    for (const p of this.changedDirs) lines.push(JSON.stringify({ dir: [p, ...this.walkedDirs!.get(p)!] }));
     try {
       // A fresh log replaces any leftover (written for an older base: its header would not match anyway).
       if (!this.logStarted) writeFileAtomicSync(this.logFile, lines.join('\n') + '\n');
@@ -463,7 +539,8 @@ export class StatCache {
     } catch {
       return false;
     }
-    this.logRows += this.changes.count;
+    this.logRows += this.changes.count + this.changedDirs.size;
+    this.changedDirs.clear();
     this.logStarted = true;
     this.savedTree = this.tree;
     this.savedBase = this.base;
@@ -506,6 +583,7 @@ export class StatCache {
       ...(this.tree ? { tree: this.tree } : {}),
       ...(this.base ? { base: this.base } : {}),
       ...(this.since ? { since: storedSince(this.since)! } : {}),
+      ...(this.walkedDirs && this.walkedDirs.size > 0 ? { dirs: [...this.walkedDirs].map(([p, row]): StoredDirRow => [p, ...row]) } : {}),
       gen: randomBytes(6).toString('hex'),
     };
     // The same JSON document as JSON.stringify(Stored), written a column at a time and each column
@@ -528,6 +606,7 @@ export class StatCache {
     writeFileAtomicSync(this.file, parts(), 0o666, false);
     // The log was for the previous generation; it would be ignored, but it need not linger.
     if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });
+    this.changedDirs.clear();
     this.logStarted = false;
     this.dirty = false;
   }

@@ -33,6 +33,24 @@ export interface WalkOptions {
   onTemp?: (relpath: string, mtimeMs: number) => void;
   /** Lists directories ahead on a second thread (worth it from tens of thousands of files); the caller closes it. */
   lister?: DirLister;
+  /** Directory listings remembered from an earlier walk: an unchanged directory is not read again. */
+  listings?: DirListings;
+  /** The walked directory's own stats, taken before the walk (without them its listing is not remembered). */
+  rootStats?: DirStats;
+}
+
+/** What tells whether a directory changed since it was listed (an entry added, removed or renamed moves its mtime and ctime). */
+export type DirStats = Pick<Stats, 'ino' | 'mtimeMs' | 'ctimeMs'>;
+
+/**
+ * Directory listings kept between walks (as git's untracked cache keeps them), keyed by the
+ * directory's relpath prefix ('' for the walked directory, 'a/b/' below it).
+ */
+export interface DirListings {
+  /** The names `prefix` held when it was listed, '\n'-joined, if its stats (taken before this call) say it is unchanged since; else undefined. */
+  known(prefix: string, st: DirStats): string | undefined;
+  /** `prefix` (stats taken before it was listed) holds `names`; `joined` is what known() gave when they came from it. */
+  listed(prefix: string, st: DirStats, names: readonly string[], joined: string | undefined): void;
 }
 
 /** The stat fields the walk uses: a Stats, or an entry listed by the DirLister's thread. */
@@ -85,11 +103,13 @@ export function walkedPath(root: string, relpath: string): string {
  */
 export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
   const out: WalkedFile[] = [];
-  const lister = options.lister;
-  const visit = (absDir: string, prefix: string) => {
+  const { lister, listings } = options;
+  const visit = (absDir: string, prefix: string, dirStats: DirStats | undefined) => {
+    const remembered = dirStats && listings ? listings.known(prefix, dirStats) : undefined;
     const listing = lister?.take(absDir);
     let names: string[];
     if (listing) names = listing.names;
+    else if (remembered !== undefined) names = namesOf(remembered);
     else {
       try {
         names = readdirSync(absDir);
@@ -97,8 +117,9 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
         throw new RegError('walk.readdir', 'failed', `cannot read directory ${absDir}: ${(err as Error).message}`);
       }
     }
+    if (dirStats && listings) listings.listed(prefix, dirStats, names, remembered);
     // With a helper thread, every entry is looked at first, so the subdirectories can be handed to it before descending.
-    const known = lister ? statEntries(absDir, names, listing, lister) : undefined;
+    const known = lister ? statEntries(absDir, prefix, names, listing, lister, listings) : undefined;
     for (let k = 0; k < names.length; k++) {
       const name = names[k]!;
       const relpath = prefix + name;
@@ -121,7 +142,7 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
       if (st.isDirectory()) {
         if (SKIPPED_DIRS.has(name)) continue;
         if (options.ignored?.(relpath + '/')) continue;
-        visit(abs, relpath + '/');
+        visit(abs, relpath + '/', st);
       } else if (st.isFile()) {
         if (name === '.git') continue;
         if (name === '.dvcignore') {
@@ -148,8 +169,13 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
       // FIFOs, sockets and devices are not data
     }
   };
-  visit(dir, '');
+  visit(dir, '', options.rootStats);
   return out;
+}
+
+/** The names of a remembered listing ('' is an empty directory). */
+export function namesOf(joined: string): string[] {
+  return joined === '' ? [] : joined.split('\n');
 }
 
 /**
@@ -157,9 +183,17 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
  * is kept for its entry, so errors surface in the same order as without a helper), and its
  * subdirectories posted to the helper.
  */
-function statEntries(absDir: string, names: readonly string[], listing: DirListing | undefined, lister: DirLister): Array<EntryStats | Error> {
+function statEntries(
+  absDir: string,
+  prefix: string,
+  names: readonly string[],
+  listing: DirListing | undefined,
+  lister: DirLister,
+  listings: DirListings | undefined,
+): Array<EntryStats | Error> {
   const stats: Array<EntryStats | Error> = new Array(names.length);
   const subdirs: string[] = [];
+  const subdirNames: Array<string | undefined> = [];
   for (let k = 0, o = 0; k < names.length; k++, o += FIELDS) {
     const abs = absDir + '/' + names[k]!;
     let st: EntryStats | Error;
@@ -176,9 +210,12 @@ function statEntries(absDir: string, names: readonly string[], listing: DirListi
       }
     }
     stats[k] = st;
-    if (!(st instanceof Error) && st.isDirectory() && !SKIPPED_DIRS.has(names[k]!)) subdirs.push(abs);
+    if (!(st instanceof Error) && st.isDirectory() && !SKIPPED_DIRS.has(names[k]!)) {
+      subdirs.push(abs);
+      subdirNames.push(listings?.known(prefix + names[k]! + '/', st));
+    }
   }
-  lister.post(subdirs);
+  lister.post(subdirs, subdirNames);
   return stats;
 }
 

@@ -114,6 +114,9 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
           if (checkedAt - mtimeMs > STALE_TEMP_MS) staleTemps.push(rel);
         },
         ...(lister ? { lister } : {}),
+        // Directories unchanged since the last scan are not read again (their entries are still lstat'ed).
+        listings: statCache.dirListings(checkedAt),
+        rootStats: rootStat,
       });
     }
   } finally {
