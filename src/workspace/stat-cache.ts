@@ -399,13 +399,22 @@ export class StatCache {
 
   /** The remembered md5 if the file's stat still matches (and is not racy), else undefined. */
   lookup(file: WalkedFile): string | undefined {
-    const row = this.row(file.relpath);
-    if (!row) return undefined;
-    if (row.ino !== file.ino || row.size !== file.size || row.mtimeMs !== file.mtimeMs || row.ctimeMs !== file.ctimeMs || row.mtimeMs >= row.checkedAtMs - RACY_WINDOW_MS) {
-      if (!this.changes.has(file.relpath) && this.cursor > 0 && this.paths[this.cursor - 1] === file.relpath) this.stale.set(file.relpath, { i: this.cursor - 1, md5: row.md5 });
+    if (this.changes.count > 0 && this.changes.has(file.relpath)) {
+      const row = this.changes.get(file.relpath)!;
+      return statMatches(file, row.ino, row.size, row.mtimeMs, row.ctimeMs, row.checkedAtMs) ? row.md5 : undefined;
+    }
+    // The stored columns are compared in place: no row object per file (a no-change status looks up every file).
+    const i = this.storedIndex(file.relpath);
+    const s = this.stored;
+    if (i === undefined || !s) return undefined;
+    if (i === this.cursor) this.inOrder++;
+    this.cursor = i + 1;
+    const md5 = s.md5.slice(i * 32, i * 32 + 32);
+    if (!statMatches(file, s.ino[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) {
+      this.stale.set(file.relpath, { i, md5 });
       return undefined;
     }
-    return row.md5;
+    return md5;
   }
 
   /**
@@ -624,6 +633,11 @@ function sliceOf<T>(at: number, count: number, valueAt: (k: number) => T): T[] {
   const part: T[] = [];
   for (let k = at; k < Math.min(count, at + PART_ROWS); k++) part.push(valueAt(k));
   return part;
+}
+
+/** A row's stat equals the file's and was not racy when taken (see the class comment). */
+function statMatches(file: WalkedFile, ino: number, size: number, mtimeMs: number, ctimeMs: number, checkedAtMs: number): boolean {
+  return ino === file.ino && size === file.size && mtimeMs === file.mtimeMs && ctimeMs === file.ctimeMs && mtimeMs < checkedAtMs - RACY_WINDOW_MS;
 }
 
 function storedSince(since: Since | undefined): StoredSince | null {
