@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../fsutil.js';
 import type { DirListings, DirStats, WalkedFile } from './walk.js';
@@ -11,7 +12,11 @@ import type { DirListings, DirStats, WalkedFile } from './walk.js';
  * does not even rebuild its manifest.
  *
  * Stored column-wise (one array per field, paths joined by "\n", md5s concatenated): parsing a
- * few large arrays is several times faster than 100k small ones. Rows are saved in walk order,
+ * few large arrays is several times faster than 100k small ones. The five number columns are kept
+ * beside the JSON in `<file>.bin` as float64s (a header naming the JSON's generation, then each
+ * column whole): JSON.parse of their text was most of the load. A `.bin` of another generation (a
+ * crash between the two writes) makes the cache empty, so every file gets hashed again. Files of
+ * the earlier format (FORMAT_JSON, numbers in the JSON) are still read. Rows are saved in walk order,
  * and lookups first try the row at the same position, so the common no-change case never builds
  * an index.
  *
@@ -45,7 +50,13 @@ import type { DirListings, DirStats, WalkedFile } from './walk.js';
  * like file rows.
  */
 const RACY_WINDOW_MS = 50;
-const FORMAT = 4;
+/** Written: numbers in `<file>.bin`. */
+const FORMAT = 5;
+/** Read too: every column in the JSON. */
+const FORMAT_JSON = 4;
+const NUMBER_COLUMNS = ['ino', 'size', 'mtime', 'ctime', 'checked'] as const;
+/** The `.bin` header: the generation (12 hex digits) padded to keep the float64s aligned. */
+const BIN_HEADER_BYTES = 16;
 /** Rows the append log may hold before save() rewrites the whole file instead. */
 export const LOG_MAX_ROWS = 256;
 /** Rows per slice when the file is written (see rewrite()). */
@@ -90,13 +101,18 @@ interface Stored {
   tree?: TreeMemo;
   base?: string;
   paths: string[] | string;
-  ino: number[];
-  size: number[];
-  mtime: number[];
-  ctime: number[];
+  /** FORMAT: the number of rows (the number columns are in `<file>.bin`, little-endian unless `be`). */
+  rows?: number;
+  be?: boolean;
+  ino: NumberColumn;
+  size: NumberColumn;
+  mtime: NumberColumn;
+  ctime: NumberColumn;
   md5: string;
-  checked: number[];
+  checked: NumberColumn;
 }
+
+type NumberColumn = number[] | Float64Array;
 
 /** One line of the append log after its header `{"v","gen"}`. */
 type LogLine =
@@ -221,13 +237,19 @@ export class StatCache {
     return `${this.file}.log`;
   }
 
+  private get binFile(): string {
+    return `${this.file}.bin`;
+  }
+
   private static fileFor(statDir: string, key: string, legacy: boolean): string {
     return join(statDir, createHash('md5').update(`${legacy ? 'legacy' : 'md5'}:${key}`).digest('hex') + '.json');
   }
 
   /** The size of the stored file in bytes (0 when there is none): a hint at the output's size before loading it. */
   static storedBytes(statDir: string, key: string, legacy: boolean): number {
-    return statSync(StatCache.fileFor(statDir, key, legacy), { throwIfNoEntry: false })?.size ?? 0;
+    const file = StatCache.fileFor(statDir, key, legacy);
+    const size = (f: string) => statSync(f, { throwIfNoEntry: false })?.size ?? 0;
+    return size(file) + size(`${file}.bin`);
   }
 
   static load(statDir: string, key: string, legacy: boolean): StatCache {
@@ -235,7 +257,7 @@ export class StatCache {
     const cache = new StatCache(file);
     try {
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as Stored;
-      if (parsed.v === FORMAT) {
+      if (parsed.v === FORMAT_JSON || (parsed.v === FORMAT && cache.readNumberColumns(parsed))) {
         cache.stored = parsed;
         // '' joins both no rows and the one row of a single-file output (relpath ''): the columns tell which.
         cache.paths = typeof parsed.paths === 'string' ? (parsed.paths === '' && parsed.ino.length === 0 ? [] : parsed.paths.split('\n')) : parsed.paths;
@@ -252,6 +274,26 @@ export class StatCache {
     cache.savedBase = cache.base;
     cache.savedSince = JSON.stringify(storedSince(cache.since));
     return cache;
+  }
+
+  /** Fills in `parsed`'s number columns from `<file>.bin`; false when it is missing or not of this generation. */
+  private readNumberColumns(parsed: Stored): boolean {
+    const rows = parsed.rows;
+    if (typeof parsed.gen !== 'string' || typeof rows !== 'number' || !Number.isInteger(rows) || rows < 0) return false;
+    if ((parsed.be === true) !== (endianness() === 'BE')) return false;
+    let buf: Buffer;
+    try {
+      buf = readFileSync(this.binFile);
+    } catch {
+      return false;
+    }
+    if (buf.length !== BIN_HEADER_BYTES + NUMBER_COLUMNS.length * rows * 8 || buf.toString('latin1', 0, parsed.gen.length) !== parsed.gen) return false;
+    // Float64Array views need 8-byte alignment (a file read whole normally has its own buffer at offset 0).
+    const bytes = buf.byteOffset % 8 === 0 ? buf : Buffer.from(buf);
+    NUMBER_COLUMNS.forEach((column, c) => {
+      parsed[column] = new Float64Array(bytes.buffer, bytes.byteOffset + BIN_HEADER_BYTES + c * rows * 8, rows);
+    });
+    return true;
   }
 
   /** Applies the append log written for base generation `gen` (see the class comment). */
@@ -271,7 +313,7 @@ export class StatCache {
     } catch {
       return;
     }
-    if (header.v !== FORMAT || header.gen !== gen) return;
+    if (header.v !== this.stored!.v || header.gen !== gen) return;
     this.logStarted = true;
     const s = this.stored!;
     const md5s: string[] = [];
@@ -532,7 +574,7 @@ export class StatCache {
   /** Appends the patched rows, tree memo and base to the log; false when the log cannot be written. */
   private appendLog(): boolean {
     const lines: string[] = [];
-    if (!this.logStarted) lines.push(JSON.stringify({ v: FORMAT, gen: this.stored!.gen }));
+    if (!this.logStarted) lines.push(JSON.stringify({ v: this.stored!.v, gen: this.stored!.gen }));
     for (const [p, r] of this.changes.entries()) {
       lines.push(JSON.stringify({ i: this.stale.get(p)!.i, p, ino: r.ino, size: r.size, mtime: r.mtimeMs, ctime: r.ctimeMs, md5: r.md5, checked: r.checkedAtMs }));
     }
@@ -587,13 +629,16 @@ export class StatCache {
       return w >= 0 ? changes.md5[w]! : stored!.md5.slice((-1 - w) * 32, (-1 - w) * 32 + 32);
     };
     const joinable = order.every((p) => !p.includes('\n'));
+    const gen = randomBytes(6).toString('hex');
     const header = {
       v: FORMAT,
+      rows: order.length,
+      ...(endianness() === 'BE' ? { be: true } : {}),
       ...(this.tree ? { tree: this.tree } : {}),
       ...(this.base ? { base: this.base } : {}),
       ...(this.since ? { since: storedSince(this.since)! } : {}),
       ...(this.walkedDirs && this.walkedDirs.size > 0 ? { dirs: [...this.walkedDirs].map(([p, row]): StoredDirRow => [p, ...row]) } : {}),
-      gen: randomBytes(6).toString('hex'),
+      gen,
     };
     // The same JSON document as JSON.stringify(Stored), written a column at a time and each column
     // in slices of PART_ROWS rows: at a million rows, a whole column as one string (and again as its
@@ -606,12 +651,20 @@ export class StatCache {
         for (let at = 0; at < order.length; at += PART_ROWS) yield (at > 0 ? '\\n' : '') + JSON.stringify(order.slice(at, at + PART_ROWS).join('\n')).slice(1, -1);
         yield '"';
       } else yield* jsonArrayParts('paths', order.length, (k) => order[k]!);
-      for (const column of ['ino', 'size', 'mtime', 'ctime', 'checked'] as const) yield* jsonArrayParts(column, order.length, numberAt(column));
       yield ',"md5":"';
       for (let at = 0; at < order.length; at += PART_ROWS) yield sliceOf(at, order.length, md5At).join('');
       yield '"}';
     }
+    // The numbers first: until the JSON naming their generation replaces the old one, the pair reads as missing.
+    const numbers = Buffer.alloc(BIN_HEADER_BYTES + NUMBER_COLUMNS.length * order.length * 8);
+    numbers.write(gen, 0, 'latin1');
+    const columns = new Float64Array(numbers.buffer, numbers.byteOffset + BIN_HEADER_BYTES, NUMBER_COLUMNS.length * order.length);
+    NUMBER_COLUMNS.forEach((column, c) => {
+      const at = numberAt(column);
+      for (let k = 0, o = c * order.length; k < order.length; k++, o++) columns[o] = at(k);
+    });
     // Not fsynced: a cache. A file torn by a crash fails to parse and is treated as missing (every file gets hashed).
+    writeFileAtomicSync(this.binFile, numbers, 0o666, false);
     writeFileAtomicSync(this.file, parts(), 0o666, false);
     // The log was for the previous generation; it would be ignored, but it need not linger.
     if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });

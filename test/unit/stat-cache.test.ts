@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOG_MAX_ROWS, StatCache } from '../../src/workspace/stat-cache.js';
@@ -22,6 +22,17 @@ const md5 = (c: string) => c.repeat(32).slice(0, 32);
 const N = 5;
 const files = () => Array.from({ length: N }, (_, i) => file(i));
 const statFile = () => join(dir, readdirSync(dir).find((n) => n.endsWith('.json'))!);
+
+/** The saved number columns: in `<file>.bin`, after a 16-byte header naming the JSON's generation, one column after another. */
+function storedNumbers(): Record<'ino' | 'size' | 'mtime' | 'ctime' | 'checked', number[]> {
+  const { rows, gen } = JSON.parse(readFileSync(statFile(), 'utf8')) as { rows: number; gen: string };
+  const bin = readFileSync(`${statFile()}.bin`);
+  expect(bin.toString('latin1', 0, gen.length)).toBe(gen);
+  const all = [...new Float64Array(bin.buffer.slice(bin.byteOffset + 16, bin.byteOffset + bin.length))];
+  expect(all.length).toBe(5 * rows);
+  const col = (c: number) => all.slice(c * rows, (c + 1) * rows);
+  return { ino: col(0), size: col(1), mtime: col(2), ctime: col(3), checked: col(4) };
+}
 
 /** A saved cache of N rows, every md5 'a…', with tree memo T1. */
 function seed(): void {
@@ -234,10 +245,10 @@ describe('stat cache: changes since the pointer tree', () => {
     c.retainOnly(many.map((f) => f.relpath));
     c.save();
     const text = readFileSync(statFile(), 'utf8');
-    const parsed = JSON.parse(text) as { paths: string; md5: string; ino: number[] };
+    const parsed = JSON.parse(text) as { paths: string; md5: string };
     expect(parsed.paths.split('\n')).toEqual(many.map((f) => f.relpath));
     expect(parsed.md5.length).toBe(32 * many.length);
-    expect(parsed.ino).toEqual(many.map((f) => f.ino));
+    expect(storedNumbers().ino).toEqual(many.map((f) => f.ino));
     const back = StatCache.load(dir, 'big', false);
     for (const [i, f] of many.entries()) expect(back.lookup(f)).toBe((i % 16).toString(16).repeat(32));
     // A path holding a newline cannot be joined: the paths column is an array, written in slices too.
@@ -257,10 +268,10 @@ describe('stat cache: changes since the pointer tree', () => {
     for (const i of [...walked.keys()].reverse()) c.record(walked[i]!, md5Of(i));
     c.retainOnly(walked.map((f) => f.relpath));
     c.save();
-    const parsed = JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string; md5: string; size: number[]; mtime: number[] };
+    const parsed = JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string; md5: string };
     expect(parsed.paths.split('\n')).toEqual(walked.map((f) => f.relpath));
-    expect(parsed.size).toEqual(walked.map((f) => f.size));
-    expect(parsed.mtime).toEqual(walked.map((f) => f.mtimeMs));
+    expect(storedNumbers().size).toEqual(walked.map((f) => f.size));
+    expect(storedNumbers().mtime).toEqual(walked.map((f) => f.mtimeMs));
     expect(parsed.md5).toBe(walked.map((_, i) => md5Of(i)).join(''));
     // Every other file modified: too many rows for the append log, so the file is rewritten from
     // the stored rows and the re-recorded ones together; then one file added (a rewrite again).
@@ -292,5 +303,63 @@ describe('stat cache: changes since the pointer tree', () => {
     writeFileSync(statFile(), Buffer.alloc(text.length));
     const zeroed = StatCache.load(dir, 'data', false);
     for (const f of files()) expect(zeroed.lookup(f)).toBeUndefined();
+  });
+
+  it('number columns torn, missing, or of another generation (a crash between the two writes) are trusted for nothing', () => {
+    seed();
+    const json = readFileSync(statFile(), 'utf8');
+    const bin = readFileSync(`${statFile()}.bin`);
+    const trusted = () => files().filter((f) => StatCache.load(dir, 'data', false).lookup(f) !== undefined).length;
+    expect(trusted()).toBe(N);
+    for (const cut of [0, 10, 16, bin.length - 8, bin.length - 1]) {
+      writeFileSync(`${statFile()}.bin`, bin.subarray(0, cut));
+      expect(trusted()).toBe(0);
+    }
+    const otherGen = Buffer.from(bin);
+    otherGen.write('000000000000', 0, 'latin1');
+    writeFileSync(`${statFile()}.bin`, otherGen);
+    expect(trusted()).toBe(0);
+    rmSync(`${statFile()}.bin`);
+    expect(trusted()).toBe(0);
+    expect(StatCache.load(dir, 'data', false).treeOid(N)).toBeUndefined();
+    writeFileSync(`${statFile()}.bin`, bin);
+    writeFileSync(statFile(), json);
+    expect(trusted()).toBe(N);
+  });
+
+  it('reads the earlier format (numbers in the JSON, v4) and its log, and rewrites it in the new one', () => {
+    const v4 = {
+      v: 4,
+      gen: 'abcdefabcdef',
+      tree: { oid: 't1.dir', count: N },
+      paths: files().map((f) => f.relpath).join('\n'),
+      ino: files().map((f) => f.ino),
+      size: files().map((f) => f.size),
+      mtime: files().map((f) => f.mtimeMs),
+      ctime: files().map((f) => f.ctimeMs),
+      md5: files().map(() => md5('a')).join(''),
+      checked: files().map((f) => f.mtimeMs + 1000),
+    };
+    StatCache.load(dir, 'data', false).save(); // names the file
+    const c0 = StatCache.load(dir, 'data', false);
+    c0.rememberTree('x', 0);
+    c0.save();
+    writeFileSync(statFile(), JSON.stringify(v4));
+    rmSync(`${statFile()}.bin`, { force: true });
+    const patched = { ...file(2), mtimeMs: OLD + 500, ctimeMs: OLD + 500 };
+    writeFileSync(`${statFile()}.log`, `${JSON.stringify({ v: 4, gen: v4.gen })}\n${JSON.stringify({ i: 2, p: 'f2', ino: patched.ino, size: patched.size, mtime: patched.mtimeMs, ctime: patched.ctimeMs, md5: md5('b'), checked: OLD + 9000 })}\n`);
+    const old = StatCache.load(dir, 'data', false);
+    const current = files().map((f, i) => (i === 2 ? patched : f));
+    expect(current.map((f) => old.lookup(f))).toEqual([md5('a'), md5('a'), md5('b'), md5('a'), md5('a')]);
+    // One added file: a rewrite, in the new format.
+    const grown = [...current, file(N)];
+    const c = StatCache.load(dir, 'data', false);
+    for (const f of grown) if (c.lookup(f) === undefined) c.record(f, md5('c'), OLD + 100_000);
+    c.retainOnly(grown.map((f) => f.relpath));
+    c.save();
+    expect(JSON.parse(readFileSync(statFile(), 'utf8')).v).toBe(5);
+    expect(storedNumbers().ino).toEqual(grown.map((f) => f.ino));
+    const back = StatCache.load(dir, 'data', false);
+    expect(grown.map((f) => back.lookup(f))).toEqual([md5('a'), md5('a'), md5('b'), md5('a'), md5('a'), md5('c')]);
   });
 });

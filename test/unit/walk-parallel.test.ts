@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirLister, FIELDS, type DirListing } from '../../src/workspace/dir-lister.js';
-import { walkTree, type WalkOptions } from '../../src/workspace/walk.js';
+import { walkTree, type DirListings, type WalkOptions } from '../../src/workspace/walk.js';
 import { removeDir, tempDir } from '../helpers/repo.js';
 
 /**
@@ -83,6 +83,31 @@ describe('walkTree with a directory-listing thread', () => {
       try {
         const before = lister.helped;
         expect(walk(lister)).toEqual(alone);
+        helped = lister.helped - before;
+      } finally {
+        lister.close();
+      }
+    }
+    expect(helped).toBeGreaterThan(0);
+  });
+
+  it('finds the same with remembered listings handed to the thread', async () => {
+    buildTree(dir);
+    const alone = walk();
+    // Remembered listings for every directory (as the stat cache gives them): the thread lstats those names.
+    const remembered = new Map<string, string>();
+    const listings: DirListings = {
+      known: (prefix) => remembered.get(prefix),
+      listed: (prefix, _st, names) => void remembered.set(prefix, names.join('\n')),
+    };
+    expect(walk(undefined, { listings, rootStats: lstatSync(dir) })).toEqual(alone);
+    expect(remembered.size).toBeGreaterThan(200);
+    let helped = 0;
+    for (let round = 0; round < 10 && helped === 0; round++) {
+      const lister = await startedLister(join(dir, 'a0'));
+      try {
+        const before = lister.helped;
+        expect(walk(lister, { listings, rootStats: lstatSync(dir) })).toEqual(alone);
         helped = lister.helped - before;
       } finally {
         lister.close();
