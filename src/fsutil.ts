@@ -83,7 +83,35 @@ function touchedSince(abs: string, since: number): boolean {
  * may throw to keep what was written from ever taking the target's name (a hash check).
  */
 export function writeFileInPlaceSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666, durable = true, beforeRename?: () => void): void {
-  const tmp = tempPathFor(target);
+  writeThenNameSync(tempPathFor(target), data, {
+    mode,
+    durable,
+    shownAs: target,
+    targetOf: () => {
+      beforeRename?.();
+      return target;
+    },
+  });
+}
+
+export interface WriteThenName {
+  mode: number;
+  durable: boolean;
+  shownAs: string;
+  targetOf: () => string | undefined;
+}
+
+/**
+ * Writes `data` to the new temp file `tmp` (fsynced unless `durable` is false), then renames it
+ * to the path `targetOf()` answers once every byte is written: content named after its own bytes
+ * (a content address) has its name only then. `targetOf` may throw (a failed hash check), or
+ * answer undefined (the content is there already), to keep the bytes from taking any name: the
+ * temp is removed. The target must be on the temp's filesystem, its directory existing. Errors
+ * name `shownAs` (the file being written) until the target is known.
+ */
+export function writeThenNameSync(tmp: string, data: string | Buffer | Iterable<string>, how: WriteThenName): string | undefined {
+  const { mode, durable, shownAs, targetOf } = how;
+  let target: string | undefined;
   try {
     const fd = openSync(tmp, 'wx', mode);
     try {
@@ -94,12 +122,14 @@ export function writeFileInPlaceSync(target: string, data: string | Buffer | Ite
     } finally {
       closeSync(fd);
     }
-    beforeRename?.();
-    renameSync(tmp, target);
+    target = targetOf();
+    if (target === undefined) rmSync(tmp, { force: true });
+    else renameSync(tmp, target);
+    return target;
   } catch (err) {
     rmSync(tmp, { force: true });
     // Writes through the descriptor carry no path: name the file being written (ENOSPC, EIO ...).
-    throw withPath(err, target);
+    throw withPath(err, target ?? shownAs);
   }
 }
 

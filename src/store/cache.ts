@@ -5,7 +5,7 @@ import { rename } from 'node:fs/promises';
 import { CHUNK_SIZE, hashFile } from '../data/hash.js';
 import { buildManifest, manifestSlices, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
 import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
-import { tempPathFor, writeFileAtomicSync } from '../fsutil.js';
+import { tempPathFor, writeFileAtomicSync, writeThenNameSync } from '../fsutil.js';
 import { hasVerifiedMtime, objectPathIn, runRestoreTask, stampVerifiedPath, type WrittenStat } from '../workspace/hash-task.js';
 import { hashEach } from '../workspace/hasher.js';
 
@@ -92,13 +92,33 @@ export class Cache {
   }
 
   /**
-   * Stores the `.dir` object of `entries` under `oid`, written slice by slice (a million-entry
-   * manifest never exists whole in memory, as text or as bytes) and hashed as it is written: bytes
-   * that do not hash to `oid` never take its name. False when the cache already has it.
+   * Stores the `.dir` object of `entries` and returns its oid, the manifest serialised once (see
+   * writeManifest). When the cache has that object already, it is kept and nothing replaces it.
+   */
+  storeManifestOf(entries: readonly ManifestEntry[]): string {
+    return this.writeManifest(entries, (oid) => oid).oid;
+  }
+
+  /**
+   * Stores the `.dir` object of `entries` under `oid` (see writeManifest): bytes that do not hash
+   * to `oid` never take its name (exit 6). False when the cache already has it.
    */
   insertManifestOf(oid: string, entries: readonly ManifestEntry[]): boolean {
-    const target = this.objectPath(oid, false);
-    if (existsSync(target)) return false;
+    if (existsSync(this.objectPath(oid, false))) return false;
+    return this.writeManifest(entries, (got) => {
+      if (got !== oid) throw integrityError('cache.oid-mismatch', `refusing to store a manifest under ${oid}: its md5 is ${got}`);
+      return got;
+    }).stored;
+  }
+
+  /**
+   * Writes the manifest of `entries` slice by slice (a million-entry manifest never exists whole
+   * in memory, as text or as bytes) to a temp file in the cache root, hashing it as it is written,
+   * then names it after `accept` of that oid, which may throw to keep the bytes from being stored.
+   * Not stored when the cache has the object already.
+   */
+  private writeManifest(entries: readonly ManifestEntry[], accept: (oid: string) => string): { oid: string; stored: boolean } {
+    mkdirSync(this.root, { recursive: true });
     const hash = createHash('md5');
     function* hashed(): Generator<string> {
       for (const text of manifestSlices(entries)) {
@@ -106,12 +126,21 @@ export class Cache {
         yield text;
       }
     }
-    writeFileAtomicSync(target, hashed(), 0o444, true, () => {
-      const got = `${hash.digest('hex')}.dir`;
-      if (got !== oid) throw integrityError('cache.oid-mismatch', `refusing to store a manifest under ${oid}: its md5 is ${got}`);
+    let oid = '';
+    const target = writeThenNameSync(tempPathFor(join(this.root, 'manifest')), hashed(), {
+      mode: 0o444,
+      durable: true,
+      shownAs: `${this.root} (writing a directory manifest)`,
+      targetOf: () => {
+        oid = accept(`${hash.digest('hex')}.dir`);
+        const path = this.objectPath(oid, false);
+        if (existsSync(path)) return undefined;
+        mkdirSync(dirname(path), { recursive: true });
+        return path;
+      },
     });
-    this.stamp(target);
-    return true;
+    if (target !== undefined) this.stamp(target);
+    return { oid, stored: target !== undefined };
   }
 
   insertManifest(entries: readonly ManifestEntry[]): { oid: string; bytes: Buffer } {

@@ -47,4 +47,19 @@ describe('Cache.insertManifestOf', () => {
     expect(cache.has(wrong)).toBe(false);
     expect(allFiles(root)).toEqual([]);
   });
+
+  it('storeManifestOf names the bytes after their own hash, written once, and keeps an object already there', () => {
+    const cache = new Cache(root);
+    const bytes = serializeManifest(entries);
+    const oid = manifestOid(bytes);
+    expect(cache.storeManifestOf(entries)).toBe(oid);
+    const path = join(root, 'files', 'md5', oid.slice(0, 2), oid.slice(2));
+    expect(readFileSync(path).equals(bytes)).toBe(true);
+    expect(statSync(path).mode & 0o222).toBe(0);
+    const before = statSync(path);
+    expect(cache.storeManifestOf([...entries].reverse())).toBe(oid);
+    // The same object, not a new file renamed over it (a hardlinked work tree keeps sharing it).
+    expect(statSync(path).ino).toBe(before.ino);
+    expect(allFiles(root)).toEqual([path]);
+  });
 });

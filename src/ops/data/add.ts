@@ -196,6 +196,7 @@ async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd): Prom
   if (!state.exists || state.oid === undefined) throw new RegError('add.vanished', 'failed', `${p.target} disappeared while adding it`);
   for (const t of state.staleTemps) fs.remove(`${p.dataRel}/${t}`);
   if (state.isDir) {
+    // The scan stored the manifest unless it knew the oid from an earlier scan.
     if (!repo.cache.has(state.oid)) repo.cache.insertManifestOf(state.oid, state.files);
     // The scan stored every file it hashed and checked that the others are cached: the next
     // status need not read the manifest to find the tree complete.

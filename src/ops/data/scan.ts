@@ -56,7 +56,7 @@ export interface WorkspaceState {
 
 export interface ScanOptions {
   legacy: boolean;
-  /** Also copy newly hashed files into the cache (add): the scanned oid becomes the base. */
+  /** Also copy newly hashed files, and a directory's manifest, into the cache (add): the scanned oid becomes the base. */
   store: boolean;
   label: string;
   /** The oid the output's pointer names: when the scan finds exactly it, it becomes the base. */
@@ -175,8 +175,9 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   if (isDir) {
     // Valid also after re-hashing touched files whose bytes turned out unchanged (StatCache.record).
     const remembered = statCache.treeOid(files.length);
-    // WalkedFile has relpath and md5, so it serves as a manifest entry without a copy.
-    oid = remembered ?? manifestOidOf(files);
+    // WalkedFile has relpath and md5, so it serves as a manifest entry without a copy. Storing,
+    // the manifest is hashed as it is written into the cache: serialised once.
+    oid = remembered ?? (opts.store ? repo.cache.storeManifestOf(files) : manifestOidOf(files));
     statCache.rememberTree(oid, files.length);
   } else {
     oid = files[0]!.md5;
