@@ -167,8 +167,12 @@ export interface TransferTask {
   /** Remote key (what failure reports name). */
   key: string;
   size: number;
-  /** Keys of tasks that must have succeeded (or be already present) before this one may run. */
-  requires?: string[];
+  /**
+   * Keys that must all have been sent before this task may run (a directory manifest's files):
+   * by tasks of the same run, or earlier, as `TransferOptions.sentBefore` tells. When one was
+   * not, the task is reported as failed (transfer.dependency-failed) and never runs.
+   */
+  requires?: readonly string[];
   run(onBytes: (n: number) => void, signal: AbortSignal | undefined): Promise<void>;
 }
 
@@ -205,11 +209,13 @@ export interface TransferOptions {
   health?: RemoteHealth;
   /** Turns a task's final error into a RegError (remote or disk class), if it has one. */
   classify?: (err: unknown) => unknown;
+  /** Whether an earlier run of the same command sent `key` (for `requires` across runs made a batch at a time). */
+  sentBefore?: (key: string) => boolean;
 }
 
 /**
- * Runs every task without `requires` first, then the dependent ones whose requirements all
- * succeeded; a dependent task whose requirement failed is reported as failed, never run.
+ * Runs every task without `requires` first, then the dependent ones whose requirements were all
+ * sent; a dependent task with a requirement not sent is reported as failed, never run.
  * Individual failures do not stop the queue (the result lists them); an abort does, and so does
  * a failure every further transfer would share (reported as `fatal`).
  */
@@ -224,29 +230,29 @@ export async function runTransfers(tasks: readonly TransferTask[], parentOptions
 
 async function runAll(tasks: readonly TransferTask[], options: TransferOptions): Promise<TransferOutcome> {
   const outcome: TransferOutcome = { done: [], failed: [], bytes: 0 };
-  const failedKeys = new Set<string>();
   const independent = tasks.filter((t) => !t.requires || t.requires.length === 0);
   const dependent = tasks.filter((t) => t.requires && t.requires.length > 0);
-  await runPool(independent, options, outcome, failedKeys);
-  if (outcome.fatal) return outcome;
+  await runPool(independent, options, outcome);
+  if (outcome.fatal || dependent.length === 0) return outcome;
+  const sentNow = new Set(outcome.done);
+  const sent = (key: string) => sentNow.has(key) || options.sentBefore?.(key) === true;
   const runnable: TransferTask[] = [];
   for (const t of dependent) {
-    const bad = t.requires!.filter((k) => failedKeys.has(k));
-    if (bad.length > 0) {
-      failedKeys.add(t.key);
-      outcome.failed.push(dependencyFailure(t.key, bad.length));
-    } else runnable.push(t);
+    let unsent = 0;
+    for (const k of t.requires!) if (!sent(k)) unsent++;
+    if (unsent > 0) outcome.failed.push(dependencyFailure(t.key, unsent));
+    else runnable.push(t);
   }
-  await runPool(runnable, options, outcome, failedKeys);
+  await runPool(runnable, options, outcome);
   return outcome;
 }
 
-/** The failure of a manifest not sent because `failedFiles` of its files failed. */
-export function dependencyFailure(key: string, failedFiles: number): TransferFailure {
+/** The failure of a manifest not sent because `failedFiles` of its files were not. */
+function dependencyFailure(key: string, failedFiles: number): TransferFailure {
   return { key, error: `not uploaded because ${failedFiles} of its files failed (a manifest is only sent once all its files are there)`, code: 'transfer.dependency-failed', integrity: false };
 }
 
-async function runPool(tasks: readonly TransferTask[], options: TransferOptions, outcome: TransferOutcome, failedKeys: Set<string>): Promise<void> {
+async function runPool(tasks: readonly TransferTask[], options: TransferOptions, outcome: TransferOutcome): Promise<void> {
   let next = 0;
   const retry = options.retry ?? DEFAULT_RETRY;
   const worker = async () => {
@@ -277,7 +283,6 @@ async function runPool(tasks: readonly TransferTask[], options: TransferOptions,
         options.onDone?.(task);
       } catch (err) {
         if (options.signal?.aborted) return;
-        failedKeys.add(task.key);
         const remoteGivenUp = options.health?.dead !== undefined && err === options.health.dead;
         if ((isFatalRemoteError(err) || remoteGivenUp) && isRegError(err) && !outcome.fatal) outcome.fatal = err;
         outcome.failed.push({

@@ -11,7 +11,8 @@ import { remoteAdd, remoteList, remoteModify, remoteRemove, remoteDefault } from
 import { makeContext, type Context } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';
 import { FlakyBackend } from '../../dist/store/flaky.js';
-import type { Backend } from '../../dist/store/backend.js';
+import type { Backend, PutOptions } from '../../dist/store/backend.js';
+import { md5Hex } from '../../dist/data/manifest.js';
 import { git, makeGitRepo, removeDir, tempDir, writeTree, filesUnder, tempFilesUnder } from '../helpers/repo.js';
 import { expectRegError } from '../helpers/expect-error.js';
 
@@ -176,6 +177,42 @@ describe('failures and retries', () => {
     const rerun = await push(ctxA(), { targets: [] });
     expect(rerun.pushed).toBe(total - details.pushed);
     expect(assertManifestsComplete(remoteDir)).toBe(1);
+  });
+
+  it('one file that cannot be sent keeps its own directory\'s manifest off the remote, not the manifest of a directory whose files all went', async () => {
+    writeTree(repoA, { 'more/a.txt': 'more a\n', 'more/b.txt': 'more b\n' });
+    await add(ctxA(), { targets: ['more'] });
+    const keyOf = (md5: string) => `files/md5/${md5.slice(0, 2)}/${md5.slice(2)}`;
+    const pointerKey = (pointer: string) => keyOf(readFileSync(join(repoA, pointer), 'utf8').match(/md5: ([0-9a-f]{32}\.dir)/)![1]!);
+    const victim = keyOf(md5Hex('row 3\n'.repeat(4)));
+    // A failure the queue neither retries nor takes as the remote's end: only this object is lost.
+    const refuse = (key: string) => {
+      if (key === victim) throw new RegError('test.refused', 'transfer', `refused ${key}`);
+    };
+    class RefuseOne extends FlakyBackend {
+      override async putFile(key: string, path: string, size: number, options?: PutOptions): Promise<void> {
+        refuse(key);
+        return super.putFile(key, path, size, options);
+      }
+      override async putBytes(key: string, bytes: Buffer, options?: PutOptions): Promise<void> {
+        refuse(key);
+        return super.putBytes(key, bytes, options);
+      }
+    }
+    const err = await expectRegError(push(ctxA(), { targets: ['data', 'more'], jobs: 2, wrapBackend: (b) => new RefuseOne(b, { failureRate: 0 }) }), 'push.incomplete', 4);
+    const details = err.details as { failures: Array<{ key: string; code?: string }>; outputs: Array<{ path: string; state: string }> };
+    const dataDir = pointerKey('data.dvc');
+    const moreDir = pointerKey('more.dvc');
+    expect(details.failures.map((f) => [f.key, f.code]).sort()).toEqual([[dataDir, 'transfer.dependency-failed'], [victim, 'test.refused']].sort());
+    expect(Object.fromEntries(details.outputs.map((o) => [o.path, o.state]))).toEqual({ data: 'failed', more: 'pushed' });
+    expect(existsSync(join(remoteDir, victim))).toBe(false);
+    expect(existsSync(join(remoteDir, dataDir))).toBe(false);
+    expect(existsSync(join(remoteDir, moreDir))).toBe(true);
+    expect(assertManifestsComplete(remoteDir)).toBe(1);
+    // Every other file of data went: a re-run sends the one file, then the manifest.
+    const rerun = await push(ctxA(), { targets: ['data', 'more'] });
+    expect(rerun.pushed).toBe(2);
+    expect(assertManifestsComplete(remoteDir)).toBe(2);
   });
 
   it('an aborted push (Ctrl-C after N objects) never leaves a manifest without its files', async () => {

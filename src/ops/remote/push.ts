@@ -7,7 +7,7 @@ import { yieldToEventLoop } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
 import { objectKey, refKey, refOfKey, type ObjRef } from '../../store/object-store.js';
-import { dependencyFailure, type RetryPolicy, type TransferFailure, type TransferOutcome, type TransferTask } from '../../store/transfer.js';
+import { type RetryPolicy, type TransferFailure, type TransferOutcome, type TransferTask } from '../../store/transfer.js';
 import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
 import { quarantineCorrupt, usersOf, type ObjectUse } from './output-objects.js';
@@ -454,18 +454,14 @@ export async function uploadPlan(repo: Repo, ctx: Context, plan: PushPlan, remot
       }
     }
     yield batch;
-    // Manifests last, each once all of its files are on the remote (dvc-compat.md §5.2).
+    // Manifests last, each sent only once all of its files were (dvc-compat.md §5.2): the
+    // transfer queue runs a task whose `requires` were all sent, by its batch or before (sentBefore).
     batch = [];
     for (const obj of manifests) {
       if (obj.localPath === undefined) unavailable(obj.key, 'the directory manifest is not in the local cache', 'cache.missing-object');
       else if (obj.unavailableMembers! > 0) {
         unavailable(obj.key, `not uploaded: ${obj.unavailableMembers} of its files are neither on the remote nor in the local cache`, 'transfer.dependency-failed');
-      } else {
-        let failed = 0;
-        for (const k of obj.members!) if (stateOf(k) !== SENT) failed++;
-        if (failed > 0) fail(dependencyFailure(obj.key, failed));
-        else batch.push(task(obj.ref, obj.key, obj.localPath, obj.size));
-      }
+      } else batch.push({ ...task(obj.ref, obj.key, obj.localPath, obj.size), requires: obj.members! });
     }
     yield batch;
   }
@@ -480,9 +476,11 @@ export async function uploadPlan(repo: Repo, ctx: Context, plan: PushPlan, remot
   };
   let fatal: RegError | undefined;
   if (options.dryRun) {
+    // Every file would be sent (or makes its manifest unavailable above): so would every manifest.
     for (const batch of batches()) record({ done: batch.map((t) => t.key), failed: [] });
   } else if (total > 0) {
-    fatal = await runTransferBatchesWithProgress(ctx, batches(), remote, { phase: options.phase, label: options.label, total, totalBytes }, record);
+    const sentBefore = (key: string) => stateOf(key) === SENT;
+    fatal = await runTransferBatchesWithProgress(ctx, batches(), remote, { phase: options.phase, label: options.label, total, totalBytes, sentBefore }, record);
   } else {
     // Nothing can be sent: still report what is unavailable.
     for (const _ of batches());

@@ -38,7 +38,7 @@ export async function runTransferBatchesWithProgress(
   ctx: Context,
   batches: Iterable<readonly TransferTask[]>,
   remote: OpenedRemote,
-  options: ProgressTransferOptions & { total: number; totalBytes: number },
+  options: ProgressTransferOptions & { total: number; totalBytes: number; sentBefore?: (key: string) => boolean },
   onOutcome: (outcome: TransferOutcome) => void,
 ): Promise<RegError | undefined> {
   const { phase } = options;
@@ -46,7 +46,7 @@ export async function runTransferBatchesWithProgress(
   try {
     for (const batch of batches) {
       if (batch.length === 0) continue;
-      const outcome = await runTransfers(batch, transferOptions(ctx, remote, options));
+      const outcome = await runTransfers(batch, { ...transferOptions(ctx, remote, options), ...(options.sentBefore ? { sentBefore: options.sentBefore } : {}) });
       onOutcome(outcome);
       if (outcome.fatal) return outcome.fatal;
     }
