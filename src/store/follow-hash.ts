@@ -2,6 +2,7 @@ import { write as fsWrite, writev as fsWritev } from 'node:fs';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { packagePath } from '../package-info.js';
+import { BodyCounter, type BodyLimit } from './hashing-tap.js';
 
 /** Objects at least this big are hashed by a FollowingHasher while they download (worker start-up costs ~30 ms). */
 export const FOLLOW_HASH_MIN_BYTES = 64 << 20;
@@ -92,7 +93,7 @@ export class FollowingHasher {
  */
 export class PositionedFileWriter extends Writable {
   bytesWritten = 0;
-  private received = 0;
+  private readonly counter: BodyCounter;
   /** The write on libuv's pool, if one is; its fd must stay open until it is done. */
   private inFlight: Promise<void> | undefined;
   private writeDone: (() => void) | undefined;
@@ -101,18 +102,18 @@ export class PositionedFileWriter extends Writable {
     private readonly fd: number,
     private readonly onWritten: (total: number) => void,
     private readonly onBytes?: (n: number) => void,
-    private readonly limit?: { maxBytes: number; tooBig: () => Error },
+    limit?: BodyLimit,
     /** Out of space: frees some if it can (true), and the write is tried again. */
     private readonly onNoSpace?: () => Promise<boolean>,
   ) {
     super({ highWaterMark: 4 << 20 });
+    this.counter = new BodyCounter(limit);
   }
 
   private take(bytes: number): Error | undefined {
-    this.received += bytes;
-    if (this.limit !== undefined && this.received > this.limit.maxBytes) return this.limit.tooBig();
-    this.onBytes?.(bytes);
-    return undefined;
+    const over = this.counter.take(bytes);
+    if (over === undefined) this.onBytes?.(bytes);
+    return over;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {

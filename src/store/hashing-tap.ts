@@ -3,6 +3,25 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { ContentHash } from '../data/hash.js';
 import { contentMismatchError } from './backend.js';
 
+/** How long a body may be: more than `maxBytes` (a lying size, an endless body) is the error `tooBig()`. */
+export interface BodyLimit {
+  maxBytes: number;
+  tooBig: () => Error;
+}
+
+/** Counts a body's bytes against its BodyLimit: the one place that decides a body ran too long. */
+export class BodyCounter {
+  received = 0;
+
+  constructor(private readonly limit: BodyLimit | undefined) {}
+
+  /** Counts `n` more bytes: the limit's error when they make the body too long, else undefined. */
+  take(n: number): Error | undefined {
+    this.received += n;
+    return this.limit !== undefined && this.received > this.limit.maxBytes ? this.limit.tooBig() : undefined;
+  }
+}
+
 export interface HashingTapOptions {
   /** Hash with DVC 2's md5-dos2unix rule (legacy file objects). */
   legacy: boolean;
@@ -27,6 +46,7 @@ export interface HashingTapOptions {
 export class HashingTap extends Transform {
   private readonly content: ContentHash;
   private readonly plainHash: Hash | undefined;
+  private readonly counter: BodyCounter;
   private held: Buffer | undefined;
   /** Set once the stream has ended. */
   md5: string | undefined;
@@ -38,6 +58,8 @@ export class HashingTap extends Transform {
     super();
     this.content = new ContentHash(options.legacy);
     this.plainHash = options.plain && options.legacy ? createHash('md5') : undefined;
+    const { limit } = options;
+    this.counter = new BodyCounter(limit && { maxBytes: limit.maxBytes, tooBig: () => this.tooBig(limit) });
   }
 
   // Not `size`: lib-storage takes a body's `size` property for its total length.
@@ -49,9 +71,9 @@ export class HashingTap extends Transform {
     this.content.update(chunk);
     this.plainHash?.update(chunk);
     this.options.onBytes?.(chunk.length);
-    const { expect, limit } = this.options;
-    if (limit !== undefined && this.content.size > limit.maxBytes) return cb(this.tooBig(limit));
-    if (expect === undefined) return cb(null, chunk);
+    const over = this.counter.take(chunk.length);
+    if (over) return cb(over);
+    if (this.options.expect === undefined) return cb(null, chunk);
     const previous = this.held;
     this.held = chunk;
     if (previous !== undefined) this.push(previous);

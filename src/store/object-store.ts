@@ -11,7 +11,7 @@ import { stampVerifiedFd, stampVerifiedPath } from '../workspace/hash-task.js';
 import type { Backend, ObjectInfo, PutOptions } from './backend.js';
 import type { Cache } from './cache.js';
 import { FOLLOW_HASH_MIN_BYTES, FollowingHasher, PositionedFileWriter } from './follow-hash.js';
-import { HashingTap } from './hashing-tap.js';
+import { BodyCounter, HashingTap, type BodyLimit } from './hashing-tap.js';
 import { DEFAULT_RETRY, fanOutSignal, withRetry, type RetryPolicy } from './transfer.js';
 
 /** One content-addressed object: its oid and which layout it lives in (DVC 3 or legacy DVC 2). */
@@ -335,7 +335,7 @@ export class ObjectStore {
  * AbortController, with a DOMException and its stack trace, per call). An abort of `signal`
  * destroys the body.
  */
-export function readBody(body: Readable, onBytes: ((n: number) => void) | undefined, signal: AbortSignal | undefined, limit?: { maxBytes: number; tooBig: () => Error }): Promise<Buffer> {
+export function readBody(body: Readable, onBytes: ((n: number) => void) | undefined, signal: AbortSignal | undefined, limit?: BodyLimit): Promise<Buffer> {
   return new Promise((resolvePromise, reject) => {
     if (signal?.aborted) {
       body.destroy();
@@ -343,7 +343,7 @@ export function readBody(body: Readable, onBytes: ((n: number) => void) | undefi
       return;
     }
     const chunks: Buffer[] = [];
-    let length = 0;
+    const counter = new BodyCounter(limit);
     const onAbort = () => body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
     signal?.addEventListener('abort', onAbort, { once: true });
     const done = (err: Error | undefined) => {
@@ -351,12 +351,12 @@ export function readBody(body: Readable, onBytes: ((n: number) => void) | undefi
       if (err) {
         body.destroy();
         reject(signal?.aborted ? signal.reason : err);
-      } else resolvePromise(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
+      } else resolvePromise(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, counter.received));
     };
     body.on('data', (c: Buffer) => {
-      if (limit !== undefined && length + c.length > limit.maxBytes) return void body.destroy(limit.tooBig());
+      const over = counter.take(c.length);
+      if (over) return void body.destroy(over);
       chunks.push(c);
-      length += c.length;
       onBytes?.(c.length);
     });
     finished(body, { writable: false }, (err) => done(err ?? undefined));
@@ -369,7 +369,7 @@ export function readBody(body: Readable, onBytes: ((n: number) => void) | undefi
  * the worker also writes the bytes it hashed to that file (`copied` once it holds them all); out
  * of space, that copy is given up before the object's own write fails.
  */
-async function downloadHashedBehind(body: Readable, tmp: string, signal: AbortSignal | undefined, onBytes: ((n: number) => void) | undefined, limit: { maxBytes: number; tooBig: () => Error } | undefined, copyTo?: { path: string; mode: number }): Promise<{ md5: string; size: number; copied: boolean }> {
+async function downloadHashedBehind(body: Readable, tmp: string, signal: AbortSignal | undefined, onBytes: ((n: number) => void) | undefined, limit: BodyLimit | undefined, copyTo?: { path: string; mode: number }): Promise<{ md5: string; size: number; copied: boolean }> {
   const fd = await openExclusive(tmp, 0o644);
   let hasher: FollowingHasher | undefined;
   let writer: PositionedFileWriter | undefined;
