@@ -2,7 +2,14 @@ import { spawn } from 'node:child_process';
 import { closeSync, ftruncateSync, openSync } from 'node:fs';
 import { REG_BIN } from './repo.js';
 
-/** Ctrl-C (SIGINT to the reg process) while it works: what it did, and how fast it stopped. */
+/**
+ * How long reg may take to exit after Ctrl-C before a test calls it a hang: a bound, never a
+ * speed (reg's own grace period is under a second; a loaded machine may take several). What a
+ * slow stop would break — temp files left, a half-written manifest — each test checks itself.
+ */
+export const STOPS_WITHIN_MS = 10_000;
+
+/** Ctrl-C (SIGINT to the reg process) while it works: what it did, and how long it took to stop. */
 export interface Interrupted {
   code: number | null;
   /** The signal that ended it (SIGKILL), or null when it exited by itself. */

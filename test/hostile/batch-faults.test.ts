@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeContext } from '../../dist/context.js';
 import { batch } from '../../dist/ops/publish/batch.js';
 import { isTempName, removeStaleTemps } from '../../src/fsutil.js';
-import { interruptWhen, type Interrupted } from '../helpers/interrupt.js';
+import { interruptWhen, STOPS_WITHIN_MS, type Interrupted } from '../helpers/interrupt.js';
 import { PAGES, buildReleaseFixture, copyObjectToClone, type ReleaseFixture } from '../helpers/release-fixture.js';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree, type CliResult } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
@@ -115,7 +115,7 @@ function expectNoTrace(before: Before, sources: string[]): void {
 function expectStoppedCleanly(r: Interrupted, before: Before, sourcesBefore: Record<string, string>): void {
   expect(r.code, r.stderr).toBe(130);
   expect(r.stderr).not.toMatch(/internal error/i);
-  expect(r.afterSignalMs).toBeLessThan(10_000);
+  expect(r.afterSignalMs).toBeLessThan(STOPS_WITHIN_MS);
   expectNoTrace(before, [incoming]);
   expect(hashes(incoming)).toEqual(sourcesBefore);
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isTempName } from '../../src/fsutil.js';
 import { commitOnDay } from '../helpers/history-fixture.js';
-import { interruptWhen, sparseFile, type Interrupted } from '../helpers/interrupt.js';
+import { interruptWhen, sparseFile, STOPS_WITHIN_MS, type Interrupted } from '../helpers/interrupt.js';
 import { PAGES, PAGES_CARD, buildReleaseFixture, type ReleaseFixture } from '../helpers/release-fixture.js';
 import { filesUnder, git, makeGitRepo, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
@@ -106,7 +106,7 @@ function expectCleanInterrupt(r: Interrupted, s: Scene): void {
   expect(r.stderr).toContain('interrupted');
   expect(r.stderr).not.toMatch(/internal error/i);
   // Bounded, never a speed: within the grace period reg exits at once anyway, so a slow stop would leave temp files.
-  expect(r.afterSignalMs).toBeLessThan(10_000);
+  expect(r.afterSignalMs).toBeLessThan(STOPS_WITHIN_MS);
   expect(tempPathsUnder(s.clone)).toEqual([]);
   expect(tempPathsUnder(s.out)).toEqual([]);
   expect(outsideCache(snapshotTree(s.clone))).toEqual(s.before.clone);

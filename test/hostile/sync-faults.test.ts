@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { interruptWhen, type Interrupted } from '../helpers/interrupt.js';
+import { interruptWhen, STOPS_WITHIN_MS, type Interrupted } from '../helpers/interrupt.js';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
@@ -91,7 +91,7 @@ function expectInterrupted(r: Interrupted): void {
   expect(r.code, r.stderr).toBe(130);
   expect(r.stderr).toContain('interrupted');
   expect(r.stderr).not.toMatch(/internal error/i);
-  expect(r.afterSignalMs).toBeLessThan(10_000);
+  expect(r.afterSignalMs).toBeLessThan(STOPS_WITHIN_MS);
 }
 
 /** Every file of `got` (relpath -> md5) is one of `want`'s, with its bytes: nothing half-written. */
