@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setConfigValue } from '../../dist/config.js';
 import { FOLLOW_HASH_MIN_BYTES } from '../../dist/store/follow-hash.js';
+import { cleanedAfterEach } from '../helpers/cleanup.js';
+import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { interruptWhen } from '../helpers/interrupt.js';
 import { tempFilesUnder } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
@@ -29,6 +29,7 @@ function expectNothingLeft(w: World): void {
 }
 
 describe('a big object (hashed behind the download on a worker thread)', () => {
+  const cleaned = cleanedAfterEach<World>();
   let s3: S3Server;
   beforeAll(async () => {
     s3 = await startS3Server();
@@ -39,7 +40,7 @@ describe('a big object (hashed behind the download on a worker thread)', () => {
 
   /** A clone whose committed pointer names BIG, which only the s3rver remote holds. */
   const bigObjectWorld = async (): Promise<World> => {
-    const w = await makeWorld('s3rver', s3);
+    const w = cleaned(await makeWorld('s3rver', s3));
     await putRemoteObject(w, BIG);
     commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
     return w;
@@ -47,80 +48,64 @@ describe('a big object (hashed behind the download on a worker thread)', () => {
 
   it('pulls from s3rver byte for byte: cached read-only, checked out, no temp file', async () => {
     const w = await bigObjectWorld();
-    try {
-      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
-      expect(r.code, r.stderr).toBe(0);
-      const data = join(w.repo, 'raw_datasets/big.bin');
-      expect(readFileSync(data).equals(BIG)).toBe(true);
-      expect(statSync(objectPath(w)).mode & 0o777).toBe(0o444);
-      expect(statSync(data).mode & 0o200).toBe(0o200);
-      expect(statSync(data).ino).not.toBe(statSync(objectPath(w)).ino);
-      // The work-tree copy was written during the download (the early copy), not copied from the
-      // cache afterwards: its last write is no later than the object's publication in the cache.
-      expect(statSync(data).mtimeMs).toBeLessThanOrEqual(statSync(objectPath(w)).ctimeMs);
-      expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
-      expect(tempFilesUnder(join(w.repo, 'raw_datasets'))).toEqual([]);
-    } finally {
-      await w.cleanup();
-    }
+    const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+    expect(r.code, r.stderr).toBe(0);
+    const data = join(w.repo, 'raw_datasets/big.bin');
+    expect(readFileSync(data).equals(BIG)).toBe(true);
+    expect(statSync(objectPath(w)).mode & 0o777).toBe(0o444);
+    expect(statSync(data).mode & 0o200).toBe(0o200);
+    expect(statSync(data).ino).not.toBe(statSync(objectPath(w)).ino);
+    // The work-tree copy was written during the download (the early copy), not copied from the
+    // cache afterwards: its last write is no later than the object's publication in the cache.
+    expect(statSync(data).mtimeMs).toBeLessThanOrEqual(statSync(objectPath(w)).ctimeMs);
+    expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
+    expect(tempFilesUnder(join(w.repo, 'raw_datasets'))).toEqual([]);
   }, 180_000);
 
   it('cache.type hardlink: the pull links the object (no early copy is written or left behind)', async () => {
     const w = await bigObjectWorld();
-    try {
-      setConfigValue(join(w.repo, '.reg/config.yaml'), ['cache', 'type'], 'hardlink');
-      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
-      expect(r.code, r.stderr).toBe(0);
-      expect(statSync(join(w.repo, 'raw_datasets/big.bin')).ino).toBe(statSync(objectPath(w)).ino);
-      expect(readFileSync(objectPath(w)).equals(BIG)).toBe(true);
-      expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
-    } finally {
-      await w.cleanup();
-    }
+    setConfigValue(join(w.repo, '.reg/config.yaml'), ['cache', 'type'], 'hardlink');
+    const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(statSync(join(w.repo, 'raw_datasets/big.bin')).ino).toBe(statSync(objectPath(w)).ino);
+    expect(readFileSync(objectPath(w)).equals(BIG)).toBe(true);
+    expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
   }, 180_000);
 
   it('unsaved bytes under the file: the download is cached, the pull refuses (exit 7), the file is untouched and the early copy removed', async () => {
     const w = await bigObjectWorld();
-    try {
-      const mine = Buffer.from('my own unsaved work\n');
-      writeFileSync(join(w.repo, 'raw_datasets/big.bin'), mine);
-      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
-      expect(r.code, r.stderr).toBe(7);
-      expect(readFileSync(join(w.repo, 'raw_datasets/big.bin')).equals(mine)).toBe(true);
-      expect(readFileSync(objectPath(w)).equals(BIG)).toBe(true);
-      expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
-      expect(tempFilesUnder(join(w.repo, 'raw_datasets'))).toEqual([]);
-    } finally {
-      await w.cleanup();
-    }
+    const mine = Buffer.from('my own unsaved work\n');
+    writeFileSync(join(w.repo, 'raw_datasets/big.bin'), mine);
+    const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+    expect(r.code, r.stderr).toBe(7);
+    expect(readFileSync(join(w.repo, 'raw_datasets/big.bin')).equals(mine)).toBe(true);
+    expect(readFileSync(objectPath(w)).equals(BIG)).toBe(true);
+    expect(tempFilesUnder(join(w.repo, '.reg/cache'))).toEqual([]);
+    expect(tempFilesUnder(join(w.repo, 'raw_datasets'))).toEqual([]);
   }, 180_000);
 
   it('a corrupt object of the right length (one byte flipped at the end): exit 6, nothing cached or checked out', async () => {
-    const w = await makeWorld('fake-s3');
-    try {
-      const bad = Buffer.from(BIG);
-      bad[bad.length - 1]! ^= 0xff;
-      await w.putRemote(`files/md5/${OID.slice(0, 2)}/${OID.slice(2)}`, bad);
-      commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
-      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
-      expect(r.code, r.stderr).toBe(6);
-      expect(r.stdout + r.stderr).toContain('remote.corrupt-object');
-      expectNothingLeft(w);
-    } finally {
-      await w.cleanup();
-    }
+    const w = cleaned(await makeWorld('fake-s3'));
+    const bad = Buffer.from(BIG);
+    bad[bad.length - 1]! ^= 0xff;
+    await w.putRemote(`files/md5/${OID.slice(0, 2)}/${OID.slice(2)}`, bad);
+    commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
+    const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stdout + r.stderr).toContain('remote.corrupt-object');
+    expectNothingLeft(w);
   }, 180_000);
 });
 
 describe('a big object whose body the server cuts off or stalls half-way', () => {
-  let server: Server;
+  const cleaned = cleanedAfterEach<World>();
+  let server: TestHttpServer;
   let url: string;
   let requests = 0;
   let mode: 'cut' | 'stall' = 'cut';
   let halfSent = false;
-  const sockets = new Set<Socket>();
   beforeAll(async () => {
-    server = createServer((req, res) => {
+    server = await startHttpServer((req, res) => {
       requests++;
       if (!req.url?.endsWith(`/${OID.slice(0, 2)}/${OID.slice(2)}`)) return void res.writeHead(404).end();
       res.writeHead(200, { 'content-length': String(BIG.length), 'content-type': 'application/octet-stream' });
@@ -129,20 +114,12 @@ describe('a big object whose body the server cuts off or stalls half-way', () =>
         if (mode === 'cut') res.destroy();
       });
     });
-    server.on('connection', (s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = server.url;
   });
-  afterAll(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  afterAll(() => server?.close());
 
   const webWorld = async (): Promise<World> => {
-    const w = await makeWorld('none');
+    const w = cleaned(await makeWorld('none'));
     setConfigValue(join(w.repo, '.reg/config.yaml'), ['remotes', 'web'], { url, 'retry-budget': 5, 'read-timeout': 5, 'connect-timeout': 2 });
     setConfigValue(join(w.repo, '.reg/config.yaml'), ['core', 'remote'], 'web');
     commit(w, { 'raw_datasets/big.bin.dvc': pointerText([{ md5: OID, size: BIG.length, path: 'big.bin' }]) });
@@ -152,29 +129,21 @@ describe('a big object whose body the server cuts off or stalls half-way', () =>
   it('cut off every time: retried, then exit 4 within the retry budget; no temp file, nothing cached or checked out', async () => {
     mode = 'cut';
     const w = await webWorld();
-    try {
-      const started = Date.now();
-      const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
-      expect(r.code, r.stderr).toBe(4);
-      expect(requests).toBeGreaterThan(1);
-      expect(Date.now() - started).toBeLessThan(60_000);
-      expectNothingLeft(w);
-    } finally {
-      await w.cleanup();
-    }
+    const started = Date.now();
+    const r = await runGuarded(w, ['pull', 'raw_datasets/big.bin']);
+    expect(r.code, r.stderr).toBe(4);
+    expect(requests).toBeGreaterThan(1);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expectNothingLeft(w);
   }, 120_000);
 
   it('Ctrl-C while half of it is written and the server stalls: exit 130 at once, the temp file removed, nothing cached or checked out', async () => {
     mode = 'stall';
     halfSent = false;
     const w = await webWorld();
-    try {
-      const r = await interruptWhen(w.repo, ['pull', 'raw_datasets/big.bin'], () => halfSent && tempFilesUnder(join(w.repo, '.reg/cache')).length > 0);
-      expect(r.code, r.stderr).toBe(130);
-      expect(r.afterSignalMs).toBeLessThan(10_000);
-      expectNothingLeft(w);
-    } finally {
-      await w.cleanup();
-    }
+    const r = await interruptWhen(w.repo, ['pull', 'raw_datasets/big.bin'], () => halfSent && tempFilesUnder(join(w.repo, '.reg/cache')).length > 0);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.afterSignalMs).toBeLessThan(10_000);
+    expectNothingLeft(w);
   }, 120_000);
 });

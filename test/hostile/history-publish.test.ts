@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
 import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setConfigValue } from '../../dist/config.js';
+import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 import { filesUnder, git, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { snapshotTree } from './tree.js';
@@ -367,42 +366,21 @@ describe('get --repo with an S3 remote: the stranger cannot choose which of the 
   });
 });
 
-/** A hostile HTTP server: each path gets its own behaviour. */
-async function hostileHttp(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; server: Server; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const server = createServer(handler);
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    server,
-    close: () =>
-      new Promise<void>((res) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => res());
-      }),
-  };
-}
-
 describe('HTTP(S) remote controlled by an attacker', () => {
   const SMALL = 'small object\n';
   const oid = md5(SMALL);
   const key = `/files/md5/${oid.slice(0, 2)}/${oid.slice(2)}`;
   let w: World;
   let mode = 'ok';
-  let other: Awaited<ReturnType<typeof hostileHttp>>;
-  let evil: Awaited<ReturnType<typeof hostileHttp>>;
+  let other: TestHttpServer;
+  let evil: TestHttpServer;
   let endlessBytes = 0;
   beforeAll(async () => {
-    other = await hostileHttp((req, res) => {
+    other = await startHttpServer((req, res) => {
       if (req.url === key) res.writeHead(200, { 'content-length': String(SMALL.length) }).end(SMALL);
       else res.writeHead(404).end();
     });
-    evil = await hostileHttp((req, res) => {
+    evil = await startHttpServer((req, res) => {
       if (req.url !== key) return void res.writeHead(404).end();
       if (mode === 'ok') return void res.writeHead(200, { 'content-length': String(SMALL.length) }).end(SMALL);
       if (mode === 'other-host') return void res.writeHead(302, { location: `${other.url}${key}` }).end();

@@ -1,13 +1,13 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BodyCounter, HashingTap } from '../../dist/store/hashing-tap.js';
 import { PositionedFileWriter } from '../../dist/store/follow-hash.js';
 import { readBody } from '../../dist/store/object-store.js';
 import { RegError } from '../../dist/errors.js';
+import { removeDir, tempDir } from '../helpers/repo.js';
 
 // Every reader of a remote body stops one that runs past its limit with the limit's own error.
 const MAX = 10_000;
@@ -25,12 +25,6 @@ const sink = () => {
   });
   return { w, got: () => got };
 };
-
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'reg-body-limit-'));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('body limits', () => {
   it('BodyCounter: exactly maxBytes is fine, one byte more is the limit error; no limit counts only', () => {
@@ -57,6 +51,7 @@ describe('body limits', () => {
   });
 
   it('PositionedFileWriter: bytes past the limit are never written; the error is the limit error', async () => {
+    const dir = tempDir('reg-body-limit-');
     const path = join(dir, 'body');
     const fd = openSync(path, 'wx');
     const writer = new PositionedFileWriter(fd, () => undefined, undefined, limit);
@@ -74,6 +69,7 @@ describe('body limits', () => {
     await ok.settled();
     closeSync(okFd);
     expect(readFileSync(okPath).length).toBe(MAX);
+    removeDir(dir);
   });
 
   it('readBody: a body at the limit is read whole; one past it is the limit error', async () => {

@@ -1,9 +1,9 @@
-import { createServer, get, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { get, type IncomingMessage } from 'node:http';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { watchBody } from '../../dist/store/s3-http.js';
+import { startHttpServer, type TestHttpServer } from '../helpers/http-server.js';
 
 /**
  * watchBody: a response body fails with a TimeoutError once no byte arrives for the read-timeout
@@ -11,12 +11,11 @@ import { watchBody } from '../../dist/store/s3-http.js';
  * never mistaken for a stalled server.
  */
 const CHUNK = Buffer.alloc(256 * 1024, 7);
-let server: Server;
+let server: TestHttpServer;
 let base: string;
-const sockets = new Set<Socket>();
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
+  server = await startHttpServer((req, res) => {
     res.writeHead(200, { 'content-length': String(CHUNK.length * 4) });
     if (req.url === '/stall') res.write(CHUNK); // a quarter, then nothing more
     else {
@@ -24,17 +23,9 @@ beforeAll(async () => {
       setTimeout(() => res.end(Buffer.concat([CHUNK, CHUNK, CHUNK])), 50);
     }
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.url;
 });
-afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => server?.close());
 
 const request = (path: string) => new Promise<IncomingMessage>((resolve, reject) => get(`${base}${path}`, resolve).on('error', reject));
 
