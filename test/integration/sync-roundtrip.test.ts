@@ -126,6 +126,25 @@ describe('reg sync through a directory remote', () => {
     expect(existsSync(join(b, ENTRY, 'sub'))).toBe(false);
   });
 
+  it('after a cut-off first push, a same-sized file another tool put at the key is not taken for its own (its bytes are hashed)', async () => {
+    writeTree(a, { [`${ENTRY}/a.txt`]: 'alpha', [`${ENTRY}/b.txt`]: 'bravo' });
+    // What a first push cut off after both copies had started leaves behind: its pending list.
+    const pending = join(a, '.reg/tmp/sync-pending/team', `${ENTRY}.json`);
+    mkdirSync(join(pending, '..'), { recursive: true });
+    const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+    writeFileSync(pending, JSON.stringify({ files: { 'a.txt': { md5: md5('alpha'), size: 5 }, 'b.txt': { md5: md5('bravo'), size: 5 } } }));
+    // b.txt arrived; at a.txt another tool wrote 5 other bytes. A directory listing has sizes, no md5.
+    writeTree(store, { [`${ENTRY}/b.txt`]: 'bravo', [`${ENTRY}/a.txt`]: 'omega' });
+    const e = await refused(push(a));
+    expect(e.code).toBe('sync.conflict');
+    expect(e.message).toContain('a.txt');
+    expect(remoteEntry()).toEqual({ 'a.txt': 'omega', 'b.txt': 'bravo' });
+    // With the other tool's file gone, the same push completes and sends only what is missing.
+    writeFileSync(join(store, ENTRY, 'a.txt'), 'alpha');
+    expect((await push(a)).entries[0]!.transferred).toEqual([]);
+    expect(existsSync(pending)).toBe(false);
+  });
+
   it('syncs whole areas, discovers remote-only entries on pull, adopts a layout made without reg', async () => {
     writeTree(a, { 'processed_datasets/one/x.txt': '1', 'champion_models/bart-base/model.bin': 'weights' });
     const r = await sync(makeContext({ cwd: a }), { direction: 'push', targets: [] });

@@ -359,9 +359,12 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
     if (clash) throw unsafeKey(`${backend.description}: ${base}/`, clash[1], `${JSON.stringify(clash[0])} is also a file`);
     for (const [rp, { size, md5 }] of listed) {
       const known = lastSeen(rp);
-      // Same key and size is taken as reg's own file; where the listing carries the bytes' md5 (an
-      // S3 single-part ETag) it must match too, so another tool's same-sized file is not mistaken for it.
-      if (known && (size === undefined || known.size === size) && (md5 === undefined || md5 === known.md5)) remoteFiles[rp] = known;
+      const sameSize = known !== undefined && (size === undefined || known.size === size);
+      // Same key and size is taken as reg's own file only when the bytes' md5 matches too, so another
+      // tool's same-sized file is not mistaken for it: the listing's where it has one (an S3
+      // single-part ETag), else on a directory remote (a local read) the md5 of the bytes themselves.
+      const actual = md5 ?? (sameSize && !backend.remote ? await md5OfObject(backend, `${base}/${rp}`, ctx.signal) : undefined);
+      if (sameSize && (actual === undefined || actual === known.md5)) remoteFiles[rp] = known;
       else {
         remoteFiles[rp] = { md5: '', size: size ?? -1 };
         remoteUnknown.add(rp);
@@ -436,6 +439,14 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
   plan.transfer.sort();
   plan.remove.sort();
   return plan;
+}
+
+/** The md5 of an object's bytes, read from the remote. */
+async function md5OfObject(backend: Backend, key: string, signal?: AbortSignal): Promise<string> {
+  const { body } = await backend.get(key, { signal });
+  const hash = createHash('md5');
+  for await (const chunk of body) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /**
