@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
 import { basename, join, posix, resolve } from 'node:path';
 import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
 import type { Context } from '../../context.js';
-import { configError, isRegError, usageError, type RegError } from '../../errors.js';
+import { configError, diskError, errnoCode, isRegError, usageError, type RegError } from '../../errors.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
 import { isDirectory, repoRelative, type Repo } from '../../repo.js';
 import { workTree } from '../../workspace/safe-fs.js';
@@ -47,7 +47,39 @@ export function pointerDataRel(pointerRel: string, path: string, at: string, isF
 
 /** Every output of one `.dvc` file, each `path:` validated (also against symlinks in the work tree). */
 export function loadPointer(repo: Repo, pointerAbs: string): TrackedOutput[] {
-  return pointerTextOutputs(repo, repoRelative(repo, pointerAbs), pointerAbs, readFileSync(pointerAbs, 'utf8'));
+  const pointerRel = repoRelative(repo, pointerAbs);
+  return pointerTextOutputs(repo, pointerRel, pointerAbs, readPointerFile(pointerAbs, pointerRel));
+}
+
+/**
+ * The text of a pointer file, read without following a symlink (a committed `x.dvc -> ~/.aws/credentials`
+ * must not be read) and only from a regular file. ENOENT/ENOTDIR are thrown as they are (the
+ * caller decides what a missing pointer means); anything else is a named error.
+ */
+export function readPointerFile(pointerAbs: string, pointerRel: string): string {
+  const refuse = (what: string, code = 'pointer.unreadable') =>
+    configError(code, `${pointerRel} ${what}`, {
+      hint: `a pointer must be a regular file (YAML): remove ${pointerRel}, or restore it with git checkout -- ${pointerRel}`,
+      details: { pointer: pointerRel },
+    });
+  let fd: number;
+  try {
+    fd = openSync(pointerAbs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const errno = errnoCode(err);
+    if (errno === 'ENOENT' || errno === 'ENOTDIR') throw err;
+    if (errno === 'ELOOP') throw refuse('is a symbolic link: reg never reads pointers through symlinks', 'pointer.symlink');
+    throw diskError(err, pointerAbs) ?? refuse(`cannot be read: ${(err as Error).message}`);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) throw refuse('is not a regular file');
+    return readFileSync(fd, 'utf8');
+  } catch (err) {
+    if (isRegError(err)) throw err;
+    throw diskError(err, pointerAbs) ?? refuse(`cannot be read: ${(err as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
@@ -91,7 +123,8 @@ export interface InvalidPointer {
 }
 
 /**
- * Every output of every `.dvc` pointer in the work tree (tracked or not, but not git-ignored).
+ * Every output of every `.dvc` pointer in the work tree (tracked or not, but not git-ignored; one
+ * committed but deleted from the work tree has none).
  * A pointer file that fails to load is returned in `invalid` instead of failing the others.
  */
 export async function scanOutputs(repo: Repo): Promise<{ outputs: TrackedOutput[]; invalid: InvalidPointer[] }> {
@@ -102,6 +135,8 @@ export async function scanOutputs(repo: Repo): Promise<{ outputs: TrackedOutput[
     try {
       outputs.push(...loadPointer(repo, join(repo.root, f)));
     } catch (err) {
+      // Listed by git (committed) but deleted from the work tree: it has no outputs here, as git status shows it deleted.
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') continue;
       if (!isRegError(err)) throw err;
       invalid.push({ pointerRel: f, error: err });
     }
@@ -133,7 +168,10 @@ export async function resolveOutputs(repo: Repo, ctx: Context, targets: readonly
     const abs = resolve(ctx.cwd, target.replace(/\/+$/, '') || '/');
     const rel = repoRelative(repo, abs, target);
     const pointerAbs = abs.endsWith(POINTER_SUFFIX) ? abs : abs + POINTER_SUFFIX;
-    if (existsSync(pointerAbs) && !isDirectory(pointerAbs)) {
+    const pointerStat = lstatSync(pointerAbs, { throwIfNoEntry: false });
+    // Whatever is at x.dvc goes to loadPointer, which refuses anything but a regular file (a symlink is never
+    // followed); only a target that names a directory itself (`foo.dvc/`) is taken as a directory of pointers.
+    if (pointerStat !== undefined && (!pointerStat.isDirectory() || pointerAbs !== abs)) {
       for (const o of loadPointer(repo, pointerAbs)) add(o);
       continue;
     }

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
 import { RegError, configError, isRegError, usageError } from '../../errors.js';
 import { BlobReader, resolveCommitsOrThrow, treeFiles } from '../../git/history.js';
 import { repoRelative, type Repo } from '../../repo.js';
-import { POINTER_SUFFIX, pointerDataRel } from '../data/outputs.js';
+import { POINTER_SUFFIX, pointerDataRel, readPointerFile } from '../data/outputs.js';
 import { pathProblem, RESERVED_IN_REPO } from '../../workspace/safe-fs.js';
 
 /**
@@ -125,13 +124,12 @@ export class PointerReader {
     const files = (await this.repo.git.listFiles(`*${POINTER_SUFFIX}`)).filter(isPointerPath).sort();
     return files.map((pointerRel) => {
       try {
-        return { pointerRel, output: outputFromPointerText(pointerRel, readFileSync(join(this.repo.root, pointerRel), 'utf8')) };
+        return { pointerRel, output: outputFromPointerText(pointerRel, readPointerFile(join(this.repo.root, pointerRel), pointerRel)) };
       } catch (err) {
         if (isRegError(err)) return { pointerRel, error: err };
         const code = (err as { code?: string }).code;
-        if (code === 'ENOENT') return { pointerRel, error: new RegError('pointer.unreadable', 'failed', `${pointerRel}: listed by Git but missing from the work tree`) };
-        if (code === 'EISDIR') return { pointerRel, error: configError('pointer.not-a-file', `${pointerRel}: is a directory, not a pointer file`) };
-        throw new RegError('pointer.unreadable', 'failed', `cannot read ${pointerRel}: ${(err as Error).message}`, { hint: code === 'EACCES' ? 'fix the file permissions' : undefined });
+        if (code === 'ENOENT' || code === 'ENOTDIR') return { pointerRel, error: new RegError('pointer.unreadable', 'failed', `${pointerRel}: listed by Git but missing from the work tree`) };
+        throw err;
       }
     });
   }

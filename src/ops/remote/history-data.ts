@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { isLegacy, parsePointer } from '../../data/pointer.js';
 import { isRegError } from '../../errors.js';
 import { gitText, readBlobs } from '../../git/read.js';
 import type { Repo } from '../../repo.js';
-import { POINTER_SUFFIX, pointerDataRel, type TrackedOutput } from '../data/outputs.js';
+import { POINTER_SUFFIX, pointerDataRel, readPointerFile, type TrackedOutput } from '../data/outputs.js';
 import { workTree } from '../../workspace/safe-fs.js';
 import { openRemote, resolveRemoteName } from './open-remote.js';
 import { planPush, push, uploadPlan } from './push.js';
@@ -207,7 +207,7 @@ async function uploadMissing(repo: Repo, ctx: Context, remoteName: string, missi
     let same = false;
     if (existsSync(abs)) {
       try {
-        const outs = parsePointer(readFileSync(abs, 'utf8'), m.o.pointerRel).outs;
+        const outs = parsePointer(readPointerFile(abs, m.o.pointerRel), m.o.pointerRel).outs;
         same = outs.length === 1 && outs[0]!.md5 === m.o.out.md5;
       } catch {
         same = false;

@@ -1,0 +1,83 @@
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { git, makeGitRepo, reg, regOk, removeDir, writeTree } from '../helpers/repo.js';
+import { makeSentinel, snapshotTree } from './tree.js';
+
+/**
+ * What stands where a committed pointer file was: nothing (deleted, not yet committed), a
+ * directory, or a symlink (a hostile commit's `x.dvc -> <a file outside the repository>`, here a
+ * valid pointer so that following it would be silently trusted). The real CLI, spawned: no
+ * command ends in "internal error"; a deleted pointer has no outputs (as git status shows it
+ * deleted) and `reg add` writes it again; a directory or symlink is refused with exit 3 naming the
+ * file and the fix, is never read through (gc skips it and keeps what history names), and the
+ * sentinel tree outside and `.git` stay byte-identical.
+ */
+const ENTRY = 'raw_datasets/x';
+const POINTER = `${ENTRY}.dvc`;
+
+let repo: string;
+let sentinel: string;
+
+beforeEach(async () => {
+  repo = makeGitRepo();
+  sentinel = makeSentinel();
+  await regOk(repo, ['init']);
+  writeFileSync(join(repo, '.reg/config.local.yaml'), 'hooks:\n  install: false\n');
+  writeTree(repo, { [`${ENTRY}/a.txt`]: 'a\n', [`${ENTRY}/b/c.txt`]: 'c\n' });
+  await regOk(repo, ['add', ENTRY]);
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-qm', 'x');
+});
+afterEach(() => {
+  removeDir(repo);
+  removeDir(sentinel);
+});
+
+describe('a committed pointer file replaced in the work tree', () => {
+  it('deleted: status, checkout and gc see no output; add writes the pointer again', async () => {
+    const pointerText = readFileSync(join(repo, POINTER), 'utf8');
+    rmSync(join(repo, POINTER));
+    for (const args of [['status'], ['status', '--json'], ['checkout'], ['gc']]) {
+      const r = await reg(repo, args);
+      expect(r.stderr, args.join(' ')).not.toContain('internal error');
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+    }
+    expect(JSON.parse((await regOk(repo, ['status', '--json'])).stdout).outputs ?? []).toEqual([]);
+    await regOk(repo, ['add', ENTRY]);
+    expect(readFileSync(join(repo, POINTER), 'utf8')).toBe(pointerText);
+  });
+
+  for (const kind of ['directory', 'symlink'] as const) {
+    it(`a ${kind}: every command that reads pointers exits 3 naming the file and the fix, never reading through it`, async () => {
+      const pointerText = readFileSync(join(repo, POINTER), 'utf8');
+      rmSync(join(repo, POINTER));
+      if (kind === 'directory') mkdirSync(join(repo, POINTER));
+      else {
+        // A valid pointer outside the repository: read through the link, it would be trusted.
+        writeFileSync(join(sentinel, 'x.dvc'), pointerText.replace(/md5: [0-9a-f]{32}/, `md5: ${'0'.repeat(32)}`));
+        symlinkSync(join(sentinel, 'x.dvc'), join(repo, POINTER));
+      }
+      const sentinelBefore = snapshotTree(sentinel);
+      const gitBefore = snapshotTree(join(repo, '.git'));
+      const what = kind === 'directory' ? 'is not a regular file' : 'is a symbolic link';
+      for (const args of [['status'], ['status', ENTRY], ['checkout'], ['add', ENTRY]]) {
+        const r = await reg(repo, args);
+        expect(r.stderr, args.join(' ')).not.toContain('internal error');
+        expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(3);
+        expect(r.stderr).toContain(`${POINTER} ${what}`);
+        expect(r.stderr).toContain(`git checkout -- ${POINTER}`);
+      }
+      // gc does not read it either, and keeps the objects the committed pointer names (from history).
+      const gc = await regOk(repo, ['gc', '--json']);
+      expect(JSON.parse(gc.stdout).count).toBe(0);
+      expect(JSON.parse(gc.stdout).kept.referenced).toBeGreaterThan(0);
+      expect(snapshotTree(sentinel)).toEqual(sentinelBefore);
+      expect(snapshotTree(join(repo, '.git'))).toEqual(gitBefore);
+      // The fix the message names works.
+      rmSync(join(repo, POINTER), { recursive: true });
+      git(repo, 'checkout', '--', POINTER);
+      expect((await regOk(repo, ['status', ENTRY])).stdout).toBe(`${ENTRY}: up to date\n`);
+    });
+  }
+});
