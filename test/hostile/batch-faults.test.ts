@@ -434,15 +434,17 @@ describe.skipIf(!isRoot)('a full disk under reg batch', () => {
       // 3.5 MiB fits in the work tree once, not twice (work tree and cache on the same 6 MiB).
       makeSource(join(incoming, 'half'), 14, 256 << 10);
       makeSource(join(incoming, 'small-01'), 3, 64);
-      const file = writeJobs([`add,half,raw_datasets,${join(incoming, 'half')},copy,,`, `add,small-01,raw_datasets,${join(incoming, 'small-01')},copy,,`]);
+      // The small job first: after the big one fills the disk, what a later job finds free is only
+      // the pages of the failed copy's temp file (the objects copied before it stay cached).
+      const file = writeJobs([`add,small-01,raw_datasets,${join(incoming, 'small-01')},copy,,`, `add,half,raw_datasets,${join(incoming, 'half')},copy,,`]);
       const sourcesBefore = hashes(incoming);
       const before = snapshotBefore();
 
       const { rows } = await runFailingBatch(file, disk.dir, before, sourcesBefore);
-      expect(rows.map((row) => [row.line, row.status, row.imported])).toEqual([['2', 'failed', 'yes'], ['3', 'done', 'yes']]);
-      expect(rows[0]!.reason).toContain('ENOSPC');
-      expect(rows[0]!.reason).toContain(join(repo, '.reg', 'cache'));
-      expect(rows[0]!.error).toBe('failed');
+      expect(rows.map((row) => [row.line, row.status, row.imported])).toEqual([['2', 'done', 'yes'], ['3', 'failed', 'yes']]);
+      expect(rows[1]!.reason).toContain('ENOSPC');
+      expect(rows[1]!.reason).toContain(join(repo, '.reg', 'cache'));
+      expect(rows[1]!.error).toBe('failed');
       // Imported (a copy: the source still has every byte), but not presented as added: no pointer.
       expect(hashes(join(repo, 'raw_datasets', 'half'))).toEqual(hashes(join(incoming, 'half')));
       expect(existsSync(join(repo, 'raw_datasets', 'half.dvc'))).toBe(false);
