@@ -75,6 +75,12 @@ export function errnoCode(err: unknown): string | undefined {
     : undefined;
 }
 
+/** Nothing at the path: ENOENT, or ENOTDIR (a file where a directory on the way should be). */
+export function isMissingPath(err: unknown): boolean {
+  const code = errnoCode(err);
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
 /** Local disk conditions reg names as such (exit 1): the errno, what it means, how to fix it. */
 const DISK_CONDITIONS: Readonly<Record<string, { code: string; what: string; fix: string }>> = {
   ENOSPC: { code: 'disk.no-space', what: 'no space left on device', fix: 'free some space on that disk (or move the cache elsewhere: cache.dir in .reg/config.local.yaml), then run the command again' },

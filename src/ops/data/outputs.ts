@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } fr
 import { basename, join, posix, resolve } from 'node:path';
 import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
 import type { Context } from '../../context.js';
-import { configError, diskError, errnoCode, isRegError, usageError, type RegError } from '../../errors.js';
+import { configError, diskError, errnoCode, isMissingPath, isRegError, usageError, type RegError } from '../../errors.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
 import { isDirectory, repoRelative, type Repo } from '../../repo.js';
 import { workTree } from '../../workspace/safe-fs.js';
@@ -57,6 +57,30 @@ export function loadPointer(repo: Repo, pointerAbs: string): TrackedOutput[] {
  * caller decides what a missing pointer means); anything else is a named error.
  */
 export function readPointerFile(pointerAbs: string, pointerRel: string): string {
+  return withPointerFile(pointerAbs, pointerRel, (fd) => readFileSync(fd, 'utf8'));
+}
+
+/** readPointerFile's bytes, or undefined when there is no file at `pointerAbs` (ENOENT/ENOTDIR). */
+export function readPointerBytesIfAny(pointerAbs: string, pointerRel: string): Buffer | undefined {
+  try {
+    return withPointerFile(pointerAbs, pointerRel, (fd) => readFileSync(fd));
+  } catch (err) {
+    if (isMissingPath(err)) return undefined;
+    throw err;
+  }
+}
+
+/** Throws readPointerFile's error when `pointerAbs` is a symlink, directory or device; nothing there, or a regular file, passes. */
+export function assertPointerFile(pointerAbs: string, pointerRel: string): void {
+  try {
+    withPointerFile(pointerAbs, pointerRel, () => undefined);
+  } catch (err) {
+    if (!isMissingPath(err)) throw err;
+  }
+}
+
+/** Opens a pointer file without following a symlink (and without blocking on a FIFO), checks it is a regular file, then `use`s it. */
+function withPointerFile<T>(pointerAbs: string, pointerRel: string, use: (fd: number) => T): T {
   const refuse = (what: string, code = 'pointer.unreadable') =>
     configError(code, `${pointerRel} ${what}`, {
       hint: `a pointer must be a regular file (YAML): remove ${pointerRel}, or restore it with git checkout -- ${pointerRel}`,
@@ -66,14 +90,13 @@ export function readPointerFile(pointerAbs: string, pointerRel: string): string 
   try {
     fd = openSync(pointerAbs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    const errno = errnoCode(err);
-    if (errno === 'ENOENT' || errno === 'ENOTDIR') throw err;
-    if (errno === 'ELOOP') throw refuse('is a symbolic link: reg never reads pointers through symlinks', 'pointer.symlink');
+    if (isMissingPath(err)) throw err;
+    if (errnoCode(err) === 'ELOOP') throw refuse('is a symbolic link: reg never reads pointers through symlinks', 'pointer.symlink');
     throw diskError(err, pointerAbs) ?? refuse(`cannot be read: ${(err as Error).message}`);
   }
   try {
     if (!fstatSync(fd).isFile()) throw refuse('is not a regular file');
-    return readFileSync(fd, 'utf8');
+    return use(fd);
   } catch (err) {
     if (isRegError(err)) throw err;
     throw diskError(err, pointerAbs) ?? refuse(`cannot be read: ${(err as Error).message}`);
@@ -136,7 +159,7 @@ export async function scanOutputs(repo: Repo): Promise<{ outputs: TrackedOutput[
       outputs.push(...loadPointer(repo, join(repo.root, f)));
     } catch (err) {
       // Listed by git (committed) but deleted from the work tree: it has no outputs here, as git status shows it deleted.
-      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') continue;
+      if (isMissingPath(err)) continue;
       if (!isRegError(err)) throw err;
       invalid.push({ pointerRel: f, error: err });
     }

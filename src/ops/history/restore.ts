@@ -7,7 +7,7 @@ import { refKey, type ObjRef } from '../../store/object-store.js';
 import { workTree, type SafeFs } from '../../workspace/safe-fs.js';
 import { gitignoreOf, ignoreData } from '../data/add.js';
 import { checkoutOutputs, type MissingObjects } from '../data/checkout.js';
-import { POINTER_SUFFIX, pointerTextOutputs, type TrackedOutput } from '../data/outputs.js';
+import { POINTER_SUFFIX, pointerTextOutputs, readPointerBytesIfAny, type TrackedOutput } from '../data/outputs.js';
 import type { StashRecord } from '../data/stash.js';
 import { downloadObjects, fetchError } from '../remote/fetch.js';
 import { ObjectFacts, type RemoteAccessOptions } from './manifests.js';
@@ -226,9 +226,8 @@ async function planRollback(repo: Repo, reader: PointerReader, at: PointerAt, re
   if (output.out.md5 === undefined) {
     throw usageError('restore.not-committed', `${pointerRel} has no hash at ${rev} (the entry had not been added yet)`, { hint: `name a version that has data: reg log ${output.dataRel}` });
   }
-  const st = lstatSync(fs.abs(pointerRel), { throwIfNoEntry: false });
-  // Only a regular file is read; a symlink (or anything else) there is replaced, never followed.
-  const current = st?.isFile() ? readFileSync(fs.abs(pointerRel)) : undefined;
+  // Read as every pointer is (a regular file, never through a symlink): a symlink, directory or device there is refused.
+  const current = readPointerBytesIfAny(fs.abs(pointerRel), pointerRel);
   let from: string | null = null;
   if (current !== undefined) {
     try {
@@ -237,7 +236,7 @@ async function planRollback(repo: Repo, reader: PointerReader, at: PointerAt, re
       if (!isRegError(err)) throw err;
     }
   }
-  return { output, pointerText: blob, from, created: st === undefined, same: current !== undefined && current.equals(blob) };
+  return { output, pointerText: blob, from, created: current === undefined, same: current !== undefined && current.equals(blob) };
 }
 
 /** The remote an output's objects come from; a clear refusal when none is configured. */
