@@ -11,7 +11,7 @@ import { removeStaleTemps } from '../../fsutil.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
 import { areaOf, registryPolicy } from '../../policy/areas.js';
 import { workTree, type SafeFs } from '../../workspace/safe-fs.js';
-import { POINTER_SUFFIX, readPointerFile, scanOutputs, type TrackedOutput } from './outputs.js';
+import { POINTER_SUFFIX, assertPointerFile, readPointerFile, scanOutputs, type TrackedOutput } from './outputs.js';
 import { linkWorkspaceToCache } from './link.js';
 import { guardEntryName } from '../registry/entry-name.js';
 import { scanWorkspace, type WorkspaceState } from './scan.js';
@@ -143,8 +143,8 @@ async function planAdds(repo: Repo, ctx: Context, fs: SafeFs, targets: string[],
       throw usageError('add.unversioned-area', `${target} is in the ${inArea.area.mode} area ${inArea.area.name}/, where data is not versioned`, { hint });
     }
     const pointerAbs = abs + POINTER_SUFFIX;
-    // A directory, symlink or device where the pointer goes is refused before any hashing (with readPointerFile's error).
-    if (lstatSync(pointerAbs, { throwIfNoEntry: false })?.isFile() === false) readPointerFile(pointerAbs, rel + POINTER_SUFFIX);
+    // A directory, symlink or device where the pointer goes is refused before any hashing.
+    assertPointerFile(pointerAbs, rel + POINTER_SUFFIX);
     const elsewhere = existing.find((o) => o.dataRel === rel && o.pointerAbs !== pointerAbs);
     if (elsewhere) {
       throw usageError('add.tracked-elsewhere', `${target} is already tracked by ${elsewhere.pointerRel}`, {
