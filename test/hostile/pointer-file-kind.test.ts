@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git, makeGitRepo, reg, regOk, removeDir, writeTree } from '../helpers/repo.js';
+import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { makeSentinel, snapshotTree } from './tree.js';
 
 /**
@@ -46,6 +46,28 @@ describe('a committed pointer file replaced in the work tree', () => {
     expect(JSON.parse((await regOk(repo, ['status', '--json'])).stdout).outputs ?? []).toEqual([]);
     await regOk(repo, ['add', ENTRY]);
     expect(readFileSync(join(repo, POINTER), 'utf8')).toBe(pointerText);
+  });
+
+  it("deleted: history's work-tree reads (ls, diff, get, log) see no work-tree version of it; other entries are unaffected", async () => {
+    writeTree(repo, { 'raw_datasets/y/k.txt': 'kept\n' });
+    await regOk(repo, ['add', 'raw_datasets/y']);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', 'y');
+    rmSync(join(repo, POINTER));
+    const ls = JSON.parse((await regOk(repo, ['--json', 'ls', 'raw_datasets'])).stdout);
+    expect(ls.entries.map((e: { path: string }) => e.path)).toEqual(['y']);
+    expect(ls.errors).toEqual([]);
+    // As git status shows it: deleted in the workspace, compared with HEAD.
+    expect((await regOk(repo, ['diff', 'HEAD'])).stdout).toContain(`${ENTRY}: deleted`);
+    const out = tempDir('reg-pointer-kind-get-');
+    const get = await reg(repo, ['get', ENTRY, '-o', join(out, 'x')]);
+    expect(get.stderr).not.toContain('internal error');
+    expect(get.code, get.stderr).toBe(2);
+    expect(get.stderr).toContain(`${ENTRY} is not tracked by reg at the workspace`);
+    await regOk(repo, ['get', 'raw_datasets/y', '-o', join(out, 'y')]);
+    expect(readFileSync(join(out, 'y/k.txt'), 'utf8')).toBe('kept\n');
+    removeDir(out);
+    expect((await regOk(repo, ['log', ENTRY])).stdout).toContain('HEAD');
   });
 
   for (const kind of ['directory', 'symlink'] as const) {

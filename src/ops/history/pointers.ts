@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
-import { RegError, configError, isRegError, usageError } from '../../errors.js';
+import { RegError, configError, isMissingPath, isRegError, usageError } from '../../errors.js';
 import { BlobReader, resolveCommitsOrThrow, treeFiles } from '../../git/history.js';
 import { repoRelative, type Repo } from '../../repo.js';
 import { POINTER_SUFFIX, pointerDataRel, readPointerFile } from '../data/outputs.js';
@@ -118,18 +118,20 @@ export class PointerReader {
     return at;
   }
 
-  /** Pointers at a side: a commit's tree, or the `.dvc` files of the work tree (tracked or not, not ignored). */
+  /**
+   * Pointers at a side: a commit's tree, or the `.dvc` files of the work tree (tracked or not, not
+   * ignored). A pointer committed but deleted from the work tree has no work-tree version (as
+   * scanOutputs and git status see it: deleted).
+   */
   async pointersAt(side: Side): Promise<PointerAt[]> {
     if (side.kind === 'commit') return this.pointersAtCommit(side.commit);
     const files = (await this.repo.git.listFiles(`*${POINTER_SUFFIX}`)).filter(isPointerPath).sort();
-    return files.map((pointerRel) => {
+    return files.flatMap((pointerRel): PointerAt[] => {
       try {
-        return { pointerRel, output: outputFromPointerText(pointerRel, readPointerFile(join(this.repo.root, pointerRel), pointerRel)) };
+        return [{ pointerRel, output: outputFromPointerText(pointerRel, readPointerFile(join(this.repo.root, pointerRel), pointerRel)) }];
       } catch (err) {
-        if (isRegError(err)) return { pointerRel, error: err };
-        const code = (err as { code?: string }).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') return { pointerRel, error: new RegError('pointer.unreadable', 'failed', `${pointerRel}: listed by Git but missing from the work tree`) };
-        throw err;
+        if (isMissingPath(err)) return [];
+        return [{ pointerRel, error: asError(err) }];
       }
     });
   }
