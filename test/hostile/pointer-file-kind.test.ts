@@ -70,6 +70,17 @@ describe('a committed pointer file replaced in the work tree', () => {
     expect((await regOk(repo, ['log', ENTRY])).stdout).toContain('HEAD');
   });
 
+  it('a work-tree pointer that does not parse: gc still keeps the object written in it (read once, never re-read)', async () => {
+    writeTree(repo, { 'raw_datasets/z.txt': 'only named by a broken work-tree pointer\n' });
+    await regOk(repo, ['add', 'raw_datasets/z.txt']);
+    writeFileSync(join(repo, 'raw_datasets/z.txt.dvc'), readFileSync(join(repo, 'raw_datasets/z.txt.dvc'), 'utf8') + 'outs: [\n');
+    const gc = JSON.parse((await regOk(repo, ['gc', '--json', '--grace', '0'])).stdout);
+    expect(gc.count).toBe(0);
+    // Without the pointer, nothing names it: the same gc would delete it.
+    rmSync(join(repo, 'raw_datasets/z.txt.dvc'));
+    expect(JSON.parse((await regOk(repo, ['gc', '--json', '--grace', '0'])).stdout).count).toBe(1);
+  });
+
   for (const kind of ['directory', 'symlink'] as const) {
     it(`a ${kind}: every command that reads pointers exits 3 naming the file and the fix, never reading through it`, async () => {
       const pointerText = readFileSync(join(repo, POINTER), 'utf8');

@@ -15,7 +15,6 @@ import { objectKey, type ObjRef } from '../../store/object-store.js';
 import { describeError, fanOutSignal, type RetryPolicy } from '../../store/transfer.js';
 import { listCacheOids } from '../data/scan.js';
 import { STASH_DIR } from '../data/stash.js';
-import { readPointerFile } from '../data/outputs.js';
 import { redact } from '../remote/remote-config.js';
 import { ObjectFacts } from './manifests.js';
 import { PointerReader, isPointerPath } from './pointers.js';
@@ -345,7 +344,8 @@ class Versions {
     await this.collect(async (c) => {
       for (const at of await c.reader.pointersAt({ kind: 'workspace' })) {
         if (at.output) await c.add(at, 'the workspace');
-        else if (lstatSync(join(repo.root, at.pointerRel), { throwIfNoEntry: false })?.isFile()) this.addLoose(readPointerFile(join(repo.root, at.pointerRel), at.pointerRel));
+        // One that does not parse still protects the oids written in it; one that is not a regular file was never read.
+        else if (at.text !== undefined) this.addLoose(at.text);
       }
       for (const e of await allIndexEntries(repo.root)) {
         if ((e.mode === '100644' || e.mode === '100755') && isPointerPath(e.path)) await c.add(await c.reader.pointerFromBlob(e.path, e.oid, 'the index', e.mode), 'the index');

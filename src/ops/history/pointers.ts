@@ -29,6 +29,8 @@ export interface PointerAt {
   blob?: string;
   output?: HistoryOutput;
   error?: RegError;
+  /** A work-tree pointer that was read but cannot be used: its text (gc keeps the oids it names). */
+  text?: string;
 }
 
 /** A place pointers are read from: a commit, or the work tree (with its uncommitted changes). */
@@ -127,11 +129,17 @@ export class PointerReader {
     if (side.kind === 'commit') return this.pointersAtCommit(side.commit);
     const files = (await this.repo.git.listFiles(`*${POINTER_SUFFIX}`)).filter(isPointerPath).sort();
     return files.flatMap((pointerRel): PointerAt[] => {
+      let text: string;
       try {
-        return [{ pointerRel, output: outputFromPointerText(pointerRel, readPointerFile(join(this.repo.root, pointerRel), pointerRel)) }];
+        text = readPointerFile(join(this.repo.root, pointerRel), pointerRel);
       } catch (err) {
         if (isMissingPath(err)) return [];
         return [{ pointerRel, error: asError(err) }];
+      }
+      try {
+        return [{ pointerRel, output: outputFromPointerText(pointerRel, text) }];
+      } catch (err) {
+        return [{ pointerRel, error: asError(err), text }];
       }
     });
   }
