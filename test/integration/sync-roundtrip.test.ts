@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { init } from '../../dist/ops/registry/init.js';
@@ -7,6 +7,7 @@ import { sync } from '../../dist/ops/registry/sync.js';
 import { setConfigValue } from '../../dist/config.js';
 import { makeContext } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';
+import type { Backend } from '../../dist/store/backend.js';
 import { makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 
@@ -143,6 +144,56 @@ describe('reg sync through a directory remote', () => {
     writeFileSync(join(store, ENTRY, 'a.txt'), 'alpha');
     expect((await push(a)).entries[0]!.transferred).toEqual([]);
     expect(existsSync(pending)).toBe(false);
+  });
+
+  it('after a cut-off first push, a directory file longer than listed (grown since) or a symlink is refused (exit 7), never read to the end or through', async () => {
+    writeTree(a, { [`${ENTRY}/a.txt`]: 'alpha', [`${ENTRY}/c.txt`]: 'charl' });
+    const pending = join(a, '.reg/tmp/sync-pending/team', `${ENTRY}.json`);
+    mkdirSync(join(pending, '..'), { recursive: true });
+    const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+    writeFileSync(pending, JSON.stringify({ files: { 'a.txt': { md5: md5('alpha'), size: 5 }, 'c.txt': { md5: md5('charl'), size: 5 } } }));
+    // a.txt was listed at 5 bytes and grew since: the listing (untrusted, like any remote's) says 5, the file holds more.
+    const grown = 'alpha, and more bytes written after the listing';
+    writeTree(store, { [`${ENTRY}/a.txt`]: grown });
+    const listedAt5 = (inner: Backend): Backend =>
+      new Proxy(inner, {
+        get(target, prop) {
+          if (prop === 'head') return async (key: string) => ({ ...(await target.head(key)), size: 5 });
+          const value = Reflect.get(target, prop) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    let e = await refused(push(a, { wrapBackend: listedAt5 }));
+    expect(e.code).toBe('sync.remote-file-changed');
+    expect(e.exitCode).toBe(7);
+    expect(e.message).toContain(`${ENTRY}/a.txt`);
+    expect(e.message).toContain('more than the 5 bytes listed');
+    expect(remoteEntry()).toEqual({ 'a.txt': grown });
+
+    // c.txt: listed as a file, a symlink (to 5 bytes outside that match) by the time it is read.
+    rmSync(join(store, ENTRY, 'a.txt'));
+    const outside = tempDir('reg-sync-outside-');
+    writeFileSync(join(outside, 'secret'), 'charl');
+    symlinkSync(join(outside, 'secret'), join(store, ENTRY, 'c.txt'));
+    const listsTheLink = (inner: Backend): Backend =>
+      new Proxy(inner, {
+        get(target, prop) {
+          if (prop === 'list') {
+            return async function* (prefix: string, options?: object) {
+              yield* target.list(prefix, options);
+              yield [{ key: `${ENTRY}/c.txt` }];
+            };
+          }
+          const value = Reflect.get(target, prop) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    e = await refused(push(a, { wrapBackend: listsTheLink }));
+    expect(e.code).toBe('sync.remote-file-changed');
+    expect(e.message).toContain(`${ENTRY}/c.txt`);
+    expect(e.message).toContain('symbolic link');
+    expect(readFileSync(join(outside, 'secret'), 'utf8')).toBe('charl');
+    removeDir(outside);
   });
 
   it('syncs whole areas, discovers remote-only entries on pull, adopts a layout made without reg', async () => {

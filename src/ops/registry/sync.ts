@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { constants, createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
-import { Transform } from 'node:stream';
+import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from '../../context.js';
 import { md5Hex } from '../../data/manifest.js';
 import { fileAndDirConflict, hasControlChar, isPlainSegment, isSafeRelpath } from '../../data/path-rules.js';
-import { configError, isRegError, RegError, usageError, withPath } from '../../errors.js';
+import { configError, diskError, errnoCode, isMissingPath, isRegError, RegError, usageError, withPath } from '../../errors.js';
 import { tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
 import { isConditionalWritesUnsupported, isPreconditionFailed, readWholeObject, type Backend, type VersionedObject } from '../../store/backend.js';
+import { HashingTap } from '../../store/hashing-tap.js';
 import { LOCK_STALE_MS, LockBusyError, acquireRemoteLock, describeHolder, type HeldLock } from '../../store/remote-lock.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
@@ -363,7 +364,7 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
       // Same key and size is taken as reg's own file only when the bytes' md5 matches too, so another
       // tool's same-sized file is not mistaken for it: the listing's where it has one (an S3
       // single-part ETag), else on a directory remote (a local read) the md5 of the bytes themselves.
-      const actual = md5 ?? (sameSize && !backend.remote ? await md5OfObject(backend, `${base}/${rp}`, ctx.signal) : undefined);
+      const actual = md5 ?? (sameSize && hasLocalPath(backend) ? await md5OfDirectoryFile(backend, `${base}/${rp}`, known.size, ctx.signal) : undefined);
       if (sameSize && (actual === undefined || actual === known.md5)) remoteFiles[rp] = known;
       else {
         remoteFiles[rp] = { md5: '', size: size ?? -1 };
@@ -441,12 +442,41 @@ async function planEntry(repo: Repo, ctx: Context, ref: EntryRef, remote: Opened
   return plan;
 }
 
-/** The md5 of an object's bytes, read from the remote. */
-async function md5OfObject(backend: Backend, key: string, signal?: AbortSignal): Promise<string> {
-  const { body } = await backend.get(key, { signal });
-  const hash = createHash('md5');
-  for await (const chunk of body) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+function hasLocalPath(backend: Backend): backend is Backend & { localPath(key: string): string } {
+  return backend.localPath !== undefined;
+}
+
+/**
+ * The md5 of a directory remote's file at `key`, read only from a regular file (never through a
+ * symlink, never blocking on a FIFO) and only up to the `size` bytes listed: a file that is longer,
+ * or grows while it is read, is refused (exit 7) rather than read without end.
+ */
+async function md5OfDirectoryFile(backend: Backend & { localPath(key: string): string }, key: string, size: number, signal?: AbortSignal): Promise<string> {
+  const refuse = (why: string) =>
+    new RegError('sync.remote-file-changed', 'conflict', `${key} on ${backend.description} ${why}; nothing was transferred`, {
+      hint: 'another process is changing the remote entry: run the sync again once it is done (reg reads only regular files there, never symlinks)',
+      details: { key },
+    });
+  const path = backend.localPath(key);
+  let handle: FileHandle;
+  try {
+    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if (errnoCode(err) === 'ELOOP') throw refuse('became a symbolic link after it was listed');
+    if (isMissingPath(err)) throw refuse('disappeared after it was listed');
+    throw diskError(err, path) ?? err;
+  }
+  try {
+    if (!(await handle.stat()).isFile()) throw refuse('is no longer a regular file');
+    const tap = new HashingTap({ legacy: false, limit: { maxBytes: size, tooBig: () => refuse(`holds more than the ${size} bytes listed (it grew while reg read it)`) } });
+    const discard = new Writable({ write: (_chunk, _enc, cb) => cb() });
+    await pipeline(handle.createReadStream({ autoClose: false, highWaterMark: 1 << 20 }), tap, discard, { signal });
+    return tap.md5!;
+  } catch (err) {
+    throw diskError(err, path) ?? err;
+  } finally {
+    await handle.close();
+  }
 }
 
 /**
