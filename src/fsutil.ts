@@ -82,7 +82,7 @@ function touchedSince(abs: string, since: number): boolean {
  * run (the catalog's site: one fsync per file was most of a 3,000-file build). `beforeRename`
  * may throw to keep what was written from ever taking the target's name (a hash check).
  */
-export function writeFileInPlaceSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666, durable = true, beforeRename?: () => void): void {
+export function writeFileInPlaceSync(target: string, data: string | Buffer | Iterable<string | Buffer>, mode = 0o666, durable = true, beforeRename?: () => void): void {
   writeThenNameSync(tempPathFor(target), data, {
     mode,
     durable,
@@ -109,7 +109,7 @@ export interface WriteThenName {
  * temp is removed. The target must be on the temp's filesystem, its directory existing. Errors
  * name `shownAs` (the file being written) until the target is known.
  */
-export function writeThenNameSync(tmp: string, data: string | Buffer | Iterable<string>, how: WriteThenName): string | undefined {
+export function writeThenNameSync(tmp: string, data: string | Buffer | Iterable<string | Buffer>, how: WriteThenName): string | undefined {
   const { mode, durable, shownAs, targetOf } = how;
   let target: string | undefined;
   try {
@@ -117,7 +117,8 @@ export function writeThenNameSync(tmp: string, data: string | Buffer | Iterable<
     try {
       if (typeof data === 'string' || Buffer.isBuffer(data)) writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
       // In parts: a file built from a million rows need never exist whole in memory, as text and again as bytes.
-      else for (const part of data) writeAllSync(fd, Buffer.from(part, 'utf8'));
+      // A Buffer part is written before the next is asked for, so a producer may refill one buffer.
+      else for (const part of data) writeAllSync(fd, typeof part === 'string' ? Buffer.from(part, 'utf8') : part);
       if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -141,7 +142,7 @@ function writeAllSync(fd: number, bytes: Buffer): void {
  * Atomic write for reg's own files (config, stash records, state under `.reg/`), creating the
  * directory. Work-tree files go through `src/workspace/safe-fs.ts` instead.
  */
-export function writeFileAtomicSync(target: string, data: string | Buffer | Iterable<string>, mode = 0o666, durable = true, beforeRename?: () => void): void {
+export function writeFileAtomicSync(target: string, data: string | Buffer | Iterable<string | Buffer>, mode = 0o666, durable = true, beforeRename?: () => void): void {
   mkdirSync(dirname(target), { recursive: true });
   writeFileInPlaceSync(target, data, mode, durable, beforeRename);
 }

@@ -655,16 +655,26 @@ export class StatCache {
       for (let at = 0; at < order.length; at += PART_ROWS) yield sliceOf(at, order.length, md5At).join('');
       yield '"}';
     }
+    // The `.bin`: its header, then each column, in slices of PART_ROWS rows through one reused
+    // buffer (the writer writes each part before asking for the next), not a second copy of every column.
+    function* numberParts(): Generator<Buffer> {
+      const header = Buffer.alloc(BIN_HEADER_BYTES);
+      header.write(gen, 0, 'latin1');
+      yield header;
+      const slice = new Float64Array(Math.min(PART_ROWS, order.length));
+      const bytes = Buffer.from(slice.buffer);
+      for (const column of NUMBER_COLUMNS) {
+        const at = numberAt(column);
+        for (let from = 0; from < order.length; from += PART_ROWS) {
+          const n = Math.min(PART_ROWS, order.length - from);
+          for (let k = 0; k < n; k++) slice[k] = at(from + k);
+          yield bytes.subarray(0, n * 8);
+        }
+      }
+    }
     // The numbers first: until the JSON naming their generation replaces the old one, the pair reads as missing.
-    const numbers = Buffer.alloc(BIN_HEADER_BYTES + NUMBER_COLUMNS.length * order.length * 8);
-    numbers.write(gen, 0, 'latin1');
-    const columns = new Float64Array(numbers.buffer, numbers.byteOffset + BIN_HEADER_BYTES, NUMBER_COLUMNS.length * order.length);
-    NUMBER_COLUMNS.forEach((column, c) => {
-      const at = numberAt(column);
-      for (let k = 0, o = c * order.length; k < order.length; k++, o++) columns[o] = at(k);
-    });
     // Not fsynced: a cache. A file torn by a crash fails to parse and is treated as missing (every file gets hashed).
-    writeFileAtomicSync(this.binFile, numbers, 0o666, false);
+    writeFileAtomicSync(this.binFile, numberParts(), 0o666, false);
     writeFileAtomicSync(this.file, parts(), 0o666, false);
     // The log was for the previous generation; it would be ignored, but it need not linger.
     if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });

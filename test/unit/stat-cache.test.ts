@@ -248,7 +248,12 @@ describe('stat cache: changes since the pointer tree', () => {
     const parsed = JSON.parse(text) as { paths: string; md5: string };
     expect(parsed.paths.split('\n')).toEqual(many.map((f) => f.relpath));
     expect(parsed.md5.length).toBe(32 * many.length);
-    expect(storedNumbers().ino).toEqual(many.map((f) => f.ino));
+    // Every number column, written slice by slice through one reused buffer, holds each row's own value.
+    const numbers = storedNumbers();
+    expect(numbers.ino).toEqual(many.map((f) => f.ino));
+    expect(numbers.size).toEqual(many.map((f) => f.size));
+    expect(numbers.mtime).toEqual(many.map((f) => f.mtimeMs));
+    expect(numbers.ctime).toEqual(many.map((f) => f.ctimeMs));
     const back = StatCache.load(dir, 'big', false);
     for (const [i, f] of many.entries()) expect(back.lookup(f)).toBe((i % 16).toString(16).repeat(32));
     // A path holding a newline cannot be joined: the paths column is an array, written in slices too.
