@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { withPath } from './errors.js';
 
@@ -145,6 +145,20 @@ function writeAllSync(fd: number, bytes: Buffer): void {
 export function writeFileAtomicSync(target: string, data: string | Buffer | Iterable<string | Buffer>, mode = 0o666, durable = true, beforeRename?: () => void): void {
   mkdirSync(dirname(target), { recursive: true });
   writeFileInPlaceSync(target, data, mode, durable, beforeRename);
+}
+
+/**
+ * Opens `abs` read-only without following a symlink (ELOOP when it is one) or blocking on a FIFO,
+ * and gives `use` the descriptor and what fstat says it is: what is checked is what is read, with
+ * no window for a swap between the two. Closes it after.
+ */
+export function withFileNoFollowSync<T>(abs: string, use: (fd: number, st: Stats) => T): T {
+  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    return use(fd, fstatSync(fd));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

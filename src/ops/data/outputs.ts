@@ -1,9 +1,10 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { basename, join, posix, resolve } from 'node:path';
 import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
 import type { Context } from '../../context.js';
 import { configError, diskError, errnoCode, isMissingPath, isRegError, usageError, type RegError } from '../../errors.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
+import { withFileNoFollowSync } from '../../fsutil.js';
 import { isDirectory, repoRelative, type Repo } from '../../repo.js';
 import { workTree } from '../../workspace/safe-fs.js';
 
@@ -79,29 +80,22 @@ export function assertPointerFile(pointerAbs: string, pointerRel: string): void 
   }
 }
 
-/** Opens a pointer file without following a symlink (and without blocking on a FIFO), checks it is a regular file, then `use`s it. */
+/** Opens a pointer file without following a symlink (or blocking on a FIFO), checks it is a regular file, then `use`s it. */
 function withPointerFile<T>(pointerAbs: string, pointerRel: string, use: (fd: number) => T): T {
   const refuse = (what: string, code = 'pointer.unreadable') =>
     configError(code, `${pointerRel} ${what}`, {
       hint: `a pointer must be a regular file (YAML): remove ${pointerRel}, or restore it with git checkout -- ${pointerRel}`,
       details: { pointer: pointerRel },
     });
-  let fd: number;
   try {
-    fd = openSync(pointerAbs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return withFileNoFollowSync(pointerAbs, (fd, st) => {
+      if (!st.isFile()) throw refuse('is not a regular file');
+      return use(fd);
+    });
   } catch (err) {
-    if (isMissingPath(err)) throw err;
+    if (isRegError(err) || isMissingPath(err)) throw err;
     if (errnoCode(err) === 'ELOOP') throw refuse('is a symbolic link: reg never reads pointers through symlinks', 'pointer.symlink');
     throw diskError(err, pointerAbs) ?? refuse(`cannot be read: ${(err as Error).message}`);
-  }
-  try {
-    if (!fstatSync(fd).isFile()) throw refuse('is not a regular file');
-    return use(fd);
-  } catch (err) {
-    if (isRegError(err)) throw err;
-    throw diskError(err, pointerAbs) ?? refuse(`cannot be read: ${(err as Error).message}`);
-  } finally {
-    closeSync(fd);
   }
 }
 

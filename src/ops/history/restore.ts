@@ -1,6 +1,7 @@
-import { lstatSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Context } from '../../context.js';
-import { RegError, configError, isRegError, usageError } from '../../errors.js';
+import { RegError, configError, errnoCode, isMissingPath, isRegError, usageError } from '../../errors.js';
+import { withFileNoFollowSync } from '../../fsutil.js';
 import { ignoredPaths } from '../../git/read.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
@@ -252,14 +253,20 @@ function remoteFor(facts: ObjectFacts, o: TrackedOutput): string {
   }
 }
 
-/** What is at `rel` now (a regular file, or nothing) and how to put it back; anything else is left as the write made it. */
+/** What is at `rel` now (a regular file, or nothing) and how to put it back; anything else (never read through) is left as the write made it. */
 function undoWrite(fs: SafeFs, rel: string): { rel: string; undo: () => void } {
   const abs = fs.existing(rel);
-  const st = abs === undefined ? undefined : lstatSync(abs, { throwIfNoEntry: false });
-  if (st === undefined) return { rel, undo: () => fs.remove(rel) };
-  if (!st.isFile()) return { rel, undo: () => undefined };
-  const bytes = readFileSync(abs!);
-  return { rel, undo: () => fs.writeFile(rel, bytes, st.mode & 0o7777) };
+  let before: { bytes: Buffer; mode: number } | 'other' | undefined;
+  try {
+    before = abs === undefined ? undefined : withFileNoFollowSync(abs, (fd, st) => (st.isFile() ? { bytes: readFileSync(fd), mode: st.mode } : 'other'));
+  } catch (err) {
+    if (errnoCode(err) === 'ELOOP') before = 'other';
+    else if (!isMissingPath(err)) throw err;
+  }
+  if (before === undefined) return { rel, undo: () => fs.remove(rel) };
+  if (before === 'other') return { rel, undo: () => undefined };
+  const { bytes, mode } = before;
+  return { rel, undo: () => fs.writeFile(rel, bytes, mode & 0o7777) };
 }
 
 /** After a failed or interrupted checkout: every pointer (and .gitignore) back as it was, newest first; says what could not be. */
