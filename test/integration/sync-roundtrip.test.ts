@@ -34,6 +34,20 @@ async function workspace(remote: Record<string, unknown>): Promise<string> {
   return repo;
 }
 
+/** A wrapBackend that replaces some of the real backend's methods (a remote whose listing says something else). */
+function overriding(methods: (inner: Backend) => Partial<Backend>): (inner: Backend) => Backend {
+  return (inner) => {
+    const replaced = methods(inner) as Record<PropertyKey, unknown>;
+    return new Proxy(inner, {
+      get(target, prop) {
+        if (prop in replaced) return replaced[prop];
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  };
+}
+
 async function refused(p: Promise<unknown>): Promise<RegError> {
   try {
     await p;
@@ -155,14 +169,7 @@ describe('reg sync through a directory remote', () => {
     // a.txt was listed at 5 bytes and grew since: the listing (untrusted, like any remote's) says 5, the file holds more.
     const grown = 'alpha, and more bytes written after the listing';
     writeTree(store, { [`${ENTRY}/a.txt`]: grown });
-    const listedAt5 = (inner: Backend): Backend =>
-      new Proxy(inner, {
-        get(target, prop) {
-          if (prop === 'head') return async (key: string) => ({ ...(await target.head(key)), size: 5 });
-          const value = Reflect.get(target, prop) as unknown;
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
+    const listedAt5 = overriding((inner) => ({ head: async (key: string) => ({ ...(await inner.head(key)), size: 5 }) }));
     let e = await refused(push(a, { wrapBackend: listedAt5 }));
     expect(e.code).toBe('sync.remote-file-changed');
     expect(e.exitCode).toBe(7);
@@ -175,19 +182,12 @@ describe('reg sync through a directory remote', () => {
     const outside = tempDir('reg-sync-outside-');
     writeFileSync(join(outside, 'secret'), 'charl');
     symlinkSync(join(outside, 'secret'), join(store, ENTRY, 'c.txt'));
-    const listsTheLink = (inner: Backend): Backend =>
-      new Proxy(inner, {
-        get(target, prop) {
-          if (prop === 'list') {
-            return async function* (prefix: string, options?: object) {
-              yield* target.list(prefix, options);
-              yield [{ key: `${ENTRY}/c.txt` }];
-            };
-          }
-          const value = Reflect.get(target, prop) as unknown;
-          return typeof value === 'function' ? value.bind(target) : value;
-        },
-      });
+    const listsTheLink = overriding((inner) => ({
+      list: async function* (prefix: string, options?: object) {
+        yield* inner.list(prefix, options);
+        yield [{ key: `${ENTRY}/c.txt` }];
+      },
+    }));
     e = await refused(push(a, { wrapBackend: listsTheLink }));
     expect(e.code).toBe('sync.remote-file-changed');
     expect(e.message).toContain(`${ENTRY}/c.txt`);
