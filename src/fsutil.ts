@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
-import { withPath } from './errors.js';
+import { configError, errnoCode, withPath } from './errors.js';
 
 /**
  * Every temp file reg creates (cache inserts, downloads, remote objects, workspace files, config
@@ -159,6 +159,47 @@ export function withFileNoFollowSync<T>(abs: string, use: (fd: number, st: Stats
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * `use` of the regular file at `abs`, or undefined when nothing is there (ENOENT/ENOTDIR). A
+ * symlink is never followed and nothing else (directory, FIFO, device) is opened for reading:
+ * `refuse` makes the error thrown for them.
+ */
+export function withRegularFileIfAny<T>(abs: string, refuse: (kind: 'symlink' | 'not-a-file') => Error, use: (fd: number) => T): T | undefined {
+  try {
+    return withFileNoFollowSync(abs, (fd, st) => {
+      if (!st.isFile()) throw refuse('not-a-file');
+      return use(fd);
+    });
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'ELOOP') throw refuse('symlink');
+    throw err;
+  }
+}
+
+function refuseGitignore(abs: string, shownRel: string): (kind: 'symlink' | 'not-a-file') => Error {
+  return (kind) =>
+    configError('gitignore.not-a-file', `${shownRel} is ${kind === 'symlink' ? 'a symbolic link' : 'not a regular file'}: reg never reads or writes a .gitignore through it`, {
+      hint: `replace it with a regular file (git rm ${shownRel} if it was committed), then run the command again`,
+      details: { path: abs },
+    });
+}
+
+/**
+ * A `.gitignore`'s text ('' when there is none). A symlink or anything but a regular file there is
+ * refused (exit 3), never read: its target's bytes would end up in a tracked file. Git does not
+ * follow a symlinked .gitignore either.
+ */
+export function readGitignoreText(abs: string, shownRel: string): string {
+  return withRegularFileIfAny(abs, refuseGitignore(abs, shownRel), (fd) => readFileSync(fd, 'utf8')) ?? '';
+}
+
+/** Throws readGitignoreText's error when `abs` is a symlink or not a regular file; nothing there passes. */
+export function assertGitignoreFile(abs: string, shownRel: string): void {
+  withRegularFileIfAny(abs, refuseGitignore(abs, shownRel), () => undefined);
 }
 
 /**

@@ -38,16 +38,26 @@ export function requireGitRoot(ctx: Context): string {
   return root;
 }
 
+/**
+ * `.reg` must be a real directory when it exists: a committed `.reg` symlink would send reg's
+ * config, cache, state and stash writes anywhere.
+ */
+export function assertRegDirIsDirectory(regDir: string): void {
+  const st = lstatSync(regDir, { throwIfNoEntry: false });
+  if (st === undefined || st.isDirectory()) return;
+  const what = st.isSymbolicLink() ? 'a symbolic link' : 'not a directory';
+  throw new RegError(st.isSymbolicLink() ? 'repo.reg-symlink' : 'repo.reg-not-a-directory', 'config', `${regDir} is ${what}`, {
+    hint: `reg keeps its own files in a real ${REG_DIR}/ directory: replace it by a directory (git rm ${REG_DIR} if it was committed)`,
+  });
+}
+
 export function openRepo(ctx: Context): Repo {
   const root = requireGitRoot(ctx);
   const regDir = join(root, REG_DIR);
   if (!existsSync(join(regDir, CONFIG_FILE)) && !existsSync(regDir)) {
     throw new RegError('repo.not-reg', 'config', `${root} is not a reg repository (no ${REG_DIR}/ directory)`, { hint: 'run `reg init` at the top of the Git repository' });
   }
-  if (lstatSync(regDir, { throwIfNoEntry: false })?.isSymbolicLink()) {
-    // A committed `.reg` symlink would send reg's cache, state and stash writes anywhere.
-    throw new RegError('repo.reg-symlink', 'config', `${regDir} is a symbolic link`, { hint: `reg keeps its own files in a real ${REG_DIR}/ directory: replace the link by a directory (git rm ${REG_DIR} if it was committed)` });
-  }
+  assertRegDirIsDirectory(regDir);
   const config = loadConfig(regDir);
   const cacheDirSetting = configString(config.data, ['cache', 'dir'], join(regDir, CONFIG_FILE));
   const cacheRoot = cacheDirSetting ? resolve(regDir, cacheDirSetting) : join(regDir, 'cache');

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isPlainObject, readConfigFile } from '../config.js';
-import { writeFileAtomicSync } from '../fsutil.js';
+import { readGitignoreText, writeFileAtomicSync } from '../fsutil.js';
 import { packagePath } from '../package-info.js';
 import { areaGitignore, mergeGitignore, registryPolicy, TEMPLATE_FILE, type Area } from './areas.js';
 import { fallbackTemplate } from './cards.js';
@@ -93,7 +93,7 @@ export function ensureAreaLayout(tree: TreeWriter, config: Record<string, unknow
       }
     }
     const gi = join(dir, '.gitignore');
-    const text = existsSync(gi) ? readFileSync(gi, 'utf8') : '';
+    const text = readGitignoreText(gi, `${area.name}/.gitignore`);
     const next = mergeGitignore(text, areaGitignore(area.mode));
     if (next !== undefined) {
       tree.writeFile(`${area.name}/.gitignore`, next);

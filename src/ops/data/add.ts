@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, statSync } from 'node:fs';
 import { basename, posix, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { addGitignoreLine, gitignoreLine } from '../../data/gitignore.js';
@@ -7,11 +7,11 @@ import { hasControlChar } from '../../data/path-rules.js';
 import { RegError, usageError } from '../../errors.js';
 import { ignoredPaths } from '../../git/read.js';
 import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
-import { removeStaleTemps } from '../../fsutil.js';
+import { assertGitignoreFile, readGitignoreText, removeStaleTemps } from '../../fsutil.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
 import { areaOf, registryPolicy } from '../../policy/areas.js';
 import { workTree, type SafeFs } from '../../workspace/safe-fs.js';
-import { POINTER_SUFFIX, assertPointerFile, readPointerFile, scanOutputs, type TrackedOutput } from './outputs.js';
+import { POINTER_SUFFIX, assertPointerFile, readPointerBytesIfAny, scanOutputs, type TrackedOutput } from './outputs.js';
 import { linkWorkspaceToCache } from './link.js';
 import { guardEntryName } from '../registry/entry-name.js';
 import { scanWorkspace, type WorkspaceState } from './scan.js';
@@ -84,7 +84,7 @@ export function gitignoreOf(dataRel: string): string {
 export function ignoreData(fs: SafeFs, dataRel: string, alreadyIgnored: boolean): string | undefined {
   const giRel = gitignoreOf(dataRel);
   const gi = fs.existing(giRel);
-  const text = gi !== undefined && existsSync(gi) ? readFileSync(gi, 'utf8') : '';
+  const text = gi === undefined ? '' : readGitignoreText(gi, giRel);
   const next = addGitignoreLine(text, gitignoreLine(posix.basename(dataRel)));
   if (next === text) return giRel;
   if (alreadyIgnored) return undefined;
@@ -145,6 +145,9 @@ async function planAdds(repo: Repo, ctx: Context, fs: SafeFs, targets: string[],
     const pointerAbs = abs + POINTER_SUFFIX;
     // A directory, symlink or device where the pointer goes is refused before any hashing.
     assertPointerFile(pointerAbs, rel + POINTER_SUFFIX);
+    // And where its .gitignore line goes (written after the pointer): a symlink there is refused now, not half-way.
+    const giAbs = fs.existing(gitignoreOf(rel));
+    if (giAbs !== undefined) assertGitignoreFile(giAbs, gitignoreOf(rel));
     const elsewhere = existing.find((o) => o.dataRel === rel && o.pointerAbs !== pointerAbs);
     if (elsewhere) {
       throw usageError('add.tracked-elsewhere', `${target} is already tracked by ${elsewhere.pointerRel}`, {
@@ -189,7 +192,7 @@ function assertNoOverlap(target: string, rel: string, existing: TrackedOutput[],
 
 async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd): Promise<AddedOutput> {
   const pointerRel = repoRelative(repo, p.pointerAbs);
-  const oldText = existsSync(p.pointerAbs) ? readPointerFile(p.pointerAbs, pointerRel) : undefined;
+  const oldText = readPointerBytesIfAny(p.pointerAbs, pointerRel)?.toString('utf8');
   if (oldText !== undefined) {
     const unchanged = await unchangedLegacyOutput(repo, ctx, p, oldText, pointerRel);
     if (unchanged) return unchanged;

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_FILE, LOCAL_CONFIG_FILE, loadConfig, setConfigValue } from '../../config.js';
 import { registryPolicy, type AreaMode } from '../../policy/areas.js';
@@ -6,8 +6,8 @@ import { ensureAreaLayout, ensureRegistryConfig } from '../../policy/layout.js';
 import type { Context } from '../../context.js';
 import { configError, isRegError } from '../../errors.js';
 import { hooksInstall, type HooksResult } from '../hooks/hooks.js';
-import { writeFileAtomicSync } from '../../fsutil.js';
-import { REG_DIR, requireGitRoot } from '../../repo.js';
+import { readGitignoreText, writeFileAtomicSync } from '../../fsutil.js';
+import { REG_DIR, assertRegDirIsDirectory, requireGitRoot } from '../../repo.js';
 import { forbiddenInRepo, SafeFs } from '../../workspace/safe-fs.js';
 import { importDvcCache, importDvcRemotes, type ImportedCache, type ImportedRemote } from './dvc-config.js';
 
@@ -48,6 +48,7 @@ const REG_GITIGNORE = '/cache\n/tmp\n/config.local.yaml\n/stash\n';
 export async function init(ctx: Context, options: InitOptions = {}): Promise<InitResult> {
   const root = requireGitRoot(ctx);
   const regDir = join(root, REG_DIR);
+  assertRegDirIsDirectory(regDir);
   const alreadyInitialized = existsSync(join(regDir, CONFIG_FILE));
   const created: string[] = [];
   mkdirSync(regDir, { recursive: true });
@@ -56,10 +57,11 @@ export async function init(ctx: Context, options: InitOptions = {}): Promise<Ini
     created.push(`${REG_DIR}/${CONFIG_FILE}`);
   }
   const gitignore = join(regDir, '.gitignore');
-  const current = existsSync(gitignore) ? readFileSync(gitignore, 'utf8') : '';
+  const current = readGitignoreText(gitignore, `${REG_DIR}/.gitignore`);
   const missing = REG_GITIGNORE.split('\n').filter((l) => l && !current.split(/\r?\n/).includes(l));
   if (missing.length > 0) {
-    writeFileSync(gitignore, current + (current && !current.endsWith('\n') ? '\n' : '') + missing.join('\n') + '\n');
+    // Temp file + rename: a link swapped in after the read is replaced, never written through.
+    writeFileAtomicSync(gitignore, current + (current && !current.endsWith('\n') ? '\n' : '') + missing.join('\n') + '\n');
     created.push(`${REG_DIR}/.gitignore`);
   }
   let importedRemotes: ImportedRemote[] = [];
