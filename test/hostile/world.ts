@@ -5,6 +5,8 @@ import { expect } from 'vitest';
 import { setConfigValue } from '../../dist/config.js';
 import { makeContext } from '../../dist/context.js';
 import { init } from '../../dist/ops/registry/init.js';
+import type { Backend } from '../../dist/store/backend.js';
+import { LocalBackend } from '../../dist/store/local.js';
 import { S3Backend } from '../../dist/store/s3.js';
 import { git, makeGitRepo, reg, removeDir, tempDir, type CliResult } from '../helpers/repo.js';
 import type { S3Server } from '../helpers/s3server.js';
@@ -23,6 +25,10 @@ export interface World {
   env: Record<string, string>;
   /** Puts an object on the remote under a key relative to the remote's root (bypassing reg). */
   putRemote(key: string, bytes: Buffer | string): Promise<void>;
+  /** Every key on the remote (relative to its root), sorted. */
+  remoteKeys(): Promise<string[]>;
+  /** A directory remote's directory (undefined for the others). */
+  remoteDir?: string;
   cleanup(): Promise<void>;
 }
 
@@ -37,10 +43,20 @@ export async function makeWorld(kind: RemoteKind, s3rver?: S3Server): Promise<Wo
   let putRemote: World['putRemote'] = async () => {
     throw new Error('this world has no remote');
   };
+  let listed: Backend | undefined;
+  let remoteKeys: World['remoteKeys'] = async () => {
+    if (!listed) throw new Error('this world has no remote');
+    const keys: string[] = [];
+    for await (const page of listed.list('')) keys.push(...page.map((o) => o.key));
+    return keys.sort();
+  };
+  let remoteDir: string | undefined;
   const stops: Array<() => Promise<void> | void> = [() => removeDir(repo), () => removeDir(outside)];
   if (kind === 'dir') {
     const dir = tempDir('reg-hostile-remote-');
     stops.push(() => removeDir(dir));
+    remoteDir = dir;
+    listed = new LocalBackend(dir);
     setConfigValue(config, ['remotes', 'team'], { url: dir });
     putRemote = async (key, bytes) => {
       const abs = join(dir, ...key.split('/'));
@@ -56,6 +72,7 @@ export async function makeWorld(kind: RemoteKind, s3rver?: S3Server): Promise<Wo
       ({ endpoint, bucket, env } = s3rver);
       const backend = new S3Backend({ bucket, prefix, endpointUrl: endpoint, region: 'us-east-1', pathStyle: true, checksums: 'when_required', maxSockets: 4 }, { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
       stops.push(() => backend.close());
+      listed = backend;
       putRemote = (key, bytes) => backend.putBytes(key, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes));
     } else {
       const fake: FakeS3 = await startFakeS3({});
@@ -64,6 +81,7 @@ export async function makeWorld(kind: RemoteKind, s3rver?: S3Server): Promise<Wo
       putRemote = async (key, bytes) => {
         fake.objects.set(`${prefix}/${key}`, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes));
       };
+      remoteKeys = async () => [...fake.objects.keys()].filter((k) => k.startsWith(`${prefix}/`)).map((k) => k.slice(prefix.length + 1)).sort();
     }
     setConfigValue(config, ['remotes', 'team'], { url: `s3://${bucket}/${prefix}`, 'endpoint-url': endpoint, 'path-style': true, 'read-timeout': 10, 'connect-timeout': 5 });
   }
@@ -76,6 +94,8 @@ export async function makeWorld(kind: RemoteKind, s3rver?: S3Server): Promise<Wo
     kind,
     env,
     putRemote,
+    remoteKeys,
+    ...(remoteDir !== undefined ? { remoteDir } : {}),
     async cleanup() {
       for (const stop of stops.reverse()) await stop();
     },
