@@ -1,8 +1,8 @@
-import { createReadStream, createWriteStream, readFileSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, lstatSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { chmod, link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { errnoCode, withPath } from '../errors.js';
+import { configError, errnoCode, withPath } from '../errors.js';
 import { isTempName, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { HashingTap } from './hashing-tap.js';
 import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
@@ -15,12 +15,21 @@ const SMALL_FILE = 1 << 20;
 /**
  * A directory remote (local disk, NAS mount): objects are plain files, published by writing a
  * temp file in the target directory and renaming it, then made read-only (0444) like DVC does.
+ *
+ * Whoever can write to a shared directory remote can plant a symbolic link in it that leads
+ * anywhere on the machine of the next user (`processed_datasets/x -> /home/you/.ssh`): reg reads,
+ * lists, writes and deletes only where a path resolves inside the remote's own directory (a link
+ * that stays inside it, or a root that is itself a link, is fine). Directories are checked once
+ * per run; a file is resolved only when it is a link (lstat first), so plain files cost nothing more.
  */
 export class LocalBackend implements Backend {
   readonly traversePrefixLen = 2;
   readonly remote = false;
   readonly description: string;
   private readonly madeDirs = new Set<string>();
+  /** Directories (as joined, links not resolved) found to resolve inside the remote's directory. */
+  private readonly insideDirs = new Set<string>();
+  private realRoot: string | undefined;
 
   constructor(readonly root: string) {
     this.description = root;
@@ -34,13 +43,54 @@ export class LocalBackend implements Backend {
     return this.pathOf(key);
   }
 
+  /** Throws unless `abs` (an existing path, on the way to `key`) resolves inside the remote's directory. */
+  private assertResolvesInside(abs: string, key: string): void {
+    this.realRoot ??= realpathSync(this.root);
+    const real = realpathSync(abs);
+    if (real === this.realRoot || real.startsWith(this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep)) return;
+    const shown = relative(join(this.root, '.'), abs).split(sep).join('/');
+    throw configError('remote.link-outside', `${this.description}: ${shown} leads outside the remote's directory, to ${real} (a symbolic link on the remote)`, {
+      hint: `remove the link on the remote (${abs}); reg never reads, writes or deletes through a link that leaves the remote's directory`,
+      details: { remote: this.description, key, path: abs, resolved: real },
+    });
+  }
+
+  /** Checks the deepest existing directory at or above `dir` (before anything is created below it). */
+  private assertDirInside(dir: string, key: string): void {
+    if (this.insideDirs.has(dir)) return;
+    const top = join(this.root, '.');
+    let probe = dir;
+    for (;;) {
+      try {
+        this.assertResolvesInside(probe, key);
+        break;
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw err;
+        // Nothing of the remote's directory exists yet: there is no link to follow.
+        if (probe === top || dirname(probe) === probe) return;
+        probe = dirname(probe);
+      }
+    }
+    if (probe === dir) this.insideDirs.add(dir);
+  }
+
+  /** lstat of a key's file, its directory checked; a link is followed only when it resolves inside the remote. */
+  private statInside(key: string): Stats {
+    const path = this.pathOf(key);
+    const st = lstatSync(path);
+    this.assertDirInside(dirname(path), key);
+    if (!st.isSymbolicLink()) return st;
+    this.assertResolvesInside(path, key);
+    return statSync(path);
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await this.head(key)) !== undefined;
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const s = await stat(this.pathOf(key));
+      const s = this.statInside(key);
       return s.isFile() ? { key, size: s.size, modified: s.mtimeMs } : undefined;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
@@ -63,6 +113,7 @@ export class LocalBackend implements Backend {
       const { key, filter } = stack.pop()!;
       let entries;
       try {
+        if (key !== '') this.assertDirInside(this.pathOf(key), key);
         entries = await readdir(key === '' ? this.root : this.pathOf(key), { withFileTypes: true });
       } catch (err) {
         if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') continue;
@@ -74,7 +125,11 @@ export class LocalBackend implements Backend {
         // reg's temp files and compare-and-swap locks (`.<name>.cas.tmp`) are not objects.
         if (!e.name.startsWith(filter) || isTempName(e.name) || (e.name.startsWith('.') && e.name.endsWith('.tmp'))) continue;
         const childKey = key === '' ? e.name : `${key}/${e.name}`;
-        if (e.isDirectory()) stack.push({ key: childKey, filter: '' });
+        if (e.isDirectory()) {
+          // A real directory (a link is neither a file nor a directory here) below one found inside is inside.
+          this.insideDirs.add(this.pathOf(childKey));
+          stack.push({ key: childKey, filter: '' });
+        }
         else if (e.isFile()) files.push({ key: childKey });
       }
       for (const f of files.reverse()) {
@@ -105,7 +160,7 @@ export class LocalBackend implements Backend {
     const path = this.pathOf(key);
     let size: number;
     try {
-      size = (await stat(path)).size;
+      size = this.statInside(key).size;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
         this.assertRoot();
@@ -122,7 +177,7 @@ export class LocalBackend implements Backend {
     const path = this.pathOf(key);
     let size: number;
     try {
-      size = statSync(path).size;
+      size = this.statInside(key).size;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
         this.assertRoot();
@@ -167,6 +222,7 @@ export class LocalBackend implements Backend {
     const target = this.pathOf(key);
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
+      this.assertDirInside(dir, key);
       await mkdir(dir, { recursive: true });
       // Temp files of killed pushes, once per directory and run.
       removeStaleTemps(dir);
@@ -186,12 +242,20 @@ export class LocalBackend implements Backend {
   }
 
   async delete(key: string): Promise<void> {
-    await rm(this.pathOf(key), { force: true });
+    const path = this.pathOf(key);
+    try {
+      this.assertDirInside(dirname(path), key);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return;
+      throw err;
+    }
+    await rm(path, { force: true });
   }
 
   async readVersioned(key: string): Promise<VersionedObject | undefined> {
     let bytes: Buffer;
     try {
+      this.statInside(key);
       bytes = await readFile(this.pathOf(key));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
@@ -207,6 +271,7 @@ export class LocalBackend implements Backend {
    */
   async putIfVersion(key: string, bytes: Buffer, expected: string | undefined, options: PutOptions = {}): Promise<string> {
     const target = this.pathOf(key);
+    this.assertDirInside(dirname(target), key);
     await mkdir(dirname(target), { recursive: true });
     const tmp = tempPathFor(target);
     const lock = join(dirname(target), `.${basename(target)}.cas.tmp`);
