@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, lstatSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { chmod, link, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { configError, errnoCode, withPath } from '../errors.js';
@@ -74,10 +74,8 @@ export class LocalBackend implements Backend {
     if (probe === dir) this.insideDirs.add(dir);
   }
 
-  /** lstat of a key's file, its directory checked; a link is followed only when it resolves inside the remote. */
-  private statInside(key: string): Stats {
-    const path = this.pathOf(key);
-    const st = lstatSync(path);
+  /** `st`, an lstat of a key's file: its directory checked; a link is followed only when it resolves inside the remote. */
+  private checkedStats(key: string, path: string, st: Stats): Stats {
     this.assertDirInside(dirname(path), key);
     if (!st.isSymbolicLink()) return st;
     this.assertResolvesInside(path, key);
@@ -90,7 +88,8 @@ export class LocalBackend implements Backend {
 
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
-      const s = this.statInside(key);
+      const path = this.pathOf(key);
+      const s = this.checkedStats(key, path, await lstat(path));
       return s.isFile() ? { key, size: s.size, modified: s.mtimeMs } : undefined;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
@@ -160,7 +159,7 @@ export class LocalBackend implements Backend {
     const path = this.pathOf(key);
     let size: number;
     try {
-      size = this.statInside(key).size;
+      size = this.checkedStats(key, path, await lstat(path)).size;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
         this.assertRoot();
@@ -177,7 +176,7 @@ export class LocalBackend implements Backend {
     const path = this.pathOf(key);
     let size: number;
     try {
-      size = this.statInside(key).size;
+      size = this.checkedStats(key, path, lstatSync(path)).size;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
         this.assertRoot();
@@ -255,8 +254,9 @@ export class LocalBackend implements Backend {
   async readVersioned(key: string): Promise<VersionedObject | undefined> {
     let bytes: Buffer;
     try {
-      this.statInside(key);
-      bytes = await readFile(this.pathOf(key));
+      const path = this.pathOf(key);
+      this.checkedStats(key, path, await lstat(path));
+      bytes = await readFile(path);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
       throw err;
