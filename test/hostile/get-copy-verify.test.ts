@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, constants, copyFileSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { constants, copyFileSync, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
-import { makeSentinel, snapshotTree } from './tree.js';
+import { makeSentinel, rot, snapshotTree } from './tree.js';
 
 /**
  * `reg get` copies on the main thread (Cache.materialize -> copyVerified, the copy-mode workers'
@@ -32,17 +32,6 @@ const objectOf = (bytes: string) => {
   const oid = md5(bytes);
   return join(repo, '.reg/cache/files/md5', oid.slice(0, 2), oid.slice(2));
 };
-
-/** Flips a bit of the object and puts its mtime (the verify stamp) back: bit rot the stamp cannot see. */
-function rot(path: string): void {
-  const before = statSync(path);
-  const bytes = readFileSync(path);
-  bytes[0] = bytes[0]! ^ 0x01;
-  chmodSync(path, 0o644);
-  writeFileSync(path, bytes);
-  chmodSync(path, 0o444);
-  utimesSync(path, before.atime, before.mtime);
-}
 
 beforeAll(async () => {
   repo = makeGitRepo();

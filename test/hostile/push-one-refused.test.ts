@@ -1,8 +1,9 @@
-import { chmodSync, existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { git, regOk, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
+import { rot } from './tree.js';
 import { makeWorld, md5, runGuarded, type RemoteKind, type World } from './world.js';
 
 /**
@@ -26,17 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await s3rver?.stop();
 });
-
-/** Overwrites a cache object with as many other bytes and puts its mtime (the verify stamp) back. */
-function rot(path: string): void {
-  const before = statSync(path);
-  const bytes = readFileSync(path);
-  bytes[0] = bytes[0]! ^ 0x01;
-  chmodSync(path, 0o644);
-  writeFileSync(path, bytes);
-  chmodSync(path, 0o444);
-  utimesSync(path, before.atime, before.mtime);
-}
 
 const manifestKey = (w: World, dir: string) => keyOf(/md5: ([0-9a-f]{32}\.dir)/.exec(readFileSync(join(w.repo, `${dir}.dvc`), 'utf8'))![1]!);
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTempName } from '../../src/fsutil.js';
 import { tempDir } from '../helpers/repo.js';
@@ -46,4 +46,15 @@ export function makeSentinel(): string {
 /** Paths below root with a temp name in any segment (temp files and temp directories, empty ones too). */
 export function tempPathsUnder(root: string): string[] {
   return Object.keys(snapshotTree(root)).filter((k) => k.split('/').some(isTempName));
+}
+
+/** Flips a bit of a (read-only) cache object and puts its mtime (the verify stamp) back: bit rot the stamp cannot see. */
+export function rot(path: string): void {
+  const before = statSync(path);
+  const bytes = readFileSync(path);
+  bytes[0] = bytes[0]! ^ 0x01;
+  chmodSync(path, 0o644);
+  writeFileSync(path, bytes);
+  chmodSync(path, 0o444);
+  utimesSync(path, before.atime, before.mtime);
 }
