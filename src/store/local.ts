@@ -43,11 +43,17 @@ export class LocalBackend implements Backend {
     return this.pathOf(key);
   }
 
-  /** Throws unless `abs` (an existing path, on the way to `key`) resolves inside the remote's directory. */
-  private assertResolvesInside(abs: string, key: string): void {
+  /** Where `abs` (an existing path) resolves, and whether that is inside the remote's directory. */
+  private resolve(abs: string): { real: string; inside: boolean } {
     this.realRoot ??= realpathSync(this.root);
     const real = realpathSync(abs);
-    if (real === this.realRoot || real.startsWith(this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep)) return;
+    return { real, inside: real === this.realRoot || real.startsWith(this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep) };
+  }
+
+  /** Throws unless `abs` (an existing path, on the way to `key`) resolves inside the remote's directory. */
+  private assertResolvesInside(abs: string, key: string): void {
+    const { real, inside } = this.resolve(abs);
+    if (inside) return;
     const shown = relative(join(this.root, '.'), abs).split(sep).join('/');
     throw configError('remote.link-outside', `${this.description}: ${shown} leads outside the remote's directory, to ${real} (a symbolic link on the remote)`, {
       hint: `remove the link on the remote (${abs}); reg never reads, writes or deletes through a link that leaves the remote's directory`,
@@ -89,7 +95,14 @@ export class LocalBackend implements Backend {
   async head(key: string): Promise<ObjectInfo | undefined> {
     try {
       const path = this.pathOf(key);
-      const s = this.checkedStats(key, path, await lstat(path));
+      const st = await lstat(path);
+      // A link leading out is no object of this remote (listings skip links too): absent, and a put
+      // replaces the link rather than writing through it. Reads of it are refused (checkedStats).
+      if (st.isSymbolicLink()) {
+        this.assertDirInside(dirname(path), key);
+        if (!this.resolve(path).inside) return undefined;
+      }
+      const s = this.checkedStats(key, path, st);
       return s.isFile() ? { key, size: s.size, modified: s.mtimeMs } : undefined;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;

@@ -9,7 +9,7 @@ import { makeWorld, md5, runGuarded, type Outcome, type World } from './world.js
  * `reg sync` against a directory remote that another tool (or another user of a shared remote)
  * has written to. The real CLI, spawned:
  * - a same-sized file of another tool at a key a cut-off first push meant to write (sync.ts
- *   md5OfObject hashes it): exit 7, the remote file byte-identical;
+ *   md5OfDirectoryFile hashes it): exit 7, the remote file byte-identical;
  * - a remote file that is a symlink to a file or directory outside (the sentinel): never read
  *   through (a push replaces the link with its own file; a pull is refused naming the link);
  * - a remote directory (the entry's, or one below it, or `files/md5/XX` for `reg push`) that is a
