@@ -5,6 +5,7 @@ import type { Context } from './context.js';
 import { RegError, usageError } from './errors.js';
 import { GitPort } from './git/git.js';
 import { Cache, parseLinkTypes, type LinkType } from './store/cache.js';
+import { REG_STATE_DIRS, regState } from './workspace/safe-fs.js';
 
 export const REG_DIR = '.reg';
 
@@ -61,7 +62,7 @@ export function openRepo(ctx: Context): Repo {
   const config = loadConfig(regDir);
   const cacheDirSetting = configString(config.data, ['cache', 'dir'], join(regDir, CONFIG_FILE));
   const cacheRoot = cacheDirSetting ? resolve(regDir, cacheDirSetting) : join(regDir, 'cache');
-  return {
+  const repo: Repo = {
     root,
     regDir,
     config,
@@ -70,6 +71,9 @@ export function openRepo(ctx: Context): Repo {
     statDir: join(regDir, 'tmp', 'stat'),
     linkTypes: parseLinkTypes(configString(config.data, ['cache', 'type'], join(regDir, CONFIG_FILE)), `${join(regDir, CONFIG_FILE)}: cache.type`),
   };
+  // The stat cache, stash records and tmp/ state are written on ordinary commands: a committed link there is refused up front.
+  for (const dir of REG_STATE_DIRS) regState(repo).isDir(dir);
+  return repo;
 }
 
 /** `abs` relative to the repo root with '/' separators; refuses paths outside the repo. */

@@ -26,8 +26,12 @@ export class SafeFs {
   private readonly dirs = new Set<string>(['']);
   private readonly forbidden: ReadonlySet<string>;
 
-  /** `forbidden`: root-relative paths nothing may be written at or below (compared case-insensitively). */
-  constructor(readonly root: string, forbidden: readonly string[] = []) {
+  /**
+   * `forbidden`: root-relative paths nothing may be written at or below (compared case-insensitively).
+   * `own`: the root is reg's own directory (`.reg/`), where nobody but reg puts anything: a symlink
+   * or a file in the way was planted (by a commit) and is refused as hostile input (exit 3).
+   */
+  constructor(readonly root: string, forbidden: readonly string[] = [], private readonly own = false) {
     this.forbidden = new Set(forbidden.map((f) => f.toLowerCase()));
   }
 
@@ -73,7 +77,12 @@ export class SafeFs {
       this.dirs.add(rel);
       return true;
     }
-    throw inTheWay(rel, abs, st?.isSymbolicLink() ?? false);
+    throw this.own ? plantedInReg(abs, st?.isSymbolicLink() ?? false) : inTheWay(rel, abs, st?.isSymbolicLink() ?? false);
+  }
+
+  /** True when directory `rel` exists as a real directory, false when it (or a parent) is missing; throws on a symlink or a file. */
+  isDir(rel: string): boolean {
+    return this.verifyDir(rel, false);
   }
 
   /** Makes directory `rel` (and its parents) exist as real directories; returns its absolute path. */
@@ -183,6 +192,13 @@ function inTheWay(rel: string, abs: string, symlink: boolean): RegError {
   });
 }
 
+function plantedInReg(abs: string, symlink: boolean): RegError {
+  return new RegError('repo.reg-entry-not-a-directory', 'config', `${abs} is ${symlink ? 'a symbolic link' : 'not a directory'}: reg keeps its own state in real directories under .reg/ and never writes through a link`, {
+    hint: `remove it (git rm -r --cached ${abs.slice(abs.lastIndexOf('/.reg/') + 1)} if it was committed); reg re-creates what it needs`,
+    details: { abs },
+  });
+}
+
 function ioError(err: unknown, abs: string, action: string): RegError {
   return diskError(err, abs) ?? new RegError('fs.io', 'failed', `cannot ${action} ${abs}: ${(err as Error).message}`, { cause: err });
 }
@@ -227,6 +243,26 @@ export function forbiddenInRepo(root: string, cacheRoot: string): string[] {
 function isInside(rel: string): boolean {
   return rel !== '..' && !rel.startsWith('..' + sep) && !isAbsolute(rel);
 }
+
+const perRepoState = new WeakMap<object, SafeFs>();
+
+/**
+ * The gateway for reg's own state under `.reg/` (stash records, `tmp/` caches and sync state):
+ * every directory below `.reg/` is checked to be a real directory before a write, so a symlink
+ * committed at `.reg/tmp` or `.reg/stash` (git add -f) cannot send the write elsewhere. `.reg`
+ * itself is checked when the repository is opened.
+ */
+export function regState(repo: { regDir: string }): SafeFs {
+  let fs = perRepoState.get(repo);
+  if (!fs) {
+    fs = new SafeFs(repo.regDir, [], true);
+    perRepoState.set(repo, fs);
+  }
+  return fs;
+}
+
+/** The directories under `.reg/` that reg writes into on ordinary commands (checked when a repo is opened). */
+export const REG_STATE_DIRS = ['tmp', 'tmp/stat', 'stash'] as const;
 
 const perRepo = new WeakMap<object, SafeFs>();
 

@@ -4,10 +4,10 @@ import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { isSafeRelpath } from '../../data/path-rules.js';
 import { configError, RegError, usageError } from '../../errors.js';
-import { mapLimit, tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
+import { mapLimit, tempPathFor } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { hashMany } from '../../workspace/hasher.js';
-import { outputTree, workTree } from '../../workspace/safe-fs.js';
+import { outputTree, regState, workTree } from '../../workspace/safe-fs.js';
 import { hashFile } from '../../data/hash.js';
 import { FILE_JOBS } from './link.js';
 
@@ -50,7 +50,7 @@ export async function saveToStash(
   const now = new Date();
   const id = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-') + '-' + randomBytes(2).toString('hex');
   const record: StashRecord = { id, createdAt: now.toISOString(), reason, oid, files: saved, ...(links.length > 0 ? { links } : {}), restoreCommand: `reg stash apply ${id}` };
-  writeFileAtomicSync(join(repo.regDir, STASH_DIR, `${id}.json`), JSON.stringify(record, null, 2) + '\n');
+  regState(repo).writeFile(`${STASH_DIR}/${id}.json`, JSON.stringify(record, null, 2) + '\n');
   return record;
 }
 

@@ -7,7 +7,8 @@ import type { Repo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
 import { DEFAULT_RETRY, describeError, withRetry, type RetryPolicy } from '../../store/transfer.js';
-import { mapLimit, writeFileAtomicSync } from '../../fsutil.js';
+import { mapLimit } from '../../fsutil.js';
+import { regState } from '../../workspace/safe-fs.js';
 import { listCacheOids } from '../data/scan.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
@@ -172,18 +173,18 @@ export class ObjectFacts {
       sizes[i] = found[k];
       learned = true;
     });
-    if (learned || !known) this.rememberSizes(file, sizes);
+    if (learned || !known) this.rememberSizes(ref.oid, sizes);
     return sizes;
   }
 
   /** Records sizes learned elsewhere (the remote's metadata) for manifestSizes. */
   rememberManifestSizes(ref: ObjRef, sizes: ReadonlyArray<number | undefined>): void {
-    this.rememberSizes(join(this.repo.regDir, 'tmp', 'sizes', ref.oid), sizes);
+    this.rememberSizes(ref.oid, sizes);
   }
 
-  private rememberSizes(file: string, sizes: ReadonlyArray<number | undefined>): void {
+  private rememberSizes(oid: string, sizes: ReadonlyArray<number | undefined>): void {
     try {
-      writeFileAtomicSync(file, JSON.stringify(sizes.map((x) => x ?? null)));
+      regState(this.repo).writeFile(`tmp/sizes/${oid}`, JSON.stringify(sizes.map((x) => x ?? null)));
     } catch {
       // A read-only .reg/ only costs the next listing its stats.
     }

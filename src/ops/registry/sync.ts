@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants, createWriteStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { constants, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import { Transform, Writable } from 'node:stream';
@@ -8,7 +8,7 @@ import type { Context } from '../../context.js';
 import { md5Hex } from '../../data/manifest.js';
 import { fileAndDirConflict, hasControlChar, isPlainSegment, isSafeRelpath } from '../../data/path-rules.js';
 import { configError, diskError, errnoCode, isMissingPath, isRegError, RegError, usageError, withPath } from '../../errors.js';
-import { tempPathFor, writeFileAtomicSync } from '../../fsutil.js';
+import { tempPathFor } from '../../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
 import { isConditionalWritesUnsupported, isPreconditionFailed, readWholeObject, type Backend, type VersionedObject } from '../../store/backend.js';
@@ -16,7 +16,7 @@ import { HashingTap } from '../../store/hashing-tap.js';
 import { LOCK_STALE_MS, LockBusyError, acquireRemoteLock, describeHolder, type HeldLock } from '../../store/remote-lock.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
-import { workTree } from '../../workspace/safe-fs.js';
+import { regState, workTree } from '../../workspace/safe-fs.js';
 import { walkedPath } from '../../workspace/walk.js';
 import { scanWorkspace } from '../data/scan.js';
 import { runTransfersWithProgress } from '../remote/transfer-progress.js';
@@ -137,13 +137,17 @@ interface Planned {
 
 const joinKey = (...parts: string[]) => parts.filter((p) => p !== '').join('/');
 
+/** Where the last sync of an entry with a remote is recorded, relative to `.reg/`. */
+const stateRel = (remote: string, entryRel: string) => `tmp/sync/${remote}/${entryRel}.json`;
+
 export function stateFile(repo: Repo, remote: string, entryRel: string): string {
-  return join(repo.regDir, 'tmp', 'sync', remote, ...entryRel.split('/')) + '.json';
+  return join(repo.regDir, ...stateRel(remote, entryRel).split('/'));
 }
 
 function readState(repo: Repo, remote: string, entryRel: string): SyncState | undefined {
-  const p = stateFile(repo, remote, entryRel);
-  if (!existsSync(p)) return undefined;
+  // Its directories are checked (a link there is refused) before anything is sent, not only when the state is written after.
+  const p = regState(repo).existing(stateRel(remote, entryRel));
+  if (p === undefined || !existsSync(p)) return undefined;
   try {
     return JSON.parse(readFileSync(p, 'utf8')) as SyncState;
   } catch {
@@ -157,13 +161,13 @@ function readState(repo: Repo, remote: string, entryRel: string): SyncState | un
  * and size) as its own, so it neither sends them again nor takes them for another tool's files.
  * Removed once the push completes.
  */
-function pendingFile(repo: Repo, remote: string, entryRel: string): string {
-  return join(repo.regDir, 'tmp', 'sync-pending', remote, ...entryRel.split('/')) + '.json';
-}
+const pendingRel = (remote: string, entryRel: string) => `tmp/sync-pending/${remote}/${entryRel}.json`;
 
 function readPending(repo: Repo, remote: string, entryRel: string): SyncFiles {
+  const p = regState(repo).existing(pendingRel(remote, entryRel));
+  if (p === undefined) return {};
   try {
-    const files = (JSON.parse(readFileSync(pendingFile(repo, remote, entryRel), 'utf8')) as { files?: SyncFiles }).files;
+    const files = (JSON.parse(readFileSync(p, 'utf8')) as { files?: SyncFiles }).files;
     return files && typeof files === 'object' ? files : {};
   } catch {
     return {};
@@ -548,7 +552,7 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
     // forgotten once the push completes.
     if (options.direction === 'push' && plan.manifestMissing) {
       const sending = Object.fromEntries(plan.transfer.map((rp) => [rp, { md5: plan.local.get(rp)!.md5, size: plan.local.get(rp)!.size }]));
-      writeFileAtomicSync(pendingFile(repo, plan.remote.name, plan.ref.rel), JSON.stringify({ files: { ...plan.pending, ...sending } }) + '\n');
+      regState(repo).writeFile(pendingRel(plan.remote.name, plan.ref.rel), JSON.stringify({ files: { ...plan.pending, ...sending } }) + '\n');
     }
     const outcome = await runTransfersWithProgress(ctx, tasks, plan.remote, { phase, label });
     if (outcome.fatal) throw outcome.fatal;
@@ -600,8 +604,8 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
       }
     }
   }
-  writeFileAtomicSync(stateFile(repo, plan.remote.name, plan.ref.rel), JSON.stringify({ remote: plan.remote.name, key: plan.base, files, syncedAt: new Date().toISOString() } satisfies SyncState, null, 1) + '\n');
-  rmSync(pendingFile(repo, plan.remote.name, plan.ref.rel), { force: true });
+  regState(repo).writeFile(stateRel(plan.remote.name, plan.ref.rel), JSON.stringify({ remote: plan.remote.name, key: plan.base, files, syncedAt: new Date().toISOString() } satisfies SyncState, null, 1) + '\n');
+  regState(repo).remove(pendingRel(plan.remote.name, plan.ref.rel));
   result.transferred += plan.transfer.length;
   result.deleted += plan.remove.length;
   result.bytes += row.bytes;
@@ -740,7 +744,7 @@ export async function sync(ctx: Context, options: SyncOptions): Promise<SyncResu
         // Already identical: remember that, so the guard knows this workspace has seen it.
         // The state records what the remote holds now (not what is local), so --delete later knows it saw them.
         const files = Object.fromEntries(Object.entries(plan.remoteFiles).filter(([rp]) => !plan.remoteUnknown.has(rp)));
-        writeFileAtomicSync(stateFile(repo, plan.remote.name, plan.ref.rel), JSON.stringify({ remote: plan.remote.name, key: plan.base, files, syncedAt: new Date().toISOString() } satisfies SyncState, null, 1) + '\n');
+        regState(repo).writeFile(stateRel(plan.remote.name, plan.ref.rel), JSON.stringify({ remote: plan.remote.name, key: plan.base, files, syncedAt: new Date().toISOString() } satisfies SyncState, null, 1) + '\n');
       }
       result.entries.push(row);
     }
