@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { configError } from './errors.js';
-import { writeFileAtomicSync } from './fsutil.js';
+import { withRegularFileIfAny, writeFileAtomicSync } from './fsutil.js';
 
 /**
  * `.reg/config.yaml` (tracked, shared by the team) and `.reg/config.local.yaml` (gitignored:
@@ -37,7 +37,7 @@ const parsedConfigs = new Map<string, { stamp: string; data: ConfigData }>();
 const RACY_CONFIG_MS = 2000;
 
 export function readConfigFile(path: string): ConfigData {
-  const st = statSync(path, { throwIfNoEntry: false });
+  const st = lstatSync(path, { throwIfNoEntry: false });
   if (st === undefined) return {};
   const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   const known = parsedConfigs.get(path);
@@ -50,7 +50,6 @@ export function readConfigFile(path: string): ConfigData {
 }
 
 function parseConfigFile(path: string): ConfigData {
-  if (!existsSync(path)) return {};
   const doc = parseConfigDocument(path);
   let value: unknown;
   try {
@@ -68,8 +67,23 @@ function parseConfigFile(path: string): ConfigData {
   return value as ConfigData;
 }
 
+/**
+ * A config file's text ('' when there is none). A symlink (or anything but a regular file) is
+ * refused, never read: `config.yaml` is tracked, so a committed `config.yaml -> ~/secret` would
+ * otherwise be parsed and, on the next `reg config` / `reg remote add`, written back as a regular
+ * file holding the secret, ready to be committed.
+ */
+export function readConfigText(path: string): string {
+  const refuse = (kind: 'symlink' | 'not-a-file') =>
+    configError('config.not-a-file', `${path} is ${kind === 'symlink' ? 'a symbolic link' : 'not a regular file'}: reg never reads or writes its config through it`, {
+      hint: `replace it with a regular file (git rm --cached ${path.slice(path.lastIndexOf('/.reg/') + 1)} if it was committed; reg init writes a fresh config.yaml)`,
+      details: { path },
+    });
+  return withRegularFileIfAny(path, refuse, (fd) => readFileSync(fd, 'utf8')) ?? '';
+}
+
 export function parseConfigDocument(path: string): Document.Parsed {
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const text = readConfigText(path);
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {

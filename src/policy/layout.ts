@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isPlainObject, readConfigFile } from '../config.js';
+import { isPlainObject, readConfigFile, readConfigText } from '../config.js';
 import { readGitignoreText, writeFileAtomicSync } from '../fsutil.js';
 import { packagePath } from '../package-info.js';
 import { areaGitignore, mergeGitignore, registryPolicy, TEMPLATE_FILE, type Area } from './areas.js';
@@ -57,7 +57,7 @@ export function topLevelSections(text: string): Map<string, string> {
  * Returns true when the file changed.
  */
 export function ensureRegistryConfig(configPath: string): boolean {
-  const current = existsSync(configPath) ? readFileSync(configPath, 'utf8') : '';
+  const current = readConfigText(configPath);
   const data = readConfigFile(configPath);
   const defaults = topLevelSections(readFileSync(join(templatesDir(), 'config.yaml'), 'utf8'));
   const add: string[] = [];
