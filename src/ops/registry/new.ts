@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { usageError } from '../../errors.js';
@@ -9,6 +9,7 @@ import { shippedTemplate } from '../../policy/layout.js';
 import { openRepo, repoRelative } from '../../repo.js';
 import { workTree } from '../../workspace/safe-fs.js';
 import { guardEntryName } from './entry-name.js';
+import { readCardTextIfAny } from './registry-scan.js';
 
 export interface NewEntryOptions {
   /** `<area>/<name>` (relative to the current directory). */
@@ -61,13 +62,14 @@ export async function newEntry(ctx: Context, options: NewEntryOptions): Promise<
   const cardRel = `${area.name}/${cardFileName(name)}`;
   const cardAbs = join(repo.root, ...cardRel.split('/'));
   const createdDir = !isFile && !existsSync(entryAbs);
+  // The template is read (a symlinked one refused) before anything is created.
+  const needsCard = !existsSync(cardAbs);
+  const own = needsCard ? readCardTextIfAny(join(repo.root, ...area.template.split('/')), area.template) : undefined;
   if (!isFile) tree.ensureDir(rel);
   let createdCard = false;
-  if (!existsSync(cardAbs)) {
-    const templateAbs = join(repo.root, ...area.template.split('/'));
-    const template = existsSync(templateAbs) ? readFileSync(templateAbs, 'utf8') : shippedTemplate(area);
-    if (!existsSync(templateAbs)) warnings.push(`${area.template} does not exist; used the built-in template (restore it with: reg init)`);
-    tree.writeFile(cardRel, renderTemplate(template, { name, area: area.name, date: new Date().toISOString().slice(0, 10) }));
+  if (needsCard) {
+    if (own === undefined) warnings.push(`${area.template} does not exist; used the built-in template (restore it with: reg init)`);
+    tree.writeFile(cardRel, renderTemplate(own ?? shippedTemplate(area), { name, area: area.name, date: new Date().toISOString().slice(0, 10) }));
     createdCard = true;
   }
   const next: string[] = [`edit ${cardRel}`];

@@ -5,6 +5,9 @@ import { parsePointer } from '../../data/pointer.js';
 import type { Repo } from '../../repo.js';
 import { indexEntries, readBlobs, type IndexEntry } from '../../git/read.js';
 import { compareCodePoints } from '../../data/manifest.js';
+import { configError } from '../../errors.js';
+import { withRegularFileIfAny } from '../../fsutil.js';
+import { readPointerBytesIfAny } from '../data/outputs.js';
 
 /** One entry of an area as seen on disk and (optionally) in the index. */
 export interface ScannedEntry {
@@ -112,8 +115,10 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
             if (key === 'card') e.cardOnlyOnDisk = true;
             else e.pointerOnlyOnDisk = true;
           }
-        } else if (existsSync(abs) && !isDir(abs)) {
-          const text = readFileSync(abs, 'utf8');
+        } else if (!isDir(abs)) {
+          // Never through a symlink: a card's text is rendered into the catalog and checked; a pointer's names data.
+          const text = key === 'card' ? readCardTextIfAny(abs, rel) : readPointerBytesIfAny(abs, rel)?.toString('utf8');
+          if (text === undefined) continue;
           if (key === 'card') e.cardText = text;
           else e.pointerText = text;
         }
@@ -146,4 +151,27 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
     gitFiles = tracked.filter((t) => stagedSet.has(t.path));
   }
   return { policy, entries, gitFiles, missingAreas };
+}
+
+/**
+ * A card's (or an area template's) text from the work tree, or undefined when there is none. A
+ * symlink is refused, never followed: what a card says is published (catalog, `reg new`'s copy of
+ * the template, check output), so a committed `x.card.md -> ~/.ssh/id_rsa` would disclose its
+ * target. Anything else that is not a regular file (a directory of that name) counts as none.
+ */
+export function readCardTextIfAny(abs: string, rel: string): string | undefined {
+  const notAFile = new Error('not a regular file');
+  const refuse = (kind: 'symlink' | 'not-a-file') =>
+    kind === 'not-a-file'
+      ? notAFile
+      : configError('card.symlink', `${rel} is a symbolic link: reg never reads a card or template through it`, {
+          hint: `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`,
+          details: { path: rel },
+        });
+  try {
+    return withRegularFileIfAny(abs, refuse, (fd) => readFileSync(fd, 'utf8'));
+  } catch (err) {
+    if (err === notAFile) return undefined;
+    throw err;
+  }
 }
