@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { RegError, usageError } from '../../errors.js';
@@ -6,6 +6,7 @@ import { writeFileAtomicSync } from '../../fsutil.js';
 import { packagePath } from '../../package-info.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { gitText } from '../../git/read.js';
+import { workTree } from '../../workspace/safe-fs.js';
 
 export const HOOK_NAMES = ['pre-commit', 'pre-push', 'post-checkout', 'post-merge'] as const;
 export type HookName = (typeof HOOK_NAMES)[number];
@@ -55,6 +56,18 @@ async function hooksDirOf(repo: Repo): Promise<{ dir: string; hooksPath?: string
   return { dir, ...(hooksPath !== undefined ? { hooksPath } : {}) };
 }
 
+/**
+ * A hooks directory inside the work tree (core.hooksPath at a committed `.githooks/`) is checked
+ * (and created) through the work-tree gateway before a shim is written or a hook renamed: a
+ * commit that makes it, or a directory above it, a symlink cannot send the writes elsewhere.
+ * `.git/hooks` and directories outside the work tree are the user's own choice.
+ */
+function confineHooksDir(repo: Repo, dir: string): void {
+  const rel = relative(repo.root, dir).split('\\').join('/');
+  if (rel === '' || rel === '..' || rel.startsWith('../') || isAbsolute(rel) || /^\.git(\/|$)/i.test(rel)) return;
+  workTree(repo).ensureDir(rel);
+}
+
 function shown(repo: Repo, abs: string): string {
   const rel = relative(repo.root, abs);
   return rel.startsWith('..') || isAbsolute(rel) ? abs : rel.split('\\').join('/');
@@ -101,7 +114,9 @@ export async function hooksInstall(ctx: Context, options: HooksOptions = {}): Pr
     });
   }
   const actions: HooksResult['actions'] = [];
-  for (const name of selected(options)) {
+  const names = selected(options);
+  confineHooksDir(repo, dir);
+  for (const name of names) {
     const abs = join(dir, name);
     const info = inspect(repo, dir, name);
     const text = shimText(name);
@@ -116,7 +131,8 @@ export async function hooksInstall(ctx: Context, options: HooksOptions = {}): Pr
         });
       }
       renameSync(abs, abs + CHAINED_SUFFIX);
-      chmodSync(abs + CHAINED_SUFFIX, 0o755);
+      // A linked hook (committed `.githooks/pre-push -> ~/x`) keeps its target's mode: chmod would follow the link.
+      if (!lstatSync(abs + CHAINED_SUFFIX).isSymbolicLink()) chmodSync(abs + CHAINED_SUFFIX, 0o755);
     }
     writeFileAtomicSync(abs, text, 0o755);
     chmodSync(abs, 0o755);
@@ -130,7 +146,9 @@ export async function hooksUninstall(ctx: Context, options: HooksOptions = {}): 
   const repo = openRepo(ctx);
   const { dir, hooksPath } = await hooksDirOf(repo);
   const actions: HooksResult['actions'] = [];
-  for (const name of selected(options)) {
+  const names = selected(options);
+  if (existsSync(dir)) confineHooksDir(repo, dir);
+  for (const name of names) {
     const abs = join(dir, name);
     const info = inspect(repo, dir, name);
     if (info.state === 'foreign') {
