@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git } from '../helpers/repo.js';
@@ -61,5 +61,20 @@ describe('a config file committed as a symlink is never read or rewritten throug
     const r = await runGuarded(w, ['status']);
     expectRefused(r, 'config.local.yaml');
     expect(readFileSync(join(w.outside, 'credentials.yaml'), 'utf8')).toBe(SECRET);
+  }, 60_000);
+
+  it('.dvc/config -> outside: init --from-dvc refuses to import it into the tracked config', async () => {
+    const w = (world = await makeWorld('none'));
+    writeFileSync(join(w.outside, 'dvc-config'), "[core]\n    remote = store\n['remote \"store\"']\n    url = s3://internal-bucket/sentinel-secret\n");
+    mkdirSync(join(w.repo, '.dvc'));
+    symlinkSync(join(w.outside, 'dvc-config'), join(w.repo, '.dvc/config'));
+    git(w.repo, 'add', '-A');
+    git(w.repo, 'commit', '-qm', 'plant .dvc/config');
+    const r = await runGuarded(w, ['init', '--from-dvc']);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.errorCode, r.stderr).toBe('init.dvc-config-not-a-file');
+    expect(r.stderr).toContain('.dvc/config is a symbolic link');
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(readFileSync(join(w.repo, '.reg/config.yaml'), 'utf8')).not.toContain('sentinel-secret');
   }, 60_000);
 });

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { setConfigValue } from '../../config.js';
 import { configError } from '../../errors.js';
+import { withRegularFileIfAny } from '../../fsutil.js';
 import { parseLinkTypes } from '../../store/cache.js';
 
 /** `.dvc/config` option names -> reg remote option names. */
@@ -62,9 +63,18 @@ export function parseDvcConfig(text: string, file: string): Map<string, Map<stri
 
 /** `.dvc/config` then `.dvc/config.local` (the later wins key by key, as in DVC), parsed. */
 function readDvcConfigs(root: string): Array<{ file: string; isLocal: boolean; sections: Map<string, Map<string, string>> }> {
-  return ([[join(root, '.dvc', 'config'), false], [join(root, '.dvc', 'config.local'), true]] as const)
-    .filter(([file]) => existsSync(file))
-    .map(([file, isLocal]) => ({ file, isLocal, sections: parseDvcConfig(readFileSync(file, 'utf8'), file) }));
+  const read: Array<{ file: string; isLocal: boolean; sections: Map<string, Map<string, string>> }> = [];
+  for (const [file, isLocal] of [[join(root, '.dvc', 'config'), false], [join(root, '.dvc', 'config.local'), true]] as const) {
+    // Never through a symlink: what .dvc/config says is copied into the tracked .reg/config.yaml.
+    const refuse = (kind: 'symlink' | 'not-a-file') =>
+      configError('init.dvc-config-not-a-file', `${file} is ${kind === 'symlink' ? 'a symbolic link' : 'not a regular file'}: reg never imports a DVC config through it`, {
+        hint: `replace it with a regular file (git rm --cached .dvc/${isLocal ? 'config.local' : 'config'} if it was committed), or run reg init without --from-dvc`,
+        details: { path: file },
+      });
+    const text = withRegularFileIfAny(file, refuse, (fd) => readFileSync(fd, 'utf8'));
+    if (text !== undefined) read.push({ file, isLocal, sections: parseDvcConfig(text, file) });
+  }
+  return read;
 }
 
 /** A path in `.dvc/config` is relative to `.dvc/`; reg's cache.dir is relative to `.reg/`. */
