@@ -8,8 +8,8 @@ import { RegError } from '../errors.js';
 export interface GitRunOptions {
   /** Return a non-zero exit instead of rejecting. */
   allowFail?: boolean;
-  /** Extra environment variables (on top of the process environment). */
-  env?: Record<string, string>;
+  /** Extra environment variables (on top of the process environment); undefined removes one. */
+  env?: Record<string, string | undefined>;
   /** Kills git when aborted (the promise rejects with the abort reason). */
   signal?: AbortSignal;
   /** Kills git after this long (network commands); the result then has code 124. */
@@ -264,5 +264,39 @@ export class BlobReader {
   close(): void {
     this.child?.stdin.end();
     this.child = undefined;
+  }
+}
+
+/**
+ * Git's settings that would change how diff-files compares stat data or make it ask a hook
+ * (core.fsmonitor): pinned so a repository's configuration cannot make it trust a changed file.
+ */
+const PLAIN_STAT_CHECK = [
+  '-c', 'core.fsmonitor=false',
+  '-c', 'core.checkStat=default',
+  '-c', 'core.trustctime=true',
+  '-c', 'core.ignoreStat=false',
+  '-c', 'core.fileMode=true',
+  '-c', 'core.symlinks=true',
+  '-c', 'core.preloadIndex=true',
+];
+
+/**
+ * The paths (repo-relative) of the entries of the index file `indexFile` whose stat data no longer
+ * matches the work tree at `root` (`git diff-files --name-only`), or undefined when git cannot say
+ * (not installed, too old, the file missing or damaged): the caller then looks at every file
+ * itself. The repository is found from `root` alone: a GIT_DIR, GIT_WORK_TREE or GIT_INDEX_FILE the
+ * user set for their own commands does not apply to this one.
+ */
+export async function changedInIndexFile(root: string, indexFile: string): Promise<string[] | undefined> {
+  try {
+    const r = await gitRun(root, [...PLAIN_STAT_CHECK, 'diff-files', '--name-only', '-z'], undefined, {
+      allowFail: true,
+      env: { GIT_INDEX_FILE: indexFile, GIT_DIR: undefined, GIT_WORK_TREE: undefined, GIT_COMMON_DIR: undefined, GIT_OBJECT_DIRECTORY: undefined, GIT_OPTIONAL_LOCKS: '0' },
+    });
+    if (r.code !== 0) return undefined;
+    return r.stdout.toString('utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
   }
 }

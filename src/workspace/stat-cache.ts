@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomicSync } from '../fsutil.js';
-import type { DirListings, DirStats, WalkedFile } from './walk.js';
+import { MIRROR_MODE, mirrorable, writeMirrorIndex } from './mirror-index.js';
+import { ListedStats, type DirListings, type DirStats, type WalkedFile } from './walk.js';
 
 /**
  * Remembers the md5 of files by (inode, size, mtime, ctime) so unchanged files are never
@@ -48,6 +49,12 @@ import type { DirListings, DirStats, WalkedFile } from './walk.js';
  * RACY_WINDOW_MS of the scan that read it is not trusted. Rows are keyed by relpath prefix, checked
  * on use, so a row for a directory no longer walked is harmless; changed rows go to the append log
  * like file rows.
+ *
+ * Each rewrite also writes the rows as a Git index file, `<file>.<gen>.index` (src/workspace/
+ * mirror-index.ts), named by the generation it mirrors so a mirror never answers for other rows:
+ * status asks `git diff-files` which of them changed, and the walk takes the stored stats of the
+ * files git found unchanged (trustedStats) instead of lstat'ing them. Rows patched by the append
+ * log since are never taken from the mirror.
  */
 const RACY_WINDOW_MS = 50;
 /** Written: numbers in `<file>.bin`. */
@@ -55,8 +62,12 @@ const FORMAT = 5;
 /** Read too: every column in the JSON. */
 const FORMAT_JSON = 4;
 const NUMBER_COLUMNS = ['ino', 'size', 'mtime', 'ctime', 'checked'] as const;
+type NumberColumnName = (typeof NUMBER_COLUMNS)[number];
+type Column = (k: number) => number;
 /** The `.bin` header: the generation (12 hex digits) padded to keep the float64s aligned. */
 const BIN_HEADER_BYTES = 16;
+/** The generation's length in hex digits (randomBytes(6)). */
+const GEN_CHARS = 12;
 /** Rows the append log may hold before save() rewrites the whole file instead. */
 export const LOG_MAX_ROWS = 256;
 /** Rows per slice when the file is written (see rewrite()). */
@@ -230,8 +241,20 @@ export class StatCache {
   private walkedDirs: Map<string, DirRow> | undefined;
   /** Prefixes whose row this scan changed (what the log must repeat). */
   private readonly changedDirs = new Set<string>();
+  /** Positions of the stored rows the append log patched (the mirror index shows them as they were). */
+  private patchedRows: ReadonlySet<number> = new Set();
+  /** The generation whose mirror index this cache last read or wrote (removed when it is rewritten). */
+  private mirrorGen: string | undefined;
 
-  private constructor(private readonly file: string) {}
+  private constructor(
+    private readonly file: string,
+    /** The output's repo-relative path (the mirror index names files by it). */
+    private readonly key: string,
+  ) {}
+
+  private mirrorFile(gen: string): string {
+    return `${this.file}.${gen}.index`;
+  }
 
   private get logFile(): string {
     return `${this.file}.log`;
@@ -252,9 +275,32 @@ export class StatCache {
     return size(file) + size(`${file}.bin`);
   }
 
+  /**
+   * The mirror index of the stored generation (named in the `.bin` header, read without loading
+   * the cache), if there is one: status starts git on it before the cache loads.
+   */
+  static mirrorIndexOf(statDir: string, key: string, legacy: boolean): { file: string; gen: string } | undefined {
+    const file = StatCache.fileFor(statDir, key, legacy);
+    const header = Buffer.alloc(GEN_CHARS);
+    try {
+      const fd = openSync(`${file}.bin`, 'r');
+      try {
+        if (readSync(fd, header, 0, GEN_CHARS, 0) !== GEN_CHARS) return undefined;
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      return undefined;
+    }
+    const gen = header.toString('latin1');
+    if (!/^[0-9a-f]+$/.test(gen)) return undefined;
+    const mirror = `${file}.${gen}.index`;
+    return statSync(mirror, { throwIfNoEntry: false })?.isFile() ? { file: mirror, gen } : undefined;
+  }
+
   static load(statDir: string, key: string, legacy: boolean): StatCache {
     const file = StatCache.fileFor(statDir, key, legacy);
-    const cache = new StatCache(file);
+    const cache = new StatCache(file, key);
     try {
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as Stored;
       if (parsed.v === FORMAT_JSON || (parsed.v === FORMAT && cache.readNumberColumns(parsed))) {
@@ -265,7 +311,10 @@ export class StatCache {
         cache.base = parsed.base;
         cache.since = sinceFrom(parsed.since);
         if (Array.isArray(parsed.dirs)) for (const d of parsed.dirs) cache.loadDir(d);
-        if (parsed.gen !== undefined) cache.replayLog(parsed.gen);
+        if (parsed.gen !== undefined) {
+          cache.mirrorGen = parsed.gen;
+          cache.replayLog(parsed.gen);
+        }
       }
     } catch {
       // missing or unreadable: start empty, everything gets hashed
@@ -359,6 +408,7 @@ export class StatCache {
     }
     // Appending after a torn line would glue onto it: the next save rewrites instead.
     if (torn) this.logRows = LOG_MAX_ROWS + 1;
+    this.patchedRows = new Set(patched.keys());
     if (patched.size > 0) {
       // One pass over the concatenated md5s, however many rows were patched.
       let at = 0;
@@ -421,11 +471,49 @@ export class StatCache {
 
   private storedIndex(relpath: string): number | undefined {
     if (this.paths[this.cursor] === relpath) return this.cursor;
+    return this.pathIndex().get(relpath);
+  }
+
+  private pathIndex(): Map<string, number> {
     if (this.index === undefined) {
       this.index = new Map();
       this.paths.forEach((p, i) => this.index!.set(p, i));
     }
-    return this.index.get(relpath);
+    return this.index;
+  }
+
+  /**
+   * Which files the walk need not lstat, given `reported` (relpaths), the entries of the mirror
+   * index of generation `gen` that git found changed: a file in the mirror, not reported and not
+   * patched since gets its stored stats (`stats`). Undefined when the loaded rows are not that
+   * generation's. `mirrored` is how many entries the mirror holds. Call before any record().
+   */
+  trustedStats(gen: string, reported: ReadonlySet<string>): { stats: (relpath: string) => ListedStats | undefined; mirrored: number } | undefined {
+    const s = this.stored;
+    if (s === undefined || s.v !== FORMAT || s.gen !== gen) return undefined;
+    const inMirror = (i: number) => this.paths[i] !== '' && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!);
+    let mirrored = 0;
+    for (let i = 0; i < this.paths.length; i++) if (inMirror(i) && !this.patchedRows.has(i)) mirrored++;
+    const paths = this.paths;
+    const patched = this.patchedRows;
+    // The walk asks in stored order, directories in between: a cursor finds the rows; past more
+    // misses than there are directories, the order changed, and an index finds them.
+    let cursor = 0;
+    let misses = 0;
+    const missLimit = this.dirs.size + 64;
+    let index: Map<string, number> | undefined;
+    const stats = (relpath: string): ListedStats | undefined => {
+      let i: number | undefined = cursor;
+      if (paths[i] !== relpath) {
+        if (index === undefined && ++misses > missLimit) index = this.pathIndex();
+        i = index?.get(relpath);
+        if (i === undefined) return undefined;
+      }
+      cursor = i + 1;
+      if (patched.has(i) || !inMirror(i) || reported.has(relpath)) return undefined;
+      return new ListedStats(MIRROR_MODE, s.ino[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!);
+    };
+    return { stats, mirrored };
   }
 
   private row(relpath: string): Row | undefined {
@@ -599,6 +687,16 @@ export class StatCache {
     return true;
   }
 
+  /** Writes the rows' mirror index (see the class comment); one that cannot be written only makes the next status lstat every file. */
+  private writeMirror(gen: string, order: readonly string[], numberAt: (column: NumberColumnName) => (k: number) => number): void {
+    const [ino, size, mtimeMs, ctimeMs, checkedAtMs] = NUMBER_COLUMNS.map(numberAt) as [Column, Column, Column, Column, Column];
+    try {
+      writeMirrorIndex(this.mirrorFile(gen), this.key, { count: order.length, relpath: (k) => order[k]!, ino, size, mtimeMs, ctimeMs, checkedAtMs });
+    } catch {
+      // A full or read-only disk: the save itself reports it if it matters.
+    }
+  }
+
   private rewrite(): void {
     // Each row is named by where it is, not copied: an index into the recorded columns (>= 0) or
     // -1 - its index in the stored ones. Copies of every column were most of the memory a
@@ -620,7 +718,7 @@ export class StatCache {
       order.push(p);
       where.push(c);
     }
-    const numberAt = (column: 'ino' | 'size' | 'mtime' | 'ctime' | 'checked') => (k: number) => {
+    const numberAt = (column: NumberColumnName) => (k: number) => {
       const w = where[k]!;
       return w >= 0 ? changes[column][w]! : stored![column][-1 - w]!;
     };
@@ -629,7 +727,7 @@ export class StatCache {
       return w >= 0 ? changes.md5[w]! : stored!.md5.slice((-1 - w) * 32, (-1 - w) * 32 + 32);
     };
     const joinable = order.every((p) => !p.includes('\n'));
-    const gen = randomBytes(6).toString('hex');
+    const gen = randomBytes(GEN_CHARS / 2).toString('hex');
     const header = {
       v: FORMAT,
       rows: order.length,
@@ -672,12 +770,15 @@ export class StatCache {
         }
       }
     }
+    this.writeMirror(gen, order, numberAt);
     // The numbers first: until the JSON naming their generation replaces the old one, the pair reads as missing.
     // Not fsynced: a cache. A file torn by a crash fails to parse and is treated as missing (every file gets hashed).
     writeFileAtomicSync(this.binFile, numberParts(), 0o666, false);
     writeFileAtomicSync(this.file, parts(), 0o666, false);
     // The log was for the previous generation; it would be ignored, but it need not linger.
     if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });
+    if (this.mirrorGen !== undefined && this.mirrorGen !== gen) rmSync(this.mirrorFile(this.mirrorGen), { force: true });
+    this.mirrorGen = gen;
     this.changedDirs.clear();
     this.logStarted = false;
     this.dirty = false;

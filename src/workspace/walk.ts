@@ -37,6 +37,8 @@ export interface WalkOptions {
   listings?: DirListings;
   /** The walked directory's own stats, taken before the walk (without them its listing is not remembered). */
   rootStats?: DirStats;
+  /** Stats of files known unchanged without an lstat (git checked them: StatCache.trustedStats); undefined: lstat it. */
+  trusted?: (relpath: string) => EntryStats | undefined;
 }
 
 /** What tells whether a directory changed since it was listed (an entry added, removed or renamed moves its mtime and ctime). */
@@ -54,12 +56,12 @@ export interface DirListings {
 }
 
 /** The stat fields the walk uses: a Stats, or an entry listed by the DirLister's thread. */
-type EntryStats = Pick<Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs' | 'mode' | 'isDirectory' | 'isFile' | 'isSymbolicLink'>;
+export type EntryStats = Pick<Stats, 'ino' | 'size' | 'mtimeMs' | 'ctimeMs' | 'mode' | 'isDirectory' | 'isFile' | 'isSymbolicLink'>;
 
 const S_IFMT = 0o170000;
 
-/** An entry of a DirListing (no Dates built for it: the walk never reads them). */
-class ListedStats implements EntryStats {
+/** An entry of a DirListing, or a file's stats as git confirmed them (no Dates built: the walk never reads them). */
+export class ListedStats implements EntryStats {
   constructor(
     readonly mode: number,
     readonly ino: number,
@@ -130,7 +132,7 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
       try {
         const prefetched = known?.[k];
         if (prefetched instanceof Error) throw prefetched;
-        st = prefetched ?? lstatSync(abs);
+        st = prefetched ?? options.trusted?.(relpath) ?? lstatSync(abs);
       } catch (err) {
         if (errnoCode(err) === 'ENOENT') continue; // deleted while we walk
         throw err;

@@ -1,8 +1,9 @@
-import { lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { manifestOidOf } from '../../data/manifest.js';
 import { RegError, diskError, errnoCode } from '../../errors.js';
+import { changedInIndexFile } from '../../git/read.js';
 import { STALE_TEMP_MS } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
 import type { HashOutcome } from '../../workspace/hash-task.js';
@@ -10,7 +11,8 @@ import { hashEach } from '../../workspace/hasher.js';
 import { StatCache } from '../../workspace/stat-cache.js';
 import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
 import { DirLister } from '../../workspace/dir-lister.js';
-import { fileFromStats, walkTree, type WalkedFile } from '../../workspace/walk.js';
+import { MIRROR_MIN_ENTRIES } from '../../workspace/mirror-index.js';
+import { fileFromStats, walkTree, type ListedStats, type WalkedFile } from '../../workspace/walk.js';
 
 /**
  * The stat cache only saves hashing next time: a scan that stores nothing (status, diff, the hooks)
@@ -95,13 +97,21 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   const staleTemps: string[] = [];
   // The last scan's size says whether a second thread pays for itself; started first, it is
   // listing the output's top directory while the stat cache loads.
-  const walkIsLarge = isDir && !rootIsLink && StatCache.storedBytes(repo.statDir, dataRel, opts.legacy) >= PARALLEL_WALK_MIN_STORED_BYTES;
+  // Git checks the files of the last scan's mirror index meanwhile (then the second thread would only lstat them again).
+  const oracle = isDir && !rootIsLink ? askGitWhatChanged(repo, dataRel, opts.legacy) : undefined;
+  const walkIsLarge = oracle === undefined && isDir && !rootIsLink && StatCache.storedBytes(repo.statDir, dataRel, opts.legacy) >= PARALLEL_WALK_MIN_STORED_BYTES;
   const lister = walkIsLarge ? new DirLister() : undefined;
   lister?.post([dataAbs]);
   let statCache: StatCache;
   let walked: WalkedFile[];
+  let trusted: Trusted | undefined;
   try {
     statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
+    if (oracle) {
+      const reported = await oracle.reported;
+      trusted = reported ? trustedFrom(statCache, oracle.gen, reported, dataRel) : undefined;
+      if (trusted === undefined) ctx.progress({ type: 'log', level: 'debug', message: `${dataRel}: git could not check the mirror index; every file is lstat'ed` });
+    }
     if (!isDir) walked = [fileFromStats('', rootStat)];
     else if (rootIsLink) {
       walked = [];
@@ -117,6 +127,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
         // Directories unchanged since the last scan are not read again (their entries are still lstat'ed).
         listings: statCache.dirListings(checkedAt),
         rootStats: rootStat,
+        ...(trusted ? { trusted: trusted.stats } : {}),
       });
     }
   } finally {
@@ -124,14 +135,19 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   }
   // The walked records serve as hash tasks (relpath below dataAbs, size): no per-file task object.
   const todo: WalkedFile[] = [];
+  // Git reported most of the mirror: count the files it reported whose stat had not changed (see noteNsecGit).
+  const doubted = trusted !== undefined && trusted.reported.size > trusted.mirrored / 2 ? trusted.reported : undefined;
+  let reportedUnchanged = 0;
   for (const f of walked) {
     const known = statCache.lookup(f);
+    if (known !== undefined && doubted?.has(f.relpath)) reportedUnchanged++;
     if (known !== undefined && (!opts.store || repo.cache.has(known, opts.legacy))) {
       f.md5 = known;
       continue;
     }
     todo.push(f);
   }
+  if (doubted !== undefined && trusted!.mirrored >= MIRROR_MIN_ENTRIES && reportedUnchanged > 0.9 * doubted.size) noteNsecGit(repo, ctx);
   const phase = 'hash';
   const totalBytes = todo.reduce((s, t) => s + t.size, 0);
   let storedObjects = 0;
@@ -204,6 +220,44 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     symlinkedDirs,
     staleTemps,
   };
+}
+
+/**
+ * Marks the repository's git as one that compares nanoseconds (built with USE_NSEC): it reports
+ * every entry of a mirror index, so asking it only costs a process. Beside the stat cache, so
+ * `rm -r .reg/tmp` (or deleting the file) makes reg try again.
+ */
+const NSEC_GIT_MARKER = 'git-compares-nsec';
+
+interface Trusted {
+  stats: (relpath: string) => ListedStats | undefined;
+  mirrored: number;
+  /** Relpaths (below the output) git reported. */
+  reported: Set<string>;
+}
+
+/** Starts `git diff-files` on the output's mirror index, if it has one (and git is worth asking). */
+function askGitWhatChanged(repo: Repo, dataRel: string, legacy: boolean): { gen: string; reported: Promise<string[] | undefined> } | undefined {
+  if (existsSync(join(repo.statDir, NSEC_GIT_MARKER))) return undefined;
+  const mirror = StatCache.mirrorIndexOf(repo.statDir, dataRel, legacy);
+  return mirror && { gen: mirror.gen, reported: changedInIndexFile(repo.root, mirror.file) };
+}
+
+function trustedFrom(statCache: StatCache, gen: string, reportedPaths: readonly string[], dataRel: string): Trusted | undefined {
+  const prefix = `${dataRel}/`;
+  const reported = new Set<string>();
+  for (const p of reportedPaths) if (p.startsWith(prefix)) reported.add(p.slice(prefix.length));
+  const t = statCache.trustedStats(gen, reported);
+  return t && { ...t, reported };
+}
+
+function noteNsecGit(repo: Repo, ctx: Context): void {
+  ctx.progress({ type: 'log', level: 'debug', message: 'git reported most unchanged files of the mirror index as changed (it compares nanoseconds): it is not asked again' });
+  try {
+    writeFileSync(join(repo.statDir, NSEC_GIT_MARKER), 'git reported most unchanged files as changed (built with USE_NSEC?): reg status no longer asks it; delete this file to try again\n');
+  } catch {
+    // only a slower status next time
+  }
 }
 
 function emptyState(exists: boolean): WorkspaceState {
