@@ -40,6 +40,8 @@ export interface WorkspaceState {
   nfiles: number;
   hashedFiles: number;
   hashedBytes: number;
+  /** Files not lstat'ed: git found them unchanged since the last scan (see StatCache.trustedStats). */
+  filesCheckedByGit: number;
   storedObjects: number;
   isexec: boolean;
   /**
@@ -127,7 +129,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
         // Directories unchanged since the last scan are not read again (their entries are still lstat'ed).
         listings: statCache.dirListings(checkedAt),
         rootStats: rootStat,
-        ...(trusted ? { trusted: trusted.stats } : {}),
+        ...(trusted ? { trusted: countedTrust(trusted) } : {}),
       });
     }
   } finally {
@@ -213,6 +215,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     nfiles: files.length,
     hashedFiles: todo.length,
     hashedBytes: totalBytes,
+    filesCheckedByGit: trusted?.used ?? 0,
     storedObjects,
     isexec: !isDir && (rootStat.mode & 0o111) !== 0,
     ...(base !== undefined ? { base } : {}),
@@ -234,6 +237,16 @@ interface Trusted {
   mirrored: number;
   /** Relpaths (below the output) git reported. */
   reported: Set<string>;
+  /** Files the walk took from `stats`. */
+  used: number;
+}
+
+function countedTrust(t: Trusted): (relpath: string) => ListedStats | undefined {
+  return (relpath) => {
+    const st = t.stats(relpath);
+    if (st !== undefined) t.used++;
+    return st;
+  };
 }
 
 /** Starts `git diff-files` on the output's mirror index, if it has one (and git is worth asking). */
@@ -248,7 +261,7 @@ function trustedFrom(statCache: StatCache, gen: string, reportedPaths: readonly 
   const reported = new Set<string>();
   for (const p of reportedPaths) if (p.startsWith(prefix)) reported.add(p.slice(prefix.length));
   const t = statCache.trustedStats(gen, reported);
-  return t && { ...t, reported };
+  return t && { ...t, reported, used: 0 };
 }
 
 function noteNsecGit(repo: Repo, ctx: Context): void {
@@ -261,7 +274,7 @@ function noteNsecGit(repo: Repo, ctx: Context): void {
 }
 
 function emptyState(exists: boolean): WorkspaceState {
-  return { exists, isDir: false, files: [], size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, storedObjects: 0, isexec: false, symlinkedDirs: [], staleTemps: [] };
+  return { exists, isDir: false, files: [], size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, filesCheckedByGit: 0, storedObjects: 0, isexec: false, symlinkedDirs: [], staleTemps: [] };
 }
 
 /**

@@ -1,0 +1,169 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { add } from '../../dist/ops/data/add.js';
+import { init } from '../../dist/ops/registry/init.js';
+import { status } from '../../dist/ops/data/status.js';
+import { scanWorkspace } from '../../dist/ops/data/scan.js';
+import { openRepo } from '../../dist/repo.js';
+import { makeContext } from '../../dist/context.js';
+import { StatCache } from '../../dist/workspace/stat-cache.js';
+import { MIRROR_MIN_ENTRIES } from '../../dist/workspace/mirror-index.js';
+import { makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+
+/**
+ * Status with git's help: `git diff-files` over the mirror index of the stat cache tells which
+ * files changed, and the walk does not lstat the others. Every way a file can change must still
+ * show, with the mirror in use (each test checks that the scan took most files from git).
+ */
+const FILES = MIRROR_MIN_ENTRIES + 100;
+let repo: string;
+let outside: string;
+const ctx = () => makeContext({ cwd: repo });
+const ds = (rel = '') => join(repo, 'ds', rel);
+const statDir = () => join(repo, '.reg', 'tmp', 'stat');
+const nameOf = (i: number) => `d${i % 11}/f${String(i).padStart(5, '0')}.txt`;
+/** Every file has the same size, so a swapped or edited file never shows by its size. */
+const contentOf = (i: number) => `file ${String(i).padStart(5, '0')}\n`;
+
+/** Sleeps into the next whole second, past the stat cache's clock margin (files written before are then mirrored). */
+async function nextSecond(): Promise<void> {
+  await sleep(1000 - (Date.now() % 1000) + 120);
+}
+
+async function scan() {
+  const r = openRepo(ctx());
+  return scanWorkspace(r, ctx(), ds(), 'ds', { legacy: false, store: false, label: 'ds' });
+}
+
+async function changes() {
+  const o = (await status(ctx(), { targets: ['ds'] })).outputs[0]!;
+  const c = o.changes ?? { added: [], modified: [], deleted: [] };
+  return { state: o.state, added: [...c.added].sort(), modified: [...c.modified].sort(), deleted: [...c.deleted].sort() };
+}
+const upToDate = { state: 'up-to-date', added: [], modified: [], deleted: [] };
+
+/** The paths the current mirror index holds, as git reads them. */
+function mirrored(): string[] {
+  const m = StatCache.mirrorIndexOf(statDir(), 'ds', false);
+  if (m === undefined) return [];
+  return execFileSync('git', ['ls-files', '-z'], { cwd: repo, env: { ...process.env, GIT_INDEX_FILE: m.file }, encoding: 'utf8' }).split('\0').filter(Boolean);
+}
+
+/** Rewrites `rel` with other bytes of the same size and puts its mtime back (only ctime and the bytes change). */
+function editKeepingMtime(rel: string, mtime?: Date): void {
+  const before = statSync(ds(rel));
+  const bytes = readFileSync(ds(rel));
+  bytes[0] = bytes[0] === 0x58 ? 0x59 : 0x58;
+  writeFileSync(ds(rel), bytes);
+  utimesSync(ds(rel), before.atime, mtime ?? before.mtime);
+}
+
+/** Asserts the scan took (nearly) every file from git's answer: the mirror is in use. */
+async function expectGitChecked(atLeast = FILES - 20): Promise<void> {
+  const ws = await scan();
+  expect(ws.filesCheckedByGit).toBeGreaterThanOrEqual(atLeast);
+}
+
+beforeEach(async () => {
+  repo = makeGitRepo();
+  outside = tempDir('reg-outside-');
+  writeTree(outside, { 'secret.txt': contentOf(0) });
+  await init(ctx());
+  const files: Record<string, string> = {};
+  for (let i = 0; i < FILES; i++) files[`ds/${nameOf(i)}`] = contentOf(i);
+  writeTree(repo, files);
+  await nextSecond();
+  await add(ctx(), { targets: ['ds'] });
+  expect(StatCache.mirrorIndexOf(statDir(), 'ds', false)).toBeDefined();
+  expect(mirrored()).toHaveLength(FILES);
+  expect(await changes()).toEqual(upToDate);
+  await expectGitChecked(FILES);
+}, 120_000);
+afterEach(() => {
+  removeDir(repo);
+  removeDir(outside);
+});
+
+describe('status with git checking the mirror index', () => {
+  it('sees bytes changed at the same size with the mtime put back (same second and a later one)', async () => {
+    editKeepingMtime(nameOf(1));
+    const first = statSync(ds(nameOf(2))).mtime;
+    editKeepingMtime(nameOf(2), new Date(first.getTime() + 1000));
+    await expectGitChecked();
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(1), nameOf(2)].sort(), added: [], deleted: [] });
+  });
+
+  it('sees a file replaced by another of the same size and mtime (cp -p, rename over)', async () => {
+    const tmp = ds('d1/.swap');
+    copyFileSync(ds(nameOf(3)), tmp);
+    utimesSync(tmp, statSync(ds(nameOf(4))).atime, statSync(ds(nameOf(4))).mtime);
+    renameSync(tmp, ds(nameOf(4)));
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(4)] });
+  });
+
+  it('sees a deleted file, a file replaced by a directory and a new file in a directory whose times were put back', async () => {
+    unlinkSync(ds(nameOf(5)));
+    unlinkSync(ds(nameOf(6)));
+    mkdirSync(ds(nameOf(6)));
+    writeFileSync(ds(`${nameOf(6)}/inner.txt`), contentOf(6));
+    const dir = ds('d7');
+    const before = statSync(dir);
+    writeFileSync(ds('d7/new.txt'), 'new');
+    utimesSync(dir, before.atime, before.mtime);
+    expect(await changes()).toMatchObject({ state: 'modified', added: ['d7/new.txt', `${nameOf(6)}/inner.txt`].sort(), deleted: [nameOf(5), nameOf(6)].sort() });
+  });
+
+  it('sees a file replaced by a symlink to a file outside, leaving the target alone', async () => {
+    unlinkSync(ds(nameOf(8)));
+    symlinkSync(join(outside, 'secret.txt'), ds(nameOf(8)));
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(8)] });
+    expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe(contentOf(0));
+    expect(lstatSync(ds(nameOf(8))).isSymbolicLink()).toBe(true);
+  });
+
+  it('lstats a file whose exec bit was flipped (its mode is the real one)', async () => {
+    chmodSync(ds(nameOf(9)), 0o755);
+    const ws = await scan();
+    expect(ws.filesCheckedByGit).toBeGreaterThanOrEqual(FILES - 20);
+    expect(ws.files.find((f) => f.relpath === nameOf(9))!.mode & 0o100).toBe(0o100);
+    expect(await changes()).toEqual(upToDate);
+  });
+
+  it('never mirrors a file written in the second of the add that recorded it, and sees it changed', async () => {
+    await nextSecond();
+    writeFileSync(ds('d10/new.txt'), contentOf(10));
+    await add(ctx(), { targets: ['ds'] });
+    // A file added makes add rewrite the stat cache and its mirror: this row is of the add's own second.
+    expect(mirrored()).toContain(`ds/${nameOf(10)}`);
+    expect(mirrored()).not.toContain('ds/d10/new.txt');
+    editKeepingMtime('d10/new.txt');
+    await expectGitChecked();
+    expect(await changes()).toMatchObject({ state: 'modified', modified: ['d10/new.txt'] });
+  });
+
+  it('does not trust the mirror for rows the append log patched since it was written', async () => {
+    editKeepingMtime(nameOf(11));
+    expect(await changes()).toMatchObject({ modified: [nameOf(11)] });
+    // The status recorded the file's new row in the log; the mirror still has the old one.
+    await nextSecond();
+    editKeepingMtime(nameOf(11));
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(11)] });
+    writeFileSync(ds(nameOf(11)), contentOf(11));
+    expect(await changes()).toEqual(upToDate);
+  });
+
+  it('stays correct when the mirror index is deleted, truncated or garbage', async () => {
+    const m = StatCache.mirrorIndexOf(statDir(), 'ds', false)!;
+    editKeepingMtime(nameOf(12));
+    writeFileSync(m.file, readFileSync(m.file).subarray(0, 100));
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(12)] });
+    writeFileSync(m.file, 'DIRC garbage, not an index');
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(12)] });
+    rmSync(m.file);
+    expect((await scan()).filesCheckedByGit).toBe(0);
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(12)] });
+  });
+});
