@@ -135,6 +135,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   } finally {
     lister?.close();
   }
+  if (trusted) ctx.progress({ type: 'log', level: 'debug', message: `${dataRel}: git found ${trusted.used} of ${walked.length} files unchanged (not lstat'ed)` });
   // The walked records serve as hash tasks (relpath below dataAbs, size): no per-file task object.
   const todo: WalkedFile[] = [];
   // Git reported most of the mirror: count the files it reported whose stat had not changed (see noteNsecGit).

@@ -1,0 +1,115 @@
+import { execFileSync } from 'node:child_process';
+import { lstatSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { gitIndexV2 } from '../../src/data/git-index.js';
+import { MIRROR_MIN_ENTRIES, writeMirrorIndex } from '../../src/workspace/mirror-index.js';
+import { StatCache } from '../../src/workspace/stat-cache.js';
+import type { WalkedFile } from '../../src/workspace/walk.js';
+import { makeGitRepo, removeDir, writeTree } from '../helpers/repo.js';
+
+/** The mirror index is a Git index git itself reads: its entries, their stat data and their order. */
+let repo: string;
+beforeEach(() => {
+  repo = makeGitRepo();
+});
+afterEach(() => removeDir(repo));
+
+const gitWith = (index: string, ...args: string[]) =>
+  execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_INDEX_FILE: index }, encoding: 'utf8' });
+
+/** Names whose UTF-8 byte order differs from a naive or UTF-16 order ('-' < '.' < '/' < '0', 'é' < '😀' as bytes, not as UTF-16). */
+const NAMES = ['a-b', 'a.b', 'a/b', 'a0', 'z\u00e9', 'z\u{1F600}', 'z\uFB01', 'Z'];
+
+describe('mirror index', () => {
+  it('is read by git: entries in byte order with their stat data, and nothing changed for an unchanged tree', () => {
+    const files: Record<string, string> = {};
+    for (const n of NAMES) files[`ds/${n}/x.txt`] = `content of ${n}`;
+    writeTree(repo, files);
+    const rels = Object.keys(files).map((p) => p.slice('ds/'.length));
+    // Older than the index file: git would compare the content of an entry as new as the index ("racily clean").
+    const old = new Date(Date.now() - 10_000);
+    for (const r of rels) utimesSync(join(repo, 'ds', r), old, old);
+    const st = rels.map((r) => lstatSync(join(repo, 'ds', r)));
+    const index = join(repo, 'mirror.index');
+    writeFileSync(
+      index,
+      gitIndexV2(rels.map((r, k) => ({ path: `ds/${r}`, ctimeMs: st[k]!.ctimeMs, mtimeMs: st[k]!.mtimeMs, ino: st[k]!.ino, size: st[k]!.size, mode: 0o100644, uid: st[k]!.uid, gid: st[k]!.gid }))),
+    );
+    const listed = gitWith(index, 'ls-files', '-z').split('\0').filter(Boolean);
+    const byBytes = Object.keys(files).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect(listed).toEqual(byBytes);
+    expect(listed).not.toEqual(Object.keys(files).sort()); // the UTF-16 order differs: the test means something
+    const debug = gitWith(index, 'ls-files', '--debug', '--', 'ds/a-b/x.txt');
+    const s = lstatSync(join(repo, 'ds/a-b/x.txt'));
+    expect(debug).toContain(`ctime: ${Math.floor(s.ctimeMs / 1000)}:`);
+    expect(debug).toContain(`mtime: ${Math.floor(s.mtimeMs / 1000)}:`);
+    expect(debug).toMatch(new RegExp(`ino: ${s.ino % 2 ** 32}\\b`));
+    expect(debug).toMatch(new RegExp(`uid: ${s.uid}\\s+gid: ${s.gid}`));
+    expect(debug).toMatch(new RegExp(`size: ${s.size}\\b`));
+    expect(gitWith(index, 'diff-files', '--name-only', '-z')).toBe('');
+    writeFileSync(join(repo, 'ds/a.b/x.txt'), 'changed!');
+    expect(gitWith(index, 'diff-files', '--name-only', '-z')).toBe('ds/a.b/x.txt\0');
+  });
+
+  it('holds only rows older than the second of their scan, and not empty files, and is written only from MIRROR_MIN_ENTRIES rows', () => {
+    const index = join(repo, 'm.index');
+    const checked = 1_700_000_010_500;
+    const rows = [
+      { relpath: 'old', mtimeMs: 1_700_000_009_000, ctimeMs: 1_700_000_009_000, size: 3 }, // in
+      { relpath: 'same-second', mtimeMs: 1_700_000_009_000, ctimeMs: 1_700_000_010_100, size: 3 }, // ctime in the scan's second
+      { relpath: 'margin', mtimeMs: 1_700_000_009_990, ctimeMs: 1_700_000_009_990, size: 3 }, // a scan at 10.040 would be too close
+      { relpath: 'empty', mtimeMs: 1_700_000_009_000, ctimeMs: 1_700_000_009_000, size: 0 },
+    ];
+    const asRows = (list: typeof rows, checkedAt: (k: number) => number) => ({
+      count: list.length,
+      relpath: (k: number) => list[k]!.relpath,
+      ino: () => 1,
+      size: (k: number) => list[k]!.size,
+      mtimeMs: (k: number) => list[k]!.mtimeMs,
+      ctimeMs: (k: number) => list[k]!.ctimeMs,
+      checkedAtMs: checkedAt,
+    });
+    expect(writeMirrorIndex(index, 'ds', asRows(rows, () => checked))).toBe(false); // too few rows
+    const many = Array.from({ length: MIRROR_MIN_ENTRIES }, (_, k) => ({ ...rows[0]!, relpath: `f${k}` }));
+    const all = [...rows, ...many];
+    const checkedAt = (k: number) => (all[k]!.relpath === 'margin' ? 1_700_000_010_040 : checked);
+    expect(writeMirrorIndex(index, 'ds', asRows(all, checkedAt))).toBe(true);
+    const listed = new Set(gitWith(index, 'ls-files', '-z').split('\0').filter(Boolean));
+    expect(listed.has('ds/old')).toBe(true);
+    expect(listed.has('ds/same-second')).toBe(false);
+    expect(listed.has('ds/margin')).toBe(false);
+    expect(listed.has('ds/empty')).toBe(false);
+    expect(listed.size).toBe(MIRROR_MIN_ENTRIES + 1);
+  });
+
+  it('never vouches for a row the append log patched since the mirror was written, even if git did not report it', () => {
+    const statDir = join(repo, 'stat');
+    const OLD = 1_700_000_000_000;
+    const files: WalkedFile[] = Array.from({ length: MIRROR_MIN_ENTRIES + 5 }, (_, i) => ({ relpath: `f${i}`, ino: 1000 + i, size: 10, mtimeMs: OLD, ctimeMs: OLD, mode: 0o100644 }));
+    const c = StatCache.load(statDir, 'ds', false);
+    for (const f of files) c.record(f, 'a'.repeat(32), OLD + 10_000);
+    c.retainOnly(files.map((f) => f.relpath));
+    c.save();
+    const mirror = StatCache.mirrorIndexOf(statDir, 'ds', false)!;
+    expect(mirror).toBeDefined();
+    expect(readdirSync(statDir).filter((n) => n.endsWith('.index'))).toHaveLength(1);
+    // f3 changed (a later ctime, another md5): the scan that saw it appends its row to the log.
+    const now = files.map((f) => (f.relpath === 'f3' ? { ...f, ctimeMs: OLD + 5000 } : f));
+    const again = StatCache.load(statDir, 'ds', false);
+    for (const f of now) if (again.lookup(f) === undefined) again.record(f, 'b'.repeat(32), OLD + 20_000);
+    again.retainOnly(now.map((f) => f.relpath));
+    again.save();
+    expect(StatCache.mirrorIndexOf(statDir, 'ds', false)!.gen).toBe(mirror.gen); // no rewrite: the log holds the patch
+    const loaded = StatCache.load(statDir, 'ds', false);
+    const trusted = loaded.trustedStats(mirror.gen, new Set())!;
+    expect(trusted.mirrored).toBe(files.length - 1);
+    // Asked in walk order, as the walk does.
+    const got = new Map(files.map((f) => [f.relpath, trusted.stats(f.relpath)]));
+    expect(got.get('f2')).toMatchObject({ ino: 1002, size: 10, mtimeMs: OLD, ctimeMs: OLD });
+    expect(got.get('f3')).toBeUndefined();
+    expect([...got.values()].filter((v) => v !== undefined)).toHaveLength(files.length - 1);
+    // Another generation's rows are never vouched for.
+    expect(loaded.trustedStats('000000000000', new Set())).toBeUndefined();
+  });
+});
