@@ -1,4 +1,4 @@
-import { gitIndexV2, type GitIndexEntry } from '../data/git-index.js';
+import { gitIndexV2 } from '../data/git-index.js';
 import { writeFileAtomicSync } from '../fsutil.js';
 
 /**
@@ -49,16 +49,24 @@ export function writeMirrorIndex(target: string, prefix: string, rows: MirrorRow
   const uid = process.getuid?.();
   const gid = process.getgid?.();
   if (uid === undefined || gid === undefined) return false;
-  const entries: GitIndexEntry[] = [];
+  // The positions of the rows mirrored.
+  const kept: number[] = [];
   for (let k = 0; k < rows.count; k++) {
-    const relpath = rows.relpath(k);
-    const size = rows.size(k);
-    const mtimeMs = rows.mtimeMs(k);
-    const ctimeMs = rows.ctimeMs(k);
-    if (relpath === '' || !mirrorable(size, mtimeMs, ctimeMs, rows.checkedAtMs(k))) continue;
-    entries.push({ path: `${prefix}/${relpath}`, ctimeMs, mtimeMs, ino: rows.ino(k), size, mode: MIRROR_MODE, uid, gid });
+    if (rows.relpath(k) !== '' && mirrorable(rows.size(k), rows.mtimeMs(k), rows.ctimeMs(k), rows.checkedAtMs(k))) kept.push(k);
   }
-  if (entries.length < MIRROR_MIN_ENTRIES) return false;
-  writeFileAtomicSync(target, gitIndexV2(entries), 0o666, false);
+  if (kept.length < MIRROR_MIN_ENTRIES) return false;
+  const bytes = gitIndexV2({
+    count: kept.length,
+    prefix: `${prefix}/`,
+    path: (k) => rows.relpath(kept[k]!),
+    ctimeMs: (k) => rows.ctimeMs(kept[k]!),
+    mtimeMs: (k) => rows.mtimeMs(kept[k]!),
+    ino: (k) => rows.ino(kept[k]!),
+    size: (k) => rows.size(kept[k]!),
+    mode: () => MIRROR_MODE,
+    uid: () => uid,
+    gid: () => gid,
+  });
+  writeFileAtomicSync(target, bytes, 0o666, false);
   return true;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { openRepo } from '../../dist/repo.js';
 import { makeContext } from '../../dist/context.js';
 import { StatCache } from '../../dist/workspace/stat-cache.js';
 import { MIRROR_MIN_ENTRIES } from '../../dist/workspace/mirror-index.js';
+import { gitIndexV2 } from '../../dist/data/git-index.js';
 import { makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 /**
@@ -165,5 +166,24 @@ describe('status with git checking the mirror index', () => {
     rmSync(m.file);
     expect((await scan()).filesCheckedByGit).toBe(0);
     expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(12)] });
+  });
+
+  it('stops asking a git that reports most unchanged files as changed (one built with USE_NSEC)', async () => {
+    // A mirror git cannot match (another uid): it reports every entry, and every one is unchanged.
+    const m = StatCache.mirrorIndexOf(statDir(), 'ds', false)!;
+    const st = Array.from({ length: FILES }, (_, i) => lstatSync(ds(nameOf(i))));
+    const at = (k: number) => st[k]!;
+    writeFileSync(
+      m.file,
+      gitIndexV2({ count: FILES, prefix: 'ds/', path: (k) => nameOf(k), ctimeMs: (k) => at(k).ctimeMs, mtimeMs: (k) => at(k).mtimeMs, ino: (k) => at(k).ino, size: (k) => at(k).size, mode: () => 0o100644, uid: (k) => at(k).uid + 1, gid: (k) => at(k).gid }),
+    );
+    const marker = join(statDir(), 'git-compares-nsec');
+    expect((await scan()).filesCheckedByGit).toBe(0);
+    expect(existsSync(marker)).toBe(true);
+    editKeepingMtime(nameOf(13));
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(13)] });
+    // Deleting the marker makes reg ask again (the mirror is still unusable: still correct).
+    rmSync(marker);
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(13)] });
   });
 });

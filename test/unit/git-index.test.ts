@@ -34,7 +34,7 @@ describe('mirror index', () => {
     const index = join(repo, 'mirror.index');
     writeFileSync(
       index,
-      gitIndexV2(rels.map((r, k) => ({ path: `ds/${r}`, ctimeMs: st[k]!.ctimeMs, mtimeMs: st[k]!.mtimeMs, ino: st[k]!.ino, size: st[k]!.size, mode: 0o100644, uid: st[k]!.uid, gid: st[k]!.gid }))),
+      gitIndexV2({ count: rels.length, prefix: 'ds/', path: (k) => rels[k]!, ctimeMs: (k) => st[k]!.ctimeMs, mtimeMs: (k) => st[k]!.mtimeMs, ino: (k) => st[k]!.ino, size: (k) => st[k]!.size, mode: () => 0o100644, uid: (k) => st[k]!.uid, gid: (k) => st[k]!.gid }),
     );
     const listed = gitWith(index, 'ls-files', '-z').split('\0').filter(Boolean);
     const byBytes = Object.keys(files).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
