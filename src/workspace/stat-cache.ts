@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { writeFileAtomicSync } from '../fsutil.js';
 import { MIRROR_MODE, mirrorable, writeMirrorIndex } from './mirror-index.js';
 import { ListedStats, type DirListings, type DirStats, type WalkedFile } from './walk.js';
@@ -243,8 +243,6 @@ export class StatCache {
   private readonly changedDirs = new Set<string>();
   /** Positions of the stored rows the append log patched (the mirror index shows them as they were). */
   private patchedRows: ReadonlySet<number> = new Set();
-  /** The generation whose mirror index this cache last read or wrote (removed when it is rewritten). */
-  private mirrorGen: string | undefined;
 
   private constructor(
     private readonly file: string,
@@ -311,10 +309,7 @@ export class StatCache {
         cache.base = parsed.base;
         cache.since = sinceFrom(parsed.since);
         if (Array.isArray(parsed.dirs)) for (const d of parsed.dirs) cache.loadDir(d);
-        if (parsed.gen !== undefined) {
-          cache.mirrorGen = parsed.gen;
-          cache.replayLog(parsed.gen);
-        }
+        if (parsed.gen !== undefined) cache.replayLog(parsed.gen);
       }
     } catch {
       // missing or unreadable: start empty, everything gets hashed
@@ -697,6 +692,19 @@ export class StatCache {
     }
   }
 
+  /** Removes the mirror indexes of other generations (the last one, and any a crash mid-rewrite left). */
+  private removeMirrorsBut(gen: string): void {
+    const dir = dirname(this.file);
+    const own = `${basename(this.file)}.`;
+    try {
+      for (const name of readdirSync(dir)) {
+        if (name.startsWith(own) && name.endsWith('.index') && name !== basename(this.mirrorFile(gen))) rmSync(join(dir, name), { force: true });
+      }
+    } catch {
+      // a leftover mirror is never used (its generation is not the stored one)
+    }
+  }
+
   private rewrite(): void {
     // Each row is named by where it is, not copied: an index into the recorded columns (>= 0) or
     // -1 - its index in the stored ones. Copies of every column were most of the memory a
@@ -777,8 +785,7 @@ export class StatCache {
     writeFileAtomicSync(this.file, parts(), 0o666, false);
     // The log was for the previous generation; it would be ignored, but it need not linger.
     if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });
-    if (this.mirrorGen !== undefined && this.mirrorGen !== gen) rmSync(this.mirrorFile(this.mirrorGen), { force: true });
-    this.mirrorGen = gen;
+    this.removeMirrorsBut(gen);
     this.changedDirs.clear();
     this.logStarted = false;
     this.dirty = false;

@@ -111,5 +111,16 @@ describe('mirror index', () => {
     expect([...got.values()].filter((v) => v !== undefined)).toHaveLength(files.length - 1);
     // Another generation's rows are never vouched for.
     expect(loaded.trustedStats('000000000000', new Set())).toBeUndefined();
+    // A rewrite (a file added) writes the new generation's mirror and removes the others, a crash's leftover too.
+    const leftover = `${mirror.file.slice(0, -'.0123456789ab.index'.length)}.0123456789ab.index`;
+    writeFileSync(leftover, 'left by a crash');
+    const more = [...now, { ...files[0]!, relpath: 'added', ino: 5 }];
+    const third = StatCache.load(statDir, 'ds', false);
+    for (const f of more) if (third.lookup(f) === undefined) third.record(f, 'c'.repeat(32), OLD + 30_000);
+    third.retainOnly(more.map((f) => f.relpath));
+    third.save();
+    const fresh = StatCache.mirrorIndexOf(statDir, 'ds', false)!;
+    expect(fresh.gen).not.toBe(mirror.gen);
+    expect(readdirSync(statDir).filter((n) => n.endsWith('.index'))).toEqual([fresh.file.slice(statDir.length + 1)]);
   });
 });
