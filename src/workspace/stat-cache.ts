@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomicSync } from '../fsutil.js';
@@ -669,7 +669,7 @@ export class StatCache {
     try {
       // A fresh log replaces any leftover (written for an older base: its header would not match anyway).
       if (!this.logStarted) writeFileAtomicSync(this.logFile, lines.join('\n') + '\n');
-      else appendFileSync(this.logFile, lines.join('\n') + '\n');
+      else appendNoFollowSync(this.logFile, lines.join('\n') + '\n');
     } catch {
       return false;
     }
@@ -824,4 +824,18 @@ function sinceFrom(raw: StoredSince | undefined): Since | undefined {
     changed.set(pair[0], pair[1]);
   }
   return { oid: raw.oid, count: raw.count, changed };
+}
+
+/**
+ * Appends to an existing log without following a symlink (a link committed at `.reg/tmp/stat/*.log`
+ * fails with ELOOP, and the caller then rewrites the whole file by temp file + rename instead).
+ */
+function appendNoFollowSync(file: string, text: string): void {
+  const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_NOFOLLOW);
+  try {
+    const bytes = Buffer.from(text);
+    for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off);
+  } finally {
+    closeSync(fd);
+  }
 }

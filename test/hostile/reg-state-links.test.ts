@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git, regOk } from '../helpers/repo.js';
@@ -82,5 +82,25 @@ describe('a symlink committed below .reg/ never redirects reg’s own writes', (
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.stringify(r.json)).toContain('a.txt');
     expect(existsSync(join(w.outside, 'docs', 'sizes'))).toBe(false);
+  }, 60_000);
+
+  it('a stat-cache append log that is a link to a file outside (with a valid header): status appends nothing through it', async () => {
+    const w = (world = await makeWorld('none'));
+    await versionedEntry(w);
+    writeFileSync(join(w.repo, 'raw_datasets/d/a.txt'), 'changed once\n');
+    await regOk(w.repo, ['status'], { env: w.env });
+    const statDir = join(w.repo, '.reg/tmp/stat');
+    const log = readdirSync(statDir).find((n) => n.endsWith('.log'));
+    expect(log, 'a touched file is recorded in the append log').toBeDefined();
+    // The log moved outside (so its header matches this stat cache) and a link left in its place.
+    const outsideLog = join(w.outside, 'docs', 'stat.log');
+    renameSync(join(statDir, log!), outsideLog);
+    symlinkSync(outsideLog, join(statDir, log!));
+    const before = readFileSync(outsideLog, 'utf8');
+    writeFileSync(join(w.repo, 'raw_datasets/d/a.txt'), 'changed twice\n');
+    const r = await runGuarded(w, ['status'], [join(w.outside, 'docs')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.stringify(r.json)).toContain('modified');
+    expect(readFileSync(outsideLog, 'utf8')).toBe(before);
   }, 60_000);
 });

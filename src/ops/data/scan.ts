@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { manifestOidOf } from '../../data/manifest.js';
@@ -11,6 +11,7 @@ import { hashEach } from '../../workspace/hasher.js';
 import { StatCache } from '../../workspace/stat-cache.js';
 import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
 import { DirLister } from '../../workspace/dir-lister.js';
+import { regState } from '../../workspace/safe-fs.js';
 import { MIRROR_MIN_ENTRIES } from '../../workspace/mirror-index.js';
 import { fileFromStats, walkTree, type ListedStats, type WalkedFile } from '../../workspace/walk.js';
 
@@ -268,7 +269,7 @@ function trustedFrom(statCache: StatCache, gen: string, reportedPaths: readonly 
 function noteNsecGit(repo: Repo, ctx: Context): void {
   ctx.progress({ type: 'log', level: 'debug', message: 'git reported most unchanged files of the mirror index as changed (it compares nanoseconds): it is not asked again' });
   try {
-    writeFileSync(join(repo.statDir, NSEC_GIT_MARKER), 'git reported most unchanged files as changed (built with USE_NSEC?): reg status no longer asks it; delete this file to try again\n');
+    regState(repo).writeFile(`tmp/stat/${NSEC_GIT_MARKER}`, 'git reported most unchanged files as changed (built with USE_NSEC?): reg status no longer asks it; delete this file to try again\n');
   } catch {
     // only a slower status next time
   }
