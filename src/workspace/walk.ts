@@ -29,6 +29,8 @@ export interface WalkOptions {
   ignored?: (relpath: string) => boolean;
   /** Told about each symlink to a directory found (not descended into). */
   onSymlinkedDir?: (relpath: string) => void;
+  /** Told about each symlink to a file found (listed with its target's stats and content). */
+  onSymlinkedFile?: (relpath: string, abs: string) => void;
   /** Told about each reg temp file found (never listed as data), with its mtime. */
   onTemp?: (relpath: string, mtimeMs: number) => void;
   /** Lists directories ahead on a second thread (worth it from tens of thousands of files); the caller closes it. */
@@ -165,7 +167,10 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
           throw err;
         }
         // symlinks to files count with their target's content; symlinked directories are skipped, as in DVC
-        if (target.isFile() && !options.ignored?.(relpath)) out.push(fileFromStats(relpath, target));
+        if (target.isFile() && !options.ignored?.(relpath)) {
+          out.push(fileFromStats(relpath, target));
+          options.onSymlinkedFile?.(relpath, abs);
+        }
         else if (target.isDirectory() && !options.ignored?.(relpath + '/')) options.onSymlinkedDir?.(relpath);
       }
       // FIFOs, sockets and devices are not data

@@ -62,7 +62,7 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
   const gitignores = new Set<string>();
   for (const p of planned) {
     ctx.signal?.throwIfAborted();
-    outputs.push(await addOne(repo, ctx, fs, p));
+    outputs.push(await addOne(repo, ctx, fs, p, warnings));
     const giRel = ignoreData(fs, p.dataRel, alreadyIgnored.has(p.dataRel));
     if (giRel !== undefined) gitignores.add(giRel);
     const dirRel = posix.dirname(p.dataRel);
@@ -190,7 +190,7 @@ function assertNoOverlap(target: string, rel: string, existing: TrackedOutput[],
   }
 }
 
-async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd): Promise<AddedOutput> {
+async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd, warnings: string[]): Promise<AddedOutput> {
   const pointerRel = repoRelative(repo, p.pointerAbs);
   const oldText = readPointerBytesIfAny(p.pointerAbs, pointerRel)?.toString('utf8');
   if (oldText !== undefined) {
@@ -200,6 +200,10 @@ async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd): Prom
   const state = await scanWorkspace(repo, ctx, p.dataAbs, p.dataRel, { legacy: false, store: true, label: p.dataRel });
   if (!state.exists || state.oid === undefined) throw new RegError('add.vanished', 'failed', `${p.target} disappeared while adding it`);
   for (const t of state.staleTemps) fs.remove(`${p.dataRel}/${t}`);
+  for (const link of state.filesLinkedOutside) {
+    const shown = link.relpath === '' ? p.dataRel : `${p.dataRel}/${link.relpath}`;
+    warnings.push(`${shown} is a symbolic link to ${link.target}, outside the repository: its content was added and reg push will upload it (links to files are followed, as in DVC); if you did not make that link, remove it and run reg add again before pushing`);
+  }
   if (state.isDir) {
     // The scan stored the manifest unless it knew the oid from an earlier scan.
     if (!repo.cache.has(state.oid)) repo.cache.insertManifestOf(state.oid, state.files);

@@ -1,5 +1,5 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, statSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { join, sep } from 'node:path';
 import type { Context } from '../../context.js';
 import { manifestOidOf } from '../../data/manifest.js';
 import { RegError, diskError, errnoCode } from '../../errors.js';
@@ -55,6 +55,8 @@ export interface WorkspaceState {
   base?: string;
   /** Symlinks to directories inside the output (relpaths; '' when the output path itself is one): never followed. */
   symlinkedDirs: string[];
+  /** Symlinks to files whose target lies outside the repository (relpaths, '' for the output itself; targets resolved): their content counts, as in DVC. */
+  filesLinkedOutside: Array<{ relpath: string; target: string }>;
   /** reg temp files older than an hour left inside the output by killed runs (relpaths). */
   staleTemps: string[];
 }
@@ -97,6 +99,11 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     throw new RegError('scan.special-file', 'usage', `${dataRel} is neither a regular file nor a directory`, { hint: 'reg tracks files and directories only' });
   }
   const symlinkedDirs: string[] = [];
+  const filesLinkedOutside: WorkspaceState['filesLinkedOutside'] = [];
+  const noteLinkedFile = (relpath: string, abs: string) => {
+    const target = linkTargetOutside(repo.root, abs);
+    if (target !== undefined) filesLinkedOutside.push({ relpath, target });
+  };
   const staleTemps: string[] = [];
   // The last scan's size says whether a second thread pays for itself; started first, it is
   // listing the output's top directory while the stat cache loads.
@@ -115,7 +122,10 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
       trusted = reported ? trustedFrom(statCache, oracle.gen, reported, dataRel) : undefined;
       if (trusted === undefined) ctx.progress({ type: 'log', level: 'debug', message: `${dataRel}: git could not check the mirror index; every file is lstat'ed` });
     }
-    if (!isDir) walked = [fileFromStats('', rootStat)];
+    if (!isDir) {
+      walked = [fileFromStats('', rootStat)];
+      if (rootIsLink) noteLinkedFile('', dataAbs);
+    }
     else if (rootIsLink) {
       walked = [];
       symlinkedDirs.push('');
@@ -123,6 +133,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
       walked = walkTree(dataAbs, {
         ignored: dvcIgnoreFor(repo.root, dataRel).ignored,
         onSymlinkedDir: (rel) => symlinkedDirs.push(rel),
+        onSymlinkedFile: noteLinkedFile,
         onTemp: (rel, mtimeMs) => {
           if (checkedAt - mtimeMs > STALE_TEMP_MS) staleTemps.push(rel);
         },
@@ -223,6 +234,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     ...(base !== undefined ? { base } : {}),
     ...(changedSince !== undefined ? { changedSince } : {}),
     symlinkedDirs,
+    filesLinkedOutside,
     staleTemps,
   };
 }
@@ -276,7 +288,7 @@ function noteNsecGit(repo: Repo, ctx: Context): void {
 }
 
 function emptyState(exists: boolean): WorkspaceState {
-  return { exists, isDir: false, files: [], size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, filesCheckedByGit: 0, storedObjects: 0, isexec: false, symlinkedDirs: [], staleTemps: [] };
+  return { exists, isDir: false, files: [], size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, filesCheckedByGit: 0, storedObjects: 0, isexec: false, symlinkedDirs: [], filesLinkedOutside: [], staleTemps: [] };
 }
 
 /**
@@ -304,4 +316,17 @@ export function listCacheOids(cacheRoot: string, legacy = false): Set<string> {
     for (const n of names) if (n.charCodeAt(0) !== 46 /* . */) oids.add(p + n);
   }
   return oids;
+}
+
+/** Where the symlink `abs` finally leads, when that is outside the work tree at `root`; undefined inside (or when it cannot be resolved). */
+function linkTargetOutside(root: string, abs: string): string | undefined {
+  let target: string;
+  let realRoot: string;
+  try {
+    target = realpathSync(abs);
+    realRoot = realpathSync(root);
+  } catch {
+    return undefined;
+  }
+  return target === realRoot || target.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep) ? undefined : target;
 }

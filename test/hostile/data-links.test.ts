@@ -1,0 +1,63 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { git, makeGitRepo, reg, regOk, removeDir, writeTree } from '../helpers/repo.js';
+import { makeSentinel, snapshotTree } from './tree.js';
+
+/**
+ * A symlink to a file inside a dataset counts with its target's content (as in DVC), so a link a
+ * teammate committed (`git add -f raw_datasets/x/k`, pointing at `~/.ssh/id_rsa`) would have the
+ * victim's `reg add` + `reg push` upload that file without a word. reg keeps DVC's behaviour but
+ * names every link that leads outside the repository, with its target, when it adds the content;
+ * links that stay inside are not named. Nothing outside is written (sentinel and .git unchanged).
+ */
+let repo: string;
+let sentinel: string;
+
+beforeEach(async () => {
+  repo = makeGitRepo();
+  sentinel = makeSentinel();
+  await regOk(repo, ['init']);
+  writeFileSync(join(repo, '.reg/config.local.yaml'), 'hooks:\n  install: false\n');
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-qm', 'registry');
+});
+afterEach(() => {
+  removeDir(repo);
+  removeDir(sentinel);
+});
+
+describe('reg add of a dataset holding links to files', () => {
+  it('names each link that leads outside the repository, with its target; links inside are not named', async () => {
+    writeTree(repo, { 'raw_datasets/x/a.txt': 'a\n', 'raw_datasets/shared.txt': 'shared\n' });
+    symlinkSync(join(sentinel, '.ssh/authorized_keys'), join(repo, 'raw_datasets/x/k'));
+    mkdirSync(join(repo, 'raw_datasets/x/sub'));
+    symlinkSync('../../shared.txt', join(repo, 'raw_datasets/x/sub/inside'));
+    const outside = snapshotTree(sentinel);
+    const dotGit = snapshotTree(join(repo, '.git'));
+    const r = await reg(repo, ['--json', 'add', 'raw_datasets/x']);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout) as { warnings: string[]; outputs: Array<{ nfiles: number }> };
+    expect(result.outputs[0]!.nfiles).toBe(3);
+    const named = result.warnings.filter((w) => w.includes('symbolic link'));
+    expect(named).toHaveLength(1);
+    expect(named[0]).toContain('raw_datasets/x/k is a symbolic link to');
+    expect(named[0]).toContain(join(sentinel, '.ssh/authorized_keys'));
+    expect(named[0]).toContain('reg push will upload it');
+    expect(snapshotTree(sentinel)).toEqual(outside);
+    expect(snapshotTree(join(repo, '.git'))).toEqual(dotGit);
+    // Human output says it on stderr, never on stdout.
+    const human = await reg(repo, ['add', 'raw_datasets/x']);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stderr).toContain('raw_datasets/x/k is a symbolic link to');
+    expect(human.stdout).not.toContain('symbolic link');
+  });
+
+  it('an output that is itself a link to a file outside is named too', async () => {
+    symlinkSync(join(sentinel, 'docs/notes.txt'), join(repo, 'raw_datasets/notes.txt'));
+    const r = await reg(repo, ['--json', 'add', 'raw_datasets/notes.txt']);
+    expect(r.code, r.stderr).toBe(0);
+    const { warnings } = JSON.parse(r.stdout) as { warnings: string[] };
+    expect(warnings.some((w) => w.startsWith('raw_datasets/notes.txt is a symbolic link to') && w.includes(join(sentinel, 'docs/notes.txt')))).toBe(true);
+  });
+});
