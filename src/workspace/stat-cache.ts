@@ -243,6 +243,8 @@ export class StatCache {
   private readonly changedDirs = new Set<string>();
   /** Positions of the stored rows the append log patched (the mirror index shows them as they were). */
   private patchedRows: ReadonlySet<number> = new Set();
+  /** Stored rows whose check time refreshCheck() moved: the next save rewrites the whole file. */
+  private refreshedRows = 0;
 
   private constructor(
     private readonly file: string,
@@ -523,7 +525,7 @@ export class StatCache {
   }
 
   /** The remembered md5 if the file's stat still matches (and is not racy), else undefined. */
-  lookup(file: WalkedFile): string | undefined {
+  lookup(file: WalkedFile, refreshAtMs?: number): string | undefined {
     if (this.changes.count > 0 && this.changes.has(file.relpath)) {
       const row = this.changes.get(file.relpath)!;
       return statMatches(file, row.ino, row.size, row.mtimeMs, row.ctimeMs, row.checkedAtMs) ? row.md5 : undefined;
@@ -539,6 +541,7 @@ export class StatCache {
       this.stale.set(file.relpath, { i, md5 });
       return undefined;
     }
+    if (refreshAtMs !== undefined) this.refreshCheck(s, i, refreshAtMs);
     return md5;
   }
 
@@ -645,9 +648,23 @@ export class StatCache {
     this.dirty = true;
   }
 
+  /**
+   * A stored row that matched its file but is kept out of the mirror index because it was checked
+   * in the same second as the file's times (files reg writes itself are recorded so): checked again
+   * at `checkedAtMs`, the start of this scan, when that lets it in. The row's stats matched the
+   * file's lstat taken after that moment, so nothing wrote to it since it was recorded (its ctime
+   * would have moved). The next save rewrites the file and its mirror, once.
+   */
+  private refreshCheck(s: Stored, i: number, checkedAtMs: number): void {
+    if (mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!) || !mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, checkedAtMs)) return;
+    s.checked[i] = checkedAtMs;
+    this.refreshedRows++;
+    this.dirty = true;
+  }
+
   save(): void {
     if (!this.dirty) return;
-    if (this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.count + this.changedDirs.size <= LOG_MAX_ROWS && this.appendLog()) {
+    if (this.refreshedRows === 0 && this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.count + this.changedDirs.size <= LOG_MAX_ROWS && this.appendLog()) {
       this.dirty = false;
       return;
     }
@@ -788,6 +805,7 @@ export class StatCache {
     this.removeMirrorsBut(gen);
     this.changedDirs.clear();
     this.logStarted = false;
+    this.refreshedRows = 0;
     this.dirty = false;
   }
 }

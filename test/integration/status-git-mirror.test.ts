@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { add } from '../../dist/ops/data/add.js';
+import { checkout } from '../../dist/ops/data/checkout.js';
 import { init } from '../../dist/ops/registry/init.js';
 import { status } from '../../dist/ops/data/status.js';
 import { scanWorkspace } from '../../dist/ops/data/scan.js';
@@ -186,4 +187,18 @@ describe('status with git checking the mirror index', () => {
     rmSync(marker);
     expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(13)] });
   });
+
+  it('after reg checkout rewrote every file: the next status checks them again once, then git vouches for them, and a later edit still shows', async () => {
+    await checkout(ctx(), { targets: ['ds'], relink: true, force: true });
+    // Files reg wrote are recorded as checked in their own second: not in the mirror yet.
+    expect(mirrored().length).toBeLessThan(FILES / 2);
+    await nextSecond();
+    expect(await changes()).toEqual(upToDate);
+    expect(mirrored()).toHaveLength(FILES);
+    await expectGitChecked();
+    expect(await changes()).toEqual(upToDate);
+    editKeepingMtime(nameOf(7));
+    await expectGitChecked();
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(7)], added: [], deleted: [] });
+  }, 120_000);
 });

@@ -108,7 +108,8 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   // The last scan's size says whether a second thread pays for itself; started first, it is
   // listing the output's top directory while the stat cache loads.
   // Git checks the files of the last scan's mirror index meanwhile (then the second thread would only lstat them again).
-  const oracle = isDir && !rootIsLink ? askGitWhatChanged(repo, dataRel, opts.legacy) : undefined;
+  const gitAskable = isDir && !rootIsLink && !existsSync(join(repo.statDir, NSEC_GIT_MARKER));
+  const oracle = gitAskable ? askGitWhatChanged(repo, dataRel, opts.legacy) : undefined;
   const walkIsLarge = oracle === undefined && isDir && !rootIsLink && StatCache.storedBytes(repo.statDir, dataRel, opts.legacy) >= PARALLEL_WALK_MIN_STORED_BYTES;
   const lister = walkIsLarge ? new DirLister() : undefined;
   lister?.post([dataAbs]);
@@ -153,8 +154,10 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   // Git reported most of the mirror: count the files it reported whose stat had not changed (see noteNsecGit).
   const doubted = trusted !== undefined && trusted.reported.size > trusted.mirrored / 2 ? trusted.reported : undefined;
   let reportedUnchanged = 0;
+  // Rows kept out of the mirror only because they were checked in their files' second (as after a checkout) are checked again now.
+  const refreshAt = gitAskable && walked.length >= MIRROR_MIN_ENTRIES ? checkedAt : undefined;
   for (const f of walked) {
-    const known = statCache.lookup(f);
+    const known = statCache.lookup(f, refreshAt);
     if (known !== undefined && doubted?.has(f.relpath)) reportedUnchanged++;
     if (known !== undefined && (!opts.store || repo.cache.has(known, opts.legacy))) {
       f.md5 = known;
@@ -265,7 +268,6 @@ function countedTrust(t: Trusted): (relpath: string) => ListedStats | undefined 
 
 /** Starts `git diff-files` on the output's mirror index, if it has one (and git is worth asking). */
 function askGitWhatChanged(repo: Repo, dataRel: string, legacy: boolean): { gen: string; reported: Promise<string[] | undefined> } | undefined {
-  if (existsSync(join(repo.statDir, NSEC_GIT_MARKER))) return undefined;
   const mirror = StatCache.mirrorIndexOf(repo.statDir, dataRel, legacy);
   return mirror && { gen: mirror.gen, reported: changedInIndexFile(repo.root, mirror.file) };
 }
