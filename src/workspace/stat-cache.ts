@@ -3,7 +3,7 @@ import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, rm
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomicSync } from '../fsutil.js';
-import { MIRROR_MODE, mirrorable, writeMirrorIndex } from './mirror-index.js';
+import { MIRROR_MIN_ENTRIES, MIRROR_MODE, mirrorable, writeMirrorIndex } from './mirror-index.js';
 import { ListedStats, type DirListings, type DirStats, type WalkedFile } from './walk.js';
 
 /**
@@ -658,6 +658,22 @@ export class StatCache {
   private refreshCheck(s: Stored, i: number, checkedAtMs: number): void {
     if (mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!) || !mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, checkedAtMs)) return;
     s.checked[i] = checkedAtMs;
+    this.refreshedRows++;
+    this.dirty = true;
+  }
+
+  /**
+   * Asks the next save to rewrite the file when its stored rows would give a mirror index and it
+   * has none (written by a reg from before the mirror, or the mirror was deleted): once, since the
+   * rewrite then writes one.
+   */
+  rewriteForMirror(): void {
+    const s = this.stored;
+    // Without user ids (Windows) no mirror is ever written: asking would rewrite at every save.
+    if (s === undefined || s.v !== FORMAT || process.getuid === undefined) return;
+    let mirrorableRows = 0;
+    for (let i = 0; i < this.paths.length; i++) if (this.paths[i] !== '' && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) mirrorableRows++;
+    if (mirrorableRows < MIRROR_MIN_ENTRIES) return;
     this.refreshedRows++;
     this.dirty = true;
   }

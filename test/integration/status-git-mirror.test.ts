@@ -201,4 +201,18 @@ describe('status with git checking the mirror index', () => {
     await expectGitChecked();
     expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(7)], added: [], deleted: [] });
   }, 120_000);
+
+  it('a stat cache without a mirror index (a reg from before it, or the mirror deleted) gets one at the next status, once', async () => {
+    const first = StatCache.mirrorIndexOf(statDir(), 'ds', false)!;
+    rmSync(first.file);
+    expect(await changes()).toEqual(upToDate);
+    const second = StatCache.mirrorIndexOf(statDir(), 'ds', false);
+    expect(second).toBeDefined();
+    expect(second!.gen).not.toBe(first.gen);
+    expect(mirrored()).toHaveLength(FILES);
+    await expectGitChecked(FILES);
+    // Once: with the mirror in place, a status writes nothing.
+    expect(await changes()).toEqual(upToDate);
+    expect(StatCache.mirrorIndexOf(statDir(), 'ds', false)!.gen).toBe(second!.gen);
+  }, 120_000);
 });

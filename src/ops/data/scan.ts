@@ -156,6 +156,8 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   let reportedUnchanged = 0;
   // Rows kept out of the mirror only because they were checked in their files' second (as after a checkout) are checked again now.
   const refreshAt = gitAskable && walked.length >= MIRROR_MIN_ENTRIES ? checkedAt : undefined;
+  // A stat cache with no mirror index (from a reg before it, or the mirror deleted) gets one at this save.
+  if (refreshAt !== undefined && oracle === undefined) statCache.rewriteForMirror();
   for (const f of walked) {
     const known = statCache.lookup(f, refreshAt);
     if (known !== undefined && doubted?.has(f.relpath)) reportedUnchanged++;
