@@ -243,8 +243,10 @@ export class StatCache {
   private readonly changedDirs = new Set<string>();
   /** Positions of the stored rows the append log patched (the mirror index shows them as they were). */
   private patchedRows: ReadonlySet<number> = new Set();
-  /** Stored rows whose check time refreshCheck() moved: the next save rewrites the whole file. */
+  /** Stored rows whose check time refreshCheck() moved (in place: only a rewrite saves them). */
   private refreshedRows = 0;
+  /** rewriteForMirror() found the stored rows worth a mirror index the file does not have. */
+  private mirrorWanted = false;
 
   private constructor(
     private readonly file: string,
@@ -653,13 +655,14 @@ export class StatCache {
    * in the same second as the file's times (files reg writes itself are recorded so): checked again
    * at `checkedAtMs`, the start of this scan, when that lets it in. The row's stats matched the
    * file's lstat taken after that moment, so nothing wrote to it since it was recorded (its ctime
-   * would have moved). The next save rewrites the file and its mirror, once.
+   * would have moved). When more than LOG_MAX_ROWS rows were (a checkout), the next save rewrites
+   * the file and its mirror, once; a few (a file edited since the last rewrite) are not worth a
+   * rewrite of every row: they stay out of the mirror, lstat'ed as before, until the next one.
    */
   private refreshCheck(s: Stored, i: number, checkedAtMs: number): void {
     if (mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!) || !mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, checkedAtMs)) return;
     s.checked[i] = checkedAtMs;
     this.refreshedRows++;
-    this.dirty = true;
   }
 
   /**
@@ -674,13 +677,13 @@ export class StatCache {
     let mirrorableRows = 0;
     for (let i = 0; i < this.paths.length; i++) if (this.paths[i] !== '' && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) mirrorableRows++;
     if (mirrorableRows < MIRROR_MIN_ENTRIES) return;
-    this.refreshedRows++;
-    this.dirty = true;
+    this.mirrorWanted = true;
   }
 
   save(): void {
-    if (!this.dirty) return;
-    if (this.refreshedRows === 0 && this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.count + this.changedDirs.size <= LOG_MAX_ROWS && this.appendLog()) {
+    const rewriteForMirror = this.mirrorWanted || this.refreshedRows > LOG_MAX_ROWS;
+    if (!this.dirty && !rewriteForMirror) return;
+    if (!rewriteForMirror && this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.count + this.changedDirs.size <= LOG_MAX_ROWS && this.appendLog()) {
       this.dirty = false;
       return;
     }
@@ -822,6 +825,7 @@ export class StatCache {
     this.changedDirs.clear();
     this.logStarted = false;
     this.refreshedRows = 0;
+    this.mirrorWanted = false;
     this.dirty = false;
   }
 }

@@ -35,7 +35,7 @@ export interface WorkspaceState {
   isDir: boolean;
   /** Files with their md5, in walk order. */
   files: Array<WalkedFile & { md5: string }>;
-  /** The oid the output would get if added now (dir oid for directories). */
+  /** The oid the output would get if added now (dir oid for directories); undefined when it does not exist, or with oidOnlyIfUnedited for an edited tree. */
   oid?: string;
   size: number;
   nfiles: number;
@@ -68,6 +68,13 @@ export interface ScanOptions {
   label: string;
   /** The oid the output's pointer names: when the scan finds exactly it, it becomes the base. */
   pointerOid?: string;
+  /**
+   * Status: a tree whose base is the pointer's version and of which only some files' bytes changed
+   * since (changedSince) is answered by those changes ("modified", which files), so its new oid is
+   * left undefined rather than computed: serialising a 100k-entry manifest to name it was most of
+   * what a status after one edit added to a no-change one.
+   */
+  oidOnlyIfUnedited?: boolean;
 }
 
 /**
@@ -207,19 +214,24 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
 
   let size = 0;
   for (const f of files) size += f.size;
-  let oid: string;
+  let oid: string | undefined;
   if (isDir) {
     // Valid also after re-hashing touched files whose bytes turned out unchanged (StatCache.record).
     const remembered = statCache.treeOid(files.length);
-    // WalkedFile has relpath and md5, so it serves as a manifest entry without a copy. Storing,
-    // the manifest is hashed as it is written into the cache: serialised once.
-    oid = remembered ?? (opts.store ? repo.cache.storeManifestOf(files) : manifestOidOf(files));
-    statCache.rememberTree(oid, files.length);
+    const editedSincePointer =
+      opts.oidOnlyIfUnedited === true && !opts.store && opts.pointerOid !== undefined && changedSince?.oid === opts.pointerOid && changedSince.modified.length > 0 && statCache.baseOid() === opts.pointerOid;
+    if (remembered === undefined && editedSincePointer) oid = undefined;
+    else {
+      // WalkedFile has relpath and md5, so it serves as a manifest entry without a copy. Storing,
+      // the manifest is hashed as it is written into the cache: serialised once.
+      oid = remembered ?? (opts.store ? repo.cache.storeManifestOf(files) : manifestOidOf(files));
+      statCache.rememberTree(oid, files.length);
+    }
   } else {
     oid = files[0]!.md5;
   }
   const base = statCache.baseOid();
-  if (opts.store || oid === opts.pointerOid) {
+  if (oid !== undefined && (opts.store || oid === opts.pointerOid)) {
     statCache.setBase(oid);
     if (isDir) statCache.anchorChangesAt(oid, files.length);
   }
@@ -228,7 +240,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     exists: true,
     isDir,
     files,
-    oid,
+    ...(oid !== undefined ? { oid } : {}),
     size,
     nfiles: files.length,
     hashedFiles: todo.length,

@@ -111,7 +111,7 @@ async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: 
   if (oid === undefined) {
     return { ...base, state: 'not-committed', inCache: false, missingObjects: 0, workspace: 'unknown', hint: `reg add ${o.dataRel} to record the data` };
   }
-  const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel, pointerOid: oid });
+  const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel, pointerOid: oid, oidOnlyIfUnedited: true });
   base.hashedFiles = ws.hashedFiles;
   const matches = ws.exists && ws.oid === oid;
   // The workspace was at the pointer's version at the last scan and only these files' bytes
@@ -130,7 +130,8 @@ async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: 
   }
   if (matches) return { ...row, state: 'up-to-date' };
   if (!ws.exists) return { ...row, state: 'missing', hint: `reg checkout ${o.dataRel} to restore it` };
-  switch (await relationToPointer(repo, o, ws.oid!, ws.base)) {
+  // ws.oid is undefined only for a tree edited since the pointer's version with that version as base: 'modified' without it.
+  switch (await relationToPointer(repo, o, ws.oid, ws.base)) {
     case 'outdated':
       return { ...row, state: 'outdated', hint: `reg checkout ${o.dataRel} to get the pointer's version` };
     case 'diverged':
@@ -151,11 +152,13 @@ async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: 
  * changed (diverged). Without one, a workspace holding a version committed earlier (on any
  * branch) is outdated rather than edited.
  */
-async function relationToPointer(repo: Repo, o: TrackedOutput, wsOid: string, base: string | undefined): Promise<'outdated' | 'modified' | 'diverged'> {
+async function relationToPointer(repo: Repo, o: TrackedOutput, wsOid: string | undefined, base: string | undefined): Promise<'outdated' | 'modified' | 'diverged'> {
   if (base !== undefined) {
     if (wsOid === base) return 'outdated';
     return base === o.out.md5 ? 'modified' : 'diverged';
   }
+  // (The scan leaves the oid out only when the base is the pointer's version, answered above.)
+  if (wsOid === undefined) return 'modified';
   const history = await gitRun(repo.root, ['log', '--all', '-p', '--format=', '--no-ext-diff', '--', `:(literal)${o.pointerRel}`], undefined, { allowFail: true });
   const line = new RegExp(`^[-+ ]\\s*-?\\s*md5:\\s*['"]?${wsOid.replace(/\./g, '\\.')}['"]?\\s*$`, 'm');
   return history.code === 0 && line.test(history.stdout.toString('utf8')) ? 'outdated' : 'modified';
