@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { configError, errnoCode, withPath } from './errors.js';
 
 /**
@@ -159,6 +159,11 @@ export function withFileNoFollowSync<T>(abs: string, use: (fd: number, st: Stats
   } finally {
     closeSync(fd);
   }
+}
+
+/** `path` is `dir` itself or below it (both absolute and already resolved, e.g. by realpath). */
+export function isAtOrBelow(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
 /**

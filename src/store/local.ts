@@ -3,7 +3,7 @@ import { chmod, link, lstat, mkdir, open, readFile, readdir, rename, rm, stat, w
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { configError, errnoCode, withPath } from '../errors.js';
-import { isTempName, removeStaleTemps, tempPathFor } from '../fsutil.js';
+import { isAtOrBelow, isTempName, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { HashingTap } from './hashing-tap.js';
 import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
 import { md5Hex } from '../data/manifest.js';
@@ -47,7 +47,7 @@ export class LocalBackend implements Backend {
   private resolve(abs: string): { real: string; inside: boolean } {
     this.realRoot ??= realpathSync(this.root);
     const real = realpathSync(abs);
-    return { real, inside: real === this.realRoot || real.startsWith(this.realRoot.endsWith(sep) ? this.realRoot : this.realRoot + sep) };
+    return { real, inside: isAtOrBelow(real, this.realRoot) };
   }
 
   /** Throws unless `abs` (an existing path, on the way to `key`) resolves inside the remote's directory. */

@@ -1,10 +1,10 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { join, sep } from 'node:path';
+import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { manifestOidOf } from '../../data/manifest.js';
 import { RegError, diskError, errnoCode } from '../../errors.js';
 import { changedInIndexFile } from '../../git/read.js';
-import { STALE_TEMP_MS } from '../../fsutil.js';
+import { STALE_TEMP_MS, isAtOrBelow } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
 import type { HashOutcome } from '../../workspace/hash-task.js';
 import { hashEach } from '../../workspace/hasher.js';
@@ -344,5 +344,5 @@ function linkTargetOutside(root: string, abs: string): string | undefined {
   } catch {
     return undefined;
   }
-  return target === realRoot || target.startsWith(realRoot.endsWith(sep) ? realRoot : realRoot + sep) ? undefined : target;
+  return isAtOrBelow(target, realRoot) ? undefined : target;
 }
