@@ -1,8 +1,11 @@
 // Bundles the command-line program into one CommonJS file, dist/reg-cli.cjs (run by `npm run build`
 // after tsc). A command then reads one file instead of ~120 (reg's ~40 modules, yaml's 72, commander's
-// 8), and bin/reg.js can compile that file with a V8 code cache (src/cli/code-cache.ts), which Node 20
-// offers for scripts but not for ES modules. The library API (dist/index.js and its types), the hash
-// worker, the catalog's browser assets and the fast paths stay tsc's one-file-per-module output.
+// 8), and the entry can compile that file with a V8 code cache (src/cli/code-cache.ts), which Node 20
+// offers for scripts but not for ES modules. The entry itself (src/cli/entry.ts: the fast paths and
+// the code-cache loader) becomes a second, small CommonJS file, dist/reg-entry.cjs, which
+// bin/reg.cjs requires: no command starts Node's ES module loader unless it imports an ES module.
+// The library API (dist/index.js and its types), the hash worker and the catalog's browser assets
+// stay tsc's one-file-per-module output.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -38,26 +41,36 @@ const externalDynamicImports = {
   },
 };
 
-const result = await build({
-  absWorkingDir: new URL('.', root).pathname,
-  entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/reg-cli.cjs',
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  external,
-  // Error names, class names and stack traces stay those of the source.
-  keepNames: true,
-  // In a CommonJS file import.meta is empty: modules that locate package files (package-info.ts)
-  // get the bundle's own URL instead. The bundle sits one level below the package root, as
-  // dist/package-info.js does.
-  define: { 'import.meta.url': '__regBundleUrl' },
-  banner: { js: "'use strict';\nconst __regBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [externalDynamicImports],
-  write: false,
-  logLevel: 'warning',
-});
-const [output] = result.outputFiles;
-if (/\bimport\(/.test(output.text)) throw new Error(`${output.path}: an import() is left in the bundle (only import('<external package>') with a literal name is rewritten to __regImport)`);
-await writeFile(output.path, output.contents);
+/** One CommonJS bundle of `entry`, written to `outfile`; its text. */
+async function bundle(entry, outfile, plugins) {
+  const result = await build({
+    absWorkingDir: new URL('.', root).pathname,
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    external,
+    // Error names, class names and stack traces stay those of the source.
+    keepNames: true,
+    // In a CommonJS file import.meta is empty: modules that locate package files (package-info.ts)
+    // get the bundle's own URL instead. Both bundles sit one level below the package root, as
+    // dist/package-info.js does.
+    define: { 'import.meta.url': '__regBundleUrl' },
+    banner: { js: "'use strict';\nconst __regBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+    plugins,
+    write: false,
+    logLevel: 'warning',
+  });
+  const [output] = result.outputFiles;
+  await writeFile(output.path, output.contents);
+  return output.text;
+}
+
+const program = await bundle('src/cli/main.ts', 'dist/reg-cli.cjs', [externalDynamicImports]);
+if (/\bimport\(/.test(program)) throw new Error(`dist/reg-cli.cjs: an import() is left in the bundle (only import('<external package>') with a literal name is rewritten to __regImport)`);
+// The entry's only import()s are computed names (the code cache's __regImport, tsc's main.js when
+// there is no bundle); a literal one would have pulled a module, or the whole program, into it.
+const entry = await bundle('src/cli/entry.ts', 'dist/reg-entry.cjs', []);
+if (/require\("\.\/main\.js"\)|\bcommander\b/.test(entry)) throw new Error('dist/reg-entry.cjs: the program was bundled into the entry');

@@ -6,7 +6,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/reg-quickstart.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 # The git hooks call `reg`, so it must be on PATH (as after `npm link` or `npm install -g git-data-registry`).
-mkdir -p "$work/bin" && printf '#!/bin/sh\nexec node "%s/bin/reg.js" "$@"\n' "$here" > "$work/bin/reg" && chmod +x "$work/bin/reg"
+mkdir -p "$work/bin" && printf '#!/bin/sh\nexec node "%s/bin/reg.cjs" "$@"\n' "$here" > "$work/bin/reg" && chmod +x "$work/bin/reg"
 export PATH="$work/bin:$PATH"
 export GIT_AUTHOR_NAME="${GIT_AUTHOR_NAME:-reg quickstart}" GIT_AUTHOR_EMAIL="${GIT_AUTHOR_EMAIL:-quickstart@example.org}"
 export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const REG_BIN = join(ROOT, 'bin', 'reg.js');
+export const REG_BIN = join(ROOT, 'bin', 'reg.cjs');
 
 const GIT_ENV = {
   GIT_AUTHOR_NAME: 'reg bench',

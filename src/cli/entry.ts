@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 import { packagePath } from '../package-info.js';
 import { loadCodeCached } from './code-cache.js';
 import { fastPath } from './fast-path.js';
@@ -6,10 +7,10 @@ import { endQuietlyOnClosedPipe } from './output.js';
 type Main = (argv: string[]) => Promise<number>;
 
 /**
- * What `bin/reg.js` runs. The fast paths (`--version`, the pre-commit hook with nothing staged)
- * answer from a handful of small modules; everything else runs the bundled program
- * (`dist/reg-cli.cjs`, built by scripts/build-cli.mjs) through a V8 code cache, or tsc's
- * `dist/cli/main.js` when no bundle was built.
+ * What `bin/reg.cjs` runs, bundled with the few modules it needs into `dist/reg-entry.cjs`
+ * (scripts/build-cli.mjs). The fast paths (`--version`, the pre-commit hook with nothing staged)
+ * answer from those; everything else runs the bundled program (`dist/reg-cli.cjs`) through a V8
+ * code cache, or tsc's `dist/cli/main.js` when no bundle was built.
  */
 export async function runCli(argv: string[]): Promise<number> {
   endQuietlyOnClosedPipe(process.stdout);
@@ -22,7 +23,8 @@ export async function runCli(argv: string[]): Promise<number> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  if (!bundle) return (await import('./main.js')).main(argv);
+  // A computed name, so the entry's bundle does not take the whole program in with it.
+  if (!bundle) return ((await import(pathToFileURL(packagePath('dist/cli/main.js')).href)) as { main: Main }).main(argv);
   const code = await (bundle.exports as { main: Main }).main(argv);
   bundle.saveCache();
   return code;

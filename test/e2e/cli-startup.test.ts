@@ -1,5 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { cpSync, rmSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { PROJECT_ROOT, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 // The CLI imports only the command it runs (src/cli/commands/index.ts); these check that picking
 // the command first changes nothing users see.
@@ -80,5 +83,47 @@ describe('start-up: one command loaded, same behaviour', () => {
     const r = await reg(elsewhere, ['hook', 'pre-commit']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^reg: error: /m);
+  });
+});
+
+describe('start-up: which files run', () => {
+  /** A copy of the built package (node_modules linked) without `remove`, and its CLI run from `cwd`. */
+  function packageWithout(remove: string[]): { run: (cwd: string, args: string[]) => { code: number | null; stdout: string; stderr: string }; dir: string } {
+    const dir = tempDir('reg-package-');
+    for (const part of ['bin', 'dist', 'hooks', 'templates', 'package.json']) cpSync(join(PROJECT_ROOT, part), join(dir, part), { recursive: true });
+    symlinkSync(join(PROJECT_ROOT, 'node_modules'), join(dir, 'node_modules'));
+    for (const rel of remove) rmSync(join(dir, rel));
+    const run = (cwd: string, args: string[]) => {
+      const r = spawnSync(process.execPath, [join(dir, 'bin', 'reg.cjs'), ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true', XDG_CACHE_HOME: join(dir, 'xdg-cache') } });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    return { run, dir };
+  }
+
+  it('bin/reg.cjs runs the bundled entry and program: without tsc\'s ES modules of the CLI, --version, the nothing-staged hook and a command still work', () => {
+    // The ES module entry started Node's ES module loader on every command and hook (~15 ms).
+    const pkg = packageWithout(['dist/cli/entry.js', 'dist/cli/fast-path.js', 'dist/cli/main.js', 'dist/ops/hooks/nothing-staged.js']);
+    try {
+      expect(pkg.run(repo, ['--version'])).toEqual({ code: 0, stdout: '0.1.0 (git-data-registry)\n', stderr: '' });
+      expect(pkg.run(repo, ['hook', 'pre-commit'])).toEqual({ code: 0, stdout: '', stderr: '' });
+      const status = pkg.run(repo, ['--json', 'status']);
+      expect({ code: status.code, stderr: status.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(JSON.parse(status.stdout)).toBeTypeOf('object');
+    } finally {
+      removeDir(pkg.dir);
+    }
+  });
+
+  it('without the bundles (tsc\'s output alone), the same commands run from tsc\'s ES modules', () => {
+    const pkg = packageWithout(['dist/reg-entry.cjs', 'dist/reg-cli.cjs']);
+    try {
+      expect(pkg.run(repo, ['--version'])).toEqual({ code: 0, stdout: '0.1.0 (git-data-registry)\n', stderr: '' });
+      expect(pkg.run(repo, ['hook', 'pre-commit'])).toEqual({ code: 0, stdout: '', stderr: '' });
+      const status = pkg.run(repo, ['--json', 'status']);
+      expect({ code: status.code, stderr: status.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(JSON.parse(status.stdout)).toBeTypeOf('object');
+    } finally {
+      removeDir(pkg.dir);
+    }
   });
 });

@@ -226,7 +226,7 @@ describe('item 9: the package has a name of its own', () => {
   it('package.json, reg --version, the hook shims and the docs name git-data-registry, never npm install reg', async () => {
     const pkg = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8'));
     expect(pkg.name).toBe('git-data-registry');
-    expect(pkg.bin).toEqual({ reg: 'bin/reg.js' });
+    expect(pkg.bin).toEqual({ reg: 'bin/reg.cjs' });
     expect((await regOk(repo, ['--version'])).stdout.trim()).toBe(`${pkg.version} (git-data-registry)`);
     const texts = [
       ...['pre-commit', 'pre-push', 'post-checkout', 'post-merge'].map((h) => readFileSync(join(PROJECT_ROOT, 'hooks', h), 'utf8')),

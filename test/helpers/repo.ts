@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { isTempName } from '../../src/fsutil.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const REG_BIN = join(PROJECT_ROOT, 'bin', 'reg.js');
+export const REG_BIN = join(PROJECT_ROOT, 'bin', 'reg.cjs');
 
 const GIT_ENV = {
   GIT_AUTHOR_NAME: 'reg tests',
@@ -53,7 +53,7 @@ export interface CliResult {
 }
 
 /**
- * Spawns the built CLI (`node bin/reg.js`) and collects its output. CI is set (as in CI, where no
+ * Spawns the built CLI (`node bin/reg.cjs`) and collects its output. CI is set (as in CI, where no
  * "hooks not installed" note is printed) so stderr is the same on every machine; tests of the note
  * pass `CI: ''`.
  */
