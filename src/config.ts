@@ -2,7 +2,7 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { configError } from './errors.js';
-import { withRegularFileIfAny, writeFileAtomicSync } from './fsutil.js';
+import { refuseNonRegularFile, withRegularFileIfAny, writeFileAtomicSync } from './fsutil.js';
 
 /**
  * `.reg/config.yaml` (tracked, shared by the team) and `.reg/config.local.yaml` (gitignored:
@@ -74,11 +74,12 @@ function parseConfigFile(path: string): ConfigData {
  * file holding the secret, ready to be committed.
  */
 export function readConfigText(path: string): string {
-  const refuse = (kind: 'symlink' | 'not-a-file') =>
-    configError('config.not-a-file', `${path} is ${kind === 'symlink' ? 'a symbolic link' : 'not a regular file'}: reg never reads or writes its config through it`, {
-      hint: `replace it with a regular file (git rm --cached ${path.slice(path.lastIndexOf('/.reg/') + 1)} if it was committed; reg init writes a fresh config.yaml)`,
-      details: { path },
-    });
+  const refuse = refuseNonRegularFile(
+    'config.not-a-file',
+    path,
+    'reads or writes its config through it',
+    `replace it with a regular file (git rm --cached ${path.slice(path.lastIndexOf('/.reg/') + 1)} if it was committed; reg init writes a fresh config.yaml)`,
+  );
   return withRegularFileIfAny(path, refuse, (fd) => readFileSync(fd, 'utf8')) ?? '';
 }
 

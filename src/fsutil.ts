@@ -166,12 +166,15 @@ export function isAtOrBelow(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 }
 
+/** What withRegularFileIfAny found at a path instead of a regular file. */
+export type NotARegularFile = 'symlink' | 'not-a-file';
+
 /**
  * `use` of the regular file at `abs`, or undefined when nothing is there (ENOENT/ENOTDIR). A
  * symlink is never followed and nothing else (directory, FIFO, device) is opened for reading:
  * `refuse` makes the error thrown for them.
  */
-export function withRegularFileIfAny<T>(abs: string, refuse: (kind: 'symlink' | 'not-a-file') => Error, use: (fd: number) => T): T | undefined {
+export function withRegularFileIfAny<T>(abs: string, refuse: (kind: NotARegularFile) => Error, use: (fd: number) => T): T | undefined {
   try {
     return withFileNoFollowSync(abs, (fd, st) => {
       if (!st.isFile()) throw refuse('not-a-file');
@@ -185,12 +188,27 @@ export function withRegularFileIfAny<T>(abs: string, refuse: (kind: 'symlink' | 
   }
 }
 
-function refuseGitignore(abs: string, shownRel: string): (kind: 'symlink' | 'not-a-file') => Error {
+/**
+ * A `refuse` for withRegularFileIfAny: a config error (exit 3) `code` saying "<shownPath> is a
+ * symbolic link" (or "is not a regular file") ": reg never <regNever>", with `hint` and
+ * `{ path: detailsPath }` as details (shownPath unless given).
+ */
+export function refuseNonRegularFile(code: string, shownPath: string, regNever: string, hint: string, detailsPath = shownPath): (kind: NotARegularFile) => Error {
   return (kind) =>
-    configError('gitignore.not-a-file', `${shownRel} is ${kind === 'symlink' ? 'a symbolic link' : 'not a regular file'}: reg never reads or writes a .gitignore through it`, {
-      hint: `replace it with a regular file (git rm ${shownRel} if it was committed), then run the command again`,
-      details: { path: abs },
+    configError(code, `${shownPath} is ${kind === 'symlink' ? 'a symbolic link' : 'not a regular file'}: reg never ${regNever}`, {
+      hint,
+      details: { path: detailsPath },
     });
+}
+
+function refuseGitignore(abs: string, shownRel: string): (kind: NotARegularFile) => Error {
+  return refuseNonRegularFile(
+    'gitignore.not-a-file',
+    shownRel,
+    'reads or writes a .gitignore through it',
+    `replace it with a regular file (git rm ${shownRel} if it was committed), then run the command again`,
+    abs,
+  );
 }
 
 /**

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { setConfigValue } from '../../config.js';
 import { configError } from '../../errors.js';
-import { withRegularFileIfAny } from '../../fsutil.js';
+import { refuseNonRegularFile, withRegularFileIfAny } from '../../fsutil.js';
 import { parseLinkTypes } from '../../store/cache.js';
 
 /** `.dvc/config` option names -> reg remote option names. */
@@ -66,11 +66,12 @@ function readDvcConfigs(root: string): Array<{ file: string; isLocal: boolean; s
   const read: Array<{ file: string; isLocal: boolean; sections: Map<string, Map<string, string>> }> = [];
   for (const [file, isLocal] of [[join(root, '.dvc', 'config'), false], [join(root, '.dvc', 'config.local'), true]] as const) {
     // Never through a symlink: what .dvc/config says is copied into the tracked .reg/config.yaml.
-    const refuse = (kind: 'symlink' | 'not-a-file') =>
-      configError('init.dvc-config-not-a-file', `${file} is ${kind === 'symlink' ? 'a symbolic link' : 'not a regular file'}: reg never imports a DVC config through it`, {
-        hint: `replace it with a regular file (git rm --cached .dvc/${isLocal ? 'config.local' : 'config'} if it was committed), or run reg init without --from-dvc`,
-        details: { path: file },
-      });
+    const refuse = refuseNonRegularFile(
+      'init.dvc-config-not-a-file',
+      file,
+      'imports a DVC config through it',
+      `replace it with a regular file (git rm --cached .dvc/${isLocal ? 'config.local' : 'config'} if it was committed), or run reg init without --from-dvc`,
+    );
     const text = withRegularFileIfAny(file, refuse, (fd) => readFileSync(fd, 'utf8'));
     if (text !== undefined) read.push({ file, isLocal, sections: parseDvcConfig(text, file) });
   }

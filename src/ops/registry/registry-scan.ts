@@ -5,8 +5,7 @@ import { parsePointer } from '../../data/pointer.js';
 import type { Repo } from '../../repo.js';
 import { indexEntries, readBlobs, type IndexEntry } from '../../git/read.js';
 import { compareCodePoints } from '../../data/manifest.js';
-import { configError } from '../../errors.js';
-import { withRegularFileIfAny } from '../../fsutil.js';
+import { refuseNonRegularFile, withRegularFileIfAny, type NotARegularFile } from '../../fsutil.js';
 import { readPointerBytesIfAny } from '../data/outputs.js';
 
 /** One entry of an area as seen on disk and (optionally) in the index. */
@@ -161,13 +160,13 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
  */
 export function readCardTextIfAny(abs: string, rel: string): string | undefined {
   const notAFile = new Error('not a regular file');
-  const refuse = (kind: 'symlink' | 'not-a-file') =>
-    kind === 'not-a-file'
-      ? notAFile
-      : configError('card.symlink', `${rel} is a symbolic link: reg never reads a card or template through it`, {
-          hint: `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`,
-          details: { path: rel },
-        });
+  const refuseSymlink = refuseNonRegularFile(
+    'card.symlink',
+    rel,
+    'reads a card or template through it',
+    `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`,
+  );
+  const refuse = (kind: NotARegularFile) => (kind === 'not-a-file' ? notAFile : refuseSymlink(kind));
   try {
     return withRegularFileIfAny(abs, refuse, (fd) => readFileSync(fd, 'utf8'));
   } catch (err) {
