@@ -107,8 +107,9 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   }
   const symlinkedDirs: string[] = [];
   const filesLinkedOutside: WorkspaceState['filesLinkedOutside'] = [];
+  const linkTargetOutside = linkTargetOutsideOf(repo.root);
   const noteLinkedFile = (relpath: string, abs: string) => {
-    const target = linkTargetOutside(repo.root, abs);
+    const target = linkTargetOutside(abs);
     if (target !== undefined) filesLinkedOutside.push({ relpath, target });
   };
   const staleTemps: string[] = [];
@@ -334,15 +335,21 @@ export function listCacheOids(cacheRoot: string, legacy = false): Set<string> {
   return oids;
 }
 
-/** Where the symlink `abs` finally leads, when that is outside the work tree at `root`; undefined inside (or when it cannot be resolved). */
-function linkTargetOutside(root: string, abs: string): string | undefined {
-  let target: string;
-  let realRoot: string;
-  try {
-    target = realpathSync(abs);
-    realRoot = realpathSync(root);
-  } catch {
-    return undefined;
-  }
-  return isAtOrBelow(target, realRoot) ? undefined : target;
+/**
+ * For one scan: where the symlink `abs` finally leads, when that is outside the work tree at
+ * `root`; undefined inside (or when either cannot be resolved). The root is realpath'ed at the
+ * first link and kept for the rest, not once a link.
+ */
+function linkTargetOutsideOf(root: string): (abs: string) => string | undefined {
+  let realRoot: string | undefined;
+  return (abs) => {
+    let target: string;
+    try {
+      target = realpathSync(abs);
+      realRoot ??= realpathSync(root);
+    } catch {
+      return undefined;
+    }
+    return isAtOrBelow(target, realRoot) ? undefined : target;
+  };
 }
