@@ -42,19 +42,20 @@ export interface MirrorRows {
 
 /**
  * Writes the mirror of `rows` (relpaths below `prefix`, the output's repo-relative path) to
- * `target`; false (nothing written) when there are too few rows to be worth it or no user id to
- * write. Not durable: a torn file makes git fail, and reg then lstats every file.
+ * `target` and says how many rows are mirrorable; nothing is written when that is too few to be
+ * worth it (under MIRROR_MIN_ENTRIES), nor, with undefined, when there is no user id to write.
+ * Not durable: a torn file makes git fail, and reg then lstats every file.
  */
-export function writeMirrorIndex(target: string, prefix: string, rows: MirrorRows): boolean {
+export function writeMirrorIndex(target: string, prefix: string, rows: MirrorRows): number | undefined {
   const uid = process.getuid?.();
   const gid = process.getgid?.();
-  if (uid === undefined || gid === undefined) return false;
+  if (uid === undefined || gid === undefined) return undefined;
   // The positions of the rows mirrored.
   const kept: number[] = [];
   for (let k = 0; k < rows.count; k++) {
     if (rows.relpath(k) !== '' && mirrorable(rows.size(k), rows.mtimeMs(k), rows.ctimeMs(k), rows.checkedAtMs(k))) kept.push(k);
   }
-  if (kept.length < MIRROR_MIN_ENTRIES) return false;
+  if (kept.length < MIRROR_MIN_ENTRIES) return kept.length;
   const bytes = gitIndexV2({
     count: kept.length,
     prefix: `${prefix}/`,
@@ -68,5 +69,5 @@ export function writeMirrorIndex(target: string, prefix: string, rows: MirrorRow
     gid: () => gid,
   });
   writeFileAtomicSync(target, bytes, 0o666, false);
-  return true;
+  return kept.length;
 }

@@ -114,6 +114,8 @@ interface Stored {
   paths: string[] | string;
   /** FORMAT: the number of rows (the number columns are in `<file>.bin`, little-endian unless `be`). */
   rows?: number;
+  /** How many of the rows the mirror index could hold, as counted when this generation was written (see rewriteForMirror). */
+  mirrorable?: number;
   be?: boolean;
   ino: NumberColumn;
   size: NumberColumn;
@@ -669,13 +671,23 @@ export class StatCache {
    * Asks the next save to rewrite the file when its stored rows would give a mirror index and it
    * has none (written by a reg from before the mirror, or the mirror was deleted): once, since the
    * rewrite then writes one.
+   *
+   * Called on every status of a stat cache without a mirror, most often one with too few
+   * mirrorable rows, so the answer is not counted again each time: the rewrite that wrote this
+   * generation stored its count (`mirrorable`), and the append log has changed at most
+   * patchedRows.size rows since. When even all of those could not make enough, nothing is counted;
+   * otherwise the count stops at the threshold.
    */
   rewriteForMirror(): void {
     const s = this.stored;
     // Without user ids (Windows) no mirror is ever written: asking would rewrite at every save.
     if (s === undefined || s.v !== FORMAT || process.getuid === undefined) return;
+    const counted = s.mirrorable;
+    if (typeof counted === 'number' && Number.isInteger(counted) && counted >= 0 && counted + this.patchedRows.size < MIRROR_MIN_ENTRIES) return;
     let mirrorableRows = 0;
-    for (let i = 0; i < this.paths.length; i++) if (this.paths[i] !== '' && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) mirrorableRows++;
+    for (let i = 0; i < this.paths.length && mirrorableRows < MIRROR_MIN_ENTRIES; i++) {
+      if (this.paths[i] !== '' && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) mirrorableRows++;
+    }
     if (mirrorableRows < MIRROR_MIN_ENTRIES) return;
     this.mirrorWanted = true;
   }
@@ -718,13 +730,17 @@ export class StatCache {
     return true;
   }
 
-  /** Writes the rows' mirror index (see the class comment); one that cannot be written only makes the next status lstat every file. */
-  private writeMirror(gen: string, order: readonly string[], numberAt: (column: NumberColumnName) => (k: number) => number): void {
+  /**
+   * Writes the rows' mirror index (see the class comment) and says how many rows it could hold
+   * (undefined when unknown); one that cannot be written only makes the next status lstat every file.
+   */
+  private writeMirror(gen: string, order: readonly string[], numberAt: (column: NumberColumnName) => (k: number) => number): number | undefined {
     const [ino, size, mtimeMs, ctimeMs, checkedAtMs] = NUMBER_COLUMNS.map(numberAt) as [Column, Column, Column, Column, Column];
     try {
-      writeMirrorIndex(this.mirrorFile(gen), this.key, { count: order.length, relpath: (k) => order[k]!, ino, size, mtimeMs, ctimeMs, checkedAtMs });
+      return writeMirrorIndex(this.mirrorFile(gen), this.key, { count: order.length, relpath: (k) => order[k]!, ino, size, mtimeMs, ctimeMs, checkedAtMs });
     } catch {
       // A full or read-only disk: the save itself reports it if it matters.
+      return undefined;
     }
   }
 
@@ -772,9 +788,11 @@ export class StatCache {
     };
     const joinable = order.every((p) => !p.includes('\n'));
     const gen = randomBytes(GEN_CHARS / 2).toString('hex');
+    const mirrorableRows = this.writeMirror(gen, order, numberAt);
     const header = {
       v: FORMAT,
       rows: order.length,
+      ...(mirrorableRows !== undefined ? { mirrorable: mirrorableRows } : {}),
       ...(endianness() === 'BE' ? { be: true } : {}),
       ...(this.tree ? { tree: this.tree } : {}),
       ...(this.base ? { base: this.base } : {}),
@@ -814,7 +832,6 @@ export class StatCache {
         }
       }
     }
-    this.writeMirror(gen, order, numberAt);
     // The numbers first: until the JSON naming their generation replaces the old one, the pair reads as missing.
     // Not fsynced: a cache. A file torn by a crash fails to parse and is treated as missing (every file gets hashed).
     writeFileAtomicSync(this.binFile, numberParts(), 0o666, false);

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, 
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LOG_MAX_ROWS, StatCache } from '../../src/workspace/stat-cache.js';
+import { MIRROR_MIN_ENTRIES } from '../../src/workspace/mirror-index.js';
 import type { WalkedFile } from '../../src/workspace/walk.js';
 import { removeDir, tempDir } from '../helpers/repo.js';
 
@@ -366,5 +367,72 @@ describe('stat cache: changes since the pointer tree', () => {
     expect(storedNumbers().ino).toEqual(grown.map((f) => f.ino));
     const back = StatCache.load(dir, 'data', false);
     expect(grown.map((f) => back.lookup(f))).toEqual([md5('a'), md5('a'), md5('b'), md5('a'), md5('a'), md5('c')]);
+  });
+});
+
+describe('stat cache: a mirror index asked for only when enough rows can go in', () => {
+  const CHECKED = OLD + 100_000;
+  /** A saved cache of `n` rows, the first `empty` of them empty files (never mirrorable), all checked long after their times. */
+  function seedRows(n: number, empty = 0): WalkedFile[] {
+    const rows = Array.from({ length: n }, (_, i) => file(i, i < empty ? { size: 0 } : {}));
+    const c = StatCache.load(dir, 'data', false);
+    for (const f of rows) c.record(f, md5('a'), CHECKED);
+    c.retainOnly(rows.map((f) => f.relpath));
+    c.save();
+    return rows;
+  }
+  const header = () => JSON.parse(readFileSync(statFile(), 'utf8')) as { gen: string; mirrorable?: number };
+  const dropMirrors = () => {
+    for (const n of readdirSync(dir)) if (n.endsWith('.index')) rmSync(join(dir, n));
+  };
+  /** What status does with no mirror to ask git about: rewriteForMirror, then save; true when that rewrote the file. */
+  const statusRewrites = (): boolean => {
+    const gen = header().gen;
+    const c = StatCache.load(dir, 'data', false);
+    c.rewriteForMirror();
+    c.save();
+    return header().gen !== gen;
+  };
+
+  it('a rewrite stores how many rows the mirror could hold; enough of them and no mirror: rewritten once, mirror written', () => {
+    seedRows(MIRROR_MIN_ENTRIES + 5, 5);
+    expect(header().mirrorable).toBe(MIRROR_MIN_ENTRIES);
+    expect(StatCache.mirrorIndexOf(dir, 'data', false)).toBeDefined();
+    dropMirrors();
+    expect(statusRewrites()).toBe(true);
+    expect(StatCache.mirrorIndexOf(dir, 'data', false)).toBeDefined();
+  });
+
+  it('too few mirrorable rows: no rewrite, status after status', () => {
+    seedRows(MIRROR_MIN_ENTRIES + 5, 6);
+    expect(header().mirrorable).toBe(MIRROR_MIN_ENTRIES - 1);
+    expect(StatCache.mirrorIndexOf(dir, 'data', false)).toBeUndefined();
+    expect(statusRewrites()).toBe(false);
+    expect(statusRewrites()).toBe(false);
+  });
+
+  it('a file without the stored count (an older reg) is counted: enough rows, rewritten', () => {
+    seedRows(MIRROR_MIN_ENTRIES + 5, 5);
+    dropMirrors();
+    const { mirrorable, ...rest } = header();
+    expect(mirrorable).toBe(MIRROR_MIN_ENTRIES);
+    writeFileSync(statFile(), JSON.stringify(rest));
+    expect(statusRewrites()).toBe(true);
+    expect(header().mirrorable).toBe(MIRROR_MIN_ENTRIES);
+  });
+
+  it('rows the append log patched since the count are counted again: one more mirrorable row makes enough', () => {
+    const rows = seedRows(MIRROR_MIN_ENTRIES + 5, 6);
+    // Status records the first empty file with bytes now: a patch in the log, not a rewrite.
+    const c = StatCache.load(dir, 'data', false);
+    const grown = rows.map((f, i) => (i === 0 ? { ...f, size: 7, mtimeMs: OLD + 50, ctimeMs: OLD + 50 } : f));
+    for (const f of grown) if (c.lookup(f) === undefined) c.record(f, md5('b'), CHECKED);
+    c.retainOnly(grown.map((f) => f.relpath));
+    const gen = header().gen;
+    c.save();
+    expect(header().gen).toBe(gen);
+    expect(existsSync(`${statFile()}.log`)).toBe(true);
+    expect(statusRewrites()).toBe(true);
+    expect(header().mirrorable).toBe(MIRROR_MIN_ENTRIES);
   });
 });
