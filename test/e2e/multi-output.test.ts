@@ -1,27 +1,25 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { makeRegistry, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 /** DVC 3 allows several outputs in one .dvc file: each is an output of its own for every command. */
 let repo: string;
 let remote: string;
 
 beforeEach(async () => {
-  repo = makeGitRepo();
   remote = tempDir('reg-multi-remote-');
-  await regOk(repo, ['init']);
-  await regOk(repo, ['remote', 'add', 'store', remote, '--default']);
-  writeTree(repo, { 'raw_datasets/one.txt': 'one', 'raw_datasets/two/a.txt': 'a', 'raw_datasets/two/b/c.txt': 'c' });
-  await regOk(repo, ['add', 'raw_datasets/one.txt', 'raw_datasets/two']);
-  // Merge the two pointers into one file with two outputs, as `dvc add one.txt two` in a DVC
-  // pipeline stage file would describe them.
-  const outs = ['one.txt', 'two'].map((n) => readFileSync(join(repo, `raw_datasets/${n}.dvc`), 'utf8').replace(/^outs:\n/, ''));
-  writeFileSync(join(repo, 'raw_datasets/both.dvc'), `outs:\n${outs.join('')}`);
-  rmSync(join(repo, 'raw_datasets/one.txt.dvc'));
-  rmSync(join(repo, 'raw_datasets/two.dvc'));
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-qm', 'two outputs, one pointer');
+  repo = await makeRegistry(async (r) => {
+    await regOk(r, ['remote', 'add', 'store', remote, '--default']);
+    writeTree(r, { 'raw_datasets/one.txt': 'one', 'raw_datasets/two/a.txt': 'a', 'raw_datasets/two/b/c.txt': 'c' });
+    await regOk(r, ['add', 'raw_datasets/one.txt', 'raw_datasets/two']);
+    // Merge the two pointers into one file with two outputs, as `dvc add one.txt two` in a DVC
+    // pipeline stage file would describe them.
+    const outs = ['one.txt', 'two'].map((n) => readFileSync(join(r, `raw_datasets/${n}.dvc`), 'utf8').replace(/^outs:\n/, ''));
+    writeFileSync(join(r, 'raw_datasets/both.dvc'), `outs:\n${outs.join('')}`);
+    rmSync(join(r, 'raw_datasets/one.txt.dvc'));
+    rmSync(join(r, 'raw_datasets/two.dvc'));
+  }, 'two outputs, one pointer');
 });
 afterEach(() => {
   removeDir(repo);

@@ -33,6 +33,26 @@ export function makeGitRepo(): string {
   return dir;
 }
 
+/**
+ * A fresh registry, committed: a Git repository `reg init`ed with the git hooks off for this clone
+ * (`hooks.install: false` in the untracked `.reg/config.local.yaml`), then `setup` (files written,
+ * `reg add`, remotes...), then everything committed in one commit with `message`.
+ */
+export async function makeRegistry(setup?: (repo: string) => void | Promise<void>, message = 'registry'): Promise<string> {
+  const repo = makeGitRepo();
+  try {
+    await regOk(repo, ['init']);
+    writeFileSync(join(repo, '.reg/config.local.yaml'), 'hooks:\n  install: false\n');
+    await setup?.(repo);
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '-qm', message);
+  } catch (err) {
+    removeDir(repo);
+    throw err;
+  }
+  return repo;
+}
+
 /** Writes files given as { 'a/b.txt': 'content' } under root. */
 export function writeTree(root: string, files: Record<string, string | Buffer>): void {
   for (const [rel, content] of Object.entries(files)) {

@@ -1,7 +1,7 @@
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git, makeGitRepo, reg, regOk, removeDir, writeTree } from '../helpers/repo.js';
+import { makeRegistry, reg, removeDir, writeTree } from '../helpers/repo.js';
 import { makeSentinel, snapshotTree } from './tree.js';
 
 /**
@@ -15,12 +15,8 @@ let repo: string;
 let sentinel: string;
 
 beforeEach(async () => {
-  repo = makeGitRepo();
+  repo = await makeRegistry();
   sentinel = makeSentinel();
-  await regOk(repo, ['init']);
-  writeFileSync(join(repo, '.reg/config.local.yaml'), 'hooks:\n  install: false\n');
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-qm', 'registry');
 });
 afterEach(() => {
   removeDir(repo);

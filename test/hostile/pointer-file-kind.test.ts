@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { git, makeRegistry, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { makeSentinel, snapshotTree } from './tree.js';
 
 /**
@@ -20,14 +20,11 @@ let repo: string;
 let sentinel: string;
 
 beforeEach(async () => {
-  repo = makeGitRepo();
+  repo = await makeRegistry(async (r) => {
+    writeTree(r, { [`${ENTRY}/a.txt`]: 'a\n', [`${ENTRY}/b/c.txt`]: 'c\n' });
+    await regOk(r, ['add', ENTRY]);
+  }, 'x');
   sentinel = makeSentinel();
-  await regOk(repo, ['init']);
-  writeFileSync(join(repo, '.reg/config.local.yaml'), 'hooks:\n  install: false\n');
-  writeTree(repo, { [`${ENTRY}/a.txt`]: 'a\n', [`${ENTRY}/b/c.txt`]: 'c\n' });
-  await regOk(repo, ['add', ENTRY]);
-  git(repo, 'add', '-A');
-  git(repo, 'commit', '-qm', 'x');
 });
 afterEach(() => {
   removeDir(repo);
