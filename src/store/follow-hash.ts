@@ -37,7 +37,8 @@ export class FollowingHasher {
     this.worker = new Worker(packagePath('dist/store/follow-hash-worker.js'), { workerData: { path, copyTo }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 } });
     this.copying = copyTo !== undefined;
     this.worker.on('message', (msg: WorkerAnswer) => {
-      if (msg.dropped !== undefined) return this.dropAnswer?.(msg.dropped);
+      // The worker ends a copy before it answers: either way it is gone now.
+      if (msg.dropped !== undefined) return this.dropAnswer?.(true);
       if (msg.error !== undefined) this.failure = Object.assign(new Error(msg.error), msg.code !== undefined ? { code: msg.code } : {});
       this.answer?.(msg);
     });
@@ -69,16 +70,19 @@ export class FollowingHasher {
 
   /**
    * Out of space: the copy (only a head start for the checkout) is given up, once, and its file
-   * removed, so that the object's own write can be tried again. False when there was no copy
-   * left to give up.
+   * removed, so that the object's own write can be tried again. True once the copy is gone,
+   * whether this removed it or the worker already had (its own write of the copy ran out of
+   * space too, and the removal freed that space after the object's write failed: that write was
+   * refused, not worth giving up). False when the copy had been given up before, or the worker failed.
    */
   async giveUpCopy(): Promise<boolean> {
     if (!this.copying || this.failure !== undefined) return false;
     this.copying = false;
-    return new Promise<boolean>((resolvePromise) => {
+    const answered = await new Promise<boolean>((resolvePromise) => {
       this.dropAnswer = resolvePromise;
       this.worker.postMessage({ dropCopy: true });
     });
+    return answered && this.failure === undefined;
   }
 
   dispose(): Promise<number> {
