@@ -302,6 +302,19 @@ export class StatCache {
     return statSync(mirror, { throwIfNoEntry: false })?.isFile() ? { file: mirror, gen } : undefined;
   }
 
+  /**
+   * A stat cache with no rows that replaces the stored one when saved, for a checkout that writes
+   * every file of the output: each stored row would be replaced anyway, and loading them (a
+   * million rows: seconds, and their strings and columns kept alive beside the new rows) bought
+   * nothing. Rows not recorded before the save (a checkout stopped half-way) are simply absent:
+   * those files are hashed again, never trusted.
+   */
+  static replacing(statDir: string, key: string, legacy: boolean): StatCache {
+    const cache = new StatCache(StatCache.fileFor(statDir, key, legacy), key);
+    cache.savedSince = JSON.stringify(storedSince(undefined));
+    return cache;
+  }
+
   static load(statDir: string, key: string, legacy: boolean): StatCache {
     const file = StatCache.fileFor(statDir, key, legacy);
     const cache = new StatCache(file, key);

@@ -202,6 +202,22 @@ describe('status with git checking the mirror index', () => {
     expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(7)], added: [], deleted: [] });
   }, 120_000);
 
+  it('checkout into an emptied workspace starts the stat cache afresh: the old generation and its mirror are gone, status is up to date, git vouches again, and edits show', async () => {
+    const old = StatCache.mirrorIndexOf(statDir(), 'ds', false)!;
+    rmSync(ds(), { recursive: true });
+    await checkout(ctx(), { targets: ['ds'] });
+    expect(existsSync(old.file)).toBe(false);
+    // Files reg wrote are recorded as checked in their own second: no mirror until a later status.
+    expect(StatCache.mirrorIndexOf(statDir(), 'ds', false)).toBeUndefined();
+    await nextSecond();
+    expect(await changes()).toEqual(upToDate);
+    expect(mirrored()).toHaveLength(FILES);
+    await expectGitChecked();
+    editKeepingMtime(nameOf(5));
+    writeFileSync(ds('d0/new.txt'), 'new\n');
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(5)], added: ['d0/new.txt'], deleted: [] });
+  }, 120_000);
+
   it('a stat cache without a mirror index (a reg from before it, or the mirror deleted) gets one at the next status, once', async () => {
     const first = StatCache.mirrorIndexOf(statDir(), 'ds', false)!;
     rmSync(first.file);

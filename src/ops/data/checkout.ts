@@ -247,7 +247,8 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
   fs.removeEmptyDirs(plan.remove.flatMap((r) => parentDirs(r).map(rel)));
   const phase = 'checkout';
   if (plan.write.length > 0) ctx.progress({ type: 'start', phase, label: `checking out ${o.dataRel}`, total: plan.write.length });
-  const statCache = StatCache.load(repo.statDir, o.dataRel, o.legacy);
+  const everyFileWritten = plan.unchanged === 0 && plan.write.length === plan.entries.length;
+  const statCache = (everyFileWritten ? StatCache.replacing : StatCache.load)(repo.statDir, o.dataRel, o.legacy);
   // Every hard link to an object moves the ctime of all its links: files sharing an object are
   // stat'ed again for the stat cache once all are linked (recorded again, their rows keep their place).
   const shared = repo.linkTypes.includes('hardlink') ? objectsUsedTwice(plan.write) : new Set<string>();
