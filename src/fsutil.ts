@@ -115,7 +115,8 @@ export function writeThenNameSync(tmp: string, data: string | Buffer | Iterable<
   try {
     const fd = openSync(tmp, 'wx', mode);
     try {
-      if (typeof data === 'string' || Buffer.isBuffer(data)) writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
+      // writeSync may write only part (a disk filling up writes what fits, and only the next write fails with ENOSPC): every byte is written, or the write throws.
+      if (typeof data === 'string' || Buffer.isBuffer(data)) writeAllSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
       // In parts: a file built from a million rows need never exist whole in memory, as text and again as bytes.
       // A Buffer part is written before the next is asked for, so a producer may refill one buffer.
       else for (const part of data) writeAllSync(fd, typeof part === 'string' ? Buffer.from(part, 'utf8') : part);
