@@ -20,12 +20,12 @@ export interface Interrupted {
 }
 
 /**
- * Runs reg, sends SIGINT (or `how.signal`, e.g. SIGKILL) as soon as `ready()` holds (polled every
- * 5 ms: a temp file, a request reaching a stalling server), `how.delayMs` later if given, and
+ * Runs reg, sends SIGINT (or `how.signal`, e.g. SIGKILL) as soon as `ready(stderr)` holds (polled every
+ * 5 ms: a temp file, a request reaching a stalling server, a line reg printed so far), `how.delayMs` later if given, and
  * waits for the exit. Fails when reg ends before it could be interrupted, so a test never passes
  * without the signal landing mid-way.
  */
-export function interruptWhen(cwd: string, args: string[], ready: () => boolean, env: Record<string, string> = {}, how: { signal?: NodeJS.Signals; delayMs?: number } = {}): Promise<Interrupted> {
+export function interruptWhen(cwd: string, args: string[], ready: (stderr: string) => boolean, env: Record<string, string> = {}, how: { signal?: NodeJS.Signals; delayMs?: number } = {}): Promise<Interrupted> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [REG_BIN, ...args], { cwd, env: { ...process.env, CI: 'true', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
@@ -34,7 +34,7 @@ export function interruptWhen(cwd: string, args: string[], ready: () => boolean,
     child.stderr.on('data', (d) => (stderr += d));
     child.stdout.resume();
     const poll = setInterval(() => {
-      if (readyAt === undefined && ready()) readyAt = Date.now();
+      if (readyAt === undefined && ready(stderr)) readyAt = Date.now();
       if (signalledAt === undefined && readyAt !== undefined && Date.now() - readyAt >= (how.delayMs ?? 0)) {
         signalledAt = Date.now();
         child.kill(how.signal ?? 'SIGINT');

@@ -16,14 +16,15 @@ export interface Tmpfs {
   unmount(): void;
 }
 
-export function mountTmpfs(size: string): Tmpfs {
-  const dir = tempDir('reg-tmpfs-');
+/** Mounts a tmpfs of `size` on a new temp directory, or on the existing empty directory `at` (left in place, empty, by unmount). */
+export function mountTmpfs(size: string, at?: string): Tmpfs {
+  const dir = at ?? tempDir('reg-tmpfs-');
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
   return {
     dir,
     unmount() {
       execFileSync('umount', [dir]);
-      rmdirSync(dir);
+      if (at === undefined) rmdirSync(dir);
     },
   };
 }
