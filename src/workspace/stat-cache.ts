@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { writeFileAtomicSync } from '../fsutil.js';
+import { removeStaleTemps, writeFileAtomicSync } from '../fsutil.js';
 import { MIRROR_MIN_ENTRIES, MIRROR_MODE, mirrorable, writeMirrorIndex } from './mirror-index.js';
 import { ListedStats, type DirListings, type DirStats, type WalkedFile } from './walk.js';
 
@@ -852,6 +852,13 @@ export class StatCache {
     // The log was for the previous generation; it would be ignored, but it need not linger.
     if (this.logRows > 0 || this.stored?.gen !== undefined) rmSync(this.logFile, { force: true });
     this.removeMirrorsBut(gen);
+    // Temp files of saves a SIGKILL cut short are never read, and nothing else removes them. Only
+    // those over an hour old: another reg's save may be writing one now.
+    try {
+      removeStaleTemps(dirname(this.file));
+    } catch {
+      // only space
+    }
     this.changedDirs.clear();
     this.logStarted = false;
     this.refreshedRows = 0;

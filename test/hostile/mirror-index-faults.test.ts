@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MIRROR_MIN_ENTRIES } from '../../dist/workspace/mirror-index.js';
@@ -9,6 +9,7 @@ import { LOG_MAX_ROWS } from '../../dist/workspace/stat-cache.js';
 import { interruptWhen } from '../helpers/interrupt.js';
 import { git, makeRegistry, reg, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { errorOf, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
+import { STALE_TEMP_MS, tempName } from '../../src/fsutil.js';
 
 /**
  * Faults of the stat cache's mirror index (`.reg/tmp/stat/<file>.<gen>.index`, which `reg status`
@@ -357,6 +358,25 @@ describe('Ctrl-C and SIGKILL during a status or add that rewrites the stat cache
       }
     }, 30_000);
   }
+
+  it('a temp file a SIGKILL left in the stat directory over an hour ago is removed by the next rewrite (never read, it would stay forever); a recent one is kept (another save may be writing it)', async () => {
+    const old = join(statDirOf(repo), tempName());
+    const recent = join(statDirOf(repo), tempName());
+    writeFileSync(old, 'half a mirror');
+    writeFileSync(recent, 'half a mirror');
+    const hoursAgo = new Date(Date.now() - STALE_TEMP_MS - 60_000);
+    utimesSync(old, hoursAgo, hoursAgo);
+    try {
+      const before = gens(repo);
+      touchMany(repo);
+      expect((await statusOf(repo)).state).toBe('up-to-date');
+      expect(gens(repo).json).not.toBe(before.json);
+      expect(strays(repo)).toEqual([basename(recent)]);
+    } finally {
+      rmSync(old, { force: true });
+      rmSync(recent, { force: true });
+    }
+  }, 30_000);
 });
 
 describe('mirror indexes a crash or a hand could leave are never trusted', () => {
