@@ -131,10 +131,16 @@ export async function hooksInstall(ctx: Context, options: HooksOptions = {}): Pr
         });
       }
       renameSync(abs, abs + CHAINED_SUFFIX);
-      // A linked hook (committed `.githooks/pre-push -> ~/x`) keeps its target's mode: chmod would follow the link.
-      if (!lstatSync(abs + CHAINED_SUFFIX).isSymbolicLink()) chmodSync(abs + CHAINED_SUFFIX, 0o755);
     }
-    writeFileAtomicSync(abs, text, 0o755);
+    try {
+      writeFileAtomicSync(abs, text, 0o755);
+    } catch (err) {
+      // The shim could not be written (a full disk): the user's hook goes back where git runs it, untouched, not left disabled as .local.
+      if (info.state === 'foreign') renameSync(abs + CHAINED_SUFFIX, abs);
+      throw err;
+    }
+    // A linked hook (committed `.githooks/pre-push -> ~/x`) keeps its target's mode: chmod would follow the link.
+    if (info.state === 'foreign' && !lstatSync(abs + CHAINED_SUFFIX).isSymbolicLink()) chmodSync(abs + CHAINED_SUFFIX, 0o755);
     chmodSync(abs, 0o755);
     actions.push({ name, action: info.state === 'foreign' ? 'chained' : info.state === 'outdated' ? 'updated' : 'installed' });
   }
