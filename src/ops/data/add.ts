@@ -62,8 +62,17 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
   const gitignores = new Set<string>();
   for (const p of planned) {
     ctx.signal?.throwIfAborted();
-    outputs.push(await addOne(repo, ctx, fs, p, warnings));
-    const giRel = ignoreData(fs, p.dataRel, alreadyIgnored.has(p.dataRel));
+    const hadPointer = lstatSync(p.pointerAbs, { throwIfNoEntry: false }) !== undefined;
+    const added = await addOne(repo, ctx, fs, p, warnings);
+    outputs.push(added);
+    let giRel: string | undefined;
+    try {
+      giRel = ignoreData(fs, p.dataRel, alreadyIgnored.has(p.dataRel));
+    } catch (err) {
+      // A new pointer whose data Git does not ignore (the line could not be written: a full disk) would have `git add -A` commit the data: it goes again.
+      if (!hadPointer) fs.remove(added.pointer);
+      throw err;
+    }
     if (giRel !== undefined) gitignores.add(giRel);
     const dirRel = posix.dirname(p.dataRel);
     fs.removeStaleTemps(dirRel === '.' ? '' : dirRel);
