@@ -130,10 +130,17 @@ export function getPath(data: ConfigData, path: readonly string[]): unknown {
  * Sets (or with `undefined` deletes) a value in a config file, keeping comments and key order.
  */
 export function setConfigValue(path: string, keyPath: readonly string[], value: unknown): void {
+  setConfigValues(path, [[keyPath, value]]);
+}
+
+/** setConfigValue of several values in one rewrite: a failed write (a full disk) leaves the file as it was, not half the values set. */
+export function setConfigValues(path: string, edits: ReadonlyArray<readonly [readonly string[], unknown]>): void {
   const doc = parseConfigDocument(path);
   if (!isMap(doc.contents)) doc.contents = doc.createNode({}) as never;
-  if (value === undefined) doc.deleteIn(keyPath);
-  else doc.setIn(keyPath, value);
+  for (const [keyPath, value] of edits) {
+    if (value === undefined) doc.deleteIn(keyPath);
+    else doc.setIn(keyPath, value);
+  }
   writeFileAtomicSync(path, doc.toString({ indentSeq: false, lineWidth: 0 }));
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { setConfigValue } from '../../config.js';
+import { setConfigValue, setConfigValues } from '../../config.js';
 import { configError } from '../../errors.js';
 import { refuseNonRegularFile, withRegularFileIfAny } from '../../fsutil.js';
 import { parseLinkTypes } from '../../store/cache.js';
@@ -116,6 +116,9 @@ export function importDvcCache(root: string, repoConfig: string, localConfig: st
 /** Copies `.dvc/config` remotes into reg's config; anything from config.local (and every secret) goes local. */
 export function importDvcRemotes(root: string, repoConfig: string, localConfig: string): ImportedRemote[] {
   const byName = new Map<string, ImportedRemote>();
+  // Each config file is rewritten once with every imported value: a failed write leaves it as it was.
+  const edits = new Map<string, Array<[string[], unknown]>>([[repoConfig, []], [localConfig, []]]);
+  const setLater = (path: string, keyPath: string[], value: unknown) => edits.get(path)!.push([keyPath, value]);
   for (const { isLocal, sections } of readDvcConfigs(root)) {
     for (const [section, values] of sections) {
       const m = /^remote "(.+)"$/.exec(section);
@@ -132,15 +135,16 @@ export function importDvcRemotes(root: string, repoConfig: string, localConfig: 
           let v = value;
           if (mapped === 'url' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) v = fromDvcDir(v);
           const toLocal = isLocal || SECRET_OPTIONS.has(mapped);
-          setConfigValue(toLocal ? localConfig : repoConfig, ['remotes', name, mapped], coerce(v));
+          setLater(toLocal ? localConfig : repoConfig, ['remotes', name, mapped], coerce(v));
           if (mapped === 'url') entry.url = v;
           (toLocal ? entry.localOptions : entry.options).push(mapped);
         }
       } else if (section === 'core' && values.has('remote')) {
-        setConfigValue(isLocal ? localConfig : repoConfig, ['core', 'remote'], values.get('remote')!.toLowerCase());
+        setLater(isLocal ? localConfig : repoConfig, ['core', 'remote'], values.get('remote')!.toLowerCase());
       }
     }
   }
+  for (const [path, list] of edits) if (list.length > 0) setConfigValues(path, list);
   return [...byName.values()];
 }
 
