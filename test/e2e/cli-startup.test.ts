@@ -100,9 +100,9 @@ describe('start-up: which files run', () => {
     return { run, dir };
   }
 
-  it('bin/reg.cjs runs the bundled entry and program: without tsc\'s ES modules of the CLI, --version, the nothing-staged hook and a command still work', () => {
-    // The ES module entry started Node's ES module loader on every command and hook (~15 ms).
-    const pkg = packageWithout(['dist/cli/entry.js', 'dist/cli/fast-path.js', 'dist/cli/main.js', 'dist/ops/hooks/nothing-staged.js']);
+  /** --version, the nothing-staged hook and `status --json` answer as usual from a package copy without `remove`. */
+  function expectCommandsRunWithout(remove: string[]): void {
+    const pkg = packageWithout(remove);
     try {
       expect(pkg.run(repo, ['--version'])).toEqual({ code: 0, stdout: '0.1.0 (git-data-registry)\n', stderr: '' });
       expect(pkg.run(repo, ['hook', 'pre-commit'])).toEqual({ code: 0, stdout: '', stderr: '' });
@@ -112,18 +112,14 @@ describe('start-up: which files run', () => {
     } finally {
       removeDir(pkg.dir);
     }
+  }
+
+  it('bin/reg.cjs runs the bundled entry and program: without tsc\'s ES modules of the CLI, --version, the nothing-staged hook and a command still work', () => {
+    // The ES module entry started Node's ES module loader on every command and hook (~15 ms).
+    expectCommandsRunWithout(['dist/cli/entry.js', 'dist/cli/fast-path.js', 'dist/cli/main.js', 'dist/ops/hooks/nothing-staged.js']);
   });
 
   it('without the bundles (tsc\'s output alone), the same commands run from tsc\'s ES modules', () => {
-    const pkg = packageWithout(['dist/reg-entry.cjs', 'dist/reg-cli.cjs']);
-    try {
-      expect(pkg.run(repo, ['--version'])).toEqual({ code: 0, stdout: '0.1.0 (git-data-registry)\n', stderr: '' });
-      expect(pkg.run(repo, ['hook', 'pre-commit'])).toEqual({ code: 0, stdout: '', stderr: '' });
-      const status = pkg.run(repo, ['--json', 'status']);
-      expect({ code: status.code, stderr: status.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(JSON.parse(status.stdout)).toBeTypeOf('object');
-    } finally {
-      removeDir(pkg.dir);
-    }
+    expectCommandsRunWithout(['dist/reg-entry.cjs', 'dist/reg-cli.cjs']);
   });
 });
