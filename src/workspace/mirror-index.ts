@@ -30,6 +30,11 @@ export function mirrorable(size: number, mtimeMs: number, ctimeMs: number, check
   return size > 0 && Math.floor(mtimeMs / 1000) < checkedSecond && Math.floor(ctimeMs / 1000) < checkedSecond;
 }
 
+/** A stat-cache row goes into the mirror: a file of a directory output (the root's own row, relpath '', never does) that is mirrorable. */
+export function mirrorableRow(relpath: string, size: number, mtimeMs: number, ctimeMs: number, checkedAtMs: number): boolean {
+  return relpath !== '' && mirrorable(size, mtimeMs, ctimeMs, checkedAtMs);
+}
+
 export interface MirrorRows {
   count: number;
   relpath(k: number): string;
@@ -53,7 +58,7 @@ export function writeMirrorIndex(target: string, prefix: string, rows: MirrorRow
   // The positions of the rows mirrored.
   const kept: number[] = [];
   for (let k = 0; k < rows.count; k++) {
-    if (rows.relpath(k) !== '' && mirrorable(rows.size(k), rows.mtimeMs(k), rows.ctimeMs(k), rows.checkedAtMs(k))) kept.push(k);
+    if (mirrorableRow(rows.relpath(k), rows.size(k), rows.mtimeMs(k), rows.ctimeMs(k), rows.checkedAtMs(k))) kept.push(k);
   }
   if (kept.length < MIRROR_MIN_ENTRIES) return kept.length;
   const bytes = gitIndexV2({

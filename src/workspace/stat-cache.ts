@@ -3,7 +3,7 @@ import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, rm
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { removeStaleTemps, writeFileAtomicSync } from '../fsutil.js';
-import { MIRROR_MIN_ENTRIES, MIRROR_MODE, mirrorable, writeMirrorIndex } from './mirror-index.js';
+import { MIRROR_MIN_ENTRIES, MIRROR_MODE, mirrorable, mirrorableRow, writeMirrorIndex } from './mirror-index.js';
 import { ListedStats, type DirListings, type DirStats, type WalkedFile } from './walk.js';
 
 /**
@@ -310,9 +310,7 @@ export class StatCache {
    * those files are hashed again, never trusted.
    */
   static replacing(statDir: string, key: string, legacy: boolean): StatCache {
-    const cache = new StatCache(StatCache.fileFor(statDir, key, legacy), key);
-    cache.savedSince = JSON.stringify(storedSince(undefined));
-    return cache;
+    return new StatCache(StatCache.fileFor(statDir, key, legacy), key);
   }
 
   static load(statDir: string, key: string, legacy: boolean): StatCache {
@@ -505,7 +503,7 @@ export class StatCache {
   trustedStats(gen: string, reported: ReadonlySet<string>): { stats: (relpath: string) => ListedStats | undefined; mirrored: number } | undefined {
     const s = this.stored;
     if (s === undefined || s.v !== FORMAT || s.gen !== gen) return undefined;
-    const inMirror = (i: number) => this.paths[i] !== '' && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!);
+    const inMirror = (i: number) => mirrorableRow(this.paths[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!);
     let mirrored = 0;
     for (let i = 0; i < this.paths.length; i++) if (inMirror(i) && !this.patchedRows.has(i)) mirrored++;
     const paths = this.paths;
@@ -699,7 +697,7 @@ export class StatCache {
     if (typeof counted === 'number' && Number.isInteger(counted) && counted >= 0 && counted + this.patchedRows.size < MIRROR_MIN_ENTRIES) return;
     let mirrorableRows = 0;
     for (let i = 0; i < this.paths.length && mirrorableRows < MIRROR_MIN_ENTRIES; i++) {
-      if (this.paths[i] !== '' && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) mirrorableRows++;
+      if (mirrorableRow(this.paths[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) mirrorableRows++;
     }
     if (mirrorableRows < MIRROR_MIN_ENTRIES) return;
     this.mirrorWanted = true;
