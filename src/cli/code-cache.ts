@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -47,9 +48,13 @@ export function codeCacheDir(env: NodeJS.ProcessEnv): string | undefined {
  * cache costs time, never behaviour.
  */
 export function loadCodeCached(file: string, env: NodeJS.ProcessEnv): CodeCachedModule {
-  const source = readFileSync(file, 'utf8');
+  const bytes = readFileSync(file);
+  // The build writes the bundle in ASCII (scripts/build-cli.mjs): decoded as latin1 it is the same
+  // text as UTF-8 gives, as a one-byte string, ~25 ms faster to make than UTF-8's two-byte one.
+  const source = bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
   const dir = codeCacheDir(env);
-  const sourceHash = createHash('sha256').update(source).digest();
+  // The bytes' hash is the UTF-8 text's hash, without encoding the text again.
+  const sourceHash = createHash('sha256').update(bytes).digest();
   const key = `${basename(file)}-${VERSION}-node${process.version}-${process.arch}-${sourceHash.toString('hex').slice(0, 32)}.v8cache`;
   const cachePath = dir && join(dir, key);
   const cached = cachePath ? unwrap(readTrusted(cachePath), sourceHash) : { status: 'off' as const };

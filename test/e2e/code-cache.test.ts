@@ -109,6 +109,17 @@ describe('V8 code cache of the CLI bundle', () => {
     expect(readFileSync(blocked, 'utf8')).toBe('a file where the cache directory would go\n');
   });
 
+  it('a source with non-ASCII text runs the same, its cache written and used; the built bundles are ASCII, read as one-byte strings', () => {
+    const unicode = join(work, 'unicode.cjs');
+    writeFileSync(unicode, `'use strict';\n// café, §5.3, …\nexports.compute = (n) => 'é…𝄞'.length * n;\nexports.separator = async () => '§';\n`);
+    expect(load(unicode)).toEqual({ status: 'absent', value: 81 });
+    expect(load(unicode)).toEqual({ status: 'used', value: 81 });
+    for (const bundle of ['reg-cli.cjs', 'reg-entry.cjs']) {
+      const bytes = readFileSync(join(PROJECT_ROOT, 'dist', bundle));
+      expect(bytes.findIndex((b) => b > 0x7f), bundle).toBe(-1);
+    }
+  });
+
   it('follows the XDG rules for where the cache lives', () => {
     expect(codeCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' })).toBe('/x/cache/reg/code-cache');
     expect(codeCacheDir({ XDG_CACHE_HOME: 'relative/cache', HOME: '/home/u' })).toBe('/home/u/.cache/reg/code-cache');
