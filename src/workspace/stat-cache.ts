@@ -4,7 +4,7 @@ import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { removeStaleTemps, writeFileAtomicSync } from '../fsutil.js';
 import { MIRROR_MIN_ENTRIES, MIRROR_MODE, mirrorable, mirrorableRow, writeMirrorIndex } from './mirror-index.js';
-import { ListedStats, type DirListings, type DirStats, type WalkedFile } from './walk.js';
+import { ListedStats, namesOf, type DirListings, type DirStats, type WalkedFile } from './walk.js';
 
 /**
  * Remembers the md5 of files by (inode, size, mtime, ctime) so unchanged files are never
@@ -450,12 +450,7 @@ export class StatCache {
   dirListings(checkedAtMs: number): DirListings {
     const walked = new Map<string, DirRow>();
     this.walkedDirs = walked;
-    const trusted = (row: DirRow | undefined, st: DirStats): row is DirRow =>
-      row !== undefined &&
-      row[0] === st.ino &&
-      row[1] === st.mtimeMs &&
-      row[2] === st.ctimeMs &&
-      Math.max(row[1], row[2]) < row[3] - RACY_WINDOW_MS;
+    const trusted = listingTrusted;
     return {
       known: (prefix, st) => {
         const row = this.dirs.get(prefix);
@@ -479,6 +474,94 @@ export class StatCache {
         this.dirty = true;
       },
     };
+  }
+
+  /**
+   * The stored rows as a walk of the output would find them now, without walking it (status's walk
+   * elision, see scanWorkspace), when the remembered listings show exactly that: every remembered
+   * directory still has the stats it was listed with (and was not racy then), and walking the
+   * listings from the output's top, each name is either the next row (rows are stored in walk
+   * order) or a remembered subdirectory, and every row and every remembered directory is reached.
+   * So no entry was added, removed or renamed, and there is nothing else the walk would look at (a
+   * temp file, a symlinked or skipped directory, an unreadable listing). `dirStats` lstats a
+   * directory by its prefix ('' is the output; undefined when it is gone or not a directory).
+   *
+   * The files' own stats are not checked here. Returned are the rows git cannot vouch for, which
+   * the caller must lstat: those it reported changed (`reported`, from the mirror index of
+   * generation `gen`), those the append log patched since, and those never in the mirror.
+   * Undefined when the rows cannot stand for a walk: the caller walks. Call right after load(),
+   * instead of dirListings(); on success the listings count as walked (what a rewrite keeps).
+   */
+  rowsAsWalk(gen: string, reported: ReadonlySet<string>, dirStats: (prefix: string) => DirStats | undefined): number[] | undefined {
+    const s = this.stored;
+    if (s === undefined || s.v !== FORMAT || s.gen !== gen || this.changes.count > 0 || this.paths.length === 0) return undefined;
+    for (const [prefix, row] of this.dirs) {
+      const st = dirStats(prefix);
+      if (st === undefined || !listingTrusted(row, st)) return undefined;
+    }
+    const paths = this.paths;
+    let next = 0;
+    let reached = 0;
+    const visit = (prefix: string): boolean => {
+      const row = this.dirs.get(prefix);
+      if (row === undefined) return false;
+      reached++;
+      for (const name of namesOf(row[4])) {
+        const relpath = prefix + name;
+        if (paths[next] === relpath) next++;
+        else if (!this.dirs.has(relpath + '/') || !visit(relpath + '/')) return false;
+      }
+      return true;
+    };
+    if (!visit('') || next !== paths.length || reached !== this.dirs.size) return undefined;
+    const toCheck: number[] = [];
+    for (let i = 0; i < paths.length; i++) {
+      if (this.patchedRows.has(i) || reported.has(paths[i]!) || !mirrorableRow(paths[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) toCheck.push(i);
+    }
+    this.walkedDirs = new Map(this.dirs);
+    return toCheck;
+  }
+
+  /** How many rows were loaded. */
+  rows(): number {
+    return this.paths.length;
+  }
+
+  /** The relpath of stored row `i`. */
+  pathAt(i: number): string {
+    return this.paths[i]!;
+  }
+
+  /** lookup() of stored row `i` (as rowsAsWalk() named it) for its file's fresh lstat. */
+  lookupAt(i: number, file: WalkedFile, refreshAtMs?: number): string | undefined {
+    this.cursor = i;
+    return this.lookup(file, refreshAtMs);
+  }
+
+  /** The rows' sizes summed, with those recorded since load. */
+  totalSize(): number {
+    let size = 0;
+    const s = this.stored;
+    if (s === undefined) return size;
+    for (let i = 0; i < this.paths.length; i++) size += s.size[i]!;
+    for (const [p, r] of this.changes.entries()) {
+      const stored = this.stale.get(p);
+      size += r.size - (stored === undefined ? 0 : s.size[stored.i]!);
+    }
+    return size;
+  }
+
+  /** The rows as walked files with their md5, in stored order (what a walk would have listed, after rowsAsWalk()). */
+  rowsAsFiles(): Array<WalkedFile & { md5: string }> {
+    const s = this.stored;
+    if (s === undefined) return [];
+    const changed = this.changes.count > 0;
+    return this.paths.map((relpath, i) => {
+      const r = changed ? this.changes.get(relpath) : undefined;
+      return r
+        ? { relpath, ino: r.ino, size: r.size, mtimeMs: r.mtimeMs, ctimeMs: r.ctimeMs, md5: r.md5, mode: MIRROR_MODE }
+        : { relpath, ino: s.ino[i]!, size: s.size[i]!, mtimeMs: s.mtime[i]!, ctimeMs: s.ctime[i]!, md5: s.md5.slice(i * 32, i * 32 + 32), mode: MIRROR_MODE };
+    });
   }
 
   private storedIndex(relpath: string): number | undefined {
@@ -877,6 +960,11 @@ function sliceOf<T>(at: number, count: number, valueAt: (k: number) => T): T[] {
   const part: T[] = [];
   for (let k = at; k < Math.min(count, at + PART_ROWS); k++) part.push(valueAt(k));
   return part;
+}
+
+/** A remembered listing still holds: its directory has the stats it was listed with, and had them since before the scan that listed it (see the class comment). */
+function listingTrusted(row: DirRow | undefined, st: DirStats): row is DirRow {
+  return row !== undefined && row[0] === st.ino && row[1] === st.mtimeMs && row[2] === st.ctimeMs && Math.max(row[1], row[2]) < row[3] - RACY_WINDOW_MS;
 }
 
 /** A row's stat equals the file's and was not racy when taken (see the class comment). */

@@ -246,3 +246,84 @@ describe('status with git checking the mirror index', () => {
     expect(await changes()).toEqual(upToDate);
   }, 120_000);
 });
+
+describe("status without a walk: the stat cache's rows stand for it while every directory listing holds", () => {
+  /** Status's scan of ds: the pointer's oid given, the walk elided when the rows can stand for it. */
+  async function statusScan() {
+    const pointerOid = /md5: ([0-9a-f]{32}\.dir)/.exec(readFileSync(join(repo, 'ds.dvc'), 'utf8'))![1];
+    return scanWorkspace(openRepo(ctx()), ctx(), ds(), 'ds', { legacy: false, store: false, label: 'ds', pointerOid, oidOnlyIfUnedited: true, elideWalk: true });
+  }
+  const summary = (files: ReadonlyArray<{ relpath: string; md5?: string; size: number }>) => files.map((f) => `${f.relpath} ${f.md5} ${f.size}`);
+
+  it('with nothing changed: no walk, the pointer oid, and the files made from the rows are the walk’s, in its order', async () => {
+    const ws = await statusScan();
+    expect(ws.walkElided).toBe(true);
+    expect(ws.filesCheckedByGit).toBe(FILES);
+    const walked = await scan();
+    expect(walked.walkElided).toBe(false);
+    expect(ws.oid).toBe(walked.oid);
+    expect(ws.size).toBe(walked.size);
+    expect(ws.nfiles).toBe(FILES);
+    expect(summary(ws.files)).toEqual(summary(walked.files));
+  });
+
+  it('an edit at the same size with the mtime put back: still no walk, the file listed as modified; the bytes put back: up to date', async () => {
+    const original = readFileSync(ds(nameOf(3)));
+    const mtime = statSync(ds(nameOf(3))).mtime;
+    editKeepingMtime(nameOf(3));
+    const ws = await statusScan();
+    expect(ws.walkElided).toBe(true);
+    expect(ws.hashedFiles).toBe(1);
+    expect(ws.changedSince?.modified).toEqual([nameOf(3)]);
+    expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(3)], added: [], deleted: [] });
+    writeFileSync(ds(nameOf(3)), original);
+    utimesSync(ds(nameOf(3)), mtime, mtime);
+    expect((await statusScan()).walkElided).toBe(true);
+    expect(await changes()).toEqual(upToDate);
+  });
+
+  it('a new file in a directory whose mtime was put back (only its ctime moved), nothing else changed: the walk finds it', async () => {
+    const dir = ds('d5');
+    const before = statSync(dir);
+    writeFileSync(ds('d5/new.txt'), contentOf(5));
+    utimesSync(dir, before.atime, before.mtime);
+    const ws = await statusScan();
+    expect(ws.walkElided).toBe(false);
+    expect(ws.nfiles).toBe(FILES + 1);
+    expect(await changes()).toMatchObject({ state: 'modified', added: ['d5/new.txt'], modified: [], deleted: [] });
+  });
+
+  it('a .dvcignore rule at the repository root (no directory of the output changes): the walk decides, and the ignored file is gone from the output', async () => {
+    writeFileSync(join(repo, '.dvcignore'), `ds/${nameOf(4)}\n`);
+    const ws = await statusScan();
+    expect(ws.walkElided).toBe(false);
+    expect(ws.nfiles).toBe(FILES - 1);
+    expect(await changes()).toMatchObject({ state: 'modified', added: [], modified: [], deleted: [nameOf(4)] });
+  });
+
+  it('a stale temp file, a symlinked directory and a .git directory the last walk skipped: every status walks again and reports them', async () => {
+    const temp = ds('d2/.regtmp-0123456789ab-0');
+    writeFileSync(temp, 'half written');
+    const hoursAgo = new Date(Date.now() - 3 * 3600_000);
+    utimesSync(temp, hoursAgo, hoursAgo);
+    symlinkSync(outside, ds('d3/linked'));
+    mkdirSync(ds('d4/.git'));
+    await nextSecond();
+    expect(await changes()).toEqual(upToDate);
+    expect(await changes()).toEqual(upToDate);
+    for (let k = 0; k < 2; k++) {
+      const ws = await statusScan();
+      expect(ws.walkElided).toBe(false);
+      expect(ws.staleTemps).toEqual(['d2/.regtmp-0123456789ab-0']);
+      expect(ws.symlinkedDirs).toEqual(['d3/linked']);
+      expect(ws.oid).toBe((await scan()).oid);
+    }
+    // Without them, the rows stand for the walk again.
+    rmSync(temp);
+    unlinkSync(ds('d3/linked'));
+    rmSync(ds('d4/.git'), { recursive: true });
+    await nextSecond();
+    expect(await changes()).toEqual(upToDate);
+    expect((await statusScan()).walkElided).toBe(true);
+  }, 60_000);
+});

@@ -13,7 +13,7 @@ import { dvcIgnoreFor } from '../../workspace/dvcignore.js';
 import { DirLister } from '../../workspace/dir-lister.js';
 import { regState } from '../../workspace/safe-fs.js';
 import { MIRROR_MIN_ENTRIES } from '../../workspace/mirror-index.js';
-import { fileFromStats, walkTree, type ListedStats, type WalkedFile } from '../../workspace/walk.js';
+import { fileFromStats, walkTree, walkedPath, type DirStats, type ListedStats, type WalkedFile } from '../../workspace/walk.js';
 
 /**
  * The stat cache only saves hashing next time: a scan that stores nothing (status, diff, the hooks)
@@ -43,6 +43,8 @@ export interface WorkspaceState {
   hashedBytes: number;
   /** Files not lstat'ed: git found them unchanged since the last scan (see StatCache.trustedStats). */
   filesCheckedByGit: number;
+  /** The stat cache's rows stood for the walk: no directory was read (ScanOptions.elideWalk). */
+  walkElided: boolean;
   storedObjects: number;
   isexec: boolean;
   /**
@@ -75,6 +77,13 @@ export interface ScanOptions {
    * what a status after one edit added to a no-change one.
    */
   oidOnlyIfUnedited?: boolean;
+  /**
+   * Status: when git vouches for the files of the last scan's mirror index and every remembered
+   * directory listing still holds, the stored rows stand for the walk (StatCache.rowsAsWalk): only
+   * the files git could not vouch for are lstat'ed, and `files` is made from the rows only when
+   * read. A walk of 100k files cost most of a no-change status.
+   */
+  elideWalk?: boolean;
 }
 
 /**
@@ -122,8 +131,9 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   const lister = walkIsLarge ? new DirLister() : undefined;
   lister?.post([dataAbs]);
   let statCache: StatCache;
-  let walked: WalkedFile[];
+  let walked: WalkedFile[] = [];
   let trusted: Trusted | undefined;
+  let elided: ElidedWalk | undefined;
   try {
     statCache = StatCache.load(repo.statDir, dataRel, opts.legacy);
     if (oracle) {
@@ -131,7 +141,14 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
       trusted = reported ? trustedFrom(statCache, oracle.gen, reported, dataRel) : undefined;
       if (trusted === undefined) ctx.progress({ type: 'log', level: 'debug', message: `${dataRel}: git could not check the mirror index; every file is lstat'ed` });
     }
-    if (!isDir) {
+    const ignored = isDir && !rootIsLink ? dvcIgnoreFor(repo.root, dataRel).ignored : undefined;
+    // Git reporting most of the mirror is left to the walk, which tells whether git compares nanoseconds (noteNsecGit).
+    if (opts.elideWalk && trusted !== undefined && ignored === undefined && trusted.reported.size <= trusted.mirrored / 2) {
+      elided = elideWalk(statCache, oracle!.gen, trusted.reported, dataAbs, rootStat);
+    }
+    if (elided) {
+      trusted!.used = statCache.rows() - elided.toCheck.length;
+    } else if (!isDir) {
       walked = [fileFromStats('', rootStat)];
       if (rootIsLink) noteLinkedFile('', dataAbs);
     }
@@ -140,7 +157,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
       symlinkedDirs.push('');
     } else {
       walked = walkTree(dataAbs, {
-        ignored: dvcIgnoreFor(repo.root, dataRel).ignored,
+        ignored,
         onSymlinkedDir: (rel) => symlinkedDirs.push(rel),
         onSymlinkedFile: noteLinkedFile,
         onTemp: (rel, mtimeMs) => {
@@ -156,16 +173,25 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   } finally {
     lister?.close();
   }
-  if (trusted) ctx.progress({ type: 'log', level: 'debug', message: `${dataRel}: git found ${trusted.used} of ${walked.length} files unchanged (not lstat'ed)` });
+  const count = elided ? statCache.rows() : walked.length;
+  if (trusted) ctx.progress({ type: 'log', level: 'debug', message: `${dataRel}: git found ${trusted.used} of ${count} files unchanged (not lstat'ed)${elided ? '; the directory listings were unchanged (not walked)' : ''}` });
   // The walked records serve as hash tasks (relpath below dataAbs, size): no per-file task object.
   const todo: WalkedFile[] = [];
   // Git reported most of the mirror: count the files it reported whose stat had not changed (see noteNsecGit).
   const doubted = trusted !== undefined && trusted.reported.size > trusted.mirrored / 2 ? trusted.reported : undefined;
   let reportedUnchanged = 0;
   // Rows kept out of the mirror only because they were checked in their files' second (as after a checkout) are checked again now.
-  const refreshAt = gitAskable && walked.length >= MIRROR_MIN_ENTRIES ? checkedAt : undefined;
+  const refreshAt = gitAskable && count >= MIRROR_MIN_ENTRIES ? checkedAt : undefined;
   // A stat cache with no mirror index (from a reg before it, or the mirror deleted) gets one at this save.
   if (refreshAt !== undefined && oracle === undefined) statCache.rewriteForMirror();
+  if (elided) {
+    // Only the files git could not vouch for are looked up (store is false: nothing to cache).
+    for (const { i, file } of elided.toCheck) {
+      const known = statCache.lookupAt(i, file, refreshAt);
+      if (known !== undefined) file.md5 = known;
+      else todo.push(file);
+    }
+  }
   for (const f of walked) {
     const known = statCache.lookup(f, refreshAt);
     if (known !== undefined && doubted?.has(f.relpath)) reportedUnchanged++;
@@ -209,44 +235,50 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
       ctx.progress({ type: 'end', phase });
     }
   }
-  const files = walked as Array<WalkedFile & { md5: string }>;
-  const changedSince = isDir ? statCache.contentChangesSinceTree(files.length) : undefined;
-  statCache.retainOnly(files.map((f) => f.relpath));
+  // An elided walk's files are the rows (the same files, in the same order): made only if asked for.
+  let files: Array<WalkedFile & { md5: string }> | undefined = elided ? undefined : (walked as Array<WalkedFile & { md5: string }>);
+  const filesNow = () => (files ??= statCache.rowsAsFiles());
+  const changedSince = isDir ? statCache.contentChangesSinceTree(count) : undefined;
+  if (!elided) statCache.retainOnly(filesNow().map((f) => f.relpath));
 
   let size = 0;
-  for (const f of files) size += f.size;
+  if (elided) size = statCache.totalSize();
+  else for (const f of filesNow()) size += f.size;
   let oid: string | undefined;
   if (isDir) {
     // Valid also after re-hashing touched files whose bytes turned out unchanged (StatCache.record).
-    const remembered = statCache.treeOid(files.length);
+    const remembered = statCache.treeOid(count);
     const editedSincePointer =
       opts.oidOnlyIfUnedited === true && !opts.store && opts.pointerOid !== undefined && changedSince?.oid === opts.pointerOid && changedSince.modified.length > 0 && statCache.baseOid() === opts.pointerOid;
     if (remembered === undefined && editedSincePointer) oid = undefined;
     else {
       // WalkedFile has relpath and md5, so it serves as a manifest entry without a copy. Storing,
       // the manifest is hashed as it is written into the cache: serialised once.
-      oid = remembered ?? (opts.store ? repo.cache.storeManifestOf(files) : manifestOidOf(files));
-      statCache.rememberTree(oid, files.length);
+      oid = remembered ?? (opts.store ? repo.cache.storeManifestOf(filesNow()) : manifestOidOf(filesNow()));
+      statCache.rememberTree(oid, count);
     }
   } else {
-    oid = files[0]!.md5;
+    oid = filesNow()[0]!.md5;
   }
   const base = statCache.baseOid();
   if (oid !== undefined && (opts.store || oid === opts.pointerOid)) {
     statCache.setBase(oid);
-    if (isDir) statCache.anchorChangesAt(oid, files.length);
+    if (isDir) statCache.anchorChangesAt(oid, count);
   }
   saveStatCache(statCache, ctx, opts.store);
   return {
     exists: true,
     isDir,
-    files,
+    get files() {
+      return filesNow();
+    },
     ...(oid !== undefined ? { oid } : {}),
     size,
-    nfiles: files.length,
+    nfiles: count,
     hashedFiles: todo.length,
     hashedBytes: totalBytes,
     filesCheckedByGit: trusted?.used ?? 0,
+    walkElided: elided !== undefined,
     storedObjects,
     isexec: !isDir && (rootStat.mode & 0o111) !== 0,
     ...(base !== undefined ? { base } : {}),
@@ -287,6 +319,39 @@ function askGitWhatChanged(repo: Repo, dataRel: string, legacy: boolean): { gen:
   return mirror && { gen: mirror.gen, reported: changedInIndexFile(repo.root, mirror.file) };
 }
 
+/** A walk the stat cache's rows stand for: the rows git could not vouch for, each with its fresh lstat (a regular file). */
+interface ElidedWalk {
+  toCheck: Array<{ i: number; file: WalkedFile }>;
+}
+
+/**
+ * The stored rows as the walk (StatCache.rowsAsWalk), if they stand for it and every file git
+ * could not vouch for is still a regular file; else undefined, and nothing in the stat cache moved
+ * but its walked listings, which the walk sets again.
+ */
+function elideWalk(statCache: StatCache, gen: string, reported: ReadonlySet<string>, dataAbs: string, rootStat: Stats): ElidedWalk | undefined {
+  const dirStats = (prefix: string): DirStats | undefined => {
+    if (prefix === '') return rootStat;
+    const st = lstatSync(walkedPath(dataAbs, prefix.slice(0, -1)), { throwIfNoEntry: false });
+    return st?.isDirectory() ? st : undefined;
+  };
+  try {
+    const rows = statCache.rowsAsWalk(gen, reported, dirStats);
+    if (rows === undefined) return undefined;
+    const toCheck: ElidedWalk['toCheck'] = [];
+    for (const i of rows) {
+      const relpath = statCache.pathAt(i);
+      const st = lstatSync(walkedPath(dataAbs, relpath), { throwIfNoEntry: false });
+      if (st === undefined || !st.isFile()) return undefined;
+      toCheck.push({ i, file: fileFromStats(relpath, st) });
+    }
+    return { toCheck };
+  } catch {
+    // A directory or file that cannot be lstat'ed: the walk reports it.
+    return undefined;
+  }
+}
+
 function trustedFrom(statCache: StatCache, gen: string, reportedPaths: readonly string[], dataRel: string): Trusted | undefined {
   const prefix = `${dataRel}/`;
   const reported = new Set<string>();
@@ -305,7 +370,7 @@ function noteNsecGit(repo: Repo, ctx: Context): void {
 }
 
 function emptyState(exists: boolean): WorkspaceState {
-  return { exists, isDir: false, files: [], size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, filesCheckedByGit: 0, storedObjects: 0, isexec: false, symlinkedDirs: [], filesLinkedOutside: [], staleTemps: [] };
+  return { exists, isDir: false, files: [], size: 0, nfiles: 0, hashedFiles: 0, hashedBytes: 0, filesCheckedByGit: 0, walkElided: false, storedObjects: 0, isexec: false, symlinkedDirs: [], filesLinkedOutside: [], staleTemps: [] };
 }
 
 /**

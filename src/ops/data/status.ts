@@ -111,7 +111,7 @@ async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: 
   if (oid === undefined) {
     return { ...base, state: 'not-committed', inCache: false, missingObjects: 0, workspace: 'unknown', hint: `reg add ${o.dataRel} to record the data` };
   }
-  const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel, pointerOid: oid, oidOnlyIfUnedited: true });
+  const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel, pointerOid: oid, oidOnlyIfUnedited: true, elideWalk: true });
   base.hashedFiles = ws.hashedFiles;
   const matches = ws.exists && ws.oid === oid;
   // The workspace was at the pointer's version at the last scan and only these files' bytes
