@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
@@ -12,12 +13,15 @@ import { ListedStats, namesOf, type DirListings, type DirStats, type WalkedFile 
  * own rows. It also remembers the tree oid of the last complete scan, so an unchanged directory
  * does not even rebuild its manifest.
  *
- * Stored column-wise (one array per field, paths joined by "\n", md5s concatenated): parsing a
- * few large arrays is several times faster than 100k small ones. The five number columns are kept
- * beside the JSON in `<file>.bin` as float64s (a header naming the JSON's generation, then each
- * column whole): JSON.parse of their text was most of the load. A `.bin` of another generation (a
- * crash between the two writes) makes the cache empty, so every file gets hashed again. Files of
- * the earlier format (FORMAT_JSON, numbers in the JSON) are still read. Rows are saved in walk order,
+ * Stored column-wise (one array per field, paths joined by "\n"): parsing a few large arrays is
+ * several times faster than 100k small ones. The five number columns are kept beside the JSON in
+ * `<file>.bin` as float64s (a header naming the JSON's generation, then each column whole), and
+ * after them the md5s, 16 bytes each: JSON.parse of their text was most of the load, and the md5s
+ * as hex were half the JSON, read whole although a status without changes looks at none of them
+ * (an md5 is made into hex only when asked for). A `.bin` of another generation (a crash between
+ * the two writes) makes the cache empty, so every file gets hashed again. Files of the earlier
+ * formats (FORMAT_V5, md5s as hex in the JSON; FORMAT_JSON, numbers in the JSON too) are still
+ * read. Rows are saved in walk order,
  * and lookups first try the row at the same position, so the common no-change case never builds
  * an index.
  *
@@ -57,10 +61,14 @@ import { ListedStats, namesOf, type DirListings, type DirStats, type WalkedFile 
  * log since are never taken from the mirror.
  */
 const RACY_WINDOW_MS = 50;
-/** Written: numbers in `<file>.bin`. */
-const FORMAT = 5;
+/** Written: numbers and md5s in `<file>.bin`. */
+const FORMAT = 6;
+/** Read too: numbers in `<file>.bin`, md5s as hex in the JSON. */
+const FORMAT_V5 = 5;
 /** Read too: every column in the JSON. */
 const FORMAT_JSON = 4;
+/** Bytes per md5 in the `.bin`. */
+const MD5_BYTES = 16;
 const NUMBER_COLUMNS = ['ino', 'size', 'mtime', 'ctime', 'checked'] as const;
 type NumberColumnName = (typeof NUMBER_COLUMNS)[number];
 type Column = (k: number) => number;
@@ -112,7 +120,7 @@ interface Stored {
   tree?: TreeMemo;
   base?: string;
   paths: string[] | string;
-  /** FORMAT: the number of rows (the number columns are in `<file>.bin`, little-endian unless `be`). */
+  /** FORMAT and FORMAT_V5: the number of rows (the number columns are in `<file>.bin`, little-endian unless `be`). */
   rows?: number;
   /** How many of the rows the mirror index could hold, as counted when this generation was written (see rewriteForMirror). */
   mirrorable?: number;
@@ -121,7 +129,8 @@ interface Stored {
   size: NumberColumn;
   mtime: NumberColumn;
   ctime: NumberColumn;
-  md5: string;
+  /** FORMAT: the md5s' bytes, from the `.bin`; earlier formats: their hex concatenated. */
+  md5: string | Buffer;
   checked: NumberColumn;
 }
 
@@ -317,8 +326,8 @@ export class StatCache {
     const file = StatCache.fileFor(statDir, key, legacy);
     const cache = new StatCache(file, key);
     try {
-      const parsed = JSON.parse(readFileSync(file, 'utf8')) as Stored;
-      if (parsed.v === FORMAT_JSON || (parsed.v === FORMAT && cache.readNumberColumns(parsed))) {
+      const parsed = JSON.parse(readText(file)) as Stored;
+      if (parsed.v === FORMAT_JSON || (binFormat(parsed) && cache.readNumberColumns(parsed))) {
         cache.stored = parsed;
         // '' joins both no rows and the one row of a single-file output (relpath ''): the columns tell which.
         cache.paths = typeof parsed.paths === 'string' ? (parsed.paths === '' && parsed.ino.length === 0 ? [] : parsed.paths.split('\n')) : parsed.paths;
@@ -348,12 +357,16 @@ export class StatCache {
     } catch {
       return false;
     }
-    if (buf.length !== BIN_HEADER_BYTES + NUMBER_COLUMNS.length * rows * 8 || buf.toString('latin1', 0, parsed.gen.length) !== parsed.gen) return false;
+    const numbersEnd = BIN_HEADER_BYTES + NUMBER_COLUMNS.length * rows * 8;
+    const md5Bytes = parsed.v === FORMAT ? rows * MD5_BYTES : 0;
+    if (buf.length !== numbersEnd + md5Bytes || buf.toString('latin1', 0, parsed.gen.length) !== parsed.gen) return false;
+    if (parsed.v === FORMAT_V5 ? typeof parsed.md5 !== 'string' || parsed.md5.length !== rows * 32 || !HEX.test(parsed.md5) : parsed.md5 !== undefined) return false;
     // Float64Array views need 8-byte alignment (a file read whole normally has its own buffer at offset 0).
     const bytes = buf.byteOffset % 8 === 0 ? buf : Buffer.from(buf);
     NUMBER_COLUMNS.forEach((column, c) => {
       parsed[column] = new Float64Array(bytes.buffer, bytes.byteOffset + BIN_HEADER_BYTES + c * rows * 8, rows);
     });
+    if (parsed.v === FORMAT) parsed.md5 = bytes.subarray(numbersEnd);
     return true;
   }
 
@@ -390,12 +403,12 @@ export class StatCache {
       }
       if ('i' in line) {
         const { i } = line;
-        if (this.paths[i] !== line.p || typeof line.md5 !== 'string' || line.md5.length !== 32) {
+        if (this.paths[i] !== line.p || typeof line.md5 !== 'string' || !MD5_HEX.test(line.md5)) {
           this.tree = undefined;
           this.since = undefined;
           continue;
         }
-        const old = patched.get(i) ?? s.md5.slice(i * 32, i * 32 + 32);
+        const old = patched.get(i) ?? md5At(s, i);
         if (old !== line.md5) {
           this.tree = undefined;
           this.noteChange(line.p, old, line.md5);
@@ -421,14 +434,17 @@ export class StatCache {
     // Appending after a torn line would glue onto it: the next save rewrites instead.
     if (torn) this.logRows = LOG_MAX_ROWS + 1;
     this.patchedRows = new Set(patched.keys());
-    if (patched.size > 0) {
+    if (patched.size > 0 && typeof s.md5 !== 'string') {
+      for (const [i, md5] of patched) s.md5.write(md5, i * MD5_BYTES, MD5_BYTES, 'hex');
+    } else if (patched.size > 0) {
+      const hex = s.md5 as string;
       // One pass over the concatenated md5s, however many rows were patched.
       let at = 0;
       for (const i of [...patched.keys()].sort((a, b) => a - b)) {
-        md5s.push(s.md5.slice(at, i * 32), patched.get(i)!);
+        md5s.push(hex.slice(at, i * 32), patched.get(i)!);
         at = i * 32 + 32;
       }
-      md5s.push(s.md5.slice(at));
+      md5s.push(hex.slice(at));
       s.md5 = md5s.join('');
     }
   }
@@ -494,7 +510,7 @@ export class StatCache {
    */
   rowsAsWalk(gen: string, reported: ReadonlySet<string>, dirStats: (prefix: string) => DirStats | undefined): number[] | undefined {
     const s = this.stored;
-    if (s === undefined || s.v !== FORMAT || s.gen !== gen || this.changes.count > 0 || this.paths.length === 0) return undefined;
+    if (s === undefined || !binFormat(s) || s.gen !== gen || this.changes.count > 0 || this.paths.length === 0) return undefined;
     for (const [prefix, row] of this.dirs) {
       const st = dirStats(prefix);
       if (st === undefined || !listingTrusted(row, st)) return undefined;
@@ -560,7 +576,7 @@ export class StatCache {
       const r = changed ? this.changes.get(relpath) : undefined;
       return r
         ? { relpath, ino: r.ino, size: r.size, mtimeMs: r.mtimeMs, ctimeMs: r.ctimeMs, md5: r.md5, mode: MIRROR_MODE }
-        : { relpath, ino: s.ino[i]!, size: s.size[i]!, mtimeMs: s.mtime[i]!, ctimeMs: s.ctime[i]!, md5: s.md5.slice(i * 32, i * 32 + 32), mode: MIRROR_MODE };
+        : { relpath, ino: s.ino[i]!, size: s.size[i]!, mtimeMs: s.mtime[i]!, ctimeMs: s.ctime[i]!, md5: md5At(s, i), mode: MIRROR_MODE };
     });
   }
 
@@ -585,7 +601,7 @@ export class StatCache {
    */
   trustedStats(gen: string, reported: ReadonlySet<string>): { stats: (relpath: string) => ListedStats | undefined; mirrored: number } | undefined {
     const s = this.stored;
-    if (s === undefined || s.v !== FORMAT || s.gen !== gen) return undefined;
+    if (s === undefined || !binFormat(s) || s.gen !== gen) return undefined;
     const inMirror = (i: number) => mirrorableRow(this.paths[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!);
     let mirrored = 0;
     for (let i = 0; i < this.paths.length; i++) if (inMirror(i) && !this.patchedRows.has(i)) mirrored++;
@@ -619,7 +635,7 @@ export class StatCache {
     if (i === this.cursor) this.inOrder++;
     this.cursor = i + 1;
     const s = this.stored;
-    return { ino: s.ino[i]!, size: s.size[i]!, mtimeMs: s.mtime[i]!, ctimeMs: s.ctime[i]!, md5: s.md5.slice(i * 32, i * 32 + 32), checkedAtMs: s.checked[i]! };
+    return { ino: s.ino[i]!, size: s.size[i]!, mtimeMs: s.mtime[i]!, ctimeMs: s.ctime[i]!, md5: md5At(s, i), checkedAtMs: s.checked[i]! };
   }
 
   /** The remembered md5 if the file's stat still matches (and is not racy), else undefined. */
@@ -634,13 +650,12 @@ export class StatCache {
     if (i === undefined || !s) return undefined;
     if (i === this.cursor) this.inOrder++;
     this.cursor = i + 1;
-    const md5 = s.md5.slice(i * 32, i * 32 + 32);
     if (!statMatches(file, s.ino[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) {
-      this.stale.set(file.relpath, { i, md5 });
+      this.stale.set(file.relpath, { i, md5: md5At(s, i) });
       return undefined;
     }
     if (refreshAtMs !== undefined) this.refreshCheck(s, i, refreshAtMs);
-    return md5;
+    return md5At(s, i);
   }
 
   /**
@@ -775,7 +790,7 @@ export class StatCache {
   rewriteForMirror(): void {
     const s = this.stored;
     // Without user ids (Windows) no mirror is ever written: asking would rewrite at every save.
-    if (s === undefined || s.v !== FORMAT || process.getuid === undefined) return;
+    if (s === undefined || !binFormat(s) || process.getuid === undefined) return;
     const counted = s.mirrorable;
     if (typeof counted === 'number' && Number.isInteger(counted) && counted >= 0 && counted + this.patchedRows.size < MIRROR_MIN_ENTRIES) return;
     let mirrorableRows = 0;
@@ -876,9 +891,9 @@ export class StatCache {
       const w = where[k]!;
       return w >= 0 ? changes[column][w]! : stored![column][-1 - w]!;
     };
-    const md5At = (k: number) => {
+    const md5OfRow = (k: number) => {
       const w = where[k]!;
-      return w >= 0 ? changes.md5[w]! : stored!.md5.slice((-1 - w) * 32, (-1 - w) * 32 + 32);
+      return w >= 0 ? changes.md5[w]! : md5At(stored!, -1 - w);
     };
     const joinable = order.every((p) => !p.includes('\n'));
     const gen = randomBytes(GEN_CHARS / 2).toString('hex');
@@ -905,9 +920,7 @@ export class StatCache {
         for (let at = 0; at < order.length; at += PART_ROWS) yield (at > 0 ? '\\n' : '') + JSON.stringify(order.slice(at, at + PART_ROWS).join('\n')).slice(1, -1);
         yield '"';
       } else yield* jsonArrayParts('paths', order.length, (k) => order[k]!);
-      yield ',"md5":"';
-      for (let at = 0; at < order.length; at += PART_ROWS) yield sliceOf(at, order.length, md5At).join('');
-      yield '"}';
+      yield '}';
     }
     // The `.bin`: its header, then each column, in slices of PART_ROWS rows through one reused
     // buffer (the writer writes each part before asking for the next), not a second copy of every column.
@@ -924,6 +937,13 @@ export class StatCache {
           for (let k = 0; k < n; k++) slice[k] = at(from + k);
           yield bytes.subarray(0, n * 8);
         }
+      }
+      // Then the md5s.
+      const md5s = Buffer.alloc(Math.min(PART_ROWS, order.length) * MD5_BYTES);
+      for (let from = 0; from < order.length; from += PART_ROWS) {
+        const n = Math.min(PART_ROWS, order.length - from);
+        for (let k = 0; k < n; k++) md5s.write(md5OfRow(from + k), k * MD5_BYTES, MD5_BYTES, 'hex');
+        yield md5s.subarray(0, n * MD5_BYTES);
       }
     }
     // The numbers first: until the JSON naming their generation replaces the old one, the pair reads as missing.
@@ -960,6 +980,25 @@ function sliceOf<T>(at: number, count: number, valueAt: (k: number) => T): T[] {
   const part: T[] = [];
   for (let k = at; k < Math.min(count, at + PART_ROWS); k++) part.push(valueAt(k));
   return part;
+}
+
+/** The stored files of the formats with a `.bin` (their number columns are there). */
+function binFormat(s: Stored): boolean {
+  return s.v === FORMAT || s.v === FORMAT_V5;
+}
+
+const MD5_HEX = /^[0-9a-f]{32}$/;
+const HEX = /^[0-9a-f]*$/;
+
+/** Stored row `i`'s md5, as hex. */
+function md5At(s: Stored, i: number): string {
+  return typeof s.md5 === 'string' ? s.md5.slice(i * 32, i * 32 + 32) : s.md5.toString('hex', i * MD5_BYTES, i * MD5_BYTES + MD5_BYTES);
+}
+
+/** A file of reg's own as text: one-byte (latin1) when it is ASCII, which is cheaper to make than UTF-8's two-byte string. */
+function readText(file: string): string {
+  const bytes = readFileSync(file);
+  return bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
 }
 
 /** A remembered listing still holds: its directory has the stats it was listed with, and had them since before the scan that listed it (see the class comment). */

@@ -39,7 +39,9 @@ afterEach(() => expect(snapshotTree(sentinel)).toEqual(sentinelBefore));
 const DATA = 'ds';
 /** More rows than the append log takes: a status after touching them rewrites the stat cache and its mirror. */
 const TOUCHED = LOG_MAX_ROWS + 44;
-const nameOf = (i: number) => `d${i % 11}/f${String(i).padStart(5, '0')}.txt`;
+// Long directory names: the disk-full windows below need the files of a rewrite in this order of
+// size, mirror > JSON > .bin (the JSON holds the paths, the .bin 56 bytes a row of numbers and md5s).
+const nameOf = (i: number) => `d${i % 11}-${'long-directory-name-'.repeat(3)}/f${String(i).padStart(5, '0')}.txt`;
 const contentOf = (i: number) => `file ${String(i).padStart(5, '0')}\n`;
 /** Edited before the faulty rewrite (the rewrite records its new stats and md5). */
 const X = 1;

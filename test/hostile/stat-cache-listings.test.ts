@@ -70,7 +70,7 @@ beforeEach(async () => {
   expect(await changes()).toMatchObject({ state: 'up-to-date', added: [], modified: [], deleted: [] });
   // Every directory's listing is remembered (and trusted from now on).
   const stored = JSON.parse(readFileSync(statFile(), 'utf8'));
-  expect(stored.v).toBe(5);
+  expect(stored.v).toBe(6);
   expect((stored.dirs as Array<[string]>).map((d) => d[0]).sort()).toEqual(['', 'sub/', 'sub/deep/']);
   await leaveRacyWindow();
 }, 60_000);

@@ -24,15 +24,26 @@ const N = 5;
 const files = () => Array.from({ length: N }, (_, i) => file(i));
 const statFile = () => join(dir, readdirSync(dir).find((n) => n.endsWith('.json'))!);
 
-/** The saved number columns: in `<file>.bin`, after a 16-byte header naming the JSON's generation, one column after another. */
+/**
+ * The saved number columns: in `<file>.bin`, after a 16-byte header naming the JSON's generation, one
+ * column after another, then the md5s (16 bytes each; the JSON has none).
+ */
 function storedNumbers(): Record<'ino' | 'size' | 'mtime' | 'ctime' | 'checked', number[]> {
-  const { rows, gen } = JSON.parse(readFileSync(statFile(), 'utf8')) as { rows: number; gen: string };
+  const { rows, gen, md5 } = JSON.parse(readFileSync(statFile(), 'utf8')) as { rows: number; gen: string; md5?: unknown };
+  expect(md5).toBeUndefined();
   const bin = readFileSync(`${statFile()}.bin`);
   expect(bin.toString('latin1', 0, gen.length)).toBe(gen);
-  const all = [...new Float64Array(bin.buffer.slice(bin.byteOffset + 16, bin.byteOffset + bin.length))];
-  expect(all.length).toBe(5 * rows);
+  expect(bin.length).toBe(16 + 5 * rows * 8 + 16 * rows);
+  const all = [...new Float64Array(bin.buffer.slice(bin.byteOffset + 16, bin.byteOffset + 16 + 5 * rows * 8))];
   const col = (c: number) => all.slice(c * rows, (c + 1) * rows);
   return { ino: col(0), size: col(1), mtime: col(2), ctime: col(3), checked: col(4) };
+}
+
+/** The saved md5s, as hex: in `<file>.bin` after the number columns. */
+function storedMd5s(): string[] {
+  const { rows } = JSON.parse(readFileSync(statFile(), 'utf8')) as { rows: number };
+  const bin = readFileSync(`${statFile()}.bin`);
+  return Array.from({ length: rows }, (_, i) => bin.toString('hex', 16 + 5 * rows * 8 + 16 * i, 16 + 5 * rows * 8 + 16 * (i + 1)));
 }
 
 /** A saved cache of N rows, every md5 'a…', with tree memo T1. */
@@ -246,9 +257,10 @@ describe('stat cache: changes since the pointer tree', () => {
     c.retainOnly(many.map((f) => f.relpath));
     c.save();
     const text = readFileSync(statFile(), 'utf8');
-    const parsed = JSON.parse(text) as { paths: string; md5: string };
+    const parsed = JSON.parse(text) as { paths: string };
     expect(parsed.paths.split('\n')).toEqual(many.map((f) => f.relpath));
-    expect(parsed.md5.length).toBe(32 * many.length);
+    // The md5s too, written in slices through one reused buffer.
+    expect(storedMd5s()).toEqual(many.map((_, i) => (i % 16).toString(16).repeat(32)));
     // Every number column, written slice by slice through one reused buffer, holds each row's own value.
     const numbers = storedNumbers();
     expect(numbers.ino).toEqual(many.map((f) => f.ino));
@@ -274,11 +286,11 @@ describe('stat cache: changes since the pointer tree', () => {
     for (const i of [...walked.keys()].reverse()) c.record(walked[i]!, md5Of(i));
     c.retainOnly(walked.map((f) => f.relpath));
     c.save();
-    const parsed = JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string; md5: string };
+    const parsed = JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string };
     expect(parsed.paths.split('\n')).toEqual(walked.map((f) => f.relpath));
     expect(storedNumbers().size).toEqual(walked.map((f) => f.size));
     expect(storedNumbers().mtime).toEqual(walked.map((f) => f.mtimeMs));
-    expect(parsed.md5).toBe(walked.map((_, i) => md5Of(i)).join(''));
+    expect(storedMd5s()).toEqual(walked.map((_, i) => md5Of(i)));
     // Every other file modified: too many rows for the append log, so the file is rewritten from
     // the stored rows and the re-recorded ones together; then one file added (a rewrite again).
     const modified = (i: number) => i % 2 === 1;
@@ -363,10 +375,50 @@ describe('stat cache: changes since the pointer tree', () => {
     for (const f of grown) if (c.lookup(f) === undefined) c.record(f, md5('c'), OLD + 100_000);
     c.retainOnly(grown.map((f) => f.relpath));
     c.save();
-    expect(JSON.parse(readFileSync(statFile(), 'utf8')).v).toBe(5);
+    expect(JSON.parse(readFileSync(statFile(), 'utf8')).v).toBe(6);
     expect(storedNumbers().ino).toEqual(grown.map((f) => f.ino));
     const back = StatCache.load(dir, 'data', false);
     expect(grown.map((f) => back.lookup(f))).toEqual([md5('a'), md5('a'), md5('b'), md5('a'), md5('a'), md5('c')]);
+  });
+
+  it('reads the format before (md5s as hex in the JSON, numbers in the .bin, v5) and its log, trusts its mirror rows, and rewrites it with the md5s in the .bin', () => {
+    seed();
+    const v6 = JSON.parse(readFileSync(statFile(), 'utf8')) as Record<string, unknown> & { rows: number };
+    const bin = readFileSync(`${statFile()}.bin`);
+    const numbersEnd = 16 + 5 * v6.rows * 8;
+    // The same rows as v5: the md5s back into the JSON as hex, the .bin without them.
+    writeFileSync(statFile(), JSON.stringify({ ...v6, v: 5, md5: bin.toString('hex', numbersEnd) }));
+    writeFileSync(`${statFile()}.bin`, bin.subarray(0, numbersEnd));
+    const patched = { ...file(3), mtimeMs: OLD + 700, ctimeMs: OLD + 700 };
+    writeFileSync(`${statFile()}.log`, `${JSON.stringify({ v: 5, gen: v6.gen })}\n${JSON.stringify({ i: 3, p: 'f3', ino: patched.ino, size: patched.size, mtime: patched.mtimeMs, ctime: patched.ctimeMs, md5: md5('b'), checked: OLD + 9000 })}\n`);
+    const current = files().map((f, i) => (i === 3 ? patched : f));
+    const old = StatCache.load(dir, 'data', false);
+    expect(current.map((f) => old.lookup(f))).toEqual([md5('a'), md5('a'), md5('a'), md5('b'), md5('a')]);
+    expect(StatCache.load(dir, 'data', false).trustedStats(v6.gen as string, new Set())).toBeDefined();
+    // md5s that are not hex (a damaged file) make the cache empty rather than a wrong md5.
+    writeFileSync(statFile(), JSON.stringify({ ...v6, v: 5, md5: 'z'.repeat(32 * v6.rows) }));
+    expect(files().map((f) => StatCache.load(dir, 'data', false).lookup(f))).toEqual(files().map(() => undefined));
+    writeFileSync(statFile(), JSON.stringify({ ...v6, v: 5, md5: bin.toString('hex', numbersEnd) }));
+    // One added file: a rewrite, in the new format, the log's patch kept.
+    const grown = [...current, file(N)];
+    const c = StatCache.load(dir, 'data', false);
+    for (const f of grown) if (c.lookup(f) === undefined) c.record(f, md5('c'), OLD + 100_000);
+    c.retainOnly(grown.map((f) => f.relpath));
+    c.save();
+    expect(JSON.parse(readFileSync(statFile(), 'utf8')).v).toBe(6);
+    expect(storedNumbers().ino).toEqual(grown.map((f) => f.ino));
+    const back = StatCache.load(dir, 'data', false);
+    expect(grown.map((f) => back.lookup(f))).toEqual([md5('a'), md5('a'), md5('a'), md5('b'), md5('a'), md5('c')]);
+  });
+
+  it('a log line patching an md5 of the .bin changes that row only, and a line whose md5 is not hex is not applied', () => {
+    seed();
+    const { gen } = JSON.parse(readFileSync(statFile(), 'utf8')) as { gen: string };
+    const moved = (i: number) => ({ ...file(i), mtimeMs: OLD + 800 + i, ctimeMs: OLD + 800 + i });
+    const line = (i: number, m: string) => JSON.stringify({ i, p: `f${i}`, ino: moved(i).ino, size: moved(i).size, mtime: moved(i).mtimeMs, ctime: moved(i).ctimeMs, md5: m, checked: OLD + 9000 });
+    writeFileSync(`${statFile()}.log`, `${JSON.stringify({ v: 6, gen })}\n${line(1, md5('c'))}\n${line(2, 'Z'.repeat(32))}\n`);
+    const c = StatCache.load(dir, 'data', false);
+    expect([c.lookup(file(0)), c.lookup(moved(1)), c.lookup(file(2)), c.lookup(moved(2)), c.lookup(file(4))]).toEqual([md5('a'), md5('c'), md5('a'), undefined, md5('a')]);
   });
 });
 
