@@ -516,6 +516,10 @@ export class StatCache {
       if (st === undefined || !listingTrusted(row, st)) return undefined;
     }
     const paths = this.paths;
+    const patched = this.patchedRows;
+    // Which rows git does not vouch for, found on the way (every row is reached once).
+    const allMirrored = this.allMirrored();
+    const toCheck: number[] = [];
     let next = 0;
     let reached = 0;
     const visit = (prefix: string): boolean => {
@@ -524,18 +528,25 @@ export class StatCache {
       reached++;
       for (const name of namesOf(row[4])) {
         const relpath = prefix + name;
-        if (paths[next] === relpath) next++;
-        else if (!this.dirs.has(relpath + '/') || !visit(relpath + '/')) return false;
+        if (paths[next] === relpath) {
+          const i = next++;
+          if (reported.has(relpath) || patched.has(i) || (!allMirrored && !mirrorableRow(relpath, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!))) toCheck.push(i);
+        } else if (!this.dirs.has(relpath + '/') || !visit(relpath + '/')) return false;
       }
       return true;
     };
     if (!visit('') || next !== paths.length || reached !== this.dirs.size) return undefined;
-    const toCheck: number[] = [];
-    for (let i = 0; i < paths.length; i++) {
-      if (this.patchedRows.has(i) || reported.has(paths[i]!) || !mirrorableRow(paths[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) toCheck.push(i);
-    }
     this.walkedDirs = new Map(this.dirs);
     return toCheck;
+  }
+
+  /**
+   * Every stored row is in the mirror index of their generation (its header counts as many
+   * entries: it holds no others), and no append-log line patched one since.
+   */
+  private allMirrored(): boolean {
+    const s = this.stored;
+    return s?.gen !== undefined && this.patchedRows.size === 0 && mirrorEntries(this.mirrorFile(s.gen)) === this.paths.length;
   }
 
   /** How many rows were loaded. */
@@ -604,7 +615,8 @@ export class StatCache {
     if (s === undefined || !binFormat(s) || s.gen !== gen) return undefined;
     const inMirror = (i: number) => mirrorableRow(this.paths[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!);
     let mirrored = 0;
-    for (let i = 0; i < this.paths.length; i++) if (inMirror(i) && !this.patchedRows.has(i)) mirrored++;
+    if (this.allMirrored()) mirrored = this.paths.length;
+    else for (let i = 0; i < this.paths.length; i++) if (inMirror(i) && !this.patchedRows.has(i)) mirrored++;
     const paths = this.paths;
     const patched = this.patchedRows;
     // The walk asks in stored order, directories in between: a cursor finds the rows; past more
@@ -980,6 +992,22 @@ function sliceOf<T>(at: number, count: number, valueAt: (k: number) => T): T[] {
   const part: T[] = [];
   for (let k = at; k < Math.min(count, at + PART_ROWS); k++) part.push(valueAt(k));
   return part;
+}
+
+/** The number of entries a Git index file's header gives (undefined if it is not one). */
+function mirrorEntries(file: string): number | undefined {
+  const header = Buffer.alloc(12);
+  try {
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      if (readSync(fd, header, 0, 12, 0) !== 12) return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  return header.toString('latin1', 0, 4) === 'DIRC' ? header.readUInt32BE(8) : undefined;
 }
 
 /** The stored files of the formats with a `.bin` (their number columns are there). */

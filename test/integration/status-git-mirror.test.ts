@@ -293,6 +293,20 @@ describe("status without a walk: the stat cache's rows stand for it while every 
     expect(await changes()).toMatchObject({ state: 'modified', added: ['d5/new.txt'], modified: [], deleted: [] });
   });
 
+  it('an empty file (never in the mirror: git cannot vouch for it) written to: no walk, and it is looked at and listed modified', async () => {
+    writeFileSync(ds('d6/empty.txt'), '');
+    await nextSecond();
+    await add(ctx(), { targets: ['ds'] });
+    await nextSecond();
+    expect(mirrored()).not.toContain('ds/d6/empty.txt');
+    expect((await statusScan()).walkElided).toBe(true);
+    writeFileSync(ds('d6/empty.txt'), 'no longer empty\n');
+    const ws = await statusScan();
+    expect(ws.walkElided).toBe(true);
+    expect(ws.hashedFiles).toBe(1);
+    expect(await changes()).toMatchObject({ state: 'modified', modified: ['d6/empty.txt'], added: [], deleted: [] });
+  });
+
   it('a .dvcignore rule at the repository root (no directory of the output changes): the walk decides, and the ignored file is gone from the output', async () => {
     writeFileSync(join(repo, '.dvcignore'), `ds/${nameOf(4)}\n`);
     const ws = await statusScan();
