@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
 import { IMAGES, MODEL, buildHistoryFixture, type HistoryFixture } from '../helpers/history-fixture.js';
 import { PAGES, buildReleaseFixture, copyObjectToClone, type ReleaseFixture } from '../helpers/release-fixture.js';
+import { configureRemote } from '../helpers/remote-config.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
 import { makeSentinel, snapshotTree } from './tree.js';
 
@@ -30,12 +31,21 @@ let sentinel: string;
 let stall: StallProxy;
 let closedPort: number;
 
-/** Makes `name` a local S3 remote of `repo` at `endpoint` with a 3 s retry budget (and short timeouts). */
-async function addUnreachableRemote(repo: string, name: string, endpoint: string, isDefault: boolean): Promise<void> {
-  await regOk(repo, ['remote', 'add', name, 's3://bucket/x', ...(isDefault ? ['--default'] : []), '--local'], { env: ENV });
-  for (const [option, value] of [['endpoint-url', endpoint], ['retry-budget', '3'], ['read-timeout', '1'], ['connect-timeout', '1']]) {
-    await regOk(repo, ['remote', 'modify', '--local', name, option!, value!], { env: ENV });
-  }
+/**
+ * The retry budgets (seconds). What these tests check is exit 4 within the budget, naming the
+ * remote, with nothing written: not the budget's length, so the shortest budgets that still
+ * retry keep each command from waiting longer than that needs. A closed port refuses at once, so
+ * one second still means several attempts; a stalled endpoint takes read-timeout (1 s) per
+ * attempt, so two seconds allow a retry.
+ */
+const BUDGET = { dead: '1', stalled: '2' } as const;
+
+/**
+ * Makes `name` a local S3 remote of `repo` at `endpoint` with the retry budget `budget` (and short
+ * timeouts), written as `reg remote add --local` and `reg remote modify --local` write it.
+ */
+async function addUnreachableRemote(repo: string, name: string, endpoint: string, isDefault: boolean, budget: string): Promise<void> {
+  await configureRemote(repo, name, 's3://bucket/x', { 'endpoint-url': endpoint, 'retry-budget': budget, 'read-timeout': '1', 'connect-timeout': '1' }, { local: true, isDefault });
 }
 
 beforeAll(async () => {
@@ -51,15 +61,13 @@ beforeAll(async () => {
   // Every request is read and never answered.
   stall = await startStallProxy({ upstream: `http://127.0.0.1:${closedPort}`, every: 1, offset: 0, mode: 'headers' });
   // The clone's only way to the data is a dead endpoint (the local config overrides the tracked remote).
-  await regOk(clone, ['remote', 'add', 'dead', 's3://bucket/x', '--default', '--local'], { env: ENV });
-  await regOk(clone, ['remote', 'modify', '--local', 'dead', 'endpoint-url', `http://127.0.0.1:${closedPort}`], { env: ENV });
-  await regOk(clone, ['remote', 'modify', '--local', 'dead', 'retry-budget', '3'], { env: ENV });
+  await configureRemote(clone, 'dead', 's3://bucket/x', { 'endpoint-url': `http://127.0.0.1:${closedPort}`, 'retry-budget': BUDGET.dead }, { local: true, isDefault: true });
 
   // The publishing commands: a clone whose cache holds the manifest of PAGES but none of its files.
   release = await buildReleaseFixture({ 'a.txt': 'alpha\n', 'sub/b.txt': 'bravo\n', 'c.bin': Buffer.alloc(4096, 3) });
   copyObjectToClone(release, release.manifest);
-  await addUnreachableRemote(release.clone, 'dead', `http://127.0.0.1:${closedPort}`, true);
-  await addUnreachableRemote(release.clone, 'stalled', stall.endpoint, false);
+  await addUnreachableRemote(release.clone, 'dead', `http://127.0.0.1:${closedPort}`, true, BUDGET.dead);
+  await addUnreachableRemote(release.clone, 'stalled', stall.endpoint, false, BUDGET.stalled);
 }, 240_000);
 afterAll(async () => {
   await stall?.close();
@@ -145,7 +153,9 @@ describe('a dead or stalled remote under catalog build --remote-status', () => {
     for (const [remote, endpoint] of [['dead', `http://127.0.0.1:${closedPort}`], ['stalled', stall.endpoint]] as const) {
       const dir = tempDir(`reg-catalog-${remote}-`);
       git(dir, 'clone', '-q', release.root, '.');
-      await addUnreachableRemote(dir, remote, endpoint, true);
+      // These tests also assert "giving up after N attempts" (plural): budgets with a margin of
+      // seconds over one attempt, so a retry happens however slow the machine.
+      await addUnreachableRemote(dir, remote, endpoint, true, remote === 'dead' ? '2' : '3');
       clones.set(remote, dir);
     }
   }, 120_000);
@@ -198,8 +208,8 @@ describe('a dead or stalled remote under reg batch', () => {
       await regOk(repo, ['init']);
       git(repo, 'add', '-A');
       git(repo, 'commit', '-qm', 'registry');
-      await addUnreachableRemote(repo, 'dead', `http://127.0.0.1:${closedPort}`, true);
-      await addUnreachableRemote(repo, 'stalled', stall.endpoint, false);
+      await addUnreachableRemote(repo, 'dead', `http://127.0.0.1:${closedPort}`, true, BUDGET.dead);
+      await addUnreachableRemote(repo, 'stalled', stall.endpoint, false, BUDGET.stalled);
       const names = ['small-01', 'pushed-dead', 'run-dead', 'pushed-stalled', 'small-02'];
       for (const n of names) writeTree(join(incoming, n), { 'a.txt': `${n} a\n`, 'sub/b.txt': `${n} b\n` });
       mkdirSync(join(root, 'jobs'));
@@ -266,8 +276,8 @@ describe('a dead or stalled remote under reg sync push and pull', () => {
     await regOk(repo, ['init']);
     git(repo, 'add', '-A');
     git(repo, 'commit', '-qm', 'registry');
-    await addUnreachableRemote(repo, 'dead', `http://127.0.0.1:${closedPort}`, true);
-    await addUnreachableRemote(repo, 'stalled', stall.endpoint, false);
+    await addUnreachableRemote(repo, 'dead', `http://127.0.0.1:${closedPort}`, true, BUDGET.dead);
+    await addUnreachableRemote(repo, 'stalled', stall.endpoint, false, BUDGET.stalled);
     writeTree(join(repo, 'processed_datasets', 'run-01'), { 'a.txt': 'alpha\n', 'sub/b.txt': 'bravo\n' });
   }, 120_000);
   afterAll(() => {
