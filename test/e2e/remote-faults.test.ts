@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configureRemote } from '../helpers/remote-config.js';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { startStallProxy } from '../helpers/stall-proxy.js';
@@ -29,17 +30,16 @@ async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: numb
   return { value, seconds: (Date.now() - start) / 1000 };
 }
 
-/** A registry with one small tracked file and an S3 remote `origin` at `endpoint`. */
-async function repoWithS3Remote(endpoint: string | undefined, bucket = s3.bucket): Promise<string> {
+/**
+ * A registry with one small tracked file and an S3 remote `origin` at `endpoint` (path-style),
+ * with `options` set on it as `reg remote modify` sets them.
+ */
+async function repoWithS3Remote(endpoint: string | undefined, bucket = s3.bucket, options: Record<string, string> = {}): Promise<string> {
   const repo = makeGitRepo();
   await regOk(repo, ['init']);
   writeTree(repo, { 'one.txt': `one ${randomBytes(4).toString('hex')}\n` });
   await regOk(repo, ['add', 'one.txt']);
-  await regOk(repo, ['remote', 'add', 'origin', `s3://${bucket}/p-${randomBytes(3).toString('hex')}`, '--default']);
-  if (endpoint !== undefined) {
-    await regOk(repo, ['remote', 'modify', 'origin', 'endpoint-url', endpoint]);
-    await regOk(repo, ['remote', 'modify', 'origin', 'path-style', 'true']);
-  }
+  await configureRemote(repo, 'origin', `s3://${bucket}/p-${randomBytes(3).toString('hex')}`, { ...(endpoint !== undefined ? { 'endpoint-url': endpoint, 'path-style': 'true' } : {}), ...options }, { isDefault: true });
   return repo;
 }
 
@@ -60,10 +60,7 @@ describe('stalled requests (2 % of requests held open by a proxy)', () => {
       files['big.bin'] = randomBytes((65 << 20) + 11); // above the 64 MiB multipart threshold
       writeTree(a, files);
       await regOk(a, ['add', 'data', 'big.bin']);
-      await regOk(a, ['remote', 'add', 'origin', `s3://${s3.bucket}/stall`, '--default']);
-      for (const [k, v] of [['endpoint-url', proxy.endpoint], ['path-style', 'true'], ['read-timeout', '3'], ['connect-timeout', '3']]) {
-        await regOk(a, ['remote', 'modify', 'origin', k!, v!]);
-      }
+      await configureRemote(a, 'origin', `s3://${s3.bucket}/stall`, { 'endpoint-url': proxy.endpoint, 'path-style': 'true', 'read-timeout': '3', 'connect-timeout': '3' }, { isDefault: true });
       git(a, 'add', '-A');
       git(a, 'commit', '-qm', 'data');
 
@@ -89,10 +86,9 @@ describe('stalled requests (2 % of requests held open by a proxy)', () => {
 
   it('a remote that holds every response open gives up with exit 4 (remote.network), not a hang', async () => {
     const proxy = await startStallProxy({ upstream: s3.endpoint, every: 1, offset: 0, mode: 'headers' });
-    const repo = await repoWithS3Remote(proxy.endpoint);
+    // One attempt takes read-timeout (1 s): a 2 s budget still retries (the message may say either).
+    const repo = await repoWithS3Remote(proxy.endpoint, s3.bucket, { 'read-timeout': '1', 'retry-budget': '2' });
     try {
-      await regOk(repo, ['remote', 'modify', 'origin', 'read-timeout', '1']);
-      await regOk(repo, ['remote', 'modify', 'origin', 'retry-budget', '3']);
       const r = await timed(() => reg(repo, ['push', '--json'], { env: s3.env }));
       expect(r.value.code, r.value.stderr).toBe(4);
       expect(errorOf(r.value.stdout).code).toBe('remote.network');
