@@ -8,6 +8,7 @@ import { verify } from '../../dist/ops/remote/verify.js';
 import { makeContext } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';
 import { S3Backend } from '../../dist/store/s3.js';
+import { configureRemote } from '../helpers/remote-config.js';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 
@@ -36,7 +37,7 @@ afterEach(() => {
 
 /** A kind of remote, and direct access to what it stores (no reg code involved). */
 interface RemoteKind {
-  /** Adds it to the repo as `name` (default remote with `isDefault`). */
+  /** Adds it to the repo as `name` (default remote with `isDefault`), as `reg remote add` and `reg remote modify` write it. */
   add(repo: string, name: string, isDefault?: boolean): Promise<void>;
   /** Object keys as stored, read from the storage directory itself. */
   keys(): string[];
@@ -52,7 +53,7 @@ function directoryRemote(): RemoteKind {
   return {
     env: {},
     async add(repo, name, isDefault) {
-      await regOk(repo, ['remote', 'add', name, root, ...(isDefault ? ['--default'] : [])]);
+      await configureRemote(repo, name, root, {}, { isDefault });
     },
     keys: () => filesUnder(root),
     corrupt(key, bytes) {
@@ -73,9 +74,7 @@ function s3Remote(): RemoteKind {
       return s3.env;
     },
     async add(repo, name, isDefault) {
-      await regOk(repo, ['remote', 'add', name, `s3://${s3.bucket}/${prefix}`, ...(isDefault ? ['--default'] : [])]);
-      await regOk(repo, ['remote', 'modify', name, 'endpoint-url', s3.endpoint]);
-      await regOk(repo, ['remote', 'modify', name, 'path-style', 'true']);
+      await configureRemote(repo, name, `s3://${s3.bucket}/${prefix}`, { 'endpoint-url': s3.endpoint, 'path-style': 'true' }, { isDefault });
     },
     keys: () =>
       filesUnder(dir())
