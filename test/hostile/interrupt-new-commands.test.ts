@@ -7,6 +7,7 @@ import { isTempName } from '../../src/fsutil.js';
 import { commitOnDay } from '../helpers/history-fixture.js';
 import { interruptWhen, sparseFile, STOPS_WITHIN_MS, type Interrupted } from '../helpers/interrupt.js';
 import { PAGES, PAGES_CARD, buildReleaseFixture, type ReleaseFixture } from '../helpers/release-fixture.js';
+import { configureRemote } from '../helpers/remote-config.js';
 import { filesUnder, git, makeGitRepo, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { startStallProxy, type StallProxy } from '../helpers/stall-proxy.js';
@@ -44,9 +45,7 @@ beforeAll(async () => {
   fx = await buildReleaseFixture({ 'a.txt': 'alpha\n', 'sub/b.txt': 'bravo\n', 'big.bin': BIG });
   v1Manifest = fx.manifest;
   // The tracked remote s3 (and the directory remote store) hold every version.
-  await regOk(fx.root, ['remote', 'add', 's3', `s3://${s3.bucket}/team`], { env });
-  await regOk(fx.root, ['remote', 'modify', 's3', 'endpoint-url', s3.endpoint], { env });
-  await regOk(fx.root, ['remote', 'modify', 's3', 'path-style', 'true'], { env });
+  await configureRemote(fx.root, 's3', `s3://${s3.bucket}/team`, { 'endpoint-url': s3.endpoint, 'path-style': 'true' });
   await regOk(fx.root, ['push', '-r', 's3'], { env });
   rmSync(join(fx.root, PAGES, 'big.bin'));
   writeFileSync(join(fx.root, PAGES, 'c.txt'), 'charlie\n');
@@ -78,9 +77,7 @@ async function freshClone(): Promise<string> {
   execFileSync('mkdir', ['-p', join(c, rel)]);
   writeFileSync(join(c, rel, v1Manifest.slice(2)), readFileSync(join(fx.root, rel, v1Manifest.slice(2))));
   for (const [name, proxy] of [['half', halfBody], ['silent', silent]] as const) {
-    await regOk(c, ['remote', 'add', name, `s3://${s3.bucket}/team`, '--local'], { env });
-    await regOk(c, ['remote', 'modify', '--local', name, 'endpoint-url', proxy.endpoint], { env });
-    await regOk(c, ['remote', 'modify', '--local', name, 'path-style', 'true'], { env });
+    await configureRemote(c, name, `s3://${s3.bucket}/team`, { 'endpoint-url': proxy.endpoint, 'path-style': 'true' }, { local: true });
   }
   return c;
 }
@@ -333,9 +330,7 @@ describe('Ctrl-C under catalog build', () => {
   it('catalog build --remote-status: exit 130, no site written; the re-run completes', async () => {
     const s = await scene();
     try {
-      await regOk(s.clone, ['remote', 'add', 'silent-default', `s3://${s3.bucket}/team`, '--local', '--default'], { env });
-      await regOk(s.clone, ['remote', 'modify', '--local', 'silent-default', 'endpoint-url', silent.endpoint], { env });
-      await regOk(s.clone, ['remote', 'modify', '--local', 'silent-default', 'path-style', 'true'], { env });
+      await configureRemote(s.clone, 'silent-default', `s3://${s3.bucket}/team`, { 'endpoint-url': silent.endpoint, 'path-style': 'true' }, { local: true, isDefault: true });
       s.before.clone = outsideCache(snapshotTree(s.clone));
       const seen = silent.stats.requests;
       const site = join(s.out, 'site');
