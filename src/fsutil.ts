@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { dirname, sep } from 'node:path';
 import { configError, errnoCode, withPath } from './errors.js';
+import { makeDirsSync } from './make-dirs.js';
 
 /**
  * Every temp file reg creates (cache inserts, downloads, remote objects, workspace files, config
@@ -144,7 +145,7 @@ function writeAllSync(fd: number, bytes: Buffer): void {
  * directory. Work-tree files go through `src/workspace/safe-fs.ts` instead.
  */
 export function writeFileAtomicSync(target: string, data: string | Buffer | Iterable<string | Buffer>, mode = 0o666, durable = true, beforeRename?: () => void): void {
-  mkdirSync(dirname(target), { recursive: true });
+  makeDirsSync(dirname(target));
   writeFileInPlaceSync(target, data, mode, durable, beforeRename);
 }
 

@@ -1,11 +1,12 @@
 import { isAscii } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { Script } from 'node:vm';
 import { VERSION } from '../package-info.js';
+import { makeDirsSync } from '../make-dirs.js';
 
 /**
  * How the cache file was used: `used` (V8 accepted it), `rejected` (its digest did not match, or V8
@@ -129,7 +130,7 @@ function writeCacheQuietly(path: string, data: () => Buffer): void {
   const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   let fd: number | undefined;
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    makeDirsSync(dirname(path), 0o700);
     fd = openSync(temp, 'wx', 0o600);
     writeFileSync(fd, data());
     closeSync(fd);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, constants, copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, constants, copyFileSync, existsSync, linkSync, lstatSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { CHUNK_SIZE, hashFile } from '../data/hash.js';
@@ -8,6 +8,7 @@ import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
 import { tempPathFor, writeFileAtomicSync, writeThenNameSync } from '../fsutil.js';
 import { hasVerifiedMtime, objectPathIn, runRestoreTask, stampVerifiedPath, type WrittenStat } from '../workspace/hash-task.js';
 import { hashEach } from '../workspace/hasher.js';
+import { makeDirsSync } from '../make-dirs.js';
 
 export type LinkType = 'reflink' | 'hardlink' | 'symlink' | 'copy';
 export const LINK_TYPES: readonly LinkType[] = ['reflink', 'hardlink', 'symlink', 'copy'];
@@ -118,7 +119,7 @@ export class Cache {
    * Not stored when the cache has the object already.
    */
   private writeManifest(entries: readonly ManifestEntry[], accept: (oid: string) => string): { oid: string; stored: boolean } {
-    mkdirSync(this.root, { recursive: true });
+    this.ensureRoot();
     const hash = createHash('md5');
     function* hashed(): Generator<string> {
       for (const text of manifestSlices(entries)) {
@@ -135,7 +136,7 @@ export class Cache {
         oid = accept(`${hash.digest('hex')}.dir`);
         const path = this.objectPath(oid, false);
         if (existsSync(path)) return undefined;
-        mkdirSync(dirname(path), { recursive: true });
+        makeDirsSync(dirname(path));
         return path;
       },
     });
@@ -255,13 +256,30 @@ export class Cache {
     return this.copiesFirst(linkTypes);
   }
 
+  /**
+   * Makes the cache directory if it is missing. One that cannot be made (a parent that is a file
+   * or cannot hold directories, as under /proc) is named with the setting that chose it.
+   */
+  ensureRoot(): void {
+    try {
+      makeDirsSync(this.root);
+    } catch (err) {
+      const disk = diskError(err, this.root);
+      if (disk) throw disk;
+      throw new RegError('cache.cannot-create', 'failed', `cannot create the cache directory ${this.root}: ${errnoCode(err) ?? (err as Error).message}`, {
+        hint: 'point cache.dir (in .reg/config.local.yaml, or .reg/config.yaml for everyone) at a directory that can be created and written, or create this one',
+        cause: err,
+      });
+    }
+  }
+
   /** Probes with a scratch file whether a reflink from the cache into `dir` works. */
   reflinksInto(dir: string): boolean {
     const src = tempPathFor(join(this.root, 'probe'));
     const dest = tempPathFor(join(dir, 'probe'));
     try {
-      mkdirSync(this.root, { recursive: true });
-      mkdirSync(dir, { recursive: true });
+      this.ensureRoot();
+      makeDirsSync(dir);
       writeFileSync(src, 'reg reflink probe\n', { flag: 'wx' });
       copyFileSync(src, dest, constants.COPYFILE_FICLONE_FORCE);
       return true;
@@ -318,7 +336,7 @@ export class Cache {
     }
     const stamp = new Date().toISOString().replace(/[-:]|\.\d+/g, '');
     const dest = `${objectPathIn(join(this.root, QUARANTINE_DIR), oid, legacy)}.${stamp}.${randomBytes(3).toString('hex')}`;
-    mkdirSync(dirname(dest), { recursive: true });
+    makeDirsSync(dirname(dest));
     renameSync(src, dest);
     this.verified.delete(src);
     rmSync(join(this.root, '.complete'), { recursive: true, force: true });

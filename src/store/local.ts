@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, lstatSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { configError, errnoCode, withPath } from '../errors.js';
@@ -7,6 +7,7 @@ import { isAtOrBelow, isTempName, removeStaleTemps, tempPathFor } from '../fsuti
 import { HashingTap } from './hashing-tap.js';
 import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
 import { md5Hex } from '../data/manifest.js';
+import { makeDirs } from '../make-dirs.js';
 
 const PAGE = 1000;
 /** Files up to this size are copied through memory (one read, one write). */
@@ -235,7 +236,7 @@ export class LocalBackend implements Backend {
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
       this.assertDirInside(dir, key);
-      await mkdir(dir, { recursive: true });
+      await makeDirs(dir);
       // Temp files of killed pushes, once per directory and run.
       removeStaleTemps(dir);
       this.madeDirs.add(dir);
@@ -285,7 +286,7 @@ export class LocalBackend implements Backend {
   async putIfVersion(key: string, bytes: Buffer, expected: string | undefined, options: PutOptions = {}): Promise<string> {
     const target = this.pathOf(key);
     this.assertDirInside(dirname(target), key);
-    await mkdir(dirname(target), { recursive: true });
+    await makeDirs(dirname(target));
     const tmp = tempPathFor(target);
     const lock = join(dirname(target), `.${basename(target)}.cas.tmp`);
     let locked = false;

@@ -1,6 +1,6 @@
 import { closeSync, createWriteStream, open as openCallback, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { chmod, mkdir, rename, rm } from 'node:fs/promises';
+import { chmod, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { finished, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,6 +13,7 @@ import type { Cache } from './cache.js';
 import { FOLLOW_HASH_MIN_BYTES, FollowingHasher, PositionedFileWriter } from './follow-hash.js';
 import { BodyCounter, HashingTap, type BodyLimit } from './hashing-tap.js';
 import { DEFAULT_RETRY, fanOutSignal, withRetry, type RetryPolicy } from './transfer.js';
+import { makeDirs } from '../make-dirs.js';
 
 /** One content-addressed object: its oid and which layout it lives in (DVC 3 or legacy DVC 2). */
 export interface ObjRef {
@@ -228,7 +229,7 @@ export class ObjectStore {
     const target = cache.objectPath(ref.oid, ref.legacy);
     const dir = dirname(target);
     if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      await makeDirs(dir);
       removeStaleTemps(dir);
       this.madeDirs.add(dir);
     }

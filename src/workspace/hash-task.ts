@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, futimesSync, mkdirSync, openSync, renameSync, rmSync, statSync, utimesSync, write, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, futimesSync, openSync, renameSync, rmSync, statSync, utimesSync, write, writeSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CHUNK_SIZE, readFullSync, updateHash, type FileDigest } from '../data/hash.js';
 import { tempName, tempPathFor } from '../fsutil.js';
+import { makeDirsSync } from '../make-dirs.js';
 
 /** One file to hash; with `cacheRoot` its bytes are also stored as `files/md5/XX/REST` in one read pass. */
 export interface HashTask {
@@ -87,7 +88,7 @@ function renameIntoPlace(tmp: string, target: string): void {
     renameSync(tmp, target);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(dirname(target), { recursive: true });
+    makeDirsSync(dirname(target));
     renameSync(tmp, target);
   }
 }

@@ -3,6 +3,7 @@ import { isAbsolute, relative, sep } from 'node:path';
 import { isGitName, isPlainSegment } from '../data/path-rules.js';
 import { RegError, diskError, errnoCode } from '../errors.js';
 import { removeStaleTemps, writeFileInPlaceSync } from '../fsutil.js';
+import { makeDirsSync } from '../make-dirs.js';
 
 export { isTempName, removeStaleTemps, tempPathFor } from '../fsutil.js';
 
@@ -199,7 +200,8 @@ function plantedInReg(abs: string, symlink: boolean): RegError {
   });
 }
 
-function ioError(err: unknown, abs: string, action: string): RegError {
+/** A failure to `action` `abs`: a disk error when it is one (exit 1 with its fix), else fs.io naming the path. */
+export function ioError(err: unknown, abs: string, action: string): RegError {
   return diskError(err, abs) ?? new RegError('fs.io', 'failed', `cannot ${action} ${abs}: ${(err as Error).message}`, { cause: err });
 }
 
@@ -291,7 +293,7 @@ export function outputTree(repo: { root: string; cache: { root: string } }, abs:
     return { fs: workTree(repo), prefix: inRepo + '/' };
   }
   try {
-    mkdirSync(abs, { recursive: true });
+    makeDirsSync(abs);
   } catch (err) {
     throw ioError(err, abs, 'create directory');
   }

@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { manifestOidOf } from '../../data/manifest.js';
@@ -206,7 +206,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   const totalBytes = todo.reduce((s, t) => s + t.size, 0);
   let storedObjects = 0;
   if (todo.length > 0) {
-    if (opts.store) mkdirSync(repo.cache.root, { recursive: true });
+    if (opts.store) repo.cache.ensureRoot();
     ctx.progress({ type: 'start', phase, label: `${opts.store ? 'adding' : 'hashing'} ${dataRel}`, total: todo.length, totalBytes });
     try {
       const onResult = (r: HashOutcome, k: number) => {

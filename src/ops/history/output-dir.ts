@@ -2,7 +2,8 @@ import { lstatSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RegError } from '../../errors.js';
 import { tempPathFor } from '../../fsutil.js';
-import { SafeFs } from '../../workspace/safe-fs.js';
+import { SafeFs, ioError } from '../../workspace/safe-fs.js';
+import { makeDirsSync } from '../../make-dirs.js';
 
 /**
  * The one place the history commands write outside the cache (reg get's output). A directory is
@@ -20,7 +21,7 @@ export class OutputDir {
 
   /** A new, empty temp directory for `dest` (its parent is created if missing). */
   static fresh(dest: string): OutputDir {
-    mkdirSync(dirname(dest), { recursive: true });
+    makeParent(dest);
     const root = tempPathFor(dest);
     mkdirSync(root);
     return new OutputDir(dest, root);
@@ -28,7 +29,7 @@ export class OutputDir {
 
   /** A single file's destination, its parent directory made (the file itself is written by temp + rename). */
   static prepareFile(dest: string): string {
-    mkdirSync(dirname(dest), { recursive: true });
+    makeParent(dest);
     return dest;
   }
 
@@ -57,5 +58,14 @@ export class OutputDir {
 
   discard(): void {
     rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** The parent directory of an output, made if missing (one that cannot be, as under /proc, is named). */
+function makeParent(dest: string): void {
+  try {
+    makeDirsSync(dirname(dest));
+  } catch (err) {
+    throw ioError(err, dirname(dest), 'create directory');
   }
 }

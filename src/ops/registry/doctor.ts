@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
-import { copyFile, link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Context } from '../../context.js';
@@ -17,6 +17,7 @@ import { hooksNotice } from '../hooks/hooks-notice.js';
 import { openRemote, resolveRemoteName } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
 import { check } from './check.js';
+import { makeDirs } from '../../make-dirs.js';
 
 /**
  * `reg doctor`: checks the environment and the repository and says what to fix. Every check is
@@ -283,7 +284,7 @@ async function cacheCheck(repo: Repo): Promise<DoctorCheck> {
   const root = repo.cache.root;
   const linkTypes = repo.linkTypes;
   try {
-    await mkdir(root, { recursive: true });
+    await makeDirs(root);
     readdirSync(root);
   } catch (err) {
     return { id: 'cache', status: 'fail', summary: `the cache ${root} is not readable: ${errnoCode(err) ?? (err as Error).message}`, fix: 'fix its permissions, or point cache.dir in .reg/config.local.yaml at a directory you can write' };
@@ -297,7 +298,7 @@ async function cacheCheck(repo: Repo): Promise<DoctorCheck> {
   }
   const works: Record<LinkType, boolean> = { reflink: false, hardlink: false, symlink: false, copy: false };
   const scratch = join(repo.regDir, 'tmp');
-  await mkdir(scratch, { recursive: true });
+  await makeDirs(scratch);
   const dir = await mkdtemp(join(scratch, 'doctor-'));
   const src = join(root, `.doctor-${randomBytes(6).toString('hex')}`);
   try {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_FILE, LOCAL_CONFIG_FILE, loadConfig, setConfigValue } from '../../config.js';
 import { registryPolicy, type AreaMode } from '../../policy/areas.js';
@@ -10,6 +10,7 @@ import { readGitignoreText, writeFileAtomicSync } from '../../fsutil.js';
 import { REG_DIR, assertRegDirIsDirectory, requireGitRoot } from '../../repo.js';
 import { forbiddenInRepo, SafeFs } from '../../workspace/safe-fs.js';
 import { importDvcCache, importDvcRemotes, type ImportedCache, type ImportedRemote } from './dvc-config.js';
+import { makeDirsSync } from '../../make-dirs.js';
 
 export interface InitOptions {
   fromDvc?: boolean;
@@ -51,7 +52,7 @@ export async function init(ctx: Context, options: InitOptions = {}): Promise<Ini
   assertRegDirIsDirectory(regDir);
   const alreadyInitialized = existsSync(join(regDir, CONFIG_FILE));
   const created: string[] = [];
-  mkdirSync(regDir, { recursive: true });
+  makeDirsSync(regDir);
   if (!alreadyInitialized) {
     writeFileAtomicSync(join(regDir, CONFIG_FILE), DEFAULT_CONFIG);
     created.push(`${REG_DIR}/${CONFIG_FILE}`);

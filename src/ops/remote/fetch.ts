@@ -102,6 +102,8 @@ export async function fetchObjects(ctx: Context, options: FetchOptions, beforeDo
       result.skipped += group.reduce((s, o) => s + 1 + (o.isDir ? (o.out.nfiles ?? 0) : 0), 0);
       continue;
     }
+    // Objects are coming: a cache directory that cannot be made is said as such, before the remote is opened.
+    repo.cache.ensureRoot();
     beforeDownload?.(repo);
     beforeDownload = undefined;
     const remote = openRemote(repo, ctx, { remote: name, jobs: options.jobs, retry: options.retry, wrapBackend: options.wrapBackend });

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
@@ -7,6 +7,7 @@ import type { Backend } from '../../store/backend.js';
 import type { RetryPolicy } from '../../store/transfer.js';
 import { checkoutOutputs, type CheckoutResult } from '../data/checkout.js';
 import { fetchError, fetchObjects, type FetchResult } from './fetch.js';
+import { makeDirsSync } from '../../make-dirs.js';
 
 export interface PullOptions {
   targets: string[];
@@ -101,7 +102,7 @@ function earlyCopiesPay(repo: Repo): boolean {
 function existingDir(dir: string): Stats {
   const st = statSync(dir, { throwIfNoEntry: false });
   if (st !== undefined) return st;
-  mkdirSync(dir, { recursive: true });
+  makeDirsSync(dir);
   return statSync(dir);
 }
 
