@@ -36,6 +36,16 @@ export function backoffDelay(attempt: number, policy: RetryPolicy, random: () =>
 }
 
 /**
+ * The wait before the next attempt after attempt `attempt` failed with `err`: the backoff, but never
+ * past the remote's budget (the last wait ends where the budget does, and that attempt's failure
+ * gives up: a 3 s budget took up to 6 s when the full backoff was waited).
+ */
+export function retryDelay(attempt: number, policy: RetryPolicy, err: unknown, health?: RemoteHealth, random: () => number = Math.random): number {
+  const backoff = backoffDelay(attempt, policy, random);
+  return health ? Math.min(backoff, Math.max(0, health.leftFor(err))) : backoff;
+}
+
+/**
  * The health of one remote for one command, shared by every request to it: once it has failed
  * every request for the retry budget (the connect budget when it cannot even be connected to),
  * it is given up and every further request fails at once with the same error.
@@ -57,9 +67,13 @@ export class RemoteHealth {
   /** Records a transient failure of an attempt that started at `startedAt`; true when the remote is now given up. */
   failed(err: unknown, startedAt: number): boolean {
     this.failingSince = Math.min(this.failingSince ?? startedAt, startedAt);
-    const failingFor = this.now() - this.failingSince;
+    return this.leftFor(err) <= 0;
+  }
+
+  /** How much of the budget for failures like `err` is left, as of now (after failed()). */
+  leftFor(err: unknown): number {
     const limit = isConnectFailure(err) ? (this.policy.unreachableMs ?? DEFAULT_UNREACHABLE_MS) : (this.policy.budgetMs ?? DEFAULT_BUDGET_MS);
-    return failingFor >= limit;
+    return limit - (this.now() - (this.failingSince ?? this.now()));
   }
 
   get dead(): unknown {
@@ -160,7 +174,7 @@ export async function retryOrThrow(err: unknown, at: { attempt: number; first: n
     throw exhausted;
   }
   onRetry?.(err, at.attempt);
-  await sleep(backoffDelay(at.attempt, policy), signal);
+  await sleep(retryDelay(at.attempt, policy, err, health), signal);
 }
 
 export interface TransferTask {

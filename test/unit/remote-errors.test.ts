@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { NotFoundError, type Backend, type ObjectInfo } from '../../dist/store/backend.js';
 import { GuardedBackend } from '../../dist/store/guarded-backend.js';
 import { RetriesExhaustedError, classifyRemoteError, isConnectFailure, remoteError, type RemoteIdentity } from '../../dist/store/remote-errors.js';
-import { RemoteHealth, runTransfers, withRetry, type RetryPolicy } from '../../dist/store/transfer.js';
+import { RemoteHealth, retryDelay, runTransfers, withRetry, type RetryPolicy } from '../../dist/store/transfer.js';
 import { RegError, diskError } from '../../dist/errors.js';
 import { findSecrets, findSecretsByLine, splitUrlCredentials } from '../../dist/policy/secrets.js';
 
@@ -120,6 +120,22 @@ describe('retry budget', () => {
     let later = 0;
     await expect(withRetry(async () => void later++, health.policy, undefined, { health })).rejects.toBe(first);
     expect(later).toBe(0);
+  });
+
+  it('never waits past the budget: the last backoff is cut to what is left of it', () => {
+    let clock = 0;
+    const policy = { ...FAST, baseDelayMs: 8_000, maxDelayMs: 8_000, budgetMs: 10_000, unreachableMs: 4_000 };
+    const health = new RemoteHealth(policy, () => clock);
+    const always = () => 0.999;
+    clock = 1_000;
+    expect(health.failed(sdk('InternalError', 500), 0)).toBe(false);
+    expect(retryDelay(3, policy, sdk('InternalError', 500), health, always)).toBe(7_992);
+    clock = 7_500;
+    expect(retryDelay(3, policy, sdk('InternalError', 500), health, always)).toBe(2_500);
+    // Connection failures have the (shorter) connect budget.
+    expect(retryDelay(3, policy, errno('ECONNREFUSED'), health, always)).toBe(0);
+    // Without a shared health (one request on its own), the backoff as it is.
+    expect(retryDelay(3, policy, sdk('InternalError', 500), undefined, always)).toBe(7_992);
   });
 
   it('a success resets the failing clock', () => {
