@@ -2,15 +2,20 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Ajv from 'ajv';
-import AjvDraft04 from 'ajv-draft-04';
-import addFormats from 'ajv-formats';
+import AjvModule from 'ajv';
+import AjvDraft04Module from 'ajv-draft-04';
+import addFormatsModule from 'ajv-formats';
 import parseTorrent from 'parse-torrent';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { md5OfBuffer } from '../../dist/data/hash.js';
 import { serializeManifest } from '../../dist/data/manifest.js';
 import { PROJECT_ROOT, filesUnder, git, tempFilesUnder, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+
+// CommonJS packages: under NodeNext a default import is their module.exports, whose `default` is the class or plugin.
+const Ajv = AjvModule.default;
+const AjvDraft04 = AjvDraft04Module.default;
+const addFormats = addFormatsModule.default;
 
 /**
  * reg export end to end: a committed entry becomes a release directory that the real tools
