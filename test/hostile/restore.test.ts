@@ -148,7 +148,7 @@ describe('the cheap paths keep the checks', () => {
     await regOk(repo, ['add', 'raw_datasets/d']);
     rmSync(join(repo, 'raw_datasets/d'), { recursive: true });
     const evil = Buffer.from(bytes);
-    evil[12345] ^= 0xff;
+    evil.writeUInt8(evil.readUInt8(12345) ^ 0xff, 12345);
     chmodSync(objectPath(bytes), 0o644);
     writeFileSync(objectPath(bytes), evil); // same size, one byte flipped
     chmodSync(objectPath(bytes), 0o444);
@@ -168,7 +168,7 @@ describe('the cheap paths keep the checks', () => {
     const obj = objectPath(bytes);
     const stamp = statSync(obj).mtime;
     const evil = Buffer.from(bytes);
-    evil[54321] ^= 0xff;
+    evil.writeUInt8(evil.readUInt8(54321) ^ 0xff, 54321);
     chmodSync(obj, 0o644);
     writeFileSync(obj, evil); // bit rot, or a tool that rewrites and restores the mtime
     chmodSync(obj, 0o444);
@@ -226,7 +226,7 @@ describe('hardlink checkout into an empty workspace', () => {
     await regOk(repo, ['checkout']);
     expect(filesUnder(join(repo, 'raw_datasets/d'))).toEqual(['a.txt', 'c.txt', 'sub/b.txt']);
     expect(tempFilesUnder(repo)).toEqual([]);
-    for (const [f, c] of [['a.txt', 'alpha'], ['c.txt', 'alpha'], ['sub/b.txt', 'bravo']]) {
+    for (const [f, c] of [['a.txt', 'alpha'], ['c.txt', 'alpha'], ['sub/b.txt', 'bravo']] as const) {
       expect(lstatSync(join(repo, 'raw_datasets/d', f)).ino).toBe(lstatSync(objectPath(c)).ino);
     }
     const st = JSON.parse((await regOk(repo, ['--json', 'status', 'raw_datasets/d'])).stdout).outputs[0];

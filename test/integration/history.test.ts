@@ -414,10 +414,10 @@ describe('hostile pointers in history', () => {
       git(root, 'commit', '-q', '--no-verify', '-m', msg);
       return git(root, 'rev-parse', 'HEAD').trim();
     };
-    let bad: Record<string, string>;
+    const bad = { yaml: '', escape: '', git: '', huge: '', link: '' };
     try {
       writeFileSync(join(root, `${IMAGES}.dvc`), 'outs:\n- md5: [unclosed\n');
-      bad = { yaml: commitAll('broken yaml') };
+      bad.yaml = commitAll('broken yaml');
       writeFileSync(join(root, `${IMAGES}.dvc`), `outs:\n- md5: ${fx.imagesOid.v3}\n  hash: md5\n  path: ../../${sentinel.split('/').pop()}\n`);
       bad.escape = commitAll('path escapes');
       writeFileSync(join(root, `${IMAGES}.dvc`), `outs:\n- md5: ${fx.imagesOid.v3}\n  hash: md5\n  path: ../.git\n`);

@@ -33,7 +33,7 @@ describe('file browser data', () => {
     let seen = 0;
     let key: string | undefined = '0:0';
     for (let p = 0; key; p++) {
-      const { listing } = m.get(key)!;
+      const listing: Listing = m.get(key)!.listing;
       expect(listing[4].length).toBeLessThanOrEqual(ROWS_PER_PAGE);
       seen += listing[4].length;
       key = listing[5] === -1 ? undefined : `0:${p + 1}`;
