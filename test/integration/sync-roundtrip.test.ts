@@ -169,7 +169,13 @@ describe('reg sync through a directory remote', () => {
     // a.txt was listed at 5 bytes and grew since: the listing (untrusted, like any remote's) says 5, the file holds more.
     const grown = 'alpha, and more bytes written after the listing';
     writeTree(store, { [`${ENTRY}/a.txt`]: grown });
-    const listedAt5 = overriding((inner) => ({ head: async (key: string) => ({ ...(await inner.head(key)), size: 5 }) }));
+    // A key that is not there stays not there (undefined), as a HEAD of a missing object says.
+    const listedAt5 = overriding((inner) => ({
+      head: async (key, options) => {
+        const info = await inner.head(key, options);
+        return info && { ...info, size: 5 };
+      },
+    }));
     let e = await refused(push(a, { wrapBackend: listedAt5 }));
     expect(e.code).toBe('sync.remote-file-changed');
     expect(e.exitCode).toBe(7);
