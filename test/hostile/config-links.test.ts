@@ -2,7 +2,7 @@ import { lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git } from '../helpers/repo.js';
-import { makeWorld, runGuarded, type World } from './world.js';
+import { makeWorld, runGuarded, type Outcome, type World } from './world.js';
 
 /**
  * `.reg/config.yaml` is tracked. Committed as a symlink to a file outside the repository, it was
@@ -29,7 +29,7 @@ function plantConfigLink(w: World, name: string): void {
   git(w.repo, 'commit', '-qm', `plant .reg/${name}`);
 }
 
-function expectRefused(r: { code: number; stderr: string; errorCode?: string }, name: string): void {
+function expectRefused(r: Outcome, name: string): void {
   expect(r.code, r.stderr).toBe(3);
   expect(r.errorCode, r.stderr).toBe('config.not-a-file');
   expect(r.stderr).toContain(`.reg/${name} is a symbolic link`);
