@@ -168,7 +168,9 @@ async function expectKeptAmongModified(repo: string, i: number, bytes: Buffer) {
   expect(s.modified).toContain(nameOf(i));
   const c = await reg(repo, ['--json', 'checkout', DATA]);
   expect(c.code, c.stderr).toBe(7);
-  expect((errorOf(c.stdout) as { details: { files: Array<{ path: string }> } }).details.files.map((f) => f.path)).toContain(`${DATA}/${nameOf(i)}`);
+  const e = errorOf(c.stdout) as { code: string; details?: { files: Array<{ path: string }> } };
+  expect(e.code).toBe('checkout.would-lose-data');
+  expect(e.details?.files.map((f) => f.path)).toContain(`${DATA}/${nameOf(i)}`);
   expect(readFileSync(abs(repo, i)).equals(bytes)).toBe(true);
   return s;
 }
