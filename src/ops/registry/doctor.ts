@@ -57,7 +57,8 @@ export interface DoctorResult {
   warnings: number;
 }
 
-export const MIN_NODE = [20, 0, 0];
+/** The floor of reg's dependencies (htmlparser2 12, through sanitize-html), as package.json's engines says. */
+export const MIN_NODE = [20, 19, 0];
 export const MIN_GIT = [2, 25, 0];
 const DEFAULT_PROBE_MS = 20_000;
 
@@ -105,7 +106,7 @@ function atLeast(v: number[], min: number[]): boolean {
 function nodeCheck(version: string): DoctorCheck {
   const v = parseVersion(version);
   if (v && atLeast(v, MIN_NODE)) return { id: 'node', status: 'ok', summary: `Node.js ${version}` };
-  return { id: 'node', status: 'fail', summary: `Node.js ${version} is older than ${MIN_NODE.join('.')}`, fix: `install Node.js ${MIN_NODE[0]} or later` };
+  return { id: 'node', status: 'fail', summary: `Node.js ${version} is older than ${MIN_NODE.join('.')}`, fix: `install Node.js ${MIN_NODE.slice(0, 2).join('.')} or later` };
 }
 
 function spawnText(file: string, args: string[], env: Context['env'], cwd: string, timeoutMs = 10_000): Promise<{ code: number; stdout: string; stderr: string }> {
