@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
 import { FOLLOW_HASH_MIN_BYTES } from '../../dist/store/follow-hash.js';
 import { errorOf, expectDiskFull, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
-import { makeSentinel, snapshotTree } from '../hostile/tree.js';
+import { guardSentinelTree } from '../hostile/tree.js';
 
 /**
  * A full disk (a small tmpfs) during add and pull: exit 1 naming ENOSPC and the path, and no
@@ -14,14 +14,7 @@ import { makeSentinel, snapshotTree } from '../hostile/tree.js';
  * the remote, no temp file, no manifest before its files. Mounting needs root: the tests skip, saying so, otherwise.
  */
 // A full disk never makes reg write elsewhere: a sentinel tree outside is byte-identical after every test.
-let sentinel: string;
-let sentinelBefore: Record<string, string>;
-beforeAll(() => {
-  sentinel = makeSentinel();
-  sentinelBefore = snapshotTree(sentinel);
-});
-afterAll(() => removeDir(sentinel));
-afterEach(() => expect(snapshotTree(sentinel)).toEqual(sentinelBefore));
+guardSentinelTree();
 let tmpfs: Tmpfs | undefined;
 let mountPoint = '';
 

@@ -9,7 +9,7 @@ import { LOG_MAX_ROWS } from '../../dist/workspace/stat-cache.js';
 import { interruptWhen } from '../helpers/interrupt.js';
 import { git, makeRegistry, reg, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { errorOf, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
-import { makeSentinel, snapshotTree } from './tree.js';
+import { guardSentinelTree } from './tree.js';
 import { STALE_TEMP_MS, tempName } from '../../src/fsutil.js';
 
 /**
@@ -28,14 +28,7 @@ import { STALE_TEMP_MS, tempName } from '../../src/fsutil.js';
 const FILES = MIRROR_MIN_ENTRIES + 100;
 
 // No fault here may reach outside the repository: a sentinel tree is byte-identical after every test.
-let sentinel: string;
-let sentinelBefore: Record<string, string>;
-beforeAll(() => {
-  sentinel = makeSentinel();
-  sentinelBefore = snapshotTree(sentinel);
-});
-afterAll(() => removeDir(sentinel));
-afterEach(() => expect(snapshotTree(sentinel)).toEqual(sentinelBefore));
+guardSentinelTree();
 const DATA = 'ds';
 /** More rows than the append log takes: a status after touching them rewrites the stat cache and its mirror. */
 const TOUCHED = LOG_MAX_ROWS + 44;

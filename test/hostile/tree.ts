@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isTempName } from '../../src/fsutil.js';
-import { tempDir } from '../helpers/repo.js';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { removeDir, tempDir } from '../helpers/repo.js';
 
 /** One buffer for md5OfFile: its bytes are consumed by the hash before the next read. */
 const CHUNK = Buffer.allocUnsafe(1 << 20);
@@ -76,4 +77,22 @@ export function rot(path: string): void {
   writeFileSync(path, bytes);
   chmodSync(path, 0o444);
   utimesSync(path, before.atime, before.mtime);
+}
+
+/**
+ * Registers a sentinel tree outside every repository for the calling test file, and an afterEach
+ * asserting it is byte-identical after every test. Returns the sentinel's path (once beforeAll ran).
+ */
+export function guardSentinelTree(): () => string {
+  let sentinel = '';
+  let before: Record<string, string> = {};
+  beforeAll(() => {
+    sentinel = makeSentinel();
+    before = snapshotTree(sentinel);
+  });
+  afterAll(() => {
+    if (sentinel) removeDir(sentinel);
+  });
+  afterEach(() => expect(snapshotTree(sentinel)).toEqual(before));
+  return () => sentinel;
 }

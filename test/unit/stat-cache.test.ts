@@ -46,6 +46,22 @@ function storedMd5s(): string[] {
   return Array.from({ length: rows }, (_, i) => bin.toString('hex', 16 + 5 * rows * 8 + 16 * i, 16 + 5 * rows * 8 + 16 * (i + 1)));
 }
 
+/**
+ * Records one more file (md5 'c…') beside `current` (whose md5s read back as `md5s`) and saves: a
+ * rewrite in the current format (6), whose rows read back the same, the new one included.
+ */
+function expectRewrittenWithOneMore(current: WalkedFile[], md5s: string[]): void {
+  const grown = [...current, file(N)];
+  const c = StatCache.load(dir, 'data', false);
+  for (const f of grown) if (c.lookup(f) === undefined) c.record(f, md5('c'), OLD + 100_000);
+  c.retainOnly(grown.map((f) => f.relpath));
+  c.save();
+  expect(JSON.parse(readFileSync(statFile(), 'utf8')).v).toBe(6);
+  expect(storedNumbers().ino).toEqual(grown.map((f) => f.ino));
+  const back = StatCache.load(dir, 'data', false);
+  expect(grown.map((f) => back.lookup(f))).toEqual([...md5s, md5('c')]);
+}
+
 /** A saved cache of N rows, every md5 'a…', with tree memo T1. */
 function seed(): void {
   const c = StatCache.load(dir, 'data', false);
@@ -370,15 +386,7 @@ describe('stat cache: changes since the pointer tree', () => {
     const current = files().map((f, i) => (i === 2 ? patched : f));
     expect(current.map((f) => old.lookup(f))).toEqual([md5('a'), md5('a'), md5('b'), md5('a'), md5('a')]);
     // One added file: a rewrite, in the new format.
-    const grown = [...current, file(N)];
-    const c = StatCache.load(dir, 'data', false);
-    for (const f of grown) if (c.lookup(f) === undefined) c.record(f, md5('c'), OLD + 100_000);
-    c.retainOnly(grown.map((f) => f.relpath));
-    c.save();
-    expect(JSON.parse(readFileSync(statFile(), 'utf8')).v).toBe(6);
-    expect(storedNumbers().ino).toEqual(grown.map((f) => f.ino));
-    const back = StatCache.load(dir, 'data', false);
-    expect(grown.map((f) => back.lookup(f))).toEqual([md5('a'), md5('a'), md5('b'), md5('a'), md5('a'), md5('c')]);
+    expectRewrittenWithOneMore(current, [md5('a'), md5('a'), md5('b'), md5('a'), md5('a')]);
   });
 
   it('reads the format before (md5s as hex in the JSON, numbers in the .bin, v5) and its log, trusts its mirror rows, and rewrites it with the md5s in the .bin', () => {
@@ -400,15 +408,7 @@ describe('stat cache: changes since the pointer tree', () => {
     expect(files().map((f) => StatCache.load(dir, 'data', false).lookup(f))).toEqual(files().map(() => undefined));
     writeFileSync(statFile(), JSON.stringify({ ...v6, v: 5, md5: bin.toString('hex', numbersEnd) }));
     // One added file: a rewrite, in the new format, the log's patch kept.
-    const grown = [...current, file(N)];
-    const c = StatCache.load(dir, 'data', false);
-    for (const f of grown) if (c.lookup(f) === undefined) c.record(f, md5('c'), OLD + 100_000);
-    c.retainOnly(grown.map((f) => f.relpath));
-    c.save();
-    expect(JSON.parse(readFileSync(statFile(), 'utf8')).v).toBe(6);
-    expect(storedNumbers().ino).toEqual(grown.map((f) => f.ino));
-    const back = StatCache.load(dir, 'data', false);
-    expect(grown.map((f) => back.lookup(f))).toEqual([md5('a'), md5('a'), md5('a'), md5('b'), md5('a'), md5('c')]);
+    expectRewrittenWithOneMore(current, [md5('a'), md5('a'), md5('a'), md5('b'), md5('a')]);
   });
 
   it('a log line patching an md5 of the .bin changes that row only, and a line whose md5 is not hex is not applied', () => {
