@@ -3,6 +3,7 @@ import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REG_BIN, git, makeRegistry, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { guardSentinelTree, snapshotTree } from '../hostile/tree.js';
 
 /**
  * Directories reg must create, pointed where no directory can be made: under /proc, mkdir of a
@@ -27,6 +28,8 @@ function run(cwd: string, args: string[], env: Record<string, string> = {}): Pro
   });
 }
 
+// Nothing is written outside the repository: a sentinel tree is byte-identical after every test.
+guardSentinelTree();
 let remote: string;
 let repo: string;
 let clone: string;
@@ -48,6 +51,14 @@ afterAll(() => {
   for (const d of [remote, repo, clone]) if (d) removeDir(d);
 });
 
+/** Runs the CLI in `cwd` and checks that its .git is byte-identical afterwards. */
+async function runKeepingGit(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Awaited<ReturnType<typeof run>>> {
+  const before = snapshotTree(join(cwd, '.git'));
+  const r = await run(cwd, args, env);
+  expect(snapshotTree(join(cwd, '.git'))).toEqual(before);
+  return r;
+}
+
 function expectNamedFailure(r: Awaited<ReturnType<typeof run>>, exit: number, named: RegExp): void {
   expect(r.signal, 'killed after 30 s: the command hung').toBeNull();
   expect(r.code, r.stderr).toBe(exit);
@@ -60,7 +71,7 @@ describe('directories that cannot be made (under /proc): an error naming them, n
     writeTree(repo, { 'raw_datasets/more/c.txt': 'charlie\n' });
     writeFileSync(join(repo, '.reg/config.local.yaml'), `hooks:\n  install: false\ncache:\n  dir: ${NOWHERE}/cache\n`);
     try {
-      const r = await run(repo, ['add', 'raw_datasets/more']);
+      const r = await runKeepingGit(repo, ['add', 'raw_datasets/more']);
       expectNamedFailure(r, 1, new RegExp(`cannot create the cache directory ${NOWHERE}/cache: ENOENT`));
       expect(r.stderr).toMatch(/hint: point cache\.dir/);
       expect(existsSync(join(repo, 'raw_datasets/more.dvc'))).toBe(false);
@@ -72,7 +83,7 @@ describe('directories that cannot be made (under /proc): an error naming them, n
   it('pull into a clone whose cache.dir is there: exit 1 naming it, before the remote is asked; no data written', async () => {
     writeFileSync(join(clone, '.reg/config.local.yaml'), `hooks:\n  install: false\ncache:\n  dir: ${NOWHERE}/cache\n`);
     try {
-      const r = await run(clone, ['pull']);
+      const r = await runKeepingGit(clone, ['pull']);
       expectNamedFailure(r, 1, new RegExp(`cannot create the cache directory ${NOWHERE}/cache`));
       expect(existsSync(join(clone, 'raw_datasets/photos'))).toBe(false);
     } finally {
@@ -82,20 +93,20 @@ describe('directories that cannot be made (under /proc): an error naming them, n
 
   it('push to a directory remote there: exit 4 (a remote failure) naming the directory', async () => {
     await regOk(repo, ['remote', 'add', 'nowhere', `${NOWHERE}/remote`, '--local']);
-    const r = await run(repo, ['push', '--no-check', '-r', 'nowhere']);
+    const r = await runKeepingGit(repo, ['push', '--no-check', '-r', 'nowhere']);
     expectNamedFailure(r, 4, new RegExp(`mkdir '${NOWHERE}`));
   });
 
   it('get -o there: exit 1 naming the directory, nothing written', async () => {
-    const r = await run(repo, ['get', 'raw_datasets/photos', '-o', `${NOWHERE}/out`]);
+    const r = await runKeepingGit(repo, ['get', 'raw_datasets/photos', '-o', `${NOWHERE}/out`]);
     expectNamedFailure(r, 1, new RegExp(`cannot create directory ${NOWHERE}`));
   });
 
   it('XDG_CACHE_HOME there (the code cache): status runs and prints what it prints with a cache', async () => {
     const xdg = tempDir('reg-unmakeable-xdg-');
     try {
-      const withCache = await run(repo, ['--json', 'status'], { XDG_CACHE_HOME: xdg });
-      const without = await run(repo, ['--json', 'status'], { XDG_CACHE_HOME: `${NOWHERE}/xdg` });
+      const withCache = await runKeepingGit(repo, ['--json', 'status'], { XDG_CACHE_HOME: xdg });
+      const without = await runKeepingGit(repo, ['--json', 'status'], { XDG_CACHE_HOME: `${NOWHERE}/xdg` });
       expect(without.signal, 'killed after 30 s: the command hung').toBeNull();
       expect(without.code, without.stderr).toBe(withCache.code);
       expect(without.stdout).toBe(withCache.stdout);
