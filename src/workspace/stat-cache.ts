@@ -293,22 +293,30 @@ export class StatCache {
    * the cache), if there is one: status starts git on it before the cache loads.
    */
   static mirrorIndexOf(statDir: string, key: string, legacy: boolean): { file: string; gen: string } | undefined {
-    const file = StatCache.fileFor(statDir, key, legacy);
-    const header = Buffer.alloc(GEN_CHARS);
+    return mirrorOfStoredFile(StatCache.fileFor(statDir, key, legacy));
+  }
+
+  /**
+   * The mirror indexes of every output's stored generation in `statDir` (as mirrorIndexOf finds
+   * them, without knowing the outputs): a status starts git on them before it has read the
+   * pointers. Undefined when more than `max` mirror index files lie there (git would run for
+   * outputs a status may not scan).
+   */
+  static currentMirrorIndexes(statDir: string, max: number): string[] | undefined {
+    let names: string[];
     try {
-      const fd = openSync(`${file}.bin`, 'r');
-      try {
-        if (readSync(fd, header, 0, GEN_CHARS, 0) !== GEN_CHARS) return undefined;
-      } finally {
-        closeSync(fd);
-      }
+      names = readdirSync(statDir);
     } catch {
-      return undefined;
+      return [];
     }
-    const gen = header.toString('latin1');
-    if (!/^[0-9a-f]+$/.test(gen)) return undefined;
-    const mirror = `${file}.${gen}.index`;
-    return statSync(mirror, { throwIfNoEntry: false })?.isFile() ? { file: mirror, gen } : undefined;
+    const found = names.filter((n) => MIRROR_FILE_NAME.test(n));
+    if (found.length > max) return undefined;
+    const current = new Set<string>();
+    for (const name of found) {
+      const mirror = mirrorOfStoredFile(join(statDir, name.slice(0, name.indexOf('.json') + '.json'.length)));
+      if (mirror !== undefined) current.add(mirror.file);
+    }
+    return [...current];
   }
 
   /**
@@ -995,6 +1003,28 @@ function sliceOf<T>(at: number, count: number, valueAt: (k: number) => T): T[] {
 }
 
 /** The number of entries a Git index file's header gives (undefined if it is not one). */
+/** A mirror index file's name: `<stored file>.<generation>.index`. */
+const MIRROR_FILE_NAME = /^[0-9a-f]{32}\.json\.[0-9a-f]+\.index$/;
+
+/** The mirror index of stored file `file`'s generation (named in its `.bin` header), if it exists. */
+function mirrorOfStoredFile(file: string): { file: string; gen: string } | undefined {
+  const header = Buffer.alloc(GEN_CHARS);
+  try {
+    const fd = openSync(`${file}.bin`, 'r');
+    try {
+      if (readSync(fd, header, 0, GEN_CHARS, 0) !== GEN_CHARS) return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const gen = header.toString('latin1');
+  if (!/^[0-9a-f]+$/.test(gen)) return undefined;
+  const mirror = `${file}.${gen}.index`;
+  return statSync(mirror, { throwIfNoEntry: false })?.isFile() ? { file: mirror, gen } : undefined;
+}
+
 function mirrorEntries(file: string): number | undefined {
   const header = Buffer.alloc(12);
   try {

@@ -84,6 +84,31 @@ export interface ScanOptions {
    * read. A walk of 100k files cost most of a no-change status.
    */
   elideWalk?: boolean;
+  /** Git runs on the stored mirror indexes started before the outputs were known (startGitChecks): the one for this output is used, not started again. */
+  gitChecks?: EarlyGitChecks;
+}
+
+/**
+ * `git diff-files` runs on every stored mirror index, started by a status before it reads the
+ * pointers: at 20k-100k files git's answer was what a no-change status waited for last.
+ */
+export interface EarlyGitChecks {
+  /** When they started: a scan using one takes this as its check time (git vouched for files as they were then). */
+  startedAt: number;
+  /** By mirror index file (its name holds the generation); a scan takes its own out. */
+  byMirror: Map<string, Promise<string[] | undefined>>;
+}
+
+/** Mirror index files beyond which startGitChecks starts nothing (so many git runs at once would compete for the cores, some perhaps for outputs gone). */
+const MAX_EARLY_GIT_CHECKS = 4;
+
+/** Starts git on the stored mirror indexes, if there are at most MAX_EARLY_GIT_CHECKS and git is worth asking. */
+export function startGitChecks(repo: Repo): EarlyGitChecks | undefined {
+  if (existsSync(join(repo.statDir, NSEC_GIT_MARKER))) return undefined;
+  const startedAt = Date.now();
+  const mirrors = StatCache.currentMirrorIndexes(repo.statDir, MAX_EARLY_GIT_CHECKS);
+  if (mirrors === undefined || mirrors.length === 0) return undefined;
+  return { startedAt, byMirror: new Map(mirrors.map((m) => [m, changedInIndexFile(repo.root, m)])) };
 }
 
 /**
@@ -97,7 +122,7 @@ const PARALLEL_WALK_MIN_STORED_BYTES = 5_000_000;
  * With `store`, new bytes are copied into the cache in the same read pass.
  */
 export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, dataRel: string, opts: ScanOptions): Promise<WorkspaceState> {
-  const checkedAt = Date.now();
+  let checkedAt = Date.now();
   let rootStat: Stats;
   let rootIsLink = false;
   try {
@@ -126,7 +151,9 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   // listing the output's top directory while the stat cache loads.
   // Git checks the files of the last scan's mirror index meanwhile (then the second thread would only lstat them again).
   const gitAskable = isDir && !rootIsLink && !existsSync(join(repo.statDir, NSEC_GIT_MARKER));
-  const oracle = gitAskable ? askGitWhatChanged(repo, dataRel, opts.legacy) : undefined;
+  const oracle = gitAskable ? askGitWhatChanged(repo, dataRel, opts.legacy, opts.gitChecks) : undefined;
+  // Git started before this scan: what it vouched for, it saw then (an earlier check time is the cautious one everywhere).
+  if (oracle?.startedAt !== undefined) checkedAt = Math.min(checkedAt, oracle.startedAt);
   const walkIsLarge = oracle === undefined && isDir && !rootIsLink && StatCache.storedBytes(repo.statDir, dataRel, opts.legacy) >= PARALLEL_WALK_MIN_STORED_BYTES;
   const lister = walkIsLarge ? new DirLister() : undefined;
   lister?.post([dataAbs]);
@@ -313,10 +340,14 @@ function countedTrust(t: Trusted): (relpath: string) => ListedStats | undefined 
   };
 }
 
-/** Starts `git diff-files` on the output's mirror index, if it has one (and git is worth asking). */
-function askGitWhatChanged(repo: Repo, dataRel: string, legacy: boolean): { gen: string; reported: Promise<string[] | undefined> } | undefined {
+/** Starts `git diff-files` on the output's mirror index, if it has one (and git is worth asking), or takes the run `early` started. */
+function askGitWhatChanged(repo: Repo, dataRel: string, legacy: boolean, early: EarlyGitChecks | undefined): { gen: string; reported: Promise<string[] | undefined>; startedAt?: number } | undefined {
   const mirror = StatCache.mirrorIndexOf(repo.statDir, dataRel, legacy);
-  return mirror && { gen: mirror.gen, reported: changedInIndexFile(repo.root, mirror.file) };
+  if (mirror === undefined) return undefined;
+  const started = early?.byMirror.get(mirror.file);
+  if (started === undefined) return { gen: mirror.gen, reported: changedInIndexFile(repo.root, mirror.file) };
+  early!.byMirror.delete(mirror.file);
+  return { gen: mirror.gen, reported: started, startedAt: early!.startedAt };
 }
 
 /** A walk the stat cache's rows stand for: the rows git could not vouch for, each with its fresh lstat (a regular file). */

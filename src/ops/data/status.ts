@@ -3,7 +3,7 @@ import type { ManifestEntry } from '../../data/manifest.js';
 import { gitRun } from '../../git/read.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { resolveOutputs, type TrackedOutput } from './outputs.js';
-import { listCacheOids, scanWorkspace, type WorkspaceState } from './scan.js';
+import { listCacheOids, scanWorkspace, startGitChecks, type EarlyGitChecks, type WorkspaceState } from './scan.js';
 
 /**
  * - up-to-date     the workspace holds the pointer's version, and the cache has it
@@ -58,12 +58,14 @@ export interface StatusResult {
 /** Compares each output's workspace data with its pointer (and the cache), hashing only changed files. */
 export async function status(ctx: Context, options: StatusOptions): Promise<StatusResult> {
   const repo = openRepo(ctx);
+  // Every output is scanned: git checks their files while the pointers are found and read.
+  const gitChecks = options.targets.length === 0 ? startGitChecks(repo) : undefined;
   const outputs = await resolveOutputs(repo, ctx, options.targets);
   const cacheIndex = new CacheIndex(repo);
   const results: OutputStatus[] = [];
   for (const o of outputs) {
     ctx.signal?.throwIfAborted();
-    results.push(await statusOf(repo, ctx, o, cacheIndex));
+    results.push(await statusOf(repo, ctx, o, cacheIndex, gitChecks));
   }
   const summary: Record<OutputState, number> = { 'up-to-date': 0, modified: 0, outdated: 0, diverged: 0, missing: 0, 'not-in-cache': 0, 'not-committed': 0 };
   for (const r of results) summary[r.state]++;
@@ -105,13 +107,13 @@ export class CacheIndex {
   }
 }
 
-async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: CacheIndex): Promise<OutputStatus> {
+async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: CacheIndex, gitChecks: EarlyGitChecks | undefined): Promise<OutputStatus> {
   const base = { path: o.dataRel, pointer: o.pointerRel, legacy: o.legacy, hashedFiles: 0 };
   const oid = o.out.md5;
   if (oid === undefined) {
     return { ...base, state: 'not-committed', inCache: false, missingObjects: 0, workspace: 'unknown', hint: `reg add ${o.dataRel} to record the data` };
   }
-  const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel, pointerOid: oid, oidOnlyIfUnedited: true, elideWalk: true });
+  const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel, pointerOid: oid, oidOnlyIfUnedited: true, elideWalk: true, gitChecks });
   base.hashedFiles = ws.hashedFiles;
   const matches = ws.exists && ws.oid === oid;
   // The workspace was at the pointer's version at the last scan and only these files' bytes

@@ -1,0 +1,101 @@
+import { readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { git, makeGitRepo, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+
+/**
+ * A status of every output starts `git diff-files` on each stored mirror index before it reads
+ * the pointers (at most four of them), instead of when it reaches that output's scan. The order is
+ * read from GIT_TRACE, which reg's git calls inherit; what git vouched for must still be what the
+ * scan trusts (an edit at the same size with the mtime put back is only seen through git).
+ */
+const FILES = 1100;
+const OUTPUTS = ['ds1', 'ds2'];
+let repo: string;
+let traceDir: string;
+const nameOf = (i: number) => `d${i % 11}/f${String(i).padStart(5, '0')}.txt`;
+const statDir = () => join(repo, '.reg', 'tmp', 'stat');
+
+/** `reg -v status [targets] --json` with GIT_TRACE: the outputs' states, git's vouching per output (debug log), and the git commands in the order they started. */
+async function tracedStatus(targets: string[] = []) {
+  const trace = join(traceDir, `trace-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  const r = await regOk(repo, ['-v', 'status', ...targets, '--json'], { env: { GIT_TRACE: trace } });
+  const commands = readFileSync(trace, 'utf8')
+    .split('\n')
+    .map((l) => /trace: built-in: git (\S+(?: \S+)?)/.exec(l)?.[1])
+    .filter((c): c is string => c !== undefined);
+  const vouched = [...r.stderr.matchAll(/(\S+): git found (\d+) of (\d+) files unchanged/g)].map((m) => `${m[1]} ${m[2]}/${m[3]}`);
+  const outputs = JSON.parse(r.stdout).outputs as Array<{ path: string; state: string; changes?: { modified: string[] } }>;
+  return { commands, vouched, outputs };
+}
+
+const firstIndexOf = (commands: string[], prefix: string) => commands.findIndex((c) => c.startsWith(prefix));
+const countOf = (commands: string[], prefix: string) => commands.filter((c) => c.startsWith(prefix)).length;
+
+beforeEach(async () => {
+  repo = makeGitRepo();
+  traceDir = tempDir('reg-trace-');
+  await regOk(repo, ['init']);
+  const files: Record<string, string> = {};
+  for (const out of OUTPUTS) for (let i = 0; i < FILES; i++) files[`${out}/${nameOf(i)}`] = `${out} file ${String(i).padStart(5, '0')}\n`;
+  writeTree(repo, files);
+  // Into the next whole second: the files are then older than add's second, so all are mirrored.
+  await sleep(1000 - (Date.now() % 1000) + 120);
+  await regOk(repo, ['add', ...OUTPUTS]);
+  git(repo, 'add', '-A');
+  git(repo, 'commit', '-q', '-m', 'two outputs');
+}, 120_000);
+afterEach(() => {
+  removeDir(repo);
+  removeDir(traceDir);
+});
+
+describe('status of every output: git starts on the mirror indexes before the pointers are read', () => {
+  it('runs diff-files once per output, before listing the pointers, and trusts what it vouched for', async () => {
+    const s = await tracedStatus();
+    expect(s.outputs.map((o) => o.state)).toEqual(['up-to-date', 'up-to-date']);
+    expect(s.vouched).toEqual(OUTPUTS.map((o) => `${o} ${FILES}/${FILES}`));
+    expect(countOf(s.commands, 'diff-files')).toBe(OUTPUTS.length);
+    expect(firstIndexOf(s.commands, 'diff-files')).toBeGreaterThanOrEqual(0);
+    expect(firstIndexOf(s.commands, 'diff-files')).toBeLessThan(firstIndexOf(s.commands, 'ls-files -z'));
+  });
+
+  it('reports an edit at the same size with the mtime put back, which only git sees', async () => {
+    const victim = join(repo, 'ds2', nameOf(7));
+    const before = statSync(victim);
+    writeFileSync(victim, readFileSync(victim, 'utf8').toUpperCase());
+    utimesSync(victim, before.atime, before.mtime);
+    const s = await tracedStatus();
+    expect(firstIndexOf(s.commands, 'diff-files')).toBeLessThan(firstIndexOf(s.commands, 'ls-files -z'));
+    expect(s.outputs.map((o) => [o.path, o.state, o.changes?.modified ?? []])).toEqual([
+      ['ds1', 'up-to-date', []],
+      ['ds2', 'modified', [nameOf(7)]],
+    ]);
+  });
+
+  it('with targets, starts git only for the scanned output (none for the other mirror index)', async () => {
+    const s = await tracedStatus(['ds1']);
+    expect(s.outputs.map((o) => o.state)).toEqual(['up-to-date']);
+    expect(s.vouched).toEqual([`ds1 ${FILES}/${FILES}`]);
+    expect(countOf(s.commands, 'diff-files')).toBe(1);
+  });
+
+  it('skips mirror index files that are not of a stored generation, and starts none early beyond four', async () => {
+    const junk = (n: number) => join(statDir(), `${String(n).repeat(32)}.json.${'a'.repeat(12)}.index`);
+    writeFileSync(junk(1), 'not an index');
+    writeFileSync(junk(2), 'not an index');
+    expect(readdirSync(statDir()).filter((n) => n.endsWith('.index'))).toHaveLength(4);
+    const four = await tracedStatus();
+    expect(countOf(four.commands, 'diff-files')).toBe(OUTPUTS.length);
+    expect(firstIndexOf(four.commands, 'diff-files')).toBeLessThan(firstIndexOf(four.commands, 'ls-files -z'));
+    expect(four.vouched).toEqual(OUTPUTS.map((o) => `${o} ${FILES}/${FILES}`));
+
+    writeFileSync(junk(3), 'not an index');
+    const five = await tracedStatus();
+    expect(countOf(five.commands, 'diff-files')).toBe(OUTPUTS.length);
+    expect(firstIndexOf(five.commands, 'diff-files')).toBeGreaterThan(firstIndexOf(five.commands, 'ls-files -z'));
+    expect(five.vouched).toEqual(OUTPUTS.map((o) => `${o} ${FILES}/${FILES}`));
+    for (const n of [1, 2, 3]) rmSync(junk(n));
+  });
+});
