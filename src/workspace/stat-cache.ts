@@ -4,8 +4,8 @@ import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, rm
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { removeStaleTemps, writeFileAtomicSync } from '../fsutil.js';
-import { MIRROR_MIN_ENTRIES, MIRROR_MODE, mirrorable, mirrorableRow, writeMirrorIndex } from './mirror-index.js';
-import { ListedStats, namesOf, type DirListings, type DirStats, type WalkedFile } from './walk.js';
+import { MIRROR_MIN_ENTRIES, MIRROR_MODE, mirrorable, writeMirrorIndex } from './mirror-index.js';
+import { ListedStats, type DirListings, type DirStats, type WalkedFile } from './walk.js';
 
 /**
  * Remembers the md5 of files by (inode, size, mtime, ctime) so unchanged files are never
@@ -220,7 +220,15 @@ class ChangedRows {
 }
 
 export class StatCache {
-  private paths: string[] = [];
+  /**
+   * The stored relpaths as loaded, '\n'-joined: row k is pathText from pathStarts[k] to
+   * pathStarts[k + 1] - 1. They become strings (`pathList`) only when a caller needs them all: a
+   * status whose walk the rows stand for (rowsAsWalk) compares them in place, and splitting 100k
+   * paths, with the garbage collection of their strings, was a tenth of that status.
+   */
+  private pathText = '';
+  private pathStarts: Uint32Array | undefined;
+  private pathList: string[] | undefined = [];
   private stored: Stored | undefined;
   private index: Map<string, number> | undefined;
   /** Rows written since load; they win over stored ones. */
@@ -338,7 +346,8 @@ export class StatCache {
       if (parsed.v === FORMAT_JSON || (binFormat(parsed) && cache.readNumberColumns(parsed))) {
         cache.stored = parsed;
         // '' joins both no rows and the one row of a single-file output (relpath ''): the columns tell which.
-        cache.paths = typeof parsed.paths === 'string' ? (parsed.paths === '' && parsed.ino.length === 0 ? [] : parsed.paths.split('\n')) : parsed.paths;
+        if (typeof parsed.paths !== 'string') cache.paths = parsed.paths;
+        else if (!cache.takePathText(parsed.paths, parsed.ino.length)) throw new Error('stat cache: the paths and the rows differ in number');
         cache.tree = parsed.tree;
         cache.base = parsed.base;
         cache.since = sinceFrom(parsed.since);
@@ -411,7 +420,7 @@ export class StatCache {
       }
       if ('i' in line) {
         const { i } = line;
-        if (this.paths[i] !== line.p || typeof line.md5 !== 'string' || !MD5_HEX.test(line.md5)) {
+        if (typeof line.p !== 'string' || !this.pathIs(i, line.p) || typeof line.md5 !== 'string' || !MD5_HEX.test(line.md5)) {
           this.tree = undefined;
           this.since = undefined;
           continue;
@@ -518,32 +527,39 @@ export class StatCache {
    */
   rowsAsWalk(gen: string, reported: ReadonlySet<string>, dirStats: (prefix: string) => DirStats | undefined): number[] | undefined {
     const s = this.stored;
-    if (s === undefined || !binFormat(s) || s.gen !== gen || this.changes.count > 0 || this.paths.length === 0) return undefined;
+    const rows = this.rows();
+    if (s === undefined || !binFormat(s) || s.gen !== gen || this.changes.count > 0 || rows === 0) return undefined;
     for (const [prefix, row] of this.dirs) {
       const st = dirStats(prefix);
       if (st === undefined || !listingTrusted(row, st)) return undefined;
     }
-    const paths = this.paths;
     const patched = this.patchedRows;
     // Which rows git does not vouch for, found on the way (every row is reached once).
     const allMirrored = this.allMirrored();
     const toCheck: number[] = [];
     let next = 0;
     let reached = 0;
+    // Names are compared with the rows in place: no string per file unless git reported some.
     const visit = (prefix: string): boolean => {
       const row = this.dirs.get(prefix);
       if (row === undefined) return false;
       reached++;
-      for (const name of namesOf(row[4])) {
-        const relpath = prefix + name;
-        if (paths[next] === relpath) {
+      const listing = row[4];
+      for (let from = 0; from < listing.length; ) {
+        let to = listing.indexOf('\n', from);
+        if (to === -1) to = listing.length;
+        if (this.pathIsListed(next, prefix, listing, from, to - from)) {
           const i = next++;
-          if (reported.has(relpath) || patched.has(i) || (!allMirrored && !mirrorableRow(relpath, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!))) toCheck.push(i);
-        } else if (!this.dirs.has(relpath + '/') || !visit(relpath + '/')) return false;
+          if ((reported.size > 0 && reported.has(this.pathAt(i))) || patched.has(i) || (!allMirrored && !this.mirrorableAt(s, i))) toCheck.push(i);
+        } else {
+          const dir = `${prefix}${listing.slice(from, to)}/`;
+          if (!this.dirs.has(dir) || !visit(dir)) return false;
+        }
+        from = to + 1;
       }
       return true;
     };
-    if (!visit('') || next !== paths.length || reached !== this.dirs.size) return undefined;
+    if (!visit('') || next !== rows || reached !== this.dirs.size) return undefined;
     this.walkedDirs = new Map(this.dirs);
     return toCheck;
   }
@@ -554,17 +570,89 @@ export class StatCache {
    */
   private allMirrored(): boolean {
     const s = this.stored;
-    return s?.gen !== undefined && this.patchedRows.size === 0 && mirrorEntries(this.mirrorFile(s.gen)) === this.paths.length;
+    return s?.gen !== undefined && this.patchedRows.size === 0 && mirrorEntries(this.mirrorFile(s.gen)) === this.rows();
   }
 
   /** How many rows were loaded. */
   rows(): number {
-    return this.paths.length;
+    return this.pathList?.length ?? this.pathStarts!.length - 1;
   }
 
   /** The relpath of stored row `i`. */
   pathAt(i: number): string {
-    return this.paths[i]!;
+    return this.pathList?.[i] ?? this.pathText.slice(this.pathStarts![i], this.pathStarts![i + 1]! - 1);
+  }
+
+  /** The stored relpaths as strings (split from the loaded text at first use). */
+  private get paths(): string[] {
+    if (this.pathList === undefined) {
+      this.pathList = this.pathText.split('\n');
+      this.pathText = '';
+      this.pathStarts = undefined;
+    }
+    return this.pathList;
+  }
+
+  private set paths(list: string[]) {
+    this.pathList = list;
+    this.pathText = '';
+    this.pathStarts = undefined;
+  }
+
+  /**
+   * Takes `text`, `rows` relpaths joined by '\n', without splitting it (see pathText); false when
+   * it holds another number of them (a damaged file).
+   */
+  private takePathText(text: string, rows: number): boolean {
+    if (rows === 0) {
+      this.paths = [];
+      return text === '';
+    }
+    const starts = new Uint32Array(rows + 1);
+    let at = 0;
+    for (let k = 1; k < rows; k++) {
+      const nl = text.indexOf('\n', at);
+      if (nl === -1) return false;
+      at = nl + 1;
+      starts[k] = at;
+    }
+    if (text.indexOf('\n', at) !== -1) return false;
+    starts[rows] = text.length + 1;
+    this.pathList = undefined;
+    this.pathText = text;
+    this.pathStarts = starts;
+    return true;
+  }
+
+  /** Stored row `i` exists and its relpath is `relpath` (compared in place, no string made). */
+  private pathIs(i: number, relpath: string): boolean {
+    if (this.pathList !== undefined) return this.pathList[i] === relpath;
+    const starts = this.pathStarts!;
+    if (!(i >= 0 && i < starts.length - 1)) return false;
+    const at = starts[i]!;
+    return starts[i + 1]! - 1 - at === relpath.length && this.pathText.startsWith(relpath, at);
+  }
+
+  /** Stored row `i`'s relpath is `prefix` followed by the `length` characters of `listing` from `from` (compared in place). */
+  private pathIsListed(i: number, prefix: string, listing: string, from: number, length: number): boolean {
+    if (this.pathList !== undefined) {
+      const p = this.pathList[i];
+      return p !== undefined && p.length === prefix.length + length && p.startsWith(prefix) && p.endsWith(listing.slice(from, from + length));
+    }
+    const starts = this.pathStarts!;
+    if (i >= starts.length - 1) return false;
+    const at = starts[i]!;
+    if (starts[i + 1]! - 1 - at !== prefix.length + length || !this.pathText.startsWith(prefix, at)) return false;
+    const text = this.pathText;
+    const nameAt = at + prefix.length;
+    for (let c = 0; c < length; c++) if (text.charCodeAt(nameAt + c) !== listing.charCodeAt(from + c)) return false;
+    return true;
+  }
+
+  /** mirrorableRow() of stored row `i` (the empty relpath, a single file's, never is). */
+  private mirrorableAt(s: Stored, i: number): boolean {
+    const named = this.pathList !== undefined ? this.pathList[i] !== '' : this.pathStarts![i + 1]! - 1 > this.pathStarts![i]!;
+    return named && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!);
   }
 
   /** lookup() of stored row `i` (as rowsAsWalk() named it) for its file's fresh lstat. */
@@ -578,7 +666,7 @@ export class StatCache {
     let size = 0;
     const s = this.stored;
     if (s === undefined) return size;
-    for (let i = 0; i < this.paths.length; i++) size += s.size[i]!;
+    for (let i = 0, rows = this.rows(); i < rows; i++) size += s.size[i]!;
     for (const [p, r] of this.changes.entries()) {
       const stored = this.stale.get(p);
       size += r.size - (stored === undefined ? 0 : s.size[stored.i]!);
@@ -600,7 +688,7 @@ export class StatCache {
   }
 
   private storedIndex(relpath: string): number | undefined {
-    if (this.paths[this.cursor] === relpath) return this.cursor;
+    if (this.pathIs(this.cursor, relpath)) return this.cursor;
     return this.pathIndex().get(relpath);
   }
 
@@ -621,11 +709,10 @@ export class StatCache {
   trustedStats(gen: string, reported: ReadonlySet<string>): { stats: (relpath: string) => ListedStats | undefined; mirrored: number } | undefined {
     const s = this.stored;
     if (s === undefined || !binFormat(s) || s.gen !== gen) return undefined;
-    const inMirror = (i: number) => mirrorableRow(this.paths[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!);
+    const inMirror = (i: number) => this.mirrorableAt(s, i);
     let mirrored = 0;
-    if (this.allMirrored()) mirrored = this.paths.length;
-    else for (let i = 0; i < this.paths.length; i++) if (inMirror(i) && !this.patchedRows.has(i)) mirrored++;
-    const paths = this.paths;
+    if (this.allMirrored()) mirrored = this.rows();
+    else for (let i = 0, rows = this.rows(); i < rows; i++) if (inMirror(i) && !this.patchedRows.has(i)) mirrored++;
     const patched = this.patchedRows;
     // The walk asks in stored order, directories in between: a cursor finds the rows; past more
     // misses than there are directories, the order changed, and an index finds them.
@@ -635,7 +722,7 @@ export class StatCache {
     let index: Map<string, number> | undefined;
     const stats = (relpath: string): ListedStats | undefined => {
       let i: number | undefined = cursor;
-      if (paths[i] !== relpath) {
+      if (!this.pathIs(i, relpath)) {
         if (index === undefined && ++misses > missLimit) index = this.pathIndex();
         i = index?.get(relpath);
         if (i === undefined) return undefined;
@@ -713,7 +800,7 @@ export class StatCache {
   /** Keeps only the rows of these files, stored in this order (the walk order). */
   retainOnly(relpaths: readonly string[]): void {
     // Every file was looked up once, in stored order, and nothing changed: already exact.
-    if (this.inOrder === this.paths.length && relpaths.length === this.paths.length && this.onlyPatches()) return;
+    if (this.inOrder === this.rows() && relpaths.length === this.rows() && this.onlyPatches()) return;
     this.cursor = 0;
     if (this.changes.count === relpaths.length && relpaths.every((p) => this.changes.has(p))) {
       // Every file kept was recorded by this scan (a first add): its rows need only the walk's
@@ -743,7 +830,7 @@ export class StatCache {
    */
   contentChangesSinceTree(count: number): { oid: string; modified: string[] } | undefined {
     const since = this.since;
-    if (since === undefined || since.count !== count || this.paths.length !== count || !this.onlyPatches()) return undefined;
+    if (since === undefined || since.count !== count || this.rows() !== count || !this.onlyPatches()) return undefined;
     return { oid: since.oid, modified: [...since.changed.keys()] };
   }
 
@@ -757,7 +844,7 @@ export class StatCache {
 
   /** The tree oid remembered for exactly the current rows, if any. */
   treeOid(count: number): string | undefined {
-    return this.tree && this.tree.count === count && this.paths.length === count && this.onlyPatches() ? this.tree.oid : undefined;
+    return this.tree && this.tree.count === count && this.rows() === count && this.onlyPatches() ? this.tree.oid : undefined;
   }
 
   rememberTree(oid: string, count: number): void {
@@ -814,8 +901,8 @@ export class StatCache {
     const counted = s.mirrorable;
     if (typeof counted === 'number' && Number.isInteger(counted) && counted >= 0 && counted + this.patchedRows.size < MIRROR_MIN_ENTRIES) return;
     let mirrorableRows = 0;
-    for (let i = 0; i < this.paths.length && mirrorableRows < MIRROR_MIN_ENTRIES; i++) {
-      if (mirrorableRow(this.paths[i]!, s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!)) mirrorableRows++;
+    for (let i = 0, rows = this.rows(); i < rows && mirrorableRows < MIRROR_MIN_ENTRIES; i++) {
+      if (this.mirrorableAt(s, i)) mirrorableRows++;
     }
     if (mirrorableRows < MIRROR_MIN_ENTRIES) return;
     this.mirrorWanted = true;
@@ -895,8 +982,9 @@ export class StatCache {
     const stored = this.stored;
     const changes = this.changes;
     const rewritten = new Set<string>();
-    for (let i = 0; i < this.paths.length; i++) {
-      const p = this.paths[i]!;
+    const paths = this.paths;
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[i]!;
       const c = changes.indexOf(p);
       order.push(p);
       where.push(c ?? -1 - i);

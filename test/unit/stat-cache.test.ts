@@ -361,6 +361,27 @@ describe('stat cache: changes since the pointer tree', () => {
     expect(trusted()).toBe(N);
   });
 
+  it('paths that are not as many as the rows (a damaged file) are trusted for nothing; as many, each row is found by its own path', () => {
+    seed();
+    const json = readFileSync(statFile(), 'utf8');
+    const parsed = JSON.parse(json) as { paths: string };
+    const trusted = () => files().filter((f) => StatCache.load(dir, 'data', false).lookup(f) !== undefined).length;
+    const withPaths = (paths: string) => writeFileSync(statFile(), JSON.stringify({ ...JSON.parse(json), paths }));
+    for (const paths of [parsed.paths.split('\n').slice(1).join('\n'), `${parsed.paths}\nf${N}`, '']) {
+      withPaths(paths);
+      expect(trusted()).toBe(0);
+      expect(StatCache.load(dir, 'data', false).rows()).toBe(0);
+    }
+    withPaths(parsed.paths);
+    const back = StatCache.load(dir, 'data', false);
+    expect(back.rows()).toBe(N);
+    expect(Array.from({ length: N }, (_, i) => back.pathAt(i))).toEqual(files().map((f) => f.relpath));
+    // Out of order (the index), then in order again (the cursor): each path finds its own row only.
+    expect([...files()].reverse().map((f) => back.lookup(f))).toEqual(files().map(() => md5('a')));
+    expect(back.lookup(file(0, { relpath: 'f0x' }))).toBeUndefined();
+    expect(back.lookup(file(1, { relpath: 'f' }))).toBeUndefined();
+  });
+
   it('reads the earlier format (numbers in the JSON, v4) and its log, and rewrites it in the new one', () => {
     const v4 = {
       v: 4,
