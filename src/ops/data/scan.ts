@@ -174,7 +174,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
       elided = elideWalk(statCache, oracle!.gen, trusted.reported, dataAbs, rootStat);
     }
     if (elided) {
-      trusted!.used = statCache.rows() - elided.toCheck.length;
+      trusted!.used = statCache.rows() - elided.length;
     } else if (!isDir) {
       walked = [fileFromStats('', rootStat)];
       if (rootIsLink) noteLinkedFile('', dataAbs);
@@ -213,7 +213,7 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   if (refreshAt !== undefined && oracle === undefined) statCache.rewriteForMirror();
   if (elided) {
     // Only the files git could not vouch for are looked up (store is false: nothing to cache).
-    for (const { i, file } of elided.toCheck) {
+    for (const { i, file } of elided) {
       const known = statCache.lookupAt(i, file, refreshAt);
       if (known !== undefined) file.md5 = known;
       else todo.push(file);
@@ -351,9 +351,7 @@ function askGitWhatChanged(repo: Repo, dataRel: string, legacy: boolean, early: 
 }
 
 /** A walk the stat cache's rows stand for: the rows git could not vouch for, each with its fresh lstat (a regular file). */
-interface ElidedWalk {
-  toCheck: Array<{ i: number; file: WalkedFile }>;
-}
+type ElidedWalk = Array<{ i: number; file: WalkedFile }>;
 
 /**
  * The stored rows as the walk (StatCache.rowsAsWalk), if they stand for it and every file git
@@ -369,14 +367,14 @@ function elideWalk(statCache: StatCache, gen: string, reported: ReadonlySet<stri
   try {
     const rows = statCache.rowsAsWalk(gen, reported, dirStats);
     if (rows === undefined) return undefined;
-    const toCheck: ElidedWalk['toCheck'] = [];
+    const toCheck: ElidedWalk = [];
     for (const i of rows) {
       const relpath = statCache.pathAt(i);
       const st = lstatSync(walkedPath(dataAbs, relpath), { throwIfNoEntry: false });
       if (st === undefined || !st.isFile()) return undefined;
       toCheck.push({ i, file: fileFromStats(relpath, st) });
     }
-    return { toCheck };
+    return toCheck;
   } catch {
     // A directory or file that cannot be lstat'ed: the walk reports it.
     return undefined;
