@@ -211,23 +211,16 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   const refreshAt = gitAskable && count >= MIRROR_MIN_ENTRIES ? checkedAt : undefined;
   // A stat cache with no mirror index (from a reg before it, or the mirror deleted) gets one at this save.
   if (refreshAt !== undefined && oracle === undefined) statCache.rewriteForMirror();
-  if (elided) {
-    // Only the files git could not vouch for are looked up (store is false: nothing to cache).
-    for (const { i, file } of elided) {
-      const known = statCache.lookupAt(i, file, refreshAt);
-      if (known !== undefined) file.md5 = known;
-      else todo.push(file);
-    }
-  }
-  for (const f of walked) {
-    const known = statCache.lookup(f, refreshAt);
+  // A file whose stat the stat cache still knows gets its md5 from it; any other is hashed. One
+  // function for the walked files and an elided walk's rows to check (made once, not per file).
+  const settle = (f: WalkedFile, known: string | undefined): void => {
     if (known !== undefined && doubted?.has(f.relpath)) reportedUnchanged++;
-    if (known !== undefined && (!opts.store || repo.cache.has(known, opts.legacy))) {
-      f.md5 = known;
-      continue;
-    }
-    todo.push(f);
-  }
+    if (known !== undefined && (!opts.store || repo.cache.has(known, opts.legacy))) f.md5 = known;
+    else todo.push(f);
+  };
+  // An elided walk looks up only the files git could not vouch for, each at its row (walked is empty then).
+  if (elided) for (const { i, file } of elided) settle(file, statCache.lookupAt(i, file, refreshAt));
+  for (const f of walked) settle(f, statCache.lookup(f, refreshAt));
   if (doubted !== undefined && trusted!.mirrored >= MIRROR_MIN_ENTRIES && reportedUnchanged > 0.9 * doubted.size) noteNsecGit(repo, ctx);
   const phase = 'hash';
   const totalBytes = todo.reduce((s, t) => s + t.size, 0);
