@@ -266,6 +266,8 @@ export class StatCache {
   private refreshedRows = 0;
   /** rewriteForMirror() found the stored rows worth a mirror index the file does not have. */
   private mirrorWanted = false;
+  /** How many entries the header of the mirror index of generation `gen` counts, read at first use (see mirroredEntries). */
+  private mirrorHeader: { gen: string; entries: number | undefined } | undefined;
 
   private constructor(
     private readonly file: string,
@@ -570,7 +572,16 @@ export class StatCache {
    */
   private allMirrored(): boolean {
     const s = this.stored;
-    return s?.gen !== undefined && this.patchedRows.size === 0 && mirrorEntries(this.mirrorFile(s.gen)) === this.rows();
+    return s?.gen !== undefined && this.patchedRows.size === 0 && this.mirroredEntries(s.gen) === this.rows();
+  }
+
+  /**
+   * The entries the header of generation `gen`'s mirror index counts: its file is opened once, not
+   * at every allMirrored() (a status asks twice); writing a mirror forgets it.
+   */
+  private mirroredEntries(gen: string): number | undefined {
+    if (this.mirrorHeader?.gen !== gen) this.mirrorHeader = { gen, entries: mirrorEntries(this.mirrorFile(gen)) };
+    return this.mirrorHeader.entries;
   }
 
   /** How many rows were loaded. */
@@ -952,6 +963,8 @@ export class StatCache {
    */
   private writeMirror(gen: string, order: readonly string[], numberAt: (column: NumberColumnName) => (k: number) => number): number | undefined {
     const [ino, size, mtimeMs, ctimeMs, checkedAtMs] = NUMBER_COLUMNS.map(numberAt) as [Column, Column, Column, Column, Column];
+    // The rewrite also removes the other generations' mirrors: no header read before it holds after.
+    this.mirrorHeader = undefined;
     try {
       return writeMirrorIndex(this.mirrorFile(gen), this.key, { count: order.length, relpath: (k) => order[k]!, ino, size, mtimeMs, ctimeMs, checkedAtMs });
     } catch {
