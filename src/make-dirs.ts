@@ -14,15 +14,16 @@ export function makeDirsSync(path: string, mode?: number): void {
     mkdirSync(path, mode === undefined ? undefined : { mode });
     return;
   } catch (err) {
-    if (existingDirectory(err, () => statSync(path).isDirectory())) return;
-    if (!missingParent(err, path)) throw err;
+    const next = afterMkdirError(err, path);
+    if (next === 'exists' && isDirectorySync(path)) return;
+    if (next !== 'make-parent') throw err;
   }
   makeDirsSync(dirname(path), mode);
   try {
     mkdirSync(path, mode === undefined ? undefined : { mode });
   } catch (err) {
-    // Made meanwhile by another process (or thread): fine.
-    if (!existingDirectory(err, () => statSync(path).isDirectory())) throw err;
+    // Made meanwhile by another process (or thread): fine. Anything else, ENOENT again included, is thrown.
+    if (afterMkdirError(err, path) !== 'exists' || !isDirectorySync(path)) throw err;
   }
 }
 
@@ -32,37 +33,38 @@ export async function makeDirs(path: string, mode?: number): Promise<void> {
     await mkdir(path, mode === undefined ? undefined : { mode });
     return;
   } catch (err) {
-    if (await existingDirectoryAsync(err, path)) return;
-    if (!missingParent(err, path)) throw err;
+    const next = afterMkdirError(err, path);
+    if (next === 'exists' && (await isDirectory(path))) return;
+    if (next !== 'make-parent') throw err;
   }
   await makeDirs(dirname(path), mode);
   try {
     await mkdir(path, mode === undefined ? undefined : { mode });
   } catch (err) {
-    if (!(await existingDirectoryAsync(err, path))) throw err;
+    if (afterMkdirError(err, path) !== 'exists' || !(await isDirectory(path))) throw err;
   }
 }
 
-function codeOf(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
+/**
+ * What to do after mkdir of `path` failed with `err`: 'exists' (fine when what is there is a
+ * directory), 'make-parent' (ENOENT with a parent to make: the filesystem root has none, its
+ * ENOENT is final), or 'throw'. Once the parent is made, only 'exists' is fine.
+ */
+function afterMkdirError(err: unknown, path: string): 'exists' | 'make-parent' | 'throw' {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EEXIST') return 'exists';
+  return code === 'ENOENT' && dirname(path) !== path ? 'make-parent' : 'throw';
 }
 
-/** ENOENT with a parent to make (the filesystem root has none: its ENOENT is final). */
-function missingParent(err: unknown, path: string): boolean {
-  return codeOf(err) === 'ENOENT' && dirname(path) !== path;
-}
-
-function existingDirectory(err: unknown, isDirectory: () => boolean): boolean {
-  if (codeOf(err) !== 'EEXIST') return false;
+function isDirectorySync(path: string): boolean {
   try {
-    return isDirectory();
+    return statSync(path).isDirectory();
   } catch {
     return false;
   }
 }
 
-async function existingDirectoryAsync(err: unknown, path: string): Promise<boolean> {
-  if (codeOf(err) !== 'EEXIST') return false;
+async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory();
   } catch {
