@@ -314,4 +314,17 @@ describe.skipIf(!isRoot)("disk full under reg add's own writes (the data already
       expect(readFileSync(join(repo, 'data/.gitignore'), 'utf8')).toContain('/y.bin');
     }, 30_000);
   }
+
+  it('an existing pointer whose .gitignore line was removed, one page free: exit 1 naming the .gitignore; the pointer (updated) is kept, not removed as a new one is', async () => {
+    const { repo, fs, v1 } = await dataOnTmpfs();
+    commitAll(repo, 'x'); // the pointer, tracked
+    writeFileSync(join(repo, 'data/.gitignore'), commentBlock(16 << 10)); // then its line removed (not committed: the data would be)
+    writeFileSync(join(repo, 'data/x.bin'), v1);
+    const { before, failed } = await expectFullThenDone({ repo, args: ['add', 'data/x.bin'], fillAt: fs, free: PAGE, target: 'data/.gitignore', skip });
+    // The pointer was there before the command: removing it would lose it.
+    expect(git(repo, 'ls-files', 'data/x.bin.dvc').trim()).toBe('data/x.bin.dvc');
+    expect(before['data/x.bin.dvc']).toBeDefined();
+    expect(failed['data/x.bin.dvc']).toBeDefined();
+    expect(readFileSync(join(repo, 'data/.gitignore'), 'utf8')).toContain('/x.bin');
+  }, 30_000);
 });

@@ -62,15 +62,14 @@ export async function add(ctx: Context, options: AddOptions): Promise<AddResult>
   const gitignores = new Set<string>();
   for (const p of planned) {
     ctx.signal?.throwIfAborted();
-    const hadPointer = lstatSync(p.pointerAbs, { throwIfNoEntry: false }) !== undefined;
-    const added = await addOne(repo, ctx, fs, p, warnings);
+    const { added, pointerIsNew } = await addOne(repo, ctx, fs, p, warnings);
     outputs.push(added);
     let giRel: string | undefined;
     try {
       giRel = ignoreData(fs, p.dataRel, alreadyIgnored.has(p.dataRel));
     } catch (err) {
       // A new pointer whose data Git does not ignore (the line could not be written: a full disk) would have `git add -A` commit the data: it goes again.
-      if (!hadPointer) fs.remove(added.pointer);
+      if (pointerIsNew) fs.remove(added.pointer);
       throw err;
     }
     if (giRel !== undefined) gitignores.add(giRel);
@@ -199,12 +198,13 @@ function assertNoOverlap(target: string, rel: string, existing: TrackedOutput[],
   }
 }
 
-async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd, warnings: string[]): Promise<AddedOutput> {
+/** Adds one planned output; `pointerIsNew`: there was no pointer before (this wrote it). */
+async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd, warnings: string[]): Promise<{ added: AddedOutput; pointerIsNew: boolean }> {
   const pointerRel = repoRelative(repo, p.pointerAbs);
   const oldText = readPointerBytesIfAny(p.pointerAbs, pointerRel)?.toString('utf8');
   if (oldText !== undefined) {
     const unchanged = await unchangedLegacyOutput(repo, ctx, p, oldText, pointerRel);
-    if (unchanged) return unchanged;
+    if (unchanged) return { added: unchanged, pointerIsNew: false };
   }
   const state = await scanWorkspace(repo, ctx, p.dataAbs, p.dataRel, { legacy: false, store: true, label: p.dataRel });
   if (!state.exists || state.oid === undefined) throw new RegError('add.vanished', 'failed', `${p.target} disappeared while adding it`);
@@ -232,7 +232,7 @@ async function addOne(repo: Repo, ctx: Context, fs: SafeFs, p: PlannedAdd, warni
   const changed = text !== oldText;
   if (changed) fs.writeFile(pointerRel, text);
   await linkWorkspaceToCache(repo, fs, p.dataRel, state);
-  return addedOutput(p, pointerRel, state, state.oid, changed);
+  return { added: addedOutput(p, pointerRel, state, state.oid, changed), pointerIsNew: oldText === undefined };
 }
 
 function addedOutput(p: PlannedAdd, pointerRel: string, state: WorkspaceState, oid: string, changed: boolean): AddedOutput {
