@@ -63,6 +63,19 @@ export function makeSentinel(): string {
   return dir;
 }
 
+/**
+ * Runs `command` (reg against the repository at `repo`) and asserts that Git's own files are
+ * byte-identical afterwards: reg reads `.git`, it never writes there. `mayChange` names paths
+ * below `.git` the command may write (`hooks` for `reg hooks install`).
+ */
+export async function keepingGit<T>(repo: string, command: () => Promise<T>, mayChange: string[] = []): Promise<T> {
+  const own = (t: Record<string, string>) => Object.fromEntries(Object.entries(t).filter(([k]) => !mayChange.some((p) => k === p || k.startsWith(p + '/'))));
+  const before = own(snapshotTree(join(repo, '.git')));
+  const result = await command();
+  expect(own(snapshotTree(join(repo, '.git'))), `${repo}/.git`).toEqual(before);
+  return result;
+}
+
 /** Paths below root with a temp name in any segment (temp files and temp directories, empty ones too). */
 export function tempPathsUnder(root: string): string[] {
   return Object.keys(snapshotTree(root)).filter((k) => k.split('/').some(isTempName));
