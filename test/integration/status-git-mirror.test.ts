@@ -14,6 +14,7 @@ import { StatCache } from '../../dist/workspace/stat-cache.js';
 import { MIRROR_MIN_ENTRIES } from '../../dist/workspace/mirror-index.js';
 import { gitIndexV2 } from '../../dist/data/git-index.js';
 import { makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { snapshotTree } from '../hostile/tree.js';
 
 /**
  * Status with git's help: `git diff-files` over the mirror index of the stat cache tells which
@@ -248,6 +249,12 @@ describe('status with git checking the mirror index', () => {
 });
 
 describe("status without a walk: the stat cache's rows stand for it while every directory listing holds", () => {
+  // Nothing here writes Git's own files (the steps are reg's and the data's): .git is byte-identical after each test.
+  let gitBefore: Record<string, string>;
+  beforeEach(() => {
+    gitBefore = snapshotTree(join(repo, '.git'));
+  });
+  afterEach(() => expect(snapshotTree(join(repo, '.git')), '.git').toEqual(gitBefore));
   /** Status's scan of ds: the pointer's oid given, the walk elided when the rows can stand for it. */
   async function statusScan() {
     const pointerOid = /md5: ([0-9a-f]{32}\.dir)/.exec(readFileSync(join(repo, 'ds.dvc'), 'utf8'))![1];
