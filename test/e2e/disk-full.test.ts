@@ -6,14 +6,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesUnder, git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
 import { FOLLOW_HASH_MIN_BYTES } from '../../dist/store/follow-hash.js';
 import { errorOf, expectDiskFull, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
-import { guardSentinelTree } from '../hostile/tree.js';
+import { guardSentinelTree, keepingGit } from '../hostile/tree.js';
 
 /**
  * A full disk (a small tmpfs) during add and pull: exit 1 naming ENOSPC and the path, and no
  * half-written temp file left behind; and under push to a directory remote on it: exit 4 naming
  * the remote, no temp file, no manifest before its files. Mounting needs root: the tests skip, saying so, otherwise.
  */
-// A full disk never makes reg write elsewhere: a sentinel tree outside is byte-identical after every test.
+// A full disk never makes reg write elsewhere: a sentinel tree outside is byte-identical after every test,
+// and each command's .git after it (keepingGit; not around init and the tests' own git commands).
 guardSentinelTree();
 let tmpfs: Tmpfs | undefined;
 let mountPoint = '';
@@ -36,7 +37,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       git(repo, 'init', '-q', '-b', 'main');
       await regOk(repo, ['init']);
       writeFileSync(join(repo, 'big.bin'), randomBytes(4 << 20)); // fits once, not twice (workspace + cache)
-      const r = await reg(repo, ['add', 'big.bin', '--json']);
+      const r = await keepingGit(repo, () => reg(repo, ['add', 'big.bin', '--json']));
       expect(r.code, r.stderr).toBe(1);
       const e = errorOf(r.stdout);
       expect(e.code).toBe('disk.no-space');
@@ -68,7 +69,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       git(a, 'add', '-A');
       git(a, 'commit', '-qm', 'data');
       git(at, 'clone', '-q', a, name);
-      const r = await reg(clone, ['pull', '--json']);
+      const r = await keepingGit(clone, () => reg(clone, ['pull', '--json']));
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).not.toContain('internal error');
       const e = errorOf(r.stdout);
@@ -100,7 +101,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       writeTree(repo, Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`dir/f${i}.txt`, `f${i}\n`])));
       await regOk(repo, ['add', 'big.bin', 'dir']);
       await regOk(repo, ['remote', 'add', 'nas', remote, '--default']);
-      expectDiskFull(await reg(repo, ['push', '--json']), 'remote', remote);
+      expectDiskFull(await keepingGit(repo, () => reg(repo, ['push', '--json'])), 'remote', remote);
       expect(tempFilesUnder(remote)).toEqual([]);
       expect(tempFilesUnder(repo)).toEqual([]);
       const objects = filesUnder(join(remote, 'files', 'md5'));
@@ -108,7 +109,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       for (const f of objects) expect(createHash('md5').update(readFileSync(join(remote, 'files', 'md5', f))).digest('hex')).toBe(f.replace('/', ''));
 
       execFileSync('mount', ['-o', 'remount,size=32m', mountPoint]);
-      await regOk(repo, ['push']);
+      await keepingGit(repo, () => regOk(repo, ['push']));
       expect(filesUnder(join(remote, 'files', 'md5'))).toHaveLength(22);
     } finally {
       removeDir(repo);
@@ -162,7 +163,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
         expect(createHash('md5').update(bytes).digest('hex')).toBe(objects[0]!.replace('/', ''));
 
         execFileSync('mount', ['-o', 'remount,size=200m', big!.dir]);
-        await regOk(clone, ['checkout']);
+        await keepingGit(clone, () => regOk(clone, ['checkout']));
         expect(readFileSync(join(clone, 'big.bin')).equals(bytes)).toBe(true);
         expect(tempFilesUnder(clone)).toEqual([]);
       } finally {
@@ -185,7 +186,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       const later = new Date(Date.now() + 5_000);
       for (const f of filesUnder(join(repo, 'raw_datasets', 'd'))) utimesSync(join(repo, 'raw_datasets', 'd', f), later, later);
       unfill = fillTo(repo, 0);
-      const r = await reg(repo, ['status', '--json']);
+      const r = await keepingGit(repo, () => reg(repo, ['status', '--json']));
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).not.toContain('internal error');
       expect(r.stderr).toMatch(/stat cache was not saved \(ENOSPC/);
@@ -194,7 +195,7 @@ describe.skipIf(!isRoot)('disk full (tmpfs of 6 MiB)', () => {
       expect(tempFilesUnder(repo)).toEqual([]);
       unfill();
       unfill = () => {};
-      const again = await reg(repo, ['status', '--json']);
+      const again = await keepingGit(repo, () => reg(repo, ['status', '--json']));
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).not.toMatch(/not saved/);
       expect(again.stdout).toBe(r.stdout);

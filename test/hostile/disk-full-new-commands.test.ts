@@ -7,7 +7,7 @@ import { PAGES, buildReleaseFixture, type ReleaseFixture } from '../helpers/rele
 import { filesUnder, git, reg, regOk, removeDir, tempFilesUnder } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { errorOf, expectDiskFull, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
-import { makeSentinel, snapshotTree } from './tree.js';
+import { keepingGit, makeSentinel, snapshotTree } from './tree.js';
 
 /**
  * A full disk (a tmpfs of 6 MiB) under the commands of issues 9-11 that write files: get -o,
@@ -149,7 +149,7 @@ describe.skipIf(!isRoot)('a full directory remote under catalog publish', () => 
     await regOk(big.root, ['remote', 'add', 'full', remote, '--local']);
     const unfill = fillTo(tmpfs!.dir, 16 << 10);
     try {
-      expectDiskFull(await reg(big.root, ['--json', 'catalog', 'publish', '-r', 'full']), 'remote', remote);
+      expectDiskFull(await keepingGit(big.root, () => reg(big.root, ['--json', 'catalog', 'publish', '-r', 'full'])), 'remote', remote);
       expect(tempFilesUnder(tmpfs!.dir)).toEqual([]);
       // The marker is the publish's commit point: written last, so absent.
       expect(existsSync(join(remote, 'catalog', '.reg-catalog.json'))).toBe(false);
@@ -157,7 +157,7 @@ describe.skipIf(!isRoot)('a full directory remote under catalog publish', () => 
       unfill();
     }
     try {
-      const done = JSON.parse((await regOk(big.root, ['catalog', 'publish', '-r', 'full', '--json'])).stdout) as { files: number; unchanged: number };
+      const done = JSON.parse((await keepingGit(big.root, () => regOk(big.root, ['catalog', 'publish', '-r', 'full', '--json']))).stdout) as { files: number; unchanged: number };
       // Pages that arrived before the disk filled are not sent again.
       expect(done.unchanged).toBeGreaterThan(0);
       expect(filesUnder(join(remote, 'catalog'))).toHaveLength(done.files);
@@ -193,14 +193,14 @@ describe.skipIf(!isRoot)('disk full under share -o', () => {
       const out = join(tmpfs!.dir, 'share');
       const unfill = fillTo(tmpfs!.dir, free);
       try {
-        expectDiskFull(await reg(fx.root, ['--json', 'share', PAGES, '--rev', 'v1', '-r', 's3', '-o', out], { env }), 'local', out);
+        expectDiskFull(await keepingGit(fx.root, () => reg(fx.root, ['--json', 'share', PAGES, '--rev', 'v1', '-r', 's3', '-o', out], { env })), 'local', out);
         expect(filesUnder(out)).toEqual([]);
         expect(tempFilesUnder(tmpfs!.dir)).toEqual([]);
       } finally {
         unfill();
       }
       try {
-        await regOk(fx.root, ['share', PAGES, '--rev', 'v1', '-r', 's3', '-o', out], { env });
+        await keepingGit(fx.root, () => regOk(fx.root, ['share', PAGES, '--rev', 'v1', '-r', 's3', '-o', out], { env }));
         expect(filesUnder(out)).toEqual(['download.sh', 'links.tsv']);
         expect(readFileSync(join(out, 'links.tsv'), 'utf8').trim().split('\n')).toHaveLength(4);
       } finally {

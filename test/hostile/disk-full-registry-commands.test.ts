@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
 import { expectDiskFull, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
-import { snapshotTree } from './tree.js';
+import { keepingGit, snapshotTree } from './tree.js';
 
 /**
  * A full disk under the registry commands that write small tracked files: `init` (also
@@ -219,7 +219,8 @@ describe.skipIf(!isRoot)('disk full under reg hooks', () => {
     await regOk(repo, ['hooks', 'install']);
     const unfill = fillTo(fs, 0);
     try {
-      await regOk(repo, ['hooks', 'uninstall']);
+      // Uninstalling writes .git/hooks/ (the user's hook put back); nothing else of Git's.
+      await keepingGit(repo, () => regOk(repo, ['hooks', 'uninstall']), ['hooks']);
     } finally {
       unfill();
     }

@@ -9,7 +9,7 @@ import { LOG_MAX_ROWS } from '../../dist/workspace/stat-cache.js';
 import { interruptWhen } from '../helpers/interrupt.js';
 import { git, makeRegistry, reg, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { errorOf, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
-import { guardSentinelTree } from './tree.js';
+import { guardSentinelTree, keepingGit } from './tree.js';
 import { STALE_TEMP_MS, tempName } from '../../src/fsutil.js';
 
 /**
@@ -71,6 +71,9 @@ async function makeWorld(onStatDir?: (statDir: string) => void): Promise<string>
   }, 'ds');
 }
 
+/** Runs reg in `repo`; its .git is byte-identical afterwards (no fault here makes reg write Git's own files). */
+const regKeepingGit = (repo: string, args: string[]) => keepingGit(repo, () => reg(repo, args));
+
 const statDirOf = (repo: string) => join(repo, '.reg', 'tmp', 'stat');
 const abs = (repo: string, i: number) => join(repo, DATA, nameOf(i));
 
@@ -129,7 +132,7 @@ function touchMany(repo: string): void {
 
 /** `reg -v status ds --json`: exit code, the output's state and modified files, how many files git vouched for. */
 async function statusOf(repo: string) {
-  const r = await reg(repo, ['-v', 'status', DATA, '--json']);
+  const r = await regKeepingGit(repo, ['-v', 'status', DATA, '--json']);
   expect(r.code, r.stderr).toBe(0);
   expect(r.stderr).not.toMatch(/internal error/i);
   const out = JSON.parse(r.stdout).outputs[0];
@@ -146,7 +149,7 @@ async function expectModifiedAndKept(repo: string, edited: Map<number, Buffer>) 
   const names = [...edited.keys()].map(nameOf).sort();
   expect(s.state).toBe('modified');
   expect(s.modified).toEqual(names);
-  const c = await reg(repo, ['--json', 'checkout', DATA]);
+  const c = await regKeepingGit(repo, ['--json', 'checkout', DATA]);
   expect(c.code, c.stderr).toBe(7);
   const e = errorOf(c.stdout) as { code: string; details?: { files: Array<{ path: string; reason: string }> } };
   expect(e.code).toBe('checkout.would-lose-data');
@@ -159,7 +162,7 @@ async function expectModifiedAndKept(repo: string, edited: Map<number, Buffer>) 
 async function expectKeptAmongModified(repo: string, i: number, bytes: Buffer) {
   const s = await statusOf(repo);
   expect(s.modified).toContain(nameOf(i));
-  const c = await reg(repo, ['--json', 'checkout', DATA]);
+  const c = await regKeepingGit(repo, ['--json', 'checkout', DATA]);
   expect(c.code, c.stderr).toBe(7);
   const e = errorOf(c.stdout) as { code: string; details?: { files: Array<{ path: string }> } };
   expect(e.code).toBe('checkout.would-lose-data');
@@ -302,7 +305,7 @@ describe.skipIf(!isRoot)('a full disk while the stat cache and its mirror are re
     const unfill = fillTo(statDirOf(repo), (p.mirror + p.bin + 1) * PAGE);
     let r;
     try {
-      r = await reg(repo, ['--json', 'add', DATA]);
+      r = await regKeepingGit(repo, ['--json', 'add', DATA]);
     } finally {
       unfill();
     }
@@ -350,7 +353,7 @@ describe('Ctrl-C and SIGKILL during a status or add that rewrites the stat cache
       touchMany(repo);
       await nextSecond();
       const walked = (stderr: string) => startup === true || /git found \d+ of \d+ files unchanged/.test(stderr);
-      const r = await interruptWhen(repo, ['-v', command, DATA], walked, {}, { signal, delayMs });
+      const r = await keepingGit(repo, () => interruptWhen(repo, ['-v', command, DATA], walked, {}, { signal, delayMs }));
       if (signal === 'SIGKILL') expect(r.signal).toBe('SIGKILL');
       else {
         expect(r.code, r.stderr).toBe(130);
