@@ -1,11 +1,14 @@
 import { existsSync, lstatSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { loadConfig, configString, type LoadedConfig, CONFIG_FILE } from './config.js';
 import type { Context } from './context.js';
 import { RegError, usageError } from './errors.js';
 import { GitPort } from './git/git.js';
+import { findGitRoot } from './git/root.js';
 import { Cache, parseLinkTypes, type LinkType } from './store/cache.js';
 import { REG_STATE_DIRS, regState } from './workspace/safe-fs.js';
+
+export { findGitRoot };
 
 export const REG_DIR = '.reg';
 
@@ -21,16 +24,6 @@ export interface Repo {
 }
 
 /** The nearest ancestor of `start` holding `.git` (a directory, or a file for worktrees/submodules). */
-export function findGitRoot(start: string): string | undefined {
-  let dir = resolve(start);
-  for (;;) {
-    if (existsSync(join(dir, '.git'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
-  }
-}
-
 export function requireGitRoot(ctx: Context): string {
   const root = findGitRoot(ctx.cwd);
   if (root === undefined) {

@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { startGitChecksBeforeLoad } from '../ops/data/early-git-checks.js';
 import { packagePath } from '../package-info.js';
 import { loadCodeCached } from './code-cache.js';
 import { fastPath } from './fast-path.js';
@@ -17,6 +18,8 @@ export async function runCli(argv: string[]): Promise<number> {
   endQuietlyOnClosedPipe(process.stderr);
   const quick = await fastPath(argv, process.cwd());
   if (quick !== undefined) return quick;
+  // Git checks the data while the program loads (the status takes its answer).
+  if (isStatusOfEverything(argv)) startGitChecksBeforeLoad(process.cwd());
   let bundle: ReturnType<typeof loadCodeCached> | undefined;
   try {
     bundle = loadCodeCached(packagePath('dist/reg-cli.cjs'), process.env);
@@ -28,4 +31,12 @@ export async function runCli(argv: string[]): Promise<number> {
   const code = await (bundle.exports as { main: Main }).main(argv);
   bundle.saveCache();
   return code;
+}
+
+/** Options that leave `reg status` a status of every output, in this directory. */
+const STATUS_FLAGS = new Set(['--json', '-q', '--quiet', '-v', '--verbose', '--exit-code']);
+
+/** `reg status` with no targets (and no option that names a directory or a remote): it scans every output. */
+function isStatusOfEverything(argv: readonly string[]): boolean {
+  return argv.filter((a) => a === 'status').length === 1 && argv.every((a) => a === 'status' || STATUS_FLAGS.has(a));
 }

@@ -4,6 +4,7 @@ import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, rm
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { removeStaleTemps, writeFileAtomicSync } from '../fsutil.js';
+import { GEN_CHARS, mirrorOfStoredFile } from './mirror-files.js';
 import { MIRROR_MIN_ENTRIES, MIRROR_MODE, mirrorable, writeMirrorIndex } from './mirror-index.js';
 import { ListedStats, type DirListings, type DirStats, type WalkedFile } from './walk.js';
 
@@ -75,7 +76,6 @@ type Column = (k: number) => number;
 /** The `.bin` header: the generation (12 hex digits) padded to keep the float64s aligned. */
 const BIN_HEADER_BYTES = 16;
 /** The generation's length in hex digits (randomBytes(6)). */
-const GEN_CHARS = 12;
 /** Rows the append log may hold before save() rewrites the whole file instead. */
 export const LOG_MAX_ROWS = 256;
 /** Rows per slice when the file is written (see rewrite()). */
@@ -306,28 +306,6 @@ export class StatCache {
     return mirrorOfStoredFile(StatCache.fileFor(statDir, key, legacy));
   }
 
-  /**
-   * The mirror indexes of every output's stored generation in `statDir` (as mirrorIndexOf finds
-   * them, without knowing the outputs): a status starts git on them before it has read the
-   * pointers. Undefined when more than `max` mirror index files lie there (git would run for
-   * outputs a status may not scan).
-   */
-  static currentMirrorIndexes(statDir: string, max: number): string[] | undefined {
-    let names: string[];
-    try {
-      names = readdirSync(statDir);
-    } catch {
-      return [];
-    }
-    const found = names.filter((n) => MIRROR_FILE_NAME.test(n));
-    if (found.length > max) return undefined;
-    const current = new Set<string>();
-    for (const name of found) {
-      const mirror = mirrorOfStoredFile(join(statDir, name.slice(0, name.indexOf('.json') + '.json'.length)));
-      if (mirror !== undefined) current.add(mirror.file);
-    }
-    return [...current];
-  }
 
   /**
    * A stat cache with no rows that replaces the stored one when saved, for a checkout that writes
@@ -1104,27 +1082,6 @@ function sliceOf<T>(at: number, count: number, valueAt: (k: number) => T): T[] {
 }
 
 /** The number of entries a Git index file's header gives (undefined if it is not one). */
-/** A mirror index file's name: `<stored file>.<generation>.index`. */
-const MIRROR_FILE_NAME = /^[0-9a-f]{32}\.json\.[0-9a-f]+\.index$/;
-
-/** The mirror index of stored file `file`'s generation (named in its `.bin` header), if it exists. */
-function mirrorOfStoredFile(file: string): { file: string; gen: string } | undefined {
-  const header = Buffer.alloc(GEN_CHARS);
-  try {
-    const fd = openSync(`${file}.bin`, 'r');
-    try {
-      if (readSync(fd, header, 0, GEN_CHARS, 0) !== GEN_CHARS) return undefined;
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return undefined;
-  }
-  const gen = header.toString('latin1');
-  if (!/^[0-9a-f]+$/.test(gen)) return undefined;
-  const mirror = `${file}.${gen}.index`;
-  return statSync(mirror, { throwIfNoEntry: false })?.isFile() ? { file: mirror, gen } : undefined;
-}
 
 function mirrorEntries(file: string): number | undefined {
   const header = Buffer.alloc(12);

@@ -1,8 +1,8 @@
-import { readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git, makeGitRepo, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 /**
  * A status of every output starts `git diff-files` on each stored mirror index before it reads
@@ -17,14 +17,25 @@ let traceDir: string;
 const nameOf = (i: number) => `d${i % 11}/f${String(i).padStart(5, '0')}.txt`;
 const statDir = () => join(repo, '.reg', 'tmp', 'stat');
 
-/** `reg -v status [targets] --json` with GIT_TRACE: the outputs' states, git's vouching per output (debug log), and the git commands in the order they started. */
-async function tracedStatus(targets: string[] = []) {
-  const trace = join(traceDir, `trace-${Date.now()}-${Math.random().toString(36).slice(2)}`);
-  const r = await regOk(repo, ['-v', 'status', ...targets, '--json'], { env: { GIT_TRACE: trace } });
-  const commands = readFileSync(trace, 'utf8')
+/** The git commands GIT_TRACE logged to `trace`, in the order they started (empty when none ran). */
+function gitCommandsIn(trace: string): string[] {
+  if (!existsSync(trace)) return [];
+  return readFileSync(trace, 'utf8')
     .split('\n')
     .map((l) => /trace: built-in: git (\S+(?: \S+)?)/.exec(l)?.[1])
     .filter((c): c is string => c !== undefined);
+}
+
+const traceFile = () => join(traceDir, `trace-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+
+/**
+ * `reg -v status [targets] --json` with GIT_TRACE (from `cwd` with `-C repo` when given): the
+ * outputs' states, git's vouching per output (debug log), and the git commands in the order they started.
+ */
+async function tracedStatus(targets: string[] = [], cwd?: string) {
+  const trace = traceFile();
+  const r = await regOk(cwd ?? repo, [...(cwd ? ['-C', repo] : []), '-v', 'status', ...targets, '--json'], { env: { GIT_TRACE: trace } });
+  const commands = gitCommandsIn(trace);
   const vouched = [...r.stderr.matchAll(/(\S+): git found (\d+) of (\d+) files unchanged/g)].map((m) => `${m[1]} ${m[2]}/${m[3]}`);
   const outputs = JSON.parse(r.stdout).outputs as Array<{ path: string; state: string; changes?: { modified: string[] } }>;
   return { commands, vouched, outputs };
@@ -52,13 +63,33 @@ afterEach(() => {
 });
 
 describe('status of every output: git starts on the mirror indexes before the pointers are read', () => {
-  it('runs diff-files once per output, before listing the pointers, and trusts what it vouched for', async () => {
+  it('runs diff-files once per output, first of all git commands (started before the program loads), and trusts what it vouched for', async () => {
     const s = await tracedStatus();
     expect(s.outputs.map((o) => o.state)).toEqual(['up-to-date', 'up-to-date']);
     expect(s.vouched).toEqual(OUTPUTS.map((o) => `${o} ${FILES}/${FILES}`));
     expect(countOf(s.commands, 'diff-files')).toBe(OUTPUTS.length);
-    expect(firstIndexOf(s.commands, 'diff-files')).toBeGreaterThanOrEqual(0);
+    expect(s.commands.slice(0, OUTPUTS.length)).toEqual(OUTPUTS.map(() => 'diff-files --name-only'));
+  });
+
+  it('with -C (not started before the program loads): still before the pointers are listed, once per output', async () => {
+    const s = await tracedStatus([], traceDir);
+    expect(s.vouched).toEqual(OUTPUTS.map((o) => `${o} ${FILES}/${FILES}`));
+    expect(countOf(s.commands, 'diff-files')).toBe(OUTPUTS.length);
+    expect(firstIndexOf(s.commands, 'diff-files')).toBeGreaterThan(firstIndexOf(s.commands, 'ls-files -s'));
     expect(firstIndexOf(s.commands, 'diff-files')).toBeLessThan(firstIndexOf(s.commands, 'ls-files -z'));
+  });
+
+  it('.reg/tmp/stat a link to a copy outside: no git runs on the mirrors there, status refuses (exit 3), the copy is unchanged', async () => {
+    const outside = join(traceDir, 'stat-outside');
+    renameSync(statDir(), outside);
+    symlinkSync(outside, statDir());
+    const before = Object.fromEntries(readdirSync(outside).map((n) => [n, readFileSync(join(outside, n)).toString('base64')]));
+    const trace = traceFile();
+    const r = await reg(repo, ['status', '--json'], { env: { GIT_TRACE: trace } });
+    expect(r.code, r.stderr).toBe(3);
+    expect(JSON.parse(r.stdout).error.code).toBe('repo.reg-entry-not-a-directory');
+    expect(gitCommandsIn(trace).filter((c) => c.startsWith('diff-files'))).toEqual([]);
+    expect(Object.fromEntries(readdirSync(outside).map((n) => [n, readFileSync(join(outside, n)).toString('base64')]))).toEqual(before);
   });
 
   it('reports an edit at the same size with the mtime put back, which only git sees', async () => {

@@ -4,6 +4,7 @@ import type { Context } from '../../context.js';
 import { manifestOidOf } from '../../data/manifest.js';
 import { RegError, diskError, errnoCode } from '../../errors.js';
 import { changedInIndexFile } from '../../git/read.js';
+import { NSEC_GIT_MARKER, type EarlyGitChecks } from './early-git-checks.js';
 import { STALE_TEMP_MS, isAtOrBelow } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
 import type { HashOutcome } from '../../workspace/hash-task.js';
@@ -86,29 +87,6 @@ export interface ScanOptions {
   elideWalk?: boolean;
   /** Git runs on the stored mirror indexes started before the outputs were known (startGitChecks): the one for this output is used, not started again. */
   gitChecks?: EarlyGitChecks;
-}
-
-/**
- * `git diff-files` runs on every stored mirror index, started by a status before it reads the
- * pointers: at 20k-100k files git's answer was what a no-change status waited for last.
- */
-export interface EarlyGitChecks {
-  /** When they started: a scan using one takes this as its check time (git vouched for files as they were then). */
-  startedAt: number;
-  /** By mirror index file (its name holds the generation); a scan takes its own out. */
-  byMirror: Map<string, Promise<string[] | undefined>>;
-}
-
-/** Mirror index files beyond which startGitChecks starts nothing (so many git runs at once would compete for the cores, some perhaps for outputs gone). */
-const MAX_EARLY_GIT_CHECKS = 4;
-
-/** Starts git on the stored mirror indexes, if there are at most MAX_EARLY_GIT_CHECKS and git is worth asking. */
-export function startGitChecks(repo: Repo): EarlyGitChecks | undefined {
-  if (existsSync(join(repo.statDir, NSEC_GIT_MARKER))) return undefined;
-  const startedAt = Date.now();
-  const mirrors = StatCache.currentMirrorIndexes(repo.statDir, MAX_EARLY_GIT_CHECKS);
-  if (mirrors === undefined || mirrors.length === 0) return undefined;
-  return { startedAt, byMirror: new Map(mirrors.map((m) => [m, changedInIndexFile(repo.root, m)])) };
 }
 
 /**
@@ -308,13 +286,6 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
     staleTemps,
   };
 }
-
-/**
- * Marks the repository's git as one that compares nanoseconds (built with USE_NSEC): it reports
- * every entry of a mirror index, so asking it only costs a process. Beside the stat cache, so
- * `rm -r .reg/tmp` (or deleting the file) makes reg try again.
- */
-const NSEC_GIT_MARKER = 'git-compares-nsec';
 
 interface Trusted {
   stats: (relpath: string) => ListedStats | undefined;

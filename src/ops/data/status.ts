@@ -3,7 +3,8 @@ import type { ManifestEntry } from '../../data/manifest.js';
 import { gitRun } from '../../git/read.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { resolveOutputs, type TrackedOutput } from './outputs.js';
-import { listCacheOids, scanWorkspace, startGitChecks, type EarlyGitChecks, type WorkspaceState } from './scan.js';
+import { startGitChecks, type EarlyGitChecks } from './early-git-checks.js';
+import { listCacheOids, scanWorkspace, type WorkspaceState } from './scan.js';
 
 /**
  * - up-to-date     the workspace holds the pointer's version, and the cache has it
@@ -59,7 +60,7 @@ export interface StatusResult {
 export async function status(ctx: Context, options: StatusOptions): Promise<StatusResult> {
   const repo = openRepo(ctx);
   // Every output is scanned: git checks their files while the pointers are found and read.
-  const gitChecks = options.targets.length === 0 ? startGitChecks(repo) : undefined;
+  const gitChecks = options.targets.length === 0 ? startGitChecks(repo.root, repo.statDir) : undefined;
   const outputs = await resolveOutputs(repo, ctx, options.targets);
   const cacheIndex = new CacheIndex(repo);
   const results: OutputStatus[] = [];
