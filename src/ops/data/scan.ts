@@ -4,7 +4,6 @@ import type { Context } from '../../context.js';
 import { manifestOidOf } from '../../data/manifest.js';
 import { RegError, diskError, errnoCode } from '../../errors.js';
 import { changedInIndexFile } from '../../git/read.js';
-import { NSEC_GIT_MARKER, type EarlyGitChecks } from './early-git-checks.js';
 import { STALE_TEMP_MS, isAtOrBelow } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
 import type { HashOutcome } from '../../workspace/hash-task.js';
@@ -15,6 +14,7 @@ import { DirLister } from '../../workspace/dir-lister.js';
 import { regState } from '../../workspace/safe-fs.js';
 import { MIRROR_MIN_ENTRIES } from '../../workspace/mirror-index.js';
 import { fileFromStats, walkTree, walkedPath, type DirStats, type ListedStats, type WalkedFile } from '../../workspace/walk.js';
+import { NSEC_GIT_MARKER, type EarlyGitChecks } from './early-git-checks.js';
 
 /**
  * The stat cache only saves hashing next time: a scan that stores nothing (status, diff, the hooks)
