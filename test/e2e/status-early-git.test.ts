@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { editKeepingMtime, intoNextSecond } from '../helpers/mirror-time.js';
 import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 /**
@@ -51,8 +51,7 @@ beforeEach(async () => {
   const files: Record<string, string> = {};
   for (const out of OUTPUTS) for (let i = 0; i < FILES; i++) files[`${out}/${nameOf(i)}`] = `${out} file ${String(i).padStart(5, '0')}\n`;
   writeTree(repo, files);
-  // Into the next whole second: the files are then older than add's second, so all are mirrored.
-  await sleep(1000 - (Date.now() % 1000) + 120);
+  await intoNextSecond();
   await regOk(repo, ['add', ...OUTPUTS]);
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'two outputs');
@@ -93,10 +92,7 @@ describe('status of every output: git starts on the mirror indexes before the po
   });
 
   it('reports an edit at the same size with the mtime put back, which only git sees', async () => {
-    const victim = join(repo, 'ds2', nameOf(7));
-    const before = statSync(victim);
-    writeFileSync(victim, readFileSync(victim, 'utf8').toUpperCase());
-    utimesSync(victim, before.atime, before.mtime);
+    editKeepingMtime(join(repo, 'ds2', nameOf(7)));
     const s = await tracedStatus();
     expect(firstIndexOf(s.commands, 'diff-files')).toBeLessThan(firstIndexOf(s.commands, 'ls-files -z'));
     expect(s.outputs.map((o) => [o.path, o.state, o.changes?.modified ?? []])).toEqual([

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { editKeepingMtime as editFileKeepingMtime, intoNextSecond } from '../helpers/mirror-time.js';
 import { git, makeGitRepo, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 /**
@@ -18,11 +18,7 @@ const nameOf = (i: number) => `d${i % 11}/f${String(i).padStart(5, '0')}.txt`;
 const ds = (rel: string) => join(repo, 'ds', rel);
 const marker = () => join(elsewhere, 'fsmonitor-ran');
 
-function editKeepingMtime(rel: string): void {
-  const before = statSync(ds(rel));
-  writeFileSync(ds(rel), readFileSync(ds(rel), 'utf8').toUpperCase());
-  utimesSync(ds(rel), before.atime, before.mtime);
-}
+const editKeepingMtime = (rel: string) => editFileKeepingMtime(ds(rel));
 
 /** `reg -v status ds --json`: the modified files, and how many files git vouched for (from the debug log). */
 async function statusOf(env: Record<string, string> = {}) {
@@ -39,8 +35,7 @@ beforeEach(async () => {
   const files: Record<string, string> = {};
   for (let i = 0; i < FILES; i++) files[`ds/${nameOf(i)}`] = `file ${String(i).padStart(5, '0')}\n`;
   writeTree(repo, files);
-  // Into the next whole second: the files are then older than add's second, so all are mirrored.
-  await sleep(1000 - (Date.now() % 1000) + 120);
+  await intoNextSecond();
   await regOk(repo, ['add', 'ds']);
   git(repo, 'add', '-A');
   git(repo, 'commit', '-q', '-m', 'ds');

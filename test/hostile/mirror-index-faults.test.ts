@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MIRROR_MIN_ENTRIES } from '../../dist/workspace/mirror-index.js';
 import { LOG_MAX_ROWS } from '../../dist/workspace/stat-cache.js';
@@ -11,6 +10,7 @@ import { git, makeRegistry, reg, removeDir, tempDir, writeTree } from '../helper
 import { errorOf, fillTo, isRoot, mountTmpfs, type Tmpfs } from '../helpers/tmpfs.js';
 import { guardSentinelTree, keepingGit } from './tree.js';
 import { STALE_TEMP_MS, tempName } from '../../src/fsutil.js';
+import { intoNextSecond } from '../helpers/mirror-time.js';
 
 /**
  * Faults of the stat cache's mirror index (`.reg/tmp/stat/<file>.<gen>.index`, which `reg status`
@@ -51,10 +51,6 @@ const STAT_FILE = /^[0-9a-f]{32}\.json(?:\.bin|\.log|\.[0-9a-f]{12}\.index)?$/;
 
 let scratch: string;
 
-/** Sleeps into the next whole second, past the stat cache's clock margin (files written before are then mirrorable). */
-async function nextSecond(): Promise<void> {
-  await sleep(1000 - (Date.now() % 1000) + 120);
-}
 
 /** A committed registry with `ds` added (every file mirrored); `onStatDir` runs on the empty `.reg/tmp/stat` first. */
 async function makeWorld(onStatDir?: (statDir: string) => void): Promise<string> {
@@ -65,7 +61,7 @@ async function makeWorld(onStatDir?: (statDir: string) => void): Promise<string>
     const files: Record<string, string> = {};
     for (let i = 0; i < FILES; i++) files[`${DATA}/${nameOf(i)}`] = contentOf(i);
     writeTree(repo, files);
-    await nextSecond();
+    await intoNextSecond();
     const r = await reg(repo, ['add', DATA]);
     if (r.code !== 0) throw new Error(r.stderr);
   }, 'ds');
@@ -237,7 +233,7 @@ describe.skipIf(!isRoot)('a full disk while the stat cache and its mirror are re
    */
   async function freshGeneration(): Promise<void> {
     touchMany(repo);
-    await nextSecond();
+    await intoNextSecond();
     expect((await statusOf(repo)).state).toBe('up-to-date');
     const g = gens(repo);
     expect(g.mirrors).toEqual([g.bin]);
@@ -265,7 +261,7 @@ describe.skipIf(!isRoot)('a full disk while the stat cache and its mirror are re
       const before = gens(repo);
       const edited = new Map([[X, editKeepingMtime(repo, X)]]);
       touchMany(repo);
-      await nextSecond();
+      await intoNextSecond();
       const unfill = fillTo(statDirOf(repo), w.free(p) * PAGE);
       let s;
       try {
@@ -299,7 +295,7 @@ describe.skipIf(!isRoot)('a full disk while the stat cache and its mirror are re
     const pointer = readFileSync(join(repo, `${DATA}.dvc`));
     editKeepingMtime(repo, X);
     touchMany(repo);
-    await nextSecond();
+    await intoNextSecond();
     const p = pages();
     // The mirror and the .bin fit, the JSON does not: the most that can be written without the save completing.
     const unfill = fillTo(statDirOf(repo), (p.mirror + p.bin + 1) * PAGE);
@@ -351,7 +347,7 @@ describe('Ctrl-C and SIGKILL during a status or add that rewrites the stat cache
     it(`${command}, ${signal} ${delayMs} ms after ${startup ? 'the spawn' : 'the walk'}: an edit before and one after are found, checkout refuses, bytes intact`, async () => {
       const xBytes = editKeepingMtime(repo, X);
       touchMany(repo);
-      await nextSecond();
+      await intoNextSecond();
       const walked = (stderr: string) => startup === true || /git found \d+ of \d+ files unchanged/.test(stderr);
       const r = await keepingGit(repo, () => interruptWhen(repo, ['-v', command, DATA], walked, {}, { signal, delayMs }));
       if (signal === 'SIGKILL') expect(r.signal).toBe('SIGKILL');
@@ -408,7 +404,7 @@ describe('mirror indexes a crash or a hand could leave are never trusted', () =>
     const old = { json: readFileSync(statFile(repo, '')), bin: readFileSync(statFile(repo, '.bin')), mirror: readFileSync(mirrorFile(repo)), mirrorName: mirrorFile(repo) };
     const xBytes = editKeepingMtime(repo, X);
     touchMany(repo);
-    await nextSecond();
+    await intoNextSecond();
     expect((await statusOf(repo)).modified).toEqual([nameOf(X)]);
     const after = gens(repo);
     expect(after.json).not.toBe(before.json);

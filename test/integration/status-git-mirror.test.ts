@@ -1,7 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { add } from '../../dist/ops/data/add.js';
 import { checkout } from '../../dist/ops/data/checkout.js';
@@ -13,6 +12,7 @@ import { makeContext } from '../../dist/context.js';
 import { StatCache } from '../../dist/workspace/stat-cache.js';
 import { MIRROR_MIN_ENTRIES } from '../../dist/workspace/mirror-index.js';
 import { gitIndexV2 } from '../../dist/data/git-index.js';
+import { editKeepingMtime as editFileKeepingMtime, intoNextSecond } from '../helpers/mirror-time.js';
 import { makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 import { snapshotTree } from '../hostile/tree.js';
 
@@ -30,11 +30,6 @@ const statDir = () => join(repo, '.reg', 'tmp', 'stat');
 const nameOf = (i: number) => `d${i % 11}/f${String(i).padStart(5, '0')}.txt`;
 /** Every file has the same size, so a swapped or edited file never shows by its size. */
 const contentOf = (i: number) => `file ${String(i).padStart(5, '0')}\n`;
-
-/** Sleeps into the next whole second, past the stat cache's clock margin (files written before are then mirrored). */
-async function nextSecond(): Promise<void> {
-  await sleep(1000 - (Date.now() % 1000) + 120);
-}
 
 async function scan() {
   const r = openRepo(ctx());
@@ -55,13 +50,9 @@ function mirrored(): string[] {
   return execFileSync('git', ['ls-files', '-z'], { cwd: repo, env: { ...process.env, GIT_INDEX_FILE: m.file }, encoding: 'utf8' }).split('\0').filter(Boolean);
 }
 
-/** Rewrites `rel` with other bytes of the same size and puts its mtime back (only ctime and the bytes change). */
+/** Rewrites `rel` of the output with other bytes of the same size and puts its mtime back (only ctime and the bytes change). */
 function editKeepingMtime(rel: string, mtime?: Date): void {
-  const before = statSync(ds(rel));
-  const bytes = readFileSync(ds(rel));
-  bytes[0] = bytes[0] === 0x58 ? 0x59 : 0x58;
-  writeFileSync(ds(rel), bytes);
-  utimesSync(ds(rel), before.atime, mtime ?? before.mtime);
+  editFileKeepingMtime(ds(rel), mtime);
 }
 
 /** Asserts the scan took (nearly) every file from git's answer: the mirror is in use. */
@@ -78,7 +69,7 @@ beforeEach(async () => {
   const files: Record<string, string> = {};
   for (let i = 0; i < FILES; i++) files[`ds/${nameOf(i)}`] = contentOf(i);
   writeTree(repo, files);
-  await nextSecond();
+  await intoNextSecond();
   await add(ctx(), { targets: ['ds'] });
   expect(StatCache.mirrorIndexOf(statDir(), 'ds', false)).toBeDefined();
   expect(mirrored()).toHaveLength(FILES);
@@ -136,7 +127,7 @@ describe('status with git checking the mirror index', () => {
   });
 
   it('never mirrors a file written in the second of the add that recorded it, and sees it changed', async () => {
-    await nextSecond();
+    await intoNextSecond();
     writeFileSync(ds('d10/new.txt'), contentOf(10));
     await add(ctx(), { targets: ['ds'] });
     // A file added makes add rewrite the stat cache and its mirror: this row is of the add's own second.
@@ -151,7 +142,7 @@ describe('status with git checking the mirror index', () => {
     editKeepingMtime(nameOf(11));
     expect(await changes()).toMatchObject({ modified: [nameOf(11)] });
     // The status recorded the file's new row in the log; the mirror still has the old one.
-    await nextSecond();
+    await intoNextSecond();
     editKeepingMtime(nameOf(11));
     expect(await changes()).toMatchObject({ state: 'modified', modified: [nameOf(11)] });
     writeFileSync(ds(nameOf(11)), contentOf(11));
@@ -193,7 +184,7 @@ describe('status with git checking the mirror index', () => {
     await checkout(ctx(), { targets: ['ds'], relink: true, force: true });
     // Files reg wrote are recorded as checked in their own second: not in the mirror yet.
     expect(mirrored().length).toBeLessThan(FILES / 2);
-    await nextSecond();
+    await intoNextSecond();
     expect(await changes()).toEqual(upToDate);
     expect(mirrored()).toHaveLength(FILES);
     await expectGitChecked();
@@ -210,7 +201,7 @@ describe('status with git checking the mirror index', () => {
     expect(existsSync(old.file)).toBe(false);
     // Files reg wrote are recorded as checked in their own second: no mirror until a later status.
     expect(StatCache.mirrorIndexOf(statDir(), 'ds', false)).toBeUndefined();
-    await nextSecond();
+    await intoNextSecond();
     expect(await changes()).toEqual(upToDate);
     expect(mirrored()).toHaveLength(FILES);
     await expectGitChecked();
@@ -302,9 +293,9 @@ describe("status without a walk: the stat cache's rows stand for it while every 
 
   it('an empty file (never in the mirror: git cannot vouch for it) written to: no walk, and it is looked at and listed modified', async () => {
     writeFileSync(ds('d6/empty.txt'), '');
-    await nextSecond();
+    await intoNextSecond();
     await add(ctx(), { targets: ['ds'] });
-    await nextSecond();
+    await intoNextSecond();
     expect(mirrored()).not.toContain('ds/d6/empty.txt');
     expect((await statusScan()).walkElided).toBe(true);
     writeFileSync(ds('d6/empty.txt'), 'no longer empty\n');
@@ -329,7 +320,7 @@ describe("status without a walk: the stat cache's rows stand for it while every 
     utimesSync(temp, hoursAgo, hoursAgo);
     symlinkSync(outside, ds('d3/linked'));
     mkdirSync(ds('d4/.git'));
-    await nextSecond();
+    await intoNextSecond();
     expect(await changes()).toEqual(upToDate);
     expect(await changes()).toEqual(upToDate);
     for (let k = 0; k < 2; k++) {
@@ -343,7 +334,7 @@ describe("status without a walk: the stat cache's rows stand for it while every 
     rmSync(temp);
     unlinkSync(ds('d3/linked'));
     rmSync(ds('d4/.git'), { recursive: true });
-    await nextSecond();
+    await intoNextSecond();
     expect(await changes()).toEqual(upToDate);
     expect((await statusScan()).walkElided).toBe(true);
   }, 60_000);
