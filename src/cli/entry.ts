@@ -1,5 +1,4 @@
 import { pathToFileURL } from 'node:url';
-import { startGitChecksBeforeLoad } from '../ops/data/early-git-checks.js';
 import { packagePath } from '../package-info.js';
 import { loadCodeCached } from './code-cache.js';
 import { fastPath } from './fast-path.js';
@@ -18,8 +17,9 @@ export async function runCli(argv: string[]): Promise<number> {
   endQuietlyOnClosedPipe(process.stderr);
   const quick = await fastPath(argv, process.cwd());
   if (quick !== undefined) return quick;
-  // Git checks the data while the program loads (the status takes its answer).
-  if (isStatusOfEverything(argv)) startGitChecksBeforeLoad(process.cwd());
+  // Git checks the data while the program loads (the status takes its answer). Imported here only:
+  // every other command would load child_process and the git module for nothing.
+  if (isStatusOfEverything(argv)) (await import('../ops/data/early-git-checks.js')).startGitChecksBeforeLoad(process.cwd());
   let bundle: ReturnType<typeof loadCodeCached> | undefined;
   try {
     bundle = loadCodeCached(packagePath('dist/reg-cli.cjs'), process.env);

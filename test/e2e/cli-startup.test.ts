@@ -28,6 +28,14 @@ describe('start-up: one command loaded, same behaviour', () => {
     expect(r.stdout.trim()).toBe('0.1.0 (git-data-registry)');
   });
 
+  it('--version loads no child_process (nor the git module behind it): the entry imports the status-only parts when status runs', () => {
+    const probe = "const bin = process.argv[1]; process.on('exit', () => process.stderr.write('child_process:' + process.moduleLoadList.includes('NativeModule child_process'))); require(bin);";
+    const r = spawnSync(process.execPath, ['-e', probe, join(PROJECT_ROOT, 'bin', 'reg.cjs'), '--version'], { cwd: repo, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe('0.1.0 (git-data-registry)');
+    expect(r.stderr).toBe('child_process:false');
+  });
+
   it('a misspelt command still gets commander\'s suggestion (every command is loaded for it)', async () => {
     const r = await reg(repo, ['stauts']);
     expect(r.code).toBe(2);
