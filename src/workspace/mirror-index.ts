@@ -31,7 +31,7 @@ export function mirrorable(size: number, mtimeMs: number, ctimeMs: number, check
 }
 
 /** A stat-cache row goes into the mirror: a file of a directory output (the root's own row, relpath '', never does) that is mirrorable. */
-export function mirrorableRow(relpath: string, size: number, mtimeMs: number, ctimeMs: number, checkedAtMs: number): boolean {
+function mirrorableRow(relpath: string, size: number, mtimeMs: number, ctimeMs: number, checkedAtMs: number): boolean {
   return relpath !== '' && mirrorable(size, mtimeMs, ctimeMs, checkedAtMs);
 }
 

@@ -75,7 +75,6 @@ type NumberColumnName = (typeof NUMBER_COLUMNS)[number];
 type Column = (k: number) => number;
 /** The `.bin` header: the generation (12 hex digits) padded to keep the float64s aligned. */
 const BIN_HEADER_BYTES = 16;
-/** The generation's length in hex digits (randomBytes(6)). */
 /** Rows the append log may hold before save() rewrites the whole file instead. */
 export const LOG_MAX_ROWS = 256;
 /** Rows per slice when the file is written (see rewrite()). */
@@ -305,7 +304,6 @@ export class StatCache {
   static mirrorIndexOf(statDir: string, key: string, legacy: boolean): { file: string; gen: string } | undefined {
     return mirrorOfStoredFile(StatCache.fileFor(statDir, key, legacy));
   }
-
 
   /**
    * A stat cache with no rows that replaces the stored one when saved, for a checkout that writes
@@ -624,10 +622,7 @@ export class StatCache {
 
   /** Stored row `i`'s relpath is `prefix` followed by the `length` characters of `listing` from `from` (compared in place). */
   private pathIsListed(i: number, prefix: string, listing: string, from: number, length: number): boolean {
-    if (this.pathList !== undefined) {
-      const p = this.pathList[i];
-      return p !== undefined && p.length === prefix.length + length && p.startsWith(prefix) && p.endsWith(listing.slice(from, from + length));
-    }
+    if (this.pathList !== undefined) return this.pathIs(i, prefix + listing.slice(from, from + length));
     const starts = this.pathStarts!;
     if (i >= starts.length - 1) return false;
     const at = starts[i]!;
@@ -638,10 +633,9 @@ export class StatCache {
     return true;
   }
 
-  /** mirrorableRow() of stored row `i` (the empty relpath, a single file's, never is). */
+  /** mirrorableRow() of stored row `i` (the empty relpath, a single file's, never is), without making its relpath a string. */
   private mirrorableAt(s: Stored, i: number): boolean {
-    const named = this.pathList !== undefined ? this.pathList[i] !== '' : this.pathStarts![i + 1]! - 1 > this.pathStarts![i]!;
-    return named && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!);
+    return !this.pathIs(i, '') && mirrorable(s.size[i]!, s.mtime[i]!, s.ctime[i]!, s.checked[i]!);
   }
 
   /** lookup() of stored row `i` (as rowsAsWalk() named it) for its file's fresh lstat. */
@@ -1082,7 +1076,6 @@ function sliceOf<T>(at: number, count: number, valueAt: (k: number) => T): T[] {
 }
 
 /** The number of entries a Git index file's header gives (undefined if it is not one). */
-
 function mirrorEntries(file: string): number | undefined {
   const header = Buffer.alloc(12);
   try {
