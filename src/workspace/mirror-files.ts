@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -29,7 +29,8 @@ export function mirrorOfStoredFile(file: string): { file: string; gen: string } 
   const gen = header.toString('latin1');
   if (!/^[0-9a-f]+$/.test(gen)) return undefined;
   const mirror = `${file}.${gen}.index`;
-  return statSync(mirror, { throwIfNoEntry: false })?.isFile() ? { file: mirror, gen } : undefined;
+  // A link (committed past .reg/.gitignore) is not followed: git would read whatever it names as the index.
+  return lstatSync(mirror, { throwIfNoEntry: false })?.isFile() ? { file: mirror, gen } : undefined;
 }
 
 /**
