@@ -1,15 +1,21 @@
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { interruptWhen } from '../helpers/interrupt.js';
 import { editKeepingMtime, intoNextSecond } from '../helpers/mirror-time.js';
-import { git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
+import { git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
+import { fillTo, isRoot, mountTmpfs } from '../helpers/tmpfs.js';
+import { guardSentinelTree, keepingGit, snapshotTree } from '../hostile/tree.js';
 
 /**
  * A status of every output starts `git diff-files` on each stored mirror index before it reads
  * the pointers (at most four of them), instead of when it reaches that output's scan. The order is
  * read from GIT_TRACE, which reg's git calls inherit; what git vouched for must still be what the
  * scan trusts (an edit at the same size with the mtime put back is only seen through git).
+ * Nothing outside the repository and nothing in its `.git` changes: a sentinel tree is compared
+ * after every test, `.git` around every reg run.
  */
+guardSentinelTree();
 const FILES = 1100;
 const OUTPUTS = ['ds1', 'ds2'];
 let repo: string;
@@ -34,7 +40,7 @@ const traceFile = () => join(traceDir, `trace-${Date.now()}-${Math.random().toSt
  */
 async function tracedStatus(targets: string[] = [], cwd?: string) {
   const trace = traceFile();
-  const r = await regOk(cwd ?? repo, [...(cwd ? ['-C', repo] : []), '-v', 'status', ...targets, '--json'], { env: { GIT_TRACE: trace } });
+  const r = await keepingGit(repo, () => regOk(cwd ?? repo, [...(cwd ? ['-C', repo] : []), '-v', 'status', ...targets, '--json'], { env: { GIT_TRACE: trace } }));
   const commands = gitCommandsIn(trace);
   const vouched = [...r.stderr.matchAll(/(\S+): git found (\d+) of (\d+) files unchanged/g)].map((m) => `${m[1]} ${m[2]}/${m[3]}`);
   const outputs = JSON.parse(r.stdout).outputs as Array<{ path: string; state: string; changes?: { modified: string[] } }>;
@@ -84,7 +90,7 @@ describe('status of every output: git starts on the mirror indexes before the po
     symlinkSync(outside, statDir());
     const before = Object.fromEntries(readdirSync(outside).map((n) => [n, readFileSync(join(outside, n)).toString('base64')]));
     const trace = traceFile();
-    const r = await reg(repo, ['status', '--json'], { env: { GIT_TRACE: trace } });
+    const r = await keepingGit(repo, () => reg(repo, ['status', '--json'], { env: { GIT_TRACE: trace } }));
     expect(r.code, r.stderr).toBe(3);
     expect(JSON.parse(r.stdout).error.code).toBe('repo.reg-entry-not-a-directory');
     expect(gitCommandsIn(trace).filter((c) => c.startsWith('diff-files'))).toEqual([]);
@@ -125,4 +131,70 @@ describe('status of every output: git starts on the mirror indexes before the po
     expect(five.vouched).toEqual(OUTPUTS.map((o) => `${o} ${FILES}/${FILES}`));
     for (const n of [1, 2, 3]) rmSync(junk(n));
   });
+
+  it('a mirror index that is a link to a copy outside: git never reads it (that output is walked), the answers stay right, the copy is byte-identical', async () => {
+    const outside = join(traceDir, 'mirror-outside');
+    mkdirSync(outside);
+    const mirror = readdirSync(statDir()).filter((n) => n.endsWith('.index')).sort()[0]!;
+    renameSync(join(statDir(), mirror), join(outside, mirror));
+    symlinkSync(join(outside, mirror), join(statDir(), mirror));
+    const before = snapshotTree(outside);
+    const s = await tracedStatus();
+    expect(s.outputs.map((o) => o.state)).toEqual(['up-to-date', 'up-to-date']);
+    expect(countOf(s.commands, 'diff-files')).toBe(1);
+    expect(s.vouched).toHaveLength(1);
+    expect(snapshotTree(outside)).toEqual(before);
+  });
+
+  it('Ctrl-C while the early git runs: stops as interrupted (never an internal error), no temp file, and the next status answers as before', async () => {
+    const trace = traceFile();
+    const r = await keepingGit(repo, () => interruptWhen(repo, ['status', '--json'], () => gitCommandsIn(trace).some((c) => c.startsWith('diff-files')), { GIT_TRACE: trace }));
+    expect(r.signal === 'SIGINT' || r.code === 130, `exit ${r.code} (${r.signal}): ${r.stderr}`).toBe(true);
+    expect(r.stderr).not.toContain('internal error');
+    expect(tempFilesUnder(repo)).toEqual([]);
+    const s = await tracedStatus();
+    expect(s.outputs.map((o) => o.state)).toEqual(['up-to-date', 'up-to-date']);
+    expect(s.vouched).toEqual(OUTPUTS.map((o) => `${o} ${FILES}/${FILES}`));
+  });
+});
+
+describe.skipIf(!isRoot)('status of every output, git started early, on a full disk (tmpfs; mounting needs root)', () => {
+  it('still answers with the edit git saw; the row it cannot save is a warning naming ENOSPC; nothing half-written; saved once there is space', async () => {
+    const disk = mountTmpfs('12m');
+    const cacheDir = tempDir('reg-cache-');
+    let unfill = () => {};
+    try {
+      const full = join(disk.dir, 'repo');
+      mkdirSync(full);
+      git(full, 'init', '-q', '-b', 'main');
+      await regOk(full, ['init']);
+      // The cache off the small disk: only the data, the stat cache and its mirror are on it.
+      writeFileSync(join(full, '.reg', 'config.local.yaml'), `cache:\n  dir: ${JSON.stringify(cacheDir)}\n`);
+      writeTree(full, Object.fromEntries(Array.from({ length: FILES }, (_, i) => [`ds/${nameOf(i)}`, `file ${String(i).padStart(5, '0')}\n`])));
+      await intoNextSecond();
+      await regOk(full, ['add', 'ds']);
+      editKeepingMtime(join(full, 'ds', nameOf(3)));
+      unfill = fillTo(full, 0);
+      const trace = traceFile();
+      const r = await keepingGit(full, () => reg(full, ['status', '--json'], { env: { GIT_TRACE: trace } }));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).not.toContain('internal error');
+      expect(r.stderr).toMatch(/stat cache was not saved \(ENOSPC/);
+      expect(gitCommandsIn(trace)[0]).toBe('diff-files --name-only');
+      const out = JSON.parse(r.stdout).outputs[0];
+      expect([out.state, out.changes?.modified]).toEqual(['modified', [nameOf(3)]]);
+      expect(tempFilesUnder(full)).toEqual([]);
+      unfill();
+      unfill = () => {};
+      const again = await keepingGit(full, () => reg(full, ['status', '--json']));
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stderr).not.toMatch(/not saved/);
+      expect(again.stdout).toBe(r.stdout);
+      expect(tempFilesUnder(full)).toEqual([]);
+    } finally {
+      unfill();
+      disk.unmount();
+      removeDir(cacheDir);
+    }
+  }, 120_000);
 });
