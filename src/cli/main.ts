@@ -8,6 +8,7 @@ import { loadCommands } from './commands/index.js';
 import { versionLine } from './fast-path.js';
 import { endQuietlyOnClosedPipe, escapeTerminal, jsonStringify, makeOutput } from './output.js';
 import { makeProgressSink } from './progress.js';
+import { sourceStack } from './source-stack.js';
 
 /** After Ctrl-C, how long reg may take to stop (abort transfers and hashing, remove temp files). */
 const INTERRUPT_GRACE_MS = 800;
@@ -116,7 +117,7 @@ async function reportError(err: unknown, json: boolean, commanderError: typeof C
   }
   const e = err as Error;
   if (json) process.stdout.write(jsonStringify({ error: { code: 'internal', message: e?.message ?? String(err) } }) + '\n');
-  process.stderr.write(`reg: internal error: ${e?.stack ?? String(err)}\n`);
+  process.stderr.write(`reg: internal error: ${e?.stack ? sourceStack(e.stack) : String(err)}\n`);
   process.stderr.write('  hint: this is a bug in reg; please report it with the command you ran\n');
   return ExitCode.failed;
 }

@@ -4,6 +4,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeCacheDir } from '../../src/cli/code-cache.js';
+import { sourceStack } from '../../src/cli/source-stack.js';
 import { PROJECT_ROOT, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 // The CLI bundle runs through a V8 code cache kept in the user's cache directory
@@ -152,6 +153,26 @@ describe('the CLI through its code cache', () => {
     const corrupt = await reg(repo, ['--json', 'status'], { env });
     for (const r of [second, corrupt]) expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: first.code, stdout: first.stdout, stderr: first.stderr });
     expect(JSON.parse(first.stdout).outputs[0]).toMatchObject({ path: 'raw_datasets/pages', state: 'up-to-date' });
+  });
+
+  it('an internal error names the source file and line of each frame in the minified bundle (its source map), not bundle columns', async () => {
+    // A planted bug: process.cwd() throws when the program (the bundle) calls it.
+    const plant = join(work, 'plant-bug.cjs');
+    writeFileSync(plant, `const cwd = process.cwd;\nprocess.cwd = function () { if (/reg-cli\\.cjs/.test(new Error().stack)) throw new Error('planted'); return cwd.call(process); };\n`);
+    const r = await reg(repo, ['status', 'raw_datasets/pages'], { env: { NODE_OPTIONS: `--require ${plant}` } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('reg: internal error: Error: planted');
+    expect(r.stderr).not.toMatch(/reg-cli\.cjs:\d+:\d+/);
+    const frame = /at run \((src\/cli\/main\.ts):(\d+):(\d+)\)/.exec(r.stderr);
+    expect(frame, r.stderr).not.toBeNull();
+    expect(readFileSync(join(PROJECT_ROOT, frame![1]!), 'utf8').split('\n')[Number(frame![2]) - 1]).toContain('process.cwd()');
+  });
+});
+
+describe('sourceStack', () => {
+  it('leaves a frame it cannot map as it was (no map beside the file, the first line)', () => {
+    const stack = 'Error: x\n    at f (/nowhere/dist/reg-cli.cjs:5:10)\n    at g (' + join(PROJECT_ROOT, 'dist', 'reg-cli.cjs') + ':1:3)';
+    expect(sourceStack(stack)).toBe(stack);
   });
 });
 
