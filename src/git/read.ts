@@ -81,11 +81,50 @@ function parseLsFiles(out: string): IndexEntry[] {
   return out
     .split('\0')
     .filter(Boolean)
-    .map((line) => {
-      const tab = line.indexOf('\t');
-      const [mode, oid] = line.slice(0, tab).split(' ');
-      return { path: line.slice(tab + 1), mode: mode!, oid: oid! };
-    });
+    .map(parseStageLine);
+}
+
+/** One `git ls-files -s` line: `<mode> <oid> <stage>\t<path>`. */
+function parseStageLine(line: string): IndexEntry {
+  const tab = line.indexOf('\t');
+  const [mode, oid] = line.slice(0, tab).split(' ');
+  return { path: line.slice(tab + 1), mode: mode!, oid: oid! };
+}
+
+/** The whole index and the work tree's untracked files that no ignore rule covers. */
+export interface WorkTreeListing {
+  entries: IndexEntry[];
+  /** Untracked files; an untracked directory is one path ending in `/`, its files unlisted. */
+  untracked: string[];
+}
+
+/**
+ * allIndexEntries() and `git ls-files --others --exclude-standard` from one git process: a status
+ * of everything needs both (the registry overview the index, the pointer listing both), and on a
+ * small VM each process costs the caller ~10 ms of blocked main thread to start. `-t` tags each
+ * line, so an untracked path can never be read as an index line: `? <path>` is untracked, any other
+ * tag (`H` cached, `S` skip-worktree, `M` unmerged) starts an `ls-files -s` line. An untracked
+ * directory is listed as itself (`--directory`): a dataset copied into an area before `reg add`
+ * would otherwise print every one of its files. Undefined if git fails: the caller then asks the
+ * usual way and reports that failure itself.
+ */
+export async function workTreeListing(root: string): Promise<WorkTreeListing | undefined> {
+  let out: string;
+  try {
+    const args = ['ls-files', '-z', '-t', '-s', '--others', '--directory', '--no-empty-directory', '--exclude-standard'];
+    const r = await gitRun(root, args, undefined, { allowFail: true });
+    if (r.code !== 0) return undefined;
+    out = r.stdout.toString('utf8');
+  } catch {
+    return undefined;
+  }
+  const listing: WorkTreeListing = { entries: [], untracked: [] };
+  for (const line of out.split('\0')) {
+    if (line.length < 3 || line[1] !== ' ') continue;
+    if (line[0] === '?') listing.untracked.push(line.slice(2));
+    else listing.entries.push(parseStageLine(line.slice(2)));
+  }
+  return listing;
 }
 
 /** The whole index and the sizes of its blobs (what `reg check` reads without --staged). */
@@ -95,11 +134,12 @@ export interface IndexSnapshot {
 }
 
 /**
- * Reads the index and its blob sizes with two git processes. Callers start it before other work
- * (status starts it before walking the workspace), so git runs meanwhile instead of afterwards.
+ * Reads the index (from `listing` when given and git answered it) and its blob sizes. Callers start
+ * it before other work (status starts it before walking the workspace), so git runs meanwhile
+ * instead of afterwards.
  */
-export async function indexSnapshot(root: string): Promise<IndexSnapshot> {
-  const entries = await allIndexEntries(root);
+export async function indexSnapshot(root: string, listing?: Promise<WorkTreeListing | undefined>): Promise<IndexSnapshot> {
+  const entries = (await listing)?.entries ?? (await allIndexEntries(root));
   return { entries, sizes: await blobSizes(root, entries.map((e) => e.oid)) };
 }
 

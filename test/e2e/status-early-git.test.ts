@@ -76,12 +76,49 @@ describe('status of every output: git starts on the mirror indexes before the po
     expect(s.commands.slice(0, OUTPUTS.length)).toEqual(OUTPUTS.map(() => 'diff-files --name-only'));
   });
 
-  it('with -C (not started before the program loads): still before the pointers are listed, once per output', async () => {
+  it('with -C (not started before the program loads): still first, before the pointers are listed, once per output', async () => {
     const s = await tracedStatus([], traceDir);
     expect(s.vouched).toEqual(OUTPUTS.map((o) => `${o} ${FILES}/${FILES}`));
     expect(countOf(s.commands, 'diff-files')).toBe(OUTPUTS.length);
-    expect(firstIndexOf(s.commands, 'diff-files')).toBeGreaterThan(firstIndexOf(s.commands, 'ls-files -s'));
-    expect(firstIndexOf(s.commands, 'diff-files')).toBeLessThan(firstIndexOf(s.commands, 'ls-files -z'));
+    expect(s.commands.slice(0, OUTPUTS.length)).toEqual(OUTPUTS.map(() => 'diff-files --name-only'));
+    expect(countOf(s.commands, 'ls-files')).toBe(1);
+  });
+
+  it('one git ls-files lists both the pointers and the index the registry overview reads, with and without -C', async () => {
+    for (const cwd of [undefined, traceDir]) {
+      const trace = traceFile();
+      const r = await keepingGit(repo, () => regOk(cwd ?? repo, [...(cwd ? ['-C', repo] : []), 'status', '--json'], { env: { GIT_TRACE: trace } }));
+      const lsFiles = readFileSync(trace, 'utf8').split('\n').filter((l) => /trace: built-in: git ls-files/.test(l));
+      expect(lsFiles.map((l) => l.replace(/.*built-in: /, ''))).toEqual(['git ls-files -z -t -s --others --directory --no-empty-directory --exclude-standard']);
+      const report = JSON.parse(r.stdout);
+      expect(report.outputs.map((o: { path: string }) => o.path)).toEqual(OUTPUTS);
+      expect(report.registry.areas.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('the pointers it finds are git\'s: committed and untracked ones, an oddly named one, not an ignored one nor one deleted from the work tree', async () => {
+    writeTree(repo, { 'ds3/a.txt': 'three\n', 'odd/b.txt': 'odd\n', 'ignored/c.txt': 'ignored\n' });
+    await regOk(repo, ['add', 'ds3', 'odd', 'ignored']);
+    // An untracked pointer whose name is an `ls-files -s` line: only git's tag tells them apart.
+    const oddName = 'H 100644 e69de29bb2d1d6434b8b29ae775ad8c2d48c5391 0\todd.dvc';
+    renameSync(join(repo, 'odd.dvc'), join(repo, oddName));
+    writeFileSync(join(repo, '.gitignore'), `${readFileSync(join(repo, '.gitignore'), 'utf8')}/ignored.dvc\n`);
+    rmSync(join(repo, 'ds2.dvc'));
+    const gitSays = git(repo, 'ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', '*.dvc').split('\0').filter((p) => p && existsSync(join(repo, p)));
+    expect(gitSays.sort()).toEqual(['ds1.dvc', 'ds3.dvc', oddName].sort());
+    const s = await tracedStatus();
+    expect(s.outputs.map((o) => o.path).sort()).toEqual(['ds1', 'ds3', 'odd']);
+    expect(countOf(s.commands, 'ls-files')).toBe(1);
+    const pointers = (JSON.parse((await regOk(repo, ['status', '--json'])).stdout).outputs as Array<{ pointer: string }>).map((o) => o.pointer);
+    expect(pointers.sort()).toEqual(gitSays.sort());
+
+    // A pointer inside an untracked directory, which the listing names as the directory alone:
+    // git is asked for the pointers the usual way.
+    writeTree(repo, { 'fresh/ds5/e.txt': 'five\n' });
+    await regOk(repo, ['add', 'fresh/ds5']);
+    const withDir = await tracedStatus();
+    expect(withDir.outputs.map((o) => o.path).sort()).toEqual(['ds1', 'ds3', 'fresh/ds5', 'odd']);
+    expect(countOf(withDir.commands, 'ls-files')).toBe(2);
   });
 
   it('.reg/tmp/stat a link to a copy outside: no git runs on the mirrors there, status refuses (exit 3), the copy is unchanged', async () => {

@@ -1,22 +1,25 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { changedInIndexFile } from '../../git/read.js';
+import { changedInIndexFile, workTreeListing, type WorkTreeListing } from '../../git/read.js';
 import { findGitRoot } from '../../git/root.js';
 import { currentMirrorIndexes } from '../../workspace/mirror-files.js';
 
 /**
- * `git diff-files` runs on every stored mirror index (stat-cache.ts), started before a status of
- * every output reads its pointers, even before the program is loaded: at 20k-100k files git's
- * answer was what a no-change status waited for last. Kept in a module of its own, small, for the
- * command-line entry (src/cli/entry.ts).
+ * The git runs a status of every output needs, started before it reads its pointers, even before
+ * the program is loaded: `git diff-files` on every stored mirror index (stat-cache.ts; at 20k-100k
+ * files git's answer was what a no-change status waited for last), and one `git ls-files` of the
+ * index and the untracked files (the pointers and the registry overview's index). Kept in a module
+ * of its own, small, for the command-line entry (src/cli/entry.ts).
  */
 export interface EarlyGitChecks {
   /** The work tree they run in. */
   root: string;
   /** When they started: a scan using one takes this as its check time (git vouched for files as they were then). */
   startedAt: number;
-  /** By mirror index file (its name holds the generation); a scan takes its own out. */
+  /** By mirror index file (its name holds the generation); a scan takes its own out. Empty when git is not worth asking. */
   byMirror: Map<string, Promise<string[] | undefined>>;
+  /** The index and the untracked files (workTreeListing); undefined inside if git failed, and the reader asks again. */
+  listing: Promise<WorkTreeListing | undefined>;
 }
 
 /**
@@ -34,21 +37,21 @@ const STARTED_BEFORE_LOAD = Symbol.for('reg.git-checks-started-before-load');
 type Started = { [STARTED_BEFORE_LOAD]?: EarlyGitChecks };
 
 /**
- * The git runs on the stored mirror indexes of the work tree at `root`: those the entry started
- * before the program loaded, else started now; undefined when there are more than
- * MAX_EARLY_GIT_CHECKS or git is not worth asking.
+ * The git runs of the work tree at `root`: those the entry started before the program loaded, else
+ * started now. No mirror index is checked early when there are more than MAX_EARLY_GIT_CHECKS or
+ * git is not worth asking.
  */
-export function startGitChecks(root: string, statDir: string): EarlyGitChecks | undefined {
+export function startGitChecks(root: string, statDir: string): EarlyGitChecks {
   const started = (globalThis as Started)[STARTED_BEFORE_LOAD];
   if (started !== undefined) {
     delete (globalThis as Started)[STARTED_BEFORE_LOAD];
     if (started.root === root) return started;
   }
-  if (existsSync(join(statDir, NSEC_GIT_MARKER))) return undefined;
   const startedAt = Date.now();
-  const mirrors = currentMirrorIndexes(statDir, MAX_EARLY_GIT_CHECKS);
-  if (mirrors === undefined || mirrors.length === 0) return undefined;
-  return { root, startedAt, byMirror: new Map(mirrors.map((m) => [m, changedInIndexFile(root, m)])) };
+  const mirrors = existsSync(join(statDir, NSEC_GIT_MARKER)) ? undefined : currentMirrorIndexes(statDir, MAX_EARLY_GIT_CHECKS);
+  // diff-files first: it takes longest.
+  const byMirror = new Map((mirrors ?? []).map((m) => [m, changedInIndexFile(root, m)]));
+  return { root, startedAt, byMirror, listing: workTreeListing(root) };
 }
 
 /**
@@ -66,8 +69,7 @@ export function startGitChecksBeforeLoad(cwd: string): void {
       statDir = join(statDir, part);
       if (lstatSync(statDir, { throwIfNoEntry: false })?.isDirectory() !== true) return;
     }
-    const checks = startGitChecks(root, statDir);
-    if (checks !== undefined) (globalThis as Started)[STARTED_BEFORE_LOAD] = checks;
+    (globalThis as Started)[STARTED_BEFORE_LOAD] = startGitChecks(root, statDir);
   } catch {
     // the program finds out and says what is wrong
   }

@@ -5,6 +5,7 @@ import type { Context } from '../../context.js';
 import { configError, diskError, errnoCode, isMissingPath, isRegError, usageError, type RegError } from '../../errors.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
 import { withFileNoFollowSync } from '../../fsutil.js';
+import type { WorkTreeListing } from '../../git/read.js';
 import { isDirectory, repoRelative, type Repo } from '../../repo.js';
 import { workTree } from '../../workspace/safe-fs.js';
 
@@ -144,8 +145,8 @@ export interface InvalidPointer {
  * committed but deleted from the work tree has none).
  * A pointer file that fails to load is returned in `invalid` instead of failing the others.
  */
-export async function scanOutputs(repo: Repo): Promise<{ outputs: TrackedOutput[]; invalid: InvalidPointer[] }> {
-  const files = await repo.git.listFiles(`*${POINTER_SUFFIX}`);
+export async function scanOutputs(repo: Repo, listing?: Promise<WorkTreeListing | undefined>): Promise<{ outputs: TrackedOutput[]; invalid: InvalidPointer[] }> {
+  const files = pointersListed(await listing) ?? (await repo.git.listFiles(`*${POINTER_SUFFIX}`));
   const outputs: TrackedOutput[] = [];
   const invalid: InvalidPointer[] = [];
   for (const f of files.filter((f) => f.endsWith(POINTER_SUFFIX) && !f.startsWith('.reg/') && !f.startsWith('.dvc/')).sort()) {
@@ -161,9 +162,22 @@ export async function scanOutputs(repo: Repo): Promise<{ outputs: TrackedOutput[
   return { outputs, invalid };
 }
 
+/**
+ * The `.dvc` files of a listing of the index and the untracked files: what `git ls-files --cached
+ * --others --exclude-standard -- '*.dvc'` prints (that pathspec's `*` matches `/` too), each once.
+ * Undefined when an untracked directory may hold some (git is then asked for them the usual way).
+ */
+function pointersListed(listing: WorkTreeListing | undefined): string[] | undefined {
+  if (listing === undefined || listing.untracked.some((path) => path.endsWith('/'))) return undefined;
+  const files = new Set<string>();
+  for (const e of listing.entries) if (e.path.endsWith(POINTER_SUFFIX)) files.add(e.path);
+  for (const path of listing.untracked) if (path.endsWith(POINTER_SUFFIX)) files.add(path);
+  return [...files];
+}
+
 /** Every output in the work tree; the first invalid pointer file is an error (exit 3, with its file and line). */
-export async function allOutputs(repo: Repo): Promise<TrackedOutput[]> {
-  const { outputs, invalid } = await scanOutputs(repo);
+export async function allOutputs(repo: Repo, listing?: Promise<WorkTreeListing | undefined>): Promise<TrackedOutput[]> {
+  const { outputs, invalid } = await scanOutputs(repo, listing);
   if (invalid.length > 0) throw invalid[0]!.error;
   return outputs;
 }
@@ -176,8 +190,14 @@ export type TargetPurpose = 'upload' | 'download' | 'inspect';
  * (every output below it). No targets means every output in the repository. An invalid pointer
  * file fails the command only when a target selects it; otherwise it is reported as a warning.
  */
-export async function resolveOutputs(repo: Repo, ctx: Context, targets: readonly string[], purpose: TargetPurpose = 'inspect'): Promise<TrackedOutput[]> {
-  if (targets.length === 0) return allOutputs(repo);
+export async function resolveOutputs(
+  repo: Repo,
+  ctx: Context,
+  targets: readonly string[],
+  purpose: TargetPurpose = 'inspect',
+  listing?: Promise<WorkTreeListing | undefined>,
+): Promise<TrackedOutput[]> {
+  if (targets.length === 0) return allOutputs(repo, listing);
   const seen = new Map<string, TrackedOutput>();
   const add = (o: TrackedOutput) => seen.set(`${o.pointerRel}\0${o.index}`, o);
   let scanned: { outputs: TrackedOutput[]; invalid: InvalidPointer[] } | undefined;

@@ -4,6 +4,7 @@ import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
 import { registryOverview, type RegistryOverview } from '../registry/overview.js';
 import type { RemoteStatusResult } from '../remote/remote-status.js';
+import { startGitChecks } from './early-git-checks.js';
 import { status, type StatusResult } from './status.js';
 
 export interface StatusReportOptions {
@@ -28,11 +29,13 @@ export interface StatusReport extends StatusResult {
 export async function statusReport(ctx: Context, options: StatusReportOptions): Promise<StatusReport> {
   const repo = openRepo(ctx);
   const overview = options.targets.length === 0 && registryPolicy(repo.config.data).areas.length > 0;
-  // The overview's git reads start now and run while status walks the workspace.
-  const index = overview ? indexSnapshot(repo.root) : undefined;
+  // Every output: git's runs start now (or were started by the entry), and the overview's reads
+  // of the index and its blob sizes run while status walks the workspace.
+  const early = options.targets.length === 0 ? startGitChecks(repo.root, repo.statDir) : undefined;
+  const index = overview ? indexSnapshot(repo.root, early?.listing) : undefined;
   // (Awaited below; a failure of status first must not leave it an unhandled rejection.)
   index?.catch(() => undefined);
-  const base = await status(ctx, { targets: options.targets });
+  const base = await status(ctx, { targets: options.targets, early });
   const report: StatusReport = { ...base };
   if (options.remote) {
     // Loaded only with --remote: the remote and transfer modules are most of what status would load.

@@ -49,6 +49,8 @@ export interface OutputStatus {
 
 export interface StatusOptions {
   targets: string[];
+  /** With no targets: git runs the caller started already (statusReport, which shares their listing with the registry overview). */
+  early?: EarlyGitChecks;
 }
 
 export interface StatusResult {
@@ -60,8 +62,8 @@ export interface StatusResult {
 export async function status(ctx: Context, options: StatusOptions): Promise<StatusResult> {
   const repo = openRepo(ctx);
   // Every output is scanned: git checks their files while the pointers are found and read.
-  const gitChecks = options.targets.length === 0 ? startGitChecks(repo.root, repo.statDir) : undefined;
-  const outputs = await resolveOutputs(repo, ctx, options.targets);
+  const gitChecks = options.targets.length === 0 ? (options.early ?? startGitChecks(repo.root, repo.statDir)) : undefined;
+  const outputs = await resolveOutputs(repo, ctx, options.targets, 'inspect', gitChecks?.listing);
   const cacheIndex = new CacheIndex(repo);
   const results: OutputStatus[] = [];
   for (const o of outputs) {
