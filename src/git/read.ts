@@ -133,16 +133,6 @@ export interface IndexSnapshot {
   sizes: Map<string, number>;
 }
 
-/**
- * Reads the index (from `listing` when given and git answered it) and its blob sizes. Callers start
- * it before other work (status starts it before walking the workspace), so git runs meanwhile
- * instead of afterwards.
- */
-export async function indexSnapshot(root: string, listing?: Promise<WorkTreeListing | undefined>): Promise<IndexSnapshot> {
-  const entries = (await listing)?.entries ?? (await allIndexEntries(root));
-  return { entries, sizes: await blobSizes(root, entries.map((e) => e.oid)) };
-}
-
 /** Paths staged for the next commit (added, copied, modified, renamed). */
 export async function stagedPaths(root: string): Promise<string[]> {
   const out = await gitText(root, ['diff', '--cached', '--name-only', '-z', '--diff-filter=ACMR', '--no-renames']);

@@ -1,7 +1,7 @@
 import type { Context } from '../../context.js';
-import { indexSnapshot } from '../../git/read.js';
 import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
+import { indexSnapshotRemembered } from '../registry/blob-sizes.js';
 import { registryOverview, type RegistryOverview } from '../registry/overview.js';
 import type { RemoteStatusResult } from '../remote/remote-status.js';
 import { startGitChecks } from './early-git-checks.js';
@@ -32,7 +32,7 @@ export async function statusReport(ctx: Context, options: StatusReportOptions): 
   // Every output: git's runs start now (or were started by the entry), and the overview's reads
   // of the index and its blob sizes run while status walks the workspace.
   const early = options.targets.length === 0 ? startGitChecks(repo.root, repo.statDir) : undefined;
-  const index = overview ? indexSnapshot(repo.root, early?.listing) : undefined;
+  const index = overview ? indexSnapshotRemembered(repo, early?.listing) : undefined;
   // (Awaited below; a failure of status first must not leave it an unhandled rejection.)
   index?.catch(() => undefined);
   const base = await status(ctx, { targets: options.targets, early });
