@@ -7,7 +7,7 @@ import { buildManifest, manifestSlices, md5Hex, parseManifest, type ManifestEntr
 import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
 import { tempPathFor, writeFileAtomicSync, writeThenNameSync } from '../fsutil.js';
 import { hasVerifiedMtime, objectPathIn, runRestoreTask, stampVerifiedPath, type WrittenStat } from '../workspace/hash-task.js';
-import { hashEach } from '../workspace/hasher.js';
+import { hashEachOf } from '../workspace/hasher.js';
 import { makeDirsSync } from '../make-dirs.js';
 
 export type LinkType = 'reflink' | 'hardlink' | 'symlink' | 'copy';
@@ -461,24 +461,36 @@ export class Cache {
    * the run. `dest`s come from the confinement layer (safe-fs.ts prepareWrite). Interrupted
    * (`signal`), each worker stops before its next file, removes its temp file, and this rejects
    * with the signal's reason.
+   *
+   * `jobs.at(i)` is asked once per file, in order, as the workers' batches are cut (hashEachOf):
+   * only the jobs in flight exist at once, not a million of them and their paths. An error it
+   * throws stops the run as one thrown by `onResult` does.
    */
   async copyMany(
-    jobs: ReadonlyArray<{ oid: string; dest: string; executable: boolean }>,
+    jobs: { count: number; at(index: number): { oid: string; dest: string; executable: boolean } },
     onResult: (index: number, outcome: { stat: WrittenStat } | { error: unknown }) => void,
     options: { signal?: AbortSignal; cores?: number; onFiles?: (n: number) => void } = {},
   ): Promise<void> {
-    const tasks = jobs.map((j) => {
-      const abs = this.objectPath(j.oid);
-      return { abs, size: 0, restore: { dest: j.dest, expect: j.oid, mode: writableMode(j.executable), kernelCopy: this.verified.has(abs) } };
-    });
-    await hashEach(
-      tasks,
+    // The jobs handed to the workers and not yet reported (their errors name the object and the destination).
+    const taken = new Map<number, { oid: string; dest: string; abs: string }>();
+    await hashEachOf(
+      {
+        count: jobs.count,
+        totalBytes: 0,
+        at: (i) => {
+          const j = jobs.at(i);
+          const abs = this.objectPath(j.oid);
+          taken.set(i, { oid: j.oid, dest: j.dest, abs });
+          return { abs, size: 0, restore: { dest: j.dest, expect: j.oid, mode: writableMode(j.executable), kernelCopy: this.verified.has(abs) } };
+        },
+      },
       (r, i) => {
-        const j = jobs[i]!;
+        const j = taken.get(i)!;
+        taken.delete(i);
         if ('error' in r) {
           const err = Object.assign(new Error(r.error), { code: r.code });
-          onResult(i, { error: r.code === 'ENOENT' && !existsSync(tasks[i]!.abs) ? missingObject(j.oid) : (diskError(err, j.dest) ?? err) });
-        } else if (r.written === undefined) onResult(i, { error: this.corrupt(j.oid, false, tasks[i]!.abs, r.md5, false) });
+          onResult(i, { error: r.code === 'ENOENT' && !existsSync(j.abs) ? missingObject(j.oid) : (diskError(err, j.dest) ?? err) });
+        } else if (r.written === undefined) onResult(i, { error: this.corrupt(j.oid, false, j.abs, r.md5, false) });
         else onResult(i, { stat: r.written });
       },
       // A worker stops within one small file; one descheduled on a busy machine gets longer before

@@ -85,42 +85,73 @@ export async function hashMany(tasks: readonly SizedTask[], options: HashManyOpt
 export async function hashEach(
   tasks: readonly SizedTask[],
   onResult: (result: HashOutcome, index: number) => void,
+  options: HashManyOptions = {},
+): Promise<void> {
+  await hashEachOf({ count: tasks.length, totalBytes: tasks.reduce((s, t) => s + t.size, 0), at: (i) => tasks[i]! }, onResult, options);
+}
+
+/**
+ * Tasks made one at a time as hashEachOf cuts its batches: `at(i)` is called once per index, in
+ * order, and the task is dropped once its batch is sent. So a caller with a million files need
+ * not build a million task objects (and their paths) first: at that count, task lists that lived
+ * for the whole run outlasted V8's young generation and piled up in the old one as garbage, most
+ * of a copy-mode checkout's peak memory.
+ */
+export interface TaskSource {
+  count: number;
+  /** The sum of the tasks' sizes (it decides how many workers to start, before any task is made). */
+  totalBytes: number;
+  at(index: number): SizedTask;
+}
+
+/**
+ * hashEach over a TaskSource. An error thrown by `at` stops the run as one thrown by `onResult`
+ * does (batches in flight finish, none starts) and is rethrown.
+ */
+export async function hashEachOf(
+  tasks: TaskSource,
+  onResult: (result: HashOutcome, index: number) => void,
   { onProgress, jobs = availableParallelism(), signal, shared = { legacy: false }, stopGraceMs = STOP_GRACE_MS, batchesInFlight = 1 }: HashManyOptions = {},
 ): Promise<void> {
-  const totalBytes = tasks.reduce((s, t) => s + t.size, 0);
-  if (tasks.length === 0) return;
+  const { count, totalBytes } = tasks;
+  if (count === 0) return;
   signal?.throwIfAborted();
-  const taskAt = (i: number): HashTask => {
-    const t = tasks[i]!;
+  const taskFrom = (t: SizedTask): HashTask => {
     const task: HashTask = { abs: taskPath(t, shared.root), legacy: t.legacy ?? shared.legacy, cacheRoot: t.cacheRoot ?? shared.cacheRoot, size: t.size };
     if (t.restore !== undefined) task.restore = t.restore;
     return task;
   };
-  if (jobs <= 1 || (tasks.length <= INLINE_MAX_FILES && totalBytes <= INLINE_MAX_BYTES)) {
+  if (jobs <= 1 || (count <= INLINE_MAX_FILES && totalBytes <= INLINE_MAX_BYTES)) {
     const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
     const stop = () => signal?.aborted === true;
-    for (let i = 0; i < tasks.length; i++) {
-      const result = await runAnyHashTask(taskAt(i), buffer, (n) => onProgress?.(0, n), stop);
+    for (let i = 0; i < count; i++) {
+      const result = await runAnyHashTask(taskFrom(tasks.at(i)), buffer, (n) => onProgress?.(0, n), stop);
       signal?.throwIfAborted();
       onResult(result, i);
       onProgress?.(1, 0);
     }
     return;
   }
-  // Batches are cut as workers ask for them: only the batches in flight hold task copies.
+  // Batches are cut as workers ask for them: only the batches in flight hold tasks. A task that
+  // did not fit the last batch waits here for the next one (at() is called once per index).
   let nextTask = 0;
+  let waiting: SizedTask | undefined;
   const nextBatch = (): { start: number; tasks: HashTask[] } | undefined => {
-    if (nextTask >= tasks.length) return undefined;
+    if (nextTask >= count) return undefined;
     const start = nextTask;
     const batch: HashTask[] = [];
     let bytes = 0;
-    while (nextTask < tasks.length && (batch.length === 0 || (batch.length < BATCH_FILES && bytes + tasks[nextTask]!.size <= BATCH_BYTES))) {
-      bytes += tasks[nextTask]!.size;
-      batch.push(taskAt(nextTask++));
+    while (nextTask < count && batch.length < BATCH_FILES) {
+      const t = (waiting ??= tasks.at(nextTask));
+      if (batch.length > 0 && bytes + t.size > BATCH_BYTES) break;
+      bytes += t.size;
+      batch.push(taskFrom(t));
+      waiting = undefined;
+      nextTask++;
     }
     return { start, tasks: batch };
   };
-  const estimatedBatches = Math.max(Math.ceil(tasks.length / BATCH_FILES), Math.ceil(totalBytes / BATCH_BYTES));
+  const estimatedBatches = Math.max(Math.ceil(count / BATCH_FILES), Math.ceil(totalBytes / BATCH_BYTES));
 
   const workerCount = Math.min(jobs, estimatedBatches);
   // Small heaps: a worker holds one 1 MiB buffer and a batch of paths; V8's default young
@@ -144,23 +175,28 @@ export async function hashEach(
       workers.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
-            const inFlight = new Map<number, { start: number; count: number }>();
+            const inFlight = new Map<number, { start: number; count: number; expect?: string[] }>();
             const dispatch = () => {
-              const batch = signal?.aborted || failure !== undefined ? undefined : nextBatch();
+              let batch: ReturnType<typeof nextBatch>;
+              try {
+                batch = signal?.aborted || failure !== undefined ? undefined : nextBatch();
+              } catch (err) {
+                failure = { err };
+              }
               if (batch === undefined) {
                 if (inFlight.size === 0) resolve();
                 return;
               }
               const id = batchId++;
-              inFlight.set(id, { start: batch.start, count: batch.tasks.length });
               const restores = packRestores(batch.tasks);
+              inFlight.set(id, { start: batch.start, count: batch.tasks.length, ...(restores ? { expect: restores.expect } : {}) });
               worker.postMessage(restores ? { id, restores } : { id, tasks: batch.tasks });
             };
             worker.on('message', (msg: { id: number; bytes: number; results?: HashOutcome[]; restored?: PackedRestoreOutcomes }) => {
               if (msg.bytes > 0) onProgress?.(0, msg.bytes);
               const active = inFlight.get(msg.id);
               if (active === undefined) return;
-              if (msg.restored) msg.results = unpackRestoreOutcomes(msg.restored, (k) => tasks[active.start + k]!.restore!.expect);
+              if (msg.restored) msg.results = unpackRestoreOutcomes(msg.restored, (k) => active.expect![k]!);
               if (!msg.results) return;
               inFlight.delete(msg.id);
               // After a failure, batches in flight finish (their temp files handled by the worker) and no new ones start.

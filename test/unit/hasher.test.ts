@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 // The workers load dist/workspace/hash-worker.js, so the built module is tested (npm test builds first).
-import { hashEach, hashMany } from '../../dist/workspace/hasher.js';
+import { hashEach, hashEachOf, hashMany } from '../../dist/workspace/hasher.js';
 import { removeDir, tempDir, tempFilesUnder } from '../helpers/repo.js';
 
 /**
@@ -64,6 +64,62 @@ describe('hashEach / hashMany', () => {
     expect(tempFilesUnder(cacheRoot)).toEqual([]);
     // Batches are 256 files: at most the two in flight when the error came were hashed.
     expect(calls).toBeLessThan(N);
+  });
+
+  it('hashEachOf makes each task once, in order, only as batches are cut: a source of restores is not read ahead of the workers', async () => {
+    const files = makeFiles();
+    mkdirSync(join(dir, 'out'));
+    const asked: number[] = [];
+    let askedAtFirstResult: number | undefined;
+    const seen = new Set<number>();
+    await hashEachOf(
+      {
+        count: N,
+        totalBytes: 0,
+        at: (i) => {
+          asked.push(i);
+          return { abs: files[i]!.abs, size: 0, restore: { dest: join(dir, 'out', `r${i}`), expect: files[i]!.md5, mode: 0o644, kernelCopy: false } };
+        },
+      },
+      (r, i) => {
+        askedAtFirstResult ??= asked.length;
+        expect('written' in r && r.written !== undefined).toBe(true);
+        seen.add(i);
+      },
+      { jobs: 2 },
+    );
+    expect(asked).toEqual(files.map((_, i) => i));
+    expect(seen.size).toBe(N);
+    // Two workers, one batch of at most 256 files each in flight: the rest was not made yet.
+    expect(askedAtFirstResult).toBeLessThanOrEqual(2 * 256);
+    expect(readFileSync(join(dir, 'out', 'r599'))).toEqual(readFileSync(files[599]!.abs));
+  });
+
+  it('hashEachOf: a source that throws stops the run (the batches in flight finish, no temp file left) and the error is rethrown', async () => {
+    const files = makeFiles();
+    mkdirSync(join(dir, 'out'));
+    const boom = new Error('no destination for this one');
+    let results = 0;
+    await expect(
+      hashEachOf(
+        {
+          count: N,
+          totalBytes: 0,
+          at: (i) => {
+            if (i === 300) throw boom;
+            return { abs: files[i]!.abs, size: 0, restore: { dest: join(dir, 'out', `r${i}`), expect: files[i]!.md5, mode: 0o644, kernelCopy: false } };
+          },
+        },
+        () => void results++,
+        { jobs: 2 },
+      ),
+    ).rejects.toBe(boom);
+    // The first worker's batch (files 0-255) was in flight and finished, unreported as after any
+    // failure; the second worker's (256-299, cut short by the throw) never started.
+    expect(results).toBe(0);
+    expect(existsSync(join(dir, 'out', 'r255'))).toBe(true);
+    expect(existsSync(join(dir, 'out', 'r256'))).toBe(false);
+    expect(tempFilesUnder(dir)).toEqual([]);
   });
 
   it('restore tasks on two workers (packed batches): each file written with its stat returned, a mismatch and a missing object reported by index with nothing written, no temp file', async () => {

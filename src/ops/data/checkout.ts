@@ -74,9 +74,6 @@ interface Plan {
   manifestMissing?: boolean;
 }
 
-/** Copy mode: files per Cache.copyMany call (each starts its workers afresh, ~0.1 s of CPU). */
-const COPY_SLICE = 50_000;
-
 /** Objects found corrupt while restoring, with the files that needed them. */
 type CorruptObjects = Map<string, { legacy: boolean; uses: string[]; outputs: string[] }>;
 
@@ -261,7 +258,7 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
     if (!c.outputs.includes(o.dataRel)) c.outputs.push(o.dataRel);
     corrupt.set(e.md5, c);
   };
-  const noteWritten = (e: ManifestEntry, target: string, stat: WrittenStat) => {
+  const noteWritten = (e: ManifestEntry, stat: WrittenStat) => {
     writtenCount++;
     statCache.record({ relpath: e.relpath, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs, ctimeMs: stat.ctimeMs, mode: stat.mode }, e.md5);
   };
@@ -275,7 +272,7 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
       noteCorrupt(e, err);
       return;
     }
-    noteWritten(e, target, written.stat);
+    noteWritten(e, written.stat);
     if (written.type === 'hardlink' && shared.has(e.md5)) linkedShared.push({ relpath: e.relpath, target, md5: e.md5 });
     ctx.progress({ type: 'advance', phase, done: 1 });
   };
@@ -293,16 +290,12 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
       const copies = rest.filter((e) => !byItself(e));
       for (const e of rest) if (byItself(e)) await writeOne(e);
       const executable = !o.isDir && Boolean(o.out.isexec);
-      // In slices: the jobs and their paths for a million files need not exist at once.
-      for (let start = 0; start < copies.length; start += COPY_SLICE) {
-        const slice = copies.slice(start, start + COPY_SLICE);
-        const targets = slice.map((e) => fs.prepareWrite(rel(e.relpath)));
-        await repo.cache.copyMany(
-          slice.map((e, i) => ({ oid: e.md5, dest: targets[i]!, executable })),
-          (i, outcome) => ('stat' in outcome ? noteWritten(slice[i]!, targets[i]!, outcome.stat) : noteCorrupt(slice[i]!, outcome.error)),
-          { signal: ctx.signal, cores: ctx.cores, onFiles: (done) => ctx.progress({ type: 'advance', phase, done }) },
-        );
-      }
+      // Each job (and its path) is made as the workers take it: a million of them never exist at once.
+      await repo.cache.copyMany(
+        { count: copies.length, at: (i) => ({ oid: copies[i]!.md5, dest: fs.prepareWrite(rel(copies[i]!.relpath)), executable }) },
+        (i, outcome) => ('stat' in outcome ? noteWritten(copies[i]!, outcome.stat) : noteCorrupt(copies[i]!, outcome.error)),
+        { signal: ctx.signal, cores: ctx.cores, onFiles: (done) => ctx.progress({ type: 'advance', phase, done }) },
+      );
     } else await mapLimit(rest, FILE_JOBS, writeOne);
     for (const f of linkedShared) statCache.record(fileFromStats(f.relpath, statSync(f.target)), f.md5);
     // The workspace now holds the pointer's version: `reg status` measures later edits (and later pointer changes) from it.
