@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeCacheDir } from '../../src/cli/code-cache.js';
@@ -173,6 +173,21 @@ describe('sourceStack', () => {
   it('leaves a frame it cannot map as it was (no map beside the file, the first line)', () => {
     const stack = 'Error: x\n    at f (/nowhere/dist/reg-cli.cjs:5:10)\n    at g (' + join(PROJECT_ROOT, 'dist', 'reg-cli.cjs') + ':1:3)';
     expect(sourceStack(stack)).toBe(stack);
+  });
+
+  it('maps frames of a bundle whose path holds a space, after a function name and bare', () => {
+    const dir = join(work, 'with space', 'dist');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(PROJECT_ROOT, 'dist', 'reg-cli.cjs.map'), join(dir, 'reg-cli.cjs.map'));
+    const lines = readFileSync(join(PROJECT_ROOT, 'dist', 'reg-cli.cjs'), 'utf8').split('\n');
+    const line = lines.findIndex((l) => l.includes('g.cwd??process.cwd()'));
+    expect(line).toBeGreaterThan(0);
+    const at = `${join(dir, 'reg-cli.cjs')}:${line + 1}:${lines[line]!.indexOf('g.cwd??process.cwd()') + 'g.cwd??'.length + 1}`;
+    const mapped = sourceStack(`Error: x\n    at run (${at})\n    at ${at}`).split('\n');
+    const frame = /^ {4}at run \((src\/cli\/main\.ts):(\d+):\d+\)$/.exec(mapped[1]!);
+    expect(frame, mapped[1]).not.toBeNull();
+    expect(readFileSync(join(PROJECT_ROOT, frame![1]!), 'utf8').split('\n')[Number(frame![2]) - 1]).toContain('process.cwd()');
+    expect(mapped[2]).toBe(`    at ${frame![1]}:${frame![2]}:${/:(\d+)\)$/.exec(mapped[1]!)![1]}`);
   });
 });
 
