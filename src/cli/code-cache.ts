@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 import { VERSION } from '../package-info.js';
 import { makeDirsSync } from '../make-dirs.js';
@@ -40,8 +40,8 @@ export function codeCacheDir(env: NodeJS.ProcessEnv): string | undefined {
  * Runs a CommonJS file (the CLI bundle) the way `require` would, but compiled with a V8 code cache:
  * Node 20 has no compile cache for modules, and without one V8 parses and compiles the same
  * ~1 MB of JavaScript on every command. The cache file lives in the user's cache directory, never
- * in the work tree; it is named by the file's name, reg's version, Node's version and architecture
- * and the SHA-256 of the source, and read only when it is a regular file owned by this user and
+ * in the work tree; it is named by the file's name and place, reg's version, Node's version and
+ * architecture and the SHA-256 of the source, and read only when it is a regular file owned by this user and
  * writable by no one else. Its V8 data is handed to V8 only if a SHA-256 over the source's hash and
  * the data matches: a release build of V8 checks the data's header (its version, flags and the
  * source's length) but no checksum of the compiled code, so a flipped bit, or the cache of another
@@ -56,7 +56,10 @@ export function loadCodeCached(file: string, env: NodeJS.ProcessEnv): CodeCached
   const dir = codeCacheDir(env);
   // The bytes' hash is the UTF-8 text's hash, without encoding the text again.
   const sourceHash = createHash('sha256').update(bytes).digest();
-  const key = `${basename(file)}-${VERSION}-node${process.version}-${process.arch}-${sourceHash.toString('hex').slice(0, 32)}.v8cache`;
+  // Where the file is, too: V8 keeps the name of the script a cache was made from, so two installs
+  // sharing one cache would name each other's file in their stack traces (and source maps).
+  const place = createHash('sha256').update(resolve(file)).digest('hex').slice(0, 8);
+  const key = `${basename(file)}-${VERSION}-node${process.version}-${process.arch}-${place}-${sourceHash.toString('hex').slice(0, 32)}.v8cache`;
   const cachePath = dir && join(dir, key);
   const cached = cachePath ? unwrap(readTrusted(cachePath), sourceHash) : { status: 'off' as const };
   // Node's CommonJS wrapper, on the source's first line so line numbers match, plus __regImport:

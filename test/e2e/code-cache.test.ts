@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeCacheDir } from '../../src/cli/code-cache.js';
 import { sourceStack } from '../../src/cli/source-stack.js';
@@ -53,7 +53,7 @@ describe('V8 code cache of the CLI bundle', () => {
     expect(load(script)).toEqual({ status: 'absent', value: 13531 });
     const files = cacheFiles();
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatch(/bundle\.cjs-\d+\.\d+\.\d+-nodev[\d.]+-\w+-[0-9a-f]{32}\.v8cache$/);
+    expect(files[0]).toMatch(/bundle\.cjs-\d+\.\d+\.\d+-nodev[\d.]+-\w+-[0-9a-f]{8}-[0-9a-f]{32}\.v8cache$/);
     expect(statSync(files[0]!).mode & 0o777).toBe(0o600);
     expect(statSync(join(cacheHome, 'reg', 'code-cache')).mode & 0o777).toBe(0o700);
     expect(load(script)).toEqual({ status: 'used', value: 13531 });
@@ -74,6 +74,27 @@ describe('V8 code cache of the CLI bundle', () => {
     writeFileSync(forOther, readFileSync(forScript));
     expect(load(other)).toEqual({ status: 'rejected', value: 20296 });
     expect(load(other)).toEqual({ status: 'used', value: 20296 }); // rewritten by the run that refused it
+  });
+
+  it('the same source at another place gets its own cache, so its stack traces name its own file (V8 keeps the name a cache was made from)', () => {
+    const where = (file: string) => {
+      const program = `const { loadCodeCached } = await import(${JSON.stringify(LOADER)});
+const m = loadCodeCached(${JSON.stringify(file)}, process.env);
+const stack = m.exports.trace();
+m.saveCache();
+process.stdout.write(JSON.stringify({ status: m.cacheStatus, frame: stack.split('\\n')[1] }));`;
+      return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', program], { env: { ...process.env, XDG_CACHE_HOME: cacheHome }, encoding: 'utf8' }));
+    };
+    const text = `'use strict';\nexports.trace = function trace() { return new Error('where').stack; };\n`;
+    const [first, second] = [join(work, 'place-a', 'tracer.cjs'), join(work, 'place-b', 'tracer.cjs')];
+    for (const f of [first, second]) {
+      mkdirSync(dirname(f), { recursive: true });
+      writeFileSync(f, text);
+    }
+    expect(where(first)).toMatchObject({ status: 'absent' });
+    expect(where(first)).toEqual({ status: 'used', frame: `    at Object.trace (${first}:2:43)` });
+    expect(where(second)).toEqual({ status: 'absent', frame: `    at Object.trace (${second}:2:43)` });
+    expect(where(second)).toEqual({ status: 'used', frame: `    at Object.trace (${second}:2:43)` });
   });
 
   it('garbage, a truncated file, a flipped bit and an empty file are refused, the result is unchanged, and the cache is rewritten', () => {
