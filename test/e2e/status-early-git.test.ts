@@ -10,7 +10,7 @@ import { guardSentinelTree, keepingGit, snapshotTree } from '../hostile/tree.js'
 /**
  * A status of every output starts `git diff-files` on each stored mirror index before it reads
  * the pointers (at most four of them), instead of when it reaches that output's scan. The order is
- * read from GIT_TRACE, which reg's git calls inherit; what git vouched for must still be what the
+ * read from GIT_TRACE2_EVENT, which reg's git calls inherit; what git vouched for must still be what the
  * scan trusts (an edit at the same size with the mtime put back is only seen through git).
  * Nothing outside the repository and nothing in its `.git` changes: a sentinel tree is compared
  * after every test, `.git` around every reg run.
@@ -23,24 +23,49 @@ let traceDir: string;
 const nameOf = (i: number) => `d${i % 11}/f${String(i).padStart(5, '0')}.txt`;
 const statDir = () => join(repo, '.reg', 'tmp', 'stat');
 
-/** The git commands GIT_TRACE logged to `trace`, in the order they started (empty when none ran). */
+const PID_MAX = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+/** Whether process `a` was forked before `b`: pids are handed out in fork order, wrapping at pid_max. */
+const forkedBefore = (a: number, b: number) => a !== b && (b - a + PID_MAX) % PID_MAX < PID_MAX / 2;
+
+/** A git argv without git's own leading options (`-c k=v`, `-C dir`, `--no-pager`, ...). */
+function withoutGitOptions(args: string[]): string[] {
+  let i = 0;
+  while (i < args.length && args[i]!.startsWith('-')) i += args[i] === '-c' || args[i] === '-C' ? 2 : 1;
+  return args.slice(i);
+}
+
+/**
+ * The git commands GIT_TRACE2_EVENT logged to `trace`, in the order reg started them (empty when
+ * none ran), as the subcommand and its first argument. Each git writes its trace once it has
+ * loaded, and two gits started a moment apart can get there in either order, so the order is the
+ * one of their process ids, which the kernel hands out at fork. A line still being written is skipped.
+ */
 function gitCommandsIn(trace: string): string[] {
   if (!existsSync(trace)) return [];
-  return readFileSync(trace, 'utf8')
-    .split('\n')
-    .map((l) => /trace: built-in: git (\S+(?: \S+)?)/.exec(l)?.[1])
-    .filter((c): c is string => c !== undefined);
+  const started: Array<{ pid: number; command: string }> = [];
+  for (const line of readFileSync(trace, 'utf8').split('\n')) {
+    let event: { event?: string; sid?: string; argv?: string[] };
+    try {
+      event = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    const pid = /-P([0-9a-f]+)$/.exec(event.sid ?? '')?.[1];
+    if (event.event !== 'start' || pid === undefined || !event.argv) continue;
+    started.push({ pid: parseInt(pid, 16), command: withoutGitOptions(event.argv.slice(1)).slice(0, 2).join(' ') });
+  }
+  return started.sort((a, b) => (forkedBefore(a.pid, b.pid) ? -1 : forkedBefore(b.pid, a.pid) ? 1 : 0)).map((s) => s.command);
 }
 
 const traceFile = () => join(traceDir, `trace-${Date.now()}-${Math.random().toString(36).slice(2)}`);
 
 /**
- * `reg -v status [targets] --json` with GIT_TRACE (from `cwd` with `-C repo` when given): the
+ * `reg -v status [targets] --json` with GIT_TRACE2_EVENT (from `cwd` with `-C repo` when given): the
  * outputs' states, git's vouching per output (debug log), and the git commands in the order they started.
  */
 async function tracedStatus(targets: string[] = [], cwd?: string) {
   const trace = traceFile();
-  const r = await keepingGit(repo, () => regOk(cwd ?? repo, [...(cwd ? ['-C', repo] : []), '-v', 'status', ...targets, '--json'], { env: { GIT_TRACE: trace } }));
+  const r = await keepingGit(repo, () => regOk(cwd ?? repo, [...(cwd ? ['-C', repo] : []), '-v', 'status', ...targets, '--json'], { env: { GIT_TRACE2_EVENT: trace } }));
   const commands = gitCommandsIn(trace);
   const vouched = [...r.stderr.matchAll(/(\S+): git found (\d+) of (\d+) files unchanged/g)].map((m) => `${m[1]} ${m[2]}/${m[3]}`);
   const outputs = JSON.parse(r.stdout).outputs as Array<{ path: string; state: string; changes?: { modified: string[] } }>;
@@ -127,7 +152,7 @@ describe('status of every output: git starts on the mirror indexes before the po
     symlinkSync(outside, statDir());
     const before = Object.fromEntries(readdirSync(outside).map((n) => [n, readFileSync(join(outside, n)).toString('base64')]));
     const trace = traceFile();
-    const r = await keepingGit(repo, () => reg(repo, ['status', '--json'], { env: { GIT_TRACE: trace } }));
+    const r = await keepingGit(repo, () => reg(repo, ['status', '--json'], { env: { GIT_TRACE2_EVENT: trace } }));
     expect(r.code, r.stderr).toBe(3);
     expect(JSON.parse(r.stdout).error.code).toBe('repo.reg-entry-not-a-directory');
     expect(gitCommandsIn(trace).filter((c) => c.startsWith('diff-files'))).toEqual([]);
@@ -185,7 +210,7 @@ describe('status of every output: git starts on the mirror indexes before the po
 
   it('Ctrl-C while the early git runs: stops as interrupted (never an internal error), no temp file, and the next status answers as before', async () => {
     const trace = traceFile();
-    const r = await keepingGit(repo, () => interruptWhen(repo, ['status', '--json'], () => gitCommandsIn(trace).some((c) => c.startsWith('diff-files')), { GIT_TRACE: trace }));
+    const r = await keepingGit(repo, () => interruptWhen(repo, ['status', '--json'], () => gitCommandsIn(trace).some((c) => c.startsWith('diff-files')), { GIT_TRACE2_EVENT: trace }));
     expect(r.signal === 'SIGINT' || r.code === 130, `exit ${r.code} (${r.signal}): ${r.stderr}`).toBe(true);
     expect(r.stderr).not.toContain('internal error');
     expect(tempFilesUnder(repo)).toEqual([]);
@@ -213,7 +238,7 @@ describe.skipIf(!isRoot)('status of every output, git started early, on a full d
       editKeepingMtime(join(full, 'ds', nameOf(3)));
       unfill = fillTo(full, 0);
       const trace = traceFile();
-      const r = await keepingGit(full, () => reg(full, ['status', '--json'], { env: { GIT_TRACE: trace } }));
+      const r = await keepingGit(full, () => reg(full, ['status', '--json'], { env: { GIT_TRACE2_EVENT: trace } }));
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).not.toContain('internal error');
       expect(r.stderr).toMatch(/stat cache was not saved \(ENOSPC/);
