@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomicSync } from '../../fsutil.js';
 import { VERSION } from '../../package-info.js';
 import { parseCard, validateParsedCard, type CardProblem } from '../../policy/cards.js';
+import { readRegMemo, writeRegMemo } from '../../workspace/reg-memo.js';
 
 /** Bump when validateParsedCard's rules or messages change: verdicts stored under another format are never used. */
 const FORMAT = 1;
+const MEMO_FILE = 'card-checks.json';
+/** Far above the memo of any registry (a few hundred bytes per card); a bigger file is not read. */
+const MAX_MEMO_BYTES = 64 * 1024 * 1024;
 
 /**
  * The card problems found by earlier checks, keyed by a hash of exactly what decides them (the
@@ -14,7 +15,9 @@ const FORMAT = 1;
  * status or check of a registry with hundreds of cards otherwise parses every card's YAML front
  * matter on every run, most of its time; an edited card has a new key and is parsed again. The
  * file is rewritten only when a card was parsed or one went away, and keeps only this run's keys.
- * A missing, torn or foreign file just means every card is parsed.
+ * A missing, torn or foreign file just means every card is parsed. It is a memo (reg-memo.ts):
+ * while git tracks anything under `.reg/tmp/` it is neither read nor written (a committed memo
+ * could otherwise let a broken card pass `reg check` in CI), and never through a link.
  */
 export class CardChecks {
   private readonly known: Map<string, CardProblem[]>;
@@ -22,24 +25,25 @@ export class CardChecks {
   private added = false;
 
   private constructor(
-    private readonly file: string,
+    private readonly repo: { regDir: string } | undefined,
     stored: Record<string, CardProblem[]>,
   ) {
     this.known = new Map(Object.entries(stored));
   }
 
-  static load(regDir: string): CardChecks {
-    const file = join(regDir, 'tmp', 'card-checks.json');
+  /** `trusted`: git tracks nothing under `.reg/tmp/` (else nothing is remembered, and every card is parsed). */
+  static load(repo: { regDir: string }, trusted: boolean): CardChecks {
     const stored: Record<string, CardProblem[]> = {};
+    if (!trusted) return new CardChecks(undefined, stored);
     try {
-      const parsed = JSON.parse(readFileSync(file, 'utf8')) as { v?: unknown; results?: unknown };
+      const parsed = JSON.parse(readRegMemo(repo, MEMO_FILE, MAX_MEMO_BYTES) ?? '') as { v?: unknown; results?: unknown };
       if (parsed.v === FORMAT && parsed.results !== null && typeof parsed.results === 'object' && !Array.isArray(parsed.results)) {
         for (const [key, found] of Object.entries(parsed.results)) if (isProblemList(found)) stored[key] = found;
       }
     } catch {
       // none yet, or unreadable: every card is parsed
     }
-    return new CardChecks(file, stored);
+    return new CardChecks(repo, stored);
   }
 
   /** validateCard(text, entry, requiredFields), from the memo when the same inputs were checked before. */
@@ -59,12 +63,8 @@ export class CardChecks {
 
   /** Writes the memo when it changed; a failure to write costs only a parse next time. */
   save(): void {
-    if (!this.added && this.used.size === this.known.size) return;
-    try {
-      writeFileAtomicSync(this.file, JSON.stringify({ v: FORMAT, results: Object.fromEntries(this.used) }), 0o666, false);
-    } catch {
-      // .reg/tmp not writable: the next run parses again
-    }
+    if (this.repo === undefined || (!this.added && this.used.size === this.known.size)) return;
+    writeRegMemo(this.repo, MEMO_FILE, JSON.stringify({ v: FORMAT, results: Object.fromEntries(this.used) }));
   }
 }
 

@@ -37,6 +37,7 @@ export type CheckRule =
   | 'data-in-git'
   | 'large-file'
   | 'secret-in-config'
+  | 'reg-state-tracked'
   | 'template-missing'
   | 'area-missing'
   | 'data-not-on-remote';
@@ -109,7 +110,19 @@ export async function check(ctx: Context, options: CheckOptions = {}, workTreeSc
       add({ severity: 'warning', rule: 'template-missing', file: area.template, area: area.name, message: `the card template ${area.template} is missing`, fix: 'run `reg init` to restore the default template' });
     }
   }
-  const cardChecks = CardChecks.load(repo.regDir);
+  // Flagged in staged mode only when staged; never trusted while tracked at all.
+  const stagedSet = staged ? new Set(stagedList) : undefined;
+  for (const file of scan.regStateTracked) {
+    if (stagedSet && !stagedSet.has(file)) continue;
+    add({
+      severity: 'error',
+      rule: 'reg-state-tracked',
+      file,
+      message: `${file} is ${staged ? 'staged into' : 'tracked by'} Git; it is reg's local state (remembered results of earlier runs), which reg does not trust from a commit`,
+      fix: `git rm -r --cached ${REG_DIR}/tmp (it is in ${REG_DIR}/.gitignore) and commit`,
+    });
+  }
+  const cardChecks = CardChecks.load(repo, scan.regStateTracked.length === 0);
   for (const e of scan.entries) {
     if (staged && e.cardText !== undefined) checkEntry(e, staged, cardStagingNote(repo, e, add), undefined, cardChecks);
     else checkEntry(e, staged, add, undefined, cardChecks);

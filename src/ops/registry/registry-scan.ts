@@ -4,6 +4,7 @@ import { areaOf, classifyAreaChild, entryNameOf, registryPolicy, CARD_SUFFIX, PO
 import { parsePointer } from '../../data/pointer.js';
 import type { Repo } from '../../repo.js';
 import { indexEntries, readBlobs, type IndexEntry } from '../../git/read.js';
+import { REG_STATE_PATHSPEC, trackedRegState } from '../../workspace/reg-memo.js';
 import { compareCodePoints } from '../../data/manifest.js';
 import { refuseNonRegularFile, withRegularFileIfAny, type NotARegularFile } from '../../fsutil.js';
 import { readPointerBytesIfAny } from '../data/outputs.js';
@@ -35,6 +36,8 @@ export interface RegistryScan {
   gitFiles: IndexEntry[];
   /** Areas whose directory does not exist. */
   missingAreas: Area[];
+  /** Index paths under `.reg/tmp/`: reg's local state committed (its memos are then not trusted). */
+  regStateTracked: string[];
 }
 
 function diskChildren(dir: string): Array<{ name: string; isDir: boolean }> {
@@ -62,7 +65,10 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
   const staged = Boolean(options.staged);
   const areaNames = policy.areas.map((a) => a.name);
   // The whole index, when the caller read it already, holds the areas' entries (in the same order).
-  const tracked = options.index ? options.index.filter((e) => areaNames.some((a) => e.path === a || e.path.startsWith(a + '/'))) : await indexEntries(repo.root, areaNames);
+  // The same git run lists reg's local state, if a commit put any there.
+  const listed = options.index ?? (await indexEntries(repo.root, [...areaNames, REG_STATE_PATHSPEC]));
+  const tracked = listed.filter((e) => areaNames.some((a) => e.path === a || e.path.startsWith(a + '/')));
+  const regStateTracked = trackedRegState(listed);
   const indexByPath = new Map(tracked.map((e) => [e.path, e]));
   const entries: ScannedEntry[] = [];
   const missingAreas: Area[] = [];
@@ -149,7 +155,7 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
     const stagedSet = new Set(options.stagedPaths ?? []);
     gitFiles = tracked.filter((t) => stagedSet.has(t.path));
   }
-  return { policy, entries, gitFiles, missingAreas };
+  return { policy, entries, gitFiles, missingAreas, regStateTracked };
 }
 
 /**
