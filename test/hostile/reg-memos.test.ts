@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git, regOk } from '../helpers/repo.js';
@@ -111,5 +111,33 @@ describe('a forged card-check memo never lets a broken card pass', () => {
     execFileSync('mkfifo', [join(w.repo, MEMO)]);
     expect(await check(w)).toEqual(honest);
     expect(lstatSync(join(w.repo, MEMO)).isFile()).toBe(true);
+  }, 60_000);
+});
+
+describe('the remembered sizes of a version\'s files (reg ls)', () => {
+  it('a memo that is a link to /dev/zero, or to lies outside, is not read: ls answers the true sizes, quickly, and writes nothing through it', async () => {
+    const w = (world = await makeWorld('none'));
+    mkdirSync(join(w.repo, 'raw_datasets/d'), { recursive: true });
+    writeFileSync(join(w.repo, 'raw_datasets/d/a.txt'), 'alpha\n');
+    writeFileSync(join(w.repo, 'raw_datasets/d/b.txt'), 'bravo bravo\n');
+    await regOk(w.repo, ['add', 'raw_datasets/d'], { env: w.env });
+    const sizesOf = (r: { json?: Record<string, unknown> }) => (r.json as { entries: Array<{ size?: number }> }).entries.map((e) => e.size);
+    const first = await runGuarded(w, ['ls', 'raw_datasets/d']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(sizesOf(first)).toEqual([6, 12]);
+    const sizesDir = join(w.repo, '.reg/tmp/sizes');
+    const [memo] = readdirSync(sizesDir);
+    expect(readFileSync(join(sizesDir, memo!), 'utf8')).toBe('[6,12]');
+
+    const lies = join(w.outside, 'docs', 'sizes-lie.json');
+    writeFileSync(lies, '[1,1]');
+    for (const target of ['/dev/zero', lies]) {
+      rmSync(join(sizesDir, memo!));
+      symlinkSync(target, join(sizesDir, memo!));
+      const r = await runGuarded(w, ['ls', 'raw_datasets/d'], [join(w.outside, 'docs')]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(sizesOf(r)).toEqual([6, 12]);
+    }
+    expect(readFileSync(lies, 'utf8')).toBe('[1,1]');
   }, 60_000);
 });

@@ -8,7 +8,7 @@ import { isNotFound, type Backend } from '../../store/backend.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
 import { DEFAULT_RETRY, describeError, withRetry, type RetryPolicy } from '../../store/transfer.js';
 import { mapLimit } from '../../fsutil.js';
-import { regState } from '../../workspace/safe-fs.js';
+import { readRegMemo, writeRegMemo } from '../../workspace/reg-memo.js';
 import { listCacheOids } from '../data/scan.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
@@ -154,10 +154,10 @@ export class ObjectFacts {
    * per object; only the sizes still unknown are looked up again.
    */
   manifestSizes(ref: ObjRef, entries: readonly ManifestEntry[]): Array<number | undefined> {
-    const file = join(this.repo.regDir, 'tmp', 'sizes', ref.oid);
     let known: Array<number | null> | undefined;
     try {
-      const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+      // At most 16 digits and a comma per entry; a link, FIFO or device there is not read.
+      const parsed: unknown = JSON.parse(readRegMemo(this.repo, `sizes/${ref.oid}`, 32 + 17 * entries.length) ?? '');
       if (Array.isArray(parsed) && parsed.length === entries.length && parsed.every((x) => x === null || (Number.isSafeInteger(x) && x >= 0))) known = parsed as Array<number | null>;
     } catch {
       known = undefined;
@@ -183,11 +183,8 @@ export class ObjectFacts {
   }
 
   private rememberSizes(oid: string, sizes: ReadonlyArray<number | undefined>): void {
-    try {
-      regState(this.repo).writeFile(`tmp/sizes/${oid}`, JSON.stringify(sizes.map((x) => x ?? null)));
-    } catch {
-      // A read-only .reg/ only costs the next listing its stats.
-    }
+    // A read-only .reg/ only costs the next listing its stats.
+    writeRegMemo(this.repo, `sizes/${oid}`, JSON.stringify(sizes.map((x) => x ?? null)));
   }
 
   /** Sizes from the remote's object metadata (one HEAD per object); objects it lacks are left out. */
