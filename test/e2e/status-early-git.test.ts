@@ -235,6 +235,12 @@ describe.skipIf(!isRoot)('status of every output, git started early, on a full d
       writeTree(full, Object.fromEntries(Array.from({ length: FILES }, (_, i) => [`ds/${nameOf(i)}`, `file ${String(i).padStart(5, '0')}\n`])));
       await intoNextSecond();
       await regOk(full, ['add', 'ds']);
+      // Committed, so the registry overview has blob sizes to remember (a write that also fails).
+      git(full, 'config', 'user.name', 'reg tests');
+      git(full, 'config', 'user.email', 'tests@example.org');
+      git(full, 'add', '-A');
+      git(full, 'commit', '-q', '-m', 'ds');
+      const sizesFile = join(full, '.reg', 'tmp', 'blob-sizes');
       editKeepingMtime(join(full, 'ds', nameOf(3)));
       unfill = fillTo(full, 0);
       const trace = traceFile();
@@ -246,6 +252,7 @@ describe.skipIf(!isRoot)('status of every output, git started early, on a full d
       const out = JSON.parse(r.stdout).outputs[0];
       expect([out.state, out.changes?.modified]).toEqual(['modified', [nameOf(3)]]);
       expect(tempFilesUnder(full)).toEqual([]);
+      expect(existsSync(sizesFile)).toBe(false);
       unfill();
       unfill = () => {};
       const again = await keepingGit(full, () => reg(full, ['status', '--json']));
@@ -253,6 +260,7 @@ describe.skipIf(!isRoot)('status of every output, git started early, on a full d
       expect(again.stderr).not.toMatch(/not saved/);
       expect(again.stdout).toBe(r.stdout);
       expect(tempFilesUnder(full)).toEqual([]);
+      expect(readFileSync(sizesFile, 'utf8')).toMatch(/^([0-9a-f]{40} \d+\n)+$/);
     } finally {
       unfill();
       disk.unmount();
