@@ -163,6 +163,28 @@ export function withFileNoFollowSync<T>(abs: string, use: (fd: number, st: Stats
   }
 }
 
+/**
+ * The bytes of the regular file at `abs` when it holds at most `maxBytes`, else undefined: nothing
+ * there, a symlink (followed only with `followLinks`, and then only to a regular file), a FIFO,
+ * device or directory, a bigger file, or any read error. Opened without blocking on a FIFO, and
+ * what fstat saw is what is read: for files a commit or a hand may have planted (reg's own memos
+ * and state, hooks), where a link to `/dev/zero` would read forever and a FIFO would hang.
+ */
+export function readRegularFileSync(abs: string, options: { maxBytes?: number; followLinks?: boolean } = {}): Buffer | undefined {
+  const { maxBytes = Infinity, followLinks = false } = options;
+  try {
+    const fd = openSync(abs, constants.O_RDONLY | constants.O_NONBLOCK | (followLinks ? 0 : constants.O_NOFOLLOW));
+    try {
+      const st = fstatSync(fd);
+      return st.isFile() && st.size <= maxBytes ? readFileSync(fd) : undefined;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /** `path` is `dir` itself or below it (both absolute and already resolved, e.g. by realpath). */
 export function isAtOrBelow(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);

@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -17,9 +17,10 @@ const MIRROR_FILE_NAME = /^[0-9a-f]{32}\.json\.[0-9a-f]+\.index$/;
 export function mirrorOfStoredFile(file: string): { file: string; gen: string } | undefined {
   const header = Buffer.alloc(GEN_CHARS);
   try {
-    const fd = openSync(`${file}.bin`, 'r');
+    // Not through a link, and never blocking on a FIFO planted there (this runs before every status).
+    const fd = openSync(`${file}.bin`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     try {
-      if (readSync(fd, header, 0, GEN_CHARS, 0) !== GEN_CHARS) return undefined;
+      if (!fstatSync(fd).isFile() || readSync(fd, header, 0, GEN_CHARS, 0) !== GEN_CHARS) return undefined;
     } finally {
       closeSync(fd);
     }

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { withFileNoFollowSync } from '../fsutil.js';
+import { readRegularFileSync } from '../fsutil.js';
 import { regState } from './safe-fs.js';
 
 /**
@@ -29,13 +28,13 @@ export const REG_STATE_PATHSPEC = REG_TMP;
  * file (a link is not followed), it is larger than `maxBytes`, or it cannot be read.
  */
 export function readRegMemo(repo: { regDir: string }, name: string, maxBytes: number, encoding: 'utf8' | 'latin1' = 'utf8'): string | undefined {
+  let abs: string | undefined;
   try {
-    const abs = regState(repo).existing(`tmp/${name}`);
-    if (abs === undefined) return undefined;
-    return withFileNoFollowSync(abs, (fd, st) => (st.isFile() && st.size <= maxBytes ? readFileSync(fd, encoding) : undefined));
+    abs = regState(repo).existing(`tmp/${name}`);
   } catch {
     return undefined;
   }
+  return abs === undefined ? undefined : readRegularFileSync(abs, { maxBytes })?.toString(encoding);
 }
 
 /** Replaces the memo `.reg/tmp/<name>` (temp + rename); a failure costs only the work next time. */

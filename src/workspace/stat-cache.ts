@@ -1,9 +1,9 @@
 import { isAscii } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { removeStaleTemps, writeFileAtomicSync } from '../fsutil.js';
+import { readRegularFileSync, removeStaleTemps, writeFileAtomicSync } from '../fsutil.js';
 import { GEN_CHARS, mirrorOfStoredFile } from './mirror-files.js';
 import { MIRROR_MIN_ENTRIES, MIRROR_MODE, mirrorable, writeMirrorIndex } from './mirror-index.js';
 import { ListedStats, type DirListings, type DirStats, type WalkedFile } from './walk.js';
@@ -346,12 +346,8 @@ export class StatCache {
     const rows = parsed.rows;
     if (typeof parsed.gen !== 'string' || typeof rows !== 'number' || !Number.isInteger(rows) || rows < 0) return false;
     if ((parsed.be === true) !== (endianness() === 'BE')) return false;
-    let buf: Buffer;
-    try {
-      buf = readFileSync(this.binFile);
-    } catch {
-      return false;
-    }
+    const buf = readRegularFileSync(this.binFile);
+    if (buf === undefined) return false;
     const numbersEnd = BIN_HEADER_BYTES + NUMBER_COLUMNS.length * rows * 8;
     const md5Bytes = parsed.v === FORMAT ? rows * MD5_BYTES : 0;
     if (buf.length !== numbersEnd + md5Bytes || buf.toString('latin1', 0, parsed.gen.length) !== parsed.gen) return false;
@@ -367,12 +363,8 @@ export class StatCache {
 
   /** Applies the append log written for base generation `gen` (see the class comment). */
   private replayLog(gen: string): void {
-    let text: string;
-    try {
-      text = readFileSync(this.logFile, 'utf8');
-    } catch {
-      return;
-    }
+    const text = readRegularFileSync(this.logFile)?.toString('utf8');
+    if (text === undefined) return;
     const lines = text.split('\n');
     // Only newline-terminated lines are complete: the last element is '' or a torn line.
     const torn = lines.pop() !== '';
@@ -1104,9 +1096,14 @@ function md5At(s: Stored, i: number): string {
   return typeof s.md5 === 'string' ? s.md5.slice(i * 32, i * 32 + 32) : s.md5.toString('hex', i * MD5_BYTES, i * MD5_BYTES + MD5_BYTES);
 }
 
-/** A file of reg's own as text: one-byte (latin1) when it is ASCII, which is cheaper to make than UTF-8's two-byte string. */
+/**
+ * A file of reg's own as text: one-byte (latin1) when it is ASCII, which is cheaper to make than
+ * UTF-8's two-byte string. Like the `.bin` and the log, only a regular file (a link planted under
+ * `.reg/tmp/stat/` is not followed, a FIFO does not block): throws otherwise.
+ */
 function readText(file: string): string {
-  const bytes = readFileSync(file);
+  const bytes = readRegularFileSync(file);
+  if (bytes === undefined) throw new Error(`${file}: no stat cache to read`);
   return bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
 }
 

@@ -77,15 +77,22 @@ export interface CliResult {
  * "hooks not installed" note is printed) so stderr is the same on every machine; tests of the note
  * pass `CI: ''`.
  */
-export function reg(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<CliResult> {
+export function reg(cwd: string, args: string[], options: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [REG_BIN, ...args], { cwd, env: { ...process.env, ...GIT_ENV, CI: 'true', ...options.env } });
     let stdout = '';
     let stderr = '';
+    // A run that could hang (a FIFO, a link to /dev/zero) is killed, never left behind: its stderr says so.
+    let killed = false;
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((killed = true), child.kill('SIGKILL')), options.timeoutMs);
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (killed) stderr += `\n[test] reg ${args.join(' ')} killed after ${options.timeoutMs} ms`;
+      resolvePromise({ code: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
     if (options.input !== undefined) child.stdin.end(options.input);
     else child.stdin.end();
   });

@@ -156,14 +156,14 @@ export interface Outcome extends CliResult {
 }
 
 /**
- * Runs `reg --json <args>` (`reg <args>` with `json: false`) and asserts that the sentinel tree
+ * Runs `reg --json <args>` (`reg <args>` with `json: false`; killed after `timeoutMs` when given) and asserts that the sentinel tree
  * outside the repo, the repo's `.git/` and every extra guarded directory are byte-identical
  * (contents, modes, links) afterwards.
  */
-export async function runGuarded(w: World, args: string[], guarded: string[] = [], options: { json?: boolean } = {}): Promise<Outcome> {
+export async function runGuarded(w: World, args: string[], guarded: string[] = [], options: { json?: boolean; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<Outcome> {
   const dirs = [w.outside, join(w.repo, '.git'), ...guarded];
   const before = dirs.map(snapshotTree);
-  const r = await reg(w.repo, options.json === false ? args : ['--json', ...args], { env: w.env });
+  const r = await reg(w.repo, options.json === false ? args : ['--json', ...args], { env: { ...w.env, ...options.env }, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
   let json: Record<string, unknown> | undefined;
   try {
     json = JSON.parse(r.stdout) as Record<string, unknown>;

@@ -1,0 +1,85 @@
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { regOk } from '../helpers/repo.js';
+import { makeWorld, runGuarded, type Outcome, type World } from './world.js';
+
+/**
+ * Files reg reads that a commit (`git add -f` past `.reg/.gitignore`, or any tracked path) or a
+ * hand can plant: a symlink to `/dev/zero` (read forever), to a file outside the repository (read
+ * and acted on), or a FIFO (open blocks). Each run is the real CLI, killed if it does not end in
+ * time, and the sentinel tree outside and `.git` stay byte-identical (runGuarded).
+ */
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.cleanup();
+  world = undefined;
+});
+
+/** Long enough for a loaded machine, far shorter than the test's timeout: a hang fails the expectation, not the test runner. */
+const HANG_MS = 20_000;
+
+const DS = 'raw_datasets/d';
+
+/** A committed directory entry with two files, added (its stat cache written). */
+async function addedEntry(w: World): Promise<void> {
+  mkdirSync(join(w.repo, DS), { recursive: true });
+  writeFileSync(join(w.repo, DS, 'a.txt'), 'alpha\n');
+  writeFileSync(join(w.repo, DS, 'b.txt'), 'bravo bravo\n');
+  await regOk(w.repo, ['add', DS], { env: w.env });
+}
+
+function plant(abs: string, kind: string, outsideCopy?: string): void {
+  rmSync(abs, { force: true });
+  if (kind === 'fifo') execFileSync('mkfifo', [abs]);
+  else symlinkSync(kind === 'zero' ? '/dev/zero' : outsideCopy!, abs);
+}
+
+async function status(w: World): Promise<Outcome & { state?: string; hashedFiles?: number }> {
+  const r = await runGuarded(w, ['status', DS], [], { timeoutMs: HANG_MS });
+  const o = (r.json?.outputs as Array<{ state: string; hashedFiles: number }> | undefined)?.[0];
+  return { ...r, ...(o ? { state: o.state, hashedFiles: o.hashedFiles } : {}) };
+}
+
+describe('the stat cache under .reg/tmp/stat', () => {
+  it('its JSON, .bin or append log a link to /dev/zero or a FIFO: status answers, never reads forever or blocks', async () => {
+    const w = (world = await makeWorld('none'));
+    await addedEntry(w);
+    const statDir = join(w.repo, '.reg/tmp/stat');
+    const json = readdirSync(statDir).find((n) => n.endsWith('.json'))!;
+    const saved = join(w.outside, 'saved');
+    mkdirSync(saved);
+    for (const n of readdirSync(statDir)) if (n.startsWith(json)) copyFileSync(join(statDir, n), join(saved, n));
+    const seen: Record<string, string> = {};
+    for (const suffix of ['', '.bin', '.log']) {
+      for (const kind of ['zero', 'fifo']) {
+        for (const n of readdirSync(statDir)) rmSync(join(statDir, n));
+        for (const n of readdirSync(saved)) copyFileSync(join(saved, n), join(statDir, n));
+        plant(join(statDir, json + suffix), kind);
+        const r = await status(w);
+        seen[`${json}${suffix} ${kind}`] = `${r.code} ${r.state}${r.code === 0 ? '' : ` ${r.stderr.trim()}`}`;
+      }
+    }
+    // The log is planted where none was: it is read whenever the JSON and the .bin are of one generation.
+    expect(readdirSync(saved).map((n) => n.slice(json.length)).sort()).toEqual(['', '.bin']);
+    expect(seen).toEqual(Object.fromEntries(Object.keys(seen).map((k) => [k, '0 up-to-date'])));
+  }, 240_000);
+
+  it('its JSON a link to a copy outside: not read (every file hashed again), the copy unchanged', async () => {
+    const w = (world = await makeWorld('none'));
+    await addedEntry(w);
+    const statDir = join(w.repo, '.reg/tmp/stat');
+    const json = readdirSync(statDir).find((n) => n.endsWith('.json'))!;
+    const first = await status(w);
+    expect(first.hashedFiles).toBe(0);
+    const copy = join(w.outside, 'stat-copy.json');
+    copyFileSync(join(statDir, json), copy);
+    plant(join(statDir, json), 'link', copy);
+    const r = await status(w);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.state).toBe('up-to-date');
+    expect(r.hashedFiles).toBe(2);
+  }, 60_000);
+});
