@@ -213,6 +213,21 @@ export function withRegularFileIfAny<T>(abs: string, refuse: (kind: NotARegularF
 }
 
 /**
+ * The text of the regular file at `abs`, or undefined when nothing is there or it is something
+ * else (a directory, FIFO or device: never opened for reading). A symlink is never followed:
+ * `refuseLink` makes the error thrown for it (see refuseNonRegularFile).
+ */
+export function readTextRefusingLinks(abs: string, refuseLink: (kind: NotARegularFile) => Error): string | undefined {
+  const notAFile = new Error('not a regular file');
+  try {
+    return withRegularFileIfAny(abs, (kind) => (kind === 'symlink' ? refuseLink(kind) : notAFile), (fd) => readFileSync(fd, 'utf8'));
+  } catch (err) {
+    if (err === notAFile) return undefined;
+    throw err;
+  }
+}
+
+/**
  * A `refuse` for withRegularFileIfAny: a config error (exit 3) `code` saying "<shownPath> is a
  * symbolic link" (or "is not a regular file") ": reg never <regNever>", with `hint` and
  * `{ path: detailsPath }` as details (shownPath unless given).

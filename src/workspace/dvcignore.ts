@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { errnoCode } from '../errors.js';
+import { readTextRefusingLinks, refuseNonRegularFile } from '../fsutil.js';
 
 /**
  * `.dvcignore` as DVC applies it to a tracked directory (dvc-compat.md §8.3): gitignore syntax,
@@ -17,17 +16,21 @@ interface IgnoreFile {
 
 const HAS_RULE = /^[ \t]*[^#\s]/m;
 
-function readRules(dir: string): Ignore | undefined {
-  let text: string;
-  try {
-    text = readFileSync(join(dir, '.dvcignore'), 'utf8');
-  } catch (err) {
-    const code = errnoCode(err);
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return undefined;
-    throw err;
-  }
+/**
+ * The rules of `<root>/<dirRel>/.dvcignore`, if it has any. A symlink there is refused, never
+ * followed (a committed link to `/dev/zero` would be read forever, one to a file outside would
+ * decide what is tracked); anything else that is not a regular file (a directory, a FIFO) holds no
+ * rules and is not opened for reading.
+ */
+function readRules(root: string, dirRel: string): Ignore | undefined {
+  const rel = dirRel === '' ? '.dvcignore' : `${dirRel}/.dvcignore`;
+  const abs = join(root, rel);
+  const text = readTextRefusingLinks(
+    abs,
+    refuseNonRegularFile('dvcignore.symlink', rel, 'reads .dvcignore rules through it', `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`, abs),
+  );
   // `dvc init` writes a .dvcignore with comments only: nothing to match, nothing to slow the walk.
-  return HAS_RULE.test(text) ? ignore().add(text) : undefined;
+  return text !== undefined && HAS_RULE.test(text) ? ignore().add(text) : undefined;
 }
 
 /**
@@ -39,7 +42,7 @@ export function dvcIgnoreFor(root: string, dataRel: string): { ignored?: (relpat
   const parts = dataRel.split('/');
   const files: IgnoreFile[] = [];
   for (let depth = 0; depth < parts.length; depth++) {
-    const rules = readRules(join(root, ...parts.slice(0, depth)));
+    const rules = readRules(root, parts.slice(0, depth).join('/'));
     if (rules) files.push({ outputPrefix: parts.slice(depth).join('/') + '/', rules });
   }
   if (files.length === 0) return { outputIgnored: () => false };

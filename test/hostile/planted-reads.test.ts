@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { regOk } from '../helpers/repo.js';
+import { git, regOk } from '../helpers/repo.js';
 import { makeWorld, runGuarded, type Outcome, type World } from './world.js';
 
 /**
@@ -82,4 +82,30 @@ describe('the stat cache under .reg/tmp/stat', () => {
     expect(r.state).toBe('up-to-date');
     expect(r.hashedFiles).toBe(2);
   }, 60_000);
+});
+
+describe('a .dvcignore at the root or above an entry', () => {
+  it('a committed link to /dev/zero or to rules outside is refused by name (exit 3), a FIFO holds no rules: never read through, never blocking', async () => {
+    const w = (world = await makeWorld('none'));
+    await addedEntry(w);
+    const rules = join(w.outside, 'docs', 'ignore-rules');
+    writeFileSync(rules, 'b.txt\n');
+    for (const [at, kind] of [['.dvcignore', 'zero'], ['raw_datasets/.dvcignore', 'link']] as const) {
+      plant(join(w.repo, at), kind, rules);
+      git(w.repo, 'add', '-f', at);
+      git(w.repo, 'commit', '-qm', 'teammate: a .dvcignore link');
+      for (const args of [['status', DS], ['add', DS]]) {
+        const r = await runGuarded(w, args, [], { timeoutMs: HANG_MS });
+        expect(r.code, `${at} ${args[0]}: ${r.stderr}`).toBe(3);
+        expect(r.errorCode).toBe('dvcignore.symlink');
+        expect(r.stderr).toContain(`${at} is a symbolic link`);
+      }
+      git(w.repo, 'rm', '-q', at);
+      git(w.repo, 'commit', '-qm', 'removed');
+    }
+    plant(join(w.repo, '.dvcignore'), 'fifo');
+    const r = await status(w);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.state).toBe('up-to-date');
+  }, 120_000);
 });

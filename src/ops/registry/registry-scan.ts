@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { areaOf, classifyAreaChild, entryNameOf, registryPolicy, CARD_SUFFIX, POINTER_SUFFIX, type Area, type RegistryPolicy } from '../../policy/areas.js';
 import { parsePointer } from '../../data/pointer.js';
@@ -6,7 +6,7 @@ import type { Repo } from '../../repo.js';
 import { indexEntries, readBlobs, type IndexEntry } from '../../git/read.js';
 import { REG_STATE_PATHSPEC, trackedRegState } from '../../workspace/reg-memo.js';
 import { compareCodePoints } from '../../data/manifest.js';
-import { refuseNonRegularFile, withRegularFileIfAny, type NotARegularFile } from '../../fsutil.js';
+import { readTextRefusingLinks, refuseNonRegularFile } from '../../fsutil.js';
 import { readPointerBytesIfAny } from '../data/outputs.js';
 
 /** One entry of an area as seen on disk and (optionally) in the index. */
@@ -165,18 +165,8 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
  * target. Anything else that is not a regular file (a directory of that name) counts as none.
  */
 export function readCardTextIfAny(abs: string, rel: string): string | undefined {
-  const notAFile = new Error('not a regular file');
-  const refuseSymlink = refuseNonRegularFile(
-    'card.symlink',
-    rel,
-    'reads a card or template through it',
-    `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`,
+  return readTextRefusingLinks(
+    abs,
+    refuseNonRegularFile('card.symlink', rel, 'reads a card or template through it', `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`),
   );
-  const refuse = (kind: NotARegularFile) => (kind === 'not-a-file' ? notAFile : refuseSymlink(kind));
-  try {
-    return withRegularFileIfAny(abs, refuse, (fd) => readFileSync(fd, 'utf8'));
-  } catch (err) {
-    if (err === notAFile) return undefined;
-    throw err;
-  }
 }
