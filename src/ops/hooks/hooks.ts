@@ -2,7 +2,7 @@ import { chmodSync, existsSync, lstatSync, readFileSync, renameSync, rmSync } fr
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { RegError, usageError } from '../../errors.js';
-import { writeFileAtomicSync } from '../../fsutil.js';
+import { readRegularFileSync, writeFileAtomicSync } from '../../fsutil.js';
 import { packagePath } from '../../package-info.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { gitText } from '../../git/read.js';
@@ -12,6 +12,16 @@ export const HOOK_NAMES = ['pre-commit', 'pre-push', 'post-checkout', 'post-merg
 export type HookName = (typeof HOOK_NAMES)[number];
 export const HOOK_MARKER = '# reg-managed-hook:';
 export const CHAINED_SUFFIX = '.local';
+
+/**
+ * A hook's text as reg looks into it (its own shim's marker, a call to reg): followed through a
+ * link as git runs it, but only a regular file of at most 1 MiB, opened without blocking. A
+ * committed hook (core.hooksPath at `.githooks/`, `.husky/`) that is a link to `/dev/zero` or a
+ * FIFO would otherwise be read forever or hang. Undefined for anything else.
+ */
+export function readHookText(abs: string): string | undefined {
+  return readRegularFileSync(abs, { maxBytes: 1 << 20, followLinks: true })?.toString('utf8');
+}
 
 /** The package's `hooks/` directory with the shim scripts. */
 export function shimsDir(): string {
@@ -77,7 +87,7 @@ function inspect(repo: Repo, dir: string, name: HookName): HookInfo {
   const abs = join(dir, name);
   const chained = existsSync(abs + CHAINED_SUFFIX);
   if (!existsSync(abs)) return { name, path: shown(repo, abs), state: 'absent', chained };
-  const text = readFileSync(abs, 'utf8');
+  const text = readHookText(abs) ?? '';
   const state: HookState = !text.includes(HOOK_MARKER) ? 'foreign' : text === shimText(name) ? 'installed' : 'outdated';
   return { name, path: shown(repo, abs), state, chained };
 }
