@@ -152,3 +152,28 @@ describe('hooks reg looks into (the "hooks not installed" note before every comm
     }
   }, 120_000);
 });
+
+describe('stash records under .reg/stash', () => {
+  it('a committed record that is a link to /dev/zero or to a record outside, or a FIFO: stash list, stash apply and gc refuse it by name (exit 3), never read it', async () => {
+    const w = (world = await makeWorld('none'));
+    const dir = join(w.repo, '.reg/stash');
+    mkdirSync(dir, { recursive: true });
+    const id = '20260101-000000-abcd';
+    const outsideRecord = join(w.outside, 'docs', 'record.json');
+    writeFileSync(outsideRecord, JSON.stringify({ id, createdAt: '2026-01-01T00:00:00.000Z', reason: 'checkout', oid: `${'0'.repeat(32)}.dir`, files: [], restoreCommand: `reg stash apply ${id}` }));
+    const seen: Record<string, string> = {};
+    for (const kind of ['zero', 'link', 'fifo']) {
+      plant(join(dir, `${id}.json`), kind, outsideRecord);
+      if (kind !== 'fifo') {
+        git(w.repo, 'add', '-f', '.reg/stash');
+        git(w.repo, 'commit', '-qm', 'teammate: a stash record');
+      }
+      for (const args of [['stash', 'list'], ['stash', 'apply', id], ['gc']]) {
+        const r = await runGuarded(w, args, [], { timeoutMs: HANG_MS });
+        seen[`${kind} ${args.join(' ')}`] = `${r.code} ${r.errorCode} ${r.stderr.includes(`.reg/stash/${id}.json`)}`;
+      }
+    }
+    const want = (cmd: string) => (cmd === 'gc' ? '3 gc.bad-stash true' : '3 stash.bad-record true');
+    expect(seen).toEqual(Object.fromEntries(Object.keys(seen).map((k) => [k, want(k.split(' ').slice(1).join(' '))])));
+  }, 300_000);
+});

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { isSafeRelpath } from '../../data/path-rules.js';
 import { configError, RegError, usageError } from '../../errors.js';
-import { mapLimit, tempPathFor } from '../../fsutil.js';
+import { mapLimit, refuseNonRegularFile, tempPathFor, withRegularFileIfAny } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { hashMany } from '../../workspace/hasher.js';
 import { outputTree, regState, workTree } from '../../workspace/safe-fs.js';
@@ -29,6 +29,16 @@ export interface StashRecord {
 
 /** Stash records live in `.reg/stash/<id>.json`. */
 export const STASH_DIR = 'stash';
+
+/**
+ * The text of the stash record at `file` (shown as `shown`), or undefined when there is none. A
+ * record is reg's own file, but a commit can plant one (`git add -f`): a symlink (to `/dev/zero`,
+ * to a file outside) or a FIFO there is refused (exit 3 `stash.bad-record`), never read.
+ */
+export function readStashRecordText(file: string, shown: string): string | undefined {
+  const refuse = refuseNonRegularFile('stash.bad-record', shown, 'reads a stash record through it', `remove it (git rm --cached ${shown} if it was committed): reg writes stash records itself`, file);
+  return withRegularFileIfAny(file, refuse, (fd) => readFileSync(fd, 'utf8'));
+}
 
 export async function saveToStash(
   repo: Repo,
@@ -62,7 +72,12 @@ export async function stashList(ctx: Context): Promise<StashListResult> {
   const repo = openRepo(ctx);
   const dir = join(repo.regDir, STASH_DIR);
   const names = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith('.json')).sort() : [];
-  return { stashes: names.map((n) => JSON.parse(readFileSync(join(dir, n), 'utf8')) as StashRecord) };
+  const stashes: StashRecord[] = [];
+  for (const n of names) {
+    const text = readStashRecordText(join(dir, n), `.reg/${STASH_DIR}/${n}`);
+    if (text !== undefined) stashes.push(JSON.parse(text) as StashRecord);
+  }
+  return { stashes };
 }
 
 export interface StashApplyOptions {
@@ -93,8 +108,9 @@ export async function stashApply(ctx: Context, options: StashApplyOptions): Prom
   const repo = openRepo(ctx);
   if (!/^[A-Za-z0-9._-]+$/.test(options.id) || options.id.startsWith('.')) throw usageError('stash.unknown', `no stash named ${JSON.stringify(options.id)}`, { hint: 'list them with `reg stash list`' });
   const file = join(repo.regDir, STASH_DIR, `${options.id}.json`);
-  if (!existsSync(file)) throw usageError('stash.unknown', `no stash named ${options.id}`, { hint: 'list them with `reg stash list`' });
-  const record = JSON.parse(readFileSync(file, 'utf8')) as StashRecord;
+  const text = readStashRecordText(file, `.reg/${STASH_DIR}/${options.id}.json`);
+  if (text === undefined) throw usageError('stash.unknown', `no stash named ${options.id}`, { hint: 'list them with `reg stash list`' });
+  const record = JSON.parse(text) as StashRecord;
   for (const p of [...record.files.map((f) => f.path), ...(record.links ?? []).map((l) => l.path)]) {
     if (!isSafeRelpath(p)) throw configError('stash.bad-record', `${file}: unsafe path ${JSON.stringify(p)}`, { hint: 'the stash record was edited by hand; fix or delete it' });
   }

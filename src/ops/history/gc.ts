@@ -14,7 +14,7 @@ import { QUARANTINE_DIR } from '../../store/cache.js';
 import { objectKey, type ObjRef } from '../../store/object-store.js';
 import { describeError, fanOutSignal, type RetryPolicy } from '../../store/transfer.js';
 import { listCacheOids } from '../data/scan.js';
-import { STASH_DIR } from '../data/stash.js';
+import { readStashRecordText, STASH_DIR } from '../data/stash.js';
 import { redact } from '../remote/remote-config.js';
 import { ObjectFacts } from './manifests.js';
 import { PointerReader, isPointerPath } from './pointers.js';
@@ -361,7 +361,10 @@ class Versions {
       const file = join(dir, name);
       let record: { id?: unknown; oid?: unknown; files?: unknown };
       try {
-        record = JSON.parse(readFileSync(file, 'utf8')) as typeof record;
+        const text = readStashRecordText(file, relative(repo.root, file));
+        if (text === undefined) continue;
+        record = JSON.parse(text) as typeof record;
+        if (typeof record !== 'object' || record === null) throw new Error('not a JSON object');
       } catch (err) {
         throw configError('gc.bad-stash', `${relative(repo.root, file)} cannot be read (${(err as Error).message}), so gc cannot tell which objects it keeps; nothing was deleted`, { hint: 'fix or remove the stash record (reg stash list), then retry' });
       }
