@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git, regOk } from '../helpers/repo.js';
@@ -176,4 +176,48 @@ describe('stash records under .reg/stash', () => {
     const want = (cmd: string) => (cmd === 'gc' ? '3 gc.bad-stash true' : '3 stash.bad-record true');
     expect(seen).toEqual(Object.fromEntries(Object.keys(seen).map((k) => [k, want(k.split(' ').slice(1).join(' '))])));
   }, 300_000);
+});
+
+describe("reg's sync state and pull's link probe under .reg/tmp", () => {
+  const ENTRY = 'processed_datasets/tokenized';
+
+  it('a sync state or pending list that is a link to /dev/zero or a FIFO: sync push, sync pull and status take it as absent, never read it', async () => {
+    const w = (world = await makeWorld('dir'));
+    mkdirSync(join(w.repo, ENTRY), { recursive: true });
+    writeFileSync(join(w.repo, ENTRY, 'a.txt'), 'alpha\n');
+    await regOk(w.repo, ['sync', 'push', ENTRY], { env: w.env });
+    const state = join(w.repo, '.reg/tmp/sync/team', `${ENTRY}.json`);
+    // Never pushed: its pending list is read by the first push.
+    const fresh = 'processed_datasets/fresh';
+    mkdirSync(join(w.repo, fresh), { recursive: true });
+    writeFileSync(join(w.repo, fresh, 'b.txt'), 'bravo\n');
+    const pending = join(w.repo, '.reg/tmp/sync-pending/team', `${fresh}.json`);
+    mkdirSync(join(pending, '..'), { recursive: true });
+    const seen: Record<string, string> = {};
+    for (const kind of ['zero', 'fifo']) {
+      plant(state, kind);
+      plant(pending, kind);
+      for (const args of [['sync', 'push', ENTRY], ['sync', 'pull', ENTRY], ['status'], ['sync', 'push', fresh, '--dry-run']]) {
+        const r = await runGuarded(w, args, [w.remoteDir!], { timeoutMs: HANG_MS });
+        seen[`${kind} ${args.join(' ')}`] = `${r.code}${r.code === 0 ? '' : ` ${r.stderr.trim()}`}`;
+      }
+    }
+    expect(seen).toEqual(Object.fromEntries(Object.keys(seen).map((k) => [k, '0'])));
+  }, 400_000);
+
+  it("pull's link probe (.reg/tmp/link-probe.json) a link to /dev/zero or a FIFO: pull completes", async () => {
+    const w = (world = await makeWorld('dir'));
+    await addedEntry(w);
+    await regOk(w.repo, ['push', '--no-check'], { env: w.env });
+    const seen: Record<string, string> = {};
+    for (const kind of ['zero', 'fifo']) {
+      rmSync(join(w.repo, '.reg/cache'), { recursive: true, force: true });
+      rmSync(join(w.repo, DS), { recursive: true, force: true });
+      plant(join(w.repo, '.reg/tmp/link-probe.json'), kind);
+      const r = await runGuarded(w, ['pull'], [w.remoteDir!], { timeoutMs: HANG_MS });
+      seen[kind] = `${r.code}${r.code === 0 ? '' : ` ${r.stderr.trim()}`}`;
+      expect(readFileSync(join(w.repo, DS, 'a.txt'), 'utf8'), kind).toBe('alpha\n');
+    }
+    expect(seen).toEqual({ zero: '0', fifo: '0' });
+  }, 120_000);
 });

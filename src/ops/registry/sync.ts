@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants, createWriteStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { constants, createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join, posix, resolve } from 'node:path';
 import { Transform, Writable } from 'node:stream';
@@ -8,7 +8,7 @@ import type { Context } from '../../context.js';
 import { md5Hex } from '../../data/manifest.js';
 import { fileAndDirConflict, hasControlChar, isPlainSegment, isSafeRelpath } from '../../data/path-rules.js';
 import { configError, diskError, errnoCode, isMissingPath, isRegError, RegError, usageError, withPath } from '../../errors.js';
-import { tempPathFor } from '../../fsutil.js';
+import { readRegularFileSync, tempPathFor } from '../../fsutil.js';
 import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../policy/areas.js';
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
 import { isConditionalWritesUnsupported, isPreconditionFailed, readWholeObject, type Backend, type VersionedObject } from '../../store/backend.js';
@@ -146,10 +146,20 @@ export function stateFile(repo: Repo, remote: string, entryRel: string): string 
 
 function readState(repo: Repo, remote: string, entryRel: string): SyncState | undefined {
   // Its directories are checked (a link there is refused) before anything is sent, not only when the state is written after.
-  const p = regState(repo).existing(stateRel(remote, entryRel));
-  if (p === undefined || !existsSync(p)) return undefined;
+  return readStateJson(repo, stateRel(remote, entryRel)) as SyncState | undefined;
+}
+
+/**
+ * The parsed JSON of reg's sync state file `.reg/<rel>`, or undefined when there is none, it does
+ * not parse, or it is not a regular file: a link (to `/dev/zero`, to a file outside) or a FIFO
+ * planted there is never followed or opened for reading. A link among its directories is refused.
+ */
+function readStateJson(repo: Repo, rel: string): unknown {
+  const p = regState(repo).existing(rel);
+  const text = p === undefined ? undefined : readRegularFileSync(p)?.toString('utf8');
+  if (text === undefined) return undefined;
   try {
-    return JSON.parse(readFileSync(p, 'utf8')) as SyncState;
+    return JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }
@@ -164,14 +174,8 @@ function readState(repo: Repo, remote: string, entryRel: string): SyncState | un
 const pendingRel = (remote: string, entryRel: string) => `tmp/sync-pending/${remote}/${entryRel}.json`;
 
 function readPending(repo: Repo, remote: string, entryRel: string): SyncFiles {
-  const p = regState(repo).existing(pendingRel(remote, entryRel));
-  if (p === undefined) return {};
-  try {
-    const files = (JSON.parse(readFileSync(p, 'utf8')) as { files?: SyncFiles }).files;
-    return files && typeof files === 'object' ? files : {};
-  } catch {
-    return {};
-  }
+  const files = (readStateJson(repo, pendingRel(remote, entryRel)) as { files?: SyncFiles } | null | undefined)?.files;
+  return files && typeof files === 'object' ? files : {};
 }
 
 export function sameFiles(a: SyncFiles, b: SyncFiles): boolean {

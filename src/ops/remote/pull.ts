@@ -1,4 +1,4 @@
-import { readFileSync, statSync, type Stats } from 'node:fs';
+import { statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
@@ -8,6 +8,7 @@ import type { RetryPolicy } from '../../store/transfer.js';
 import { checkoutOutputs, type CheckoutResult } from '../data/checkout.js';
 import { fetchError, fetchObjects, type FetchResult } from './fetch.js';
 import { makeDirsSync } from '../../make-dirs.js';
+import { readRegMemo } from '../../workspace/reg-memo.js';
 
 export interface PullOptions {
   targets: string[];
@@ -85,7 +86,7 @@ function earlyCopiesPay(repo: Repo): boolean {
     return false;
   }
   const key = [cacheDir, workTree, tmpDir].map((st) => `${st.dev}:${st.ino}`).join(' ');
-  const known = readLinkProbe(memoPath, key);
+  const known = readLinkProbe(repo, key);
   const probe: LinkProbe = { key, ...(known?.reflinks !== undefined ? { reflinks: known.reflinks } : {}) };
   const copies = repo.cache.copiesInto(tmp, repo.linkTypes, (dir) => (probe.reflinks ??= repo.cache.reflinksInto(dir)));
   if (known === undefined || known.reflinks !== probe.reflinks) {
@@ -106,10 +107,11 @@ function existingDir(dir: string): Stats {
   return statSync(dir);
 }
 
-/** The remembered probe for `key`, or undefined (none, another key, or not ours to trust: unreadable or malformed). */
-function readLinkProbe(path: string, key: string): LinkProbe | undefined {
+/** The remembered probe for `key`, or undefined (none, another key, or not ours to trust: unreadable, malformed, or not a regular file). */
+function readLinkProbe(repo: Repo, key: string): LinkProbe | undefined {
   try {
-    const data = JSON.parse(readFileSync(path, 'utf8')) as Partial<LinkProbe>;
+    // A link (to /dev/zero, outside) or a FIFO planted there is neither followed nor opened for reading.
+    const data = JSON.parse(readRegMemo(repo, LINK_PROBE_FILE, 4096) ?? '') as Partial<LinkProbe>;
     if (data.key !== key || (data.reflinks !== undefined && typeof data.reflinks !== 'boolean')) return undefined;
     return { key, ...(data.reflinks !== undefined ? { reflinks: data.reflinks } : {}) };
   } catch {
