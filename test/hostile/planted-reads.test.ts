@@ -221,3 +221,37 @@ describe("reg's sync state and pull's link probe under .reg/tmp", () => {
     expect(seen).toEqual({ zero: '0', fifo: '0' });
   }, 120_000);
 });
+
+describe('reg check (CI, the pre-commit hook) and doctor', () => {
+  it('a committed .dvc/config that is a link to /dev/zero or to a file outside: refused by name (exit 3 config.not-a-file; doctor: a failed check), never read', async () => {
+    const w = (world = await makeWorld('none'));
+    mkdirSync(join(w.repo, '.dvc'));
+    const outsideConfig = join(w.outside, 'docs', 'dvc-config');
+    writeFileSync(outsideConfig, "['remote \"s3\"']\n    url = s3://b/p\n    secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n");
+    const seen: Record<string, string> = {};
+    for (const kind of ['zero', 'link']) {
+      plant(join(w.repo, '.dvc/config'), kind, outsideConfig);
+      git(w.repo, 'add', '-A');
+      git(w.repo, 'commit', '-qm', 'teammate: dvc config', '--no-verify');
+      for (const args of [['check'], ['check', '--ci'], ['doctor']]) {
+        const r = await runGuarded(w, args, [], { timeoutMs: HANG_MS });
+        seen[`${kind} ${args.join(' ')}`] = `${r.code} ${r.errorCode} ${(r.stdout + r.stderr).includes('.dvc/config is a symbolic link')}`;
+      }
+    }
+    // doctor reports it as its failed secrets check (exit 1) and goes on with the others.
+    expect(seen).toEqual(Object.fromEntries(Object.keys(seen).map((k) => [k, k.endsWith('doctor') ? '1 undefined true' : '3 config.not-a-file true'])));
+  }, 300_000);
+
+  it('check --staged with a committed card that is a link to /dev/zero: it answers', async () => {
+    const w = (world = await makeWorld('none'));
+    await addedEntry(w);
+    plant(join(w.repo, `${DS}.card.md`), 'zero');
+    git(w.repo, 'add', '-A');
+    git(w.repo, 'commit', '-qm', 'teammate: card link', '--no-verify');
+    writeFileSync(join(w.repo, 'notes.txt'), 'x\n');
+    git(w.repo, 'add', 'notes.txt');
+    const r = await runGuarded(w, ['check', '--staged'], [], { timeoutMs: HANG_MS });
+    expect(r.stderr).not.toMatch(/killed after|internal error/);
+    expect([0, 3, 5], r.stderr).toContain(r.code);
+  }, 60_000);
+});

@@ -4,6 +4,7 @@ import { CONFIG_FILE, LOCAL_CONFIG_FILE } from '../../config.js';
 import type { Context } from '../../context.js';
 import { parsePointer } from '../../data/pointer.js';
 import { isRegError, usageError } from '../../errors.js';
+import { refuseNonRegularFile, withRegularFileIfAny } from '../../fsutil.js';
 import ignore from 'ignore';
 import { areaOf, classifyAreaChild, type Area, type AreaRules, type RegistryPolicy } from '../../policy/areas.js';
 import { validateCard, validateParsedCard, type ParsedCard } from '../../policy/cards.js';
@@ -15,7 +16,7 @@ import type { CommittedPointer } from '../remote/history-data.js';
 
 /** Index mode of a submodule: its oid is a commit, not a blob. */
 const GITLINK_MODE = '160000';
-import { scanRegistry, type RegistryScan, type ScannedEntry } from './registry-scan.js';
+import { readCardTextIfAny, scanRegistry, type RegistryScan, type ScannedEntry } from './registry-scan.js';
 import { CardChecks } from './card-checks.js';
 
 export type Severity = 'error' | 'warning';
@@ -284,11 +285,12 @@ const CARD_CONTENT_RULES = new Set<CheckRule>(['card-header', 'card-field', 'car
 function cardStagingNote(repo: Repo, e: ScannedEntry, add: (f: Finding) => void): (f: Finding) => void {
   let disk: string | undefined;
   try {
-    disk = readFileSync(join(repo.root, ...e.cardRel.split('/')), 'utf8');
+    // Never through a link (a committed card -> /dev/zero was read forever by the pre-commit hook), nor a FIFO.
+    disk = readCardTextIfAny(join(repo.root, ...e.cardRel.split('/')), e.cardRel);
   } catch {
     return add;
   }
-  if (disk === e.cardText) return add;
+  if (disk === undefined || disk === e.cardText) return add;
   const diskFixed = validateCard(disk, e.name, e.area.rules.requiredFields).length === 0;
   return (f) => {
     if (f.file !== e.cardRel || !CARD_CONTENT_RULES.has(f.rule)) return add(f);
@@ -383,6 +385,17 @@ const SECRET_FILES: ReadonlyArray<{ rel: string; format: 'yaml' | 'ini'; mustNot
   { rel: `${REG_DIR}/${LOCAL_CONFIG_FILE}`, format: 'yaml', mustNotBeTracked: true },
 ];
 
+/**
+ * A config file's text from the work tree for the secrets scan (undefined when there is none).
+ * `.dvc/config` is read by nothing else on a check: a committed link there (to `/dev/zero`, to a
+ * file outside) or anything but a regular file is refused (exit 3), never read.
+ */
+export function configTextForScan(repo: Repo, rel: string): string | undefined {
+  const abs = join(repo.root, ...rel.split('/'));
+  const refuse = refuseNonRegularFile('config.not-a-file', rel, 'reads a config through it', `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`, abs);
+  return withRegularFileIfAny(abs, refuse, (fd) => readFileSync(fd, 'utf8'));
+}
+
 async function checkSecrets(repo: Repo, staged: boolean, stagedList: string[] | undefined, add: (f: Finding) => void, indexPaths?: Set<string>): Promise<void> {
   const secretFiles = SECRET_FILES.map((f) => f.rel);
   const tracked = new Set(
@@ -400,9 +413,7 @@ async function checkSecrets(repo: Repo, staged: boolean, stagedList: string[] | 
       if (!tracked.has(file.rel)) continue;
       text = await gitText(repo.root, ['show', `:${file.rel}`]).catch(() => undefined);
     } else {
-      const abs = join(repo.root, ...file.rel.split('/'));
-      if (!existsSync(abs)) continue;
-      text = readFileSync(abs, 'utf8');
+      text = configTextForScan(repo, file.rel);
     }
     if (text === undefined) continue;
     if (file.mustNotBeTracked) {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync } from 'node:fs';
 import { copyFile, link, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -16,7 +16,7 @@ import { hooksStatus } from '../hooks/hooks.js';
 import { hooksNotice } from '../hooks/hooks-notice.js';
 import { openRemote, resolveRemoteName } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
-import { check } from './check.js';
+import { check, configTextForScan } from './check.js';
 import { makeDirs } from '../../make-dirs.js';
 
 /**
@@ -177,7 +177,7 @@ async function secretsCheck(ctx: Context, repo: Repo): Promise<DoctorCheck> {
   // DVC's own config is tracked too in a migrated repository.
   const tracked = (await gitText(repo.root, ['ls-files', '-z', '--', '.dvc/config'])).split('\0').filter(Boolean);
   for (const file of tracked) {
-    for (const hit of findSecrets(readFileSync(join(repo.root, file), 'utf8'))) hits.push(`${file}:${hit.line}`);
+    for (const hit of findSecrets(configTextForScan(repo, file) ?? '')) hits.push(`${file}:${hit.line}`);
   }
   if (hits.length === 0) return { id: 'secrets', status: 'ok', summary: 'no secrets in the tracked config files' };
   return {
