@@ -89,6 +89,20 @@ export class LocalBackend implements Backend {
     return statSync(path);
   }
 
+  /**
+   * checkedStats for a read: only a regular file is opened. A FIFO at a key (anyone who can write
+   * to a shared directory can make one) would block the open forever, a device never end.
+   */
+  private readableStats(key: string, path: string, st: Stats): Stats {
+    const s = this.checkedStats(key, path, st);
+    if (s.isFile()) return s;
+    const shown = relative(join(this.root, '.'), path).split(sep).join('/');
+    throw configError('remote.not-a-file', `${this.description}: ${shown} is not a regular file`, {
+      hint: `remove it from the remote (${path}); reg reads only regular files there`,
+      details: { remote: this.description, key, path },
+    });
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await this.head(key)) !== undefined;
   }
@@ -173,7 +187,7 @@ export class LocalBackend implements Backend {
     const path = this.pathOf(key);
     let size: number;
     try {
-      size = this.checkedStats(key, path, await lstat(path)).size;
+      size = this.readableStats(key, path, await lstat(path)).size;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
         this.assertRoot();
@@ -190,7 +204,7 @@ export class LocalBackend implements Backend {
     const path = this.pathOf(key);
     let size: number;
     try {
-      size = this.checkedStats(key, path, lstatSync(path)).size;
+      size = this.readableStats(key, path, lstatSync(path)).size;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
         this.assertRoot();
@@ -269,7 +283,7 @@ export class LocalBackend implements Backend {
     let bytes: Buffer;
     try {
       const path = this.pathOf(key);
-      this.checkedStats(key, path, await lstat(path));
+      this.readableStats(key, path, await lstat(path));
       bytes = await readFile(path);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;

@@ -3,7 +3,7 @@ import { copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git, regOk } from '../helpers/repo.js';
-import { makeWorld, runGuarded, type Outcome, type World } from './world.js';
+import { makeWorld, md5, runGuarded, type Outcome, type World } from './world.js';
 
 /**
  * Files reg reads that a commit (`git add -f` past `.reg/.gitignore`, or any tracked path) or a
@@ -253,5 +253,22 @@ describe('reg check (CI, the pre-commit hook) and doctor', () => {
     const r = await runGuarded(w, ['check', '--staged'], [], { timeoutMs: HANG_MS });
     expect(r.stderr).not.toMatch(/killed after|internal error/);
     expect([0, 3, 5], r.stderr).toContain(r.code);
+  }, 60_000);
+});
+
+describe('a FIFO on a shared directory remote', () => {
+  it('at the key of an object pull needs: that object fails by name (exit 4 pull.incomplete), the FIFO never opened, nothing written', async () => {
+    const w = (world = await makeWorld('dir'));
+    await addedEntry(w);
+    await regOk(w.repo, ['push', '--no-check'], { env: w.env });
+    rmSync(join(w.repo, '.reg/cache'), { recursive: true, force: true });
+    rmSync(join(w.repo, DS), { recursive: true, force: true });
+    const oid = md5('alpha\n');
+    plant(join(w.remoteDir!, 'files/md5', oid.slice(0, 2), oid.slice(2)), 'fifo');
+    const r = await runGuarded(w, ['pull'], [], { timeoutMs: HANG_MS });
+    expect(r.stderr).not.toMatch(/killed after|internal error/);
+    expect(`${r.code} ${r.errorCode}`, r.stderr).toBe('4 pull.incomplete');
+    expect(r.stderr).toContain(`files/md5/${oid.slice(0, 2)}/${oid.slice(2)} is not a regular file`);
+    expect(readdirSync(join(w.repo, 'raw_datasets'))).not.toContain('d');
   }, 60_000);
 });
