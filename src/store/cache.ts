@@ -471,8 +471,6 @@ export class Cache {
     onResult: (index: number, outcome: { stat: WrittenStat } | { error: unknown }) => void,
     options: { signal?: AbortSignal; cores?: number; onFiles?: (n: number) => void } = {},
   ): Promise<void> {
-    // The jobs handed to the workers and not yet reported (their errors name the object and the destination).
-    const taken = new Map<number, { oid: string; dest: string; abs: string }>();
     await hashEachOf(
       {
         count: jobs.count,
@@ -480,17 +478,16 @@ export class Cache {
         at: (i) => {
           const j = jobs.at(i);
           const abs = this.objectPath(j.oid);
-          taken.set(i, { oid: j.oid, dest: j.dest, abs });
           return { abs, size: 0, restore: { dest: j.dest, expect: j.oid, mode: writableMode(j.executable), kernelCopy: this.verified.has(abs) } };
         },
       },
-      (r, i) => {
-        const j = taken.get(i)!;
-        taken.delete(i);
+      // The task is the one made from jobs.at(i): its object, and where it was to be restored.
+      (r, i, task) => {
+        const { expect: oid, dest } = task.restore!;
         if ('error' in r) {
           const err = Object.assign(new Error(r.error), { code: r.code });
-          onResult(i, { error: r.code === 'ENOENT' && !existsSync(j.abs) ? missingObject(j.oid) : (diskError(err, j.dest) ?? err) });
-        } else if (r.written === undefined) onResult(i, { error: this.corrupt(j.oid, false, j.abs, r.md5, false) });
+          onResult(i, { error: r.code === 'ENOENT' && !existsSync(task.abs) ? missingObject(oid) : (diskError(err, dest) ?? err) });
+        } else if (r.written === undefined) onResult(i, { error: this.corrupt(oid, false, task.abs, r.md5, false) });
         else onResult(i, { stat: r.written });
       },
       // A worker stops within one small file; one descheduled on a busy machine gets longer before

@@ -110,7 +110,7 @@ export interface TaskSource {
  */
 export async function hashEachOf(
   tasks: TaskSource,
-  onResult: (result: HashOutcome, index: number) => void,
+  onResult: (result: HashOutcome, index: number, task: HashTask) => void,
   { onProgress, jobs = availableParallelism(), signal, shared = { legacy: false }, stopGraceMs = STOP_GRACE_MS, batchesInFlight = 1 }: HashManyOptions = {},
 ): Promise<void> {
   const { count, totalBytes } = tasks;
@@ -125,9 +125,10 @@ export async function hashEachOf(
     const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
     const stop = () => signal?.aborted === true;
     for (let i = 0; i < count; i++) {
-      const result = await runAnyHashTask(taskFrom(tasks.at(i)), buffer, (n) => onProgress?.(0, n), stop);
+      const task = taskFrom(tasks.at(i));
+      const result = await runAnyHashTask(task, buffer, (n) => onProgress?.(0, n), stop);
       signal?.throwIfAborted();
-      onResult(result, i);
+      onResult(result, i, task);
       onProgress?.(1, 0);
     }
     return;
@@ -175,7 +176,7 @@ export async function hashEachOf(
       workers.map(
         (worker) =>
           new Promise<void>((resolve, reject) => {
-            const inFlight = new Map<number, { start: number; count: number; expect?: string[] }>();
+            const inFlight = new Map<number, { start: number; tasks: HashTask[] }>();
             const dispatch = () => {
               let batch: ReturnType<typeof nextBatch>;
               try {
@@ -189,25 +190,25 @@ export async function hashEachOf(
               }
               const id = batchId++;
               const restores = packRestores(batch.tasks);
-              inFlight.set(id, { start: batch.start, count: batch.tasks.length, ...(restores ? { expect: restores.expect } : {}) });
+              inFlight.set(id, batch);
               worker.postMessage(restores ? { id, restores } : { id, tasks: batch.tasks });
             };
             worker.on('message', (msg: { id: number; bytes: number; results?: HashOutcome[]; restored?: PackedRestoreOutcomes }) => {
               if (msg.bytes > 0) onProgress?.(0, msg.bytes);
               const active = inFlight.get(msg.id);
               if (active === undefined) return;
-              if (msg.restored) msg.results = unpackRestoreOutcomes(msg.restored, (k) => active.expect![k]!);
+              if (msg.restored) msg.results = unpackRestoreOutcomes(msg.restored, (k) => active.tasks[k]!.restore!.expect);
               if (!msg.results) return;
               inFlight.delete(msg.id);
               // After a failure, batches in flight finish (their temp files handled by the worker) and no new ones start.
               if (failure === undefined) {
                 try {
-                  msg.results.forEach((r, k) => onResult(r, active.start + k));
+                  msg.results.forEach((r, k) => onResult(r, active.start + k, active.tasks[k]!));
                 } catch (err) {
                   failure = { err };
                 }
               }
-              onProgress?.(active.count, 0);
+              onProgress?.(active.tasks.length, 0);
               dispatch();
             });
             worker.on('error', (err) => reject(new RegError('hash.worker', 'failed', `hashing worker failed: ${err.message}`, { cause: err })));
