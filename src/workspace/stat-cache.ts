@@ -143,6 +143,12 @@ type LogLine =
   | { base: string }
   | { dir: StoredDirRow };
 
+/** Rows in the order a rewrite saves them: `where[k]` is row k's index in the recorded columns (>= 0) or -1 - its index in the stored ones. */
+interface RowOrder {
+  order: readonly string[];
+  where: ArrayLike<number>;
+}
+
 interface TreeMemo {
   oid: string;
   count: number;
@@ -232,6 +238,12 @@ export class StatCache {
   private index: Map<string, number> | undefined;
   /** Rows written since load; they win over stored ones. */
   private changes = new ChangedRows();
+  /**
+   * Set by retainOnly() when the files kept are the stored rows in another order (the walk's):
+   * the order the next rewrite saves them in, each named where it is (see rewrite()), so the
+   * rows are not copied to be reordered.
+   */
+  private reordered: RowOrder | undefined;
   /** Lookups that found their stored row exactly at the next position (walk order unchanged). */
   private inOrder = 0;
   private tree: TreeMemo | undefined;
@@ -554,7 +566,7 @@ export class StatCache {
 
   /** How many rows were loaded. */
   rows(): number {
-    return this.pathList?.length ?? this.pathStarts!.length - 1;
+    return this.reordered?.order.length ?? this.pathList?.length ?? this.pathStarts!.length - 1;
   }
 
   /** The relpath of stored row `i`. */
@@ -772,11 +784,22 @@ export class StatCache {
     return true;
   }
 
-  /** Keeps only the rows of these files, stored in this order (the walk order). */
+  /** Keeps only the rows of these files, stored in this order (the walk order). Call last, before save(). */
   retainOnly(relpaths: readonly string[]): void {
     // Every file was looked up once, in stored order, and nothing changed: already exact.
     if (this.inOrder === this.rows() && relpaths.length === this.rows() && this.onlyPatches()) return;
+    const reordered = this.storedRowsIn(relpaths);
+    if (reordered !== undefined) {
+      // The same rows (so the tree memo and `since` still hold), in the walk's order, as after a
+      // checkout, which records them in the manifest's: no copy of every row to reorder them (at
+      // a million files, that copy was a fifth of the first status's live memory).
+      this.reordered = reordered;
+      this.index = undefined;
+      this.dirty = true;
+      return;
+    }
     this.cursor = 0;
+    this.reordered = undefined;
     if (this.changes.count === relpaths.length && relpaths.every((p) => this.changes.has(p))) {
       // Every file kept was recorded by this scan (a first add): its rows need only the walk's
       // order, not a second copy (at a million files, that copy was a tenth of add's peak memory).
@@ -886,7 +909,8 @@ export class StatCache {
   save(): void {
     const rewriteForMirror = this.mirrorWanted || this.refreshedRows > LOG_MAX_ROWS;
     if (!this.dirty && !rewriteForMirror) return;
-    if (!rewriteForMirror && this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.count + this.changedDirs.size <= LOG_MAX_ROWS && this.appendLog()) {
+    // The log patches rows where they are stored: a new order is saved only by a rewrite.
+    if (!rewriteForMirror && this.reordered === undefined && this.stored?.gen !== undefined && this.onlyPatches() && this.logRows + this.changes.count + this.changedDirs.size <= LOG_MAX_ROWS && this.appendLog()) {
       this.dirty = false;
       return;
     }
@@ -950,13 +974,30 @@ export class StatCache {
     }
   }
 
-  private rewrite(): void {
-    // Each row is named by where it is, not copied: an index into the recorded columns (>= 0) or
-    // -1 - its index in the stored ones. Copies of every column were most of the memory a
-    // million-row save added.
+  /**
+   * `relpaths` as an order of the rows, when they are exactly the stored rows (patched or not, none
+   * added) in any order; else undefined. Walked paths are unique, so as many of them as there are
+   * rows, each a stored row, are every row once.
+   */
+  private storedRowsIn(relpaths: readonly string[]): RowOrder | undefined {
+    if (this.stored === undefined || relpaths.length !== this.rows() || !this.onlyPatches()) return undefined;
+    const where = new Int32Array(relpaths.length);
+    this.cursor = 0;
+    for (let k = 0; k < relpaths.length; k++) {
+      const p = relpaths[k]!;
+      const i = this.storedIndex(p);
+      if (i === undefined) return undefined;
+      this.cursor = i + 1;
+      where[k] = this.changes.indexOf(p) ?? -1 - i;
+    }
+    return { order: relpaths, where };
+  }
+
+  /** Every row in the order a rewrite saves it: the stored ones, then those recorded since (see rewrite()). */
+  private rowOrder(): RowOrder {
+    if (this.reordered !== undefined) return this.reordered;
     const order: string[] = [];
     const where: number[] = [];
-    const stored = this.stored;
     const changes = this.changes;
     const rewritten = new Set<string>();
     const paths = this.paths;
@@ -972,6 +1013,16 @@ export class StatCache {
       order.push(p);
       where.push(c);
     }
+    return { order, where };
+  }
+
+  private rewrite(): void {
+    // Each row is named by where it is, not copied: an index into the recorded columns (>= 0) or
+    // -1 - its index in the stored ones. Copies of every column were most of the memory a
+    // million-row save added.
+    const { order, where } = this.rowOrder();
+    const stored = this.stored;
+    const changes = this.changes;
     const numberAt = (column: NumberColumnName) => (k: number) => {
       const w = where[k]!;
       return w >= 0 ? changes[column][w]! : stored![column][-1 - w]!;

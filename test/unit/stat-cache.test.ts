@@ -324,6 +324,37 @@ describe('stat cache: changes since the pointer tree', () => {
     }
   });
 
+  it('the same rows walked in another order (as after a checkout, which records them in the manifest order) are saved in walk order, keeping the tree memo; with a patch among them too', () => {
+    seed();
+    const reversed = files().reverse();
+    const c = scan(reversed, {});
+    expect(c.treeOid(N)).toBe('t1.dir'); // the same rows: the memo holds
+    c.save();
+    expect(existsSync(`${statFile()}.log`)).toBe(false); // rewritten in the new order, not patched by position
+    expect((JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string }).paths.split('\n')).toEqual(reversed.map((f) => f.relpath));
+    expect(storedNumbers().ino).toEqual(reversed.map((f) => f.ino));
+    expect(storedMd5s()).toEqual(reversed.map(() => md5('a')));
+    expect(StatCache.load(dir, 'data', false).treeOid(N)).toBe('t1.dir');
+    // Another order, and f1 modified meanwhile: its new row goes to its new place; the memo is dropped.
+    const shuffled = [2, 0, 4, 1, 3].map((i) => (i === 1 ? file(1, { mtimeMs: OLD + 900, size: 77 }) : file(i)));
+    const d = scan(shuffled, { f1: md5('b') });
+    expect(d.treeOid(N)).toBeUndefined();
+    d.save();
+    expect((JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string }).paths.split('\n')).toEqual(['f2', 'f0', 'f4', 'f1', 'f3']);
+    expect(storedNumbers().size).toEqual(shuffled.map((f) => f.size));
+    expect(storedNumbers().mtime).toEqual(shuffled.map((f) => f.mtimeMs));
+    expect(storedMd5s()).toEqual([md5('a'), md5('a'), md5('a'), md5('b'), md5('a')]);
+    const back = StatCache.load(dir, 'data', false);
+    expect(shuffled.map((f) => back.lookup(f))).toEqual([md5('a'), md5('a'), md5('a'), md5('b'), md5('a')]);
+    // A file added and one removed is no reordering: rewritten the usual way, in walk order.
+    const changed = [file(3), file(N + 1), file(0), file(2), file(4)];
+    const e = scan(changed, { [`f${N + 1}`]: md5('c') });
+    e.save();
+    expect((JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string }).paths.split('\n')).toEqual(changed.map((f) => f.relpath));
+    const last = StatCache.load(dir, 'data', false);
+    expect(changed.map((f) => last.lookup(f))).toEqual([md5('a'), md5('c'), md5('a'), md5('a'), md5('a')]);
+  });
+
   it('a stat file torn by a crash (it is written without fsync) is trusted for nothing: every lookup misses, load does not throw', () => {
     seed();
     const text = readFileSync(statFile(), 'utf8');
