@@ -1,4 +1,4 @@
-import { gitIndexV2 } from '../data/git-index.js';
+import { gitIndexV2Parts } from '../data/git-index.js';
 import { writeFileAtomicSync } from '../fsutil.js';
 
 /**
@@ -61,7 +61,7 @@ export function writeMirrorIndex(target: string, prefix: string, rows: MirrorRow
     if (mirrorableRow(rows.relpath(k), rows.size(k), rows.mtimeMs(k), rows.ctimeMs(k), rows.checkedAtMs(k))) kept.push(k);
   }
   if (kept.length < MIRROR_MIN_ENTRIES) return kept.length;
-  const bytes = gitIndexV2({
+  const parts = gitIndexV2Parts({
     count: kept.length,
     prefix: `${prefix}/`,
     path: (k) => rows.relpath(kept[k]!),
@@ -73,6 +73,6 @@ export function writeMirrorIndex(target: string, prefix: string, rows: MirrorRow
     uid: () => uid,
     gid: () => gid,
   });
-  writeFileAtomicSync(target, bytes, 0o666, false);
+  writeFileAtomicSync(target, parts, 0o666, false);
   return kept.length;
 }

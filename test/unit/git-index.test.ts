@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { gitIndexV2 } from '../../src/data/git-index.js';
+import { gitIndexV2, gitIndexV2Parts } from '../../src/data/git-index.js';
 import { MIRROR_MIN_ENTRIES, writeMirrorIndex } from '../../src/workspace/mirror-index.js';
 import { StatCache } from '../../src/workspace/stat-cache.js';
 import type { WalkedFile } from '../../src/workspace/walk.js';
@@ -16,7 +17,7 @@ beforeEach(() => {
 afterEach(() => removeDir(repo));
 
 const gitWith = (index: string, ...args: string[]) =>
-  execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_INDEX_FILE: index }, encoding: 'utf8' });
+  execFileSync('git', args, { cwd: repo, env: { ...process.env, GIT_INDEX_FILE: index }, encoding: 'utf8', maxBuffer: 64 << 20 });
 
 /** Names whose UTF-8 byte order differs from a naive or UTF-16 order ('-' < '.' < '/' < '0', 'é' < '😀' as bytes, not as UTF-16). */
 const NAMES = ['a-b', 'a.b', 'a/b', 'a0', 'z\u00e9', 'z\u{1F600}', 'z\uFB01', 'Z'];
@@ -50,6 +51,32 @@ describe('mirror index', () => {
     expect(gitWith(index, 'diff-files', '--name-only', '-z')).toBe('');
     writeFileSync(join(repo, 'ds/a.b/x.txt'), 'changed!');
     expect(gitWith(index, 'diff-files', '--name-only', '-z')).toBe('ds/a.b/x.txt\0');
+  });
+
+  it('is made in parts of at most 1 MiB (the checksum over all of them) that git reads as one index, with an entry at every part boundary intact', () => {
+    // 30,000 entries of ~100 bytes: three parts and the checksum. Paths of varying length, so the parts end at different offsets within an entry's padding.
+    const count = 30_000;
+    const name = (k: number) => `dir${k % 7}/${'n'.repeat(k % 23)}file-${String(k).padStart(6, '0')}.bin`;
+    const entries = { count, prefix: 'ds/', path: name, ctimeMs: (k: number) => 1_700_000_000_000 + k, mtimeMs: (k: number) => 1_700_000_000_000 + k * 3, ino: (k: number) => 10_000 + k, size: (k: number) => k + 1, mode: () => 0o100644, uid: () => 1000, gid: () => 1000 };
+    // Each part is handed out through one reused buffer: copy it before asking for the next (as a writer consumes it).
+    const parts = [...(function* () {
+      for (const part of gitIndexV2Parts(entries)) yield Buffer.from(part);
+    })()];
+    expect(parts.length).toBeGreaterThanOrEqual(4);
+    for (const part of parts.slice(0, -1)) expect(part.length).toBeLessThanOrEqual(1 << 20);
+    expect(parts.at(-1)!.length).toBe(20);
+    const index = join(repo, 'parts.index');
+    writeFileSync(index, Buffer.concat(parts));
+    expect(Buffer.concat(parts).equals(gitIndexV2(entries))).toBe(true);
+    const listed = gitWith(index, 'ls-files', '-z').split('\0').filter(Boolean);
+    expect(listed).toHaveLength(count);
+    expect(listed).toEqual(Array.from({ length: count }, (_, k) => `ds/${name(k)}`).sort());
+    // The trailing checksum is the SHA-1 of everything before it (git checks it only in fsck, so it is checked here).
+    const whole = Buffer.concat(parts);
+    expect(createHash('sha1').update(whole.subarray(0, -20)).digest('hex')).toBe(whole.subarray(-20).toString('hex'));
+    const debug = gitWith(index, 'ls-files', '--debug', '--', `ds/${name(29_999)}`);
+    expect(debug).toMatch(/ino: 39999\b/);
+    expect(debug).toMatch(/size: 30000\b/);
   });
 
   it('holds only rows older than the second of their scan, and not empty files, and is written only from MIRROR_MIN_ENTRIES rows', () => {
