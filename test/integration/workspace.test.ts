@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, statSync, symlinkSync, writeFileSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { status } from '../../dist/ops/data/status.js';
 import { makeContext } from '../../dist/context.js';
 import { RegError } from '../../dist/errors.js';
 import { buildManifest } from '../../dist/data/manifest.js';
+import { StatCache } from '../../dist/workspace/stat-cache.js';
 import { filesUnder, tempFilesUnder, git, makeGitRepo, removeDir, tempDir, writeTree } from '../helpers/repo.js';
 
 const vectors = JSON.parse(readFileSync(new URL('../../fixtures/dvc-vectors/expected.json', import.meta.url), 'utf8'));
@@ -253,6 +255,33 @@ describe('status and checkout', () => {
     expect(readFileSync(join(repo, 'raw/mnist/train/0001.png'), 'utf8')).toBe('one');
     expect(existsSync(join(repo, 'raw/mnist/copy'))).toBe(false);
     expect((await status(ctx(), { targets: [] })).outputs[0]!.state).toBe('up-to-date');
+  });
+
+  it('a checkout that writes every file remembers their tree by its canonical oid (also from a manifest spaced otherwise, which status takes as up to date); edits since are still seen', async () => {
+    // The pointer names the same entries in a manifest spaced otherwise (another oid), as DVC 2 wrote them.
+    const pointerPath = join(repo, 'raw/mnist.dvc');
+    const pointer = readFileSync(pointerPath, 'utf8');
+    const oid = /md5: ([0-9a-f]{32})\.dir/.exec(pointer)![1]!;
+    const objectPath = (o: string) => join(repo, '.reg/cache/files/md5', o.slice(0, 2), `${o.slice(2)}.dir`);
+    const entries = JSON.parse(readFileSync(objectPath(oid), 'utf8')) as Array<{ md5: string; relpath: string }>;
+    const spaced = Buffer.from(JSON.stringify(entries, null, 1));
+    const spacedOid = createHash('md5').update(spaced).digest('hex');
+    mkdirSync(join(objectPath(spacedOid), '..'), { recursive: true });
+    writeFileSync(objectPath(spacedOid), spaced, { mode: 0o444 });
+    writeFileSync(pointerPath, pointer.replace(oid, spacedOid));
+    const before = await status(ctx(), { targets: [] });
+    expect(before.outputs[0]).toMatchObject({ state: 'up-to-date', workspace: 'matches' }); // the same entries, however spaced
+    removeDir(join(repo, 'raw/mnist'));
+    expect((await checkout(ctx(), { targets: ['raw/mnist'] })).outputs[0]).toMatchObject({ action: 'restored', written: 3 });
+    const remembered = StatCache.load(join(repo, '.reg/tmp/stat'), 'raw/mnist', false);
+    expect(remembered.treeOid(3)).toBe(`${oid}.dir`); // the oid of the rows (as add and status name them), not the spaced object's
+    expect((await status(ctx(), { targets: [] })).outputs[0]).toEqual(before.outputs[0]);
+    // Same size, other bytes; then a file more: neither hidden by the memo.
+    writeFileSync(join(repo, 'raw/mnist/train/0001.png'), 'ONE');
+    expect((await status(ctx(), { targets: [] })).outputs[0]).toMatchObject({ state: 'modified', changes: { added: [], modified: ['train/0001.png'], deleted: [] } });
+    writeFileSync(join(repo, 'raw/mnist/train/0001.png'), 'one');
+    writeFileSync(join(repo, 'raw/mnist/extra'), 'x');
+    expect((await status(ctx(), { targets: [] })).outputs[0]).toMatchObject({ state: 'modified', changes: { added: ['extra'], modified: [], deleted: [] } });
   });
 
   it('refuses to destroy unsaved bytes, changing nothing; --force stashes them first', async () => {

@@ -1,7 +1,7 @@
 import { lstatSync, readlinkSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Context } from '../../context.js';
-import type { ManifestEntry } from '../../data/manifest.js';
+import { manifestOidOf, type ManifestEntry } from '../../data/manifest.js';
 import { RegError, integrityError, isRegError } from '../../errors.js';
 import { mapLimit } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
@@ -300,6 +300,10 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
     for (const f of linkedShared) statCache.record(fileFromStats(f.relpath, statSync(f.target)), f.md5);
     // The workspace now holds the pointer's version: `reg status` measures later edits (and later pointer changes) from it.
     if (o.out.md5 !== undefined) statCache.setBase(o.out.md5);
+    // Every row is this checkout's, one per entry: the rows are the manifest's tree, named here (from
+    // the entries: a manifest DVC wrote with other spacing has another oid) so the first status
+    // after a checkout need not sort and serialise a million entries to name it.
+    if (o.isDir && everyFileWritten && writtenCount === plan.entries.length) statCache.rememberTree(manifestOidOf(plan.entries), plan.entries.length);
   } finally {
     statCache.save();
     if (plan.write.length > 0) ctx.progress({ type: 'end', phase });

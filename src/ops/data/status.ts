@@ -118,14 +118,19 @@ async function statusOf(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex: 
   }
   const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel, pointerOid: oid, oidOnlyIfUnedited: true, elideWalk: true, gitChecks });
   base.hashedFiles = ws.hashedFiles;
-  const matches = ws.exists && ws.oid === oid;
+  let matches = ws.exists && ws.oid === oid;
   // The workspace was at the pointer's version at the last scan and only these files' bytes
   // changed since (the stat cache knows): the changes are listed without reading the manifest.
   const sincePointer = !matches && o.isDir && ws.changedSince?.oid === oid ? ws.changedSince : undefined;
   const { missing, manifest } = matches || !ws.exists || sincePointer ? { missing: cacheIndex.missingCount(o), manifest: undefined } : cacheIndex.missing(o);
   const inCache = missing === 0;
+  let changes = matches || !ws.exists ? undefined : sincePointer ? { added: [], modified: sincePointer.modified, deleted: [] } : diffFiles(o, ws, manifest);
+  // The same entries under another oid: a manifest serialised otherwise (DVC 2 spacing, a hand-made one) than reg and DVC 3 write it.
+  if (o.isDir && manifest !== undefined && changes !== undefined && changes.added.length + changes.modified.length + changes.deleted.length === 0) {
+    matches = true;
+    changes = undefined;
+  }
   const workspace = matches ? 'matches' : ws.exists ? 'differs' : 'absent';
-  const changes = workspace !== 'differs' ? undefined : sincePointer ? { added: [], modified: sincePointer.modified, deleted: [] } : diffFiles(o, ws, manifest);
   const row = { ...base, inCache, missingObjects: missing, workspace, ...(changes ? { changes } : {}) } as const;
   if (!inCache) {
     // Whatever the workspace holds, the pointer names a version this machine does not have: only
