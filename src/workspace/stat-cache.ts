@@ -143,6 +143,49 @@ type LogLine =
   | { base: string }
   | { dir: StoredDirRow };
 
+/**
+ * Stored rows by relpath, for lookups out of stored order (a walk in another order than the rows,
+ * as the first status after a checkout): an open-addressing table of row positions over the loaded
+ * text. A Map keyed by the relpaths needed each as a string (the text split) and a table entry,
+ * ~70 bytes a row; this holds 8.
+ */
+class PathIndex {
+  /** Row + 1 per slot; 0 is empty. */
+  private readonly slots: Int32Array;
+  private readonly mask: number;
+
+  constructor(
+    rows: number,
+    hashAt: (i: number) => number,
+    private readonly isAt: (i: number, relpath: string) => boolean,
+  ) {
+    let size = 16;
+    while (size < rows * 2) size *= 2;
+    this.slots = new Int32Array(size);
+    this.mask = size - 1;
+    for (let i = 0; i < rows; i++) {
+      let at = hashAt(i) & this.mask;
+      while (this.slots[at] !== 0) at = (at + 1) & this.mask;
+      this.slots[at] = i + 1;
+    }
+  }
+
+  get(relpath: string): number | undefined {
+    for (let at = hashPath(relpath, 0, relpath.length) & this.mask; ; at = (at + 1) & this.mask) {
+      const row = this.slots[at]!;
+      if (row === 0) return undefined;
+      if (this.isAt(row - 1, relpath)) return row - 1;
+    }
+  }
+}
+
+/** FNV-1a of the UTF-16 code units of text[from, to). */
+function hashPath(text: string, from: number, to: number): number {
+  let h = 0x811c9dc5;
+  for (let k = from; k < to; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+  return h >>> 0;
+}
+
 /** Rows in the order a rewrite saves them: `where[k]` is row k's index in the recorded columns (>= 0) or -1 - its index in the stored ones. */
 interface RowOrder {
   order: readonly string[];
@@ -235,7 +278,7 @@ export class StatCache {
   private pathStarts: Uint32Array | undefined;
   private pathList: string[] | undefined = [];
   private stored: Stored | undefined;
-  private index: Map<string, number> | undefined;
+  private index: PathIndex | undefined;
   /** Rows written since load; they win over stored ones. */
   private changes = new ChangedRows();
   /**
@@ -679,12 +722,15 @@ export class StatCache {
     return this.pathIndex().get(relpath);
   }
 
-  private pathIndex(): Map<string, number> {
-    if (this.index === undefined) {
-      this.index = new Map();
-      this.paths.forEach((p, i) => this.index!.set(p, i));
-    }
+  private pathIndex(): PathIndex {
+    this.index ??= new PathIndex(this.rows(), (i) => this.pathHash(i), (i, relpath) => this.pathIs(i, relpath));
     return this.index;
+  }
+
+  /** hashPath() of stored row `i`'s relpath, read in place. */
+  private pathHash(i: number): number {
+    if (this.pathList !== undefined) return hashPath(this.pathList[i]!, 0, this.pathList[i]!.length);
+    return hashPath(this.pathText, this.pathStarts![i]!, this.pathStarts![i + 1]! - 1);
   }
 
   /**
@@ -706,7 +752,7 @@ export class StatCache {
     let cursor = 0;
     let misses = 0;
     const missLimit = this.dirs.size + 64;
-    let index: Map<string, number> | undefined;
+    let index: PathIndex | undefined;
     const stats = (relpath: string): ListedStats | undefined => {
       let i: number | undefined = cursor;
       if (!this.pathIs(i, relpath)) {

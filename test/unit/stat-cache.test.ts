@@ -355,6 +355,25 @@ describe('stat cache: changes since the pointer tree', () => {
     expect(changed.map((f) => last.lookup(f))).toEqual([md5('a'), md5('c'), md5('a'), md5('a'), md5('a')]);
   });
 
+  it('finds every stored row when the walk asks out of stored order (the index over the loaded text), non-ASCII relpaths too, and no row for a path it does not hold', () => {
+    const many = Array.from({ length: 5000 }, (_, i) => file(i, { relpath: `d${i % 37}/${i % 3 === 0 ? 'é😀-' : ''}f${i}` }));
+    const md5Of = (i: number) => (i % 16).toString(16).repeat(32);
+    const c = StatCache.load(dir, 'index', false);
+    many.forEach((f, i) => c.record(f, md5Of(i)));
+    c.retainOnly(many.map((f) => f.relpath));
+    c.save();
+    // A stride through the rows: almost no lookup finds its row at the cursor.
+    const order = Array.from({ length: many.length }, (_, k) => (k * 1237) % many.length);
+    const back = StatCache.load(dir, 'index', false);
+    for (const i of order) expect(back.lookup(many[i]!)).toBe(md5Of(i));
+    expect(back.lookup(file(0, { relpath: 'd0/absent' }))).toBeUndefined();
+    expect(back.lookup(file(0, { relpath: 'd0/f0/' }))).toBeUndefined();
+    back.retainOnly(order.map((i) => many[i]!.relpath));
+    back.save();
+    expect((JSON.parse(readFileSync(statFile(), 'utf8')) as { paths: string }).paths.split('\n')).toEqual(order.map((i) => many[i]!.relpath));
+    expect(storedMd5s()).toEqual(order.map((i) => md5Of(i)));
+  });
+
   it('a stat file torn by a crash (it is written without fsync) is trusted for nothing: every lookup misses, load does not throw', () => {
     seed();
     const text = readFileSync(statFile(), 'utf8');
