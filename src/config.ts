@@ -74,13 +74,18 @@ function parseConfigFile(path: string): ConfigData {
  * file holding the secret, ready to be committed.
  */
 export function readConfigText(path: string): string {
-  const refuse = refuseNonRegularFile(
-    'config.not-a-file',
-    path,
-    'reads or writes its config through it',
-    `replace it with a regular file (git rm --cached ${path.slice(path.lastIndexOf('/.reg/') + 1)} if it was committed; reg init writes a fresh config.yaml)`,
-  );
-  return withRegularFileIfAny(path, refuse, (fd) => readFileSync(fd, 'utf8')) ?? '';
+  const rel = path.slice(path.lastIndexOf('/.reg/') + 1);
+  return readConfigTextIfAny(path, { shownAs: path, use: 'reads or writes its config through it', hint: `replace it with a regular file (git rm --cached ${rel} if it was committed; reg init writes a fresh config.yaml)` }) ?? '';
+}
+
+/**
+ * The text of a config file at `abs`, undefined when there is none; a symlink, FIFO or anything
+ * but a regular file is refused (exit 3 `config.not-a-file`, naming it as `shownAs`, what reg
+ * never does through it, and the hint).
+ */
+export function readConfigTextIfAny(abs: string, refusal: { shownAs: string; use: string; hint: string }): string | undefined {
+  const refuse = refuseNonRegularFile('config.not-a-file', refusal.shownAs, refusal.use, refusal.hint, abs);
+  return withRegularFileIfAny(abs, refuse, (fd) => readFileSync(fd, 'utf8'));
 }
 
 export function parseConfigDocument(path: string): Document.Parsed {

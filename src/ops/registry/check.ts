@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CONFIG_FILE, LOCAL_CONFIG_FILE } from '../../config.js';
+import { CONFIG_FILE, LOCAL_CONFIG_FILE, readConfigTextIfAny } from '../../config.js';
 import type { Context } from '../../context.js';
 import { parsePointer } from '../../data/pointer.js';
 import { isRegError, usageError } from '../../errors.js';
-import { refuseNonRegularFile, withRegularFileIfAny } from '../../fsutil.js';
 import ignore from 'ignore';
 import { areaOf, classifyAreaChild, type Area, type AreaRules, type RegistryPolicy } from '../../policy/areas.js';
 import { validateCard, validateParsedCard, type ParsedCard } from '../../policy/cards.js';
@@ -391,9 +390,11 @@ const SECRET_FILES: ReadonlyArray<{ rel: string; format: 'yaml' | 'ini'; mustNot
  * file outside) or anything but a regular file is refused (exit 3), never read.
  */
 export function configTextForScan(repo: Repo, rel: string): string | undefined {
-  const abs = join(repo.root, ...rel.split('/'));
-  const refuse = refuseNonRegularFile('config.not-a-file', rel, 'reads a config through it', `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`, abs);
-  return withRegularFileIfAny(abs, refuse, (fd) => readFileSync(fd, 'utf8'));
+  return readConfigTextIfAny(join(repo.root, ...rel.split('/')), {
+    shownAs: rel,
+    use: 'reads a config through it',
+    hint: `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`,
+  });
 }
 
 async function checkSecrets(repo: Repo, staged: boolean, stagedList: string[] | undefined, add: (f: Finding) => void, indexPaths?: Set<string>): Promise<void> {
