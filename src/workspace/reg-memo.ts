@@ -37,6 +37,17 @@ export function readRegMemo(repo: { regDir: string }, name: string, maxBytes: nu
   return abs === undefined ? undefined : readRegularFileSync(abs, { maxBytes })?.toString(encoding);
 }
 
+/** The memo `.reg/tmp/<name>` parsed as JSON (as readRegMemo reads it), or undefined when there is none or it is not JSON. */
+export function readRegMemoJson(repo: { regDir: string }, name: string, maxBytes: number): unknown {
+  const text = readRegMemo(repo, name, maxBytes);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Replaces the memo `.reg/tmp/<name>` (temp + rename); a failure costs only the work next time. */
 export function writeRegMemo(repo: { regDir: string }, name: string, text: string): void {
   try {

@@ -8,7 +8,7 @@ import { isNotFound, type Backend } from '../../store/backend.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
 import { DEFAULT_RETRY, describeError, withRetry, type RetryPolicy } from '../../store/transfer.js';
 import { mapLimit } from '../../fsutil.js';
-import { readRegMemo, writeRegMemo } from '../../workspace/reg-memo.js';
+import { readRegMemoJson, writeRegMemo } from '../../workspace/reg-memo.js';
 import { listCacheOids } from '../data/scan.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
@@ -155,13 +155,9 @@ export class ObjectFacts {
    */
   manifestSizes(ref: ObjRef, entries: readonly ManifestEntry[]): Array<number | undefined> {
     let known: Array<number | null> | undefined;
-    try {
-      // At most 16 digits and a comma per entry; a link, FIFO or device there is not read.
-      const parsed: unknown = JSON.parse(readRegMemo(this.repo, `sizes/${ref.oid}`, 32 + 17 * entries.length) ?? '');
-      if (Array.isArray(parsed) && parsed.length === entries.length && parsed.every((x) => x === null || (Number.isSafeInteger(x) && x >= 0))) known = parsed as Array<number | null>;
-    } catch {
-      known = undefined;
-    }
+    // At most 16 digits and a comma per entry; a link, FIFO or device there is not read.
+    const parsed = readRegMemoJson(this.repo, `sizes/${ref.oid}`, 32 + 17 * entries.length);
+    if (Array.isArray(parsed) && parsed.length === entries.length && parsed.every((x) => x === null || (Number.isSafeInteger(x) && x >= 0))) known = parsed as Array<number | null>;
     const sizes: Array<number | undefined> = known ? known.map((x) => x ?? undefined) : new Array<number | undefined>(entries.length).fill(undefined);
     const missing: number[] = [];
     sizes.forEach((x, i) => x === undefined && missing.push(i));

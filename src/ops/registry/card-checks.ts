@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { VERSION } from '../../package-info.js';
 import { parseCard, validateParsedCard, type CardProblem } from '../../policy/cards.js';
-import { readRegMemo, writeRegMemo } from '../../workspace/reg-memo.js';
+import { readRegMemoJson, writeRegMemo } from '../../workspace/reg-memo.js';
 
 /** Bump when validateParsedCard's rules or messages change: verdicts stored under another format are never used. */
 const FORMAT = 1;
@@ -35,13 +35,10 @@ export class CardChecks {
   static load(repo: { regDir: string }, trusted: boolean): CardChecks {
     const stored: Record<string, CardProblem[]> = {};
     if (!trusted) return new CardChecks(undefined, stored);
-    try {
-      const parsed = JSON.parse(readRegMemo(repo, MEMO_FILE, MAX_MEMO_BYTES) ?? '') as { v?: unknown; results?: unknown };
-      if (parsed.v === FORMAT && parsed.results !== null && typeof parsed.results === 'object' && !Array.isArray(parsed.results)) {
-        for (const [key, found] of Object.entries(parsed.results)) if (isProblemList(found)) stored[key] = found;
-      }
-    } catch {
-      // none yet, or unreadable: every card is parsed
+    // None yet, or unreadable: every card is parsed.
+    const parsed = readRegMemoJson(repo, MEMO_FILE, MAX_MEMO_BYTES) as { v?: unknown; results?: unknown } | null | undefined;
+    if (parsed?.v === FORMAT && parsed.results !== null && typeof parsed.results === 'object' && !Array.isArray(parsed.results)) {
+      for (const [key, found] of Object.entries(parsed.results)) if (isProblemList(found)) stored[key] = found;
     }
     return new CardChecks(repo, stored);
   }

@@ -8,7 +8,7 @@ import type { RetryPolicy } from '../../store/transfer.js';
 import { checkoutOutputs, type CheckoutResult } from '../data/checkout.js';
 import { fetchError, fetchObjects, type FetchResult } from './fetch.js';
 import { makeDirsSync } from '../../make-dirs.js';
-import { readRegMemo } from '../../workspace/reg-memo.js';
+import { readRegMemoJson } from '../../workspace/reg-memo.js';
 
 export interface PullOptions {
   targets: string[];
@@ -109,12 +109,8 @@ function existingDir(dir: string): Stats {
 
 /** The remembered probe for `key`, or undefined (none, another key, or not ours to trust: unreadable, malformed, or not a regular file). */
 function readLinkProbe(repo: Repo, key: string): LinkProbe | undefined {
-  try {
-    // A link (to /dev/zero, outside) or a FIFO planted there is neither followed nor opened for reading.
-    const data = JSON.parse(readRegMemo(repo, LINK_PROBE_FILE, 4096) ?? '') as Partial<LinkProbe>;
-    if (data.key !== key || (data.reflinks !== undefined && typeof data.reflinks !== 'boolean')) return undefined;
-    return { key, ...(data.reflinks !== undefined ? { reflinks: data.reflinks } : {}) };
-  } catch {
-    return undefined;
-  }
+  // A link (to /dev/zero, outside) or a FIFO planted there is neither followed nor opened for reading.
+  const data = readRegMemoJson(repo, LINK_PROBE_FILE, 4096) as Partial<LinkProbe> | null | undefined;
+  if (data?.key !== key || (data.reflinks !== undefined && typeof data.reflinks !== 'boolean')) return undefined;
+  return { key, ...(data.reflinks !== undefined ? { reflinks: data.reflinks } : {}) };
 }
