@@ -116,10 +116,18 @@ const MD5_RE = /^[0-9a-f]{32}$/;
  * listed twice and none is both a file and a directory above another. Exit 3, naming the object.
  */
 export function parseManifest(bytes: Buffer | string, source = '.dir object'): ManifestEntry[] {
+  return parseManifestForm(bytes, source).entries;
+}
+
+/**
+ * parseManifest(), and whether the document is canonical: exactly the bytes serializeManifest()
+ * makes of its entries (as DVC and reg write it), so its oid is manifestOidOf(entries).
+ */
+export function parseManifestForm(bytes: Buffer | string, source = '.dir object'): { entries: ManifestEntry[]; canonical: boolean } {
   const canonical = readCanonicalManifest(bytes);
-  if (canonical !== undefined) return canonical;
+  if (canonical !== undefined) return { entries: canonical, canonical: true };
   const raw = readManifestDocument(bytes, source);
-  return validateEntries(raw, raw.map((_, i) => i), source);
+  return { entries: validateEntries(raw, raw.map((_, i) => i), source), canonical: false };
 }
 
 /**

@@ -3,7 +3,7 @@ import { chmodSync, constants, copyFileSync, existsSync, linkSync, lstatSync, re
 import { dirname, join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { CHUNK_SIZE, hashFile } from '../data/hash.js';
-import { buildManifest, manifestSlices, md5Hex, parseManifest, type ManifestEntry } from '../data/manifest.js';
+import { buildManifest, manifestSlices, md5Hex, parseManifestForm, type ManifestEntry } from '../data/manifest.js';
 import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
 import { tempPathFor, writeFileAtomicSync, writeThenNameSync } from '../fsutil.js';
 import { hasVerifiedMtime, objectPathIn, runRestoreTask, stampVerifiedPath, type WrittenStat } from '../workspace/hash-task.js';
@@ -155,13 +155,18 @@ export class Cache {
    * (checked unless the object carries its verified stamp) are quarantined: exit 6.
    */
   readManifest(oid: string, legacy = false): ManifestEntry[] {
+    return this.readManifestForm(oid, legacy).entries;
+  }
+
+  /** readManifest(), and whether the object is canonical (see parseManifestForm): then `oid` is also manifestOidOf(entries). */
+  readManifestForm(oid: string, legacy = false): { entries: ManifestEntry[]; canonical: boolean } {
     const found = this.readManifestBytes(oid, legacy);
     if (found === undefined) {
       throw new RegError('cache.missing-manifest', 'failed', `directory manifest ${oid} is not in the cache`, {
         hint: 'fetch it from a remote with `reg fetch`',
       });
     }
-    return parseManifest(found.bytes, found.path);
+    return parseManifestForm(found.bytes, found.path);
   }
 
   /**

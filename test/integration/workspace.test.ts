@@ -264,6 +264,9 @@ describe('status and checkout', () => {
     const oid = /md5: ([0-9a-f]{32})\.dir/.exec(pointer)![1]!;
     const objectPath = (o: string) => join(repo, '.reg/cache/files/md5', o.slice(0, 2), `${o.slice(2)}.dir`);
     const entries = JSON.parse(readFileSync(objectPath(oid), 'utf8')) as Array<{ md5: string; relpath: string }>;
+    removeDir(join(repo, 'raw/mnist'));
+    await checkout(ctx(), { targets: ['raw/mnist'] });
+    expect(StatCache.load(join(repo, '.reg/tmp/stat'), 'raw/mnist', false).treeOid(3)).toBe(`${oid}.dir`); // a canonical manifest: its own oid
     const spaced = Buffer.from(JSON.stringify(entries, null, 1));
     const spacedOid = createHash('md5').update(spaced).digest('hex');
     mkdirSync(join(objectPath(spacedOid), '..'), { recursive: true });

@@ -58,6 +58,8 @@ export interface AtRiskFile {
 interface Plan {
   o: TrackedOutput;
   entries: ManifestEntry[];
+  /** The manifest object is canonical: its oid is also manifestOidOf(entries). */
+  canonical?: boolean;
   write: ManifestEntry[];
   remove: string[];
   /** The workspace path holds the wrong kind (file vs directory) and must go first. */
@@ -188,14 +190,14 @@ async function planOutput(repo: Repo, ctx: Context, o: TrackedOutput, cacheIndex
   const oid = o.out.md5;
   if (oid === undefined) return { ...empty, skipped: 'the pointer has no hash yet (run reg add)' };
   if (o.isDir && !cacheIndex.has(oid, o.legacy)) return { ...empty, manifestMissing: true };
-  const entries: ManifestEntry[] = o.isDir ? repo.cache.readManifest(oid, o.legacy) : [{ relpath: '', md5: oid }];
+  const { entries, canonical } = o.isDir ? repo.cache.readManifestForm(oid, o.legacy) : { entries: [{ relpath: '', md5: oid }], canonical: false };
   const ws = await scanWorkspace(repo, ctx, o.dataAbs, o.dataRel, { legacy: o.legacy, store: false, label: o.dataRel });
   const inCache = (md5: string) => cacheIndex.has(md5, o.legacy);
   // A completeness mark (left by add, or by a status that found every object) vouches for every
   // object of the manifest, as it does for status: planning a checkout need not list the whole cache.
   const complete = o.isDir && repo.cache.isMarkedComplete(oid, o.legacy);
   const shown = (rel: string) => (rel === '' ? o.dataRel : `${o.dataRel}/${rel}`);
-  const plan: Plan = { ...empty, entries, staleTemps: ws.staleTemps };
+  const plan: Plan = { ...empty, entries, canonical, staleTemps: ws.staleTemps };
   for (const link of ws.symlinkedDirs) {
     // A link is in the way when something must be written at or below it (the output path itself always).
     if (link !== '' && !entries.some((e) => e.relpath === link || e.relpath.startsWith(link + '/'))) continue;
@@ -300,10 +302,13 @@ async function applyPlan(repo: Repo, ctx: Context, fs: SafeFs, plan: Plan, corru
     for (const f of linkedShared) statCache.record(fileFromStats(f.relpath, statSync(f.target)), f.md5);
     // The workspace now holds the pointer's version: `reg status` measures later edits (and later pointer changes) from it.
     if (o.out.md5 !== undefined) statCache.setBase(o.out.md5);
-    // Every row is this checkout's, one per entry: the rows are the manifest's tree, named here (from
-    // the entries: a manifest DVC wrote with other spacing has another oid) so the first status
-    // after a checkout need not sort and serialise a million entries to name it.
-    if (o.isDir && everyFileWritten && writtenCount === plan.entries.length) statCache.rememberTree(manifestOidOf(plan.entries), plan.entries.length);
+    // Every row is this checkout's, one per entry: the rows are the manifest's tree, named here so
+    // the first status after a checkout need not sort and serialise a million entries to name it.
+    // By the pointer's oid when the object is canonical (as DVC and reg write it); else from the
+    // entries (a manifest spaced otherwise has another oid than its entries').
+    if (o.isDir && everyFileWritten && writtenCount === plan.entries.length) {
+      statCache.rememberTree(plan.canonical && o.out.md5 !== undefined ? o.out.md5 : manifestOidOf(plan.entries), plan.entries.length);
+    }
   } finally {
     statCache.save();
     if (plan.write.length > 0) ctx.progress({ type: 'end', phase });
