@@ -273,6 +273,18 @@ export function yieldToEventLoop(): Promise<void> {
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; rejects on the first failure after in-flight work settles. */
+/**
+ * Promise.all that lets every promise settle before it rejects with the first failure: a command
+ * that fails on one download returns only once its others have ended (none is still writing a temp
+ * file into the cache after it).
+ */
+export async function allSettledOrThrow<T extends readonly unknown[]>(promises: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;

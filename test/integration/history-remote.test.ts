@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { diff } from '../../dist/ops/history/diff.js';
 import { log } from '../../dist/ops/history/log.js';
@@ -11,7 +13,8 @@ import { makeContext, type Context } from '../../dist/context.js';
 import { expectRegError } from '../helpers/expect-error.js';
 import { filesUnder, tempFilesUnder, git, removeDir, tempDir } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
-import { counting, type BackendCall } from '../helpers/counting-backend.js';
+import { CountingBackend, counting, type BackendCall } from '../helpers/counting-backend.js';
+import type { Backend, GetOptions } from '../../dist/store/backend.js';
 import { buildHistoryFixture, CONTENT, IMAGES, MODEL, md5, size, type HistoryFixture } from '../helpers/history-fixture.js';
 
 let fx: HistoryFixture;
@@ -143,6 +146,43 @@ describe('manifests of other versions from a directory remote', () => {
       await expectRegError(diff(ctxB(), { from: 'v2', to: 'v3' }), 'remote.corrupt-object', 6);
       expect(filesUnder(join(clone, '.reg', 'cache')).filter((f) => f.includes(fx.imagesOid.v3.slice(2)))).toEqual([]);
       expect(tempFilesUnder(join(clone, '.reg', 'cache'))).toEqual([]);
+    } finally {
+      writeFileSync(path, good);
+      chmodSync(path, 0o444);
+    }
+  });
+});
+
+/** Holds every read of `slowKey` back by `ms` (the other keys go straight through). */
+class SlowKeyBackend extends CountingBackend {
+  constructor(inner: Backend, private readonly slowKey: string, private readonly ms: number) {
+    super(inner, []);
+  }
+  override get(k: string, o?: GetOptions): Promise<{ body: Readable; size?: number }> {
+    return k === this.slowKey ? delay(this.ms).then(() => super.get(k, o)) : super.get(k, o);
+  }
+  override get readSmall(): Backend['readSmall'] {
+    const inner = super.readSmall;
+    return inner && ((k: string, max: number) => (k === this.slowKey ? delay(this.ms).then(() => inner(k, max)) : inner(k, max)));
+  }
+}
+
+describe('a command that fails on one download', () => {
+  it('returns only once its other downloads have ended: nothing of reg diff lands in the cache after it failed', async () => {
+    const path = join(remoteDir, key(fx.imagesOid.v3));
+    const good = readFileSync(path);
+    chmodSync(path, 0o644);
+    writeFileSync(path, good.toString('utf8').replace('dup-a', 'dup-x'));
+    try {
+      // v2's manifest comes late; v3's is corrupt and fails at once.
+      const slow = (b: Backend) => new SlowKeyBackend(b, key(fx.imagesOid.v2), 400);
+      await expectRegError(diff(ctxB(), { from: 'v2', to: 'v3', wrapBackend: slow }), 'remote.corrupt-object', 6);
+      const cache = join(clone, '.reg', 'cache');
+      const atReturn = existsSync(cache) ? filesUnder(cache).sort() : [];
+      expect(tempFilesUnder(clone)).toEqual([]);
+      await delay(800);
+      expect(existsSync(cache) ? filesUnder(cache).sort() : []).toEqual(atReturn);
+      expect(atReturn.filter((f) => f.includes(fx.imagesOid.v3.slice(2)))).toEqual([]);
     } finally {
       writeFileSync(path, good);
       chmodSync(path, 0o444);

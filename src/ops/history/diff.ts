@@ -4,6 +4,7 @@ import type { Context } from '../../context.js';
 import { compareCodePoints, diffCanonicalManifests, type ManifestEntry } from '../../data/manifest.js';
 import { hashFile } from '../../data/hash.js';
 import { isRegError, usageError } from '../../errors.js';
+import { allSettledOrThrow } from '../../fsutil.js';
 import { headCommit, resolveCommits } from '../../git/history.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { scanWorkspace } from '../data/scan.js';
@@ -274,7 +275,7 @@ function sideOf(o: HistoryOutput, files: VersionFile[]): SideFiles {
 async function compareManifestTexts(facts: ObjectFacts, row: OutputDiff, oldOut: HistoryOutput | undefined, newOut: HistoryOutput | undefined): Promise<boolean> {
   if (!oldOut?.isDir || !newOut?.isDir || oldOut.out.md5 === undefined || newOut.out.md5 === undefined) return false;
   if (oldOut.legacy !== newOut.legacy || oldOut.dataRel !== newOut.dataRel) return false;
-  const [before, after] = await Promise.all([
+  const [before, after] = await allSettledOrThrow([
     facts.manifestBytes({ oid: oldOut.out.md5, legacy: oldOut.legacy }, oldOut.out.remote),
     facts.manifestBytes({ oid: newOut.out.md5, legacy: newOut.legacy }, newOut.out.remote),
   ]);
