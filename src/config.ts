@@ -1,8 +1,8 @@
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { configError } from './errors.js';
-import { refuseNonRegularFile, withRegularFileIfAny, writeFileAtomicSync } from './fsutil.js';
+import { readFdUpTo, refuseNonRegularFile, withRegularFileIfAny, writeFileAtomicSync, type ReadLimit } from './fsutil.js';
 
 /**
  * `.reg/config.yaml` (tracked, shared by the team) and `.reg/config.local.yaml` (gitignored:
@@ -85,7 +85,22 @@ export function readConfigText(path: string): string {
  */
 export function readConfigTextIfAny(abs: string, refusal: { shownAs: string; use: string; hint: string }): string | undefined {
   const refuse = refuseNonRegularFile('config.not-a-file', refusal.shownAs, refusal.use, refusal.hint, abs);
-  return withRegularFileIfAny(abs, refuse, (fd) => readFileSync(fd, 'utf8'));
+  return withRegularFileIfAny(abs, refuse, (fd) => readFdUpTo(fd, configFileLimit(refusal.shownAs, abs)).toString('utf8'));
+}
+
+/** A config (reg's or DVC's) holds a few remotes and settings; a bigger file is not read. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/** The ReadLimit of a config file shown as `shownAs`: over 1 MiB is exit 3 `config.too-large`. */
+export function configFileLimit(shownAs: string, abs: string): ReadLimit {
+  return {
+    maxBytes: MAX_CONFIG_BYTES,
+    tooLarge: () =>
+      configError('config.too-large', `${shownAs} is larger than 1 MiB: reg reads no config that large`, {
+        hint: 'a config holds a few settings; this one is corrupt or hostile: restore it with git (git checkout -- <file>) or write it again',
+        details: { path: abs },
+      }),
+  };
 }
 
 export function parseConfigDocument(path: string): Document.Parsed {

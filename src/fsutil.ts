@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readSync, renameSync, rmSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { dirname, sep } from 'node:path';
 import { configError, errnoCode, withPath } from './errors.js';
 import { makeDirsSync } from './make-dirs.js';
@@ -176,12 +176,44 @@ export function readRegularFileSync(abs: string, options: { maxBytes?: number; f
     const fd = openSync(abs, constants.O_RDONLY | constants.O_NONBLOCK | (followLinks ? 0 : constants.O_NOFOLLOW));
     try {
       const st = fstatSync(fd);
-      return st.isFile() && st.size <= maxBytes ? readFileSync(fd) : undefined;
+      return st.isFile() ? readFdUpTo(fd, { maxBytes, tooLarge: () => new Error('too large') }) : undefined;
     } finally {
       closeSync(fd);
     }
   } catch {
     return undefined;
+  }
+}
+
+/** How much of a file reg reads, and the error for a bigger one (see readFdUpTo). */
+export interface ReadLimit {
+  maxBytes: number;
+  tooLarge: () => Error;
+}
+
+/**
+ * The bytes of the open file `fd` from where it stands, at most `limit.maxBytes` of them: for a
+ * bigger file `limit.tooLarge()` is thrown, before anything is read when fstat already says so, else
+ * (a file growing while it is read) as soon as one byte too many arrives. A tracked file costs
+ * git little to store and much to read: four GiB of zeros are four MiB in a commit, and read
+ * whole they took reg 40 s and 4 GiB of memory to end in a V8 error.
+ */
+export function readFdUpTo(fd: number, limit: ReadLimit): Buffer {
+  const { maxBytes, tooLarge } = limit;
+  const size = fstatSync(fd).size;
+  if (size > maxBytes) throw tooLarge();
+  let buf = Buffer.allocUnsafe(size + 1);
+  let length = 0;
+  for (;;) {
+    if (length === buf.length) {
+      if (length > maxBytes) throw tooLarge();
+      const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2 + 4096));
+      buf.copy(bigger, 0, 0, length);
+      buf = bigger;
+    }
+    const n = readSync(fd, buf, length, buf.length - length, null);
+    if (n === 0) return buf.subarray(0, length);
+    length += n;
   }
 }
 
@@ -215,12 +247,13 @@ export function withRegularFileIfAny<T>(abs: string, refuse: (kind: NotARegularF
 /**
  * The text of the regular file at `abs`, or undefined when nothing is there or it is something
  * else (a directory, FIFO or device: never opened for reading). A symlink is never followed:
- * `refuseLink` makes the error thrown for it (see refuseNonRegularFile).
+ * `refuseLink` makes the error thrown for it (see refuseNonRegularFile); a file over the limit is
+ * refused with the limit's error, unread.
  */
-export function readTextRefusingLinks(abs: string, refuseLink: (kind: NotARegularFile) => Error): string | undefined {
+export function readTextRefusingLinks(abs: string, refuseLink: (kind: NotARegularFile) => Error, limit: ReadLimit): string | undefined {
   const notAFile = new Error('not a regular file');
   try {
-    return withRegularFileIfAny(abs, (kind) => (kind === 'symlink' ? refuseLink(kind) : notAFile), (fd) => readFileSync(fd, 'utf8'));
+    return withRegularFileIfAny(abs, (kind) => (kind === 'symlink' ? refuseLink(kind) : notAFile), (fd) => readFdUpTo(fd, limit).toString('utf8'));
   } catch (err) {
     if (err === notAFile) return undefined;
     throw err;
@@ -250,13 +283,29 @@ function refuseGitignore(abs: string, shownRel: string): (kind: NotARegularFile)
   );
 }
 
+/** Git reads no ignore file larger than this (it warns and skips it); reg refuses one (exit 3). */
+export const MAX_IGNORE_FILE_BYTES = 100 * 1024 * 1024;
+
+/** The ReadLimit of an ignore file (`.gitignore`, `.dvcignore`) shown as `shownRel`. */
+export function ignoreFileLimit(code: string, shownRel: string, abs: string): ReadLimit {
+  return {
+    maxBytes: MAX_IGNORE_FILE_BYTES,
+    tooLarge: () =>
+      configError(code, `${shownRel} is larger than 100 MiB: reg reads no ignore file that large (nor does git)`, {
+        hint: `shorten it, or restore it with git checkout -- ${shownRel} if a commit made it so`,
+        details: { path: abs },
+      }),
+  };
+}
+
 /**
  * A `.gitignore`'s text ('' when there is none). A symlink or anything but a regular file there is
  * refused (exit 3), never read: its target's bytes would end up in a tracked file. Git does not
- * follow a symlinked .gitignore either.
+ * follow a symlinked .gitignore either. Nor is one over 100 MiB read (exit 3).
  */
 export function readGitignoreText(abs: string, shownRel: string): string {
-  return withRegularFileIfAny(abs, refuseGitignore(abs, shownRel), (fd) => readFileSync(fd, 'utf8')) ?? '';
+  const limit = ignoreFileLimit('gitignore.too-large', shownRel, abs);
+  return withRegularFileIfAny(abs, refuseGitignore(abs, shownRel), (fd) => readFdUpTo(fd, limit).toString('utf8')) ?? '';
 }
 
 /** Throws readGitignoreText's error when `abs` is a symlink or not a regular file; nothing there passes. */

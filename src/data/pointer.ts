@@ -29,6 +29,17 @@ const OUTPUT_KEYS = new Set([
   'cache', 'metric', 'plot', 'persist', 'remote', 'push', 'files', 'fs_config', 'etag', 'checksum',
 ]);
 
+/** A `.dvc` file holds a few lines of YAML; a bigger one is not read (corrupt, or a commit's zip bomb). */
+export const MAX_POINTER_BYTES = 1 << 20;
+
+/** The error for a pointer over MAX_POINTER_BYTES, shown as `shownAs` (a path, or a path at a commit). */
+export function pointerTooLarge(shownAs: string, restore?: string) {
+  return configError('pointer.too-large', `${shownAs} is larger than 1 MiB, so it is not a pointer`, {
+    hint: `a .dvc file holds a few lines of YAML; this one is corrupt or hostile${restore !== undefined ? `: remove it, or restore it with git checkout -- ${restore}` : ''}`,
+    details: { pointer: restore ?? shownAs },
+  });
+}
+
 export function isLegacy(out: PointerOutput): boolean {
   return out.hash === undefined;
 }

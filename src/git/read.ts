@@ -152,11 +152,16 @@ export async function blobSizes(root: string, oids: readonly string[]): Promise<
   return sizes;
 }
 
-/** The contents of blobs by oid (one `git cat-file --batch`). */
-export async function readBlobs(root: string, oids: readonly string[]): Promise<Map<string, Buffer>> {
-  const reader = new BlobReader(root, Infinity);
+/**
+ * What `git cat-file --batch` holds for each oid (one process): the contents, or 'missing', or
+ * 'too-large' for a blob over `maxSize` (skipped, never kept in memory).
+ */
+export async function readBlobs(root: string, oids: readonly string[], maxSize: number): Promise<Map<string, BlobContent>> {
+  const reader = new BlobReader(root, maxSize);
   try {
-    return await reader.readMany(oids);
+    const unique = [...new Set(oids)];
+    const contents = await Promise.all(unique.map((oid) => reader.read(oid)));
+    return new Map(unique.map((oid, i) => [oid, contents[i]!]));
   } finally {
     reader.close();
   }

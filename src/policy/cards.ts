@@ -1,4 +1,5 @@
 import { isMap, LineCounter, parseDocument } from 'yaml';
+import { configError } from '../errors.js';
 import { CARD_SUFFIX } from './areas.js';
 
 /**
@@ -11,6 +12,14 @@ import { CARD_SUFFIX } from './areas.js';
  *   ...free Markdown...
  */
 export const CARD_HEADER_PREFIX = '# Card: ';
+
+/** A card is a short Markdown file; a bigger one (or template) is not read. */
+export const MAX_CARD_BYTES = 1 << 20;
+
+/** The error for a card or template over MAX_CARD_BYTES, shown as `shownAs` (a path, or a path at a commit). */
+export function cardTooLarge(shownAs: string) {
+  return configError('card.too-large', `${shownAs} is larger than 1 MiB`, { hint: 'a card is a short Markdown file; move long documents next to the data' });
+}
 
 export interface ParsedCard {
   /** Front-matter fields (empty when there is none). */

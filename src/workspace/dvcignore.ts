@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { readTextRefusingLinks, refuseNonRegularFile } from '../fsutil.js';
+import { ignoreFileLimit, readTextRefusingLinks, refuseNonRegularFile } from '../fsutil.js';
 
 /**
  * `.dvcignore` as DVC applies it to a tracked directory (dvc-compat.md §8.3): gitignore syntax,
@@ -28,6 +28,7 @@ function readRules(root: string, dirRel: string): Ignore | undefined {
   const text = readTextRefusingLinks(
     abs,
     refuseNonRegularFile('dvcignore.symlink', rel, 'reads .dvcignore rules through it', `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`, abs),
+    ignoreFileLimit('dvcignore.too-large', rel, abs),
   );
   // `dvc init` writes a .dvcignore with comments only: nothing to match, nothing to slow the walk.
   return text !== undefined && HAS_RULE.test(text) ? ignore().add(text) : undefined;

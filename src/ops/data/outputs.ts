@@ -1,10 +1,10 @@
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { basename, join, posix, resolve } from 'node:path';
-import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
+import { isLegacy, MAX_POINTER_BYTES, parsePointer, pointerTooLarge, type PointerOutput } from '../../data/pointer.js';
 import type { Context } from '../../context.js';
 import { configError, diskError, errnoCode, isMissingPath, isRegError, usageError, type RegError } from '../../errors.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
-import { withFileNoFollowSync } from '../../fsutil.js';
+import { readFdUpTo, withFileNoFollowSync } from '../../fsutil.js';
 import type { WorkTreeListing } from '../../git/read.js';
 import { isDirectory, repoRelative, type Repo } from '../../repo.js';
 import { workTree } from '../../workspace/safe-fs.js';
@@ -59,13 +59,13 @@ export function loadPointer(repo: Repo, pointerAbs: string): TrackedOutput[] {
  * caller decides what a missing pointer means); anything else is a named error.
  */
 export function readPointerFile(pointerAbs: string, pointerRel: string): string {
-  return withPointerFile(pointerAbs, pointerRel, (fd) => readFileSync(fd, 'utf8'));
+  return withPointerFile(pointerAbs, pointerRel, (fd) => readPointerFd(fd, pointerRel).toString('utf8'));
 }
 
 /** readPointerFile's bytes, or undefined when there is no file at `pointerAbs` (ENOENT/ENOTDIR). */
 export function readPointerBytesIfAny(pointerAbs: string, pointerRel: string): Buffer | undefined {
   try {
-    return withPointerFile(pointerAbs, pointerRel, (fd) => readFileSync(fd));
+    return withPointerFile(pointerAbs, pointerRel, (fd) => readPointerFd(fd, pointerRel));
   } catch (err) {
     if (isMissingPath(err)) return undefined;
     throw err;
@@ -79,6 +79,11 @@ export function assertPointerFile(pointerAbs: string, pointerRel: string): void 
   } catch (err) {
     if (!isMissingPath(err)) throw err;
   }
+}
+
+/** A pointer's bytes; one over 1 MiB is refused unread (pointer.too-large, exit 3). */
+function readPointerFd(fd: number, pointerRel: string): Buffer {
+  return readFdUpTo(fd, { maxBytes: MAX_POINTER_BYTES, tooLarge: () => pointerTooLarge(pointerRel, pointerRel) });
 }
 
 /** Opens a pointer file without following a symlink (or blocking on a FIFO), checks it is a regular file, then `use`s it. */

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { isSafeRelpath } from '../../data/path-rules.js';
 import { configError, RegError, usageError } from '../../errors.js';
-import { mapLimit, refuseNonRegularFile, tempPathFor, withRegularFileIfAny } from '../../fsutil.js';
+import { mapLimit, readFdUpTo, refuseNonRegularFile, tempPathFor, withRegularFileIfAny } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { hashMany } from '../../workspace/hasher.js';
 import { outputTree, regState, workTree } from '../../workspace/safe-fs.js';
@@ -30,6 +30,9 @@ export interface StashRecord {
 /** Stash records live in `.reg/stash/<id>.json`. */
 export const STASH_DIR = 'stash';
 
+/** A record lists each stashed file in ~100 bytes: far above a million files' record, below V8's longest string. */
+const MAX_STASH_RECORD_BYTES = 256 * 1024 * 1024;
+
 /**
  * The text of the stash record at `file` (shown as `shown`), or undefined when there is none. A
  * record is reg's own file, but a commit can plant one (`git add -f`): a symlink (to `/dev/zero`,
@@ -37,7 +40,11 @@ export const STASH_DIR = 'stash';
  */
 export function readStashRecordText(file: string, shown: string): string | undefined {
   const refuse = refuseNonRegularFile('stash.bad-record', shown, 'reads a stash record through it', `remove it (git rm --cached ${shown} if it was committed): reg writes stash records itself`, file);
-  return withRegularFileIfAny(file, refuse, (fd) => readFileSync(fd, 'utf8'));
+  const limit = {
+    maxBytes: MAX_STASH_RECORD_BYTES,
+    tooLarge: () => configError('stash.bad-record', `${shown} is larger than 256 MiB: reg wrote no stash record that large`, { hint: `remove it (git rm --cached ${shown} if it was committed): reg writes stash records itself`, details: { path: file } }),
+  };
+  return withRegularFileIfAny(file, refuse, (fd) => readFdUpTo(fd, limit).toString('utf8'));
 }
 
 export async function saveToStash(

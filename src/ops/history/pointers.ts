@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import type { Context } from '../../context.js';
-import { isLegacy, parsePointer, type PointerOutput } from '../../data/pointer.js';
+import { isLegacy, parsePointer, pointerTooLarge, type PointerOutput } from '../../data/pointer.js';
 import { RegError, configError, isMissingPath, isRegError, usageError } from '../../errors.js';
 import { BlobReader, resolveCommitsOrThrow, treeFiles } from '../../git/history.js';
 import { repoRelative, type Repo } from '../../repo.js';
@@ -108,7 +108,7 @@ export class PointerReader {
     let at: PointerAt;
     if (content === 'symlink') at = { pointerRel, blob, error: configError('pointer.symlink', `${shownAs} is a symbolic link, not a pointer file`, { hint: 'a .dvc file must be a regular file; this one is corrupt or hostile' }) };
     else if (content === 'missing') at = { pointerRel, blob, error: new RegError('history.missing-blob', 'failed', `${shownAs}: blob ${blob} is missing from the Git object store`, { hint: 'the clone is incomplete (shallow or partial); fetch the full history with git fetch --unshallow' }) };
-    else if (content === 'too-large') at = { pointerRel, blob, error: configError('pointer.too-large', `${shownAs}: is larger than 1 MiB, so it is not a pointer`, { hint: 'a .dvc file holds a few lines of YAML; this file is corrupt or hostile' }) };
+    else if (content === 'too-large') at = { pointerRel, blob, error: pointerTooLarge(shownAs) };
     else {
       try {
         at = { pointerRel, blob, output: outputFromPointerText(pointerRel, content.toString('utf8'), shownAs) };

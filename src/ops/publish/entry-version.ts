@@ -3,6 +3,7 @@ import { RegError, usageError } from '../../errors.js';
 import { headCommit, treeFiles } from '../../git/history.js';
 import { gitText } from '../../git/read.js';
 import { areaOf, CARD_SUFFIX, registryPolicy, type Area } from '../../policy/areas.js';
+import { cardTooLarge } from '../../policy/cards.js';
 import type { Repo } from '../../repo.js';
 import { PointerReader, commitSides, notTrackedAt, selectTarget, targetPath, type HistoryOutput, type Side } from '../history/pointers.js';
 
@@ -86,7 +87,7 @@ export async function cardAt(repo: Repo, reader: PointerReader, version: EntryVe
   const shown = `${rel} at ${version.rev ?? version.commit.slice(0, 10)}`;
   if (entry.mode === '120000' || entry.type !== 'blob') throw new RegError('card.not-a-file', 'config', `${shown} is not a regular file`, { hint: 'a card is a Markdown file; this one is corrupt or hostile' });
   const content = await reader.blobs.read(entry.oid);
-  if (content === 'too-large') throw new RegError('card.too-large', 'config', `${shown} is larger than 1 MiB`, { hint: 'a card is a short Markdown file; move long documents next to the data' });
+  if (content === 'too-large') throw cardTooLarge(shown);
   if (content === 'missing') throw new RegError('history.missing-blob', 'failed', `${shown}: blob ${entry.oid} is missing from the Git object store`, { hint: 'the clone is incomplete; fetch the full history' });
   return { rel, text: content.toString('utf8') };
 }

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { setConfigValue, setConfigValues } from '../../config.js';
+import { configFileLimit, setConfigValue, setConfigValues } from '../../config.js';
 import { configError } from '../../errors.js';
-import { refuseNonRegularFile, withRegularFileIfAny } from '../../fsutil.js';
+import { readFdUpTo, refuseNonRegularFile, withRegularFileIfAny } from '../../fsutil.js';
 import { parseLinkTypes } from '../../store/cache.js';
 
 /** `.dvc/config` option names -> reg remote option names. */
@@ -61,9 +60,19 @@ export function parseDvcConfig(text: string, file: string): Map<string, Map<stri
   return sections;
 }
 
-/** `.dvc/config` then `.dvc/config.local` (the later wins key by key, as in DVC), parsed. */
-function readDvcConfigs(root: string): Array<{ file: string; isLocal: boolean; sections: Map<string, Map<string, string>> }> {
-  const read: Array<{ file: string; isLocal: boolean; sections: Map<string, Map<string, string>> }> = [];
+/** One of a DVC repository's config files, parsed. */
+export interface DvcConfigFile {
+  file: string;
+  isLocal: boolean;
+  sections: Map<string, Map<string, string>>;
+}
+
+/**
+ * `.dvc/config` then `.dvc/config.local` (the later wins key by key, as in DVC), parsed. Read
+ * before reg writes anything, so that a config reg refuses leaves no half-made `.reg/`.
+ */
+export function readDvcConfigs(root: string): DvcConfigFile[] {
+  const read: DvcConfigFile[] = [];
   for (const [file, isLocal] of [[join(root, '.dvc', 'config'), false], [join(root, '.dvc', 'config.local'), true]] as const) {
     // Never through a symlink: what .dvc/config says is copied into the tracked .reg/config.yaml.
     const refuse = refuseNonRegularFile(
@@ -72,7 +81,7 @@ function readDvcConfigs(root: string): Array<{ file: string; isLocal: boolean; s
       'imports a DVC config through it',
       `replace it with a regular file (git rm --cached .dvc/${isLocal ? 'config.local' : 'config'} if it was committed), or run reg init without --from-dvc`,
     );
-    const text = withRegularFileIfAny(file, refuse, (fd) => readFileSync(fd, 'utf8'));
+    const text = withRegularFileIfAny(file, refuse, (fd) => readFdUpTo(fd, configFileLimit(file, file)).toString('utf8'));
     if (text !== undefined) read.push({ file, isLocal, sections: parseDvcConfig(text, file) });
   }
   return read;
@@ -93,9 +102,9 @@ export interface ImportedCache {
  * Copies `[cache] dir` and `[cache] type`: a shared DVC cache is then used in place. Settings from
  * `.dvc/config` go to the tracked config (the team shares them), from config.local to the local one.
  */
-export function importDvcCache(root: string, repoConfig: string, localConfig: string): ImportedCache {
+export function importDvcCache(configs: readonly DvcConfigFile[], repoConfig: string, localConfig: string): ImportedCache {
   const imported: ImportedCache = {};
-  for (const { file, isLocal, sections } of readDvcConfigs(root)) {
+  for (const { file, isLocal, sections } of configs) {
     const cache = sections.get('cache');
     if (!cache) continue;
     const target = isLocal ? localConfig : repoConfig;
@@ -114,12 +123,12 @@ export function importDvcCache(root: string, repoConfig: string, localConfig: st
 }
 
 /** Copies `.dvc/config` remotes into reg's config; anything from config.local (and every secret) goes local. */
-export function importDvcRemotes(root: string, repoConfig: string, localConfig: string): ImportedRemote[] {
+export function importDvcRemotes(configs: readonly DvcConfigFile[], repoConfig: string, localConfig: string): ImportedRemote[] {
   const byName = new Map<string, ImportedRemote>();
   // Each config file is rewritten once with every imported value: a failed write leaves it as it was.
   const edits = new Map<string, Array<[string[], unknown]>>([[repoConfig, []], [localConfig, []]]);
   const setLater = (path: string, keyPath: string[], value: unknown) => edits.get(path)!.push([keyPath, value]);
-  for (const { isLocal, sections } of readDvcConfigs(root)) {
+  for (const { isLocal, sections } of configs) {
     for (const [section, values] of sections) {
       const m = /^remote "(.+)"$/.exec(section);
       if (m) {

@@ -9,7 +9,7 @@ import { hooksInstall, type HooksResult } from '../hooks/hooks.js';
 import { readGitignoreText, writeFileAtomicSync } from '../../fsutil.js';
 import { REG_DIR, assertRegDirIsDirectory, requireGitRoot } from '../../repo.js';
 import { forbiddenInRepo, SafeFs } from '../../workspace/safe-fs.js';
-import { importDvcCache, importDvcRemotes, type ImportedCache, type ImportedRemote } from './dvc-config.js';
+import { importDvcCache, importDvcRemotes, readDvcConfigs, type DvcConfigFile, type ImportedCache, type ImportedRemote } from './dvc-config.js';
 import { makeDirsSync } from '../../make-dirs.js';
 
 export interface InitOptions {
@@ -51,6 +51,13 @@ export async function init(ctx: Context, options: InitOptions = {}): Promise<Ini
   const regDir = join(root, REG_DIR);
   assertRegDirIsDirectory(regDir);
   const alreadyInitialized = existsSync(join(regDir, CONFIG_FILE));
+  let dvcConfigs: DvcConfigFile[] = [];
+  if (options.fromDvc) {
+    if (!existsSync(join(root, '.dvc'))) {
+      throw configError('init.no-dvc', `--from-dvc: ${root} has no .dvc/ directory`, { hint: 'run it at the top of a DVC repository, or drop --from-dvc' });
+    }
+    dvcConfigs = readDvcConfigs(root);
+  }
   const created: string[] = [];
   makeDirsSync(regDir);
   if (!alreadyInitialized) {
@@ -68,11 +75,8 @@ export async function init(ctx: Context, options: InitOptions = {}): Promise<Ini
   let importedRemotes: ImportedRemote[] = [];
   let importedCache: ImportedCache = {};
   if (options.fromDvc) {
-    if (!existsSync(join(root, '.dvc'))) {
-      throw configError('init.no-dvc', `--from-dvc: ${root} has no .dvc/ directory`, { hint: 'run it at the top of a DVC repository, or drop --from-dvc' });
-    }
-    importedRemotes = importDvcRemotes(root, join(regDir, CONFIG_FILE), join(regDir, LOCAL_CONFIG_FILE));
-    importedCache = importDvcCache(root, join(regDir, CONFIG_FILE), join(regDir, LOCAL_CONFIG_FILE));
+    importedRemotes = importDvcRemotes(dvcConfigs, join(regDir, CONFIG_FILE), join(regDir, LOCAL_CONFIG_FILE));
+    importedCache = importDvcCache(dvcConfigs, join(regDir, CONFIG_FILE), join(regDir, LOCAL_CONFIG_FILE));
     if (importedCache.dir === undefined && existsSync(join(root, '.dvc', 'cache'))) {
       // Reuse DVC's cache in place: same layout, nothing to copy.
       setConfigValue(join(regDir, LOCAL_CONFIG_FILE), ['cache', 'dir'], '../.dvc/cache');

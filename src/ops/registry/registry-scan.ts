@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { areaOf, classifyAreaChild, entryNameOf, registryPolicy, CARD_SUFFIX, POINTER_SUFFIX, type Area, type RegistryPolicy } from '../../policy/areas.js';
-import { parsePointer } from '../../data/pointer.js';
+import { MAX_POINTER_BYTES, parsePointer, pointerTooLarge } from '../../data/pointer.js';
+import { cardTooLarge, MAX_CARD_BYTES } from '../../policy/cards.js';
 import type { Repo } from '../../repo.js';
 import { indexEntries, readBlobs, type IndexEntry } from '../../git/read.js';
 import { REG_STATE_PATHSPEC, trackedRegState } from '../../workspace/reg-memo.js';
@@ -132,12 +133,17 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
     }
   }
   if (staged) {
-    const blobs = await readBlobs(repo.root, wantBlobs);
+    const blobs = await readBlobs(repo.root, wantBlobs, Math.max(MAX_CARD_BYTES, MAX_POINTER_BYTES));
+    const stagedText = (rel: string, limit: number, tooLarge: (shownAs: string) => Error): string | undefined => {
+      const inIndex = indexByPath.get(rel);
+      const content = inIndex && blobs.get(inIndex.oid);
+      if (content === undefined || content === 'missing') return undefined;
+      if (content === 'too-large' || content.length > limit) throw tooLarge(`${rel} (staged)`);
+      return content.toString('utf8');
+    };
     for (const e of entries) {
-      const c = indexByPath.get(e.cardRel);
-      if (c) e.cardText = blobs.get(c.oid)?.toString('utf8');
-      const p = indexByPath.get(e.pointerRel);
-      if (p) e.pointerText = blobs.get(p.oid)?.toString('utf8');
+      e.cardText = stagedText(e.cardRel, MAX_CARD_BYTES, cardTooLarge) ?? e.cardText;
+      e.pointerText = stagedText(e.pointerRel, MAX_POINTER_BYTES, pointerTooLarge) ?? e.pointerText;
     }
   }
   // A pointer to a single file (md5 without .dir) makes a file entry even when the data is absent.
@@ -162,11 +168,13 @@ export async function scanRegistry(repo: Repo, options: { staged?: boolean; stag
  * A card's (or an area template's) text from the work tree, or undefined when there is none. A
  * symlink is refused, never followed: what a card says is published (catalog, `reg new`'s copy of
  * the template, check output), so a committed `x.card.md -> ~/.ssh/id_rsa` would disclose its
- * target. Anything else that is not a regular file (a directory of that name) counts as none.
+ * target. Anything else that is not a regular file (a directory of that name) counts as none; a
+ * file over 1 MiB is refused unread (card.too-large, exit 3).
  */
 export function readCardTextIfAny(abs: string, rel: string): string | undefined {
   return readTextRefusingLinks(
     abs,
     refuseNonRegularFile('card.symlink', rel, 'reads a card or template through it', `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`),
+    { maxBytes: MAX_CARD_BYTES, tooLarge: () => cardTooLarge(rel) },
   );
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
-import { isLegacy, parsePointer } from '../../data/pointer.js';
+import { isLegacy, MAX_POINTER_BYTES, parsePointer, pointerTooLarge } from '../../data/pointer.js';
 import { isRegError } from '../../errors.js';
 import { gitText, readBlobs } from '../../git/read.js';
 import type { Repo } from '../../repo.js';
@@ -117,13 +117,15 @@ type Item = { o: TrackedOutput; row: HistoryDataPointer };
 export async function ensureHistoryData(repo: Repo, ctx: Context, found: CommittedPointer[], mode: 'push' | 'check'): Promise<HistoryDataResult> {
   const result: HistoryDataResult = { pointers: [], uploaded: 0, missing: [], ok: true, warnings: [] };
   if (found.length === 0) return result;
-  const blobs = await readBlobs(repo.root, found.map((f) => f.blob));
+  const blobs = await readBlobs(repo.root, found.map((f) => f.blob), MAX_POINTER_BYTES);
   const byKey = new Map<string, Item>();
   const unreadable: HistoryDataPointer[] = [];
   for (const f of found) {
     let outs: TrackedOutput[];
     try {
-      outs = trackedFromText(repo, f.path, blobs.get(f.blob)?.toString('utf8') ?? '');
+      const content = blobs.get(f.blob);
+      if (content === 'too-large') throw pointerTooLarge(f.path);
+      outs = trackedFromText(repo, f.path, Buffer.isBuffer(content) ? content.toString('utf8') : '');
     } catch (err) {
       if (!isRegError(err)) throw err;
       // Fail closed: a pointer reg cannot read names data reg cannot check.

@@ -1,0 +1,160 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { git, makeGitRepo, reg, regOk, removeDir } from '../helpers/repo.js';
+import { commit, makeWorld, runGuarded, type World } from './world.js';
+
+/**
+ * Files a commit or a teammate's config can make huge or endless: git stores 4 GiB of zeros in a
+ * few MiB, so a `.dvc` file, card, config or ignore file of any size is one `git pull` away, and a
+ * remote option can name `/dev/zero` or a FIFO. reg reads none of them past its limit (pointers,
+ * cards and configs 1 MiB, ignore files 100 MiB as in git, stash records 256 MiB): a named error, exit 3, nothing written, the sentinel tree outside and
+ * `.git` byte-identical (runGuarded). Without the limits the 1 MiB+ files below parsed (a YAML
+ * comment is valid) and a 3 GiB pointer took 40 s and 4 GiB of memory to fail in V8.
+ */
+
+let world: World | undefined;
+afterEach(async () => {
+  await world?.cleanup();
+  world = undefined;
+});
+
+/** Long enough for a loaded machine; a command that reads /dev/zero or blocks on a FIFO never ends. */
+const HANG_MS = 20_000;
+const MiB = 1024 * 1024;
+const DS = 'raw_datasets/d';
+
+/** Valid YAML (a comment) that makes a file `bytes` long. */
+const padded = (text: string, bytes: number) => text + '#'.repeat(bytes - text.length - 1) + '\n';
+
+const CARD = '---\nlicense: CC-BY-4.0\nsource: a test\nowner: someone\n---\n# Card: d\n\nA small dataset.\n';
+
+/** A committed entry `raw_datasets/d` with its card; its pointer's text. */
+async function addedEntry(w: World): Promise<string> {
+  mkdirSync(join(w.repo, DS), { recursive: true });
+  writeFileSync(join(w.repo, DS, 'a.txt'), 'alpha\n');
+  await regOk(w.repo, ['add', DS], { env: w.env });
+  writeFileSync(join(w.repo, `${DS}.card.md`), CARD);
+  git(w.repo, 'add', '-A');
+  git(w.repo, 'commit', '-qm', 'd');
+  return readFileSync(join(w.repo, `${DS}.dvc`), 'utf8');
+}
+
+/** "exit error-code whether stderr names `shown`" of one guarded run. */
+async function outcome(w: World, args: string[], shown: string, guarded: string[] = []): Promise<string> {
+  const r = await runGuarded(w, args, guarded, { timeoutMs: HANG_MS });
+  return `${r.code} ${r.errorCode} ${r.stderr.includes(shown)}`;
+}
+
+describe('pointers', () => {
+  it('a committed .dvc file over 1 MiB: status, checkout, pull and check refuse it by name (exit 3 pointer.too-large)', async () => {
+    const w = (world = await makeWorld('dir'));
+    const text = await addedEntry(w);
+    commit(w, { [`${DS}.dvc`]: padded(text, MiB + 1) }, 'teammate: a big pointer');
+    const seen: Record<string, string> = {};
+    for (const args of [['status'], ['checkout', DS], ['pull'], ['check']]) seen[args.join(' ')] = await outcome(w, args, `${DS}.dvc is larger than 1 MiB`, [w.remoteDir!]);
+    expect(seen).toEqual(Object.fromEntries(Object.keys(seen).map((k) => [k, '3 pointer.too-large true'])));
+    // One byte less is a pointer like any other.
+    writeFileSync(join(w.repo, `${DS}.dvc`), padded(text, MiB));
+    expect((await runGuarded(w, ['status'])).code).toBe(0);
+  }, 120_000);
+
+  it('a sparse 3 GiB .dvc file in the work tree: refused at once, never read', async () => {
+    const w = (world = await makeWorld('none'));
+    await addedEntry(w);
+    truncateSync(join(w.repo, `${DS}.dvc`), 3 * 1024 * MiB);
+    expect(await outcome(w, ['status'], `${DS}.dvc is larger than 1 MiB`)).toBe('3 pointer.too-large true');
+  }, 60_000);
+
+  it('a staged .dvc file or card over 1 MiB: check --staged (the pre-commit hook) refuses it by name', async () => {
+    const w = (world = await makeWorld('none'));
+    const text = await addedEntry(w);
+    writeFileSync(join(w.repo, `${DS}.dvc`), padded(text, 2 * MiB));
+    git(w.repo, 'add', `${DS}.dvc`);
+    expect(await outcome(w, ['check', '--staged'], `${DS}.dvc (staged) is larger than 1 MiB`)).toBe('3 pointer.too-large true');
+    git(w.repo, 'checkout', 'HEAD', '--', `${DS}.dvc`);
+    writeFileSync(join(w.repo, `${DS}.card.md`), padded(CARD, 2 * MiB));
+    git(w.repo, 'add', `${DS}.card.md`);
+    expect(await outcome(w, ['check', '--staged'], `${DS}.card.md (staged) is larger than 1 MiB`)).toBe('3 card.too-large true');
+  }, 60_000);
+
+  it('a pointer over 1 MiB in a commit of the range: check --ci reports it as unreadable, its data unchecked (exit 5)', async () => {
+    const w = (world = await makeWorld('dir'));
+    const text = await addedEntry(w);
+    await regOk(w.repo, ['push'], { env: w.env });
+    const first = git(w.repo, 'rev-parse', 'HEAD').trim();
+    commit(w, { [`${DS}.dvc`]: padded(text, 2 * MiB) }, 'teammate: a big pointer');
+    commit(w, { [`${DS}.dvc`]: text }, 'teammate: fixed');
+    const r = await runGuarded(w, ['check', '--ci', '--range', `${first}..HEAD`], [w.remoteDir!], { timeoutMs: HANG_MS });
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stdout).toContain(`${DS}.dvc is larger than 1 MiB, so it is not a pointer`);
+  }, 60_000);
+});
+
+describe('cards, configs and ignore files', () => {
+  it('a card over 1 MiB in the work tree: check refuses it by name (exit 3 card.too-large)', async () => {
+    const w = (world = await makeWorld('none'));
+    await addedEntry(w);
+    writeFileSync(join(w.repo, `${DS}.card.md`), padded(CARD, MiB + 1));
+    expect(await outcome(w, ['check'], `${DS}.card.md is larger than 1 MiB`)).toBe('3 card.too-large true');
+    writeFileSync(join(w.repo, `${DS}.card.md`), padded(CARD, MiB));
+    expect((await runGuarded(w, ['check'])).code).toBe(0);
+  }, 60_000);
+
+  it('.reg/config.yaml over 1 MiB (a teammate commit), or config.local.yaml: refused by name (exit 3 config.too-large)', async () => {
+    const w = (world = await makeWorld('none'));
+    await addedEntry(w);
+    const config = join(w.repo, '.reg/config.yaml');
+    const original = readFileSync(config, 'utf8');
+    commit(w, { '.reg/config.yaml': padded(original, MiB + 1) }, 'teammate: a big config');
+    expect(await outcome(w, ['status'], '.reg/config.yaml is larger than 1 MiB')).toBe('3 config.too-large true');
+    commit(w, { '.reg/config.yaml': original }, 'fixed');
+    writeFileSync(join(w.repo, '.reg/config.local.yaml'), padded('', MiB + 1));
+    expect(await outcome(w, ['status'], 'config.local.yaml is larger than 1 MiB')).toBe('3 config.too-large true');
+  }, 60_000);
+
+  it('reg init --from-dvc with a .dvc/config over 1 MiB: refused by name, nothing written', async () => {
+    const repo = makeGitRepo();
+    try {
+      mkdirSync(join(repo, '.dvc'));
+      writeFileSync(join(repo, '.dvc/config'), padded("[core]\n    remote = s\n['remote \"s\"']\n    url = /tmp/nowhere\n", MiB + 1));
+      const r = await reg(repo, ['--json', 'init', '--from-dvc'], { timeoutMs: HANG_MS });
+      expect(r.code, r.stderr).toBe(3);
+      expect(JSON.parse(r.stdout).error.code).toBe('config.too-large');
+      expect(r.stderr).toContain('.dvc/config is larger than 1 MiB');
+      expect(statSync(join(repo, '.reg'), { throwIfNoEntry: false })).toBeUndefined();
+    } finally {
+      removeDir(repo);
+    }
+  }, 60_000);
+
+  it('a .dvcignore or .gitignore over 100 MiB (sparse): status and add refuse it by name, the .gitignore unchanged', async () => {
+    const w = (world = await makeWorld('none'));
+    await addedEntry(w);
+    const dvcignore = join(w.repo, 'raw_datasets/.dvcignore');
+    writeFileSync(dvcignore, '*.tmp\n');
+    truncateSync(dvcignore, 100 * MiB + 1);
+    expect(await outcome(w, ['status'], 'raw_datasets/.dvcignore is larger than 100 MiB')).toBe('3 dvcignore.too-large true');
+    execFileSync('rm', [dvcignore]);
+    const gitignore = join(w.repo, 'raw_datasets/.gitignore');
+    truncateSync(gitignore, 100 * MiB + 1);
+    mkdirSync(join(w.repo, 'raw_datasets/e'));
+    writeFileSync(join(w.repo, 'raw_datasets/e/b.txt'), 'bravo\n');
+    expect(await outcome(w, ['add', 'raw_datasets/e'], 'raw_datasets/.gitignore is larger than 100 MiB')).toBe('3 gitignore.too-large true');
+    expect(statSync(gitignore).size).toBe(100 * MiB + 1);
+    expect(statSync(join(w.repo, 'raw_datasets/e.dvc'), { throwIfNoEntry: false })).toBeUndefined();
+  }, 60_000);
+
+  it('a stash record over 256 MiB (sparse): stash list and stash apply refuse it by name (exit 3)', async () => {
+    const w = (world = await makeWorld('none'));
+    const id = '20260101-000000-abcd';
+    const record = join(w.repo, '.reg/stash', `${id}.json`);
+    mkdirSync(join(w.repo, '.reg/stash'), { recursive: true });
+    writeFileSync(record, '{}');
+    truncateSync(record, 256 * MiB + 1);
+    const seen: Record<string, string> = {};
+    for (const args of [['stash', 'list'], ['stash', 'apply', id]]) seen[args.join(' ')] = await outcome(w, args, `.reg/stash/${id}.json is larger than 256 MiB`);
+    expect(seen).toEqual({ 'stash list': '3 stash.bad-record true', [`stash apply ${id}`]: '3 stash.bad-record true' });
+  }, 60_000);
+});
