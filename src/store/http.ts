@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
@@ -23,8 +22,8 @@ export interface HttpOptions {
   connectTimeout?: number;
   /** Sockets to keep open (the transfer concurrency). */
   maxSockets: number;
-  /** false disables TLS verification; a string is a CA bundle path. */
-  sslVerify?: boolean | string;
+  /** false disables TLS verification; a CA bundle (PEM) replaces the default ones. */
+  sslVerify?: boolean | { caBundle: Buffer };
 }
 
 const MAX_REDIRECTS = 5;
@@ -97,7 +96,7 @@ export class HttpBackend implements Backend {
     this.httpsAgent = new HttpsAgent({
       ...agentOptions,
       ...(options.sslVerify === false ? { rejectUnauthorized: false } : {}),
-      ...(typeof options.sslVerify === 'string' ? { ca: readFileSync(options.sslVerify) } : {}),
+      ...(typeof options.sslVerify === 'object' ? { ca: options.sslVerify.caBundle } : {}),
     });
   }
 

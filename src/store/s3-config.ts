@@ -13,10 +13,8 @@ export interface S3Options {
   pathStyle?: boolean;
   checksums: ChecksumMode;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
-  credentialPath?: string;
-  configPath?: string;
-  /** false disables TLS verification; a string is a CA bundle path. */
-  sslVerify?: boolean | string;
+  /** false disables TLS verification; a CA bundle (PEM) replaces the default ones. */
+  sslVerify?: boolean | { caBundle: Buffer };
   sse?: string;
   sseKmsKeyId?: string;
   acl?: string;

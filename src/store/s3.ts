@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
@@ -61,7 +61,7 @@ export class S3Backend implements Backend {
     const httpsAgent = new HttpsAgent({
       ...agentOptions,
       ...(options.sslVerify === false ? { rejectUnauthorized: false } : {}),
-      ...(typeof options.sslVerify === 'string' ? { ca: readFileSync(options.sslVerify) } : {}),
+      ...(typeof options.sslVerify === 'object' ? { ca: options.sslVerify.caBundle } : {}),
     });
     const requestHandler = (this.requestHandler = new IdleTimeoutHandler((options.readTimeout ?? DEFAULT_READ_TIMEOUT) * 1000, {
       httpAgent: new HttpAgent(agentOptions),

@@ -1,15 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { setConfigValue } from '../../dist/config.js';
 import { git, makeGitRepo, reg, regOk, removeDir } from '../helpers/repo.js';
+import { startS3Server, type S3Server } from '../helpers/s3server.js';
 import { commit, makeWorld, runGuarded, type World } from './world.js';
 
 /**
  * Files a commit or a teammate's config can make huge or endless: git stores 4 GiB of zeros in a
  * few MiB, so a `.dvc` file, card, config or ignore file of any size is one `git pull` away, and a
  * remote option can name `/dev/zero` or a FIFO. reg reads none of them past its limit (pointers,
- * cards and configs 1 MiB, ignore files 100 MiB as in git, stash records 256 MiB): a named error, exit 3, nothing written, the sentinel tree outside and
+ * cards and configs 1 MiB, ignore files 100 MiB as in git, stash records 256 MiB, files remote
+ * options name 16 MiB): a named error, exit 3, nothing written, the sentinel tree outside and
  * `.git` byte-identical (runGuarded). Without the limits the 1 MiB+ files below parsed (a YAML
  * comment is valid) and a 3 GiB pointer took 40 s and 4 GiB of memory to fail in V8.
  */
@@ -157,4 +160,66 @@ describe('cards, configs and ignore files', () => {
     for (const args of [['stash', 'list'], ['stash', 'apply', id]]) seen[args.join(' ')] = await outcome(w, args, `.reg/stash/${id}.json is larger than 256 MiB`);
     expect(seen).toEqual({ 'stash list': '3 stash.bad-record true', [`stash apply ${id}`]: '3 stash.bad-record true' });
   }, 60_000);
+});
+
+describe('files a remote option names (ssl-verify, credential-path, config-path)', () => {
+  let s3: S3Server;
+  beforeAll(async () => {
+    s3 = await startS3Server('test-bucket', { extraKey: { id: 'TEAMKEY', secret: 'team-secret' } });
+  }, 60_000);
+  afterAll(async () => {
+    await s3?.stop();
+  });
+
+  it('/dev/zero, a FIFO, a directory, a missing file or one over 16 MiB: push refuses it by option name (exit 3), never reads it', async () => {
+    const w = (world = await makeWorld('s3rver', s3));
+    await addedEntry(w);
+    const config = join(w.repo, '.reg/config.yaml');
+    const fifo = join(w.outside, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const big = join(w.outside, 'big.pem');
+    writeFileSync(big, '');
+    truncateSync(big, 16 * MiB + 1);
+    const cases: Array<[string, string, string]> = [
+      ['ssl-verify', '/dev/zero', 'is not a regular file'],
+      ['ssl-verify', fifo, 'is not a regular file'],
+      ['ssl-verify', w.outside, 'is not a regular file'],
+      ['ssl-verify', join(w.outside, 'absent.pem'), 'cannot be read (ENOENT)'],
+      ['ssl-verify', big, 'is larger than 16 MiB'],
+      ['credential-path', '/dev/zero', 'is not a regular file'],
+      ['config-path', fifo, 'is not a regular file'],
+    ];
+    const seen: Record<string, string> = {};
+    for (const [key, value, what] of cases) {
+      setConfigValue(config, ['remotes', 'team', key], value);
+      const r = await runGuarded(w, ['push'], [], { timeoutMs: HANG_MS });
+      seen[`${key} ${value}`] = `${r.code} ${r.errorCode} ${r.stderr.includes(`remotes.team.${key}: ${value} ${what}`)}`;
+      setConfigValue(config, ['remotes', 'team', key], undefined);
+    }
+    expect(seen).toEqual(Object.fromEntries(cases.map(([key, value]) => [`${key} ${value}`, '3 remote.bad-file-option true'])));
+    expect(await w.remoteKeys()).toEqual([]);
+  }, 120_000);
+
+  it('regular files work: credential-path signs with the key it holds (a wrong key is refused by the server), a CA bundle is accepted', async () => {
+    const w = (world = await makeWorld('s3rver', s3));
+    await addedEntry(w);
+    const config = join(w.repo, '.reg/config.yaml');
+    const credentials = join(w.outside, 'credentials');
+    writeFileSync(credentials, '[default]\naws_access_key_id = NOSUCHKEY\naws_secret_access_key = wrong\n');
+    setConfigValue(config, ['remotes', 'team', 'credential-path'], credentials);
+    // The AWS chain takes keys from the environment before any shared file (as boto does for DVC).
+    const noEnvKeys = { AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_SESSION_TOKEN: '', AWS_PROFILE: '' };
+    const refused = await runGuarded(w, ['push'], [], { timeoutMs: 60_000, env: noEnvKeys });
+    expect(refused.code, refused.stderr).not.toBe(0);
+    expect(refused.stderr).not.toContain('internal error');
+    expect(await w.remoteKeys()).toEqual([]);
+    writeFileSync(credentials, '[default]\naws_access_key_id = TEAMKEY\naws_secret_access_key = team-secret\n');
+    // A PEM file (the CA is only used for https; the endpoint is http): read, not refused.
+    const ca = join(w.outside, 'ca.pem');
+    writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    setConfigValue(config, ['remotes', 'team', 'ssl-verify'], ca);
+    const ok = await runGuarded(w, ['push'], [], { timeoutMs: 60_000, env: noEnvKeys });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await w.remoteKeys()).length).toBeGreaterThan(0);
+  }, 120_000);
 });

@@ -1,7 +1,9 @@
+import { statSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Context } from '../../context.js';
-import { RegError, configError } from '../../errors.js';
+import { RegError, configError, errnoCode } from '../../errors.js';
+import { readRegularFileSync } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
 import { HttpBackend, isHttpUrl, readOnlyRemoteError } from '../../store/http.js';
@@ -126,8 +128,8 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
       throw configError('remote.partial-keys', `remote "${name}": access-key-id and secret-access-key must be set together (in ${shownFile(true)})`, { hint: `reg remote modify --local ${name} secret-access-key VALUE` });
     }
     const profile = str('profile') ?? env.AWS_PROFILE;
-    const credentialPath = str('credential-path');
-    const configPath = str('config-path');
+    const credentialPath = optionFile(repo, name, 'credential-path', str('credential-path'));
+    const configPath = optionFile(repo, name, 'config-path', str('config-path'));
     let credentials: ConstructorParameters<typeof LazyS3Backend>[1];
     if (accessKeyId && secretAccessKey) {
       credentials = { accessKeyId, secretAccessKey, ...(str('session-token') ? { sessionToken: str('session-token')! } : {}) };
@@ -136,13 +138,13 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
       credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
       credentialSource = `environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY${env.AWS_SESSION_TOKEN ? ', AWS_SESSION_TOKEN' : ''})`;
     } else if (credentialPath !== undefined || configPath !== undefined) {
-      credentials = lazyChain(profile, credentialPath && resolve(repo.regDir, credentialPath), configPath && resolve(repo.regDir, configPath));
-      credentialSource = `shared AWS files of remote "${name}" (${[credentialPath && `credential-path ${credentialPath}`, configPath && `config-path ${configPath}`].filter(Boolean).join(', ')}), profile ${profile ?? 'default'}`;
+      credentials = lazyChain(profile, credentialPath, configPath);
+      credentialSource = `shared AWS files of remote "${name}" (${[credentialPath && `credential-path ${str('credential-path')}`, configPath && `config-path ${str('config-path')}`].filter(Boolean).join(', ')}), profile ${profile ?? 'default'}`;
     } else {
       credentialSource = defaultChainSource(env, profile);
     }
     if (accessKeyId) secrets.push(accessKeyId);
-    const sslVerify = sslVerifyOption(repo, opts['ssl-verify']);
+    const sslVerify = sslVerifyOption(repo, name, opts['ssl-verify']);
     const region = str('region') ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (endpointUrl !== undefined ? 'us-east-1' : undefined);
     const anonymous = bool('anonymous') ?? false;
     if (anonymous) {
@@ -158,8 +160,6 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
         profile,
         pathStyle: bool('path-style'),
         checksums,
-        credentialPath,
-        configPath,
         sslVerify,
         sse: str('sse'),
         sseKmsKeyId: str('sse-kms-key-id'),
@@ -181,7 +181,7 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
       secrets,
     };
   } else if (isHttpUrl(url)) {
-    backend = new HttpBackend({ url, readTimeout: int('read-timeout'), connectTimeout: int('connect-timeout'), maxSockets: jobs, sslVerify: sslVerifyOption(repo, opts['ssl-verify']) });
+    backend = new HttpBackend({ url, readTimeout: int('read-timeout'), connectTimeout: int('connect-timeout'), maxSockets: jobs, sslVerify: sslVerifyOption(repo, name, opts['ssl-verify']) });
     credentialSource = 'none: an HTTP(S) remote is read without credentials';
     identity = { name, description: redact(backend.description, secrets), kind: 'http', credentials: credentialSource, secrets };
   } else {
@@ -219,12 +219,48 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
   };
 }
 
-/** `ssl-verify`: false, true, or a CA bundle path (relative to .reg/). */
-function sslVerifyOption(repo: Repo, value: unknown): boolean | string | undefined {
+/** `ssl-verify`: false, true, or a CA bundle path (relative to .reg/), read here (see optionFile). */
+function sslVerifyOption(repo: Repo, name: string, value: unknown): boolean | { caBundle: Buffer } | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'boolean') return value;
   const s = String(value).toLowerCase();
-  return s === 'false' ? false : s === 'true' ? true : resolve(repo.regDir, String(value));
+  if (s === 'false' || s === 'true') return s === 'true';
+  const abs = optionFile(repo, name, 'ssl-verify', String(value))!;
+  const caBundle = readRegularFileSync(abs, { followLinks: true, maxBytes: MAX_OPTION_FILE_BYTES });
+  if (caBundle === undefined) throw optionFileError(name, 'ssl-verify', String(value), abs, 'cannot be read');
+  return { caBundle };
+}
+
+/** CA bundles and AWS shared files hold kilobytes. */
+const MAX_OPTION_FILE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The absolute path of the file `remotes.NAME.KEY` names (relative to .reg/), when the option is
+ * set: a regular file (a symlink to one is fine: ~/.aws is often linked) of at most 16 MiB. Anything
+ * else is exit 3 naming the option: the shared config is tracked, and a teammate's
+ * `ssl-verify: /dev/zero` was read until memory ran out, a FIFO blocked every command that opened
+ * the remote.
+ */
+function optionFile(repo: Repo, name: string, key: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const abs = resolve(repo.regDir, value);
+  const refuse = (what: string) => optionFileError(name, key, value, abs, what);
+  let st: Stats;
+  try {
+    st = statSync(abs);
+  } catch (err) {
+    throw refuse(`cannot be read (${errnoCode(err) ?? (err as Error).message})`);
+  }
+  if (!st.isFile()) throw refuse('is not a regular file');
+  if (st.size > MAX_OPTION_FILE_BYTES) throw refuse('is larger than 16 MiB');
+  return abs;
+}
+
+function optionFileError(name: string, key: string, value: string, abs: string, what: string): RegError {
+  return configError('remote.bad-file-option', `remotes.${name}.${key}: ${value} ${what}`, {
+    hint: `name a regular file (relative paths start at .reg/): reg remote modify ${name} ${key} PATH (--local for a file only on this machine), or reg remote modify --unset ${name} ${key}`,
+    details: { remote: name, option: key, path: abs },
+  });
 }
 
 /** Which link of the AWS SDK's default chain will answer, as far as the environment tells (no network). */
