@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { interruptWhen } from '../helpers/interrupt.js';
 import { editKeepingMtime, intoNextSecond } from '../helpers/mirror-time.js';
 import { git, makeGitRepo, reg, regOk, removeDir, tempDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
-import { fillTo, isRoot, mountTmpfs } from '../helpers/tmpfs.js';
+import { isRoot, registryOnSmallDisk } from '../helpers/tmpfs.js';
 import { guardSentinelTree, keepingGit, snapshotTree } from '../hostile/tree.js';
 
 /**
@@ -222,16 +222,10 @@ describe('status of every output: git starts on the mirror indexes before the po
 
 describe.skipIf(!isRoot)('status of every output, git started early, on a full disk (tmpfs; mounting needs root)', () => {
   it('still answers with the edit git saw; the row it cannot save is a warning naming ENOSPC; nothing half-written; saved once there is space', async () => {
-    const disk = mountTmpfs('12m');
-    const cacheDir = tempDir('reg-cache-');
-    let unfill = () => {};
+    // The cache off the small disk: only the data, the stat cache and its mirror are on it.
+    const small = await registryOnSmallDisk('12m');
     try {
-      const full = join(disk.dir, 'repo');
-      mkdirSync(full);
-      git(full, 'init', '-q', '-b', 'main');
-      await regOk(full, ['init']);
-      // The cache off the small disk: only the data, the stat cache and its mirror are on it.
-      writeFileSync(join(full, '.reg', 'config.local.yaml'), `cache:\n  dir: ${JSON.stringify(cacheDir)}\n`);
+      const full = small.repo;
       writeTree(full, Object.fromEntries(Array.from({ length: FILES }, (_, i) => [`ds/${nameOf(i)}`, `file ${String(i).padStart(5, '0')}\n`])));
       await intoNextSecond();
       await regOk(full, ['add', 'ds']);
@@ -242,7 +236,7 @@ describe.skipIf(!isRoot)('status of every output, git started early, on a full d
       git(full, 'commit', '-q', '-m', 'ds');
       const sizesFile = join(full, '.reg', 'tmp', 'blob-sizes');
       editKeepingMtime(join(full, 'ds', nameOf(3)));
-      unfill = fillTo(full, 0);
+      small.fill(0);
       const trace = traceFile();
       const r = await keepingGit(full, () => reg(full, ['status', '--json'], { env: { GIT_TRACE2_EVENT: trace } }));
       expect(r.code, r.stderr).toBe(0);
@@ -253,8 +247,7 @@ describe.skipIf(!isRoot)('status of every output, git started early, on a full d
       expect([out.state, out.changes?.modified]).toEqual(['modified', [nameOf(3)]]);
       expect(tempFilesUnder(full)).toEqual([]);
       expect(existsSync(sizesFile)).toBe(false);
-      unfill();
-      unfill = () => {};
+      small.unfill();
       const again = await keepingGit(full, () => reg(full, ['status', '--json']));
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).not.toMatch(/not saved/);
@@ -262,9 +255,7 @@ describe.skipIf(!isRoot)('status of every output, git started early, on a full d
       expect(tempFilesUnder(full)).toEqual([]);
       expect(readFileSync(sizesFile, 'utf8')).toMatch(/^([0-9a-f]{40} \d+\n)+$/);
     } finally {
-      unfill();
-      disk.unmount();
-      removeDir(cacheDir);
+      small.cleanup();
     }
   }, 120_000);
 });

@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { rmSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { CliResult } from './repo.js';
-import { tempDir } from './repo.js';
+import { git, regOk, removeDir, tempDir } from './repo.js';
 
 /**
  * A small tmpfs for disk-full tests: a real filesystem that runs out of space. Mounting needs
@@ -27,6 +27,45 @@ export function mountTmpfs(size: string, at?: string): Tmpfs {
       if (at === undefined) rmdirSync(dir);
     },
   };
+}
+
+/**
+ * A registry (`git init`, `reg init`) at `<tmpfs>/repo` on a fresh tmpfs of `size`, its cache
+ * directory on the big disk (config.local.yaml): only the work tree, `.git` and reg's state fill
+ * the small one. `fill(free)` leaves about `free` bytes of it (fillTo); `cleanup()` removes the
+ * filler, unmounts and removes the cache.
+ */
+export async function registryOnSmallDisk(size: string): Promise<{ repo: string; fill(free: number): void; unfill(): void; cleanup(): void }> {
+  const disk = mountTmpfs(size);
+  const cacheDir = tempDir('reg-cache-');
+  let unfill = () => {};
+  const cleanup = () => {
+    unfill();
+    disk.unmount();
+    removeDir(cacheDir);
+  };
+  try {
+    const repo = join(disk.dir, 'repo');
+    mkdirSync(repo);
+    git(repo, 'init', '-q', '-b', 'main');
+    await regOk(repo, ['init']);
+    writeFileSync(join(repo, '.reg', 'config.local.yaml'), `cache:\n  dir: ${JSON.stringify(cacheDir)}\n`);
+    return {
+      repo,
+      fill: (free) => {
+        unfill();
+        unfill = fillTo(repo, free);
+      },
+      unfill: () => {
+        unfill();
+        unfill = () => {};
+      },
+      cleanup,
+    };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
 }
 
 /** Leaves about `free` bytes free on the filesystem holding `dir` (a filler file in it); returns a function removing the filler. */

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { git, reg, regOk, removeDir, tempDir, tempFilesUnder } from '../helpers/repo.js';
-import { fillTo, isRoot, mountTmpfs } from '../helpers/tmpfs.js';
+import { git, reg, regOk, removeDir, tempFilesUnder } from '../helpers/repo.js';
+import { isRoot, registryOnSmallDisk } from '../helpers/tmpfs.js';
 import { keepingGit, makeSentinel, snapshotTree } from './tree.js';
 import { makeWorld, runGuarded, type World } from './world.js';
 
@@ -146,16 +146,10 @@ describe('the remembered sizes of a version\'s files (reg ls)', () => {
 
 describe.skipIf(!isRoot)('the card-check memo on a full disk (tmpfs; mounting needs root)', () => {
   it('reg check still judges the broken card (exit 5, as without the memo), leaves no temp file and no memo, and saves it once there is space', async () => {
-    const disk = mountTmpfs('8m');
-    const cacheDir = tempDir('reg-cache-');
+    const small = await registryOnSmallDisk('8m');
     const outside = makeSentinel();
-    let unfill = () => {};
     try {
-      const repo = join(disk.dir, 'repo');
-      mkdirSync(repo);
-      git(repo, 'init', '-q', '-b', 'main');
-      await regOk(repo, ['init']);
-      writeFileSync(join(repo, '.reg', 'config.local.yaml'), `cache:\n  dir: ${JSON.stringify(cacheDir)}\n`);
+      const repo = small.repo;
       mkdirSync(join(repo, 'raw_datasets/scans'), { recursive: true });
       writeFileSync(join(repo, 'raw_datasets/scans/p1.txt'), 'page\n');
       writeFileSync(join(repo, 'raw_datasets/scans.card.md'), BROKEN_CARD);
@@ -163,15 +157,14 @@ describe.skipIf(!isRoot)('the card-check memo on a full disk (tmpfs; mounting ne
       const memo = join(repo, MEMO);
       rmSync(memo, { force: true });
       const sentinel = snapshotTree(outside);
-      unfill = fillTo(repo, 0);
+      small.fill(0);
       const full = await keepingGit(repo, () => reg(repo, ['--json', 'check']));
       expect(full.code, full.stderr).toBe(5);
       expect(full.stderr).not.toContain('internal error');
       expect((JSON.parse(full.stdout) as { findings: Array<{ rule: string }> }).findings.map((f) => f.rule)).toContain('card-field');
       expect(existsSync(memo)).toBe(false);
       expect(tempFilesUnder(repo)).toEqual([]);
-      unfill();
-      unfill = () => {};
+      small.unfill();
       const again = await keepingGit(repo, () => reg(repo, ['--json', 'check']));
       expect(again.code, again.stderr).toBe(5);
       expect(again.stdout).toBe(full.stdout);
@@ -179,9 +172,7 @@ describe.skipIf(!isRoot)('the card-check memo on a full disk (tmpfs; mounting ne
       expect(tempFilesUnder(repo)).toEqual([]);
       expect(snapshotTree(outside)).toEqual(sentinel);
     } finally {
-      unfill();
-      disk.unmount();
-      removeDir(cacheDir);
+      small.cleanup();
       removeDir(outside);
     }
   }, 120_000);

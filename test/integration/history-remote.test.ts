@@ -137,21 +137,28 @@ describe('manifests of other versions from a directory remote', () => {
   });
 
   it('a corrupt .dir on the remote is refused (integrity, exit 6) and never enters the cache', async () => {
-    const path = join(remoteDir, key(fx.imagesOid.v3));
-    const good = readFileSync(path);
-    chmodSync(path, 0o644);
-    writeFileSync(path, good.toString('utf8').replace('dup-a', 'dup-x'));
-    try {
+    await withCorruptV3Manifest(async () => {
       await expectRegError(ls(ctxB(), { target: IMAGES, rev: 'v3' }), 'remote.corrupt-object', 6);
       await expectRegError(diff(ctxB(), { from: 'v2', to: 'v3' }), 'remote.corrupt-object', 6);
       expect(filesUnder(join(clone, '.reg', 'cache')).filter((f) => f.includes(fx.imagesOid.v3.slice(2)))).toEqual([]);
       expect(tempFilesUnder(join(clone, '.reg', 'cache'))).toEqual([]);
-    } finally {
-      writeFileSync(path, good);
-      chmodSync(path, 0o444);
-    }
+    });
   });
 });
+
+/** Runs `fn` while the remote's copy of v3's manifest is corrupt (one entry's md5 changed), then puts it back. */
+async function withCorruptV3Manifest(fn: () => Promise<void>): Promise<void> {
+  const path = join(remoteDir, key(fx.imagesOid.v3));
+  const good = readFileSync(path);
+  chmodSync(path, 0o644);
+  writeFileSync(path, good.toString('utf8').replace('dup-a', 'dup-x'));
+  try {
+    await fn();
+  } finally {
+    writeFileSync(path, good);
+    chmodSync(path, 0o444);
+  }
+}
 
 /** Holds every read of `slowKey` back by `ms` (the other keys go straight through). */
 class SlowKeyBackend extends CountingBackend {
@@ -169,11 +176,7 @@ class SlowKeyBackend extends CountingBackend {
 
 describe('a command that fails on one download', () => {
   it('returns only once its other downloads have ended: nothing of reg diff lands in the cache after it failed', async () => {
-    const path = join(remoteDir, key(fx.imagesOid.v3));
-    const good = readFileSync(path);
-    chmodSync(path, 0o644);
-    writeFileSync(path, good.toString('utf8').replace('dup-a', 'dup-x'));
-    try {
+    await withCorruptV3Manifest(async () => {
       // v2's manifest comes late; v3's is corrupt and fails at once.
       const slow = (b: Backend) => new SlowKeyBackend(b, key(fx.imagesOid.v2), 400);
       await expectRegError(diff(ctxB(), { from: 'v2', to: 'v3', wrapBackend: slow }), 'remote.corrupt-object', 6);
@@ -183,10 +186,7 @@ describe('a command that fails on one download', () => {
       await delay(800);
       expect(existsSync(cache) ? filesUnder(cache).sort() : []).toEqual(atReturn);
       expect(atReturn.filter((f) => f.includes(fx.imagesOid.v3.slice(2)))).toEqual([]);
-    } finally {
-      writeFileSync(path, good);
-      chmodSync(path, 0o444);
-    }
+    });
   });
 });
 
