@@ -79,6 +79,23 @@ describe('mirror index', () => {
     expect(debug).toMatch(/size: 30000\b/);
   });
 
+  it('an entry longer than a part (no file system takes such a path) is handed out as a part of its own, between the others, and git reads the index whole', () => {
+    // A 1.1 MiB path of 255-byte segments: the first entry's part ends before it, the next starts after it.
+    const long = 'b/' + Array.from({ length: 4400 }, (_, i) => `${String(i).padStart(4, '0')}${'x'.repeat(251)}`).join('/');
+    const names = ['a.txt', long, 'c.txt'];
+    const entries = { count: 3, prefix: 'ds/', path: (k: number) => names[k]!, ctimeMs: () => 1_700_000_000_000, mtimeMs: () => 1_700_000_000_000, ino: (k: number) => 7 + k, size: (k: number) => 10 + k, mode: () => 0o100644, uid: () => 1000, gid: () => 1000 };
+    const parts = [...(function* () {
+      for (const part of gitIndexV2Parts(entries)) yield Buffer.from(part);
+    })()];
+    expect(parts.map((p) => p.length > 1 << 20)).toEqual([false, true, false, false]);
+    const whole = Buffer.concat(parts);
+    expect(createHash('sha1').update(whole.subarray(0, -20)).digest('hex')).toBe(whole.subarray(-20).toString('hex'));
+    const index = join(repo, 'long.index');
+    writeFileSync(index, whole);
+    expect(gitWith(index, 'ls-files', '-z').split('\0').filter(Boolean)).toEqual(names.map((n) => `ds/${n}`));
+    expect(gitWith(index, 'ls-files', '--debug', '--', 'ds/c.txt')).toMatch(/ino: 9\b[\s\S]*size: 12\b/);
+  });
+
   it('holds only rows older than the second of their scan, and not empty files, and is written only from MIRROR_MIN_ENTRIES rows', () => {
     const index = join(repo, 'm.index');
     const checked = 1_700_000_010_500;
