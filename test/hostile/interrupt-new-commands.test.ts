@@ -239,6 +239,30 @@ describe('Ctrl-C of the read-only history commands while the remote holds the ma
   }
 });
 
+describe('Ctrl-C of reg check --ci while the remote holds its first request', () => {
+  it('exit 130, nothing written (work tree, index, cache, remote); the re-run against the answering remote completes', async () => {
+    const s = await scene();
+    try {
+      // The check asks the default remote: the silent one, set only in this clone.
+      await regOk(s.clone, ['remote', 'default', '--local', 'silent']);
+      s.before.clone = outsideCache(snapshotTree(s.clone));
+      const index = readFileSync(join(s.clone, '.git', 'index'));
+      const cacheFiles = filesUnder(join(s.clone, '.reg', 'cache'));
+      const seen = silent.stats.requests;
+      const r = await interruptWhen(s.clone, ['check', '--ci', '--range', `${'0'.repeat(40)}..HEAD`], () => silent.stats.requests > seen, env);
+      expectCleanInterrupt(r, s);
+      expect(readFileSync(join(s.clone, '.git', 'index')).equals(index)).toBe(true);
+      expect(filesUnder(join(s.clone, '.reg', 'cache'))).toEqual(cacheFiles);
+      await regOk(s.clone, ['remote', 'default', '--local', 's3']);
+      const again = JSON.parse((await regOk(s.clone, ['check', '--ci', '--range', `${'0'.repeat(40)}..HEAD`, '--json'], { env })).stdout) as { ci: { missing: number; pointers: number } };
+      expect(again.ci.missing).toBe(0);
+      expect(again.ci.pointers).toBeGreaterThan(0);
+    } finally {
+      cleanup(s);
+    }
+  }, 120_000);
+});
+
 describe('Ctrl-C while writing locally', () => {
   let repo: string;
   beforeAll(async () => {
