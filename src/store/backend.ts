@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { md5OfBuffer } from '../data/hash.js';
 import { integrityError, type RegError } from '../errors.js';
+import { readBody, type BodyLimit } from './body.js';
 
 /**
  * A place that stores bytes under '/'-separated keys: a local directory or an S3 prefix.
@@ -39,6 +40,11 @@ export interface PutOptions {
 
 export interface GetOptions {
   signal?: AbortSignal;
+}
+
+/** Reading a small object whole (manifests, locks, site files): never more than `limit` bytes of it. */
+export interface ReadSmallOptions extends GetOptions {
+  limit: BodyLimit;
 }
 
 export interface ListOptions {
@@ -92,7 +98,7 @@ export interface Backend {
    * Optional, for small objects updated in place (sync manifests): the bytes and a version tag
    * (S3: the ETag; directories: the MD5 of the bytes), or undefined when the object does not exist.
    */
-  readVersioned?(key: string, options?: GetOptions): Promise<VersionedObject | undefined>;
+  readVersioned?(key: string, options: ReadSmallOptions): Promise<VersionedObject | undefined>;
   /**
    * Optional compare-and-swap: stores `bytes` only if the object is still at version `expected`
    * (undefined: only if it does not exist), atomically; returns the new version. Rejects with a
@@ -165,13 +171,19 @@ export function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { notFound?: unknown }).notFound === true;
 }
 
-/** The whole object at `key` (small objects: markers, manifests, site files), or undefined when it does not exist. */
-export async function readWholeObject(backend: Backend, key: string, signal?: AbortSignal): Promise<Buffer | undefined> {
+/**
+ * The whole object at `key` (small objects: markers, manifests, site files), or undefined when it
+ * does not exist; `limit.tooBig()` is thrown as soon as it runs longer than `limit.maxBytes` (a
+ * bucket's writer decides its size, not reg's memory).
+ */
+export async function readWholeObject(backend: Backend, key: string, options: ReadSmallOptions): Promise<Buffer | undefined> {
   try {
-    const { body } = await backend.get(key, { signal });
-    const chunks: Buffer[] = [];
-    for await (const chunk of body) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    const { body, size } = await backend.get(key, { ...(options.signal ? { signal: options.signal } : {}) });
+    if (size !== undefined && size > options.limit.maxBytes) {
+      body.destroy();
+      throw options.limit.tooBig();
+    }
+    return await readBody(body, undefined, options.signal, options.limit);
   } catch (err) {
     if (isNotFound(err)) return undefined;
     throw err;

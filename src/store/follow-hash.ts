@@ -2,7 +2,7 @@ import { write as fsWrite, writev as fsWritev } from 'node:fs';
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { packagePath } from '../package-info.js';
-import { BodyCounter, type BodyLimit } from './hashing-tap.js';
+import { BodyCounter, type BodyLimit } from './body.js';
 
 /** Objects at least this big are hashed by a FollowingHasher while they download (worker start-up costs ~30 ms). */
 export const FOLLOW_HASH_MIN_BYTES = 64 << 20;

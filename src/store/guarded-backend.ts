@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { diskError, isRegError } from '../errors.js';
-import { BackendWrapper, isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
+import { BackendWrapper, isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type ReadSmallOptions, type VersionedObject } from './backend.js';
 import { remoteError, type RemoteIdentity } from './remote-errors.js';
 import { DEFAULT_RETRY, RemoteHealth, retryOrThrow, withRetry, type RetryPolicy } from './transfer.js';
 
@@ -16,7 +16,7 @@ export class GuardedBackend extends BackendWrapper implements Backend {
   readonly readSmall?: (key: string, max: number) => Promise<Buffer | undefined>;
   /** A directory remote's file for a key: a path, no request, nothing to retry. */
   readonly localPath?: (key: string) => string;
-  readonly readVersioned?: (key: string, options?: GetOptions) => Promise<VersionedObject | undefined>;
+  readonly readVersioned?: (key: string, options: ReadSmallOptions) => Promise<VersionedObject | undefined>;
   readonly putIfVersion?: (key: string, bytes: Buffer, expected: string | undefined, options?: PutOptions) => Promise<string>;
 
   constructor(
@@ -34,7 +34,7 @@ export class GuardedBackend extends BackendWrapper implements Backend {
     if (inner.localPath) this.localPath = inner.localPath.bind(inner);
     if (inner.readVersioned) {
       const readVersioned = inner.readVersioned.bind(inner);
-      this.readVersioned = (key, options) => this.call(`read ${key}`, () => readVersioned(key, options), options?.signal);
+      this.readVersioned = (key, options) => this.call(`read ${key}`, () => readVersioned(key, options), options.signal);
     }
     if (inner.putIfVersion) {
       const putIfVersion = inner.putIfVersion.bind(inner);

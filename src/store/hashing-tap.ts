@@ -2,26 +2,9 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { ContentHash } from '../data/hash.js';
 import { contentMismatchError } from './backend.js';
+import { BodyCounter } from './body.js';
 
 /** How long a body may be: more than `maxBytes` (a lying size, an endless body) is the error `tooBig()`. */
-export interface BodyLimit {
-  maxBytes: number;
-  tooBig: () => Error;
-}
-
-/** Counts a body's bytes against its BodyLimit: the one place that decides a body ran too long. */
-export class BodyCounter {
-  received = 0;
-
-  constructor(private readonly limit: BodyLimit | undefined) {}
-
-  /** Counts `n` more bytes: the limit's error when they make the body too long, else undefined. */
-  take(n: number): Error | undefined {
-    this.received += n;
-    return this.limit !== undefined && this.received > this.limit.maxBytes ? this.limit.tooBig() : undefined;
-  }
-}
-
 export interface HashingTapOptions {
   /** Hash with DVC 2's md5-dos2unix rule (legacy file objects). */
   legacy: boolean;

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { configError, errnoCode, withPath } from '../errors.js';
 import { isAtOrBelow, isTempName, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { HashingTap } from './hashing-tap.js';
-import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
+import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type ReadSmallOptions, type VersionedObject } from './backend.js';
 import { md5Hex } from '../data/manifest.js';
 import { makeDirs } from '../make-dirs.js';
 
@@ -279,11 +279,11 @@ export class LocalBackend implements Backend {
     await rm(path, { force: true });
   }
 
-  async readVersioned(key: string): Promise<VersionedObject | undefined> {
+  async readVersioned(key: string, options: ReadSmallOptions): Promise<VersionedObject | undefined> {
     let bytes: Buffer;
     try {
       const path = this.pathOf(key);
-      this.readableStats(key, path, await lstat(path));
+      if (this.readableStats(key, path, await lstat(path)).size > options.limit.maxBytes) throw options.limit.tooBig();
       bytes = await readFile(path);
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
@@ -313,7 +313,8 @@ export class LocalBackend implements Backend {
       } else {
         locked = await takeCasLock(lock, options.signal);
         if (!locked) throw new PreconditionFailedError(key, this.description); // another writer is at it
-        const current = await this.readVersioned(key);
+        // No version a caller holds was read from an object this big (their limits are smaller).
+        const current = await this.readVersioned(key, { limit: { maxBytes: 1 << 30, tooBig: () => new PreconditionFailedError(key, this.description) } });
         if (current?.version !== expected) throw new PreconditionFailedError(key, this.description);
         await rename(tmp, target);
       }

@@ -2,7 +2,7 @@ import { closeSync, createWriteStream, open as openCallback, writeSync } from 'n
 import { promisify } from 'node:util';
 import { chmod, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { finished, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { md5OfBuffer } from '../data/hash.js';
 import { integrityError, withPath } from '../errors.js';
@@ -11,7 +11,8 @@ import { stampVerifiedFd, stampVerifiedPath } from '../workspace/hash-task.js';
 import type { Backend, ObjectInfo, PutOptions } from './backend.js';
 import type { Cache } from './cache.js';
 import { FOLLOW_HASH_MIN_BYTES, FollowingHasher, PositionedFileWriter } from './follow-hash.js';
-import { BodyCounter, HashingTap, type BodyLimit } from './hashing-tap.js';
+import { readBody, type BodyLimit } from './body.js';
+import { HashingTap } from './hashing-tap.js';
 import { DEFAULT_RETRY, fanOutSignal, withRetry, type RetryPolicy } from './transfer.js';
 import { makeDirs } from '../make-dirs.js';
 
@@ -329,39 +330,6 @@ export class ObjectStore {
       });
     }
   }
-}
-
-/**
- * A response body read into memory, without stream.pipeline (which builds and aborts an
- * AbortController, with a DOMException and its stack trace, per call). An abort of `signal`
- * destroys the body.
- */
-export function readBody(body: Readable, onBytes: ((n: number) => void) | undefined, signal: AbortSignal | undefined, limit?: BodyLimit): Promise<Buffer> {
-  return new Promise((resolvePromise, reject) => {
-    if (signal?.aborted) {
-      body.destroy();
-      reject(signal.reason);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    const counter = new BodyCounter(limit);
-    const onAbort = () => body.destroy(signal!.reason instanceof Error ? signal!.reason : new Error('aborted'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const done = (err: Error | undefined) => {
-      signal?.removeEventListener('abort', onAbort);
-      if (err) {
-        body.destroy();
-        reject(signal?.aborted ? signal.reason : err);
-      } else resolvePromise(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, counter.received));
-    };
-    body.on('data', (c: Buffer) => {
-      const over = counter.take(c.length);
-      if (over) return void body.destroy(over);
-      chunks.push(c);
-      onBytes?.(c.length);
-    });
-    finished(body, { writable: false }, (err) => done(err ?? undefined));
-  });
 }
 
 /**

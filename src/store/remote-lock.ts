@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { errnoCode } from '../errors.js';
-import { isNotFound, type Backend } from './backend.js';
+import { errnoCode, integrityError } from '../errors.js';
+import { isNotFound, readWholeObject, type Backend, type ObjectInfo } from './backend.js';
 
 /**
  * A mutual-exclusion lock kept on a remote, for writers that must not interleave (two
@@ -57,21 +57,22 @@ export interface LockOptions {
   random?: () => number;
 }
 
+/** A lock object holds a few hundred bytes of JSON; a bigger one is read no further (unreadable). */
+const MAX_LOCK_BYTES = 64 * 1024;
+
 /**
  * Another contender's lock object; 'gone' when it vanished meanwhile (withdrawn), 'unreadable'
  * when it cannot be parsed (some S3-compatible servers let a reader see an object half-written).
  */
 async function readLock(backend: Backend, key: string, signal?: AbortSignal): Promise<LockInfo | 'gone' | 'unreadable'> {
+  // A RegError: the guarded backend passes it through as it is (it wraps other errors).
+  const tooBig = integrityError('lock.too-big', `${key} is larger than a lock object`);
+  const options = { ...(signal ? { signal } : {}), limit: { maxBytes: MAX_LOCK_BYTES, tooBig: () => tooBig } };
   let bytes: Buffer | undefined;
   try {
-    if (backend.readVersioned) bytes = (await backend.readVersioned(key, { signal }))?.bytes;
-    else {
-      const { body } = await backend.get(key, { signal });
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c as Buffer);
-      bytes = Buffer.concat(chunks);
-    }
+    bytes = backend.readVersioned ? (await backend.readVersioned(key, options))?.bytes : await readWholeObject(backend, key, options);
   } catch (err) {
+    if (err === tooBig) return 'unreadable';
     if (isNotFound(err) || errnoCode(err) === 'ENOENT') return 'gone';
     throw err;
   }
@@ -121,18 +122,23 @@ export async function acquireRemoteLock(backend: Backend, dir: string, purpose: 
   for (let attempt = 1; attempt <= ACQUIRE_ATTEMPTS; attempt++) {
     options.signal?.throwIfAborted();
     await write('trying');
-    const others: string[] = [];
+    const others: ObjectInfo[] = [];
     for await (const page of backend.list(`${dir}/`, { signal: options.signal })) {
-      for (const o of page) if (o.key !== key && o.key.endsWith('.json')) others.push(o.key);
+      for (const o of page) if (o.key !== key && o.key.endsWith('.json')) others.push(o);
     }
     const live: LockInfo[] = [];
     let unreadable = false;
     for (const other of others) {
-      const theirs = await readLock(backend, other, options.signal);
+      const theirs = await readLock(backend, other.key, options.signal);
       if (theirs === 'gone') continue;
-      // Unreadable (being written): a contender like any other; it is readable next round.
-      if (theirs === 'unreadable') unreadable = true;
-      else if (isStale(theirs, now())) await backend.delete(other).catch(() => undefined);
+      if (theirs === 'unreadable') {
+        // Being written: a contender like any other, readable next round. Unreadable and not
+        // written for LOCK_STALE_MS (garbage, or another tool's file): stale, or it would block
+        // every push for good, --force included.
+        const modified = other.modified ?? (await backend.head(other.key, { signal: options.signal }).catch(() => undefined))?.modified;
+        if (modified !== undefined && now() - modified > LOCK_STALE_MS) await backend.delete(other.key).catch(() => undefined);
+        else unreadable = true;
+      } else if (isStale(theirs, now())) await backend.delete(other.key).catch(() => undefined);
       else live.push(theirs);
     }
     if (live.length === 0 && !unreadable) {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import type { Backend, GetOptions, ListOptions, ObjectInfo, PutOptions, VersionedObject } from './backend.js';
+import type { Backend, GetOptions, ListOptions, ObjectInfo, PutOptions, ReadSmallOptions, VersionedObject } from './backend.js';
 import { ANONYMOUS_READ_ONLY, type S3Options } from './s3-config.js';
 import type { S3Backend } from './s3.js';
 
@@ -52,7 +52,7 @@ export class LazyS3Backend implements Backend {
   async presignGet(key: string, expiresInSeconds: number): Promise<string> {
     return (await this.backend()).presignGet(key, expiresInSeconds);
   }
-  async readVersioned(key: string, options?: GetOptions): Promise<VersionedObject | undefined> {
+  async readVersioned(key: string, options: ReadSmallOptions): Promise<VersionedObject | undefined> {
     return (await this.backend()).readVersioned(key, options);
   }
   async putIfVersion(key: string, bytes: Buffer, expected: string | undefined, options?: PutOptions): Promise<string> {

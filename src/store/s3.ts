@@ -8,7 +8,8 @@ import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import type { PutObjectCommandInput, S3ClientConfig } from '@aws-sdk/client-s3';
 import { integrityError } from '../errors.js';
-import { ConditionalWritesUnsupportedError, NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type VersionedObject } from './backend.js';
+import { ConditionalWritesUnsupportedError, NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type ReadSmallOptions, type VersionedObject } from './backend.js';
+import { readBody } from './body.js';
 import { HashingTap } from './hashing-tap.js';
 import { type S3Options } from './s3-config.js';
 import { IdleTimeoutHandler } from './s3-http.js';
@@ -374,13 +375,15 @@ export class S3Backend implements Backend {
     return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { expiresIn: expiresInSeconds });
   }
 
-  async readVersioned(key: string, options: GetOptions = {}): Promise<VersionedObject | undefined> {
+  async readVersioned(key: string, options: ReadSmallOptions): Promise<VersionedObject | undefined> {
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.fullKey(key) }), { abortSignal: options.signal });
       if (!(r.Body instanceof Readable)) throw new Error(`unexpected response body type for ${key}`);
-      const chunks: Buffer[] = [];
-      for await (const c of r.Body) chunks.push(c as Buffer);
-      return { bytes: Buffer.concat(chunks), version: r.ETag ?? '' };
+      if (r.ContentLength !== undefined && r.ContentLength > options.limit.maxBytes) {
+        r.Body.destroy();
+        throw options.limit.tooBig();
+      }
+      return { bytes: await readBody(r.Body, undefined, options.signal, options.limit), version: r.ETag ?? '' };
     } catch (err) {
       if (isS3NotFound(err)) return undefined;
       throw err;

@@ -23,6 +23,9 @@ const s3Backend = (prefix: string) =>
     { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
   );
 
+/** A limit far above what these tests store. */
+const SMALL = { limit: { maxBytes: 1024, tooBig: () => new Error('too big') } };
+
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
     await p;
@@ -40,10 +43,10 @@ describe('conditional writes', () => {
       const v1 = await b.putIfVersion('e/.reg-sync.json', Buffer.from('one'), undefined);
       expect(isPreconditionFailed(await rejection(b.putIfVersion('e/.reg-sync.json', Buffer.from('two'), undefined)))).toBe(true);
       expect(isPreconditionFailed(await rejection(b.putIfVersion('e/.reg-sync.json', Buffer.from('two'), 'not-the-version')))).toBe(true);
-      expect((await b.readVersioned('e/.reg-sync.json'))!.bytes.toString()).toBe('one');
+      expect((await b.readVersioned('e/.reg-sync.json', SMALL))!.bytes.toString()).toBe('one');
       const v2 = await b.putIfVersion('e/.reg-sync.json', Buffer.from('two'), v1);
       expect(v2).not.toBe(v1);
-      expect(await b.readVersioned('e/.reg-sync.json')).toEqual({ bytes: Buffer.from('two'), version: v2 });
+      expect(await b.readVersioned('e/.reg-sync.json', SMALL)).toEqual({ bytes: Buffer.from('two'), version: v2 });
       expect(filesUnder(root)).toEqual(['e/.reg-sync.json']);
     } finally {
       removeDir(root);
@@ -57,7 +60,7 @@ describe('conditional writes', () => {
       await b.putBytes('e/.reg-sync.json', Buffer.from('one'));
       const err = await rejection(b.putIfVersion('e/.reg-sync.json', Buffer.from('two'), undefined));
       expect(isConditionalWritesUnsupported(err)).toBe(true);
-      expect((await b.readVersioned('e/.reg-sync.json'))!.bytes.toString()).toBe('one');
+      expect((await b.readVersioned('e/.reg-sync.json', SMALL))!.bytes.toString()).toBe('one');
       const keys: string[] = [];
       for await (const page of b.list('')) for (const o of page) keys.push(o.key);
       expect(keys).toEqual(['e/.reg-sync.json']);
@@ -109,4 +112,27 @@ describe('remote lock', () => {
       removeDir(root);
     }
   });
+
+  for (const kind of ['directory', 's3'] as const) {
+    it(`${kind}: an unreadable lock object is a contender while it is fresh, stale once not written for 10 minutes (S3: the listing's time; directories: a HEAD)`, async () => {
+      const root = tempDir('reg-lock-garbage-');
+      const b = kind === 'directory' ? new LocalBackend(root) : s3Backend(`lock-${randomBytes(3).toString('hex')}`);
+      try {
+        await b.putBytes('locks/entry/garbage.json', Buffer.from('{"id": "half-writ'));
+        const busy = await rejection(acquireRemoteLock(b, 'locks/entry', 'reg sync push of a/b', { random: () => 0 }));
+        expect(busy).toBeInstanceOf(LockBusyError);
+        expect((busy as LockBusyError).holder).toBeUndefined();
+        // Eleven minutes on (the clock reg reads; the object's time stays the server's).
+        const later = () => Date.now() + 11 * 60_000;
+        const lock = await acquireRemoteLock(b, 'locks/entry', 'reg sync push of a/b', { now: later });
+        await lock.release();
+        const keys: string[] = [];
+        for await (const page of b.list('locks/')) for (const o of page) keys.push(o.key);
+        expect(keys).toEqual([]);
+      } finally {
+        b.close();
+        removeDir(root);
+      }
+    }, 60_000);
+  }
 });

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { BodyCounter, HashingTap } from '../../dist/store/hashing-tap.js';
+import { BodyCounter, readBody } from '../../dist/store/body.js';
+import { HashingTap } from '../../dist/store/hashing-tap.js';
 import { PositionedFileWriter } from '../../dist/store/follow-hash.js';
-import { readBody } from '../../dist/store/object-store.js';
 import { RegError } from '../../dist/errors.js';
 import { removeDir, tempDir } from '../helpers/repo.js';
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Context } from '../../context.js';
-import { RegError, isRegError, usageError } from '../../errors.js';
+import { RegError, integrityError, isRegError, usageError } from '../../errors.js';
 import { mapLimit } from '../../fsutil.js';
 import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
@@ -64,9 +64,28 @@ function publishFailure(remote: OpenedRemote, what: string, err: unknown): RegEr
   });
 }
 
-async function md5OfObject(backend: Backend, key: string, signal?: AbortSignal): Promise<string | undefined> {
-  const bytes = await readWholeObject(backend, key, signal);
-  return bytes === undefined ? undefined : createHash('md5').update(bytes).digest('hex');
+/**
+ * The md5 of the object at `key`, read only as far as `size`, the local file's: a longer object
+ * differs (its md5 is then 'longer'), however long it is.
+ */
+async function md5OfObject(backend: Backend, key: string, size: number, signal?: AbortSignal): Promise<string | undefined> {
+  const longer = integrityError('catalog.longer-object', `${key} is longer than the file`);
+  try {
+    const bytes = await readWholeObject(backend, key, { ...(signal ? { signal } : {}), limit: { maxBytes: size, tooBig: () => longer } });
+    return bytes === undefined ? undefined : createHash('md5').update(bytes).digest('hex');
+  } catch (err) {
+    if (err === longer) return 'longer';
+    throw err;
+  }
+}
+
+/** The site index (a list of the site's files) of a previous publish; a bigger one is refused. */
+const MAX_SITE_INDEX_BYTES = 64 * 1024 * 1024;
+
+function siteIndexTooBig(remote: OpenedRemote, prefix: string): RegError {
+  return new RegError('catalog.bad-site-index', 'integrity', redact(`${prefix}${SITE_INDEX_FILE} on the remote ${remote.name} (${remote.store.backend.description}) is larger than 64 MiB: not a site index reg wrote`, remote.secrets), {
+    hint: `delete ${prefix}${SITE_INDEX_FILE} on the remote (files an earlier publish left there are then kept, not deleted), then publish again`,
+  });
 }
 
 /**
@@ -106,12 +125,12 @@ export async function catalogPublish(ctx: Context, options: CatalogPublishOption
     const changed: SiteFile[] = [];
     await mapLimit(pages, remote.jobs, async (f) => {
       if (!there.has(f.path)) return void changed.push(f);
-      const md5 = there.get(f.path) ?? (await call(`read ${prefix}${f.path}`, () => md5OfObject(backend, prefix + f.path, signal)));
+      const md5 = there.get(f.path) ?? (await call(`read ${prefix}${f.path}`, () => md5OfObject(backend, prefix + f.path, f.data.length, signal)));
       if (md5 !== f.md5) changed.push(f);
     });
     changed.sort((a, b) => (a.path < b.path ? -1 : 1));
     const current = new Set(site.files.map((f) => f.path));
-    const before = there.has(SITE_INDEX_FILE) ? await call(`read ${prefix}${SITE_INDEX_FILE}`, () => readWholeObject(backend, prefix + SITE_INDEX_FILE, signal)) : undefined;
+    const before = there.has(SITE_INDEX_FILE) ? await call(`read ${prefix}${SITE_INDEX_FILE}`, () => readWholeObject(backend, prefix + SITE_INDEX_FILE, { ...(signal ? { signal } : {}), limit: { maxBytes: MAX_SITE_INDEX_BYTES, tooBig: () => siteIndexTooBig(remote, prefix) } })) : undefined;
     const stale = listedSiteFiles(before).filter((p) => !current.has(p) && there.has(p)).sort();
     const markerChanged = before === undefined || !before.equals(marker.data);
     const result: CatalogPublishResult = {

@@ -214,10 +214,21 @@ export function parseSyncManifest(bytes: Buffer, where: string): SyncManifest {
   return m;
 }
 
-/** A small object with its version: the backend's own (ETag) when it has one, else the MD5 of the bytes. */
+/** A sync manifest lists each file in ~80 bytes: far above a million files', below V8's longest string. */
+const MAX_SYNC_MANIFEST_BYTES = 256 * 1024 * 1024;
+
+/**
+ * An entry's sync manifest with its version: the backend's own (ETag) when it has one, else the
+ * MD5 of the bytes. One over MAX_SYNC_MANIFEST_BYTES is refused as damaged, read no further.
+ */
 async function readVersionedObject(backend: Backend, key: string, signal?: AbortSignal): Promise<VersionedObject | undefined> {
-  if (backend.readVersioned) return backend.readVersioned(key, { signal });
-  const bytes = await readWholeObject(backend, key, signal);
+  const limit = {
+    maxBytes: MAX_SYNC_MANIFEST_BYTES,
+    tooBig: () => new RegError('sync.bad-manifest', 'integrity', `${backend.description}: ${key} is larger than 256 MiB, more than any sync manifest reg writes`, { hint: BAD_MANIFEST_HINT }),
+  };
+  const options = { ...(signal ? { signal } : {}), limit };
+  if (backend.readVersioned) return backend.readVersioned(key, options);
+  const bytes = await readWholeObject(backend, key, options);
   return bytes === undefined ? undefined : { bytes, version: md5Hex(bytes) };
 }
 
