@@ -26,6 +26,24 @@ const s3Backend = (prefix: string) =>
 /** A limit far above what these tests store. */
 const SMALL = { limit: { maxBytes: 1024, tooBig: () => new Error('too big') } };
 
+/** `fn` on a fresh directory remote or S3 prefix, closed (and the directory removed) after. */
+async function withLockBackend(kind: 'directory' | 's3', fn: (b: LocalBackend | S3Backend) => Promise<void>): Promise<void> {
+  const root = tempDir('reg-lock-');
+  const b = kind === 'directory' ? new LocalBackend(root) : s3Backend(`lock-${randomBytes(3).toString('hex')}`);
+  try {
+    await fn(b);
+  } finally {
+    b.close();
+    removeDir(root);
+  }
+}
+
+async function keysUnder(b: LocalBackend | S3Backend, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const page of b.list(prefix)) for (const o of page) keys.push(o.key);
+  return keys;
+}
+
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
     await p;
@@ -73,9 +91,7 @@ describe('conditional writes', () => {
 describe('remote lock', () => {
   for (const kind of ['directory', 's3'] as const) {
     it(`${kind}: one owner at a time; the refused one learns who holds it; released locks leave nothing`, async () => {
-      const root = tempDir('reg-lock-');
-      const b = kind === 'directory' ? new LocalBackend(root) : s3Backend(`lock-${randomBytes(3).toString('hex')}`);
-      try {
+      await withLockBackend(kind, async (b) => {
         const first = await acquireRemoteLock(b, 'locks/entry', 'reg sync push of a/b');
         const busy = await rejection(acquireRemoteLock(b, 'locks/entry', 'reg sync push of a/b'));
         expect(busy).toBeInstanceOf(LockBusyError);
@@ -83,13 +99,8 @@ describe('remote lock', () => {
         await first.release();
         const second = await acquireRemoteLock(b, 'locks/entry', 'reg sync push of a/b');
         await second.release();
-        const keys: string[] = [];
-        for await (const page of b.list('locks/')) for (const o of page) keys.push(o.key);
-        expect(keys).toEqual([]);
-      } finally {
-        b.close();
-        removeDir(root);
-      }
+        expect(await keysUnder(b, 'locks/')).toEqual([]);
+      });
     });
   }
 
@@ -115,9 +126,7 @@ describe('remote lock', () => {
 
   for (const kind of ['directory', 's3'] as const) {
     it(`${kind}: an unreadable lock object is a contender while it is fresh, stale once not written for 10 minutes (S3: the listing's time; directories: a HEAD)`, async () => {
-      const root = tempDir('reg-lock-garbage-');
-      const b = kind === 'directory' ? new LocalBackend(root) : s3Backend(`lock-${randomBytes(3).toString('hex')}`);
-      try {
+      await withLockBackend(kind, async (b) => {
         await b.putBytes('locks/entry/garbage.json', Buffer.from('{"id": "half-writ'));
         const busy = await rejection(acquireRemoteLock(b, 'locks/entry', 'reg sync push of a/b', { random: () => 0 }));
         expect(busy).toBeInstanceOf(LockBusyError);
@@ -126,13 +135,8 @@ describe('remote lock', () => {
         const later = () => Date.now() + 11 * 60_000;
         const lock = await acquireRemoteLock(b, 'locks/entry', 'reg sync push of a/b', { now: later });
         await lock.release();
-        const keys: string[] = [];
-        for await (const page of b.list('locks/')) for (const o of page) keys.push(o.key);
-        expect(keys).toEqual([]);
-      } finally {
-        b.close();
-        removeDir(root);
-      }
+        expect(await keysUnder(b, 'locks/')).toEqual([]);
+      });
     }, 60_000);
   }
 });
