@@ -170,8 +170,8 @@ export function withFileNoFollowSync<T>(abs: string, use: (fd: number, st: Stats
  * what fstat saw is what is read: for files a commit or a hand may have planted (reg's own memos
  * and state, hooks), where a link to `/dev/zero` would read forever and a FIFO would hang.
  */
-export function readRegularFileSync(abs: string, options: { maxBytes?: number; followLinks?: boolean } = {}): Buffer | undefined {
-  const { maxBytes = Infinity, followLinks = false } = options;
+export function readRegularFileSync(abs: string, options: { maxBytes: number; followLinks?: boolean }): Buffer | undefined {
+  const { maxBytes, followLinks = false } = options;
   try {
     const fd = openSync(abs, constants.O_RDONLY | constants.O_NONBLOCK | (followLinks ? 0 : constants.O_NOFOLLOW));
     try {

@@ -77,6 +77,13 @@ type Column = (k: number) => number;
 const BIN_HEADER_BYTES = 16;
 /** Rows the append log may hold before save() rewrites the whole file instead. */
 export const LOG_MAX_ROWS = 256;
+/**
+ * Larger than the stat cache of ten million files (its relpaths, its number columns); a bigger
+ * `.json` or `.bin` is not read (the cache is then absent: every file hashed again).
+ */
+const MAX_STORE_BYTES = 1 << 30;
+/** LOG_MAX_ROWS rows of paths up to 4 KiB: a bigger log is not read (nor replayed). */
+const MAX_LOG_BYTES = 16 << 20;
 /** Rows per slice when the file is written (see rewrite()). */
 const PART_ROWS = 16_384;
 
@@ -401,7 +408,7 @@ export class StatCache {
     const rows = parsed.rows;
     if (typeof parsed.gen !== 'string' || typeof rows !== 'number' || !Number.isInteger(rows) || rows < 0) return false;
     if ((parsed.be === true) !== (endianness() === 'BE')) return false;
-    const buf = readRegularFileSync(this.binFile);
+    const buf = readRegularFileSync(this.binFile, { maxBytes: MAX_STORE_BYTES });
     if (buf === undefined) return false;
     const numbersEnd = BIN_HEADER_BYTES + NUMBER_COLUMNS.length * rows * 8;
     const md5Bytes = parsed.v === FORMAT ? rows * MD5_BYTES : 0;
@@ -418,7 +425,7 @@ export class StatCache {
 
   /** Applies the append log written for base generation `gen` (see the class comment). */
   private replayLog(gen: string): void {
-    const text = readRegularFileSync(this.logFile)?.toString('utf8');
+    const text = readRegularFileSync(this.logFile, { maxBytes: MAX_LOG_BYTES })?.toString('utf8');
     if (text === undefined) return;
     const lines = text.split('\n');
     // Only newline-terminated lines are complete: the last element is '' or a torn line.
@@ -1199,7 +1206,7 @@ function md5At(s: Stored, i: number): string {
  * `.reg/tmp/stat/` is not followed, a FIFO does not block): throws otherwise.
  */
 function readText(file: string): string {
-  const bytes = readRegularFileSync(file);
+  const bytes = readRegularFileSync(file, { maxBytes: MAX_STORE_BYTES });
   if (bytes === undefined) throw new Error(`${file}: no stat cache to read`);
   return bytes.toString(isAscii(bytes) ? 'latin1' : 'utf8');
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { git, regOk } from '../helpers/repo.js';
@@ -34,6 +34,11 @@ async function addedEntry(w: World): Promise<void> {
 function plant(abs: string, kind: string, outsideCopy?: string): void {
   rmSync(abs, { force: true });
   if (kind === 'fifo') execFileSync('mkfifo', [abs]);
+  else if (kind === 'huge') {
+    // 3 GiB of zeros that take no disk (git would store them in a few MiB).
+    writeFileSync(abs, '');
+    truncateSync(abs, 3 * 1024 ** 3);
+  }
   else symlinkSync(kind === 'zero' ? '/dev/zero' : outsideCopy!, abs);
 }
 
@@ -44,7 +49,7 @@ async function status(w: World): Promise<Outcome & { state?: string; hashedFiles
 }
 
 describe('the stat cache under .reg/tmp/stat', () => {
-  it('its JSON, .bin or append log a link to /dev/zero or a FIFO: status answers, never reads forever or blocks', async () => {
+  it('its JSON, .bin or append log a link to /dev/zero, a FIFO or 3 GiB of zeros: status answers (every file hashed again), never reads forever or blocks', async () => {
     const w = (world = await makeWorld('none'));
     await addedEntry(w);
     const statDir = join(w.repo, '.reg/tmp/stat');
@@ -54,7 +59,7 @@ describe('the stat cache under .reg/tmp/stat', () => {
     for (const n of readdirSync(statDir)) if (n.startsWith(json)) copyFileSync(join(statDir, n), join(saved, n));
     const seen: Record<string, string> = {};
     for (const suffix of ['', '.bin', '.log']) {
-      for (const kind of ['zero', 'fifo']) {
+      for (const kind of ['zero', 'fifo', 'huge']) {
         for (const n of readdirSync(statDir)) rmSync(join(statDir, n));
         for (const n of readdirSync(saved)) copyFileSync(join(saved, n), join(statDir, n));
         plant(join(statDir, json + suffix), kind);

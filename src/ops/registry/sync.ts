@@ -152,11 +152,12 @@ function readState(repo: Repo, remote: string, entryRel: string): SyncState | un
 /**
  * The parsed JSON of reg's sync state file `.reg/<rel>`, or undefined when there is none, it does
  * not parse, or it is not a regular file: a link (to `/dev/zero`, to a file outside) or a FIFO
- * planted there is never followed or opened for reading. A link among its directories is refused.
+ * planted there is never followed or opened for reading, a file larger than a sync manifest may
+ * be is not read. A link among its directories is refused.
  */
 function readStateJson(repo: Repo, rel: string): unknown {
   const p = regState(repo).existing(rel);
-  const text = p === undefined ? undefined : readRegularFileSync(p)?.toString('utf8');
+  const text = p === undefined ? undefined : readRegularFileSync(p, { maxBytes: MAX_SYNC_MANIFEST_BYTES })?.toString('utf8');
   if (text === undefined) return undefined;
   try {
     return JSON.parse(text) as unknown;
