@@ -16,6 +16,9 @@ export interface SiteFile {
 
 /** The marker file a built site (and a published prefix) carries: every file with its md5. */
 export const SITE_INDEX_FILE = '.reg-catalog.json';
+
+/** A site index lists the site's files: a bigger one (in an output directory, on a remote) is not one reg wrote, and is not read. */
+export const MAX_SITE_INDEX_BYTES = 64 * 1024 * 1024;
 export const SITE_INDEX_FORMAT = 'reg-catalog/1';
 
 /**

@@ -162,6 +162,23 @@ describe('cards, configs and ignore files', () => {
   }, 60_000);
 });
 
+describe('a catalog output directory a commit filled (a built site kept in the repository)', () => {
+  it('a 3 GiB page (sparse) the last build listed is replaced unread; a site index over 64 MiB is refused by name (exit 2)', async () => {
+    const w = (world = await makeWorld('none'));
+    await addedEntry(w);
+    await regOk(w.repo, ['catalog', 'build', '-o', 'site']);
+    const page = join(w.repo, 'site/index.html');
+    const good = readFileSync(page);
+    truncateSync(page, 3 * 1024 * MiB);
+    const r = await runGuarded(w, ['catalog', 'build', '-o', 'site'], [], { timeoutMs: HANG_MS });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(page).equals(good)).toBe(true);
+    truncateSync(join(w.repo, 'site/.reg-catalog.json'), 64 * MiB + 1);
+    expect(await outcome(w, ['catalog', 'build', '-o', 'site'], 'site/.reg-catalog.json is larger than 64 MiB')).toBe('2 catalog.output-bad-index true');
+    expect(readFileSync(page).equals(good)).toBe(true);
+  }, 60_000);
+});
+
 describe('files a remote option names (ssl-verify, credential-path, config-path)', () => {
   let s3: S3Server;
   beforeAll(async () => {

@@ -1,9 +1,9 @@
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Context } from '../../context.js';
 import { openRepo } from '../../repo.js';
 import { RegError } from '../../errors.js';
-import { yieldToEventLoop } from '../../fsutil.js';
+import { readRegularFileSync, yieldToEventLoop } from '../../fsutil.js';
 import { SITE_INDEX_FILE, renderSite, type SiteFile } from '../../catalog/site.js';
 import { catalogModel, type CatalogSourceOptions } from './catalog-source.js';
 import { outputTree } from '../../workspace/safe-fs.js';
@@ -48,9 +48,14 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
   // The confinement layer rooted at the output: plain relative paths only, never through a
   // symlink, never into .git/.reg (also when the output is inside the work tree).
   const { fs, prefix } = outputTree(repo, outAbs);
-  const current = (rel: string): Buffer | undefined => {
+  // What the output holds at `rel` against the site's bytes: a file of another size differs
+  // unread (a commit can make one of gigabytes: git stores zeros in a few MiB).
+  const current = (rel: string, want: Buffer): 'same' | 'differs' | undefined => {
     const abs = fs.existing(prefix + rel);
-    return abs !== undefined && lstatSync(abs, { throwIfNoEntry: false })?.isFile() ? readFileSync(abs) : undefined;
+    const st = abs === undefined ? undefined : lstatSync(abs, { throwIfNoEntry: false });
+    if (abs === undefined || !st?.isFile()) return undefined;
+    if (st.size !== want.length) return 'differs';
+    return readRegularFileSync(abs, { maxBytes: want.length })?.equals(want) ? 'same' : 'differs';
   };
   // A file the previous build did not list is someone else's: never overwritten.
   const listed = new Set(previous);
@@ -60,8 +65,8 @@ export async function catalogBuild(ctx: Context, options: CatalogBuildOptions): 
   let bytes = 0;
   for (const f of site.files) {
     bytes += f.data.length;
-    const old = current(f.path);
-    if (old !== undefined && old.equals(f.data)) continue;
+    const old = current(f.path, f.data);
+    if (old === 'same') continue;
     if (old !== undefined && !listed.has(f.path) && f.path !== SITE_INDEX_FILE) foreign.push(f.path);
     if (old === undefined) fresh.add(f.path);
     changed.push(f);

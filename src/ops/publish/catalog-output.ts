@@ -1,7 +1,8 @@
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, realpathSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { usageError } from '../../errors.js';
-import { SITE_INDEX_FILE, listedSiteFiles } from '../../catalog/site.js';
+import { MAX_SITE_INDEX_BYTES, SITE_INDEX_FILE, listedSiteFiles } from '../../catalog/site.js';
+import { readRegularFileSync } from '../../fsutil.js';
 
 /** The nearest existing ancestor of `abs`, resolved through symlinks, with the rest appended. */
 function realish(abs: string): string {
@@ -46,5 +47,9 @@ export function checkOutputDir(repoRoot: string, regDir: string, outAbs: string)
   if (!lstatSync(marker, { throwIfNoEntry: false })?.isFile()) {
     throw usageError('catalog.output-not-empty', `${outAbs} is not empty and holds no catalog built by reg (no ${SITE_INDEX_FILE})`, { hint: 'name a new or empty directory with -o; reg only replaces a catalog it built' });
   }
-  return { previous: listedSiteFiles(readFileSync(marker)) };
+  const listing = readRegularFileSync(marker, { maxBytes: MAX_SITE_INDEX_BYTES });
+  if (listing === undefined) {
+    throw usageError('catalog.output-bad-index', `${join(outAbs, SITE_INDEX_FILE)} is larger than 64 MiB (or unreadable): not a site index reg wrote`, { hint: 'name a new or empty directory with -o; reg only replaces a catalog it built' });
+  }
+  return { previous: listedSiteFiles(listing) };
 }

@@ -6,7 +6,7 @@ import { registryPolicy } from '../../policy/areas.js';
 import { openRepo } from '../../repo.js';
 import { readWholeObject, type Backend } from '../../store/backend.js';
 import { DEFAULT_RETRY, describeError, fanOutSignal, withRetry } from '../../store/transfer.js';
-import { SITE_INDEX_FILE, contentTypeOf, listedSiteFiles, type SiteFile } from '../../catalog/site.js';
+import { MAX_SITE_INDEX_BYTES, SITE_INDEX_FILE, contentTypeOf, listedSiteFiles, type SiteFile } from '../../catalog/site.js';
 import { openRemote, type OpenedRemote } from '../remote/open-remote.js';
 import { redact } from '../remote/remote-config.js';
 import { catalogSite } from './catalog-build.js';
@@ -78,9 +78,6 @@ async function md5OfObject(backend: Backend, key: string, size: number, signal?:
     throw err;
   }
 }
-
-/** The site index (a list of the site's files) of a previous publish; a bigger one is refused. */
-const MAX_SITE_INDEX_BYTES = 64 * 1024 * 1024;
 
 function siteIndexTooBig(remote: OpenedRemote, prefix: string): RegError {
   return new RegError('catalog.bad-site-index', 'integrity', redact(`${prefix}${SITE_INDEX_FILE} on the remote ${remote.name} (${remote.store.backend.description}) is larger than 64 MiB: not a site index reg wrote`, remote.secrets), {
