@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, constants, copyFileSync, existsSync, linkSync, lstatSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync, openSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { CHUNK_SIZE, hashFile } from '../data/hash.js';
 import { buildManifest, manifestSlices, md5Hex, parseManifestForm, type ManifestEntry } from '../data/manifest.js';
-import { RegError, diskError, errnoCode, integrityError } from '../errors.js';
-import { tempPathFor, writeFileAtomicSync, writeThenNameSync } from '../fsutil.js';
+import { RegError, diskError, errnoCode, integrityError, isRegError } from '../errors.js';
+import { readFdUpTo, tempPathFor, writeFileAtomicSync, writeThenNameSync } from '../fsutil.js';
+import { MAX_MANIFEST_BYTES } from './object-store.js';
 import { hasVerifiedMtime, objectPathIn, runRestoreTask, stampVerifiedPath, type WrittenStat } from '../workspace/hash-task.js';
 import { hashEachOf } from '../workspace/hasher.js';
 import { makeDirsSync } from '../make-dirs.js';
@@ -178,7 +179,14 @@ export class Cache {
   readManifestBytes(oid: string, legacy = false): { bytes: Buffer; path: string } | undefined {
     const obj = this.find(oid, legacy);
     if (obj === undefined) return undefined;
-    const bytes = readFileSync(obj.path);
+    let bytes: Buffer;
+    try {
+      bytes = readCacheFile(obj.path, MAX_MANIFEST_BYTES);
+    } catch (err) {
+      // Larger than any manifest reg accepts: corrupt like one of the wrong bytes (quarantined).
+      if (isRegError(err) && err.code === 'cache.oversized-object') throw this.corrupt(oid, legacy, obj.path, `more than ${MAX_MANIFEST_BYTES} bytes`, true);
+      throw err;
+    }
     if (!this.trusted(obj)) {
       const actual = md5Hex(bytes);
       if (actual !== oid.replace(/\.dir$/, '')) throw this.corrupt(oid, legacy, obj.path, actual, true);
@@ -594,4 +602,27 @@ export function parseLinkTypes(value: string | undefined, source = 'cache.type')
     }
   }
   return raw as LinkType[];
+}
+
+/**
+ * The bytes of the cache object at `path`, at most `maxBytes` of them (manifests:
+ * MAX_MANIFEST_BYTES, the most a download accepts; small files: the size their manifest lists).
+ * A bigger file is no object reg stored (a commit can plant one under `.reg/cache` with `git add
+ * -f`, gigabytes of zeros in a few MiB): exit 6 `cache.oversized-object` naming it, unread.
+ */
+export function readCacheFile(path: string, maxBytes: number): Buffer {
+  const tooLarge = () =>
+    integrityError('cache.oversized-object', `cache object ${path} is larger than the ${maxBytes} bytes it may hold: corrupt, or not reg's`, {
+      hint: 'remove it (reg fetch or reg pull brings a good copy), then run the command again',
+      details: { path, maxBytes },
+    });
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!fstatSync(fd).isFile()) {
+      throw integrityError('cache.not-a-file', `cache object ${path} is not a regular file: not reg's`, { hint: 'remove it (reg fetch or reg pull brings a good copy), then run the command again', details: { path, maxBytes } });
+    }
+    return readFdUpTo(fd, { maxBytes, tooLarge });
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setConfigValue } from '../../dist/config.js';
@@ -160,6 +160,30 @@ describe('cards, configs and ignore files', () => {
     for (const args of [['stash', 'list'], ['stash', 'apply', id]]) seen[args.join(' ')] = await outcome(w, args, `.reg/stash/${id}.json is larger than 256 MiB`);
     expect(seen).toEqual({ 'stash list': '3 stash.bad-record true', [`stash apply ${id}`]: '3 stash.bad-record true' });
   }, 60_000);
+});
+
+describe('a cache object a commit planted (git add -f past .reg/.gitignore)', () => {
+  it("an entry's manifest in the cache as 3 GiB of zeros (sparse): ls, checkout, push, gc and verify name it (exit 6), none reads it", async () => {
+    const w = (world = await makeWorld('dir'));
+    const text = await addedEntry(w);
+    const oid = /md5: ([0-9a-f]{32}\.dir)/.exec(text)![1]!;
+    const object = join(w.repo, '.reg/cache/files/md5', oid.slice(0, 2), oid.slice(2));
+    const good = readFileSync(object);
+    const seen: Record<string, string> = {};
+    for (const args of [['ls', DS], ['checkout', DS, '--force'], ['push'], ['gc'], ['verify', '--remote', 'team']]) {
+      rmSync(object, { force: true });
+      writeFileSync(object, '');
+      truncateSync(object, 3 * 1024 * MiB);
+      const r = await runGuarded(w, args, [w.remoteDir!], { timeoutMs: HANG_MS });
+      seen[args[0]!] = `${r.code} ${/internal error/.test(r.stderr)} ${r.stderr.includes(oid.slice(2))}`;
+      rmSync(join(w.repo, '.reg/cache/quarantine'), { recursive: true, force: true });
+    }
+    expect(seen).toEqual(Object.fromEntries(Object.keys(seen).map((k) => [k, '6 false true'])));
+    // A good copy again: everything works.
+    rmSync(object, { force: true });
+    writeFileSync(object, good);
+    expect((await runGuarded(w, ['status'])).code).toBe(0);
+  }, 120_000);
 });
 
 describe('a catalog output directory a commit filled (a built site kept in the repository)', () => {

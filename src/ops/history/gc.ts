@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Context } from '../../context.js';
 import { getPath } from '../../config.js';
@@ -10,8 +10,8 @@ import { gitRemoteStates, worktreeHeads, type GitRemoteState, type RevSelection 
 import { registryPolicy } from '../../policy/areas.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
-import { QUARANTINE_DIR } from '../../store/cache.js';
-import { objectKey, type ObjRef } from '../../store/object-store.js';
+import { QUARANTINE_DIR, readCacheFile } from '../../store/cache.js';
+import { MAX_MANIFEST_BYTES, objectKey, type ObjRef } from '../../store/object-store.js';
 import { describeError, fanOutSignal, type RetryPolicy } from '../../store/transfer.js';
 import { listCacheOids } from '../data/scan.js';
 import { readStashRecordText, STASH_DIR } from '../data/stash.js';
@@ -427,7 +427,7 @@ class ManifestSource {
     const path = this.repo.cache.locate(oid, false) ?? this.repo.cache.locate(oid, true);
     if (path === undefined) return undefined;
     try {
-      return parseManifest(readFileSync(path), path);
+      return parseManifest(readCacheFile(path, MAX_MANIFEST_BYTES), path);
     } catch {
       return undefined;
     }
@@ -438,7 +438,7 @@ class ManifestSource {
     for (const legacy of ref.legacy ? [true, false] : [false, true]) {
       const path = this.repo.cache.locate(ref.oid, legacy);
       if (path === undefined) continue;
-      const bytes = readFileSync(path);
+      const bytes = readCacheFile(path, MAX_MANIFEST_BYTES);
       if (md5Hex(bytes) !== ref.oid.slice(0, -4)) {
         cacheProblem = `the cache copy ${path} is corrupt`;
         continue;

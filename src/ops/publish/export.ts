@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, lstatSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, lstatSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +16,7 @@ import { checksumLines, releaseFromCard, renderCitation, renderDataPackage, rend
 import { createTorrentFile } from '../../publish/torrent.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { contentMismatchError } from '../../store/backend.js';
+import { readCacheFile } from '../../store/cache.js';
 import { HashingTap } from '../../store/hashing-tap.js';
 import { quarantineCorrupt } from '../remote/output-objects.js';
 import { ObjectFacts, type RemoteAccessOptions } from '../history/manifests.js';
@@ -326,7 +327,7 @@ async function copyFiles(job: Job): Promise<{ published: ExportedFile[]; md5s: A
     let md5: string;
     if (job.sizes[i]! <= SMALL) {
       const { path: src, legacyHash } = locateObject(repo, f, legacy);
-      const bytes = readFileSync(src);
+      const bytes = readCacheFile(src, job.sizes[i]!);
       const actual = md5OfBuffer(bytes, legacyHash);
       if (actual !== f.md5) throw contentMismatchError(f.md5, RELEASE, f.md5, actual);
       sha.update(bytes);

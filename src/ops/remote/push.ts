@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Context } from '../../context.js';
 import { manifestMd5s } from '../../data/manifest.js';
@@ -6,7 +6,8 @@ import { RegError, isRegError } from '../../errors.js';
 import { yieldToEventLoop } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
-import { objectKey, refKey, refOfKey, type ObjRef } from '../../store/object-store.js';
+import { MAX_MANIFEST_BYTES, objectKey, refKey, refOfKey, type ObjRef } from '../../store/object-store.js';
+import { readCacheFile } from '../../store/cache.js';
 import { type RetryPolicy, type TransferFailure, type TransferOutcome, type TransferTask } from '../../store/transfer.js';
 import { resolveOutputs, type TrackedOutput } from '../data/outputs.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from './open-remote.js';
@@ -177,7 +178,7 @@ export async function planPush(repo: Repo, ctx: Context, outputs: readonly Track
         objects.set(key, { ref, key, size: 0, members: [] });
         continue;
       }
-      const bytes = readFileSync(manifestPath);
+      const bytes = readCacheFile(manifestPath, MAX_MANIFEST_BYTES);
       const manifest: PlannedObject = { ref, key, size: bytes.length, localPath: manifestPath, members: [] };
       objects.set(key, manifest);
       dirMembers.push({ plan, manifest, members: distinctMembers(manifestMd5s(bytes, manifestPath), o.legacy, dirMembers.length, memberKeys, memberIndex, seenBy) });

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { md5OfBuffer } from '../../data/hash.js';
@@ -6,8 +6,8 @@ import { parseManifest, type ManifestEntry } from '../../data/manifest.js';
 import { RegError, configError, errnoCode, isRegError, usageError } from '../../errors.js';
 import { openRepo, type Repo } from '../../repo.js';
 import type { Backend, ObjectInfo } from '../../store/backend.js';
-import { QUARANTINE_DIR } from '../../store/cache.js';
-import { refKey, type ObjRef } from '../../store/object-store.js';
+import { QUARANTINE_DIR, readCacheFile } from '../../store/cache.js';
+import { MAX_MANIFEST_BYTES, refKey, type ObjRef } from '../../store/object-store.js';
 import type { RetryPolicy, TransferFailure, TransferTask } from '../../store/transfer.js';
 import { hashMany, type AbsoluteTask, type SizedTask } from '../../workspace/hasher.js';
 import type { HashOutcome } from '../../workspace/hash-task.js';
@@ -344,7 +344,7 @@ async function manifestEntries(
     states.set(key, state);
     const path = repo.cache.locate(ref.oid, ref.legacy);
     if (path !== undefined) {
-      const bytes = readFileSync(path);
+      const bytes = readCacheFile(path, MAX_MANIFEST_BYTES);
       const actual = md5OfBuffer(bytes);
       state.cacheSize = bytes.length;
       if (actual === ref.oid.slice(0, -4)) {
