@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -54,14 +54,14 @@ describe('a sync manifest on a directory remote', () => {
 
 describe('a sync manifest on S3 served by a server that lies about it', () => {
   let s3: S3Server;
-  let proxy: { server: Server; endpoint: string; sent: number; mode: 'long-length' | 'endless' };
+  let proxy: { server: Server; endpoint: string; sent: number; mode: 'long-length' | 'endless'; key: string };
   const sockets = new Set<Socket>();
   beforeAll(async () => {
     s3 = await startS3Server('oversized');
     const upstream = new URL(s3.endpoint);
-    // Everything goes to s3rver but a GET of a sync manifest: announced as 1 GiB, or sent without end.
+    // Everything goes to s3rver but a GET of the key ending in proxy.key: announced as 1 GiB, or sent without end.
     const server = createServer((req, res) => {
-      if (req.method === 'GET' && (req.url ?? '').split('?')[0]!.endsWith('/.reg-sync.json')) {
+      if (req.method === 'GET' && (req.url ?? '').split('?')[0]!.endsWith(`/${proxy.key}`)) {
         req.resume();
         const chunk = Buffer.alloc(256 * 1024, 0x20);
         res.writeHead(200, proxy.mode === 'long-length' ? { 'content-length': String(1024 * MiB), etag: '"x"' } : { etag: '"x"' });
@@ -81,7 +81,7 @@ describe('a sync manifest on S3 served by a server that lies about it', () => {
     });
     server.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = { server, endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, sent: 0, mode: 'endless' };
+    proxy = { server, endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, sent: 0, mode: 'endless', key: '.reg-sync.json' };
   }, 60_000);
   afterAll(async () => {
     for (const s of sockets) s.destroy();
@@ -94,6 +94,7 @@ describe('a sync manifest on S3 served by a server that lies about it', () => {
       const w = await pushedEntry('s3rver', s3);
       setConfigValue(join(w.repo, '.reg/config.yaml'), ['remotes', 'team', 'endpoint-url'], proxy.endpoint);
       proxy.mode = mode;
+      proxy.key = '.reg-sync.json';
       proxy.sent = 0;
       const workTree = snapshotTree(join(w.repo, ENTRY));
       const r = await runGuarded(w, ['sync', 'pull', ENTRY], [], { timeoutMs: HANG_MS });
@@ -105,6 +106,21 @@ describe('a sync manifest on S3 served by a server that lies about it', () => {
       expect(snapshotTree(join(w.repo, ENTRY))).toEqual(workTree);
     }, 120_000);
   }
+
+  it('a file of the entry sent without end: stopped at the size its manifest lists (exit 6), no temp file, nothing written', async () => {
+    const w = await pushedEntry('s3rver', s3);
+    setConfigValue(join(w.repo, '.reg/config.yaml'), ['remotes', 'team', 'endpoint-url'], proxy.endpoint);
+    proxy.mode = 'endless';
+    proxy.key = 'a.txt';
+    proxy.sent = 0;
+    rmSync(join(w.repo, ENTRY, 'a.txt'));
+    const workTree = snapshotTree(join(w.repo, ENTRY));
+    const r = await runGuarded(w, ['sync', 'pull', ENTRY], [], { timeoutMs: HANG_MS });
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toContain('more than the 5 bytes its manifest lists');
+    expect(proxy.sent).toBeLessThan(64 * MiB);
+    expect(snapshotTree(join(w.repo, ENTRY))).toEqual(workTree);
+  }, 120_000);
 });
 
 describe('what an earlier catalog publish left on a directory remote', () => {

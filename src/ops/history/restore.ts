@@ -97,10 +97,12 @@ export async function restore(ctx: Context, options: RestoreOptions): Promise<Re
       const byRemote = new Map<string, Map<string, { ref: ObjRef; size: number }>>();
       for (const m of missing) {
         const name = remoteFor(facts, m.output);
-        const refs = byRemote.get(name) ?? new Map<string, { ref: ObjRef; size: number }>();
+        const refs = byRemote.get(name) ?? new Map<string, { ref: ObjRef; size: number; maxBytes?: number }>();
+        // No object of the output holds more than its recorded size: a body running past it is stopped.
+        const bound = m.output.out.size !== undefined ? { maxBytes: m.output.out.size } : {};
         for (const e of m.objects) {
           const ref = { oid: e.md5, legacy: m.output.legacy };
-          refs.set(refKey(ref), { ref, size: m.output.isDir ? 0 : (m.output.out.size ?? 0) });
+          refs.set(refKey(ref), { ref, size: m.output.isDir ? 0 : (m.output.out.size ?? 0), ...bound });
         }
         byRemote.set(name, refs);
       }

@@ -360,7 +360,7 @@ async function previewsOf(ctx: Context, repo: Repo, facts: ObjectFacts, files: C
     if (abs === undefined && fetch && size !== undefined && size <= MAX_FETCH_BYTES) {
       try {
         const remote = facts.remote(facts.remoteNameFor(o.out.remote));
-        abs = (await remote.store.download({ oid: md5, legacy: o.legacy }, repo.cache, undefined, ctx.signal)).path;
+        abs = (await remote.store.download({ oid: md5, legacy: o.legacy }, repo.cache, undefined, ctx.signal, size)).path;
       } catch (err) {
         if (ctx.signal?.aborted) throw err;
         // A preview is optional: the page says nothing about a file it could not get.

@@ -47,7 +47,9 @@ export async function cacheVersionObjects(repo: Repo, ctx: Context, facts: Objec
       });
     }
     const remote = facts.remote(name);
-    const done = await downloadObjects(ctx, remote, repo.cache, [...missing.values()].map((ref) => ({ ref, size: 0 })), { phase: 'fetch', label: `fetching ${missing.size} object${missing.size === 1 ? '' : 's'} from ${remote.name}` });
+    // No object of the version holds more than its recorded size: a body running past it is stopped.
+    const bound = version.output.out.size !== undefined ? { maxBytes: version.output.out.size } : {};
+    const done = await downloadObjects(ctx, remote, repo.cache, [...missing.values()].map((ref) => ({ ref, size: 0, ...bound })), { phase: 'fetch', label: `fetching ${missing.size} object${missing.size === 1 ? '' : 's'} from ${remote.name}` });
     if (done.fatal) throw done.fatal;
     fetched = done.fetched.size;
     if (done.failures.length > 0) {

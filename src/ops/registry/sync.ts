@@ -501,9 +501,10 @@ async function md5OfDirectoryFile(backend: Backend & { localPath(key: string): s
 
 /**
  * Downloads one object into `target` (temp + rename), returning its md5; verifies when `expect` is
- * known. `target` comes from the work-tree gateway (its directory exists and is no symlink).
+ * known, and stops a body that runs past `maxBytes` (the size the manifest lists) before it fills
+ * the disk. `target` comes from the work-tree gateway (its directory exists and is no symlink).
  */
-async function download(backend: Backend, key: string, target: string, expect: string | undefined, onBytes: (n: number) => void, signal?: AbortSignal): Promise<SyncFile> {
+async function download(backend: Backend, key: string, target: string, expect: string | undefined, maxBytes: number | undefined, onBytes: (n: number) => void, signal?: AbortSignal): Promise<SyncFile> {
   const tmp = tempPathFor(target);
   const hash = createHash('md5');
   let size = 0;
@@ -513,6 +514,10 @@ async function download(backend: Backend, key: string, target: string, expect: s
       transform(chunk: Buffer, _enc, cb) {
         hash.update(chunk);
         size += chunk.length;
+        if (maxBytes !== undefined && size > maxBytes) {
+          cb(new RegError('sync.integrity', 'integrity', `${key}: the remote sends more than the ${maxBytes} bytes its manifest lists; the download was stopped and nothing was kept`, { hint: 'someone changed the file without updating the manifest; push it again from a good copy' }));
+          return;
+        }
         onBytes(chunk.length);
         cb(null, chunk);
       },
@@ -557,7 +562,8 @@ async function executePlan(repo: Repo, ctx: Context, plan: Planned, options: Syn
       key,
       size: Math.max(0, r.size),
       run: async (onBytes, signal) => {
-        received.set(rp, await download(backend, key, target, plan.remoteUnknown.has(rp) ? undefined : r.md5, onBytes, signal));
+        const known = !plan.remoteUnknown.has(rp);
+        received.set(rp, await download(backend, key, target, known ? r.md5 : undefined, known && r.size >= 0 ? r.size : undefined, onBytes, signal));
       },
     };
   });
