@@ -44,7 +44,13 @@ function imageMime(bytes: Buffer): string | undefined {
 }
 
 const cell = (v: unknown): string => {
-  const s = typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v);
+  let s: string;
+  try {
+    s = typeof v === 'string' ? v : v === undefined ? '' : JSON.stringify(v);
+  } catch {
+    // Nested deeper than JSON.stringify's stack (JSON.parse took it: a 64 KiB line of '[' is enough).
+    s = '…';
+  }
   return s.length > PREVIEW_CELL ? s.slice(0, PREVIEW_CELL - 1) + '…' : s;
 };
 

@@ -77,6 +77,13 @@ describe('previews', () => {
     expect(p.truncated).toBe(true);
   });
 
+  test('JSONL nested deeper than JSON.stringify can go (fits in the 64 KiB head): a cell of "…", no crash', () => {
+    const deep = '['.repeat(20_000) + ']'.repeat(20_000);
+    const text = `{"id": 1, "v": ${deep}}\n${deep}\n`;
+    const p = makePreview('t.jsonl', Buffer.from(text), text.length, 'm');
+    expect(p).toEqual({ path: 't.jsonl', kind: 'table', columns: ['id', 'v'], rows: [['1', '…'], ['', '']], truncated: false });
+  });
+
   test('JSONL: keys as columns; a broken line gives no preview', () => {
     const good = '{"a":1,"b":"x"}\n{"a":2,"c":[1,2]}\n';
     expect(makePreview('m.jsonl', Buffer.from(good), good.length, 'm')).toEqual({ path: 'm.jsonl', kind: 'table', columns: ['a', 'b', 'c'], rows: [['1', 'x', ''], ['2', '', '[1,2]']], truncated: false });
