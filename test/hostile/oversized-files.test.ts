@@ -241,6 +241,23 @@ describe('files a remote option names (ssl-verify, credential-path, config-path)
     expect(await w.remoteKeys()).toEqual([]);
   }, 120_000);
 
+  it('a tracked read-timeout of a month, retry-budget of a year or jobs of a million: refused by option name (exit 3); reg remote modify refuses them too (exit 2)', async () => {
+    const w = (world = await makeWorld('s3rver', s3));
+    await addedEntry(w);
+    const config = join(w.repo, '.reg/config.yaml');
+    const cases: Array<[string, number, number]> = [['read-timeout', 30 * 86_400, 3600], ['connect-timeout', 86_400, 600], ['retry-budget', 365 * 86_400, 86_400], ['jobs', 1_000_000, 512]];
+    const seen: Record<string, string> = {};
+    for (const [key, value, max] of cases) {
+      setConfigValue(config, ['remotes', 'team', key], value);
+      const r = await runGuarded(w, ['push'], [], { timeoutMs: HANG_MS });
+      const modify = await runGuarded(w, ['remote', 'modify', 'team', key, String(value)], [], { timeoutMs: HANG_MS });
+      seen[key] = `${r.code} ${r.errorCode} ${r.stderr.includes(`remotes.team.${key} must be an integer from 1 to ${max}`)} ${modify.code}`;
+      setConfigValue(config, ['remotes', 'team', key], undefined);
+    }
+    expect(seen).toEqual(Object.fromEntries(cases.map(([key]) => [key, '3 remote.bad-option true 2'])));
+    expect(await w.remoteKeys()).toEqual([]);
+  }, 120_000);
+
   it('regular files work: credential-path signs with the key it holds (a wrong key is refused by the server), a CA bundle is accepted', async () => {
     const w = (world = await makeWorld('s3rver', s3));
     await addedEntry(w);

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { Context } from '../../context.js';
 import { RegError, configError, errnoCode, isMissingPath, isRegError, usageError } from '../../errors.js';
-import { withFileNoFollowSync } from '../../fsutil.js';
+import { ignoreFileLimit, readFdUpTo, withFileNoFollowSync } from '../../fsutil.js';
 import { ignoredPaths } from '../../git/read.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { refKey, type ObjRef } from '../../store/object-store.js';
@@ -260,7 +259,9 @@ function undoWrite(fs: SafeFs, rel: string): { rel: string; undo: () => void } {
   const abs = fs.existing(rel);
   let before: { bytes: Buffer; mode: number } | 'other' | undefined;
   try {
-    before = abs === undefined ? undefined : withFileNoFollowSync(abs, (fd, st) => (st.isFile() ? { bytes: readFileSync(fd), mode: st.mode } : 'other'));
+    // Pointers and .gitignore files only, each read (and refused when too big) by its own reader first.
+    const limit = ignoreFileLimit('restore.too-large', rel, abs ?? rel);
+    before = abs === undefined ? undefined : withFileNoFollowSync(abs, (fd, st) => (st.isFile() ? { bytes: readFdUpTo(fd, limit), mode: st.mode } : 'other'));
   } catch (err) {
     if (errnoCode(err) === 'ELOOP') before = 'other';
     else if (!isMissingPath(err)) throw err;

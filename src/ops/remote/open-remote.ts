@@ -89,7 +89,10 @@ export function openRemote(repo: Repo, ctx: Context, options: OpenRemoteOptions)
   const int = (k: string): number | undefined => {
     const s = str(k);
     if (s === undefined) return undefined;
-    if (!/^[0-9]+$/.test(s) || Number(s) < 1) throw configError('remote.bad-option', `remotes.${name}.${k} must be a positive integer, got ${JSON.stringify(s)}`, { hint: `reg remote modify ${name} ${k} 8` });
+    const max = REMOTE_OPTIONS[k]?.max ?? Number.MAX_SAFE_INTEGER;
+    if (!/^[0-9]+$/.test(s) || Number(s) < 1 || Number(s) > max) {
+      throw configError('remote.bad-option', `remotes.${name}.${k} must be an integer from 1 to ${max}, got ${JSON.stringify(s)}`, { hint: `reg remote modify ${name} ${k} ${Math.min(8, max)}` });
+    }
     return Number(s);
   };
   const unknown = Object.keys(opts).filter((k) => !REMOTE_OPTIONS[k]);

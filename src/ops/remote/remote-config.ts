@@ -18,6 +18,11 @@ interface OptionSpec {
   type: OptionType;
   help: string;
   secret?: boolean;
+  /**
+   * The largest value an 'int' takes: the shared config is a teammate's, and a read-timeout of a
+   * month turns the stall guard off (past 2^31 ms Node even fires timers at once).
+   */
+  max?: number;
 }
 
 export const REMOTE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -27,7 +32,7 @@ export const REMOTE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   profile: { type: 'string', help: 'AWS profile (shared config/credentials files, SSO)' },
   'path-style': { type: 'bool', help: 'address buckets as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT' },
   checksums: { type: 'checksums', help: 'when_required (default with endpoint-url) or when_supported (default on AWS)' },
-  jobs: { type: 'int', help: 'parallel transfers (default 4 x CPU cores)' },
+  jobs: { type: 'int', help: 'parallel transfers (default 4 x CPU cores)', max: 512 },
   'credential-path': { type: 'path', help: 'AWS shared credentials file' },
   'config-path': { type: 'path', help: 'AWS config file' },
   'ssl-verify': { type: 'bool-or-path', help: 'false to skip TLS verification, or a CA bundle path' },
@@ -36,9 +41,9 @@ export const REMOTE_OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'sse-kms-key-id': { type: 'string', help: 'KMS key for sse aws:kms' },
   acl: { type: 'string', help: 'canned ACL for uploaded objects' },
   anonymous: { type: 'bool', help: 'S3: unsigned requests for a public bucket (no credentials; read-only)' },
-  'read-timeout': { type: 'int', help: 'seconds without data moving before a request is aborted and retried (default 60)' },
-  'connect-timeout': { type: 'int', help: 'seconds to connect (default 10)' },
-  'retry-budget': { type: 'int', help: 'seconds the remote may fail every request before the transfer gives up (default 120; 15 when it cannot be reached at all)' },
+  'read-timeout': { type: 'int', help: 'seconds without data moving before a request is aborted and retried (default 60)', max: 3600 },
+  'connect-timeout': { type: 'int', help: 'seconds to connect (default 10)', max: 600 },
+  'retry-budget': { type: 'int', help: 'seconds the remote may fail every request before the transfer gives up (default 120; 15 when it cannot be reached at all)', max: 86_400 },
   'access-key-id': { type: 'string', help: 'static key (only in config.local.yaml: use --local)', secret: true },
   'secret-access-key': { type: 'string', help: 'static secret (only in config.local.yaml: use --local)', secret: true },
   'session-token': { type: 'string', help: 'session token (only in config.local.yaml: use --local)', secret: true },

@@ -50,7 +50,8 @@ function coerceValue(option: string, raw: string): string | number | boolean {
     case 'bool-or-path':
       return bool() ?? raw;
     case 'int': {
-      if (!/^[0-9]+$/.test(raw) || Number(raw) < 1) throw usageError('remote.bad-value', `${option} must be a positive integer, got "${raw}"`);
+      const max = spec.max ?? Number.MAX_SAFE_INTEGER;
+      if (!/^[0-9]+$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw usageError('remote.bad-value', `${option} must be an integer from 1 to ${max}, got "${raw}"`);
       return Number(raw);
     }
     case 'checksums': {
