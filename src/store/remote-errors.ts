@@ -127,7 +127,9 @@ export function classifyRemoteError(err: unknown, remote?: Pick<RemoteIdentity, 
   const e = err as ErrorShape;
   const name = e.name ?? '';
   const code = errnoCode(err);
-  const msg = e.message ?? '';
+  // A server writes this text (an S3 error body's Message): its head is enough to classify, and the
+  // patterns below are quadratic on some long inputs (a 1 MiB message took minutes).
+  const msg = (e.message ?? '').slice(0, MAX_MESSAGE_CHARS);
   const http = status(e);
   if (name === 'AbortError') return undefined;
   if (code && REMOTE_DISK[code] && typeof e.path === 'string') {
@@ -176,13 +178,22 @@ export function isFatalRemoteError(err: unknown): boolean {
 
 const HTTP_REASONS: Readonly<Record<number, string>> = { 301: 'Moved Permanently (wrong region?)', 307: 'Temporary Redirect', 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 412: 'Precondition Failed', 429: 'Too Many Requests', 500: 'Internal Server Error', 501: 'Not Implemented', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout' };
 
-/** A one-line description of a remote error (no stack, no request ids). */
+/** The most of a server's error text reg looks at or repeats. */
+const MAX_MESSAGE_CHARS = 1024;
+
+/** The first line of `text`, cut to MAX_MESSAGE_CHARS (with an ellipsis). */
+function firstLine(text: string): string {
+  const line = text.slice(0, MAX_MESSAGE_CHARS + 1).split('\n')[0]!;
+  return line.length > MAX_MESSAGE_CHARS ? `${line.slice(0, MAX_MESSAGE_CHARS - 1)}…` : line;
+}
+
+/** A one-line description of a remote error (no stack, no request ids; a server's text cut to 1024 characters). */
 export function describeError(err: unknown): string {
   if (typeof err !== 'object' || err === null) return String(err);
   const e = err as ErrorShape;
   const http = status(e);
   const name = e.name && e.name !== 'Error' && e.name !== 'RegError' && e.name !== 'RetriesExhausted' && !/^\d+$/.test(e.name) ? e.name : undefined;
-  let msg = ((e.message ?? '').split('\n')[0] || '')
+  let msg = (firstLine(e.message ?? '') || '')
     // The SDK's timeout messages, in the words of reg's options.
     .replace(/^@smithy\/node-http-handler - /, '')
     .replace(/the request socket timed out after (\d+) ms of inactivity \(configured by client requestHandler\)\.?/, (_m, ms: string) => `no data moved for ${Number(ms) / 1000} s (read-timeout)`)

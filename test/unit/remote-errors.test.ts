@@ -48,6 +48,17 @@ describe('classifyRemoteError', () => {
     expect(classifyRemoteError(err, identity)).toBe(expected);
   });
 
+  it("a server's error text of 1 MiB is looked at and repeated only as its first 1024 characters", () => {
+    // 'a.a.a…' is what made the region pattern and the URL redaction quadratic.
+    const long = sdk('InternalError', 500, `${'a.'.repeat(512 * 1024)}\nsecond line`);
+    expect(classifyRemoteError(long, s3)).toBe('server-error');
+    const e = remoteError(long, s3) as RegError;
+    expect(e.message.length).toBeLessThan(1200);
+    expect(e.message).toContain('a.a.a.');
+    expect(e.message).toContain('.a…');
+    expect((e.details as { cause: string }).cause.length).toBeLessThan(1100);
+  });
+
   it('tells connection failures from broken connections', () => {
     expect(isConnectFailure(errno('ECONNREFUSED'))).toBe(true);
     expect(isConnectFailure(sdk('TimeoutError', undefined, '@smithy/node-http-handler - the request socket did not establish a connection with the server within the configured timeout of 10000 ms.'))).toBe(true);
