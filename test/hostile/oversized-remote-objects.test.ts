@@ -59,9 +59,9 @@ describe('a sync manifest on S3 served by a server that lies about it', () => {
   beforeAll(async () => {
     s3 = await startS3Server('oversized');
     const upstream = new URL(s3.endpoint);
-    // Everything goes to s3rver but a GET of the key ending in proxy.key: announced as 1 GiB, or sent without end.
+    // Everything goes to s3rver but a GET of a key holding `/${proxy.key}`: announced as 1 GiB, or sent without end.
     const server = createServer((req, res) => {
-      if (req.method === 'GET' && (req.url ?? '').split('?')[0]!.endsWith(`/${proxy.key}`)) {
+      if (req.method === 'GET' && (req.url ?? '').split('?')[0]!.includes(`/${proxy.key}`)) {
         req.resume();
         const chunk = Buffer.alloc(256 * 1024, 0x20);
         res.writeHead(200, proxy.mode === 'long-length' ? { 'content-length': String(1024 * MiB), etag: '"x"' } : { etag: '"x"' });
@@ -106,6 +106,20 @@ describe('a sync manifest on S3 served by a server that lies about it', () => {
       expect(snapshotTree(join(w.repo, ENTRY))).toEqual(workTree);
     }, 120_000);
   }
+
+  it("reg doctor's probe object read back without end: the remote check fails (exit 1), the probe deleted", async () => {
+    const w = await pushedEntry('s3rver', s3);
+    setConfigValue(join(w.repo, '.reg/config.yaml'), ['remotes', 'team', 'endpoint-url'], proxy.endpoint);
+    proxy.mode = 'endless';
+    proxy.key = '.reg-doctor/probe-';
+    proxy.sent = 0;
+    const before = (await w.remoteKeys()).filter((k) => k.startsWith('.reg-doctor/'));
+    const r = await runGuarded(w, ['doctor'], [], { timeoutMs: HANG_MS });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout + r.stderr).toContain('the remote sends back more bytes than were written');
+    expect(proxy.sent).toBeLessThan(64 * MiB);
+    expect((await w.remoteKeys()).filter((k) => k.startsWith('.reg-doctor/'))).toEqual(before);
+  }, 120_000);
 
   it('a file of the entry sent without end: stopped at the size its manifest lists (exit 6), no temp file, nothing written', async () => {
     const w = await pushedEntry('s3rver', s3);

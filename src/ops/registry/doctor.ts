@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync, statfsSync, statSync } from 'node:fs';
 import { copyFile, link, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { readBody } from '../../store/body.js';
 import type { Context } from '../../context.js';
 import { errnoCode, isRegError } from '../../errors.js';
 import { gitText } from '../../git/read.js';
@@ -248,18 +248,14 @@ async function probe(backend: import('../../store/backend.js').Backend, signal: 
   await backend.putBytes(key, bytes, { signal });
   try {
     step.name = 'get';
-    const got = await readAll((await backend.get(key, { signal })).body);
+    // Read one byte past the probe at most: a server that sends more (or without end) has failed the check.
+    const longer = new Error('the remote sends back more bytes than were written');
+    const got = await readBody((await backend.get(key, { signal })).body, undefined, signal, { maxBytes: bytes.length, tooBig: () => longer });
     if (!got.equals(bytes)) throw new Error('the bytes read back differ from the bytes written');
   } finally {
     step.name = 'delete';
     await backend.delete(key);
   }
-}
-
-async function readAll(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of body) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** Linux statfs magic numbers of the filesystems reg users meet. */
