@@ -7,7 +7,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import type { PutObjectCommandInput, S3ClientConfig } from '@aws-sdk/client-s3';
-import { integrityError } from '../errors.js';
+import { RegError, integrityError } from '../errors.js';
 import { ConditionalWritesUnsupportedError, NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type ReadSmallOptions, type VersionedObject } from './backend.js';
 import { readBody } from './body.js';
 import { HashingTap } from './hashing-tap.js';
@@ -134,6 +134,8 @@ export class S3Backend implements Backend {
     let token: string | undefined;
     let count = 0;
     const limit = options.limit ?? Infinity;
+    // A listing must advance: a server that hands back a token it gave before would be asked forever.
+    const tokens = new Set<string>();
     do {
       const r = await this.client.send(
         new ListObjectsV2Command({
@@ -148,6 +150,14 @@ export class S3Backend implements Backend {
       count += page.length;
       if (page.length > 0) yield page;
       token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      if (token !== undefined) {
+        if (tokens.has(token) || (r.IsTruncated && token === '')) {
+          throw new RegError('remote.bad-listing', 'transfer', `${this.description}: the listing of ${prefix || 'the remote'} does not advance (the server repeats the continuation token ${JSON.stringify(token.slice(0, 64))})`, {
+            hint: 'the S3-compatible server is broken or hostile; check endpoint-url (reg remote list) and the server',
+          });
+        }
+        tokens.add(token);
+      }
     } while (token !== undefined && count < limit);
   }
 

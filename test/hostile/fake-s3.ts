@@ -15,6 +15,8 @@ export interface FakeS3 {
   objects: Map<string, Buffer>;
   /** Every request seen: method and raw URL. */
   requests: Array<{ method: string; url: string }>;
+  /** Set: every listing page is empty, truncated, and names the token it was asked with (a listing that never advances). */
+  stuckListing: boolean;
   env: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -49,8 +51,8 @@ export async function startFakeS3(objects: Record<string, string | Buffer>, buck
       const max = Number(query.get('max-keys') ?? 1000);
       const keys = [...store.keys()].filter((k) => k.startsWith(p)).sort();
       const start = Number(query.get('continuation-token') ?? 0);
-      const page = keys.slice(start, start + max);
-      const truncated = start + max < keys.length;
+      const page = fake.stuckListing ? [] : keys.slice(start, start + max);
+      const truncated = fake.stuckListing || start + max < keys.length;
       const contents = page
         .map((k) => `<Contents><Key>${xmlText(k)}</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>${xmlText(etag(store.get(k)!))}</ETag><Size>${store.get(k)!.length}</Size><StorageClass>STANDARD</StorageClass></Contents>`)
         .join('');
@@ -58,7 +60,7 @@ export async function startFakeS3(objects: Record<string, string | Buffer>, buck
       res.end(
         `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>${bucket}</Name><Prefix>${xmlText(p)}</Prefix>` +
           `<KeyCount>${page.length}</KeyCount><MaxKeys>${max}</MaxKeys><IsTruncated>${truncated}</IsTruncated>` +
-          (truncated ? `<NextContinuationToken>${start + max}</NextContinuationToken>` : '') +
+          (truncated ? `<NextContinuationToken>${fake.stuckListing ? start : start + max}</NextContinuationToken>` : '') +
           `${contents}</ListBucketResult>`,
       );
       return;
@@ -82,11 +84,12 @@ export async function startFakeS3(objects: Record<string, string | Buffer>, buck
   const server: Server = createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const fake: FakeS3 = {
     endpoint: `http://127.0.0.1:${port}`,
     bucket,
     objects: store,
     requests,
+    stuckListing: false,
     env: {
       AWS_ACCESS_KEY_ID: 'FAKE',
       AWS_SECRET_ACCESS_KEY: 'FAKE',
@@ -100,4 +103,5 @@ export async function startFakeS3(objects: Record<string, string | Buffer>, buck
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+  return fake;
 }

@@ -137,6 +137,19 @@ describe('a sync manifest on S3 served by a server that lies about it', () => {
   }, 120_000);
 });
 
+describe('an S3 listing that never advances', () => {
+  it('a server that hands back the continuation token it was given: sync pull of an area stops (exit 4 remote.bad-listing), not asking forever', async () => {
+    const w = (world = await makeWorld('fake-s3'));
+    writeFileSync(join(w.repo, '.reg/config.local.yaml'), 'hooks:\n  install: false\n');
+    w.fake!.stuckListing = true;
+    const r = await runGuarded(w, ['sync', 'pull', 'processed_datasets'], [], { timeoutMs: HANG_MS });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.errorCode).toBe('remote.bad-listing');
+    expect(r.stderr).toContain('does not advance');
+    expect(w.fake!.requests.filter((q) => q.url.includes('list-type=2')).length).toBeLessThan(10);
+  }, 120_000);
+});
+
 describe('what an earlier catalog publish left on a directory remote', () => {
   it('a site index over 64 MiB: catalog publish refuses it by name (exit 6), deletes nothing', async () => {
     const w = (world = await makeWorld('dir'));

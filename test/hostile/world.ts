@@ -29,6 +29,8 @@ export interface World {
   remoteKeys(): Promise<string[]>;
   /** A directory remote's directory (undefined for the others). */
   remoteDir?: string;
+  /** The fake S3 server of a 'fake-s3' world (tests switch its faults on). */
+  fake?: FakeS3;
   cleanup(): Promise<void>;
 }
 
@@ -51,6 +53,7 @@ export async function makeWorld(kind: RemoteKind, s3rver?: S3Server): Promise<Wo
     return keys.sort();
   };
   let remoteDir: string | undefined;
+  let fakeServer: FakeS3 | undefined;
   const stops: Array<() => Promise<void> | void> = [() => removeDir(repo), () => removeDir(outside)];
   if (kind === 'dir') {
     const dir = tempDir('reg-hostile-remote-');
@@ -75,7 +78,7 @@ export async function makeWorld(kind: RemoteKind, s3rver?: S3Server): Promise<Wo
       listed = backend;
       putRemote = (key, bytes) => backend.putBytes(key, Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes));
     } else {
-      const fake: FakeS3 = await startFakeS3({});
+      const fake: FakeS3 = (fakeServer = await startFakeS3({}));
       stops.push(() => fake.stop());
       ({ endpoint, bucket, env } = fake);
       putRemote = async (key, bytes) => {
@@ -96,6 +99,7 @@ export async function makeWorld(kind: RemoteKind, s3rver?: S3Server): Promise<Wo
     putRemote,
     remoteKeys,
     ...(remoteDir !== undefined ? { remoteDir } : {}),
+    ...(fakeServer !== undefined ? { fake: fakeServer } : {}),
     async cleanup() {
       for (const stop of stops.reverse()) await stop();
     },
