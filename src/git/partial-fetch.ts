@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RegError, usageError } from '../errors.js';
-import { gitRun } from './read.js';
+import { forbidLazyFetch, gitRun } from './read.js';
 
 /**
  * One revision of another Git repository, read without cloning it: a temporary bare repository
@@ -27,7 +27,7 @@ const LOCAL_UPLOAD_PACK = 'git -c uploadpack.allowFilter=true -c uploadpack.allo
 
 export class PartialRepo {
   private constructor(
-    /** The temporary bare repository (run plumbing reads here: git's lazy fetch completes missing blobs). */
+    /** The temporary bare repository (run plumbing reads here; blobs arrive through fetchBlobs, never by a lazy fetch). */
     readonly dir: string,
     /** What was asked for, as shown in messages (credentials in a URL removed). */
     readonly source: string,
@@ -72,6 +72,8 @@ export class PartialRepo {
       if (peeled.code !== 0 || !/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(commit)) {
         throw usageError('rev.not-a-commit', `${wanted} in ${shown} does not name a commit`, { hint: 'name a branch, a tag or a commit id' });
       }
+      // From here on, objects arrive only through fetchBlobs (timed); a read never fetches by itself.
+      forbidLazyFetch(dir);
       return new PartialRepo(dir, shown, localPath, wanted, commit, options);
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });

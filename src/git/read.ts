@@ -16,13 +16,32 @@ export interface GitRunOptions {
   timeoutMs?: number;
 }
 
+/**
+ * Repositories where git must never fetch a missing object by itself (`reg get --repo`'s partial
+ * clone of another registry): there a read of an object the timed fetch did not bring would start
+ * an untimed fetch from that registry's server, which could stall it for good. Reads there see
+ * such an object as missing instead (GIT_NO_LAZY_FETCH).
+ */
+const noLazyFetch = new Set<string>();
+
+export function forbidLazyFetch(root: string): void {
+  noLazyFetch.add(root);
+}
+
+/** The environment of a git process in `root` with `extra` on top, or undefined for the process's own. */
+function gitEnv(root: string, extra: Record<string, string | undefined> | undefined): NodeJS.ProcessEnv | undefined {
+  const lazy = noLazyFetch.has(root) ? { GIT_NO_LAZY_FETCH: '1' } : undefined;
+  return extra || lazy ? { ...process.env, ...lazy, ...extra } : undefined;
+}
+
 export function gitRun(root: string, args: string[], input?: string, opts: GitRunOptions = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
+    const env = gitEnv(root, opts.env);
     const options = {
       cwd: root,
       encoding: 'buffer' as const,
       maxBuffer: 1 << 30,
-      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+      ...(env ? { env } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
     };
@@ -198,9 +217,13 @@ export class BlobReader {
 
   private start(): ChildProcessWithoutNullStreams {
     if (this.child) return this.child;
-    const child = spawn('git', ['cat-file', '--batch'], { cwd: this.root, stdio: ['pipe', 'pipe', 'pipe'] });
+    const env = gitEnv(this.root, undefined);
+    const child = spawn('git', ['cat-file', '--batch'], { cwd: this.root, stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
     child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
-    child.stderr.on('data', (d: Buffer) => (this.stderr += d.toString('utf8')));
+    // Only its head is ever shown: a process flooding stderr (a server's "remote:" lines) is not kept.
+    child.stderr.on('data', (d: Buffer) => {
+      if (this.stderr.length < 64 * 1024) this.stderr += d.toString('utf8');
+    });
     const fail = (err: Error) => {
       this.failed ??= err;
       for (const p of this.queue.splice(0)) p.reject(this.failed);
