@@ -174,6 +174,9 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
           if (errnoCode(err) === 'ENOENT') {
             throw usageError('add.dangling-symlink', `${abs} is a symlink to a missing file`, { hint: 'remove the link or restore its target' });
           }
+          if (errnoCode(err) === 'ELOOP') {
+            throw usageError('add.symlink-loop', `${abs} is a symlink that leads back to itself (a loop of links)`, { hint: 'remove the link (git rm --cached it if a commit brought it), then run the command again' });
+          }
           throw err;
         }
         // symlinks to files count with their target's content; symlinked directories are skipped, as in DVC

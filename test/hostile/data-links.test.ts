@@ -1,7 +1,7 @@
-import { mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeRegistry, reg, removeDir, writeTree } from '../helpers/repo.js';
+import { makeRegistry, reg, regOk, removeDir, writeTree } from '../helpers/repo.js';
 import { makeSentinel, snapshotTree } from './tree.js';
 
 /**
@@ -57,3 +57,26 @@ describe('reg add of a dataset holding links to files', () => {
     expect(warnings.some((w) => w.startsWith('raw_datasets/notes.txt is a symbolic link to') && w.includes(join(sentinel, 'docs/notes.txt')))).toBe(true);
   });
 });
+
+describe('a loop of links inside a dataset (a commit can force-add one)', () => {
+  it('reg add and reg status name the link (exit 2 add.symlink-loop), not an internal error; nothing written', async () => {
+    writeTree(repo, { 'raw_datasets/x/a.txt': 'a\n' });
+    symlinkSync('loop', join(repo, 'raw_datasets/x/loop'));
+    const outside = snapshotTree(sentinel);
+    const add = await reg(repo, ['--json', 'add', 'raw_datasets/x']);
+    expect(add.code, add.stderr).toBe(2);
+    expect(JSON.parse(add.stdout).error.code).toBe('add.symlink-loop');
+    expect(add.stderr).toContain('raw_datasets/x/loop is a symlink that leads back to itself');
+    expect(existsSync(join(repo, 'raw_datasets/x.dvc'))).toBe(false);
+    // Added before the loop appeared: status names it the same way.
+    rmSync(join(repo, 'raw_datasets/x/loop'));
+    await regOk(repo, ['add', 'raw_datasets/x']);
+    symlinkSync('b', join(repo, 'raw_datasets/x/c'));
+    symlinkSync('c', join(repo, 'raw_datasets/x/b'));
+    const status = await reg(repo, ['--json', 'status', 'raw_datasets/x']);
+    expect(status.stderr).not.toContain('internal error');
+    expect(status.code, status.stderr).toBe(2);
+    expect(snapshotTree(sentinel)).toEqual(outside);
+  });
+});
+
