@@ -1,9 +1,9 @@
-import { createReadStream, createWriteStream, lstatSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { closeSync, constants, createReadStream, createWriteStream, fstatSync, lstatSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { chmod, link, lstat, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { configError, errnoCode, withPath } from '../errors.js';
-import { isAtOrBelow, isTempName, removeStaleTemps, tempPathFor } from '../fsutil.js';
+import { isAtOrBelow, isTempName, readFdUpTo, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { HashingTap } from './hashing-tap.js';
 import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type ReadSmallOptions, type VersionedObject } from './backend.js';
 import { md5Hex } from '../data/manifest.js';
@@ -96,11 +96,34 @@ export class LocalBackend implements Backend {
   private readableStats(key: string, path: string, st: Stats): Stats {
     const s = this.checkedStats(key, path, st);
     if (s.isFile()) return s;
+    throw this.notAFile(key, path);
+  }
+
+  private notAFile(key: string, path: string) {
     const shown = relative(join(this.root, '.'), path).split(sep).join('/');
-    throw configError('remote.not-a-file', `${this.description}: ${shown} is not a regular file`, {
+    return configError('remote.not-a-file', `${this.description}: ${shown} is not a regular file`, {
       hint: `remove it from the remote (${path}); reg reads only regular files there`,
       details: { remote: this.description, key, path },
     });
+  }
+
+  /**
+   * Opens the file readableStats approves, with no window between the check and the open: a path
+   * that was no link is opened with O_NOFOLLOW (a link swapped in fails), nothing blocks on a FIFO
+   * swapped in (O_NONBLOCK), and the open file must be the one checked. The caller closes the fd.
+   */
+  private openChecked(key: string, path: string, lst: Stats): { fd: number; size: number } {
+    const checked = this.readableStats(key, path, lst);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (lst.isSymbolicLink() ? 0 : constants.O_NOFOLLOW));
+    try {
+      const st = fstatSync(fd);
+      if (st.isFile() && st.ino === checked.ino && st.dev === checked.dev) return { fd, size: st.size };
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+    closeSync(fd);
+    throw this.notAFile(key, path);
   }
 
   async exists(key: string): Promise<boolean> {
@@ -185,9 +208,9 @@ export class LocalBackend implements Backend {
 
   async get(key: string, options: GetOptions = {}) {
     const path = this.pathOf(key);
-    let size: number;
+    let opened: { fd: number; size: number };
     try {
-      size = this.readableStats(key, path, await lstat(path)).size;
+      opened = this.openChecked(key, path, await lstat(path));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
         this.assertRoot();
@@ -195,16 +218,16 @@ export class LocalBackend implements Backend {
       }
       throw err;
     }
-    return { body: createReadStream(path, { highWaterMark: 1 << 20, signal: options.signal }), size };
+    return { body: createReadStream(path, { fd: opened.fd, highWaterMark: 1 << 20, signal: options.signal }), size: opened.size };
   }
 
   async readSmall(key: string, max: number): Promise<Buffer | undefined> {
     // Synchronous on purpose: for thousands of small local files, one FileHandle per object costs
     // more (open/stat/close promises, finalisers) than the reads themselves.
     const path = this.pathOf(key);
-    let size: number;
+    let opened: { fd: number; size: number };
     try {
-      size = this.readableStats(key, path, lstatSync(path)).size;
+      opened = this.openChecked(key, path, lstatSync(path));
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') {
         this.assertRoot();
@@ -212,7 +235,18 @@ export class LocalBackend implements Backend {
       }
       throw err;
     }
-    return size > max ? undefined : readFileSync(path);
+    try {
+      if (opened.size > max) return undefined;
+      const over = new Error('grew');
+      try {
+        return readFdUpTo(opened.fd, { maxBytes: max, tooLarge: () => over });
+      } catch (err) {
+        if (err === over) return undefined;
+        throw err;
+      }
+    } finally {
+      closeSync(opened.fd);
+    }
   }
 
   async putFile(key: string, path: string, size: number, options: PutOptions = {}): Promise<void> {
@@ -283,8 +317,12 @@ export class LocalBackend implements Backend {
     let bytes: Buffer;
     try {
       const path = this.pathOf(key);
-      if (this.readableStats(key, path, await lstat(path)).size > options.limit.maxBytes) throw options.limit.tooBig();
-      bytes = await readFile(path);
+      const { fd } = this.openChecked(key, path, await lstat(path));
+      try {
+        bytes = readFdUpTo(fd, { maxBytes: options.limit.maxBytes, tooLarge: options.limit.tooBig });
+      } finally {
+        closeSync(fd);
+      }
     } catch (err) {
       if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
       throw err;
