@@ -95,7 +95,7 @@ export const MAX_CONFIG_BYTES = 1 << 20;
 export function configFileLimit(shownAs: string, abs: string): ReadLimit {
   return {
     maxBytes: MAX_CONFIG_BYTES,
-    tooLarge: () =>
+    tooBig: () =>
       configError('config.too-large', `${shownAs} is larger than 1 MiB: reg reads no config that large`, {
         hint: 'a config holds a few settings; this one is corrupt or hostile: restore it with git (git checkout -- <file>) or write it again',
         details: { path: abs },

@@ -176,7 +176,7 @@ export function readRegularFileSync(abs: string, options: { maxBytes: number; fo
     const fd = openSync(abs, constants.O_RDONLY | constants.O_NONBLOCK | (followLinks ? 0 : constants.O_NOFOLLOW));
     try {
       const st = fstatSync(fd);
-      return st.isFile() ? readFdUpTo(fd, { maxBytes, tooLarge: () => new Error('too large') }) : undefined;
+      return st.isFile() ? readFdUpTo(fd, { maxBytes, tooBig: () => new Error('too large') }) : undefined;
     } finally {
       closeSync(fd);
     }
@@ -188,25 +188,25 @@ export function readRegularFileSync(abs: string, options: { maxBytes: number; fo
 /** How much of a file reg reads, and the error for a bigger one (see readFdUpTo). */
 export interface ReadLimit {
   maxBytes: number;
-  tooLarge: () => Error;
+  tooBig: () => Error;
 }
 
 /**
  * The bytes of the open file `fd` from where it stands, at most `limit.maxBytes` of them: for a
- * bigger file `limit.tooLarge()` is thrown, before anything is read when fstat already says so, else
+ * bigger file `limit.tooBig()` is thrown, before anything is read when fstat already says so, else
  * (a file growing while it is read) as soon as one byte too many arrives. A tracked file costs
  * git little to store and much to read: four GiB of zeros are four MiB in a commit, and read
  * whole they took reg 40 s and 4 GiB of memory to end in a V8 error.
  */
 export function readFdUpTo(fd: number, limit: ReadLimit): Buffer {
-  const { maxBytes, tooLarge } = limit;
+  const { maxBytes, tooBig } = limit;
   const size = fstatSync(fd).size;
-  if (size > maxBytes) throw tooLarge();
+  if (size > maxBytes) throw tooBig();
   let buf = Buffer.allocUnsafe(size + 1);
   let length = 0;
   for (;;) {
     if (length === buf.length) {
-      if (length > maxBytes) throw tooLarge();
+      if (length > maxBytes) throw tooBig();
       const bigger = Buffer.allocUnsafe(Math.min(maxBytes + 1, buf.length * 2 + 4096));
       buf.copy(bigger, 0, 0, length);
       buf = bigger;
@@ -290,7 +290,7 @@ export const MAX_IGNORE_FILE_BYTES = 100 * 1024 * 1024;
 export function ignoreFileLimit(code: string, shownRel: string, abs: string): ReadLimit {
   return {
     maxBytes: MAX_IGNORE_FILE_BYTES,
-    tooLarge: () =>
+    tooBig: () =>
       configError(code, `${shownRel} is larger than 100 MiB: reg reads no ignore file that large (nor does git)`, {
         hint: `shorten it, or restore it with git checkout -- ${shownRel} if a commit made it so`,
         details: { path: abs },

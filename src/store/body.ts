@@ -1,10 +1,8 @@
 import { finished, type Readable } from 'node:stream';
+import type { ReadLimit } from '../fsutil.js';
 
-/** The most bytes a body may have, and the error for one that has more. */
-export interface BodyLimit {
-  maxBytes: number;
-  tooBig: () => Error;
-}
+/** The most bytes a body may have, and the error for one that has more (the same shape as a file's ReadLimit). */
+export type BodyLimit = ReadLimit;
 
 /** Counts a body's bytes against its BodyLimit: the one place that decides a body ran too long. */
 export class BodyCounter {

@@ -611,7 +611,7 @@ export function parseLinkTypes(value: string | undefined, source = 'cache.type')
  * -f`, gigabytes of zeros in a few MiB): exit 6 `cache.oversized-object` naming it, unread.
  */
 export function readCacheFile(path: string, maxBytes: number): Buffer {
-  const tooLarge = () =>
+  const tooBig = () =>
     integrityError('cache.oversized-object', `cache object ${path} is larger than the ${maxBytes} bytes it may hold: corrupt, or not reg's`, {
       hint: 'remove it (reg fetch or reg pull brings a good copy), then run the command again',
       details: { path, maxBytes },
@@ -621,7 +621,7 @@ export function readCacheFile(path: string, maxBytes: number): Buffer {
     if (!fstatSync(fd).isFile()) {
       throw integrityError('cache.not-a-file', `cache object ${path} is not a regular file: not reg's`, { hint: 'remove it (reg fetch or reg pull brings a good copy), then run the command again', details: { path, maxBytes } });
     }
-    return readFdUpTo(fd, { maxBytes, tooLarge });
+    return readFdUpTo(fd, { maxBytes, tooBig });
   } finally {
     closeSync(fd);
   }

@@ -239,7 +239,7 @@ export class LocalBackend implements Backend {
       if (opened.size > max) return undefined;
       const over = new Error('grew');
       try {
-        return readFdUpTo(opened.fd, { maxBytes: max, tooLarge: () => over });
+        return readFdUpTo(opened.fd, { maxBytes: max, tooBig: () => over });
       } catch (err) {
         if (err === over) return undefined;
         throw err;
@@ -319,7 +319,7 @@ export class LocalBackend implements Backend {
       const path = this.pathOf(key);
       const { fd } = this.openChecked(key, path, await lstat(path));
       try {
-        bytes = readFdUpTo(fd, { maxBytes: options.limit.maxBytes, tooLarge: options.limit.tooBig });
+        bytes = readFdUpTo(fd, options.limit);
       } finally {
         closeSync(fd);
       }

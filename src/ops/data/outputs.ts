@@ -83,7 +83,7 @@ export function assertPointerFile(pointerAbs: string, pointerRel: string): void 
 
 /** A pointer's bytes; one over 1 MiB is refused unread (pointer.too-large, exit 3). */
 function readPointerFd(fd: number, pointerRel: string): Buffer {
-  return readFdUpTo(fd, { maxBytes: MAX_POINTER_BYTES, tooLarge: () => pointerTooLarge(pointerRel, pointerRel) });
+  return readFdUpTo(fd, { maxBytes: MAX_POINTER_BYTES, tooBig: () => pointerTooLarge(pointerRel, pointerRel) });
 }
 
 /** Opens a pointer file without following a symlink (or blocking on a FIFO), checks it is a regular file, then `use`s it. */

@@ -42,7 +42,7 @@ export function readStashRecordText(file: string, shown: string): string | undef
   const refuse = refuseNonRegularFile('stash.bad-record', shown, 'reads a stash record through it', `remove it (git rm --cached ${shown} if it was committed): reg writes stash records itself`, file);
   const limit = {
     maxBytes: MAX_STASH_RECORD_BYTES,
-    tooLarge: () => configError('stash.bad-record', `${shown} is larger than 256 MiB: reg wrote no stash record that large`, { hint: `remove it (git rm --cached ${shown} if it was committed): reg writes stash records itself`, details: { path: file } }),
+    tooBig: () => configError('stash.bad-record', `${shown} is larger than 256 MiB: reg wrote no stash record that large`, { hint: `remove it (git rm --cached ${shown} if it was committed): reg writes stash records itself`, details: { path: file } }),
   };
   return withRegularFileIfAny(file, refuse, (fd) => readFdUpTo(fd, limit).toString('utf8'));
 }

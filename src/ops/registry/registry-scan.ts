@@ -175,6 +175,6 @@ export function readCardTextIfAny(abs: string, rel: string): string | undefined 
   return readTextRefusingLinks(
     abs,
     refuseNonRegularFile('card.symlink', rel, 'reads a card or template through it', `replace it with a regular file (git rm --cached ${rel} if it was committed), then run the command again`),
-    { maxBytes: MAX_CARD_BYTES, tooLarge: () => cardTooLarge(rel) },
+    { maxBytes: MAX_CARD_BYTES, tooBig: () => cardTooLarge(rel) },
   );
 }
