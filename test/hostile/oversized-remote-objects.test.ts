@@ -89,13 +89,17 @@ describe('a sync manifest on S3 served by a server that lies about it', () => {
     await s3?.stop();
   });
 
+  /** A pushed entry whose remote is reached through the proxy, which lies (`mode`) about the keys holding `/${key}`. */
+  const entryBehindProxy = async (mode: 'long-length' | 'endless', key: string): Promise<World> => {
+    const w = await pushedEntry('s3rver', s3);
+    setConfigValue(join(w.repo, '.reg/config.yaml'), ['remotes', 'team', 'endpoint-url'], proxy.endpoint);
+    Object.assign(proxy, { mode, key, sent: 0 });
+    return w;
+  };
+
   for (const mode of ['long-length', 'endless'] as const) {
     it(`${mode === 'long-length' ? 'a Content-Length of 1 GiB: refused on the headers' : 'an endless body: stopped at 256 MiB'}, exit 6 sync.bad-manifest, the work tree unchanged`, async () => {
-      const w = await pushedEntry('s3rver', s3);
-      setConfigValue(join(w.repo, '.reg/config.yaml'), ['remotes', 'team', 'endpoint-url'], proxy.endpoint);
-      proxy.mode = mode;
-      proxy.key = '.reg-sync.json';
-      proxy.sent = 0;
+      const w = await entryBehindProxy(mode, '.reg-sync.json');
       const workTree = snapshotTree(join(w.repo, ENTRY));
       const r = await runGuarded(w, ['sync', 'pull', ENTRY], [], { timeoutMs: HANG_MS });
       expect(r.code, r.stderr).toBe(6);
@@ -108,11 +112,7 @@ describe('a sync manifest on S3 served by a server that lies about it', () => {
   }
 
   it("reg doctor's probe object read back without end: the remote check fails (exit 1), the probe deleted", async () => {
-    const w = await pushedEntry('s3rver', s3);
-    setConfigValue(join(w.repo, '.reg/config.yaml'), ['remotes', 'team', 'endpoint-url'], proxy.endpoint);
-    proxy.mode = 'endless';
-    proxy.key = '.reg-doctor/probe-';
-    proxy.sent = 0;
+    const w = await entryBehindProxy('endless', '.reg-doctor/probe-');
     const before = (await w.remoteKeys()).filter((k) => k.startsWith('.reg-doctor/'));
     const r = await runGuarded(w, ['doctor'], [], { timeoutMs: HANG_MS });
     expect(r.code, r.stderr).toBe(1);
@@ -122,11 +122,7 @@ describe('a sync manifest on S3 served by a server that lies about it', () => {
   }, 120_000);
 
   it('a file of the entry sent without end: stopped at the size its manifest lists (exit 6), no temp file, nothing written', async () => {
-    const w = await pushedEntry('s3rver', s3);
-    setConfigValue(join(w.repo, '.reg/config.yaml'), ['remotes', 'team', 'endpoint-url'], proxy.endpoint);
-    proxy.mode = 'endless';
-    proxy.key = 'a.txt';
-    proxy.sent = 0;
+    const w = await entryBehindProxy('endless', 'a.txt');
     rmSync(join(w.repo, ENTRY, 'a.txt'));
     const workTree = snapshotTree(join(w.repo, ENTRY));
     const r = await runGuarded(w, ['sync', 'pull', ENTRY], [], { timeoutMs: HANG_MS });
