@@ -1,9 +1,27 @@
 import { Readable, Transform, finished, type TransformCallback } from 'node:stream';
 import { createRequire } from 'node:module';
 import type { NodeHttpHandlerOptions } from '@smithy/node-http-handler';
+import { readBody } from './body.js';
 
 // CommonJS loaded by `require` (no export scan; see s3.ts); the client loads the same module.
-const { NodeHttpHandler } = createRequire(import.meta.url)('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
+const { NodeHttpHandler, streamCollector } = createRequire(import.meta.url)('@smithy/node-http-handler') as typeof import('@smithy/node-http-handler');
+
+/** The most of one response the SDK reads into memory: a listing page of 1000 keys is ~1 MB, error bodies less. */
+export const MAX_COLLECTED_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The client's `streamCollector`: what the SDK reads whole (listing pages, error bodies, every
+ * response but a GetObject body, which reg streams itself) stops at MAX_COLLECTED_BYTES. The SDK's
+ * own collector has no limit: a hostile endpoint's endless listing page was read until memory ran
+ * out. Anything but a Node stream goes to the SDK's collector.
+ */
+export function boundedStreamCollector(stream: unknown): Promise<Uint8Array> {
+  if (!(stream instanceof Readable)) return streamCollector(stream as Parameters<typeof streamCollector>[0]);
+  return readBody(stream, undefined, undefined, {
+    maxBytes: MAX_COLLECTED_BYTES,
+    tooBig: () => Object.assign(new Error(`the server sent a response longer than ${MAX_COLLECTED_BYTES} bytes where reg expects a small one (a listing page, an error)`), { name: 'OversizedResponse' }),
+  });
+}
 type NodeHttpHandler = InstanceType<typeof NodeHttpHandler>;
 
 type HandleArgs = Parameters<NodeHttpHandler['handle']>;

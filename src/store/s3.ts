@@ -12,7 +12,7 @@ import { ConditionalWritesUnsupportedError, NotFoundError, PreconditionFailedErr
 import { readBody } from './body.js';
 import { HashingTap } from './hashing-tap.js';
 import { type S3Options } from './s3-config.js';
-import { IdleTimeoutHandler } from './s3-http.js';
+import { IdleTimeoutHandler, boundedStreamCollector } from './s3-http.js';
 
 /**
  * The SDK ships CommonJS. `require` loads it as it is; an ESM `import` of it first scans the
@@ -77,6 +77,7 @@ export class S3Backend implements Backend {
       requestChecksumCalculation: options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
       responseChecksumValidation: options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
       requestHandler,
+      streamCollector: boundedStreamCollector,
       ...(options.anonymous
         ? // Unsigned requests: the no-auth scheme resolves no identity and signs nothing.
           { httpAuthSchemeProvider: () => [{ schemeId: 'smithy.api#noAuth' }], httpAuthSchemes: [{ schemeId: 'smithy.api#noAuth', identityProvider: () => async () => ({}), signer: { sign: async (request) => request } }] }

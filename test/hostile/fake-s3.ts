@@ -17,6 +17,9 @@ export interface FakeS3 {
   requests: Array<{ method: string; url: string }>;
   /** Set: every listing page is empty, truncated, and names the token it was asked with (a listing that never advances). */
   stuckListing: boolean;
+  /** Set: a listing is answered with an XML body that never ends (bytes sent counted in listingBytes). */
+  endlessListing: boolean;
+  listingBytes: number;
   env: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -46,6 +49,17 @@ export async function startFakeS3(objects: Record<string, string | Buffer>, buck
     const prefix = `/${bucket}`;
     if (!rawPath.startsWith(prefix)) return s3Error(res, 404, 'NoSuchBucket', `no bucket in ${rawPath}`);
     const key = decodeURIComponent(rawPath.slice(prefix.length + 1));
+    if (req.method === 'GET' && key === '' && query.get('list-type') === '2' && fake.endlessListing) {
+      res.writeHead(200, { 'content-type': 'application/xml' });
+      res.write('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult>');
+      const chunk = Buffer.alloc(256 * 1024, 0x20);
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk)) fake.listingBytes += chunk.length;
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+      return;
+    }
     if (req.method === 'GET' && key === '' && query.get('list-type') === '2') {
       const p = query.get('prefix') ?? '';
       const max = Number(query.get('max-keys') ?? 1000);
@@ -90,6 +104,8 @@ export async function startFakeS3(objects: Record<string, string | Buffer>, buck
     objects: store,
     requests,
     stuckListing: false,
+    endlessListing: false,
+    listingBytes: 0,
     env: {
       AWS_ACCESS_KEY_ID: 'FAKE',
       AWS_SECRET_ACCESS_KEY: 'FAKE',

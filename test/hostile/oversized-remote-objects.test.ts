@@ -144,6 +144,17 @@ describe('an S3 listing that never advances', () => {
     expect(r.stderr).toContain('does not advance');
     expect(w.fake!.requests.filter((q) => q.url.includes('list-type=2')).length).toBeLessThan(10);
   }, 120_000);
+
+  it('a listing page without end: the SDK reads at most 64 MiB of it (exit 4 naming the oversized response)', async () => {
+    const w = (world = await makeWorld('fake-s3'));
+    writeFileSync(join(w.repo, '.reg/config.local.yaml'), 'hooks:\n  install: false\n');
+    w.fake!.endlessListing = true;
+    const r = await runGuarded(w, ['sync', 'pull', 'processed_datasets'], [], { timeoutMs: HANG_MS });
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr).toContain('a response longer than 67108864 bytes');
+    // Socket buffers let the server run ahead a little; the SDK's own collector would take it all.
+    expect(w.fake!.listingBytes).toBeLessThan(80 * MiB);
+  }, 120_000);
 });
 
 describe('what an earlier catalog publish left on a directory remote', () => {
