@@ -110,14 +110,17 @@ export class LocalBackend implements Backend {
   /**
    * Opens the file readableStats approves, with no window between the check and the open: a path
    * that was no link is opened with O_NOFOLLOW (a link swapped in fails), nothing blocks on a FIFO
-   * swapped in (O_NONBLOCK), and the open file must be the one checked. The caller closes the fd.
+   * swapped in (O_NONBLOCK), and what is open must be a regular file. A regular file that replaced
+   * it meanwhile is fine (sync manifests and locks are replaced by rename while others read them);
+   * through a link, only the file the check resolved inside the remote is. The caller closes the fd.
    */
   private openChecked(key: string, path: string, lst: Stats): { fd: number; size: number } {
     const checked = this.readableStats(key, path, lst);
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (lst.isSymbolicLink() ? 0 : constants.O_NOFOLLOW));
+    const viaLink = lst.isSymbolicLink();
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | (viaLink ? 0 : constants.O_NOFOLLOW));
     try {
       const st = fstatSync(fd);
-      if (st.isFile() && st.ino === checked.ino && st.dev === checked.dev) return { fd, size: st.size };
+      if (st.isFile() && (!viaLink || (st.ino === checked.ino && st.dev === checked.dev))) return { fd, size: st.size };
     } catch (err) {
       closeSync(fd);
       throw err;
