@@ -1,8 +1,9 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { type Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { RegError } from '../errors.js';
 import { NotFoundError, type Backend, type GetOptions, type ObjectInfo } from './backend.js';
+import { watchBody, watchingAgents } from './response-watch.js';
 import { isRetriable } from './transfer.js';
 
 /**
@@ -91,13 +92,7 @@ export class HttpBackend implements Backend {
     this.description = describeHttpUrl(options.url);
     this.readTimeoutMs = (options.readTimeout ?? 60) * 1000;
     this.connectTimeoutMs = (options.connectTimeout ?? 10) * 1000;
-    const agentOptions = { keepAlive: true, maxSockets: Math.max(8, options.maxSockets) };
-    this.httpAgent = new HttpAgent(agentOptions);
-    this.httpsAgent = new HttpsAgent({
-      ...agentOptions,
-      ...(options.sslVerify === false ? { rejectUnauthorized: false } : {}),
-      ...(typeof options.sslVerify === 'object' ? { ca: options.sslVerify.caBundle } : {}),
-    });
+    ({ httpAgent: this.httpAgent, httpsAgent: this.httpsAgent } = watchingAgents({ readTimeoutMs: this.readTimeoutMs, maxSockets: options.maxSockets, sslVerify: options.sslVerify }));
   }
 
   /** The URL of a key: each '/'-separated segment percent-encoded below the base path. */
@@ -130,8 +125,9 @@ export class HttpBackend implements Backend {
       });
       req.on('error', (err) => reject(failure ?? err));
       req.on('response', (res) => {
-        // From here on a stalled body is a stalled response: keep the idle timeout armed.
+        // From here on a stalled body is a stalled response: keep the idle timeout armed, and watch for a trickle.
         res.on('error', () => undefined);
+        watchBody(res, this.readTimeoutMs);
         const status = res.statusCode ?? 0;
         if (REDIRECTS.has(status) && res.headers.location) {
           res.resume();

@@ -1,8 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createRequire } from 'node:module';
@@ -12,6 +10,7 @@ import { ConditionalWritesUnsupportedError, NotFoundError, PreconditionFailedErr
 import { readBody } from './body.js';
 import { HashingTap } from './hashing-tap.js';
 import { type S3Options } from './s3-config.js';
+import { watchingAgents } from './response-watch.js';
 import { IdleTimeoutHandler, boundedStreamCollector } from './s3-http.js';
 
 /**
@@ -58,14 +57,10 @@ export class S3Backend implements Backend {
 
   constructor(readonly options: S3Options, credentialProvider?: S3ClientConfig['credentials']) {
     this.description = `s3://${options.bucket}${options.prefix ? '/' + options.prefix : ''}${options.endpointUrl ? ` (${options.endpointUrl})` : ''}`;
-    const agentOptions = { keepAlive: true, maxSockets: Math.max(8, options.maxSockets) };
-    const httpsAgent = new HttpsAgent({
-      ...agentOptions,
-      ...(options.sslVerify === false ? { rejectUnauthorized: false } : {}),
-      ...(typeof options.sslVerify === 'object' ? { ca: options.sslVerify.caBundle } : {}),
-    });
-    const requestHandler = (this.requestHandler = new IdleTimeoutHandler((options.readTimeout ?? DEFAULT_READ_TIMEOUT) * 1000, {
-      httpAgent: new HttpAgent(agentOptions),
+    const readTimeoutMs = (options.readTimeout ?? DEFAULT_READ_TIMEOUT) * 1000;
+    const { httpAgent, httpsAgent } = watchingAgents({ readTimeoutMs, maxSockets: options.maxSockets, sslVerify: options.sslVerify });
+    const requestHandler = (this.requestHandler = new IdleTimeoutHandler(readTimeoutMs, {
+      httpAgent,
       httpsAgent,
       connectionTimeout: (options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000,
     }));
