@@ -1,4 +1,4 @@
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { RegError } from '../errors.js';
 
 /**
@@ -15,6 +15,15 @@ export interface GitRunOptions {
   /** Kills git after this long (network commands); the result then has code 124. */
   timeoutMs?: number;
 }
+
+/**
+ * The most of git's stdout reg takes from one command (it is also turned into a string, which V8
+ * caps at 512 MiB). A commit can hold a tree of a few KiB whose recursive listing is gigabytes (a
+ * "tree bomb": each level's subtrees are one tree named sixteen times): `ls-tree -r` of it used to
+ * be read until 1 GiB, and turned into a string past 512 MiB, an internal error. A registry's
+ * listings are far smaller: a million tracked files list in about 100 MB.
+ */
+export const MAX_GIT_OUTPUT_BYTES = 256 * 1024 * 1024;
 
 /**
  * Repositories where git must never fetch a missing object by itself (`reg get --repo`'s partial
@@ -40,7 +49,7 @@ export function gitRun(root: string, args: string[], input?: string, opts: GitRu
     const options = {
       cwd: root,
       encoding: 'buffer' as const,
-      maxBuffer: 1 << 30,
+      maxBuffer: MAX_GIT_OUTPUT_BYTES,
       ...(env ? { env } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
@@ -48,6 +57,10 @@ export function gitRun(root: string, args: string[], input?: string, opts: GitRu
     const child = execFile('git', args, options, (err, stdout, stderr) => {
       if (opts.signal?.aborted) {
         reject(opts.signal.reason);
+        return;
+      }
+      if ((err as { code?: unknown } | null)?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
+        reject(outputTooLarge(args));
         return;
       }
       const killed = err !== null && (err as { killed?: boolean }).killed === true;
@@ -58,8 +71,35 @@ export function gitRun(root: string, args: string[], input?: string, opts: GitRu
       }
       resolvePromise({ code, stdout, stderr: stderr.toString('utf8') });
     });
+    track(child);
     if (input !== undefined) child.stdin?.end(input);
     else child.stdin?.end();
+  });
+}
+
+/**
+ * git processes still running. A command that ends (Ctrl-C, an error elsewhere) must not leave
+ * them behind: `git log --raw` over a hostile commit can run for many minutes on its own, and
+ * kept doing so after reg had exited. Killed when the process exits.
+ */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of liveChildren) c.kill('SIGKILL');
+    });
+  }
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
+function outputTooLarge(args: readonly string[]): RegError {
+  const command = `git ${args.slice(0, 4).join(' ')}${args.length > 4 ? ' ...' : ''}`;
+  return new RegError('git.output-too-large', 'config', `${command} printed more than ${MAX_GIT_OUTPUT_BYTES / (1024 * 1024)} MiB, more than any registry's history or tree needs`, {
+    hint: 'a commit in the range holds a tree of millions of entries (a "tree bomb": small in git, gigabytes when listed); find it with git rev-list and git ls-tree, and leave it out of the revisions you name (or git rm the offending directory in a new commit)',
   });
 }
 
@@ -219,6 +259,7 @@ export class BlobReader {
     if (this.child) return this.child;
     const env = gitEnv(this.root, undefined);
     const child = spawn('git', ['cat-file', '--batch'], { cwd: this.root, stdio: ['pipe', 'pipe', 'pipe'], ...(env ? { env } : {}) });
+    track(child);
     child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     // Only its head is ever shown: a process flooding stderr (a server's "remote:" lines) is not kept.
     child.stderr.on('data', (d: Buffer) => {
