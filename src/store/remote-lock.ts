@@ -32,10 +32,16 @@ export const LOCK_STALE_MS = 10 * 60_000;
 export const LOCK_REFRESH_MS = 60_000;
 const ACQUIRE_ATTEMPTS = 8;
 
-/** The lock is held by someone else (`holder`), or contended for too long. */
+/**
+ * More lock objects than writers could ever contend with at once: planted (or another tool's
+ * files), not contenders. Each would be read on every attempt, one request after another.
+ */
+export const MAX_CONTENDERS = 64;
+
+/** The lock is held by someone else (`holder`), contended for too long, or its directory holds `crowd` lock objects (over MAX_CONTENDERS). */
 export class LockBusyError extends Error {
-  constructor(readonly dir: string, readonly holder: LockInfo | undefined) {
-    super(holder ? `locked by ${describeHolder(holder)}` : `${dir} is being locked by another writer`);
+  constructor(readonly dir: string, readonly holder: LockInfo | undefined, readonly crowd?: number) {
+    super(holder ? `locked by ${describeHolder(holder)}` : crowd !== undefined ? `${dir} holds ${crowd} lock objects` : `${dir} is being locked by another writer`);
     this.name = 'LockBusyError';
   }
 }
@@ -125,6 +131,11 @@ export async function acquireRemoteLock(backend: Backend, dir: string, purpose: 
     const others: ObjectInfo[] = [];
     for await (const page of backend.list(`${dir}/`, { signal: options.signal })) {
       for (const o of page) if (o.key !== key && o.key.endsWith('.json')) others.push(o);
+      if (others.length > MAX_CONTENDERS) break;
+    }
+    if (others.length > MAX_CONTENDERS) {
+      await backend.delete(key).catch(() => undefined);
+      throw new LockBusyError(dir, undefined, others.length);
     }
     const live: LockInfo[] = [];
     let unreadable = false;

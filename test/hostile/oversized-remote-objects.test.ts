@@ -52,6 +52,22 @@ describe('a sync manifest on a directory remote', () => {
   }, 120_000);
 });
 
+describe('lock objects planted on a directory remote', () => {
+  it('more than 64 under an entry: sync push refuses at once by name (exit 7 sync.lock-crowded), transfers nothing', async () => {
+    const w = await pushedEntry('dir');
+    const locks = join(w.remoteDir!, 'processed_datasets/.reg-sync-locks/tokenized');
+    mkdirSync(locks, { recursive: true });
+    for (let i = 0; i < 65; i++) writeFileSync(join(locks, `p${i}.json`), JSON.stringify({ id: `p${i}`, host: 'elsewhere', pid: 1, purpose: 'planted', state: 'trying', at: new Date().toISOString() }));
+    writeFileSync(join(w.repo, ENTRY, 'c.txt'), 'charlie');
+    const remote = snapshotTree(join(w.remoteDir!, ENTRY));
+    const r = await runGuarded(w, ['sync', 'push', ENTRY], [], { timeoutMs: HANG_MS });
+    expect(r.code, r.stderr).toBe(7);
+    expect(r.errorCode).toBe('sync.lock-crowded');
+    expect(r.stderr).toContain('processed_datasets/.reg-sync-locks/tokenized/ on remote team holds over 64 lock objects');
+    expect(snapshotTree(join(w.remoteDir!, ENTRY))).toEqual(remote);
+  }, 120_000);
+});
+
 describe('a sync manifest on S3 served by a server that lies about it', () => {
   let s3: S3Server;
   let proxy: { server: Server; endpoint: string; sent: number; mode: 'long-length' | 'endless'; key: string };

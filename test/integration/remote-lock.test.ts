@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isConditionalWritesUnsupported, isPreconditionFailed } from '../../dist/store/backend.js';
 import { LocalBackend } from '../../dist/store/local.js';
-import { LockBusyError, acquireRemoteLock } from '../../dist/store/remote-lock.js';
+import { LockBusyError, MAX_CONTENDERS, acquireRemoteLock } from '../../dist/store/remote-lock.js';
 import { S3Backend } from '../../dist/store/s3.js';
 import { filesUnder, removeDir, tempDir } from '../helpers/repo.js';
 import { startS3Server, type S3Server } from '../helpers/s3server.js';
@@ -122,6 +122,26 @@ describe('remote lock', () => {
     } finally {
       removeDir(root);
     }
+  });
+
+  it(`directory: more than ${MAX_CONTENDERS} fresh lock objects (planted) are refused at once, none of them read, ours withdrawn`, async () => {
+    await withLockBackend('directory', async (b) => {
+      const planted = MAX_CONTENDERS + 1;
+      for (let i = 0; i < planted; i++) {
+        const info = { id: `p${i}`, host: 'elsewhere', pid: 1, purpose: 'planted', state: 'trying', at: new Date().toISOString() };
+        await b.putBytes(`locks/entry/p${i}.json`, Buffer.from(JSON.stringify(info)));
+      }
+      let reads = 0;
+      const get = b.get.bind(b);
+      b.get = (key, options) => ((reads += 1), get(key, options));
+      const read = b.readVersioned.bind(b);
+      b.readVersioned = (key, options) => ((reads += 1), read(key, options));
+      const busy = await rejection(acquireRemoteLock(b, 'locks/entry', 'reg sync push of a/b', { random: () => 0 }));
+      expect(busy).toBeInstanceOf(LockBusyError);
+      expect((busy as LockBusyError).crowd).toBe(planted);
+      expect(reads).toBe(0);
+      expect((await keysUnder(b, 'locks/entry/')).length).toBe(planted);
+    });
   });
 
   for (const kind of ['directory', 's3'] as const) {

@@ -13,7 +13,7 @@ import { areaOf, classifyAreaChild, registryPolicy, type Area } from '../../poli
 import { openRepo, repoRelative, type Repo } from '../../repo.js';
 import { isConditionalWritesUnsupported, isPreconditionFailed, readWholeObject, type Backend, type VersionedObject } from '../../store/backend.js';
 import { HashingTap } from '../../store/hashing-tap.js';
-import { LOCK_STALE_MS, LockBusyError, acquireRemoteLock, describeHolder, type HeldLock } from '../../store/remote-lock.js';
+import { LOCK_STALE_MS, LockBusyError, MAX_CONTENDERS, acquireRemoteLock, describeHolder, type HeldLock } from '../../store/remote-lock.js';
 import { type RetryPolicy, type TransferFailure, type TransferTask } from '../../store/transfer.js';
 import { openRemote, resolveRemoteName, type OpenedRemote } from '../remote/open-remote.js';
 import { regState, workTree } from '../../workspace/safe-fs.js';
@@ -655,6 +655,11 @@ async function lockForPush(ctx: Context, plans: Planned[], force: boolean, locks
       locks.push(await acquireRemoteLock(backend, lockDir(plan), `reg sync push of ${plan.ref.rel}`, { signal: ctx.signal }));
     } catch (err) {
       if (!(err instanceof LockBusyError)) throw err;
+      if (err.crowd !== undefined) {
+        throw new RegError('sync.lock-crowded', 'conflict', `sync push of ${plan.ref.rel} refused: the lock directory ${lockDir(plan)}/ on remote ${plan.remote.name} holds over ${MAX_CONTENDERS} lock objects, more than pushes could ever leave at once; nothing was transferred`, {
+          hint: `they were planted or written by another tool: look at them and delete those under ${lockDir(plan)}/ that no push of yours is writing, then run the command again`,
+        });
+      }
       throw new RegError('sync.locked', 'conflict', `sync push of ${plan.ref.rel} refused: another push of it is running (${err.holder ? describeHolder(err.holder) : 'contended'}); nothing was transferred`, {
         hint: `run the command again when it is done (then pull its result first: reg sync pull ${plan.ref.rel}); a lock left by a killed push expires after ${LOCK_STALE_MS / 60_000} minutes`,
       });
