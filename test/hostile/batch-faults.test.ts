@@ -596,3 +596,22 @@ describe('export jobs under reg batch', () => {
     }
   }, 240_000);
 });
+
+describe('a jobs or results CSV without end', () => {
+  it('/dev/zero as the jobs CSV: exit 2 batch.csv-too-large after 256 MiB; as the results file of --continue: exit 3 batch.bad-results; nothing written', async () => {
+    await freshWorld();
+    makeSource(join(incoming, 'one'), 2, 64);
+    const file = writeJobs([`add,one,raw_datasets,${join(incoming, 'one')},copy,,`]);
+    const before = snapshotBefore();
+    const jobs = await reg(repo, ['batch', '/dev/zero', '--json'], { timeoutMs: 60_000 });
+    expect(jobs.code, jobs.stderr).toBe(2);
+    expect(JSON.parse(jobs.stdout).error.code).toBe('batch.csv-too-large');
+    expect(jobs.stderr).toContain('/dev/zero is longer than 256 MiB');
+    const results = await reg(repo, ['batch', file, '--continue', '--results', '/dev/zero', '--json'], { timeoutMs: 60_000 });
+    expect(results.code, results.stderr).toBe(3);
+    expect(JSON.parse(results.stdout).error.code).toBe('batch.bad-results');
+    expect(results.stderr).toContain('longer than 256 MiB');
+    expectNoTrace(before, [incoming]);
+    expect(filesUnder(join(repo, 'raw_datasets')).filter((f) => f.startsWith('one'))).toEqual([]);
+  }, 120_000);
+});

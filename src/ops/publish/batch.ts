@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { constants, existsSync, lstatSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, utimes } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { parse } from 'csv-parse/sync';
@@ -7,6 +7,7 @@ import type { Context } from '../../context.js';
 import { isLegacy } from '../../data/pointer.js';
 import { parseByteSize } from '../../data/units.js';
 import { RegError, diskError, errnoCode, isRegError, usageError } from '../../errors.js';
+import { readFdUpTo } from '../../fsutil.js';
 import { resolveCommits } from '../../git/history.js';
 import { areaOf, registryPolicy, type Area } from '../../policy/areas.js';
 import { ruleNameOf } from '../../policy/naming.js';
@@ -212,12 +213,31 @@ export function parseShard(text: string): { index: number; count: number } | und
 // ---------------------------------------------------------------------------------------------
 // Reading and validating rows
 
+/**
+ * The most of a jobs or results CSV reg reads: a million jobs of a few hundred bytes. The file is
+ * named on the command line, but may be `/dev/zero` by mistake or a pipe that never ends.
+ */
+export const MAX_BATCH_CSV_BYTES = 256 * 1024 * 1024;
+
+/** The text of a jobs or results CSV (a regular file or a pipe), at most MAX_BATCH_CSV_BYTES of it; `tooBig` when longer. */
+function readCsvText(abs: string, tooBig: () => Error): string {
+  const fd = openSync(abs, 'r');
+  try {
+    return readFdUpTo(fd, { maxBytes: MAX_BATCH_CSV_BYTES, tooBig }).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** `importDone(key)`: the job's import finished in an earlier run (its source may be gone, moved into place). */
 function readJobs(repo: Repo, ctx: Context, csvAbs: string, shown: string, importDone: (key: string) => boolean): { jobs: BatchJob[]; errors: RowError[] } {
   let text: string;
   try {
-    text = readFileSync(csvAbs, 'utf8');
+    text = readCsvText(csvAbs, () =>
+      usageError('batch.csv-too-large', `${shown} is longer than ${MAX_BATCH_CSV_BYTES / (1024 * 1024)} MiB, more than a jobs CSV holds`, { hint: 'name the jobs CSV (a file, not a device), or split the jobs into several CSVs run one after another' }),
+    );
   } catch (err) {
+    if (isRegError(err)) throw err;
     throw usageError('batch.no-csv', `cannot read ${shown}: ${(err as Error).message}`, { hint: 'name the jobs CSV (see fixtures/batch-jobs.csv for the format)' });
   }
   let records: Array<{ record: Record<string, string>; info: { lines: number }; raw: string }>;
@@ -710,7 +730,7 @@ function readResults(abs: string): Map<string, JobOutcome> {
   if (!existsSync(abs)) return out;
   let rows: Array<Record<string, string>>;
   try {
-    rows = parse(readFileSync(abs, 'utf8'), { columns: true, skip_empty_lines: true, bom: true }) as Array<Record<string, string>>;
+    rows = parse(readCsvText(abs, () => new Error(`longer than ${MAX_BATCH_CSV_BYTES / (1024 * 1024)} MiB`)), { columns: true, skip_empty_lines: true, bom: true }) as Array<Record<string, string>>;
   } catch (err) {
     throw new RegError('batch.bad-results', 'config', `${abs} is not a results file reg can read: ${(err as Error).message}`, { hint: 'name the right file with --results, or run again without --continue' });
   }
