@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeRegistry, reg, regOk, removeDir, writeTree } from '../helpers/repo.js';
+import { makeRegistry, reg, regOk, removeDir, tempFilesUnder, writeTree } from '../helpers/repo.js';
 import { makeSentinel, snapshotTree } from './tree.js';
 
 /**
@@ -80,3 +80,26 @@ describe('a loop of links inside a dataset (a commit can force-add one)', () => 
   });
 });
 
+
+describe('a link to a kernel file inside a dataset (a commit can force-add one)', () => {
+  it('reg add and reg status refuse /proc/self/pagemap by name (exit 2 add.kernel-file): no cache temp file, nothing written', async () => {
+    writeTree(repo, { 'raw_datasets/x/a.txt': 'a\n' });
+    symlinkSync('/proc/self/pagemap', join(repo, 'raw_datasets/x/pm'));
+    const outside = snapshotTree(sentinel);
+    const add = await reg(repo, ['--json', 'add', 'raw_datasets/x'], { timeoutMs: 60_000 });
+    expect(add.code, add.stderr).toBe(2);
+    expect(JSON.parse(add.stdout).error.code).toBe('add.kernel-file');
+    expect(add.stderr).toMatch(/raw_datasets\/x\/pm is a symlink to \/proc\/\d+\/pagemap, a file the kernel makes up/);
+    expect(existsSync(join(repo, 'raw_datasets/x.dvc'))).toBe(false);
+    expect(tempFilesUnder(join(repo, '.reg'))).toEqual([]);
+    // Added before the link appeared: status refuses it the same way instead of hashing without end.
+    rmSync(join(repo, 'raw_datasets/x/pm'));
+    await regOk(repo, ['add', 'raw_datasets/x']);
+    symlinkSync('/proc/self/status', join(repo, 'raw_datasets/x/st'));
+    symlinkSync('/proc/self/pagemap', join(repo, 'raw_datasets/x/pm'));
+    const status = await reg(repo, ['--json', 'status', 'raw_datasets/x'], { timeoutMs: 60_000 });
+    expect(status.code, status.stderr).toBe(2);
+    expect(JSON.parse(status.stdout).error.code).toBe('add.kernel-file');
+    expect(snapshotTree(sentinel)).toEqual(outside);
+  });
+});
