@@ -85,7 +85,7 @@ export function readConfigText(path: string): string {
  */
 export function readConfigTextIfAny(abs: string, refusal: { shownAs: string; use: string; hint: string }): string | undefined {
   const refuse = refuseNonRegularFile('config.not-a-file', refusal.shownAs, refusal.use, refusal.hint, abs);
-  return withRegularFileIfAny(abs, refuse, (fd) => readFdUpTo(fd, configFileLimit(refusal.shownAs, abs)).toString('utf8'));
+  return withRegularFileIfAny(abs, refuse, (fd, st) => readFdUpTo(fd, configFileLimit(refusal.shownAs, abs), st.size).toString('utf8'));
 }
 
 /** A config (reg's or DVC's) holds a few remotes and settings; a bigger file is not read. */

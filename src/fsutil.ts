@@ -172,16 +172,28 @@ export function withFileNoFollowSync<T>(abs: string, use: (fd: number, st: Stats
  */
 export function readRegularFileSync(abs: string, options: { maxBytes: number; followLinks?: boolean }): Buffer | undefined {
   const { maxBytes, followLinks = false } = options;
+  const refused = new Error('not a regular file, or too large');
   try {
-    const fd = openSync(abs, constants.O_RDONLY | constants.O_NONBLOCK | (followLinks ? 0 : constants.O_NOFOLLOW));
-    try {
-      const st = fstatSync(fd);
-      return st.isFile() ? readFdUpTo(fd, { maxBytes, tooBig: () => new Error('too large') }) : undefined;
-    } finally {
-      closeSync(fd);
-    }
+    return readRegularFileOrThrowSync(abs, { maxBytes, tooBig: () => refused }, { followLinks, notAFile: () => refused });
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The bytes of the regular file at `abs`, at most `limit.maxBytes` of them (else `limit.tooBig()`):
+ * opened without blocking on a FIFO (and, unless `followLinks`, without following a symlink:
+ * ELOOP), and `notAFile()` thrown for anything fstat does not call a regular file. What fstat saw
+ * is what is read.
+ */
+export function readRegularFileOrThrowSync(abs: string, limit: ReadLimit, how: { followLinks: boolean; notAFile: () => Error }): Buffer {
+  const fd = openSync(abs, constants.O_RDONLY | constants.O_NONBLOCK | (how.followLinks ? 0 : constants.O_NOFOLLOW));
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw how.notAFile();
+    return readFdUpTo(fd, limit, st.size);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -194,13 +206,14 @@ export interface ReadLimit {
 /**
  * The bytes of the open file `fd` from where it stands, at most `limit.maxBytes` of them: for a
  * bigger file `limit.tooBig()` is thrown, before anything is read when fstat already says so, else
- * (a file growing while it is read) as soon as one byte too many arrives. A tracked file costs
+ * (a file growing while it is read) as soon as one byte too many arrives. `knownSize`: what the
+ * caller's own fstat of `fd` said, so it is not asked twice. A tracked file costs
  * git little to store and much to read: four GiB of zeros are four MiB in a commit, and read
  * whole they took reg 40 s and 4 GiB of memory to end in a V8 error.
  */
-export function readFdUpTo(fd: number, limit: ReadLimit): Buffer {
+export function readFdUpTo(fd: number, limit: ReadLimit, knownSize?: number): Buffer {
   const { maxBytes, tooBig } = limit;
-  const size = fstatSync(fd).size;
+  const size = knownSize ?? fstatSync(fd).size;
   if (size > maxBytes) throw tooBig();
   let buf = Buffer.allocUnsafe(size + 1);
   let length = 0;
@@ -230,11 +243,11 @@ export type NotARegularFile = 'symlink' | 'not-a-file';
  * symlink is never followed and nothing else (directory, FIFO, device) is opened for reading:
  * `refuse` makes the error thrown for them.
  */
-export function withRegularFileIfAny<T>(abs: string, refuse: (kind: NotARegularFile) => Error, use: (fd: number) => T): T | undefined {
+export function withRegularFileIfAny<T>(abs: string, refuse: (kind: NotARegularFile) => Error, use: (fd: number, st: Stats) => T): T | undefined {
   try {
     return withFileNoFollowSync(abs, (fd, st) => {
       if (!st.isFile()) throw refuse('not-a-file');
-      return use(fd);
+      return use(fd, st);
     });
   } catch (err) {
     const code = errnoCode(err);
@@ -253,7 +266,7 @@ export function withRegularFileIfAny<T>(abs: string, refuse: (kind: NotARegularF
 export function readTextRefusingLinks(abs: string, refuseLink: (kind: NotARegularFile) => Error, limit: ReadLimit): string | undefined {
   const notAFile = new Error('not a regular file');
   try {
-    return withRegularFileIfAny(abs, (kind) => (kind === 'symlink' ? refuseLink(kind) : notAFile), (fd) => readFdUpTo(fd, limit).toString('utf8'));
+    return withRegularFileIfAny(abs, (kind) => (kind === 'symlink' ? refuseLink(kind) : notAFile), (fd, st) => readFdUpTo(fd, limit, st.size).toString('utf8'));
   } catch (err) {
     if (err === notAFile) return undefined;
     throw err;
@@ -305,7 +318,7 @@ export function ignoreFileLimit(code: string, shownRel: string, abs: string): Re
  */
 export function readGitignoreText(abs: string, shownRel: string): string {
   const limit = ignoreFileLimit('gitignore.too-large', shownRel, abs);
-  return withRegularFileIfAny(abs, refuseGitignore(abs, shownRel), (fd) => readFdUpTo(fd, limit).toString('utf8')) ?? '';
+  return withRegularFileIfAny(abs, refuseGitignore(abs, shownRel), (fd, st) => readFdUpTo(fd, limit, st.size).toString('utf8')) ?? '';
 }
 
 /** Throws readGitignoreText's error when `abs` is a symlink or not a regular file; nothing there passes. */

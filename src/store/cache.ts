@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, lstatSync, openSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
+import { chmodSync, constants, copyFileSync, existsSync, linkSync, lstatSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { rename } from 'node:fs/promises';
 import { CHUNK_SIZE, hashFile } from '../data/hash.js';
 import { buildManifest, manifestSlices, md5Hex, parseManifestForm, type ManifestEntry } from '../data/manifest.js';
 import { RegError, diskError, errnoCode, integrityError, isRegError } from '../errors.js';
-import { readFdUpTo, tempPathFor, writeFileAtomicSync, writeThenNameSync } from '../fsutil.js';
+import { readRegularFileOrThrowSync, tempPathFor, writeFileAtomicSync, writeThenNameSync } from '../fsutil.js';
 import { MAX_MANIFEST_BYTES } from './object-store.js';
 import { hasVerifiedMtime, objectPathIn, runRestoreTask, stampVerifiedPath, type WrittenStat } from '../workspace/hash-task.js';
 import { hashEachOf } from '../workspace/hasher.js';
@@ -616,13 +616,7 @@ export function readCacheFile(path: string, maxBytes: number): Buffer {
       hint: 'remove it (reg fetch or reg pull brings a good copy), then run the command again',
       details: { path, maxBytes },
     });
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    if (!fstatSync(fd).isFile()) {
-      throw integrityError('cache.not-a-file', `cache object ${path} is not a regular file: not reg's`, { hint: 'remove it (reg fetch or reg pull brings a good copy), then run the command again', details: { path, maxBytes } });
-    }
-    return readFdUpTo(fd, { maxBytes, tooBig });
-  } finally {
-    closeSync(fd);
-  }
+  const notAFile = () =>
+    integrityError('cache.not-a-file', `cache object ${path} is not a regular file: not reg's`, { hint: 'remove it (reg fetch or reg pull brings a good copy), then run the command again', details: { path, maxBytes } });
+  return readRegularFileOrThrowSync(path, { maxBytes, tooBig }, { followLinks: true, notAFile });
 }

@@ -242,7 +242,7 @@ export class LocalBackend implements Backend {
       if (opened.size > max) return undefined;
       const over = new Error('grew');
       try {
-        return readFdUpTo(opened.fd, { maxBytes: max, tooBig: () => over });
+        return readFdUpTo(opened.fd, { maxBytes: max, tooBig: () => over }, opened.size);
       } catch (err) {
         if (err === over) return undefined;
         throw err;
@@ -320,9 +320,9 @@ export class LocalBackend implements Backend {
     let bytes: Buffer;
     try {
       const path = this.pathOf(key);
-      const { fd } = this.openChecked(key, path, await lstat(path));
+      const { fd, size } = this.openChecked(key, path, await lstat(path));
       try {
-        bytes = readFdUpTo(fd, options.limit);
+        bytes = readFdUpTo(fd, options.limit, size);
       } finally {
         closeSync(fd);
       }

@@ -1,4 +1,4 @@
-import { lstatSync } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { basename, join, posix, resolve } from 'node:path';
 import { isLegacy, MAX_POINTER_BYTES, parsePointer, pointerTooLarge, type PointerOutput } from '../../data/pointer.js';
 import type { Context } from '../../context.js';
@@ -59,13 +59,13 @@ export function loadPointer(repo: Repo, pointerAbs: string): TrackedOutput[] {
  * caller decides what a missing pointer means); anything else is a named error.
  */
 export function readPointerFile(pointerAbs: string, pointerRel: string): string {
-  return withPointerFile(pointerAbs, pointerRel, (fd) => readPointerFd(fd, pointerRel).toString('utf8'));
+  return withPointerFile(pointerAbs, pointerRel, (fd, st) => readPointerFd(fd, pointerRel, st.size).toString('utf8'));
 }
 
 /** readPointerFile's bytes, or undefined when there is no file at `pointerAbs` (ENOENT/ENOTDIR). */
 export function readPointerBytesIfAny(pointerAbs: string, pointerRel: string): Buffer | undefined {
   try {
-    return withPointerFile(pointerAbs, pointerRel, (fd) => readPointerFd(fd, pointerRel));
+    return withPointerFile(pointerAbs, pointerRel, (fd, st) => readPointerFd(fd, pointerRel, st.size));
   } catch (err) {
     if (isMissingPath(err)) return undefined;
     throw err;
@@ -82,12 +82,12 @@ export function assertPointerFile(pointerAbs: string, pointerRel: string): void 
 }
 
 /** A pointer's bytes; one over 1 MiB is refused unread (pointer.too-large, exit 3). */
-function readPointerFd(fd: number, pointerRel: string): Buffer {
-  return readFdUpTo(fd, { maxBytes: MAX_POINTER_BYTES, tooBig: () => pointerTooLarge(pointerRel, pointerRel) });
+function readPointerFd(fd: number, pointerRel: string, size: number): Buffer {
+  return readFdUpTo(fd, { maxBytes: MAX_POINTER_BYTES, tooBig: () => pointerTooLarge(pointerRel, pointerRel) }, size);
 }
 
 /** Opens a pointer file without following a symlink (or blocking on a FIFO), checks it is a regular file, then `use`s it. */
-function withPointerFile<T>(pointerAbs: string, pointerRel: string, use: (fd: number) => T): T {
+function withPointerFile<T>(pointerAbs: string, pointerRel: string, use: (fd: number, st: Stats) => T): T {
   const refuse = (what: string, code = 'pointer.unreadable') =>
     configError(code, `${pointerRel} ${what}`, {
       hint: `a pointer must be a regular file (YAML): remove ${pointerRel}, or restore it with git checkout -- ${pointerRel}`,
@@ -96,7 +96,7 @@ function withPointerFile<T>(pointerAbs: string, pointerRel: string, use: (fd: nu
   try {
     return withFileNoFollowSync(pointerAbs, (fd, st) => {
       if (!st.isFile()) throw refuse('is not a regular file');
-      return use(fd);
+      return use(fd, st);
     });
   } catch (err) {
     if (isRegError(err) || isMissingPath(err)) throw err;

@@ -44,7 +44,7 @@ export function readStashRecordText(file: string, shown: string): string | undef
     maxBytes: MAX_STASH_RECORD_BYTES,
     tooBig: () => configError('stash.bad-record', `${shown} is larger than 256 MiB: reg wrote no stash record that large`, { hint: `remove it (git rm --cached ${shown} if it was committed): reg writes stash records itself`, details: { path: file } }),
   };
-  return withRegularFileIfAny(file, refuse, (fd) => readFdUpTo(fd, limit).toString('utf8'));
+  return withRegularFileIfAny(file, refuse, (fd, st) => readFdUpTo(fd, limit, st.size).toString('utf8'));
 }
 
 export async function saveToStash(

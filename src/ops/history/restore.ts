@@ -261,7 +261,7 @@ function undoWrite(fs: SafeFs, rel: string): { rel: string; undo: () => void } {
   try {
     // Pointers and .gitignore files only, each read (and refused when too big) by its own reader first.
     const limit = ignoreFileLimit('restore.too-large', rel, abs ?? rel);
-    before = abs === undefined ? undefined : withFileNoFollowSync(abs, (fd, st) => (st.isFile() ? { bytes: readFdUpTo(fd, limit), mode: st.mode } : 'other'));
+    before = abs === undefined ? undefined : withFileNoFollowSync(abs, (fd, st) => (st.isFile() ? { bytes: readFdUpTo(fd, limit, st.size), mode: st.mode } : 'other'));
   } catch (err) {
     if (errnoCode(err) === 'ELOOP') before = 'other';
     else if (!isMissingPath(err)) throw err;

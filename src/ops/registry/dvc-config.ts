@@ -81,7 +81,7 @@ export function readDvcConfigs(root: string): DvcConfigFile[] {
       'imports a DVC config through it',
       `replace it with a regular file (git rm --cached .dvc/${isLocal ? 'config.local' : 'config'} if it was committed), or run reg init without --from-dvc`,
     );
-    const text = withRegularFileIfAny(file, refuse, (fd) => readFdUpTo(fd, configFileLimit(file, file)).toString('utf8'));
+    const text = withRegularFileIfAny(file, refuse, (fd, st) => readFdUpTo(fd, configFileLimit(file, file), st.size).toString('utf8'));
     if (text !== undefined) read.push({ file, isLocal, sections: parseDvcConfig(text, file) });
   }
   return read;

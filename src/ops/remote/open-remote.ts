@@ -2,8 +2,8 @@ import { statSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Context } from '../../context.js';
-import { RegError, configError, errnoCode } from '../../errors.js';
-import { readRegularFileSync } from '../../fsutil.js';
+import { RegError, configError, errnoCode, isRegError } from '../../errors.js';
+import { readRegularFileOrThrowSync } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
 import type { Backend } from '../../store/backend.js';
 import { HttpBackend, isHttpUrl, readOnlyRemoteError } from '../../store/http.js';
@@ -228,10 +228,15 @@ function sslVerifyOption(repo: Repo, name: string, value: unknown): boolean | { 
   if (typeof value === 'boolean') return value;
   const s = String(value).toLowerCase();
   if (s === 'false' || s === 'true') return s === 'true';
-  const abs = optionFile(repo, name, 'ssl-verify', String(value))!;
-  const caBundle = readRegularFileSync(abs, { followLinks: true, maxBytes: MAX_OPTION_FILE_BYTES });
-  if (caBundle === undefined) throw optionFileError(name, 'ssl-verify', String(value), abs, 'cannot be read');
-  return { caBundle };
+  const abs = resolve(repo.regDir, String(value));
+  const refuse = (what: string) => optionFileError(name, 'ssl-verify', String(value), abs, what);
+  try {
+    // Read once, in the checks' own open: nothing can be swapped in between.
+    return { caBundle: readRegularFileOrThrowSync(abs, { maxBytes: MAX_OPTION_FILE_BYTES, tooBig: () => refuse(TOO_BIG) }, { followLinks: true, notAFile: () => refuse(NOT_A_FILE) }) };
+  } catch (err) {
+    if (isRegError(err)) throw err;
+    throw refuse(cannotRead(err));
+  }
 }
 
 /** CA bundles and AWS shared files hold kilobytes. */
@@ -252,12 +257,16 @@ function optionFile(repo: Repo, name: string, key: string, value: string | undef
   try {
     st = statSync(abs);
   } catch (err) {
-    throw refuse(`cannot be read (${errnoCode(err) ?? (err as Error).message})`);
+    throw refuse(cannotRead(err));
   }
-  if (!st.isFile()) throw refuse('is not a regular file');
-  if (st.size > MAX_OPTION_FILE_BYTES) throw refuse('is larger than 16 MiB');
+  if (!st.isFile()) throw refuse(NOT_A_FILE);
+  if (st.size > MAX_OPTION_FILE_BYTES) throw refuse(TOO_BIG);
   return abs;
 }
+
+const NOT_A_FILE = 'is not a regular file';
+const TOO_BIG = 'is larger than 16 MiB';
+const cannotRead = (err: unknown) => `cannot be read (${errnoCode(err) ?? (err as Error).message})`;
 
 function optionFileError(name: string, key: string, value: string, abs: string, what: string): RegError {
   return configError('remote.bad-file-option', `remotes.${name}.${key}: ${value} ${what}`, {
