@@ -2,7 +2,7 @@ import { closeSync, constants, createReadStream, createWriteStream, fstatSync, l
 import { chmod, link, lstat, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { configError, errnoCode, withPath } from '../errors.js';
+import { RegError, configError, errnoCode, withPath } from '../errors.js';
 import { isAtOrBelow, isTempName, readFdUpTo, removeStaleTemps, tempPathFor } from '../fsutil.js';
 import { HashingTap } from './hashing-tap.js';
 import { NotFoundError, PreconditionFailedError, checkPutBytes, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type ReadSmallOptions, type VersionedObject } from './backend.js';
@@ -170,6 +170,7 @@ export class LocalBackend implements Backend {
         entries = await readdir(key === '' ? this.root : this.pathOf(key), { withFileTypes: true });
       } catch (err) {
         if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') continue;
+        if (errnoCode(err) === 'ENAMETOOLONG') throw this.nestedTooDeep(key);
         throw err;
       }
       entries.sort((a, b) => (a.name < b.name ? 1 : a.name > b.name ? -1 : 0));
@@ -199,6 +200,14 @@ export class LocalBackend implements Backend {
       }
     }
     if (page.length > 0) yield page;
+  }
+
+  /** A directory the walk cannot name (past PATH_MAX): nothing reg writes nests that deep, so it was planted or made by another tool. */
+  private nestedTooDeep(key: string): RegError {
+    const shown = key.length > 160 ? `${key.slice(0, 160)}... (${key.length} characters)` : key;
+    return new RegError('remote.bad-listing', 'transfer', `${this.description}: ${shown} nests deeper than a path may be long (ENAMETOOLONG), so the remote cannot be listed; no directory reg writes is that deep`, {
+      hint: `remove that directory from ${this.root} (it was planted or made by another tool), then run the command again`,
+    });
   }
 
   /**

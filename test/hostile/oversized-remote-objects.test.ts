@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
@@ -65,6 +66,36 @@ describe('lock objects planted on a directory remote', () => {
     expect(r.errorCode).toBe('sync.lock-crowded');
     expect(r.stderr).toContain('processed_datasets/.reg-sync-locks/tokenized/ on remote team holds over 64 lock objects');
     expect(snapshotTree(join(w.remoteDir!, ENTRY))).toEqual(remote);
+  }, 120_000);
+});
+
+describe('a directory nested past PATH_MAX on a directory remote', () => {
+  it('sync pull of the area: exit 4 remote.bad-listing naming the directory (shortened) and the fix, not an internal error; nothing written', async () => {
+    const w = await pushedEntry('dir');
+    // Made a level at a time through the last level's descriptor, as only a planting tool can
+    // (no path to it fits in PATH_MAX); removed with rm -rf, which walks it the same way.
+    const deep = join(w.remoteDir!, 'processed_datasets/deep');
+    mkdirSync(deep);
+    let fd = openSync(deep, 'r');
+    for (let depth = 0; depth < 25; depth++) {
+      mkdirSync(`/proc/self/fd/${fd}/${'d'.repeat(200)}`);
+      const below = openSync(`/proc/self/fd/${fd}/${'d'.repeat(200)}`, 'r');
+      closeSync(fd);
+      fd = below;
+    }
+    closeSync(fd);
+    const workTree = snapshotTree(join(w.repo, 'processed_datasets'));
+    let r: Awaited<ReturnType<typeof runGuarded>>;
+    try {
+      r = await runGuarded(w, ['sync', 'pull', 'processed_datasets'], [], { timeoutMs: HANG_MS });
+    } finally {
+      execFileSync('rm', ['-rf', deep]);
+    }
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.errorCode).toBe('remote.bad-listing');
+    expect(r.stderr).toMatch(/processed_datasets\/deep\/d+\.\.\. \(\d+ characters\) nests deeper than a path may be long \(ENAMETOOLONG\)/);
+    expect(r.stderr.length).toBeLessThan(2000);
+    expect(snapshotTree(join(w.repo, 'processed_datasets'))).toEqual(workTree);
   }, 120_000);
 });
 
