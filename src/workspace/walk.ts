@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { RegError, errnoCode, usageError } from '../errors.js';
 import { isTempName } from '../fsutil.js';
 import { DirLister, FAILED, FIELDS, MISSING, type DirListing } from './dir-lister.js';
@@ -180,7 +180,6 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
           throw err;
         }
         // symlinks to files count with their target's content; symlinked directories are skipped, as in DVC
-        if (target.isFile()) refuseKernelFile(abs);
         if (target.isFile() && !options.ignored?.(relpath)) {
           out.push(fileFromStats(relpath, target));
           options.onSymlinkedFile?.(relpath, abs);
@@ -193,27 +192,6 @@ export function walkTree(dir: string, options: WalkOptions = {}): WalkedFile[] {
   visit(dir, '', options.rootStats);
   return out;
 }
-
-/**
- * Files under /proc and /sys look regular, report a size of 0 or 4096, and read without end or
- * differently each time (`/proc/self/pagemap` yields hundreds of GiB): a link to one, force-added
- * by a commit, made `reg add` copy gigabytes into a cache temp file until the disk filled, and
- * `status` hash forever. They are never data.
- */
-function refuseKernelFile(abs: string): void {
-  let real: string;
-  try {
-    real = realpathSync(abs);
-  } catch {
-    return; // gone meanwhile: reading it fails by itself
-  }
-  if (KERNEL_FILESYSTEMS.some((root) => real.startsWith(root))) {
-    throw usageError('add.kernel-file', `${abs} is a symlink to ${real}, a file the kernel makes up as it is read, not data`, {
-      hint: 'remove the link (git rm --cached it if a commit brought it), then run the command again',
-    });
-  }
-}
-const KERNEL_FILESYSTEMS = ['/proc/', '/sys/'];
 
 /** The names of a remembered listing ('' is an empty directory). */
 export function namesOf(joined: string): string[] {

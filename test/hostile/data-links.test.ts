@@ -102,4 +102,16 @@ describe('a link to a kernel file inside a dataset (a commit can force-add one)'
     expect(JSON.parse(status.stdout).error.code).toBe('add.kernel-file');
     expect(snapshotTree(sentinel)).toEqual(outside);
   });
+
+  it('an output that is itself such a link: reg add refuses it the same way, nothing written', async () => {
+    symlinkSync('/proc/self/pagemap', join(repo, 'raw_datasets/pm.bin'));
+    const outside = snapshotTree(sentinel);
+    const add = await reg(repo, ['--json', 'add', 'raw_datasets/pm.bin'], { timeoutMs: 60_000 });
+    expect(add.code, add.stderr).toBe(2);
+    expect(JSON.parse(add.stdout).error.code).toBe('add.kernel-file');
+    expect(add.stderr).toMatch(/raw_datasets\/pm\.bin is a symlink to \/proc\/\d+\/pagemap/);
+    expect(existsSync(join(repo, 'raw_datasets/pm.bin.dvc'))).toBe(false);
+    expect(tempFilesUnder(join(repo, '.reg'))).toEqual([]);
+    expect(snapshotTree(sentinel)).toEqual(outside);
+  });
 });

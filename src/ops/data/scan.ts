@@ -2,7 +2,7 @@ import { existsSync, lstatSync, readdirSync, realpathSync, statSync, type Stats 
 import { join } from 'node:path';
 import type { Context } from '../../context.js';
 import { manifestOidOf } from '../../data/manifest.js';
-import { RegError, diskError, errnoCode } from '../../errors.js';
+import { RegError, diskError, errnoCode, usageError } from '../../errors.js';
 import { changedInIndexFile } from '../../git/read.js';
 import { STALE_TEMP_MS, isAtOrBelow } from '../../fsutil.js';
 import type { Repo } from '../../repo.js';
@@ -122,7 +122,9 @@ export async function scanWorkspace(repo: Repo, ctx: Context, dataAbs: string, d
   const linkTargetOutside = linkTargetOutsideOf(repo.root);
   const noteLinkedFile = (relpath: string, abs: string) => {
     const target = linkTargetOutside(abs);
-    if (target !== undefined) filesLinkedOutside.push({ relpath, target });
+    if (target === undefined) return;
+    refuseKernelFile(abs, target);
+    filesLinkedOutside.push({ relpath, target });
   };
   const staleTemps: string[] = [];
   // The last scan's size says whether a second thread pays for itself; started first, it is
@@ -398,6 +400,20 @@ export function listCacheOids(cacheRoot: string, legacy = false): Set<string> {
  * `root`; undefined inside (or when either cannot be resolved). The root is realpath'ed at the
  * first link and kept for the rest, not once a link.
  */
+/**
+ * Files under /proc and /sys look regular, report a size of 0 or 4096, and read without end or
+ * differently each time (`/proc/self/pagemap` yields hundreds of GiB): a link to one, force-added
+ * by a commit, made `reg add` copy gigabytes into a cache temp file until the disk filled, and
+ * `status` hash forever. They are never data. `target`: the link's resolved target.
+ */
+function refuseKernelFile(abs: string, target: string): void {
+  if (!KERNEL_FILESYSTEMS.some((root) => target.startsWith(root))) return;
+  throw usageError('add.kernel-file', `${abs} is a symlink to ${target}, a file the kernel makes up as it is read, not data`, {
+    hint: 'remove the link (git rm --cached it if a commit brought it), then run the command again',
+  });
+}
+const KERNEL_FILESYSTEMS = ['/proc/', '/sys/'];
+
 function linkTargetOutsideOf(root: string): (abs: string) => string | undefined {
   let realRoot: string | undefined;
   return (abs) => {
