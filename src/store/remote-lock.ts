@@ -131,11 +131,10 @@ export async function acquireRemoteLock(backend: Backend, dir: string, purpose: 
     const others: ObjectInfo[] = [];
     for await (const page of backend.list(`${dir}/`, { signal: options.signal })) {
       for (const o of page) if (o.key !== key && o.key.endsWith('.json')) others.push(o);
-      if (others.length > MAX_CONTENDERS) break;
-    }
-    if (others.length > MAX_CONTENDERS) {
-      await backend.delete(key).catch(() => undefined);
-      throw new LockBusyError(dir, undefined, others.length);
+      if (others.length > MAX_CONTENDERS) {
+        await backend.delete(key).catch(() => undefined);
+        throw new LockBusyError(dir, undefined, others.length);
+      }
     }
     const live: LockInfo[] = [];
     let unreadable = false;
