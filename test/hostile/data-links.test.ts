@@ -86,6 +86,7 @@ describe('a link to a kernel file inside a dataset (a commit can force-add one)'
     writeTree(repo, { 'raw_datasets/x/a.txt': 'a\n' });
     symlinkSync('/proc/self/pagemap', join(repo, 'raw_datasets/x/pm'));
     const outside = snapshotTree(sentinel);
+    const dotGit = snapshotTree(join(repo, '.git'));
     const add = await reg(repo, ['--json', 'add', 'raw_datasets/x'], { timeoutMs: 60_000 });
     expect(add.code, add.stderr).toBe(2);
     expect(JSON.parse(add.stdout).error.code).toBe('add.kernel-file');
@@ -101,11 +102,13 @@ describe('a link to a kernel file inside a dataset (a commit can force-add one)'
     expect(status.code, status.stderr).toBe(2);
     expect(JSON.parse(status.stdout).error.code).toBe('add.kernel-file');
     expect(snapshotTree(sentinel)).toEqual(outside);
+    expect(snapshotTree(join(repo, '.git'))).toEqual(dotGit);
   });
 
   it('an output that is itself such a link: reg add refuses it the same way, nothing written', async () => {
     symlinkSync('/proc/self/pagemap', join(repo, 'raw_datasets/pm.bin'));
     const outside = snapshotTree(sentinel);
+    const dotGit = snapshotTree(join(repo, '.git'));
     const add = await reg(repo, ['--json', 'add', 'raw_datasets/pm.bin'], { timeoutMs: 60_000 });
     expect(add.code, add.stderr).toBe(2);
     expect(JSON.parse(add.stdout).error.code).toBe('add.kernel-file');
@@ -113,5 +116,6 @@ describe('a link to a kernel file inside a dataset (a commit can force-add one)'
     expect(existsSync(join(repo, 'raw_datasets/pm.bin.dvc'))).toBe(false);
     expect(tempFilesUnder(join(repo, '.reg'))).toEqual([]);
     expect(snapshotTree(sentinel)).toEqual(outside);
+    expect(snapshotTree(join(repo, '.git'))).toEqual(dotGit);
   });
 });

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { interruptWhen } from '../helpers/interrupt.js';
 import { git } from '../helpers/repo.js';
+import { snapshotTree } from './tree.js';
 import { makeWorld, runGuarded, type World } from './world.js';
 
 /**
@@ -71,8 +73,10 @@ describe('Ctrl-C while git works on a tree bomb', () => {
   it('reg gc: exit 130, and the git log it started is gone too', async () => {
     const w = (world = await makeWorld('none'));
     commitTreeBomb(w.repo);
+    const before = { outside: snapshotTree(w.outside), dotGit: snapshotTree(join(w.repo, '.git')) };
     const r = await interruptWhen(w.repo, ['gc'], () => gitLogsIn(w.repo).length > 0, {}, { delayMs: 500 });
     expect(r.code, r.stderr).toBe(130);
+    expect({ outside: snapshotTree(w.outside), dotGit: snapshotTree(join(w.repo, '.git')) }).toEqual(before);
     const deadline = Date.now() + 5_000;
     while (gitLogsIn(w.repo).length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     expect(gitLogsIn(w.repo)).toEqual([]);
