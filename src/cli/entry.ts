@@ -1,10 +1,14 @@
 import { pathToFileURL } from 'node:url';
 import { packagePath } from '../package-info.js';
 import { loadCodeCached } from './code-cache.js';
+import { PROGRAM_OPTION_SHAPES, commandNameIn } from './command-name.js';
 import { fastPath } from './fast-path.js';
 import { endQuietlyOnClosedPipe } from './output.js';
 
-type Main = (argv: string[]) => Promise<number>;
+interface Program {
+  main(argv: string[]): Promise<number>;
+  isCommandName(name: string): boolean;
+}
 
 /**
  * What `bin/reg.cjs` runs, bundled with the few modules it needs into `dist/reg-entry.cjs`
@@ -20,16 +24,20 @@ export async function runCli(argv: string[]): Promise<number> {
   // Git checks the data while the program loads (the status takes its answer). Imported here only:
   // every other command would load child_process and the git module for nothing.
   if (isStatusOfEverything(argv)) (await import('../ops/data/early-git-checks.js')).startGitChecksBeforeLoad(process.cwd());
+  // Each command runs through a code cache of its own (see loadCodeCached).
+  const command = commandNameIn(argv, PROGRAM_OPTION_SHAPES);
   let bundle: ReturnType<typeof loadCodeCached> | undefined;
   try {
-    bundle = loadCodeCached(packagePath('dist/reg-cli.cjs'), process.env);
+    bundle = loadCodeCached(packagePath('dist/reg-cli.cjs'), process.env, command);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   // A computed name, so the entry's bundle does not take the whole program in with it.
-  if (!bundle) return ((await import(pathToFileURL(packagePath('dist/cli/main.js')).href)) as { main: Main }).main(argv);
-  const code = await (bundle.exports as { main: Main }).main(argv);
-  bundle.saveCache();
+  if (!bundle) return ((await import(pathToFileURL(packagePath('dist/cli/main.js')).href)) as Program).main(argv);
+  const program = bundle.exports as Program;
+  const code = await program.main(argv);
+  // No cache for a misspelt command, help or a bare `reg`: no file per typo.
+  if (command !== undefined && program.isCommandName(command)) bundle.saveCache();
   return code;
 }
 

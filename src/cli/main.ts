@@ -4,7 +4,8 @@ import { resolve } from 'node:path';
 import type { Context } from '../context.js';
 import { ExitCode, RegError, diskError, isRegError } from '../errors.js';
 import type { GlobalOptions, Runner } from './command.js';
-import { loadCommands } from './commands/index.js';
+import { GLOBAL_OPTIONS } from './command-name.js';
+import { commands, loadCommands } from './commands/index.js';
 import { versionLine } from './fast-path.js';
 import { endQuietlyOnClosedPipe, escapeTerminal, jsonStringify, makeOutput } from './output.js';
 import { makeProgressSink } from './progress.js';
@@ -35,13 +36,10 @@ export async function main(argv: string[]): Promise<number> {
     .name('reg')
     .description('A Git repository as a data and model registry (DVC 3 compatible).')
     .version(versionLine(), '--version')
-    .option('--json', 'print exactly one JSON document on stdout')
-    .option('-q, --quiet', 'print errors only: no results, progress, notes or warnings (--json still prints its document)')
-    .option('-v, --verbose', 'more detail (file lists, debug logs)')
-    .option('-C, --cwd <dir>', 'run as if started in <dir>')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  for (const o of GLOBAL_OPTIONS) program.option(o.flags, o.description);
 
   const run: Runner = async (command, op, render, exitCode) => {
     const g = command.optsWithGlobals<GlobalOptions>();
@@ -75,6 +73,11 @@ export async function main(argv: string[]): Promise<number> {
     process.removeListener('SIGINT', onSigint);
   }
   return exit;
+}
+
+/** Whether `name` is one of reg's commands (the entry keeps a code cache per command that ran). */
+export function isCommandName(name: string): boolean {
+  return commands.some((c) => c.name === name);
 }
 
 /** Commands that install, run or report the hooks themselves print no "hooks not installed" note. */

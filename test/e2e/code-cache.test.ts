@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { codeCacheDir } from '../../src/cli/code-cache.js';
 import { sourceStack } from '../../src/cli/source-stack.js';
@@ -19,9 +19,9 @@ let cacheHome: string;
 let script: string;
 
 /** Loads `file` through the code cache in a new process: the cache status and what the script computed. */
-function load(file: string, env: Record<string, string> = {}): { status: string; value: unknown } {
+function load(file: string, env: Record<string, string> = {}, variant?: string): { status: string; value: unknown } {
   const program = `const { loadCodeCached } = await import(${JSON.stringify(LOADER)});
-const m = loadCodeCached(${JSON.stringify(file)}, process.env);
+const m = loadCodeCached(${JSON.stringify(file)}, process.env${variant === undefined ? '' : `, ${JSON.stringify(variant)}`});
 // A lazily compiled function that imports: it must work when restored from the cache too.
 const value = m.exports.compute(20) + (await m.exports.separator()).length;
 m.saveCache();
@@ -53,7 +53,7 @@ describe('V8 code cache of the CLI bundle', () => {
     expect(load(script)).toEqual({ status: 'absent', value: 13531 });
     const files = cacheFiles();
     expect(files).toHaveLength(1);
-    expect(files[0]).toMatch(/bundle\.cjs-\d+\.\d+\.\d+-nodev[\d.]+-\w+-[0-9a-f]{8}-[0-9a-f]{32}\.v8cache$/);
+    expect(files[0]).toMatch(/bundle\.cjs-[0-9a-f]{8}-nodev[\d.]+-\w+-\d+\.\d+\.\d+-[0-9a-f]{32}\.v8cache$/);
     expect(statSync(files[0]!).mode & 0o777).toBe(0o600);
     expect(statSync(join(cacheHome, 'reg', 'code-cache')).mode & 0o777).toBe(0o700);
     expect(load(script)).toEqual({ status: 'used', value: 13531 });
@@ -70,7 +70,7 @@ describe('V8 code cache of the CLI bundle', () => {
     expect(cacheFiles()).toHaveLength(2);
     // Copy the first script's cache over the second's: V8 alone would accept it (it checks only the
     // source's length) and run the first script's code; the digest bound to the source refuses it.
-    const [forScript, forOther] = [cacheFiles().find((f) => !f.endsWith(keySuffix(other)))!, cacheFiles().find((f) => f.endsWith(keySuffix(other)))!];
+    const [forScript, forOther] = [plainCacheOf(script), plainCacheOf(other)];
     writeFileSync(forOther, readFileSync(forScript));
     expect(load(other)).toEqual({ status: 'rejected', value: 20296 });
     expect(load(other)).toEqual({ status: 'used', value: 20296 }); // rewritten by the run that refused it
@@ -97,9 +97,67 @@ process.stdout.write(JSON.stringify({ status: m.cacheStatus, frame: stack.split(
     expect(where(second)).toEqual({ status: 'used', frame: `    at Object.trace (${second}:2:43)` });
   });
 
+  it('each command has a cache of its own, holding what that command ran; a name that cannot be a command gets the plain one', () => {
+    const own = join(work, 'variants', 'bundle.cjs');
+    mkdirSync(dirname(own), { recursive: true });
+    writeScript(own, 2);
+    expect(load(own, {}, 'status')).toEqual({ status: 'absent', value: 13531 });
+    expect(load(own, {}, 'add')).toEqual({ status: 'absent', value: 13531 });
+    expect(load(own, {}, 'status')).toEqual({ status: 'used', value: 13531 });
+    expect(load(own, {}, 'add')).toEqual({ status: 'used', value: 13531 });
+    const hash = keySuffix(own).slice(1, 33);
+    // What follows the source hash in each of this file's cache names.
+    const names = () => cacheNamesOf(own).map((n) => n.slice(n.indexOf(hash) + hash.length)).sort();
+    expect(names()).toEqual(['-add.v8cache', '-status.v8cache']);
+    // Not a command's name, nor one that fits in a file name: the plain cache.
+    expect(['../../escape', 'Status', '', 'a'.repeat(40)].map((odd) => load(own, {}, odd).status)).toEqual(['absent', 'used', 'used', 'used']);
+    expect(names()).toEqual(['-add.v8cache', '-status.v8cache', '.v8cache']);
+    expect(readdirSync(dirname(own))).toEqual(['bundle.cjs']);
+  });
+
+  it('writing a cache removes the caches of earlier builds at the same place, and nothing else', () => {
+    const bundle = join(work, 'upgrade', 'bundle.cjs');
+    mkdirSync(dirname(bundle), { recursive: true });
+    writeScript(bundle, 2);
+    load(bundle, {}, 'status');
+    load(bundle, {}, 'add');
+    const dir = codeCacheDir({ XDG_CACHE_HOME: cacheHome })!;
+    const before = new Set(readdirSync(dir));
+    const firstBuild = cacheNamesOf(bundle);
+    expect(firstBuild).toHaveLength(2);
+    const status = firstBuild.find((n) => n.endsWith('-status.v8cache'));
+    const place = placeOf(bundle);
+    const planted = {
+      // this place, this Node: an older layout, a killed run's temp file of the build to come (hour-old) and a fresh one
+      legacy: `bundle.cjs-0.0.9-node${process.version}-${process.arch}-${place}-${'a'.repeat(32)}.v8cache`,
+      legacyTemp: `bundle.cjs-0.0.9-node${process.version}-${process.arch}-${place}-${'a'.repeat(32)}.v8cache.123-abcd.tmp`,
+      // kept: another Node version, another place, another file's name, not a cache at all
+      otherNode: status!.replace(`node${process.version}`, 'nodev1.2.3'),
+      otherPlace: status!.replace(`-${place}-`, '-00000000-'),
+      otherFile: status!.replace('bundle.cjs', 'other.cjs'),
+      notes: 'notes.txt',
+    };
+    for (const name of Object.values(planted)) writeFileSync(join(dir, name), 'planted\n');
+    writeScript(bundle, 5); // the next build at the same place
+    const nextStem = keySuffix(bundle).slice(0, -'.v8cache'.length);
+    const nextStatus = status!.replace(/-[0-9a-f]{32}-status\.v8cache$/, `${nextStem}-status.v8cache`);
+    const staleTemp = `${nextStatus}.999-dead.tmp`;
+    const freshTemp = `${nextStatus}.998-live.tmp`;
+    writeFileSync(join(dir, staleTemp), 'killed\n');
+    utimesSync(join(dir, staleTemp), new Date(Date.now() - 2 * 3600_000), new Date(Date.now() - 2 * 3600_000));
+    writeFileSync(join(dir, freshTemp), 'in progress\n');
+    expect(load(bundle, {}, 'status')).toEqual({ status: 'absent', value: 33826 });
+    const after = new Set(readdirSync(dir));
+    for (const gone of [...firstBuild, planted.legacy, planted.legacyTemp, staleTemp]) expect(after.has(gone), gone).toBe(false);
+    for (const kept of [planted.otherNode, planted.otherPlace, planted.otherFile, planted.notes, freshTemp, nextStatus]) expect(after.has(kept), kept).toBe(true);
+    // Caches of other bundles written by the earlier tests are untouched.
+    for (const name of before) if (!name.includes(`-${place}-`)) expect(after.has(name), name).toBe(true);
+    expect(load(bundle, {}, 'status')).toEqual({ status: 'used', value: 33826 });
+  });
+
   it('garbage, a truncated file, a flipped bit and an empty file are refused, the result is unchanged, and the cache is rewritten', () => {
     load(script);
-    const file = cacheFiles().find((f) => f.endsWith(keySuffix(script)))!;
+    const file = plainCacheOf(script);
     const good = readFileSync(file);
     const flipped = Buffer.from(good);
     flipped[flipped.length - 100]! ^= 0x10;
@@ -112,7 +170,7 @@ process.stdout.write(JSON.stringify({ status: m.cacheStatus, frame: stack.split(
 
   it('a cache file that others may write, or a symlink in its place, is never read', () => {
     load(script);
-    const file = cacheFiles().find((f) => f.endsWith(keySuffix(script)))!;
+    const file = plainCacheOf(script);
     chmodSync(file, 0o666);
     expect(load(script)).toEqual({ status: 'untrusted', value: 13531 });
     expect(statSync(file).mode & 0o777).toBe(0o600); // replaced by a private one
@@ -176,6 +234,18 @@ describe('the CLI through its code cache', () => {
     expect(JSON.parse(first.stdout).outputs[0]).toMatchObject({ path: 'raw_datasets/pages', state: 'up-to-date' });
   });
 
+  it('each command that ran has its own cache file; a misspelt command, help and a bare reg write none', async () => {
+    const env = { XDG_CACHE_HOME: join(work, 'cli-variants') };
+    const dir = codeCacheDir(env)!;
+    const names = () => (existsSync(dir) ? readdirSync(dir).map((n) => /-([a-z-]+)\.v8cache$/.exec(n)?.[1] ?? n).sort() : []);
+    for (const argv of [['stauts'], ['--help'], [], ['-C', repo, '--bogus']]) await reg(repo, argv, { env });
+    expect(names()).toEqual([]);
+    expect((await reg(repo, ['-q', '--json', 'status'], { env })).code).toBe(0);
+    expect((await reg(repo, ['-C', repo, 'ls', 'raw_datasets/pages'], { env })).code).toBe(0);
+    expect((await reg(repo, ['status'], { env })).code).toBe(0);
+    expect(names()).toEqual(['ls', 'status']);
+  });
+
   it('an internal error names the source file and line of each frame in the minified bundle (its source map), not bundle columns', async () => {
     // A planted bug: process.cwd() throws when the program (the bundle) calls it.
     const plant = join(work, 'plant-bug.cjs');
@@ -211,6 +281,25 @@ describe('sourceStack', () => {
     expect(mapped[2]).toBe(`    at ${frame![1]}:${frame![2]}:${/:(\d+)\)$/.exec(mapped[1]!)![1]}`);
   });
 });
+
+/** The part of a cache name that stands for the file's place (V8 keeps the script's name). */
+function placeOf(file: string): string {
+  return createHash('sha256').update(file).digest('hex').slice(0, 8);
+}
+
+/** The names of the cache files of `file` at its place, for this Node. */
+function cacheNamesOf(file: string): string[] {
+  return cacheFiles()
+    .map((f) => basename(f))
+    .filter((n) => n.startsWith(`${basename(file)}-${placeOf(file)}-node${process.version}-`));
+}
+
+/** The path of `file`'s cache without a command. */
+function plainCacheOf(file: string): string {
+  const name = cacheNamesOf(file).find((n) => n.endsWith(keySuffix(file)));
+  expect(name, `a cache of ${file}`).toBeDefined();
+  return join(codeCacheDir({ XDG_CACHE_HOME: cacheHome })!, name!);
+}
 
 function keySuffix(file: string): string {
   return `-${createHash('sha256').update(readFileSync(file, 'utf8')).digest('hex').slice(0, 32)}.v8cache`;

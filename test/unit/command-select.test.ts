@@ -1,16 +1,13 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { commandNameIn, commands, loadCommands } from '../../dist/cli/commands/index.js';
+import { GLOBAL_OPTIONS, PROGRAM_OPTION_SHAPES, commandNameIn, optionShape } from '../../dist/cli/command-name.js';
+import { commands, loadCommands } from '../../dist/cli/commands/index.js';
 
-/** A program with the same global options as src/cli/main.ts. */
+/** A program with the global options of src/cli/main.ts. */
 function program(withVersion = true): Command {
-  const p = new Command()
-    .option('--json', 'json')
-    .option('-q, --quiet', 'quiet')
-    .option('-v, --verbose', 'verbose')
-    .option('-C, --cwd <dir>', 'dir')
-    .exitOverride();
+  const p = new Command().exitOverride();
   if (withVersion) p.version('0.0.0', '--version');
+  for (const o of GLOBAL_OPTIONS) p.option(o.flags, o.description);
   return p;
 }
 
@@ -46,7 +43,15 @@ describe('picking the command from argv before loading it', () => {
       // commander's own split of argv into operands (operands[0] is the subcommand) and unknown options
       const expected = program(false).parseOptions(argv).operands[0];
       expect({ argv, name: commandNameIn(argv, program().options) }).toEqual({ argv, name: expected });
+      // What the entry uses to pick the command's code cache, before commander is loaded.
+      expect({ argv, name: commandNameIn(argv, PROGRAM_OPTION_SHAPES) }).toEqual({ argv, name: expected });
     }
+  });
+
+  it('the entry reads the program options as commander does', () => {
+    const shape = (o: { short?: string; long?: string; required: boolean; optional: boolean }) => ({ short: o.short, long: o.long, required: o.required, optional: o.optional });
+    expect(PROGRAM_OPTION_SHAPES.map(shape)).toEqual(program().options.map(shape));
+    for (const flags of ['-x, --extra [n]', '--only <list>', '-y', '--flag']) expect(shape(optionShape(flags))).toEqual(shape(new Option(flags, '')));
   });
 
   it('loads only the named command, none for --version, all for help and unknown names', async () => {

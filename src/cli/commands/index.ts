@@ -1,4 +1,5 @@
-import type { Command, Option } from 'commander';
+import type { Command } from 'commander';
+import { commandNameIn } from '../command-name.js';
 import type { CommandModule } from '../command.js';
 
 /** A command's name and how to import its module (the module pulls in the op and what it needs). */
@@ -54,38 +55,4 @@ export async function loadCommands(argv: readonly string[], program: Command): P
   const isFlag = (a: string) => program.options.some((o) => !o.required && !o.optional && (o.long === a || o.short === a));
   if (name === undefined && argv.includes('--version') && argv.every(isFlag)) return [];
   return Promise.all(commands.map((c) => c.load()));
-}
-
-/**
- * The subcommand commander will dispatch to: the first operand, skipping the program's own options
- * (and their values) the way commander's parseOptions does. Undefined when an unknown option comes
- * first, because commander then treats every later argument as unknown too.
- */
-export function commandNameIn(argv: readonly string[], programOptions: readonly Option[]): string | undefined {
-  const find = (flag: string) => programOptions.find((o) => o.short === flag || o.long === flag);
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i]!;
-    if (arg === '--') return argv[i + 1];
-    if (arg.length < 2 || arg[0] !== '-') return arg;
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const option = find(eq > 0 ? arg.slice(0, eq) : arg);
-      if (!option || (eq > 0 && !option.required && !option.optional)) return undefined;
-      if (eq < 0 && (option.required || (option.optional && !(argv[i + 1] ?? '-').startsWith('-')))) i++;
-      continue;
-    }
-    // A group of short flags (-qv, -qC dir, -Cdir): booleans, then possibly one that takes a value.
-    for (;;) {
-      const option = find(arg.slice(0, 2));
-      if (!option) return undefined;
-      const rest = arg.slice(2);
-      if (option.required || option.optional) {
-        if (rest === '' && (option.required || !(argv[i + 1] ?? '-').startsWith('-'))) i++;
-        break;
-      }
-      if (rest === '') break;
-      arg = `-${rest}`;
-    }
-  }
-  return undefined;
 }
