@@ -1,8 +1,26 @@
 import type { Readable } from 'node:stream';
-import { diskError, isRegError } from '../errors.js';
+import { RegError, diskError, isRegError } from '../errors.js';
 import { BackendWrapper, isConditionalWritesUnsupported, isNotFound, isPreconditionFailed, type Backend, type GetOptions, type ListOptions, type ObjectInfo, type PutOptions, type ReadSmallOptions, type VersionedObject } from './backend.js';
 import { remoteError, type RemoteIdentity } from './remote-errors.js';
 import { DEFAULT_RETRY, RemoteHealth, retryOrThrow, withRetry, type RetryPolicy } from './transfer.js';
+
+/**
+ * The most keys the listings of one remote may hold at once. Every listing keeps the keys it has
+ * yielded (to resume a broken listing without yielding one twice), callers keep what they list
+ * (sync and publish a prefix's files, gc every object key: ~350 bytes a key there, measured),
+ * and listings run in parallel. 5 million keys are ~1.7 GB, inside Node's default heap (4 GiB
+ * with 16 GiB of memory or more). A server that lists without end, with a fresh continuation
+ * token each time, would otherwise run reg out of memory.
+ */
+export const MAX_LISTED_KEYS = 5_000_000;
+
+/** remote.bad-listing for a listing (or what gc keeps of all of them) past `limit` keys. */
+export function tooManyListedKeys(description: string, where: string, limit: number): RegError {
+  return new RegError('remote.bad-listing', 'transfer', `${description}: ${where} passed ${limit.toLocaleString('en-US')} keys, so reg stopped rather than run out of memory (a server that lists without end, or more objects than reg can hold in memory)`, {
+    hint: 'look at what is on the remote (an S3 console, `aws s3 ls`, or ls for a directory remote); keys that do not belong there were put there by someone else',
+    details: { limit },
+  });
+}
 
 /**
  * Every call to a remote goes through here: transient failures are retried within the remote's
@@ -18,6 +36,8 @@ export class GuardedBackend extends BackendWrapper implements Backend {
   readonly localPath?: (key: string) => string;
   readonly readVersioned?: (key: string, options: ReadSmallOptions) => Promise<VersionedObject | undefined>;
   readonly putIfVersion?: (key: string, bytes: Buffer, expected: string | undefined, options?: PutOptions) => Promise<string>;
+  /** Keys yielded by the listings in progress (see MAX_LISTED_KEYS). */
+  private keysInListings = 0;
 
   constructor(
     inner: Backend,
@@ -25,6 +45,7 @@ export class GuardedBackend extends BackendWrapper implements Backend {
     readonly policy: RetryPolicy = DEFAULT_RETRY,
     readonly health: RemoteHealth = new RemoteHealth(policy),
     private readonly onRetry?: (what: string, err: unknown, attempt: number) => void,
+    private readonly maxListedKeys = MAX_LISTED_KEYS,
   ) {
     super(inner);
     if (inner.readSmall) {
@@ -61,8 +82,25 @@ export class GuardedBackend extends BackendWrapper implements Backend {
     return this.call(`check ${key}`, () => this.inner.head(key, options), options?.signal);
   }
 
-  /** A listing that breaks part-way is restarted; keys already yielded are not yielded again. */
+  /**
+   * A listing that breaks part-way is restarted; keys already yielded are not yielded again. When
+   * the listings in progress have yielded more than maxListedKeys keys together, the one that
+   * passes it stops with remote.bad-listing.
+   */
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo[]> {
+    let listed = 0;
+    try {
+      yield* this.listResumed(prefix, options, (n) => {
+        listed += n;
+        this.keysInListings += n;
+        if (this.keysInListings > this.maxListedKeys) throw tooManyListedKeys(this.inner.description, `the listings in progress (at ${prefix || 'the remote\'s root'})`, this.maxListedKeys);
+      });
+    } finally {
+      this.keysInListings -= listed;
+    }
+  }
+
+  private async *listResumed(prefix: string, options: ListOptions, count: (n: number) => void): AsyncIterable<ObjectInfo[]> {
     const seen = new Set<string>();
     const first = this.health.now();
     const hooks = { health: this.health, classify: this.classify, onRetry: (err: unknown, attempt: number) => this.onRetry?.(`list ${prefix}`, err, attempt) };
@@ -75,6 +113,7 @@ export class GuardedBackend extends BackendWrapper implements Backend {
           this.health.activity();
           const fresh = attempt === 1 ? page : page.filter((o) => !seen.has(o.key));
           if (attempt < this.policy.attempts) for (const o of fresh) seen.add(o.key);
+          count(fresh.length);
           if (fresh.length > 0) yield fresh;
         }
         this.health.activity();

@@ -199,6 +199,68 @@ describe('GuardedBackend', () => {
     for await (const page of guarded.list('files/md5/00/')) for (const o of page) seen.push(o.key);
     expect(listings).toBe(2);
     expect(seen).toEqual(keys);
+    // The keys yielded again after the restart are not counted twice against the limit.
+    listings = 0;
+    const atLimit: string[] = [];
+    for await (const page of new GuardedBackend(inner, s3, FAST, undefined, undefined, keys.length).list('files/md5/00/')) for (const o of page) atLimit.push(o.key);
+    expect(atLimit).toEqual(keys);
+  });
+
+  it('stops a listing that never ends (a fresh continuation token each page) at the key limit: remote.bad-listing, exit 4, no retry', async () => {
+    let listings = 0;
+    let pages = 0;
+    const inner = {
+      description: 's3://endless',
+      traversePrefixLen: 3,
+      remote: true,
+      async *list(): AsyncIterable<ObjectInfo[]> {
+        listings++;
+        for (;;) {
+          const page = pages++;
+          yield Array.from({ length: 1000 }, (_, i) => ({ key: `files/md5/00/${String(page * 1000 + i).padStart(30, '0')}` }));
+        }
+      },
+      close() {},
+    } as unknown as Backend;
+    const got: string[] = [];
+    const listing = (async () => {
+      for await (const page of new GuardedBackend(inner, s3, FAST, undefined, undefined, 2500).list('files/md5/')) for (const o of page) got.push(o.key);
+    })();
+    const err = await listing.then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RegError);
+    expect(err).toMatchObject({ code: 'remote.bad-listing', exitCode: 4, details: { limit: 2500 } });
+    expect((err as RegError).message).toContain('s3://endless: the listings in progress (at files/md5/) passed 2,500 keys');
+    expect(got).toHaveLength(2000);
+    expect({ listings, pages }).toEqual({ listings: 1, pages: 3 });
+  });
+
+  it('counts the keys of the listings in progress together, and gives a finished listing\'s keys back', async () => {
+    const inner = {
+      description: 's3://wide',
+      traversePrefixLen: 3,
+      remote: true,
+      async *list(prefix: string): AsyncIterable<ObjectInfo[]> {
+        for (let page = 0; page < 3; page++) {
+          await new Promise((r) => setTimeout(r, 5));
+          yield Array.from({ length: 500 }, (_, i) => ({ key: `${prefix}${String(page * 500 + i).padStart(30, '0')}` }));
+        }
+      },
+      close() {},
+    } as unknown as Backend;
+    const drain = async (guarded: GuardedBackend, prefix: string) => {
+      let n = 0;
+      for await (const page of guarded.list(prefix)) n += page.length;
+      return n;
+    };
+    const guarded = new GuardedBackend(inner, s3, FAST, undefined, undefined, 2000);
+    // One after another: 1,500 keys each, never more than 1,500 held.
+    for (const prefix of ['a/', 'b/', 'c/']) expect(await drain(guarded, prefix)).toBe(1500);
+    // Side by side, pages alternating: 2,500 held once the third page of one comes, past the limit.
+    const both = await Promise.allSettled([drain(guarded, 'a/'), drain(guarded, 'b/')]);
+    expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect((both.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason).toMatchObject({ code: 'remote.bad-listing' });
+    // The failed listing gave its keys back too.
+    expect(await drain(guarded, 'c/')).toBe(1500);
   });
 });
 

@@ -10,6 +10,7 @@ import { gitRemoteStates, worktreeHeads, type GitRemoteState, type RevSelection 
 import { registryPolicy } from '../../policy/areas.js';
 import { openRepo, type Repo } from '../../repo.js';
 import { isNotFound, type Backend } from '../../store/backend.js';
+import { MAX_LISTED_KEYS, tooManyListedKeys } from '../../store/guarded-backend.js';
 import { QUARANTINE_DIR, readCacheFile } from '../../store/cache.js';
 import { MAX_MANIFEST_BYTES, objectKey, type ObjRef } from '../../store/object-store.js';
 import { describeError, fanOutSignal, type RetryPolicy } from '../../store/transfer.js';
@@ -558,6 +559,8 @@ async function listRemote(backend: Backend, syncedPrefixes: readonly string[], j
       for (const o of page) {
         if ((legacy ? LEGACY_KEY : MODERN_KEY).test(o.key) && !underSynced(o.key)) out.set(o.key, stored(o.key, legacy, o));
       }
+      // Each listing ends, but gc keeps every key of all 257.
+      if (out.size > MAX_LISTED_KEYS) throw tooManyListedKeys(backend.description, 'the object keys gc keeps', MAX_LISTED_KEYS);
     }
   };
   const prefixes: Array<[string, boolean]> = [['files/md5/', false], ...Array.from({ length: 256 }, (_, i): [string, boolean] => [`${i.toString(16).padStart(2, '0')}/`, true])];
