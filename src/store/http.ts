@@ -3,7 +3,7 @@ import { type Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { RegError } from '../errors.js';
 import { NotFoundError, type Backend, type GetOptions, type ObjectInfo } from './backend.js';
-import { watchBody, watchingAgents } from './response-watch.js';
+import { watchSocketBody, watchingAgents } from './response-watch.js';
 import { isRetriable } from './transfer.js';
 
 /**
@@ -127,7 +127,7 @@ export class HttpBackend implements Backend {
       req.on('response', (res) => {
         // From here on a stalled body is a stalled response: keep the idle timeout armed, and watch for a trickle.
         res.on('error', () => undefined);
-        watchBody(res, this.readTimeoutMs);
+        watchSocketBody(res, res.socket, this.readTimeoutMs);
         const status = res.statusCode ?? 0;
         if (REDIRECTS.has(status) && res.headers.location) {
           res.resume();

@@ -40,13 +40,22 @@ type Socketed = { socket?: { bytesRead?: number } | null };
 export function watchBody(source: Readable, ms: number, floor = LOW_SPEED_BYTES): Readable {
   const socket = (source as Readable & Socketed).socket;
   if (socket === null || socket === undefined || typeof socket.bytesRead !== 'number') return guardBody(source, ms);
+  watchSocketBody(source, socket as { bytesRead: number }, ms, floor);
+  return source;
+}
+
+/**
+ * watchBody for a body whose socket is known (an http.IncomingMessage): watched in place, so the
+ * caller keeps using `source` itself.
+ */
+export function watchSocketBody(source: Readable, socket: { bytesRead: number }, ms: number, floor = LOW_SPEED_BYTES): void {
   let seen = socket.bytesRead;
   let quietSince = Date.now();
   let windowStart = quietSince;
   let windowMark = seen;
   const timer = setInterval(() => {
     const now = Date.now();
-    const read = socket.bytesRead ?? seen;
+    const read = socket.bytesRead;
     if (source.readableLength > 0) {
       seen = windowMark = read;
       quietSince = windowStart = now;
@@ -73,7 +82,6 @@ export function watchBody(source: Readable, ms: number, floor = LOW_SPEED_BYTES)
   }, Math.max(1, Math.floor(ms / 8)));
   timer.unref();
   finished(source, { writable: false }, () => clearInterval(timer));
-  return source;
 }
 
 /** Passes the body through a stream that fails with a TimeoutError when no byte arrives for `ms` while the reader wants more. */
