@@ -27,6 +27,9 @@ export { parseS3Url, type ChecksumMode, type S3Options } from './s3-config.js';
 /** Objects up to this size are sent from memory (the SDK can replay them on retry). */
 export const BUFFERED_PUT_MAX = 1 << 20;
 /** Above this size, multipart upload (lib-storage) with bounded part buffers. */
+/** A logger that is not the SDK's NoOpLogger, which some SDK code replaces with the console. */
+const QUIET_LOGGER = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
 export const MULTIPART_THRESHOLD = 64 << 20;
 export const PART_SIZE = 16 << 20;
 const PART_QUEUE = 2;
@@ -73,6 +76,10 @@ export class S3Backend implements Backend {
       responseChecksumValidation: options.checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
       requestHandler,
       streamCollector: boundedStreamCollector,
+      // With its default logger (NoOpLogger) the SDK's retry middleware writes to the console
+      // ("An error was encountered in a non-retryable streaming request.", once per failed upload
+      // attempt, even under -q); reg reports every failure itself.
+      logger: QUIET_LOGGER,
       ...(options.anonymous
         ? // Unsigned requests: the no-auth scheme resolves no identity and signs nothing.
           { httpAuthSchemeProvider: () => [{ schemeId: 'smithy.api#noAuth' }], httpAuthSchemes: [{ schemeId: 'smithy.api#noAuth', identityProvider: () => async () => ({}), signer: { sign: async (request) => request } }] }

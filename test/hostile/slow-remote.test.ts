@@ -25,7 +25,7 @@ const FILES = { [`${DATASET}/a.bin`]: randomBytes(48 * 1024), [`${DATASET}/b.bin
 const TRICKLE_MS = 200;
 const HANG_MS = 90_000;
 
-type Mode = 'body' | 'headers' | 'padded-complete';
+type Mode = 'body' | 'headers' | 'padded-complete' | 'slow-reader';
 
 /** An HTTP proxy in front of `upstream` that trickles what `mode` says and passes everything else through. */
 async function startTrickleProxy(upstream: string): Promise<{ endpoint: string; mode: Mode | undefined; trickled: number; padded: number; close(): Promise<void> }> {
@@ -70,6 +70,17 @@ async function startTrickleProxy(upstream: string): Promise<{ endpoint: string; 
         if (!res.socket || res.socket.destroyed || at >= head.length) return clearInterval(timer);
         res.socket.write(head.subarray(at, ++at));
         state.trickled++;
+      }, TRICKLE_MS);
+      timers.add(timer);
+      return;
+    }
+    if (state.mode === 'slow-reader' && req.method === 'PUT' && path.includes('/files/md5/')) {
+      // Takes an upload's body a byte every 200 ms and never answers: once the socket buffers are
+      // full, the sender's writes wait for a window that opens by one byte at a time.
+      req.pause();
+      const timer = setInterval(() => {
+        if (req.destroyed || req.readableEnded) return clearInterval(timer);
+        if (req.read(1) !== null) state.trickled++;
       }, TRICKLE_MS);
       timers.add(timer);
       return;
@@ -171,6 +182,39 @@ describe('an S3 remote that trickles', () => {
     const w = await behindProxy('headers');
     await expectTricklingPull(w, 'team', /bytes of response headers in 1 s, fewer than the 1024/);
     expect(proxy.trickled).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a server that reads an upload a byte every 200 ms: reg push exits 4 within the retry budget, the object never on the remote', async () => {
+    const w = (world = await makeWorld('s3rver', s3));
+    writeFileSync(join(w.repo, '.reg/config.local.yaml'), 'hooks:\n  install: false\n');
+    // Larger than loopback's socket buffers on both ends (a few MiB each), so the writes must wait.
+    const big = randomBytes(40 << 20);
+    writeTree(w.repo, { [`${DATASET}/big.bin`]: big });
+    await regOk(w.repo, ['add', DATASET], { env: w.env });
+    for (const [option, value] of [['endpoint-url', proxy.endpoint], ['read-timeout', 1], ['retry-budget', 3]] as const) setConfigValue(configOf(w), ['remotes', 'team', option], value);
+    Object.assign(proxy, { mode: 'slow-reader', trickled: 0 });
+    try {
+      const started = Date.now();
+      const r = await runGuarded(w, ['push', DATASET], [], { timeoutMs: HANG_MS });
+      expect(r.code, r.stderr).toBe(4);
+      expect(r.stderr).toMatch(/cannot reach the server: giving up after \d+ attempts over [\d.]+ s: TimeoutError: no data moved for 1 s \(read-timeout\)/);
+      expect(r.stderr).not.toMatch(/internal error/i);
+      // Only reg's own report: the SDK warned on the console once per failed attempt.
+      expect(r.stderr.split('\n').filter((line) => line !== '' && !/^(reg: |  )/.test(line))).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(45_000);
+      expect(proxy.trickled).toBeGreaterThan(0);
+      const md5 = createHash('md5').update(big).digest('hex');
+      const direct = new S3Backend({ bucket: s3.bucket, prefix: '', endpointUrl: s3.endpoint, region: 'us-east-1', pathStyle: true, checksums: 'when_required', maxSockets: 4 }, { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+      try {
+        const keys: string[] = [];
+        for await (const page of direct.list('')) for (const o of page) keys.push(o.key);
+        expect(keys.filter((k) => k.includes(md5.slice(2)))).toEqual([]);
+      } finally {
+        direct.close();
+      }
+    } finally {
+      proxy.mode = undefined;
+    }
   }, 120_000);
 
   it("CompleteMultipartUpload padded with a space every 200 ms for 2.5 s (what S3 does while it assembles the parts) completes under a 1 s read-timeout", async () => {
