@@ -178,22 +178,21 @@ describe('retry budget', () => {
   });
 });
 
+/** A backend that only lists, with `list` as given. */
+function listingBackend(description: string, list: (prefix: string) => AsyncIterable<ObjectInfo[]>): Backend {
+  return { description, traversePrefixLen: 3, remote: true, list, close() {} } as unknown as Backend;
+}
+
 describe('GuardedBackend', () => {
   it('restarts a listing that breaks part-way without yielding a key twice', async () => {
     let listings = 0;
     const keys = Array.from({ length: 10 }, (_, i) => `files/md5/00/${String(i).padStart(30, '0')}`);
-    const inner = {
-      description: 'flaky listing',
-      traversePrefixLen: 3,
-      remote: true,
-      async *list(): AsyncIterable<ObjectInfo[]> {
-        listings++;
-        yield keys.slice(0, 4).map((key) => ({ key }));
-        if (listings === 1) throw errno('ECONNRESET');
-        yield keys.slice(4).map((key) => ({ key }));
-      },
-      close() {},
-    } as unknown as Backend;
+    const inner = listingBackend('flaky listing', async function* () {
+      listings++;
+      yield keys.slice(0, 4).map((key) => ({ key }));
+      if (listings === 1) throw errno('ECONNRESET');
+      yield keys.slice(4).map((key) => ({ key }));
+    });
     const guarded = new GuardedBackend(inner, s3, FAST);
     const seen: string[] = [];
     for await (const page of guarded.list('files/md5/00/')) for (const o of page) seen.push(o.key);
@@ -209,19 +208,13 @@ describe('GuardedBackend', () => {
   it('stops a listing that never ends (a fresh continuation token each page) at the key limit: remote.bad-listing, exit 4, no retry', async () => {
     let listings = 0;
     let pages = 0;
-    const inner = {
-      description: 's3://endless',
-      traversePrefixLen: 3,
-      remote: true,
-      async *list(): AsyncIterable<ObjectInfo[]> {
-        listings++;
-        for (;;) {
-          const page = pages++;
-          yield Array.from({ length: 1000 }, (_, i) => ({ key: `files/md5/00/${String(page * 1000 + i).padStart(30, '0')}` }));
-        }
-      },
-      close() {},
-    } as unknown as Backend;
+    const inner = listingBackend('s3://endless', async function* () {
+      listings++;
+      for (;;) {
+        const page = pages++;
+        yield Array.from({ length: 1000 }, (_, i) => ({ key: `files/md5/00/${String(page * 1000 + i).padStart(30, '0')}` }));
+      }
+    });
     const got: string[] = [];
     const listing = (async () => {
       for await (const page of new GuardedBackend(inner, s3, FAST, undefined, undefined, 2500).list('files/md5/')) for (const o of page) got.push(o.key);
@@ -235,18 +228,12 @@ describe('GuardedBackend', () => {
   });
 
   it('counts the keys of the listings in progress together, and gives a finished listing\'s keys back', async () => {
-    const inner = {
-      description: 's3://wide',
-      traversePrefixLen: 3,
-      remote: true,
-      async *list(prefix: string): AsyncIterable<ObjectInfo[]> {
-        for (let page = 0; page < 3; page++) {
-          await new Promise((r) => setTimeout(r, 5));
-          yield Array.from({ length: 500 }, (_, i) => ({ key: `${prefix}${String(page * 500 + i).padStart(30, '0')}` }));
-        }
-      },
-      close() {},
-    } as unknown as Backend;
+    const inner = listingBackend('s3://wide', async function* (prefix) {
+      for (let page = 0; page < 3; page++) {
+        await new Promise((r) => setTimeout(r, 5));
+        yield Array.from({ length: 500 }, (_, i) => ({ key: `${prefix}${String(page * 500 + i).padStart(30, '0')}` }));
+      }
+    });
     const drain = async (guarded: GuardedBackend, prefix: string) => {
       let n = 0;
       for await (const page of guarded.list(prefix)) n += page.length;
