@@ -484,7 +484,7 @@ function membersUnknown(list: readonly Unreadable[]): RegError {
   });
 }
 
-interface StoredObject {
+export interface StoredObject {
   key: string;
   oid: string;
   legacy: boolean;
@@ -549,9 +549,10 @@ function summarize(list: ReadonlyArray<{ size: number }>): { count: number; byte
 
 /**
  * Every object key on a remote (`files/md5/` and the DVC 2 layout), leaving out anything under a
- * synced area's prefix. Listings give sizes (and on S3 write times).
+ * synced area's prefix. Listings give sizes (and on S3 write times). More than `maxKeys` of them
+ * is remote.bad-listing. Exported for its test.
  */
-async function listRemote(backend: Backend, syncedPrefixes: readonly string[], jobs: number, signal: AbortSignal | undefined): Promise<StoredObject[]> {
+export async function listRemote(backend: Backend, syncedPrefixes: readonly string[], jobs: number, signal: AbortSignal | undefined, maxKeys = MAX_LISTED_KEYS): Promise<StoredObject[]> {
   const out = new Map<string, StoredObject>();
   const underSynced = (key: string) => syncedPrefixes.some((p) => key === p || key.startsWith(p + '/'));
   const listPrefix = async (prefix: string, legacy: boolean) => {
@@ -560,7 +561,7 @@ async function listRemote(backend: Backend, syncedPrefixes: readonly string[], j
         if ((legacy ? LEGACY_KEY : MODERN_KEY).test(o.key) && !underSynced(o.key)) out.set(o.key, stored(o.key, legacy, o));
       }
       // Each listing ends, but gc keeps every key of all 257.
-      if (out.size > MAX_LISTED_KEYS) throw tooManyListedKeys(backend.description, 'the object keys gc keeps', MAX_LISTED_KEYS);
+      if (out.size > maxKeys) throw tooManyListedKeys(backend.description, 'the object keys gc keeps', maxKeys);
     }
   };
   const prefixes: Array<[string, boolean]> = [['files/md5/', false], ...Array.from({ length: 256 }, (_, i): [string, boolean] => [`${i.toString(16).padStart(2, '0')}/`, true])];
