@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, git, makeGitRepo, reg, regOk, removeDir, tempDir, writeTree } from '../helpers/repo.js';
@@ -21,6 +21,30 @@ afterAll(() => {
   removeDir(repo);
   removeDir(elsewhere);
 });
+
+/**
+ * A registry (no hooks installed) with three commits: `first` adds a dataset, `second` changes its
+ * pointer, `third` changes a plain file only. Left at `second`.
+ */
+async function threeCommits(): Promise<{ dir: string; first: string; second: string; third: string }> {
+  const dir = makeGitRepo();
+  await regOk(dir, ['init']);
+  writeTree(dir, { 'raw_datasets/pages/p1.txt': 'first\n' });
+  await regOk(dir, ['add', 'raw_datasets/pages']);
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-q', '--no-verify', '-m', 'first');
+  const first = git(dir, 'rev-parse', 'HEAD').trim();
+  writeTree(dir, { 'raw_datasets/pages/p1.txt': 'second\n' });
+  await regOk(dir, ['add', 'raw_datasets/pages']);
+  git(dir, 'commit', '-q', '--no-verify', '-am', 'second');
+  const second = git(dir, 'rev-parse', 'HEAD').trim();
+  writeTree(dir, { 'notes.txt': 'a plain file\n' });
+  git(dir, 'add', 'notes.txt');
+  git(dir, 'commit', '-q', '--no-verify', '-m', 'third');
+  const third = git(dir, 'rev-parse', 'HEAD').trim();
+  git(dir, 'checkout', '-q', second);
+  return { dir, first, second, third };
+}
 
 describe('start-up: one command loaded, same behaviour', () => {
   it('--version prints the version and exits 0', async () => {
@@ -87,6 +111,41 @@ describe('start-up: one command loaded, same behaviour', () => {
     }
   });
 
+  it('reg hook post-checkout: a file checkout, or a branch checkout that changes no pointer, says nothing; one that changes a pointer updates the data, as through the full program', async () => {
+    const c = await threeCommits();
+    try {
+      const quiet = { code: 0, stdout: '', stderr: '' };
+      const run = async (argv: string[]) => {
+        const r = await reg(c.dir, argv);
+        return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+      };
+      expect(await run(['hook', 'post-checkout', c.second, c.third, '1'])).toEqual(quiet);
+      expect(await run(['hook', 'post-checkout', c.second, c.first, '0'])).toEqual(quiet);
+      // --json goes through commander and the op: the same verdicts.
+      for (const [prev, next, flag] of [[c.second, c.third, '1'], [c.second, c.first, '0']]) {
+        const full = await reg(c.dir, ['--json', 'hook', 'post-checkout', prev!, next!, flag!]);
+        expect(full.code).toBe(0);
+        expect(JSON.parse(full.stdout)).toMatchObject({ hook: 'post-checkout', pointers: [], updated: [], skipped: [] });
+      }
+      // The pointer at first, the data still second's: a branch checkout brings the data in line.
+      git(c.dir, 'checkout', '-q', c.first);
+      const updated = await run(['hook', 'post-checkout', c.second, c.first, '1']);
+      expect(updated.code).toBe(0);
+      expect(updated.stderr).toContain('reg: updated data for raw_datasets/pages.dvc');
+      expect(readFileSync(join(c.dir, 'raw_datasets/pages/p1.txt'), 'utf8')).toBe('first\n');
+      // A file checkout never opens the registry: a broken config is no warning there (and is one for a branch checkout).
+      writeFileSync(join(c.dir, '.reg/config.yaml'), 'remotes: [unclosed\n');
+      expect(await run(['hook', 'post-checkout', c.first, c.second, '0'])).toEqual(quiet);
+      const full = await reg(c.dir, ['--json', 'hook', 'post-checkout', c.first, c.second, '0']);
+      expect(JSON.parse(full.stdout)).toMatchObject({ skipped: [] });
+      const branch = await run(['hook', 'post-checkout', c.first, c.second, '1']);
+      expect(branch.code).toBe(0);
+      expect(branch.stderr).toMatch(/reg: warning: left \(all\) as it is: .*config\.yaml/);
+    } finally {
+      removeDir(c.dir);
+    }
+  });
+
   it('reg hook pre-commit outside a git repository still fails with the full program\'s error', async () => {
     const r = await reg(elsewhere, ['hook', 'pre-commit']);
     expect(r.code).not.toBe(0);
@@ -129,5 +188,19 @@ describe('start-up: which files run', () => {
 
   it('without the bundles (tsc\'s output alone), the same commands run from tsc\'s ES modules', () => {
     expectCommandsRunWithout(['dist/reg-entry.cjs', 'dist/reg-cli.cjs']);
+  });
+
+  it('the post-checkout hook of a file checkout, or of a branch checkout that changes no pointer, answers without the program', async () => {
+    const c = await threeCommits();
+    const pkg = packageWithout(['dist/reg-cli.cjs', 'dist/cli/main.js']);
+    try {
+      for (const args of [[c.second, c.third, '1'], [c.second, c.first, '0']]) expect(pkg.run(c.dir, ['hook', 'post-checkout', ...args])).toEqual({ code: 0, stdout: '', stderr: '' });
+      // A pointer changed: the program is needed (and missing from this copy).
+      expect(pkg.run(c.dir, ['hook', 'post-checkout', c.second, c.first, '1']).code).not.toBe(0);
+      expect(pkg.run(c.dir, ['hook', 'post-checkout', '0'.repeat(40), c.second, '1']).code).not.toBe(0);
+    } finally {
+      removeDir(pkg.dir);
+      removeDir(c.dir);
+    }
   });
 });

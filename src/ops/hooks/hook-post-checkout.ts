@@ -62,8 +62,9 @@ async function update(repo: Repo, ctx: Context, hook: PostUpdateResult['hook'], 
 
 /** `reg hook post-checkout <prev> <new> <branch-flag>`: only branch checkouts (flag 1) update data. */
 export async function postCheckoutHook(ctx: Context, options: { prev: string; next: string; branchCheckout: boolean }): Promise<PostUpdateResult> {
-  const repo = openRepo(ctx);
+  // Before opening the repository: a file checkout touches no data, so it has nothing to warn about either.
   if (!options.branchCheckout) return { hook: 'post-checkout', pointers: [], updated: [], unchanged: [], skipped: [] };
+  const repo = openRepo(ctx);
   return update(repo, ctx, 'post-checkout', await changedPointers(repo.root, options.prev, options.next));
 }
 
