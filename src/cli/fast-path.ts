@@ -3,10 +3,10 @@ import { PACKAGE_NAME, VERSION } from '../package-info.js';
 /**
  * The invocations that run most often and need no command-line parser: `reg --version`; the
  * pre-commit hook when nothing is staged (git runs it on every commit); the post-checkout hook of a
- * file checkout, or of a branch checkout that changes no pointer (git runs it on every checkout and
- * switch). They answer before commander or any command module is loaded. Anything else, including
- * these with other arguments, returns undefined and goes through the full program (which gives the
- * same answers).
+ * file checkout, or of a branch checkout that changes no pointer (every checkout and switch); the
+ * post-merge hook of a merge that changes no pointer (every `git pull`). They answer before
+ * commander or any command module is loaded. Anything else, including these with other arguments,
+ * returns undefined and goes through the full program (which gives the same answers).
  */
 export async function fastPath(argv: readonly string[], cwd: string): Promise<number | undefined> {
   if (argv.length === 1 && argv[0] === '--version') {
@@ -25,6 +25,11 @@ export async function fastPath(argv: readonly string[], cwd: string): Promise<nu
       const { pointersUnchanged } = await import('../ops/hooks/pointers-unchanged.js');
       if (await pointersUnchanged({ cwd }, prev, next)) return 0;
     }
+  }
+  // git's argument: 1 for a squash merge. The op compares ORIG_HEAD with HEAD, as this does.
+  if (argv.length === 3 && argv[0] === 'hook' && argv[1] === 'post-merge') {
+    const { pointersUnchanged } = await import('../ops/hooks/pointers-unchanged.js');
+    if (await pointersUnchanged({ cwd }, 'ORIG_HEAD', 'HEAD')) return 0;
   }
   return undefined;
 }

@@ -146,6 +146,30 @@ describe('start-up: one command loaded, same behaviour', () => {
     }
   });
 
+  it('reg hook post-merge: a merge that changes no pointer says nothing; one that changes a pointer updates the data', async () => {
+    const c = await threeCommits();
+    try {
+      // As after a fast-forward pull from second to third: no pointer changed.
+      git(c.dir, 'checkout', '-q', c.third);
+      git(c.dir, 'update-ref', 'ORIG_HEAD', c.second);
+      const quiet = await reg(c.dir, ['hook', 'post-merge', '0']);
+      expect({ code: quiet.code, stdout: quiet.stdout, stderr: quiet.stderr }).toEqual({ code: 0, stdout: '', stderr: '' });
+      const full = await reg(c.dir, ['--json', 'hook', 'post-merge', '0']);
+      expect(JSON.parse(full.stdout)).toMatchObject({ hook: 'post-merge', pointers: [], updated: [], skipped: [] });
+      // From first to second: the pointer changed, and the data (still first's after a checkout of first) follows it.
+      git(c.dir, 'checkout', '-q', c.first);
+      await regOk(c.dir, ['checkout', 'raw_datasets/pages']);
+      git(c.dir, 'checkout', '-q', c.second);
+      git(c.dir, 'update-ref', 'ORIG_HEAD', c.first);
+      const merged = await reg(c.dir, ['hook', 'post-merge', '0']);
+      expect(merged.code).toBe(0);
+      expect(merged.stderr).toContain('reg: updated data for raw_datasets/pages.dvc');
+      expect(readFileSync(join(c.dir, 'raw_datasets/pages/p1.txt'), 'utf8')).toBe('second\n');
+    } finally {
+      removeDir(c.dir);
+    }
+  });
+
   it('reg hook pre-commit outside a git repository still fails with the full program\'s error', async () => {
     const r = await reg(elsewhere, ['hook', 'pre-commit']);
     expect(r.code).not.toBe(0);
@@ -190,7 +214,7 @@ describe('start-up: which files run', () => {
     expectCommandsRunWithout(['dist/reg-entry.cjs', 'dist/reg-cli.cjs']);
   });
 
-  it('the post-checkout hook of a file checkout, or of a branch checkout that changes no pointer, answers without the program', async () => {
+  it('the post-checkout hook of a file checkout or of a branch checkout, and the post-merge hook of a merge, that change no pointer answer without the program', async () => {
     const c = await threeCommits();
     const pkg = packageWithout(['dist/reg-cli.cjs', 'dist/cli/main.js']);
     try {
@@ -198,6 +222,13 @@ describe('start-up: which files run', () => {
       // A pointer changed: the program is needed (and missing from this copy).
       expect(pkg.run(c.dir, ['hook', 'post-checkout', c.second, c.first, '1']).code).not.toBe(0);
       expect(pkg.run(c.dir, ['hook', 'post-checkout', '0'.repeat(40), c.second, '1']).code).not.toBe(0);
+      // post-merge: no ORIG_HEAD yet (every pointer is looked at), then one pointer changed, then none.
+      expect(pkg.run(c.dir, ['hook', 'post-merge', '0']).code).not.toBe(0);
+      git(c.dir, 'update-ref', 'ORIG_HEAD', c.first);
+      expect(pkg.run(c.dir, ['hook', 'post-merge', '0']).code).not.toBe(0);
+      git(c.dir, 'checkout', '-q', c.third);
+      git(c.dir, 'update-ref', 'ORIG_HEAD', c.second);
+      expect(pkg.run(c.dir, ['hook', 'post-merge', '0'])).toEqual({ code: 0, stdout: '', stderr: '' });
     } finally {
       removeDir(pkg.dir);
       removeDir(c.dir);

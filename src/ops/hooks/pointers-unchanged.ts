@@ -6,7 +6,8 @@ import { ZERO_OID, gitRun } from '../../git/read.js';
  * (the pathspec `*.dvc` matches at any depth): the post-checkout hook then has no data to update.
  * One `git diff --quiet` of the two trees, which reads no file of the work tree. False when git
  * cannot tell (a zero or unknown `prev`, as after a clone; not a repository): the full hook then
- * runs and decides.
+ * runs and decides. `prev` and `next` may be refs (ORIG_HEAD and HEAD for post-merge): without an
+ * ORIG_HEAD git fails, and the full hook looks at every pointer.
  */
 export async function pointersUnchanged(ctx: Pick<Context, 'cwd'>, prev: string, next: string): Promise<boolean> {
   if (prev === '' || ZERO_OID.test(prev) || prev.startsWith('-') || next.startsWith('-')) return false;
