@@ -17,6 +17,12 @@ import { git, makeGitRepo, removeDir, tempDir, writeTree, filesUnder, tempFilesU
 import { expectRegError } from '../helpers/expect-error.js';
 
 const FAST_RETRY = { attempts: 8, baseDelayMs: 1, maxDelayMs: 5 };
+/**
+ * For the ~20% failure injection: a download attempt fails when the request does (0.2) or its body
+ * is cut (0.8 x 0.2), 0.36 in all, so 8 attempts all failed for one of 64 objects in ~1.8% of runs
+ * (0.36^8 x 64; seen once in CI). 16 attempts: ~5e-6 per run.
+ */
+const PATIENT_RETRY = { ...FAST_RETRY, attempts: 16 };
 
 let repoA: string;
 let repoB: string;
@@ -148,13 +154,13 @@ describe('failures and retries', () => {
   it('retries injected 503s, timeouts and connection resets (~20%) until push and fetch succeed', async () => {
     let flaky: FlakyBackend | undefined;
     const wrap = (b: Backend) => (flaky = new FlakyBackend(b, { failureRate: 0.2, seed: 7 }));
-    const r = await push(ctxA(), { targets: [], retry: FAST_RETRY, jobs: 8, wrapBackend: wrap });
+    const r = await push(ctxA(), { targets: [], retry: PATIENT_RETRY, jobs: 8, wrapBackend: wrap });
     expect(r.failed).toBe(0);
     expect(flaky!.stats.injected).toBeGreaterThan(5);
     assertManifestsComplete(remoteDir);
     expect(filesUnder(join(remoteDir, 'files', 'md5'))).toEqual(filesUnder(join(repoA, '.reg', 'cache', 'files', 'md5')));
 
-    const p = await pull(ctxB(), { targets: [], retry: FAST_RETRY, jobs: 8, wrapBackend: (b) => (flaky = new FlakyBackend(b, { failureRate: 0.2, seed: 11 })) });
+    const p = await pull(ctxB(), { targets: [], retry: PATIENT_RETRY, jobs: 8, wrapBackend: (b) => (flaky = new FlakyBackend(b, { failureRate: 0.2, seed: 11 })) });
     expect(p.failed).toBe(0);
     expect(flaky!.stats.injected).toBeGreaterThan(5);
     expect(readFileSync(join(repoB, 'data', 'part-5.csv'), 'utf8')).toBe(readFileSync(join(repoA, 'data', 'part-5.csv'), 'utf8'));
