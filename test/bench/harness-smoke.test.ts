@@ -40,7 +40,7 @@ describe('bench/run.mjs', () => {
     expect(doc.datasets.small).toMatchObject({ files: 200 });
     expect(doc.datasets.status).toBeUndefined(); // generated only for the cases that need it
     const ids = Object.keys(doc.measurements);
-    expect(ids).toEqual(expect.arrayContaining(['node-startup', 'reg-version', 'reg-hook-pre-commit', 'add-small', 'git-add-small', 'md5-small']));
+    expect(ids).toEqual(expect.arrayContaining(['node-startup', 'reg-version', 'reg-hook-pre-commit', 'reg-hook-post-checkout', 'reg-hook-post-merge', 'add-small', 'git-add-small', 'md5-small']));
     expect(ids.some((id) => id.startsWith('status'))).toBe(false);
     expect(doc.measurements['reg-version'].samples).toHaveLength(doc.config.startupRounds);
     expect(doc.measurements['add-small'].samples).toHaveLength(doc.config.rounds);
