@@ -24,9 +24,10 @@ function isPointerPath(p: string): boolean {
 async function changedPointers(root: string, from: string | undefined, to: string): Promise<string[]> {
   let paths: string[];
   if (from === undefined || ZERO_OID.test(from)) {
-    paths = (await gitText(root, ['ls-tree', '-r', '-z', '--name-only', to])).split('\0');
+    paths = (await gitText(root, ['ls-tree', '-r', '-z', '--name-only', '--end-of-options', to])).split('\0');
   } else {
-    const r = await gitRun(root, ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=AMR', from, to], undefined, { allowFail: true });
+    // --end-of-options: a revision argument like `--output=FILE` is a (bad) revision, never an option that writes.
+    const r = await gitRun(root, ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=AMR', '--end-of-options', from, to], undefined, { allowFail: true });
     if (r.code !== 0) return [];
     paths = r.stdout.toString('utf8').split('\0');
   }

@@ -10,7 +10,8 @@ import { ZERO_OID, gitRun } from '../../git/read.js';
  * ORIG_HEAD git fails, and the full hook looks at every pointer.
  */
 export async function pointersUnchanged(ctx: Pick<Context, 'cwd'>, prev: string, next: string): Promise<boolean> {
-  if (prev === '' || ZERO_OID.test(prev) || prev.startsWith('-') || next.startsWith('-')) return false;
-  const r = await gitRun(ctx.cwd, ['diff', '--quiet', '--no-ext-diff', '--no-renames', '--diff-filter=AMR', prev, next, '--', '*.dvc'], undefined, { allowFail: true });
+  if (prev === '' || ZERO_OID.test(prev)) return false;
+  // --end-of-options: an argument like `--output=FILE` is a (bad) revision, never an option that writes.
+  const r = await gitRun(ctx.cwd, ['diff', '--quiet', '--no-ext-diff', '--no-renames', '--diff-filter=AMR', '--end-of-options', prev, next, '--', '*.dvc'], undefined, { allowFail: true });
   return r.code === 0;
 }
