@@ -138,6 +138,11 @@ process.stdout.write(JSON.stringify({ status: m.cacheStatus, frame: stack.split(
       notes: 'notes.txt',
     };
     for (const name of Object.values(planted)) writeFileSync(join(dir, name), 'planted\n');
+    // An earlier build's name as a symlink to a file outside: the link goes, never what it names.
+    const outsideFile = join(work, 'outside-sentinel.txt');
+    writeFileSync(outsideFile, 'sentinel\n');
+    const linkName = `bundle.cjs-0.0.8-node${process.version}-${process.arch}-${place}-${'b'.repeat(32)}.v8cache`;
+    symlinkSync(outsideFile, join(dir, linkName));
     writeScript(bundle, 5); // the next build at the same place
     const nextStem = keySuffix(bundle).slice(0, -'.v8cache'.length);
     const nextStatus = status!.replace(/-[0-9a-f]{32}-status\.v8cache$/, `${nextStem}-status.v8cache`);
@@ -148,7 +153,8 @@ process.stdout.write(JSON.stringify({ status: m.cacheStatus, frame: stack.split(
     writeFileSync(join(dir, freshTemp), 'in progress\n');
     expect(load(bundle, {}, 'status')).toEqual({ status: 'absent', value: 33826 });
     const after = new Set(readdirSync(dir));
-    for (const gone of [...firstBuild, planted.legacy, planted.legacyTemp, staleTemp]) expect(after.has(gone), gone).toBe(false);
+    for (const gone of [...firstBuild, planted.legacy, planted.legacyTemp, staleTemp, linkName]) expect(after.has(gone), gone).toBe(false);
+    expect(readFileSync(outsideFile, 'utf8')).toBe('sentinel\n');
     for (const kept of [planted.otherNode, planted.otherPlace, planted.otherFile, planted.notes, freshTemp, nextStatus]) expect(after.has(kept), kept).toBe(true);
     // Caches of other bundles written by the earlier tests are untouched.
     for (const name of before) if (!name.includes(`-${place}-`)) expect(after.has(name), name).toBe(true);
