@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CONFIG_FILE, LOCAL_CONFIG_FILE, readConfigTextIfAny } from '../../config.js';
 import type { Context } from '../../context.js';
+import { compareCodeUnits } from '../../data/order.js';
 import { parsePointer } from '../../data/pointer.js';
 import { isRegError, usageError } from '../../errors.js';
 import ignore from 'ignore';
@@ -140,7 +141,7 @@ export async function check(ctx: Context, options: CheckOptions = {}, workTreeSc
   const ci = options.ci ? await checkRemoteData(repo, ctx, options.range, add) : undefined;
 
   const order = (f: Finding) => (f.severity === 'error' ? 0 : 1);
-  findings.sort((a, b) => a.file.localeCompare(b.file) || order(a) - order(b) || a.rule.localeCompare(b.rule));
+  findings.sort((a, b) => compareCodeUnits(a.file, b.file) || order(a) - order(b) || compareCodeUnits(a.rule, b.rule));
   const errors = findings.filter((f) => f.severity === 'error').length;
   return {
     staged,

@@ -2,6 +2,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { isMap, isSeq, type Document } from 'yaml';
 import { getPath, parseConfigDocument } from '../../config.js';
 import type { Context } from '../../context.js';
+import { compareCodeUnits } from '../../data/order.js';
 import { configError, usageError } from '../../errors.js';
 import { writeFileAtomicSync } from '../../fsutil.js';
 import { openRepo, type Repo } from '../../repo.js';
@@ -213,7 +214,7 @@ export async function remoteList(ctx: Context): Promise<RemoteListResult> {
   const def = defaultRemoteName(repo);
   const local = remotesOf(repo.config.local);
   const remotes = Object.entries(remotesOf(repo.config.data))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(([a], [b]) => compareCodeUnits(a, b))
     .map(([name, opts]) => {
       const options: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(opts)) options[k] = REMOTE_OPTIONS[k]?.secret ? REDACTED : typeof v === 'string' ? redact(v, []) : v;
