@@ -1,12 +1,11 @@
 import { isAscii } from 'node:buffer';
-import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Script } from 'node:vm';
 import { VERSION } from '../package-info.js';
-import { makeDirsSync } from '../make-dirs.js';
+import { readOwnCacheFile, userCacheDir, writeOwnCacheFile, type OwnFile } from '../user-cache.js';
 
 /**
  * How the cache file was used: `used` (V8 accepted it), `rejected` (its digest did not match, or V8
@@ -33,12 +32,9 @@ const MAX_CACHE_BYTES = 64 * 1024 * 1024;
 const MAGIC = Buffer.from('reg-v8-code-cache-1\n');
 const DIGEST_BYTES = 32;
 
-/** `$XDG_CACHE_HOME/reg/code-cache`, else `~/.cache/reg/code-cache` (a relative XDG_CACHE_HOME is ignored, as the XDG spec says). */
+/** `$XDG_CACHE_HOME/reg/code-cache`, else `~/.cache/reg/code-cache`. */
 export function codeCacheDir(env: NodeJS.ProcessEnv): string | undefined {
-  const xdg = env.XDG_CACHE_HOME;
-  if (xdg && isAbsolute(xdg)) return join(xdg, 'reg', 'code-cache');
-  const home = env.HOME || homedir();
-  return home && isAbsolute(home) ? join(home, '.cache', 'reg', 'code-cache') : undefined;
+  return userCacheDir(env, 'code-cache');
 }
 
 /**
@@ -73,7 +69,7 @@ export function loadCodeCached(file: string, env: NodeJS.ProcessEnv, variant?: s
   const build = `${installPrefix}${VERSION}-${sourceHash.toString('hex').slice(0, 32)}`;
   const key = `${build}${variant !== undefined && VARIANT_NAME.test(variant) ? `-${variant}` : ''}.v8cache`;
   const cachePath = dir && join(dir, key);
-  const cached = cachePath ? unwrap(readTrusted(cachePath), sourceHash) : { status: 'off' as const };
+  const cached = cachePath ? unwrap(readOwnCacheFile(cachePath, MAX_CACHE_BYTES), sourceHash) : { status: 'off' as const };
   // Node's CommonJS wrapper, on the source's first line so line numbers match, plus __regImport:
   // the file must not call import() itself (a function restored from a code cache has lost vm's
   // dynamic-import callback on Node 20), so scripts/build-cli.mjs rewrites the bundle's
@@ -93,7 +89,7 @@ export function loadCodeCached(file: string, env: NodeJS.ProcessEnv, variant?: s
     cacheStatus,
     saveCache() {
       if (!dir || !cachePath || cacheStatus === 'used') return;
-      const written = writeCacheQuietly(cachePath, () => {
+      const written = writeOwnCacheFile(cachePath, () => {
         const data = script.createCachedData();
         return Buffer.concat([MAGIC, digestOf(sourceHash, data), data]);
       });
@@ -107,61 +103,14 @@ function digestOf(sourceHash: Buffer, data: Buffer): Buffer {
 }
 
 /** The V8 data of a cache file, if its digest says it was written for this source and is whole. */
-function unwrap(file: { status: CodeCacheStatus; data?: Buffer }, sourceHash: Buffer): { status: CodeCacheStatus; data?: Buffer } {
+function unwrap(file: OwnFile, sourceHash: Buffer): { status: CodeCacheStatus; data?: Buffer } {
+  if (file.status !== 'read') return { status: file.status };
   const raw = file.data;
-  if (!raw) return file;
   const start = MAGIC.length + DIGEST_BYTES;
   if (raw.length <= start || !raw.subarray(0, MAGIC.length).equals(MAGIC)) return { status: 'rejected' };
   const data = raw.subarray(start);
   if (!digestOf(sourceHash, data).equals(raw.subarray(MAGIC.length, start))) return { status: 'rejected' };
   return { status: 'absent', data };
-}
-
-function readTrusted(path: string): { status: CodeCacheStatus; data?: Buffer } {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return { status: code === 'ENOENT' || code === 'ENOTDIR' ? 'absent' : 'untrusted' };
-  }
-  try {
-    const st = fstatSync(fd);
-    const ownUid = process.getuid?.();
-    if (!st.isFile() || (ownUid !== undefined && st.uid !== ownUid) || (st.mode & 0o022) !== 0 || st.size > MAX_CACHE_BYTES) return { status: 'untrusted' };
-    return { status: 'absent', data: readFileSync(fd) };
-  } catch {
-    return { status: 'untrusted' };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/**
- * Temp file + rename (a concurrent reader sees the old file or the whole new one); any failure
- * leaves no cache and no temp file. The data are made only once the temp file is open, so an
- * unwritable cache directory costs no serialisation on every run.
- */
-function writeCacheQuietly(path: string, data: () => Buffer): boolean {
-  const temp = `${path}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
-  let fd: number | undefined;
-  try {
-    makeDirsSync(dirname(path), 0o700);
-    fd = openSync(temp, 'wx', 0o600);
-    writeFileSync(fd, data());
-    closeSync(fd);
-    fd = undefined;
-    renameSync(temp, path);
-    return true;
-  } catch {
-    try {
-      if (fd !== undefined) closeSync(fd);
-      rmSync(temp, { force: true });
-    } catch {
-      // Nothing was written, or the directory is not ours to clean.
-    }
-    return false;
-  }
 }
 
 /**
