@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { isMap, LineCounter, parseDocument, type Document } from 'yaml';
 import { configError } from './errors.js';
 import { readFdUpTo, refuseNonRegularFile, withRegularFileIfAny, writeFileAtomicSync, type ReadLimit } from './fsutil.js';
+import { rememberedForText } from './user-cache.js';
 
 /**
  * `.reg/config.yaml` (tracked, shared by the team) and `.reg/config.local.yaml` (gitignored:
@@ -36,21 +37,34 @@ export const MAX_CONFIG_ALIASES = 50;
 const parsedConfigs = new Map<string, { stamp: string; data: ConfigData }>();
 const RACY_CONFIG_MS = 2000;
 
-export function readConfigFile(path: string): ConfigData {
+/**
+ * The config file at `path` as data ({} when there is none). With `env`, the parse of its text is
+ * remembered in the user's cache (rememberedForText), so a command in a fresh process does not
+ * run the YAML parser for a config it saw before: the shared config only, never the local one,
+ * which may hold credentials.
+ */
+export function readConfigFile(path: string, env?: NodeJS.ProcessEnv): ConfigData {
   const st = lstatSync(path, { throwIfNoEntry: false });
   if (st === undefined) return {};
   const stamp = `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   const known = parsedConfigs.get(path);
   // A copy: callers may change what they get.
   if (known?.stamp === stamp) return structuredClone(known.data);
-  const data = parseConfigFile(path);
+  const data = parseConfigFile(path, env);
   if (Date.now() - Math.max(st.mtimeMs, st.ctimeMs) > RACY_CONFIG_MS) parsedConfigs.set(path, { stamp, data });
   else parsedConfigs.delete(path);
   return structuredClone(data);
 }
 
-function parseConfigFile(path: string): ConfigData {
-  const doc = parseConfigDocument(path);
+/** The data of the config file at `path`; with `env`, remembered by its text (readConfigFile). */
+export function parseConfigFile(path: string, env?: NodeJS.ProcessEnv): ConfigData {
+  const text = readConfigText(path);
+  if (env === undefined) return configDataOf(path, text);
+  return rememberedForText(env, 'config', text, () => configDataOf(path, text), isPlainObject);
+}
+
+function configDataOf(path: string, text: string): ConfigData {
+  const doc = parseConfigText(path, text);
   let value: unknown;
   try {
     value = doc.toJS({ maxAliasCount: MAX_CONFIG_ALIASES });
@@ -104,7 +118,10 @@ export function configFileLimit(shownAs: string, abs: string): ReadLimit {
 }
 
 export function parseConfigDocument(path: string): Document.Parsed {
-  const text = readConfigText(path);
+  return parseConfigText(path, readConfigText(path));
+}
+
+function parseConfigText(path: string, text: string): Document.Parsed {
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
@@ -117,8 +134,9 @@ export function parseConfigDocument(path: string): Document.Parsed {
   return doc;
 }
 
-export function loadConfig(regDir: string): LoadedConfig {
-  const repo = readConfigFile(join(regDir, CONFIG_FILE));
+/** `env`: remember the shared config's parse in the user's cache (readConfigFile). */
+export function loadConfig(regDir: string, env?: NodeJS.ProcessEnv): LoadedConfig {
+  const repo = readConfigFile(join(regDir, CONFIG_FILE), env);
   const local = readConfigFile(join(regDir, LOCAL_CONFIG_FILE));
   return { repo, local, data: deepMerge(repo, local) };
 }

@@ -52,7 +52,7 @@ export function openRepo(ctx: Context): Repo {
     throw new RegError('repo.not-reg', 'config', `${root} is not a reg repository (no ${REG_DIR}/ directory)`, { hint: 'run `reg init` at the top of the Git repository' });
   }
   assertRegDirIsDirectory(regDir);
-  const config = loadConfig(regDir);
+  const config = loadConfig(regDir, ctx.env);
   const cacheDirSetting = configString(config.data, ['cache', 'dir'], join(regDir, CONFIG_FILE));
   const cacheRoot = cacheDirSetting ? resolve(regDir, cacheDirSetting) : join(regDir, 'cache');
   const repo: Repo = {

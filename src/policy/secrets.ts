@@ -9,6 +9,14 @@ export interface SecretHit {
   what: string;
 }
 
+/** Whether `v` has the shape findSecrets returns (for a remembered scan). */
+export function isSecretHitList(v: unknown): v is SecretHit[] {
+  return Array.isArray(v) && v.every((h: unknown) => {
+    const x = h as Partial<Record<keyof SecretHit, unknown>> | null;
+    return typeof x === 'object' && x !== null && Number.isInteger(x.line) && (x.line as number) >= 1 && typeof x.what === 'string';
+  });
+}
+
 const SECRET_KEY_RE = /^(?:aws[_-])?(?:secret[_-]access[_-]key|session[_-]token|access[_-]key[_-]id|secret[_-]key|password|token)$/i;
 const AWS_KEY_ID_RE = /\b(AKIA|ASIA)[0-9A-Z]{16}\b/;
 const AWS_SECRET_RE = /^[A-Za-z0-9/+]{40}$/;

@@ -43,7 +43,7 @@ function notice(ctx: Pick<Context, 'cwd' | 'env'>): string | undefined {
     inactive = WATCHED.filter((h) => !runsReg(root, join(dir, h)) && !runsReg(root, join(root, '.husky', h)));
     if (inactive.length === 0) return undefined;
   }
-  if (getPath(loadConfig(join(root, REG_DIR)).data, ['hooks', 'install']) === false) return undefined;
+  if (getPath(loadConfig(join(root, REG_DIR), ctx.env).data, ['hooks', 'install']) === false) return undefined;
   const which = inactive.length === WATCHED.length ? 'the git hooks are' : `the ${inactive[0]} hook is`;
   return `reg: note: ${which} not installed in this clone, so commits are not checked and git push does not upload data: run \`reg hooks install\` (or set hooks.install: false in .reg/config.local.yaml to turn this note off)`;
 }

@@ -9,8 +9,9 @@ import ignore from 'ignore';
 import { areaOf, classifyAreaChild, type Area, type AreaRules, type RegistryPolicy } from '../../policy/areas.js';
 import { validateCard, validateParsedCard, type ParsedCard } from '../../policy/cards.js';
 import { checkEntryName } from '../../policy/naming.js';
-import { findSecrets, findSecretsByLine } from '../../policy/secrets.js';
+import { findSecrets, findSecretsByLine, isSecretHitList } from '../../policy/secrets.js';
 import { REG_DIR, openRepo, type Repo } from '../../repo.js';
+import { rememberedForText } from '../../user-cache.js';
 import { allIndexEntries, blobSizes, gitRun, gitText, stagedPaths, ZERO_OID, type IndexEntry, type IndexSnapshot } from '../../git/read.js';
 import type { CommittedPointer } from '../remote/history-data.js';
 
@@ -137,7 +138,7 @@ export async function check(ctx: Context, options: CheckOptions = {}, workTreeSc
   const sizes = index ? knownIndex?.sizes ?? (await blobSizes(repo.root, [...scan.gitFiles, ...outside!].map((f) => f.oid))) : undefined;
   await checkGitFiles(repo, scan.entries, scan.gitFiles, scan.policy.areas, staged, add, sizes);
   await checkLargeFilesOutsideAreas(repo, scan.policy, staged ? new Set(stagedList) : undefined, add, outside && sizes ? { files: outside, sizes } : undefined);
-  await checkSecrets(repo, staged, stagedList, add, index && new Set(index.map((f) => f.path)));
+  await checkSecrets(repo, ctx.env, staged, stagedList, add, index && new Set(index.map((f) => f.path)));
   const ci = options.ci ? await checkRemoteData(repo, ctx, options.range, add) : undefined;
 
   const order = (f: Finding) => (f.severity === 'error' ? 0 : 1);
@@ -398,7 +399,7 @@ export function configTextForScan(repo: Repo, rel: string): string | undefined {
   });
 }
 
-async function checkSecrets(repo: Repo, staged: boolean, stagedList: string[] | undefined, add: (f: Finding) => void, indexPaths?: Set<string>): Promise<void> {
+async function checkSecrets(repo: Repo, env: NodeJS.ProcessEnv, staged: boolean, stagedList: string[] | undefined, add: (f: Finding) => void, indexPaths?: Set<string>): Promise<void> {
   const secretFiles = SECRET_FILES.map((f) => f.rel);
   const tracked = new Set(
     staged
@@ -428,7 +429,9 @@ async function checkSecrets(repo: Repo, staged: boolean, stagedList: string[] | 
       });
       continue;
     }
-    for (const hit of file.format === 'ini' ? findSecretsByLine(text) : findSecrets(text)) {
+    // (The YAML scan is remembered by the text: a status's overview otherwise parses the config again, cold.)
+    const hits = file.format === 'ini' ? findSecretsByLine(text) : rememberedForText(env, 'secret-scan', text, () => findSecrets(text), isSecretHitList);
+    for (const hit of hits) {
       add({
         severity: 'error',
         rule: 'secret-in-config',
