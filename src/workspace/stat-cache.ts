@@ -567,22 +567,24 @@ export class StatCache {
     }
     const patched = this.patchedRows;
     // Which rows git does not vouch for, found on the way (every row is reached once).
-    const allMirrored = this.allMirrored();
+    const allMirrored = this.everyRowMirrored();
+    const reportedByDir = namesByDirectory(reported);
     const toCheck: number[] = [];
     let next = 0;
     let reached = 0;
-    // Names are compared with the rows in place: no string per file unless git reported some.
+    // Names are compared with the rows in place: a string only for a name in a directory where git reported a file.
     const visit = (prefix: string): boolean => {
       const row = this.dirs.get(prefix);
       if (row === undefined) return false;
       reached++;
       const listing = row[4];
+      const reportedHere = reportedByDir.get(prefix);
       for (let from = 0; from < listing.length; ) {
         let to = listing.indexOf('\n', from);
         if (to === -1) to = listing.length;
         if (this.pathIsListed(next, prefix, listing, from, to - from)) {
           const i = next++;
-          if ((reported.size > 0 && reported.has(this.pathAt(i))) || patched.has(i) || (!allMirrored && !this.mirrorableAt(s, i))) toCheck.push(i);
+          if (patched.has(i) || (reportedHere !== undefined && reportedHere.has(listing.slice(from, to))) || (!allMirrored && !this.mirrorableAt(s, i))) toCheck.push(i);
         } else {
           const dir = `${prefix}${listing.slice(from, to)}/`;
           if (!this.dirs.has(dir) || !visit(dir)) return false;
@@ -597,17 +599,19 @@ export class StatCache {
   }
 
   /**
-   * Every stored row is in the mirror index of their generation (its header counts as many
-   * entries: it holds no others), and no append-log line patched one since.
+   * Every stored row was in the mirror index of their generation when it was written (its header
+   * counts as many entries: it holds no others). A row an append-log line patched since is no
+   * longer what the mirror says (callers check patchedRows first); every other row still is, so
+   * none of them needs mirrorableAt().
    */
-  private allMirrored(): boolean {
+  private everyRowMirrored(): boolean {
     const s = this.stored;
-    return s?.gen !== undefined && this.patchedRows.size === 0 && this.mirroredEntries(s.gen) === this.rows();
+    return s?.gen !== undefined && this.mirroredEntries(s.gen) === this.rows();
   }
 
   /**
    * The entries the header of generation `gen`'s mirror index counts: its file is opened once, not
-   * at every allMirrored() (a status asks twice); writing a mirror forgets it.
+   * at every everyRowMirrored() (a status asks twice); writing a mirror forgets it.
    */
   private mirroredEntries(gen: string): number | undefined {
     if (this.mirrorHeader?.gen !== gen) this.mirrorHeader = { gen, entries: mirrorEntries(this.mirrorFile(gen)) };
@@ -751,7 +755,7 @@ export class StatCache {
     if (s === undefined || !binFormat(s) || s.gen !== gen) return undefined;
     const inMirror = (i: number) => this.mirrorableAt(s, i);
     let mirrored = 0;
-    if (this.allMirrored()) mirrored = this.rows();
+    if (this.everyRowMirrored()) mirrored = this.rows() - this.patchedRows.size;
     else for (let i = 0, rows = this.rows(); i < rows; i++) if (inMirror(i) && !this.patchedRows.has(i)) mirrored++;
     const patched = this.patchedRows;
     // The walk asks in stored order, directories in between: a cursor finds the rows; past more
@@ -1248,4 +1252,17 @@ function appendNoFollowSync(file: string, text: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Relpaths grouped by their directory prefix (`''` or `'a/b/'`, as the stat cache names directories): name sets. */
+function namesByDirectory(relpaths: ReadonlySet<string>): Map<string, Set<string>> {
+  const byDir = new Map<string, Set<string>>();
+  for (const relpath of relpaths) {
+    const cut = relpath.lastIndexOf('/') + 1;
+    const prefix = relpath.slice(0, cut);
+    let names = byDir.get(prefix);
+    if (names === undefined) byDir.set(prefix, (names = new Set()));
+    names.add(relpath.slice(cut));
+  }
+  return byDir;
 }
