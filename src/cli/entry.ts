@@ -1,6 +1,5 @@
 import { pathToFileURL } from 'node:url';
 import { packagePath } from '../package-info.js';
-import { loadCodeCached } from './code-cache.js';
 import { PROGRAM_OPTION_SHAPES, commandNameIn } from './command-name.js';
 import { fastPath } from './fast-path.js';
 import { endQuietlyOnClosedPipe } from './output.js';
@@ -26,6 +25,8 @@ export async function runCli(argv: string[]): Promise<number> {
   if (isStatusOfEverything(argv)) (await import('../ops/data/early-git-checks.js')).startGitChecksBeforeLoad(process.cwd());
   // Each command runs through a code cache of its own (see loadCodeCached).
   const command = commandNameIn(argv, PROGRAM_OPTION_SHAPES);
+  // Imported here, after the fast paths: it loads crypto, vm and module (~4-6 ms), which they never need.
+  const { loadCodeCached } = await import('./code-cache.js');
   let bundle: ReturnType<typeof loadCodeCached> | undefined;
   try {
     bundle = loadCodeCached(packagePath('dist/reg-cli.cjs'), process.env, command);

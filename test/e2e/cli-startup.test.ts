@@ -60,6 +60,27 @@ describe('start-up: one command loaded, same behaviour', () => {
     expect(r.stderr).toBe('child_process:false');
   });
 
+  it('the fast paths load no crypto, vm or module: the code cache\'s loader is imported only when the program runs', () => {
+    // A script file, not node -e: -e itself loads crypto.
+    const dir = tempDir('reg-startup-probe-');
+    try {
+      const probe = join(dir, 'probe.cjs');
+      writeFileSync(probe, "const loaded = (m) => process.moduleLoadList.includes('NativeModule ' + m);\nprocess.on('exit', () => process.stderr.write(JSON.stringify(['crypto', 'vm', 'module'].filter(loaded))));\nrequire(process.argv.splice(2, 1)[0]);\n");
+      const run = (...args: string[]) => spawnSync(process.execPath, [probe, join(PROJECT_ROOT, 'bin', 'reg.cjs'), ...args], { cwd: repo, encoding: 'utf8' });
+      for (const args of [['--version'], ['hook', 'pre-commit']]) {
+        const r = run(...args);
+        expect(r.status, r.stderr).toBe(0);
+        expect(JSON.parse(r.stderr), args.join(' ')).toEqual([]);
+      }
+      // The probe sees them when the program does run.
+      const full = run('-q', '--json', 'status');
+      expect(full.status, full.stderr).toBe(0);
+      expect(JSON.parse(full.stderr.slice(full.stderr.lastIndexOf('[')))).toEqual(['crypto', 'vm', 'module']);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   it('a misspelt command still gets commander\'s suggestion (every command is loaded for it)', async () => {
     const r = await reg(repo, ['stauts']);
     expect(r.code).toBe(2);
