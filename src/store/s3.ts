@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import type { PutObjectCommandInput, S3ClientConfig } from '@aws-sdk/client-s3';
 import { RegError, integrityError } from '../errors.js';
@@ -33,6 +34,8 @@ const QUIET_LOGGER = { trace() {}, debug() {}, info() {}, warn() {}, error() {} 
 export const MULTIPART_THRESHOLD = 64 << 20;
 export const PART_SIZE = 16 << 20;
 const PART_QUEUE = 2;
+/** When an aborted upload's key is looked at, in ms after the abort, until something is found there. */
+const TRUNCATED_RECHECK_MS = [0, 100, 300, 600];
 
 /** Seconds: the defaults of the connect-timeout and read-timeout remote options. */
 export const DEFAULT_CONNECT_TIMEOUT = 10;
@@ -303,10 +306,19 @@ export class S3Backend implements Backend {
     }
   }
 
-  /** After an aborted PUT: deletes what a lenient server kept under the key, unless it is the good object. */
+  /**
+   * After an aborted PUT: deletes what a lenient server kept under the key, unless it is the good
+   * object. Such a server (s3rver) may still be working through the dead request and create the
+   * object after a first look finds nothing, so an empty key is looked at again for a while.
+   */
   private async removeTruncated(key: string, goodMd5: string): Promise<void> {
-    const info = await this.head(key).catch(() => undefined);
-    if (info?.md5 !== undefined && info.md5 !== goodMd5) await this.delete(key).catch(() => undefined);
+    for (const wait of TRUNCATED_RECHECK_MS) {
+      if (wait > 0) await delay(wait);
+      const info = await this.head(key).catch(() => undefined);
+      if (info === undefined) continue;
+      if (info.md5 !== undefined && info.md5 !== goodMd5) await this.delete(key).catch(() => undefined);
+      return;
+    }
   }
 
   /**

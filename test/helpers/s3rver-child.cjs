@@ -11,6 +11,17 @@ if (process.env.S3RVER_EXTRA_KEY) {
   const [id, secret] = process.env.S3RVER_EXTRA_KEY.split(':');
   require('s3rver/lib/models/account').DUMMY_ACCOUNT.createKeyPair(id, secret);
 }
+// A server slow to start storing an upload (S3RVER_PUT_DELAY_MS): it gets to the object only after
+// a client that gave up on the request has looked for it.
+if (process.env.S3RVER_PUT_DELAY_MS) {
+  const FilesystemStore = require('s3rver/lib/stores/filesystem');
+  const putObject = FilesystemStore.prototype.putObject;
+  const ms = Number(process.env.S3RVER_PUT_DELAY_MS);
+  FilesystemStore.prototype.putObject = async function (object) {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return putObject.call(this, object);
+  };
+}
 const server = new S3rver({
   address: '127.0.0.1',
   port: 0,

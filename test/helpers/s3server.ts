@@ -20,13 +20,18 @@ export interface S3Server {
 /**
  * Starts s3rver on 127.0.0.1 on a free port, with a temp directory and one bucket, in a child
  * process started with --openssl-legacy-provider (its paginated ListObjectsV2 answers 500 on
- * Node 17+ without it).
+ * Node 17+ without it). `putDelayMs` makes the server wait that long before it starts storing
+ * each upload (a loaded server that creates an object after its client gave up on it).
  */
-export async function startS3Server(bucket = 'test-bucket', options: { extraKey?: { id: string; secret: string } } = {}): Promise<S3Server> {
+export async function startS3Server(bucket = 'test-bucket', options: { extraKey?: { id: string; secret: string }; putDelayMs?: number } = {}): Promise<S3Server> {
   const directory = mkdtempSync(join(tmpdir(), 'reg-s3rver-'));
   const child = spawn(process.execPath, ['--openssl-legacy-provider', join(HERE, 's3rver-child.cjs'), directory, bucket], {
     stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, ...(options.extraKey ? { S3RVER_EXTRA_KEY: `${options.extraKey.id}:${options.extraKey.secret}` } : {}) },
+    env: {
+      ...process.env,
+      ...(options.extraKey ? { S3RVER_EXTRA_KEY: `${options.extraKey.id}:${options.extraKey.secret}` } : {}),
+      ...(options.putDelayMs !== undefined ? { S3RVER_PUT_DELAY_MS: String(options.putDelayMs) } : {}),
+    },
   });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));

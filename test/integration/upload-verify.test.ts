@@ -135,3 +135,38 @@ describe.each(backends)('uploads verify their bytes: %s', (_name, make) => {
     backend.close();
   });
 });
+
+describe('uploads verify their bytes: a lenient server slow to store an upload', () => {
+  let slow: S3Server;
+  beforeAll(async () => {
+    slow = await startS3Server('slow', { putDelayMs: 300 });
+  });
+  afterAll(async () => {
+    await slow?.stop();
+  });
+
+  // s3rver keeps the body of a request its client aborted. When it is slow to start storing it,
+  // the object appears after the client's first look for it has found nothing.
+  it('a refused streamed object that the server creates after the abort is removed', async () => {
+    const prefix = `p${randomBytes(4).toString('hex')}`;
+    const backend = new S3Backend(
+      { bucket: 'slow', prefix, endpointUrl: slow.endpoint, region: 'us-east-1', pathStyle: true, checksums: 'when_required', maxSockets: 8, multipartThreshold: 6 << 20, partSize: 5 << 20 },
+      { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    );
+    const size = (2 << 20) + 17;
+    const good = randomBytes(size);
+    const bad = Buffer.from(good);
+    bad[size >> 1]! ^= 0xff;
+    const path = join(scratch, `slow-${randomBytes(3).toString('hex')}`);
+    writeFileSync(path, bad);
+    const oid = md5(good);
+    const key = `files/md5/${oid.slice(0, 2)}/${oid.slice(2)}`;
+    await expect(backend.putFile(key, path, size, { expectMd5: oid })).rejects.toMatchObject({ code: 'store.content-mismatch' });
+    expect(await listKeys(backend)).toEqual([]);
+    // Long after the server's delay: nothing came back.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(await listKeys(backend)).toEqual([]);
+    expect(filesUnder(slow.directory).filter((f) => f.includes(prefix))).toEqual([]);
+    backend.close();
+  });
+});
