@@ -298,7 +298,7 @@ export class S3Backend implements Backend {
       await this.checkEtag(key, r.ETag, tap.md5!);
     } catch (err) {
       if (tap.failure === undefined) throw err;
-      await this.removeTruncated(key, bodyMd5!);
+      await this.removeTruncated(key, bodyMd5!, options.signal);
       throw tap.failure;
     } finally {
       file.destroy();
@@ -309,15 +309,20 @@ export class S3Backend implements Backend {
   /**
    * After an aborted PUT: deletes what a lenient server kept under the key, unless it is the good
    * object. Such a server (s3rver) may still be working through the dead request and create the
-   * object after a first look finds nothing, so an empty key is looked at again for a while.
+   * object after a first look finds nothing, so an empty key is looked at again for a while. A look
+   * the remote does not answer, or an interrupt, ends the looking: the refusal stands either way.
    */
-  private async removeTruncated(key: string, goodMd5: string): Promise<void> {
-    for (const wait of TRUNCATED_RECHECK_MS) {
-      if (wait > 0) await delay(wait);
-      const info = await this.head(key).catch(() => undefined);
-      if (info === undefined) continue;
-      if (info.md5 !== undefined && info.md5 !== goodMd5) await this.delete(key).catch(() => undefined);
-      return;
+  private async removeTruncated(key: string, goodMd5: string, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      for (const wait of TRUNCATED_RECHECK_MS) {
+        if (wait > 0) await delay(wait, undefined, { signal });
+        const info = await this.head(key, { signal });
+        if (info === undefined) continue;
+        if (info.md5 !== undefined && info.md5 !== goodMd5) await this.delete(key);
+        return;
+      }
+    } catch {
+      // nothing more to learn from this remote now
     }
   }
 
