@@ -203,6 +203,19 @@ describe('uploads verify their bytes: the looks after a refusal end', () => {
     }
   });
 
+  it('when the remote drops the connection at the look: a single look, then the refusal (exit 6)', async () => {
+    const { server, looks } = await refusingServer((res) => res.socket?.destroy());
+    const backend = s3Backend(server.url, 'dropped', 'p');
+    try {
+      const { path, oid, key } = corruptFile('dropped', STREAMED);
+      await expect(backend.putFile(key, path, STREAMED, { expectMd5: oid })).rejects.toMatchObject({ code: 'store.content-mismatch', exitCode: 6 });
+      expect(looks()).toBe(1);
+    } finally {
+      backend.close();
+      await server.close();
+    }
+  });
+
   it('when the command is interrupted: no look after the interrupt, and the refusal stands', async () => {
     const interrupt = new AbortController();
     const { server, looks } = await refusingServer((res) => {
